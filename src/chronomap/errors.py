@@ -1,11 +1,11 @@
 """ChronoMap's errors, one tree under ChronoMapError.
 
-    ChronoMapError
-    ├── ChronoMapKeyError     (also a KeyError)
-    ├── ChronoMapTypeError    (also a TypeError)
-    └── ChronoMapValueError   (also a ValueError)
+ChronoMapError
+├── ChronoMapKeyError     (also a KeyError)
+├── ChronoMapTypeError    (also a TypeError)
+└── ChronoMapValueError   (also a ValueError)
 
-    ChronoMapWarning          (a UserWarning)
+ChronoMapWarning          (a UserWarning)
 """
 
 from __future__ import annotations

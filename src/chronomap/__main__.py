@@ -1,0 +1,3 @@
+from chronomap.demo import run_demo
+
+run_demo()
