@@ -1,0 +1,470 @@
+"""ChronoDB: a SQLite database in which every table keeps its full history."""
+
+from __future__ import annotations
+
+import getpass
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from chronodb import ddl as ddl_mod
+from chronodb.errors import (
+    ChronoDBError,
+    IntegrityError,
+    ReadOnlyError,
+    SchemaError,
+    SQLError,
+    TransactionError,
+)
+from chronodb.result import Result
+from chronodb.sql import temporal
+from chronodb.sql.classify import Route, classify
+from chronodb.sql.dialect import parse
+from chronodb.storage.sqlite import SQLiteBackend
+from chronodb.timepoint import from_micros
+from chronodb.versioning import history
+from chronodb.versioning.catalog import CATALOG_DDL, Catalog
+from chronodb.versioning.tables import register_table, unversioned_tables
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+_ROUTE_CACHE_LIMIT = 20_000
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def translate(err: sqlite3.Error, sql: str | None = None) -> ChronoDBError:
+    """SQLite's errors as ChronoDB's, keeping the message and naming the statement."""
+    text = str(err)
+    where = f" in: {sql.strip()[:200]}" if sql else ""
+    if isinstance(err, sqlite3.IntegrityError):
+        return IntegrityError(f"{text}{where}")
+    if "no such table" in text or "no such column" in text:
+        name = text.split(":", 1)[-1].strip()
+        kind = "table" if "table" in text else "column"
+        return SchemaError(f"{text}{where}", **{kind: name})
+    if "syntax error" in text or "incomplete input" in text:
+        position = None
+        near = text.split('near "', 1)
+        if sql and len(near) > 1:
+            token = near[1].split('"', 1)[0]
+            found = sql.find(token)
+            position = found if found >= 0 else None
+        return SQLError(text, sql=sql, position=position)
+    if "readonly" in text or "read-only" in text:
+        return ReadOnlyError(text)
+    return SQLError(f"{text}{where}")
+
+
+class ChronoDB:
+    """A system-versioned SQLite database: ordinary SQL, plus every past state of every table.
+
+    ``ChronoDB(":memory:")`` or ``ChronoDB("file.db")``; options: ``user`` recorded with each
+    transaction (default: the OS user), ``wal`` (default True), ``durability``
+    ("normal" or "full"), ``auto_create_tables`` (an INSERT into a missing table creates it),
+    ``retention_days`` (history older than this is pruned on open and by
+    :meth:`apply_retention`), ``read_only``, ``timeout`` (seconds to wait for other writers).
+    """
+
+    def __init__(
+        self,
+        path: str | Path = ":memory:",
+        *,
+        user: str | None = None,
+        wal: bool = True,
+        durability: str = "normal",
+        auto_create_tables: bool = True,
+        time_travel: bool = True,
+        retention_days: float | None = None,
+        read_only: bool = False,
+        timeout: float = 30.0,
+        compression: bool = False,
+        ml_optimizer: Mapping[str, Any] | None = None,
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            from chronodb.errors import ConfigError
+
+            raise ConfigError(f"Unknown ChronoDB option(s): {', '.join(sorted(unknown))}")
+        self.path = str(path)
+        self.user = user or _os_user()
+        self.auto_create_tables = auto_create_tables
+        self.time_travel = time_travel
+        self.retention_days = retention_days
+        self.read_only = read_only
+        self.compression = compression
+        self.options: dict[str, Any] = {"ml_optimizer": dict(ml_optimizer or {})}
+        self._backend = SQLiteBackend(
+            self.path, wal=wal, durability=durability, timeout=timeout, read_only=read_only
+        )
+        self._conn = self._backend.conn
+        self._lock = threading.RLock()
+        self._catalog = Catalog()
+        self._routes: dict[str, Route] = {}
+        self._plans: dict[str, temporal.Plan] = {}
+        self._tx: tuple[int, int] | None = None  # (tx_id, tx_time_us) of the open transaction
+        self._explicit = False
+        self._changes_at_alloc = 0
+        self._tx_has_ddl = False
+        self._closed = False
+        self._setup()
+
+    # ----------------------------------------------------------------- setup
+    @classmethod
+    def from_config(cls, path: str | Path, **overrides: Any) -> ChronoDB:
+        """Open the database a YAML config file describes (seed 004's keys)."""
+        from chronodb.config import load_config
+
+        options = load_config(path)
+        options.update(overrides)
+        return cls(**options)
+
+    def _setup(self) -> None:
+        if self.read_only:
+            self._reload_catalog()
+            return
+        with self._lock:
+            self._backend.begin()
+            try:
+                for statement in CATALOG_DDL.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute("INSERT OR IGNORE INTO _chrono_meta VALUES ('format', '1')")
+                self._catalog.load(self._conn)
+                missing = unversioned_tables(self._conn, self._catalog)
+                if missing:
+                    tx, us = self._allocate()
+                    for name in missing:
+                        register_table(self._conn, name, tx, us)
+                self._backend.commit()
+            except BaseException:
+                self._backend.rollback()
+                raise
+            finally:
+                self._tx = None
+            self._reload_catalog()
+        if self.retention_days is not None:
+            self.apply_retention()
+
+    def _reload_catalog(self) -> None:
+        self._catalog.load(self._conn)
+        self._plans.clear()
+
+    # ------------------------------------------------------------ transactions
+    @property
+    def in_transaction(self) -> bool:
+        return self._explicit
+
+    def _allocate(self) -> tuple[int, int]:
+        tx = self._backend.allocate_tx(time.time_ns() // 1000, self.user)
+        self._tx = tx
+        self._changes_at_alloc = self._backend.total_changes()
+        self._tx_has_ddl = False
+        return tx
+
+    def _ensure_tx(self) -> tuple[int, int]:
+        if self.read_only:
+            raise ReadOnlyError("This database was opened read-only")
+        return self._tx or self._allocate()
+
+    def _begin(self) -> None:
+        if self._explicit:
+            raise TransactionError("A transaction is already open; COMMIT or ROLLBACK it first")
+        self._lock.acquire()
+        try:
+            if not self.read_only:
+                self._backend.begin()
+            else:
+                self._conn.execute("BEGIN")
+        except BaseException:
+            self._lock.release()
+            raise
+        self._explicit = True
+        self._tx = None
+
+    def _finish_tx(self) -> None:
+        """Drop the transaction record if the transaction changed nothing."""
+        if self._tx is not None and not self._tx_has_ddl:
+            if self._backend.total_changes() - self._changes_at_alloc == 0:
+                self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (self._tx[0],))
+
+    def _commit(self) -> None:
+        if not self._explicit:
+            raise TransactionError("COMMIT without an open transaction")
+        try:
+            self._finish_tx()
+            self._backend.commit()
+        except sqlite3.Error as err:
+            self._rollback()
+            raise translate(err) from err
+        self._explicit = False
+        self._tx = None
+        self._lock.release()
+
+    def _rollback(self) -> None:
+        if not self._explicit:
+            raise TransactionError("ROLLBACK without an open transaction")
+        had_ddl = self._tx_has_ddl
+        try:
+            self._backend.rollback()
+        finally:
+            self._explicit = False
+            self._tx = None
+            self._lock.release()
+        if had_ddl:
+            self._reload_catalog()
+
+    @contextmanager
+    def transaction(self) -> Iterator[ChronoDB]:
+        """``with db.transaction():`` commits on success and rolls back on an exception."""
+        self._begin()
+        try:
+            yield self
+        except BaseException:
+            if self._explicit:
+                self._rollback()
+            raise
+        else:
+            if self._explicit:
+                self._commit()
+
+    def _write(self, run: Any, *, ddl: bool = False) -> Result:
+        """Run a write inside the open transaction, or in one of its own."""
+        if self._explicit:
+            tx = self._ensure_tx()
+            if ddl:
+                self._tx_has_ddl = True
+            result = run()
+            result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
+            return result
+        if self.read_only:
+            raise ReadOnlyError("This database was opened read-only")
+        with self._lock:
+            self._backend.begin()
+            try:
+                tx = self._allocate()
+                self._tx_has_ddl = ddl
+                result = run()
+                empty = not ddl and self._backend.total_changes() == self._changes_at_alloc
+                if empty:
+                    self._backend.rollback()
+                else:
+                    self._backend.commit()
+                    result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
+            except BaseException:
+                self._backend.rollback()
+                if ddl:
+                    self._reload_catalog()
+                raise
+            finally:
+                self._tx = None
+        return result
+
+    # ------------------------------------------------------------------ execute
+    def execute(self, sql: str, params: Params = None) -> Result:
+        """Run one SQL statement; temporal clauses (AS OF, FOR SYSTEM_TIME) work anywhere."""
+        route = self._routes.get(sql)
+        if route is None:
+            route = self._route(sql)
+        try:
+            if route is Route.READ:
+                with self._lock:
+                    cur = self._conn.execute(sql, () if params is None else params)
+                    return Result(cur)
+            if route is Route.WRITE:
+                return self._write(lambda: self._run_write(sql, params))
+            if route is Route.TEMPORAL:
+                with self._lock:
+                    final, bound = self._bind(sql, params)
+                    return Result(self._conn.execute(final, bound))
+            if route is Route.TEMPORAL_WRITE:
+                with self._lock:
+                    final, bound = self._bind(sql, params)
+                    return self._write(lambda: Result(self._conn.execute(final, bound)))
+            if route is Route.DDL:
+                with self._lock:
+                    return self._write(lambda: self._ddl(sql, params), ddl=True)
+            if route is Route.BEGIN:
+                self._begin()
+                return Result(None)
+            if route is Route.COMMIT:
+                self._commit()
+                return Result(None)
+            if route is Route.ROLLBACK:
+                self._rollback()
+                return Result(None)
+            with self._lock:
+                return Result(self._conn.execute(sql, () if params is None else params))
+        except sqlite3.Error as err:
+            raise translate(err, sql) from err
+
+    def _route(self, sql: str) -> Route:
+        if not isinstance(sql, str):
+            raise SQLError(f"SQL must be a string, not {type(sql).__name__}")
+        route = classify(sql)
+        if route in (Route.TEMPORAL, Route.TEMPORAL_WRITE) and not self.time_travel:
+            from chronodb.errors import TemporalError
+
+            raise TemporalError("Time travel is disabled (features.time_travel.enabled: false)")
+        if len(self._routes) > _ROUTE_CACHE_LIMIT:
+            self._routes.clear()
+        self._routes[sql] = route
+        return route
+
+    def _run_write(self, sql: str, params: Params) -> Result:
+        try:
+            return Result(self._conn.execute(sql, () if params is None else params))
+        except sqlite3.OperationalError as err:
+            if self.auto_create_tables and str(err).startswith("no such table"):
+                if ddl_mod.create_from_insert(self, sql, params):
+                    return Result(self._conn.execute(sql, () if params is None else params))
+            raise
+
+    def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> Result:
+        """Run one write statement for each parameter set, in one transaction."""
+        route = self._routes.get(sql) or self._route(sql)
+        if route not in (Route.WRITE, Route.READ):
+            rows: list[Result] = [self.execute(sql, p) for p in seq_of_params]
+            return rows[-1] if rows else Result(None)
+        try:
+            return self._write(lambda: Result(self._conn.executemany(sql, seq_of_params)))
+        except sqlite3.Error as err:
+            raise translate(err, sql) from err
+
+    def executescript(self, script: str) -> None:
+        """Run several statements separated by semicolons, each through :meth:`execute`."""
+        try:
+            statements = [s for s in sqlite3_split(script) if s.strip()]
+        except ValueError as err:
+            raise SQLError(str(err)) from err
+        for statement in statements:
+            self.execute(statement)
+
+    # ------------------------------------------------------------------ temporal
+    def _bind(self, sql: str, params: Params) -> tuple[str, Any]:
+        cookie = self._backend.schema_cookie()
+        if cookie != self._catalog.schema_cookie:
+            self._reload_catalog()
+        planned = self._plans.get(sql)
+        if planned is None:
+            planned = temporal.plan(sql, self._catalog, self._view_body)
+            self._plans[sql] = planned
+        return temporal.bind(planned, params, self._catalog, self._evaluate)
+
+    def _evaluate(self, expression: str) -> Any:
+        return self._conn.execute(f"SELECT {expression}").fetchone()[0]
+
+    def _view_body(self, name: str) -> exp.Expr | None:
+        row = self._conn.execute(
+            "SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = ? COLLATE NOCASE",
+            (name,),
+        ).fetchone()
+        if row is None:
+            return None
+        tree = parse(row[0])[0]
+        return tree.args.get("expression")
+
+    def _ddl(self, sql: str, params: Params) -> Result:
+        return ddl_mod.run_ddl(self, sql, params)
+
+    # ------------------------------------------------------------------ history
+    def get_change_history(self, table: str, pk: Any) -> list[dict[str, Any]]:
+        """Every version of one row, oldest first: operation, values, before, tx, time, user."""
+        with self._lock:
+            return history.change_history(self._conn, self._catalog, table, pk)
+
+    def changes(self, table: str, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
+        """Rows inserted, updated and deleted in ``(start, end]``, with before and after values."""
+        with self._lock:
+            return history.changes_between(self._conn, self._catalog, table, start, end)
+
+    def prune_history(self, older_than: Any) -> int:
+        """Forget versions that ended at or before ``older_than``; returns how many went."""
+
+        def run() -> Result:
+            r = Result(None)
+            r.rowcount = history.prune(self._conn, self._catalog, older_than)
+            return r
+
+        with self._lock:
+            return self._write(run, ddl=True).rowcount
+
+    def apply_retention(self) -> int:
+        """Prune history older than ``retention_days``; returns the number of versions removed."""
+        if self.retention_days is None:
+            return 0
+        return self.prune_history(time.time() - float(self.retention_days) * 86400)
+
+    def erase(self, table: str, pk: Any, reason: str | None = None) -> int:
+        """Remove one row and its whole history (right to erasure); a record of it is kept."""
+
+        def run() -> Result:
+            assert self._tx is not None
+            r = Result(None)
+            r.rowcount = history.erase(
+                self._conn, self._catalog, table, pk, self._tx[0], self.user, reason
+            )
+            return r
+
+        with self._lock:
+            return self._write(run, ddl=True).rowcount
+
+    # ------------------------------------------------------------------ introspection
+    def tables(self) -> list[str]:
+        """Names of the versioned tables that exist now."""
+        return sorted(v.name for v in self._catalog.live_tables())
+
+    def transactions(self, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT tx_id, tx_time, user FROM _chrono_tx ORDER BY tx_id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._conn.execute(sql).fetchall()
+        return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The underlying sqlite3 connection (reads only; writes bypassing ChronoDB lose history)."""
+        return self._conn
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        if self._closed:
+            return
+        if self._explicit:
+            self._rollback()
+        self._backend.close()
+        self._closed = True
+
+    def __enter__(self) -> ChronoDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<ChronoDB {self.path!r} user={self.user!r}>"
+
+
+def sqlite3_split(script: str) -> Iterator[str]:
+    """Split a script into complete statements using SQLite's own completeness test."""
+    buf = ""
+    pieces = script.split(";")
+    for i, piece in enumerate(pieces):
+        buf += piece + (";" if i < len(pieces) - 1 else "")
+        if sqlite3.complete_statement(buf):
+            yield buf
+            buf = ""
+    if buf.strip():
+        if not sqlite3.complete_statement(buf + ";"):
+            raise ValueError(f"Incomplete statement at the end of the script: {buf.strip()[:80]!r}")
+        yield buf

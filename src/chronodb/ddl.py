@@ -1,0 +1,184 @@
+"""Schema changes on versioned tables: CREATE, ALTER and DROP keep every past shape queryable.
+
+Each runs inside the write transaction ChronoDB opened for it, so the user's table, its
+history table, its triggers and the catalog change together or not at all.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from chronodb.errors import SchemaError, SQLSyntaxError
+from chronodb.result import Result
+from chronodb.sql import temporal
+from chronodb.sql.dialect import parse
+from chronodb.versioning.tables import (
+    close_version,
+    create_triggers,
+    drop_triggers,
+    is_internal,
+    new_shape,
+    quote,
+    register_table,
+)
+
+if TYPE_CHECKING:
+    from chronodb.database import ChronoDB, Params
+
+
+def _parse_one(sql: str) -> exp.Expr:
+    try:
+        trees = parse(sql)
+    except ParseError as err:
+        raise temporal.syntax_error(err, sql) from None
+    if len(trees) != 1:
+        raise SQLSyntaxError("Expected exactly one statement", sql=sql, position=0)
+    return trees[0]
+
+
+def _has_version(tree: exp.Expr) -> bool:
+    return any(True for _ in tree.find_all(exp.Version)) or any(
+        s.args.get("chrono_as_of") for s in tree.find_all(exp.Select)
+    )
+
+
+def run_ddl(db: ChronoDB, sql: str, params: Params) -> Result:
+    conn = db._conn
+    tree = _parse_one(sql)
+    assert db._tx is not None
+    tx, us = db._tx
+    if isinstance(tree, exp.Create):
+        run_sql, bound = sql, (() if params is None else params)
+        if _has_version(tree):
+            run_sql, bound = db._bind(sql, params)
+        cur = conn.execute(run_sql, bound)
+        kind = (tree.args.get("kind") or "").upper()
+        temporary = any(
+            isinstance(p, exp.TemporaryProperty) for p in tree.find_all(exp.TemporaryProperty)
+        )
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        name = target.name
+        if kind == "TABLE" and not temporary and not is_internal(name):
+            if db._catalog.current(name) is None:
+                register_table(conn, name, tx, us)
+        db._reload_catalog()
+        return Result(cur)
+    if isinstance(tree, exp.Alter):
+        return _alter(db, sql, tree, tx, us)
+    if isinstance(tree, exp.Drop):
+        names = [t.name for t in tree.find_all(exp.Table)]
+        versions = [db._catalog.current(n) for n in names]
+        cur = conn.execute(sql, () if params is None else params)
+        for sv in versions:
+            if sv is not None:
+                close_version(conn, sv, tx, us)
+        db._reload_catalog()
+        return Result(cur)
+    return Result(conn.execute(sql, () if params is None else params))
+
+
+def _alter(db: ChronoDB, sql: str, tree: exp.Alter, tx: int, us: int) -> Result:
+    conn = db._conn
+    name = tree.this.name
+    old = db._catalog.current(name)
+    if old is None:
+        return Result(conn.execute(sql))
+    renamed: dict[str, str] = {}
+    new_name = name
+    for action in tree.args.get("actions") or []:
+        if isinstance(action, exp.RenameColumn):
+            renamed[action.this.name] = action.args["to"].name
+        elif isinstance(action, exp.AlterRename):
+            new_name = action.this.name
+    drop_triggers(conn, old)
+    try:
+        cur = conn.execute(sql)
+    except sqlite3.Error:
+        create_triggers(conn, old)
+        raise
+    sv = new_shape(conn, old, new_name, renamed, tx, us)
+    create_triggers(conn, sv)
+    db._reload_catalog()
+    return Result(cur)
+
+
+_AFFINITY = {int: "INTEGER", float: "REAL", str: "TEXT", bytes: "BLOB", bool: "INTEGER"}
+
+
+def _infer(values: list[Any]) -> str:
+    kinds = {_AFFINITY.get(type(v)) for v in values if v is not None}
+    kinds.discard(None)
+    if kinds == {"INTEGER"}:
+        return "INTEGER"
+    if kinds <= {"INTEGER", "REAL"} and kinds:
+        return "REAL"
+    if len(kinds) == 1:
+        return kinds.pop()  # type: ignore[return-value]
+    return ""
+
+
+def create_from_insert(db: ChronoDB, sql: str, params: Params) -> bool:
+    """Create the missing table of an INSERT from its column list, types from its values.
+
+    The seed's quick start inserts into ``users`` without creating it; a column named ``id``
+    whose values are integers becomes the INTEGER PRIMARY KEY.
+    """
+    try:
+        tree = _parse_one(sql)
+    except SQLSyntaxError:
+        return False
+    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema):
+        return False
+    table = tree.this.this
+    name = table.name
+    if db._catalog.current(name) is not None or is_internal(name):
+        return False
+    columns = [c.name for c in tree.this.expressions]
+    if not columns:
+        return False
+    values: list[list[Any]] = [[] for _ in columns]
+    source = tree.args.get("expression")
+    if isinstance(source, exp.Values):
+        for row in source.expressions:
+            for i, cell in enumerate(row.expressions[: len(columns)]):
+                values[i].append(_cell_value(cell, params))
+    types = [_infer(v) for v in values]
+    defs = []
+    for col, typ in zip(columns, types, strict=True):
+        pk = " PRIMARY KEY" if col.lower() == "id" and typ == "INTEGER" else ""
+        defs.append(f"{quote(col)} {typ}{pk}".rstrip())
+    if not any("PRIMARY KEY" in d for d in defs) and columns[0].lower() == "id":
+        defs[0] += " PRIMARY KEY"
+    assert db._tx is not None
+    db._tx_has_ddl = True
+    conn = db._conn
+    try:
+        conn.execute(f"CREATE TABLE {quote(name)} ({', '.join(defs)})")
+    except sqlite3.Error as err:
+        raise SchemaError(f"Could not create table {name!r}: {err}", table=name) from err
+    register_table(conn, name, *db._tx)
+    db._reload_catalog()
+    return True
+
+
+def _cell_value(cell: exp.Expr, params: Params) -> Any:
+    if isinstance(cell, exp.Literal):
+        if cell.is_string:
+            return cell.this
+        number = float(cell.this)
+        return int(number) if number.is_integer() and "." not in cell.this else number
+    if isinstance(cell, exp.Neg) and isinstance(cell.this, exp.Literal):
+        return -_cell_value(cell.this, params)
+    if isinstance(cell, exp.Placeholder):
+        if cell.this and isinstance(params, dict):
+            return params.get(str(cell.this))
+        index = cell.meta.get("index") if cell._meta else None
+        if index is not None and isinstance(params, list | tuple) and index <= len(params):
+            return params[index - 1]
+    if isinstance(cell, exp.Boolean):
+        return True
+    return None

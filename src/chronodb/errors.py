@@ -1,0 +1,90 @@
+"""ChronoDB's errors, one tree under ChronoDBError.
+
+ChronoDBError
+├── ConfigError            bad option or config file
+├── SQLError               a statement SQLite or the parser rejected
+│   ├── SQLSyntaxError     malformed SQL (``position``, ``line``, ``column``)
+│   └── TemporalError      a bad AS OF / FOR SYSTEM_TIME clause
+│       └── TimestampError a point in time that cannot be read (``value``)
+├── SchemaError            unknown table or column (``table``, ``column``)
+├── TransactionError       BEGIN inside a transaction, COMMIT outside one, ...
+├── ReadOnlyError          a write on a read-only database
+└── IntegrityError         a constraint failed (also sqlite3.IntegrityError's meaning)
+
+ChronoDBWarning            something worked but deserves attention
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChronoDBError(Exception):
+    """Root of every error ChronoDB raises for bad input or misuse."""
+
+
+class ConfigError(ChronoDBError):
+    """An option or a config file that cannot be used."""
+
+
+class SQLError(ChronoDBError):
+    """A statement that SQLite or ChronoDB's parser rejected."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sql: str | None = None,
+        position: int | None = None,
+    ) -> None:
+        self.sql = sql
+        self.position = position
+        self.line: int | None = None
+        self.column: int | None = None
+        if sql is not None and position is not None:
+            before = sql[:position]
+            self.line = before.count("\n") + 1
+            self.column = position - (before.rfind("\n") + 1) + 1
+            message = f"{message} (line {self.line}, column {self.column})"
+        super().__init__(message)
+
+
+class SQLSyntaxError(SQLError):
+    """Malformed SQL; ``position`` is the 0-based offset of the offending token."""
+
+
+class TemporalError(SQLError):
+    """A temporal clause that cannot be applied."""
+
+
+class TimestampError(TemporalError):
+    """A point in time that cannot be understood; ``value`` holds it."""
+
+    def __init__(self, message: str, *, value: Any = None, **kw: Any) -> None:
+        self.value = value
+        super().__init__(message, **kw)
+
+
+class SchemaError(ChronoDBError):
+    """An unknown table or column."""
+
+    def __init__(self, message: str, *, table: str | None = None, column: str | None = None):
+        self.table = table
+        self.column = column
+        super().__init__(message)
+
+
+class TransactionError(ChronoDBError):
+    """Transaction statements out of order."""
+
+
+class ReadOnlyError(ChronoDBError):
+    """A write was attempted on a read-only database."""
+
+
+class IntegrityError(ChronoDBError):
+    """A constraint (UNIQUE, NOT NULL, CHECK, FOREIGN KEY) failed; nothing was written."""
+
+
+class ChronoDBWarning(UserWarning):
+    """Something worked but deserves attention."""

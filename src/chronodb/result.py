@@ -1,0 +1,80 @@
+"""The result of one statement: rows like ``sqlite3.Row`` plus what the write did."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+
+class Result:
+    """Rows (by position or column name) and, for writes, the transaction that made them.
+
+    Rows are fetched when the statement runs, so a Result stays valid after later
+    statements, commits and ``close()``.
+    """
+
+    __slots__ = ("_pos", "columns", "lastrowid", "rowcount", "rows", "tx_hash", "tx_id", "tx_time")
+
+    def __init__(
+        self,
+        cursor: sqlite3.Cursor | None,
+        rows: list[sqlite3.Row] | None = None,
+        tx_id: int | None = None,
+        tx_time: float | None = None,
+    ) -> None:
+        if cursor is not None:
+            description = cursor.description
+            self.columns: list[str] = [d[0] for d in description] if description else []
+            self.rows: list[sqlite3.Row] = (
+                rows if rows is not None else (cursor.fetchall() if description else [])
+            )
+            self.rowcount: int = cursor.rowcount
+            self.lastrowid: int | None = cursor.lastrowid
+        else:
+            self.columns, self.rows, self.rowcount, self.lastrowid = [], rows or [], -1, None
+        self.tx_id = tx_id
+        self.tx_time = tx_time
+        self.tx_hash: str | None = None
+        self._pos = 0
+
+    def __iter__(self) -> Iterator[sqlite3.Row]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> sqlite3.Row:
+        return self.rows[index]
+
+    def __bool__(self) -> bool:
+        return bool(self.rows)
+
+    def fetchone(self) -> sqlite3.Row | None:
+        if self._pos >= len(self.rows):
+            return None
+        row = self.rows[self._pos]
+        self._pos += 1
+        return row
+
+    def fetchmany(self, size: int = 1) -> list[sqlite3.Row]:
+        chunk = self.rows[self._pos : self._pos + size]
+        self._pos += len(chunk)
+        return chunk
+
+    def fetchall(self) -> list[sqlite3.Row]:
+        rest = self.rows[self._pos :]
+        self._pos = len(self.rows)
+        return rest
+
+    def scalar(self) -> Any:
+        """The first column of the first row, or None."""
+        return self.rows[0][0] if self.rows else None
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        cols = self.columns
+        return [dict(zip(cols, row, strict=False)) for row in self.rows]
+
+    def __repr__(self) -> str:
+        extra = f" tx_id={self.tx_id}" if self.tx_id is not None else ""
+        return f"<Result {len(self.rows)} rows, columns={self.columns}{extra}>"

@@ -1,0 +1,67 @@
+"""Route a statement without parsing it: the fast path must not pay for sqlglot.
+
+Only the first keyword and a search for temporal keywords are looked at; the answer is
+cached by statement text by the caller.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Route(Enum):
+    READ = "read"  # straight to SQLite
+    WRITE = "write"  # straight to SQLite, inside a versioned transaction
+    TEMPORAL = "temporal"  # parsed and rewritten, then read
+    TEMPORAL_WRITE = "temporal_write"  # INSERT ... SELECT ... AS OF
+    DDL = "ddl"  # CREATE/ALTER/DROP TABLE, CREATE VIEW ... AS OF: parsed
+    BEGIN = "begin"
+    COMMIT = "commit"
+    ROLLBACK = "rollback"
+    PLAIN = "plain"  # VACUUM, ATTACH, SAVEPOINT ...: no transaction of ours
+
+
+_LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
+_WORDS = re.compile(r"[A-Za-z_]+")
+_TEMPORAL = re.compile(
+    r"\bAS\s+OF\s+(?:TIMESTAMP|TRANSACTION)\b|\bFOR\s+SYSTEM_?\s*TIME\b|\bSYSTEM_TIME\b", re.I
+)
+_WRITE_WORDS = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
+_DDL_TARGET = re.compile(
+    r"\s*(?:TEMP|TEMPORARY\s+)?\s*(TABLE|VIEW)\b|\s*TEMP(?:ORARY)?\s+(TABLE|VIEW)\b", re.I
+)
+
+_READ = {"SELECT", "VALUES", "EXPLAIN", "PRAGMA"}
+_WRITE = {"INSERT", "UPDATE", "DELETE", "REPLACE"}
+
+
+def classify(sql: str) -> Route:
+    start = _LEADING.match(sql)
+    pos = start.end() if start else 0
+    word_match = _WORDS.match(sql, pos)
+    word = word_match.group(0).upper() if word_match else ""
+    temporal = _TEMPORAL.search(sql) is not None
+    if word in _READ:
+        return Route.TEMPORAL if temporal and word != "PRAGMA" else Route.READ
+    if word == "WITH":
+        writes = _WRITE_WORDS.search(sql) is not None
+        if temporal:
+            return Route.TEMPORAL_WRITE if writes else Route.TEMPORAL
+        return Route.WRITE if writes else Route.READ
+    if word in _WRITE:
+        return Route.TEMPORAL_WRITE if temporal else Route.WRITE
+    if word in ("CREATE", "ALTER", "DROP"):
+        rest = sql[word_match.end() :] if word_match else ""
+        target = _DDL_TARGET.match(rest)
+        kind = (target.group(1) or target.group(2)).upper() if target else ""
+        if kind == "TABLE" or (kind == "VIEW" and temporal):
+            return Route.DDL
+        return Route.WRITE
+    if word == "BEGIN":
+        return Route.BEGIN
+    if word in ("COMMIT", "END"):
+        return Route.COMMIT
+    if word == "ROLLBACK" and not re.match(r"\s*ROLLBACK\s+(TRANSACTION\s+)?TO\b", sql[pos:], re.I):
+        return Route.ROLLBACK
+    return Route.PLAIN

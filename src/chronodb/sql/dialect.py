@@ -1,0 +1,104 @@
+"""ChronoSQL: SQLite's dialect plus the temporal clauses of seed 004 and SQL:2011.
+
+Parsed into sqlglot's own ``exp.Version`` node on the table (as T-SQL and BigQuery do):
+
+    FROM t AS OF TIMESTAMP x          -> Version(this=TIMESTAMP, kind="AS OF")
+    FROM t AS OF TRANSACTION n        -> Version(this=TRANSACTION, kind="AS OF")
+    FROM t FOR SYSTEM_TIME ...        -> sqlglot's own parsing (AS OF, BETWEEN, FROM..TO, ALL)
+    FROM a JOIN b ON ... AS OF ...    -> Version stored on the SELECT as ``chrono_as_of``
+
+Positional ``?`` placeholders are numbered in text order and written back as ``?N``, so a
+rewrite may repeat one (a query-wide AS OF applies the same point to every table).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from sqlglot import exp
+from sqlglot.dialects.sqlite import SQLite
+from sqlglot.tokens import TokenType
+
+QUERY_AS_OF = "chrono_as_of"
+
+
+class ChronoSQL(SQLite):
+    class Parser(SQLite.Parser):
+        QUERY_MODIFIER_PARSERS: ClassVar = {
+            **SQLite.Parser.QUERY_MODIFIER_PARSERS,
+            TokenType.ALIAS: lambda self: (QUERY_AS_OF, self._parse_as_of()),
+            TokenType.FOR: lambda self: (QUERY_AS_OF, self._parse_version()),
+        }
+
+        def reset(self) -> None:
+            super().reset()
+            self._chrono_positional = 0
+
+        def _parse_as_of(self) -> exp.Version | None:
+            """``AS OF TIMESTAMP x`` / ``AS OF TRANSACTION n`` (seed 004's placement)."""
+            index = self._index
+            if not self._match_text_seq("AS", "OF"):
+                return None
+            if self._match_text_seq("TIMESTAMP"):
+                this = "TIMESTAMP"
+            elif self._match_text_seq("TRANSACTION"):
+                this = "TRANSACTION"
+            else:
+                self._retreat(index)
+                return None
+            point = self._parse_bitwise()
+            if point is None:
+                self.raise_error(f"Expected a point in time after AS OF {this}")
+            return self.expression(exp.Version(this=this, kind="AS OF", expression=point))
+
+        def _parse_version(self) -> exp.Version | None:
+            as_of = self._parse_as_of()
+            if as_of is not None:
+                return as_of
+            return super()._parse_version()
+
+        def _parse_table(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
+            table = super()._parse_table(*args, **kwargs)
+            # Accept the temporal clause after the alias too: FROM t u AS OF TIMESTAMP x
+            if isinstance(table, exp.Table) and not table.args.get("version"):
+                version = self._parse_version()
+                if version is not None:
+                    table.set("version", version)
+            return table
+
+        def _parse_placeholder(self) -> exp.Expr | None:
+            node = super()._parse_placeholder()
+            if isinstance(node, exp.Placeholder) and not node.this:
+                self._chrono_positional += 1
+                node.meta["index"] = self._chrono_positional
+            return node
+
+    class Generator(SQLite.Generator):
+        def placeholder_sql(self, expression: exp.Placeholder) -> str:
+            index = expression.meta.get("index") if expression._meta else None
+            if index is not None:
+                return f"?{index}"
+            return super().placeholder_sql(expression)
+
+        def version_sql(self, expression: exp.Version) -> str:
+            kind = expression.text("kind")
+            point = self.sql(expression, "expression")
+            if expression.name == "TRANSACTION":
+                return f"AS OF TRANSACTION {point}"
+            if kind == "ALL":
+                return "FOR SYSTEM_TIME ALL"
+            if kind in ("BETWEEN", "FROM") and isinstance(expression.expression, exp.Tuple):
+                lo, hi = (self.sql(e) for e in expression.expression.expressions)
+                sep = "AND" if kind == "BETWEEN" else "TO"
+                return f"FOR SYSTEM_TIME {kind} {lo} {sep} {hi}"
+            return f"FOR SYSTEM_TIME {kind} {point}"
+
+
+def parse(sql: str) -> list[exp.Expr]:
+    """Parse one or more ChronoSQL statements; raises sqlglot's ParseError."""
+    return [e for e in ChronoSQL().parse(sql) if e is not None]
+
+
+def to_sql(expression: exp.Expr) -> str:
+    """Write an expression as SQLite SQL."""
+    return ChronoSQL().generate(expression)

@@ -1,0 +1,1 @@
+"""Rewrite rules, each a function ``Expression -> Expression`` in its own module."""

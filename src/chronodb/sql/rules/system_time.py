@@ -1,0 +1,33 @@
+"""Replace each temporal table reference with a query over its history table.
+
+    SELECT name FROM users FOR SYSTEM_TIME AS OF :p0
+    -> SELECT name FROM (<the versions of users current at :p0>) AS users
+
+The subquery comes from a ``build(table, version) -> str`` callback that knows the catalog;
+this rule only swaps nodes, keeping the table's alias (or its name) so that qualified
+column references still resolve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from chronodb.sql.dialect import parse
+
+
+def replace_temporal_tables(
+    expression: exp.Expr, build: Callable[[exp.Table, exp.Version], str]
+) -> exp.Expr:
+    for table in list(expression.find_all(exp.Table)):
+        version = table.args.get("version")
+        if version is None:
+            continue
+        body = parse(build(table, version))[0]
+        alias = table.alias or table.name
+        sub = exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        if table is expression:
+            return sub
+        table.replace(sub)
+    return expression

@@ -1,0 +1,79 @@
+"""SQL over history tables: a table as of one transaction, and its versions over a range.
+
+These are the only places that know how history is laid out (see versioning/tables.py).
+"""
+
+from __future__ import annotations
+
+from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
+from chronodb.versioning.tables import OP, TX, quote
+
+
+def tx_at_micros(ref: str) -> str:
+    """The last transaction committed at or before a point given in microseconds."""
+    return f"(SELECT coalesce(max(tx_id), 0) FROM _chrono_tx WHERE tx_time <= {ref})"
+
+
+def as_of(sv: SchemaVersion | None, tx_ref: str, columns_from: SchemaVersion) -> str:
+    """Rows of ``sv`` current at transaction ``tx_ref``, with ``columns_from``'s columns.
+
+    One index seek per key: the key's newest version at or before the point, unless it is a
+    tombstone. Depth of history does not matter, only the number of keys scanned.
+    """
+    cols = columns_from.columns
+    if sv is None:  # the table did not exist then
+        names = ", ".join(f"NULL AS {quote(c.name)}" for c in cols) or "NULL"
+        return f"SELECT {names} WHERE {tx_ref} < 0"
+    h = quote(sv.hist)
+    keys = sv.keys
+    key_hist = set(keys)
+    select = []
+    for c in cols:
+        source = "k" if c.hist in key_hist else "h"
+        select.append(f"{source}.{quote(c.hist)} AS {quote(c.name)}")
+    keylist = ", ".join(quote(k) for k in keys)
+    match = " AND ".join(f"h2.{quote(k)} = k.{quote(k)}" for k in keys)
+    return (
+        f"SELECT {', '.join(select) or 'NULL'} "
+        f"FROM (SELECT DISTINCT {keylist} FROM {h} WHERE {OP} = 'I') AS k "
+        f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {match} "
+        f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) "
+        f"WHERE h.{OP} <> 'D'"
+    )
+
+
+def versions(sv: SchemaVersion, condition: str) -> str:
+    """Every live version of ``sv``'s table with its period ``sys_from``/``sys_to`` (seconds).
+
+    ``condition`` may use ``f.tx_time`` (start, microseconds) and ``n.tx_time`` (end, NULL
+    while current).
+    """
+    h = quote(sv.hist)
+    keylist = ", ".join(quote(k) for k in sv.keys)
+    select = [f"v.{quote(c.hist)} AS {quote(c.name)}" for c in sv.columns]
+    select += ["f.tx_time / 1e6 AS sys_from", "n.tx_time / 1e6 AS sys_to"]
+    return (
+        f"SELECT {', '.join(select)} FROM (SELECT *, lead({TX}) OVER "
+        f"(PARTITION BY {keylist} ORDER BY {TX}) AS _chrono_next FROM {h}) AS v "
+        f"JOIN _chrono_tx AS f ON f.tx_id = v.{TX} "
+        f"LEFT JOIN _chrono_tx AS n ON n.tx_id = v._chrono_next "
+        f"WHERE v.{OP} <> 'D' AND ({condition})"
+    )
+
+
+def range_condition(kind: str, lo: str | None, hi: str | None) -> str:
+    """SQL:2011 period predicates, on microsecond bounds."""
+    end_after = "(n.tx_time IS NULL OR n.tx_time > {lo})"
+    if kind == "ALL":
+        return "1"
+    if kind == "BETWEEN":
+        return f"f.tx_time <= {hi} AND " + end_after.format(lo=lo)
+    if kind == "FROM":
+        return f"f.tx_time < {hi} AND " + end_after.format(lo=lo)
+    if kind == "CONTAINED IN":
+        return f"f.tx_time >= {lo} AND n.tx_time IS NOT NULL AND n.tx_time <= {hi}"
+    raise ValueError(kind)
+
+
+def key_select(sv: SchemaVersion) -> list[str]:
+    return [ROWID_KEY] if sv.keys == (ROWID_KEY,) else [c.name for c in sv.key_columns]

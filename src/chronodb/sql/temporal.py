@@ -1,0 +1,272 @@
+"""Plan and bind temporal statements: parse once, rewrite per schema era, bind per call.
+
+A statement's text is parsed once into a :class:`Plan`. Its points in time become extra
+bound parameters, so the rewritten SQL is the same for every value of the point and is
+cached; only the schema era the points fall in (which columns the tables had then) can
+change it, and that is part of the cache key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError, TimestampError
+from chronodb.sql import snapshots
+from chronodb.sql.dialect import QUERY_AS_OF, parse, to_sql
+from chronodb.sql.rules.expand_views import expand_views
+from chronodb.sql.rules.query_as_of import push_query_as_of
+from chronodb.sql.rules.system_time import replace_temporal_tables
+from chronodb.timepoint import to_micros
+from chronodb.versioning.catalog import Catalog, SchemaVersion
+
+POINT_PREFIX = "_chrono_p"
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One point in time named by a statement: a literal, a parameter or an expression."""
+
+    kind: str  # "TIMESTAMP" (value in microseconds) or "TRANSACTION" (a tx_id)
+    literal: int | None = None
+    param: int | str | None = None
+    expression: str | None = None
+    position: int | None = None
+
+    def convert(self, value: Any, sql: str) -> int:
+        if self.kind == "TRANSACTION":
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise TemporalError(
+                    f"AS OF TRANSACTION needs a transaction number, got {value!r}",
+                    sql=sql,
+                    position=self.position,
+                )
+            try:
+                tx = int(value)
+            except ValueError:
+                raise TemporalError(
+                    f"AS OF TRANSACTION needs a transaction number, got {value!r}",
+                    sql=sql,
+                    position=self.position,
+                ) from None
+            return tx
+        try:
+            return to_micros(value)
+        except TimestampError as err:
+            raise TimestampError(str(err), value=value, sql=sql, position=self.position) from None
+
+
+@dataclass(slots=True)
+class TableRef:
+    name: str
+    kind: str  # "AS OF", "BETWEEN", "FROM", "CONTAINED IN", "ALL"
+    points: tuple[int, ...]
+
+
+@dataclass
+class Plan:
+    sql: str
+    tree: exp.Expr
+    points: list[Point]
+    tables: list[TableRef]
+    positional: int
+    finals: dict[tuple, str] = field(default_factory=dict)
+
+
+def syntax_error(err: ParseError, sql: str) -> SQLSyntaxError:
+    info = err.errors[0] if err.errors else {}
+    line, col = info.get("line"), info.get("col")
+    position = None
+    if line is not None and col is not None:
+        lines = sql.split("\n")
+        position = sum(len(x) + 1 for x in lines[: line - 1]) + max(col - 1, 0)
+        # sqlglot points at the end of the token; step back to its start
+        highlight = info.get("highlight") or ""
+        position = max(position - len(highlight) + 1, 0)
+    description = info.get("description") or str(err).split("\n")[0]
+    near = info.get("highlight")
+    message = f"Syntax error: {description}" + (f" near {near!r}" if near else "")
+    return SQLSyntaxError(message, sql=sql, position=position)
+
+
+def _position(node: exp.Expr | None) -> int | None:
+    while node is not None:
+        meta = node._meta
+        if meta and "start" in meta:
+            return meta["start"]
+        node = next(iter(node.iter_expressions()), None)
+    return None
+
+
+def _point(kind: str, node: exp.Expr, sql: str) -> Point:
+    pos = _position(node)
+    if isinstance(node, exp.Placeholder):
+        if node.this:
+            return Point(kind, param=str(node.this), position=pos)
+        return Point(kind, param=node.meta["index"], position=pos)
+    value: Any = None
+    if isinstance(node, exp.Literal):
+        value = node.this if node.is_string else float(node.this)
+        if not node.is_string and float(node.this).is_integer():
+            value = int(float(node.this))
+    elif isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        value = -float(node.this.this)
+    if value is not None:
+        probe = Point(kind, position=pos)
+        return Point(kind, literal=probe.convert(value, sql), position=pos)
+    if any(isinstance(n, exp.Placeholder | exp.Column) for n in node.walk()):
+        raise TemporalError(
+            "A point in time must be a literal, a parameter, or an expression without "
+            f"columns or parameters; got {to_sql(node)!r}",
+            sql=sql,
+            position=pos,
+        )
+    return Point(kind, expression=to_sql(node), position=pos)
+
+
+def _collect_points(tree: exp.Expr, sql: str) -> list[Point]:
+    points: list[Point] = []
+    for version in tree.find_all(exp.Version):
+        kind = version.text("kind").upper()
+        this = version.name.upper()
+        unit = "TRANSACTION" if this == "TRANSACTION" else "TIMESTAMP"
+        if kind == "ALL":
+            version.meta["points"] = ()
+            continue
+        target = version.expression
+        nodes = target.expressions if isinstance(target, exp.Tuple) else [target]
+        if kind != "AS OF" and unit == "TRANSACTION":
+            raise TemporalError("Ranges of transactions are not supported", sql=sql)
+        indexes = []
+        for node in nodes:
+            points.append(_point(unit, node, sql))
+            indexes.append(len(points) - 1)
+        version.meta["points"] = tuple(indexes)
+        version.meta["unit"] = unit
+    return points
+
+
+def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]) -> Plan:
+    """Parse a temporal statement and apply the catalog-independent rules."""
+    try:
+        trees = parse(sql)
+    except ParseError as err:
+        raise syntax_error(err, sql) from None
+    if len(trees) != 1:
+        raise SQLSyntaxError("Expected exactly one statement", sql=sql, position=0)
+    tree = trees[0]
+    positional = sum(
+        1 for p in tree.find_all(exp.Placeholder) if not p.this and "index" in (p._meta or {})
+    )
+    points = _collect_points(tree, sql)
+    tree = push_query_as_of(tree)
+    tree = expand_views(tree, view_body)
+    tables = []
+    for table in tree.find_all(exp.Table):
+        version = table.args.get("version")
+        if version is None:
+            continue
+        if not catalog.known(table.name):
+            raise SchemaError(
+                f"no such table: {table.name} (at position {_position(table)})", table=table.name
+            )
+        tables.append(
+            TableRef(table.name, version.text("kind").upper(), version.meta.get("points", ()))
+        )
+    for select in tree.find_all(exp.Select):
+        if select.args.get(QUERY_AS_OF):
+            raise TemporalError("AS OF outside a query", sql=sql)
+    return Plan(sql, tree, points, tables, positional)
+
+
+def _resolve(ref: TableRef, values: list[int], points: list[Point], catalog: Catalog):
+    if ref.kind != "AS OF":
+        return catalog.latest(ref.name)
+    value = values[ref.points[0]]
+    if points[ref.points[0]].kind == "TRANSACTION":
+        return catalog.at_tx(ref.name, value)
+    return catalog.at_us(ref.name, value)
+
+
+def bind(
+    p: Plan,
+    params: Sequence[Any] | Mapping[str, Any] | None,
+    catalog: Catalog,
+    evaluate: Callable[[str], Any],
+) -> tuple[str, Any]:
+    """The SQL to run and its parameters, for one call of a planned statement."""
+    values: list[int] = []
+    for point in p.points:
+        if point.literal is not None:
+            values.append(point.literal)
+            continue
+        if point.expression is not None:
+            raw = evaluate(point.expression)
+        elif isinstance(point.param, int):
+            if not isinstance(params, Sequence) or isinstance(params, str):
+                raise TemporalError("Positional parameter used without a parameter list", sql=p.sql)
+            if point.param > len(params):
+                raise TemporalError(
+                    f"Missing parameter {point.param} for the point in time",
+                    sql=p.sql,
+                    position=point.position,
+                )
+            raw = params[point.param - 1]
+        else:
+            if not isinstance(params, Mapping) or point.param not in params:
+                raise TemporalError(
+                    f"Missing named parameter :{point.param} for the point in time",
+                    sql=p.sql,
+                    position=point.position,
+                )
+            raw = params[point.param]
+        values.append(point.convert(raw, p.sql))
+    resolved = [_resolve(ref, values, p.points, catalog) for ref in p.tables]
+    mapping = isinstance(params, Mapping)
+    key = (mapping, tuple(sv.id if sv else None for sv in resolved))
+    final = p.finals.get(key)
+    if final is None:
+        final = _render(p, resolved, catalog, mapping)
+        p.finals[key] = final
+    if mapping:
+        bound: Any = dict(params)  # type: ignore[arg-type]
+        bound.update({f"{POINT_PREFIX}{i}": v for i, v in enumerate(values)})
+    else:
+        bound = list(params or ())
+        bound.extend([None] * (p.positional - len(bound)))
+        for point in p.points:
+            if isinstance(point.param, int):
+                bound[point.param - 1] = None
+        bound.extend(values)
+    return final, bound
+
+
+def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, mapping: bool) -> str:
+    refs = iter(zip(p.tables, resolved, strict=True))
+
+    def build(table: exp.Table, version: exp.Version) -> str:
+        ref, sv = next(refs)
+        idx = ref.points
+        name = [f":{POINT_PREFIX}{i}" for i in idx]
+        if ref.kind == "AS OF":
+            unit = version.meta.get("unit", "TIMESTAMP")
+            tx_ref = name[0] if unit == "TRANSACTION" else snapshots.tx_at_micros(name[0])
+            shape = sv or catalog.earliest(ref.name)
+            assert shape is not None
+            return snapshots.as_of(sv, tx_ref, shape)
+        assert sv is not None
+        lo, hi = (name + [None, None])[:2]
+        return snapshots.versions(sv, snapshots.range_condition(ref.kind, lo, hi))
+
+    tree = replace_temporal_tables(p.tree.copy(), build)
+    if not mapping:
+        for node in tree.find_all(exp.Placeholder):
+            name = str(node.this or "")
+            if name.startswith(POINT_PREFIX):
+                node.set("this", None)
+                node.meta["index"] = p.positional + int(name[len(POINT_PREFIX) :]) + 1
+    return to_sql(tree)

@@ -1,0 +1,39 @@
+"""The small interface the SQL layer needs from a storage engine.
+
+SQLite is one implementation; PostgreSQL will be another. The SQL layer never touches a
+connection directly: it runs statements, opens and ends transactions, and asks for a new
+transaction number and time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+
+class Backend(Protocol):
+    in_transaction: bool
+
+    def run(self, sql: str, params: Any = ()) -> Any:
+        """Run one statement; returns a DB-API cursor."""
+
+    def run_many(self, sql: str, rows: Iterable[Any]) -> Any:
+        """Run one statement for each parameter row."""
+
+    def begin(self) -> None:
+        """Start a write transaction, waiting for other writers."""
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def allocate_tx(self, now_us: int, user: str) -> tuple[int, int]:
+        """Record a new transaction; returns (tx_id, tx_time in microseconds).
+
+        Must be called inside :meth:`begin`; tx ids and times strictly increase.
+        """
+
+    def schema_cookie(self) -> int:
+        """A number that changes whenever any process changes the schema."""
+
+    def close(self) -> None: ...

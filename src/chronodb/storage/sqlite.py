@@ -1,0 +1,99 @@
+"""The SQLite backend: one connection in WAL mode, writers serialised by BEGIN IMMEDIATE."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from chronodb.errors import ChronoDBError
+
+_ALLOCATE = (
+    "INSERT INTO _chrono_tx (tx_id, tx_time, user) VALUES ("
+    "(SELECT coalesce(max(tx_id), 0) + 1 FROM _chrono_tx), "
+    "max(?, (SELECT coalesce(max(tx_time), 0) + 1 FROM _chrono_tx)), ?) "
+    "RETURNING tx_id, tx_time"
+)
+
+
+class SQLiteBackend:
+    """A connection with ChronoDB's pragmas; knows nothing about versioning."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        wal: bool = True,
+        durability: str = "normal",
+        timeout: float = 30.0,
+        read_only: bool = False,
+    ) -> None:
+        if durability not in ("normal", "full", "off"):
+            raise ChronoDBError(f"durability must be 'normal', 'full' or 'off', not {durability!r}")
+        self.path = path
+        self.timeout = timeout
+        uri = False
+        target = path
+        if read_only and path != ":memory:":
+            target, uri = f"file:{path}?mode=ro", True
+        self.conn = sqlite3.connect(
+            target, isolation_level=None, check_same_thread=False, timeout=timeout, uri=uri
+        )
+        self.conn.row_factory = sqlite3.Row
+        if wal and path != ":memory:" and not read_only:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute(f"PRAGMA synchronous={durability.upper()}")
+        # REPLACE conflict resolution must fire delete triggers, or history misses the row.
+        self.conn.execute("PRAGMA recursive_triggers=ON")
+        self.in_transaction = False
+
+    def run(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def run_many(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
+        return self.conn.executemany(sql, rows)
+
+    def begin(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) and "busy" not in str(err):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+        self.in_transaction = True
+
+    def commit(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.conn.execute("COMMIT")
+                break
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)
+        self.in_transaction = False
+
+    def rollback(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+        self.in_transaction = False
+
+    def allocate_tx(self, now_us: int, user: str) -> tuple[int, int]:
+        row = self.conn.execute(_ALLOCATE, (now_us, user)).fetchone()
+        return row[0], row[1]
+
+    def schema_cookie(self) -> int:
+        return self.conn.execute("PRAGMA schema_version").fetchone()[0]
+
+    def total_changes(self) -> int:
+        return self.conn.total_changes
+
+    def close(self) -> None:
+        self.conn.close()

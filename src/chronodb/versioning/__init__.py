@@ -1,0 +1,1 @@
+"""System-versioning: the catalog of table shapes over time, history tables and triggers."""

@@ -1,0 +1,164 @@
+"""The catalog: every table's name, columns and history table, over time.
+
+Each row of ``_chrono_schema`` is one *schema version* of one table, valid over the
+transactions ``[from_tx, to_tx)``. A DDL statement closes the table's open version and
+opens the next, so ``AS OF`` any point finds the name and columns the table had then.
+History columns (``hist``) never change name: a renamed column keeps its history column.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+CATALOG_DDL = """
+CREATE TABLE IF NOT EXISTS _chrono_meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS _chrono_tx (
+    tx_id   INTEGER PRIMARY KEY,
+    tx_time INTEGER NOT NULL,          -- microseconds since the epoch, strictly increasing
+    user    TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS _chrono_tx_time ON _chrono_tx (tx_time);
+CREATE TABLE IF NOT EXISTS _chrono_schema (
+    id       INTEGER PRIMARY KEY,
+    table_id INTEGER NOT NULL,
+    name     TEXT NOT NULL,
+    hist     TEXT NOT NULL,            -- the history table
+    keys     TEXT NOT NULL,            -- JSON list of the history columns that identify a row
+    columns  TEXT NOT NULL,            -- JSON list of [name, hist column, declared type]
+    from_tx  INTEGER NOT NULL,
+    from_us  INTEGER NOT NULL,
+    to_tx    INTEGER,
+    to_us    INTEGER
+);
+CREATE TABLE IF NOT EXISTS _chrono_erasures (
+    id       INTEGER PRIMARY KEY,
+    table_name TEXT NOT NULL,
+    row_key  TEXT NOT NULL,            -- JSON of the erased key
+    versions INTEGER NOT NULL,
+    tx_id    INTEGER NOT NULL,
+    user     TEXT,
+    reason   TEXT
+);
+"""
+
+ROWID_KEY = "_chrono_rowid"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    hist: str
+    decl_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaVersion:
+    """One table's shape over a span of transactions."""
+
+    id: int
+    table_id: int
+    name: str
+    hist: str
+    keys: tuple[str, ...]
+    columns: tuple[Column, ...]
+    from_tx: int
+    from_us: int
+    to_tx: int | None
+    to_us: int | None
+
+    def column(self, name: str) -> Column | None:
+        lowered = name.lower()
+        for col in self.columns:
+            if col.name.lower() == lowered:
+                return col
+        return None
+
+    @property
+    def key_columns(self) -> tuple[Column, ...]:
+        """The visible columns that form the key, or () when the key is the rowid."""
+        by_hist = {c.hist: c for c in self.columns}
+        if self.keys == (ROWID_KEY,):
+            return ()
+        return tuple(by_hist[h] for h in self.keys if h in by_hist)
+
+    def covers_tx(self, tx: int) -> bool:
+        return self.from_tx <= tx and (self.to_tx is None or tx < self.to_tx)
+
+    def covers_us(self, us: int) -> bool:
+        return self.from_us <= us and (self.to_us is None or us < self.to_us)
+
+
+def _row_to_version(row: Iterable) -> SchemaVersion:
+    id_, table_id, name, hist, keys, columns, from_tx, from_us, to_tx, to_us = row
+    return SchemaVersion(
+        id=id_,
+        table_id=table_id,
+        name=name,
+        hist=hist,
+        keys=tuple(json.loads(keys)),
+        columns=tuple(Column(*c) for c in json.loads(columns)),
+        from_tx=from_tx,
+        from_us=from_us,
+        to_tx=to_tx,
+        to_us=to_us,
+    )
+
+
+class Catalog:
+    """An in-memory copy of ``_chrono_schema``, reloaded when the schema changes."""
+
+    def __init__(self) -> None:
+        self.versions: list[SchemaVersion] = []
+        self._by_name: dict[str, list[SchemaVersion]] = {}
+        self.schema_cookie: int | None = None
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute(
+            "SELECT id, table_id, name, hist, keys, columns, from_tx, from_us, to_tx, to_us "
+            "FROM _chrono_schema ORDER BY id"
+        ).fetchall()
+        self.versions = [_row_to_version(r) for r in rows]
+        by_name: dict[str, list[SchemaVersion]] = {}
+        for v in self.versions:
+            by_name.setdefault(v.name.lower(), []).append(v)
+        self._by_name = by_name
+        self.schema_cookie = conn.execute("PRAGMA schema_version").fetchone()[0]
+
+    def current(self, name: str) -> SchemaVersion | None:
+        for v in reversed(self._by_name.get(name.lower(), ())):
+            if v.to_tx is None:
+                return v
+        return None
+
+    def known(self, name: str) -> bool:
+        return name.lower() in self._by_name
+
+    def at_tx(self, name: str, tx: int) -> SchemaVersion | None:
+        for v in self._by_name.get(name.lower(), ()):
+            if v.covers_tx(tx):
+                return v
+        return None
+
+    def at_us(self, name: str, us: int) -> SchemaVersion | None:
+        for v in self._by_name.get(name.lower(), ()):
+            if v.covers_us(us):
+                return v
+        return None
+
+    def latest(self, name: str) -> SchemaVersion | None:
+        """The newest version under this name, open or closed (a dropped table's last shape)."""
+        found = self._by_name.get(name.lower())
+        return found[-1] if found else None
+
+    def earliest(self, name: str) -> SchemaVersion | None:
+        found = self._by_name.get(name.lower())
+        return found[0] if found else None
+
+    def versions_of(self, table_id: int) -> list[SchemaVersion]:
+        return [v for v in self.versions if v.table_id == table_id]
+
+    def live_tables(self) -> list[SchemaVersion]:
+        return [v for v in self.versions if v.to_tx is None]

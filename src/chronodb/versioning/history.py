@@ -1,0 +1,177 @@
+"""Reading and trimming history: one row's versions, changes over a period, pruning, erasure."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from chronodb.errors import ChronoDBError, SchemaError
+from chronodb.timepoint import from_micros, to_micros
+from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
+from chronodb.versioning.tables import OP, TX, quote
+
+
+def _table(catalog: Catalog, table: str) -> SchemaVersion:
+    sv = catalog.current(table) or catalog.latest(table)
+    if sv is None:
+        raise SchemaError(f"no such table: {table}", table=table)
+    return sv
+
+
+def key_values(sv: SchemaVersion, pk: Any) -> list[Any]:
+    """The key's values in ``sv.keys`` order, from a scalar, a sequence or a mapping."""
+    if isinstance(pk, dict):
+        if sv.keys == (ROWID_KEY,):
+            return [pk.get("rowid", pk.get(ROWID_KEY))]
+        missing = [c.name for c in sv.key_columns if c.name not in pk]
+        if missing:
+            raise ChronoDBError(f"Key for {sv.name} lacks column(s) {', '.join(missing)}")
+        return [pk[c.name] for c in sv.key_columns]
+    if isinstance(pk, Sequence) and not isinstance(pk, str | bytes):
+        values = list(pk)
+    else:
+        values = [pk]
+    if len(values) != len(sv.keys):
+        raise ChronoDBError(
+            f"{sv.name} is keyed by {len(sv.keys)} column(s); got {len(values)} value(s): {pk!r}"
+        )
+    return values
+
+
+def _match(sv: SchemaVersion, alias: str = "h") -> str:
+    return " AND ".join(f"{alias}.{quote(k)} IS ?" for k in sv.keys)
+
+
+def _values(catalog: Catalog, sv: SchemaVersion, row: sqlite3.Row, tx: int) -> dict[str, Any]:
+    shape = next((v for v in catalog.versions_of(sv.table_id) if v.covers_tx(tx)), sv)
+    return {c.name: row[c.hist] for c in shape.columns}
+
+
+def _describe(
+    catalog: Catalog, sv: SchemaVersion, row: sqlite3.Row, prev: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    tx = row[TX]
+    alive = row[OP] != "D"
+    if alive:
+        after = _values(catalog, sv, row, tx)
+        operation = "UPDATE" if prev is not None else "INSERT"
+    else:
+        if prev is None:
+            return None
+        after = None
+        operation = "DELETE"
+    return {
+        "operation": operation,
+        "values": after if after is not None else prev,
+        "before": prev,
+        "after": after,
+        "tx_id": tx,
+        "tx_time": from_micros(row["tx_time"]),
+        "user": row["user"],
+    }
+
+
+def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: Any) -> list[dict]:
+    sv = _table(catalog, table)
+    rows = conn.execute(
+        f"SELECT h.*, t.tx_time, t.user FROM {quote(sv.hist)} AS h "
+        f"JOIN _chrono_tx AS t ON t.tx_id = h.{TX} WHERE {_match(sv)} ORDER BY h.{TX}",
+        key_values(sv, pk),
+    ).fetchall()
+    out: list[dict] = []
+    prev: dict[str, Any] | None = None
+    for row in rows:
+        entry = _describe(catalog, sv, row, prev)
+        if entry is not None:
+            out.append(entry)
+        prev = entry["after"] if entry is not None else None
+    return out
+
+
+def changes_between(
+    conn: sqlite3.Connection, catalog: Catalog, table: str, start: Any, end: Any
+) -> list[dict]:
+    sv = _table(catalog, table)
+    lo = to_micros(start) if start is not None else -1
+    hi = to_micros(end) if end is not None else 2**62
+    h = quote(sv.hist)
+    rows = conn.execute(
+        f"SELECT h.*, t.tx_time, t.user FROM {h} AS h JOIN _chrono_tx AS t "
+        f"ON t.tx_id = h.{TX} WHERE t.tx_time > ? AND t.tx_time <= ? ORDER BY h.{TX}, h.rowid",
+        (lo, hi),
+    ).fetchall()
+    out = []
+    for row in rows:
+        keys = [row[k] for k in sv.keys]
+        prev_row = conn.execute(
+            f"SELECT * FROM {h} AS h WHERE {_match(sv)} AND h.{TX} < ? "
+            f"ORDER BY h.{TX} DESC LIMIT 1",
+            [*keys, row[TX]],
+        ).fetchone()
+        prev = None
+        if prev_row is not None and prev_row[OP] != "D":
+            prev = _values(catalog, sv, prev_row, prev_row[TX])
+        entry = _describe(catalog, sv, row, prev)
+        if entry is not None:
+            entry["key"] = keys[0] if len(keys) == 1 else tuple(keys)
+            entry["table"] = sv.name
+            out.append(entry)
+    return out
+
+
+def prune(conn: sqlite3.Connection, catalog: Catalog, older_than: Any) -> int:
+    """Delete versions that ended at or before ``older_than``; AS OF later points is unchanged."""
+    cut_us = to_micros(older_than)
+    cut_tx = conn.execute(
+        "SELECT coalesce(max(tx_id), 0) FROM _chrono_tx WHERE tx_time <= ?", (cut_us,)
+    ).fetchone()[0]
+    removed = 0
+    for hist in sorted({v.hist for v in catalog.versions}):
+        sv = next(v for v in catalog.versions if v.hist == hist)
+        h = quote(hist)
+        same = " AND ".join(f"n.{quote(k)} IS h.{quote(k)}" for k in sv.keys)
+        removed += conn.execute(
+            f"DELETE FROM {h} WHERE rowid IN (SELECT h.rowid FROM {h} AS h WHERE h.{TX} < ? AND "
+            f"EXISTS (SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} > h.{TX} AND n.{TX} <= ?))",
+            (cut_tx, cut_tx),
+        ).rowcount
+        removed += conn.execute(
+            f"DELETE FROM {h} WHERE {OP} = 'D' AND {TX} <= ?", (cut_tx,)
+        ).rowcount
+        # The oldest surviving version of each key must read as its insert (the key index).
+        conn.execute(
+            f"UPDATE {h} AS h SET {OP} = 'I' WHERE {OP} = 'U' AND NOT EXISTS "
+            f"(SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} < h.{TX})"
+        )
+    return removed
+
+
+def erase(
+    conn: sqlite3.Connection,
+    catalog: Catalog,
+    table: str,
+    pk: Any,
+    tx: int,
+    user: str,
+    reason: str | None,
+) -> int:
+    """Delete one row and every version of it; record that (not what) it was erased."""
+    sv = _table(catalog, table)
+    keys = key_values(sv, pk)
+    if sv.to_tx is None:
+        if sv.keys == (ROWID_KEY,):
+            conn.execute(f"DELETE FROM {quote(sv.name)} WHERE rowid = ?", keys)
+        else:
+            cond = " AND ".join(f"{quote(c.name)} IS ?" for c in sv.key_columns)
+            conn.execute(f"DELETE FROM {quote(sv.name)} WHERE {cond}", keys)
+    removed = 0
+    for hist in sorted({v.hist for v in catalog.versions if v.name.lower() == table.lower()}):
+        removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
+    conn.execute(
+        "INSERT INTO _chrono_erasures (table_name, row_key, versions, tx_id, user, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (sv.name, json.dumps(keys, default=str), removed, tx, user, reason),
+    )
+    return removed

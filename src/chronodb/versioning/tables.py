@@ -1,0 +1,216 @@
+"""System-versioning of SQLite tables: history tables, their indexes and triggers.
+
+Every version of every row, the current one included, is a row of the table's history
+table, written by triggers in the same SQLite transaction as the change. History is
+append-only: a version ends where the key's next version begins, so a write costs one
+insert, and AS OF a transaction is an index seek per key (never a scan of the versions).
+
+    _chrono_tx   transaction that wrote the version (see ``_chrono_tx``)
+    _chrono_op   'I' insert, 'U' update, 'D' delete (a tombstone)
+    <columns>    the row's values; keys first
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+
+from chronodb.versioning.catalog import ROWID_KEY, Catalog, Column, SchemaVersion
+
+TX = "_chrono_tx"
+OP = "_chrono_op"
+CURRENT_TX = "(SELECT max(tx_id) FROM _chrono_tx)"
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def is_internal(name: str) -> bool:
+    lowered = name.lower()
+    return lowered.startswith(("_chrono_", "sqlite_"))
+
+
+def table_shape(conn: sqlite3.Connection, name: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """The table's visible columns (name, declared type) and its primary key columns."""
+    info = conn.execute(f"PRAGMA table_xinfo({quote(name)})").fetchall()
+    cols = [(r[1], r[2] or "") for r in info if r[6] != 1]
+    pk = [r[1] for r in sorted((r for r in info if r[5] > 0), key=lambda r: r[5])]
+    return cols, pk
+
+
+def _fresh(name: str, taken: set[str]) -> str:
+    base = name if not name.lower().startswith("_chrono_") else f"c_{name}"
+    candidate, n = base, 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{base}_{n}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _insert_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: int) -> SchemaVersion:
+    cur = conn.execute(
+        "INSERT INTO _chrono_schema (table_id, name, hist, keys, columns, from_tx, from_us) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            sv.table_id,
+            sv.name,
+            sv.hist,
+            json.dumps(list(sv.keys)),
+            json.dumps([[c.name, c.hist, c.decl_type] for c in sv.columns]),
+            tx,
+            us,
+        ),
+    )
+    return SchemaVersion(
+        cur.lastrowid or 0, sv.table_id, sv.name, sv.hist, sv.keys, sv.columns, tx, us, None, None
+    )
+
+
+def close_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: int) -> None:
+    conn.execute("UPDATE _chrono_schema SET to_tx = ?, to_us = ? WHERE id = ?", (tx, us, sv.id))
+
+
+def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> SchemaVersion:
+    """Start versioning an existing table: history table, indexes, triggers, first versions."""
+    cols, pk = table_shape(conn, name)
+    table_id = conn.execute("SELECT coalesce(max(table_id), 0) + 1 FROM _chrono_schema").fetchone()[
+        0
+    ]
+    hist = f"_chrono_h{table_id}_{name}"
+    taken = {TX.lower(), OP.lower(), ROWID_KEY}
+    columns = tuple(Column(c, _fresh(c, taken), t) for c, t in cols)
+    by_name = {c.name: c for c in columns}
+    keys = tuple(by_name[p].hist for p in pk) if pk else (ROWID_KEY,)
+    key_defs = [] if pk else [f"{ROWID_KEY} INTEGER"]
+    col_defs = [quote(c.hist) for c in columns]
+    conn.execute(
+        f"CREATE TABLE {quote(hist)} ({TX} INTEGER NOT NULL, {OP} TEXT NOT NULL, "
+        + ", ".join(key_defs + col_defs)
+        + ")"
+    )
+    keylist = ", ".join(quote(k) for k in keys)
+    conn.execute(f"CREATE UNIQUE INDEX {quote(hist + '_key')} ON {quote(hist)} ({keylist}, {TX})")
+    conn.execute(
+        f"CREATE INDEX {quote(hist + '_ins')} ON {quote(hist)} ({keylist}) WHERE {OP} = 'I'"
+    )
+    conn.execute(f"CREATE INDEX {quote(hist + '_tx')} ON {quote(hist)} ({TX})")
+    sv = _insert_version(
+        conn, SchemaVersion(0, table_id, name, hist, keys, columns, tx, us, None, None), tx, us
+    )
+    # Rows already in the table (CREATE TABLE ... AS SELECT, or a file made before ChronoDB).
+    src = ", ".join(["rowid"] * (not pk) + [quote(c.name) for c in columns])
+    dst = ", ".join([ROWID_KEY] * (not pk) + [quote(c.hist) for c in columns])
+    conn.execute(
+        f"INSERT INTO {quote(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} FROM {quote(name)}",
+        (tx,),
+    )
+    create_triggers(conn, sv)
+    return sv
+
+
+def new_shape(
+    conn: sqlite3.Connection,
+    old: SchemaVersion,
+    name: str,
+    renamed: dict[str, str],
+    tx: int,
+    us: int,
+) -> SchemaVersion:
+    """Record the table's shape after an ALTER TABLE; history columns follow renames."""
+    cols, _pk = table_shape(conn, name)
+    prior = {c.name.lower(): c for c in old.columns}
+    for before, after in renamed.items():
+        if before.lower() in prior:
+            prior[after.lower()] = prior.pop(before.lower())
+    hist_cols = {r[1].lower() for r in conn.execute(f"PRAGMA table_info({quote(old.hist)})")}
+    taken = set(hist_cols) | {ROWID_KEY}
+    columns = []
+    info = {r[1]: r for r in conn.execute(f"PRAGMA table_xinfo({quote(name)})")}
+    for cname, ctype in cols:
+        known = prior.get(cname.lower())
+        if known is not None:
+            columns.append(Column(cname, known.hist, ctype))
+            continue
+        hist_col = _fresh(cname, taken)
+        default = info[cname][4]
+        extra = f" DEFAULT {default}" if default is not None else ""
+        conn.execute(f"ALTER TABLE {quote(old.hist)} ADD COLUMN {quote(hist_col)}{extra}")
+        columns.append(Column(cname, hist_col, ctype))
+    close_version(conn, old, tx, us)
+    shaped = SchemaVersion(
+        0, old.table_id, name, old.hist, old.keys, tuple(columns), tx, us, None, None
+    )
+    return _insert_version(conn, shaped, tx, us)
+
+
+def _upsert(sv: SchemaVersion, op: str, row: str, cols: Sequence[Column]) -> str:
+    """One history write; a second change to a key in the same transaction replaces the first."""
+    keys = [ROWID_KEY] if sv.keys == (ROWID_KEY,) else []
+    names = [TX, OP] + keys + [quote(c.hist) for c in cols]
+    values = (
+        [CURRENT_TX, f"'{op}'"]
+        + [f"{row}.rowid"] * len(keys)
+        + [f"{row}.{quote(c.name)}" for c in cols]
+    )
+    keylist = ", ".join(quote(k) for k in sv.keys)
+    sets = [f"{OP} = CASE WHEN {OP} = 'I' AND excluded.{OP} = 'U' THEN 'I' ELSE excluded.{OP} END"]
+    sets += [f"{quote(c.hist)} = excluded.{quote(c.hist)}" for c in cols]
+    return (
+        f"INSERT INTO {quote(sv.hist)} ({', '.join(names)}) VALUES ({', '.join(values)}) "
+        f"ON CONFLICT ({keylist}, {TX}) DO UPDATE SET {', '.join(sets)};"
+    )
+
+
+def _key_exprs(sv: SchemaVersion, row: str) -> list[str]:
+    if sv.keys == (ROWID_KEY,):
+        return [f"{row}.rowid"]
+    return [f"{row}.{quote(c.name)}" for c in sv.key_columns]
+
+
+def trigger_names(sv: SchemaVersion) -> list[str]:
+    return [f"{sv.hist}_{suffix}" for suffix in ("ai", "au", "ak", "ad")]
+
+
+def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
+    t = quote(sv.name)
+    cols = sv.columns
+    key_cols = sv.key_columns
+    tomb = [c for c in key_cols]
+    same_key = " AND ".join(
+        f"{o} IS {n}" for o, n in zip(_key_exprs(sv, "OLD"), _key_exprs(sv, "NEW"), strict=True)
+    )
+    changed = " OR ".join(f"OLD.{quote(c.name)} IS NOT NEW.{quote(c.name)}" for c in cols) or "0"
+    ai, au, ak, ad = (quote(n) for n in trigger_names(sv))
+    conn.execute(
+        f"CREATE TRIGGER {ai} AFTER INSERT ON {t} BEGIN {_upsert(sv, 'I', 'NEW', cols)} END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {au} AFTER UPDATE ON {t} WHEN {same_key} AND ({changed}) "
+        f"BEGIN {_upsert(sv, 'U', 'NEW', cols)} END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {ak} AFTER UPDATE ON {t} WHEN NOT ({same_key}) BEGIN "
+        f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} END"
+    )
+    conn.execute(
+        f"CREATE TRIGGER {ad} AFTER DELETE ON {t} BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"
+    )
+
+
+def drop_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
+    for name in trigger_names(sv):
+        conn.execute(f"DROP TRIGGER IF EXISTS {quote(name)}")
+
+
+def user_tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rowid"
+    ).fetchall()
+    return [r[0] for r in rows if not is_internal(r[0])]
+
+
+def unversioned_tables(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
+    return [name for name in user_tables(conn) if catalog.current(name) is None]
