@@ -210,11 +210,15 @@ class ChronoMap:
 
     def history(self, key: Hashable) -> list[tuple[float, Any]]:
         """Every version of ``key`` as (timestamp, value), oldest first."""
-        _check_key(key)
         with self._read_lock:
-            if not self._alive(key, _time()):
+            try:
+                stamps = self._ts.get(key)
+            except TypeError:
+                raise _unhashable(key) from None
+            if stamps is None or (self._expiry and not self._alive(key, _time())):
                 return []
-            return list(zip(self._ts[key], self._vals[key], strict=True))
+            # The two lists always have the same length; strict checking would only cost.
+            return list(zip(stamps, self._vals[key], strict=False))
 
     def iter_history(self, key: Hashable) -> Iterator[tuple[float, Any]]:
         """Iterate over a copy of ``key``'s history, so writes during iteration are safe."""
