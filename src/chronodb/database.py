@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 import sqlite3
 import threading
 import time
@@ -34,6 +35,7 @@ from chronodb.versioning.tables import register_table, unversioned_tables
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 _ROUTE_CACHE_LIMIT = 20_000
+_FAR_FUTURE = 2**62 // 1_000_000  # seconds; later than any transaction
 
 
 def _os_user() -> str:
@@ -385,8 +387,17 @@ class ChronoDB:
 
     def changes(self, table: str, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
         """Rows inserted, updated and deleted in ``(start, end]``, with before and after values."""
-        with self._lock:
-            return history.changes_between(self._conn, self._catalog, table, start, end)
+        literal = table.replace("'", "''")
+        result = self.execute(
+            f"SELECT * FROM chrono_changes('{literal}', ?, ?)",
+            [0 if start is None else start, _FAR_FUTURE if end is None else end],
+        )
+        out = []
+        for row in result.to_dicts():
+            row["before"] = json.loads(row["before"]) if row["before"] is not None else None
+            row["after"] = json.loads(row["after"]) if row["after"] is not None else None
+            out.append(row)
+        return out
 
     def prune_history(self, older_than: Any) -> int:
         """Forget versions that ended at or before ``older_than``; returns how many went."""

@@ -25,7 +25,9 @@ class Route(Enum):
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _WORDS = re.compile(r"[A-Za-z_]+")
 _TEMPORAL = re.compile(
-    r"\bAS\s+OF\s+(?:TIMESTAMP|TRANSACTION)\b|\bFOR\s+SYSTEM_?\s*TIME\b|\bSYSTEM_TIME\b", re.I
+    r"\bAS\s+OF\s+(?:TIMESTAMP|TRANSACTION)\b|\bFOR\s+SYSTEM_?\s*TIME\b|\bSYSTEM_TIME\b"
+    r"|\bchrono_changes\s*\(",
+    re.I,
 )
 _WRITE_WORDS = re.compile(r"\b(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.I)
 _DDL_TARGET = re.compile(

@@ -77,3 +77,34 @@ def range_condition(kind: str, lo: str | None, hi: str | None) -> str:
 
 def key_select(sv: SchemaVersion) -> list[str]:
     return [ROWID_KEY] if sv.keys == (ROWID_KEY,) else [c.name for c in sv.key_columns]
+
+
+def changes(sv: SchemaVersion, lo: str, hi: str) -> str:
+    """Rows inserted, updated and deleted in ``(lo, hi]`` (microseconds), oldest first.
+
+    Columns: operation, tx_id, tx_time (seconds), user, the key columns, and ``before`` /
+    ``after`` as JSON objects (NULL where the row did not exist).
+    """
+    h = quote(sv.hist)
+    keylist = ", ".join(quote(k) for k in sv.keys)
+
+    def obj(alias: str) -> str:
+        pairs = ", ".join(f"'{c.name}', {alias}.{quote(c.hist)}" for c in sv.columns)
+        return f"json_object({pairs})"
+
+    p_alive = f"(p.{OP} IS NOT NULL AND p.{OP} <> 'D')"
+    keys = [f"v.{quote(k)} AS {quote(n)}" for k, n in zip(sv.keys, key_select(sv), strict=True)]
+    return (
+        f"SELECT CASE WHEN v.{OP} = 'D' THEN 'DELETE' WHEN {p_alive} THEN 'UPDATE' "
+        f"ELSE 'INSERT' END AS operation, v.{TX} AS tx_id, t.tx_time / 1e6 AS tx_time, "
+        f"t.user AS user, {', '.join(keys)}, "
+        f"CASE WHEN {p_alive} THEN {obj('p')} END AS before, "
+        f"CASE WHEN v.{OP} <> 'D' THEN {obj('v')} END AS after "
+        f"FROM (SELECT x.*, x.rowid AS _chrono_row, lag(x.rowid) OVER "
+        f"(PARTITION BY {keylist} ORDER BY x.{TX}) AS _chrono_prev FROM {h} AS x) AS v "
+        f"JOIN _chrono_tx AS t ON t.tx_id = v.{TX} "
+        f"LEFT JOIN {h} AS p ON p.rowid = v._chrono_prev "
+        f"WHERE t.tx_time > {lo} AND t.tx_time <= {hi} "
+        f"AND NOT (v.{OP} = 'D' AND NOT {p_alive}) "
+        f"ORDER BY v.{TX}, v._chrono_row"
+    )

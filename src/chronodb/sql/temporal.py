@@ -18,6 +18,7 @@ from sqlglot.errors import ParseError
 from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError, TimestampError
 from chronodb.sql import snapshots
 from chronodb.sql.dialect import QUERY_AS_OF, parse, to_sql
+from chronodb.sql.rules.changes_function import ChangesArgumentError, changes_function
 from chronodb.sql.rules.expand_views import expand_views
 from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.rules.system_time import replace_temporal_tables
@@ -162,6 +163,10 @@ def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]
     positional = sum(
         1 for p in tree.find_all(exp.Placeholder) if not p.this and "index" in (p._meta or {})
     )
+    try:
+        tree = changes_function(tree)
+    except ChangesArgumentError as err:
+        raise TemporalError(str(err), sql=sql) from None
     points = _collect_points(tree, sql)
     tree = push_query_as_of(tree)
     tree = expand_views(tree, view_body)
@@ -252,6 +257,9 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
         ref, sv = next(refs)
         idx = ref.points
         name = [f":{POINT_PREFIX}{i}" for i in idx]
+        if ref.kind == "CHANGES":
+            assert sv is not None
+            return snapshots.changes(sv, name[0], name[1])
         if ref.kind == "AS OF":
             unit = version.meta.get("unit", "TIMESTAMP")
             tx_ref = name[0] if unit == "TRANSACTION" else snapshots.tx_at_micros(name[0])

@@ -90,37 +90,6 @@ def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: A
     return out
 
 
-def changes_between(
-    conn: sqlite3.Connection, catalog: Catalog, table: str, start: Any, end: Any
-) -> list[dict]:
-    sv = _table(catalog, table)
-    lo = to_micros(start) if start is not None else -1
-    hi = to_micros(end) if end is not None else 2**62
-    h = quote(sv.hist)
-    rows = conn.execute(
-        f"SELECT h.*, t.tx_time, t.user FROM {h} AS h JOIN _chrono_tx AS t "
-        f"ON t.tx_id = h.{TX} WHERE t.tx_time > ? AND t.tx_time <= ? ORDER BY h.{TX}, h.rowid",
-        (lo, hi),
-    ).fetchall()
-    out = []
-    for row in rows:
-        keys = [row[k] for k in sv.keys]
-        prev_row = conn.execute(
-            f"SELECT * FROM {h} AS h WHERE {_match(sv)} AND h.{TX} < ? "
-            f"ORDER BY h.{TX} DESC LIMIT 1",
-            [*keys, row[TX]],
-        ).fetchone()
-        prev = None
-        if prev_row is not None and prev_row[OP] != "D":
-            prev = _values(catalog, sv, prev_row, prev_row[TX])
-        entry = _describe(catalog, sv, row, prev)
-        if entry is not None:
-            entry["key"] = keys[0] if len(keys) == 1 else tuple(keys)
-            entry["table"] = sv.name
-            out.append(entry)
-    return out
-
-
 def prune(conn: sqlite3.Connection, catalog: Catalog, older_than: Any) -> int:
     """Delete versions that ended at or before ``older_than``; AS OF later points is unchanged."""
     cut_us = to_micros(older_than)
