@@ -196,9 +196,9 @@ class ChronoDB:
 
     def _finish_tx(self) -> None:
         """Drop the transaction record if the transaction changed nothing."""
-        if self._tx is not None and not self._tx_has_ddl:
-            if self._backend.total_changes() - self._changes_at_alloc == 0:
-                self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (self._tx[0],))
+        unchanged = self._backend.total_changes() == self._changes_at_alloc
+        if self._tx is not None and not self._tx_has_ddl and unchanged:
+            self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (self._tx[0],))
 
     def _commit(self) -> None:
         if not self._explicit:
@@ -327,9 +327,13 @@ class ChronoDB:
         try:
             return Result(self._conn.execute(sql, () if params is None else params))
         except sqlite3.OperationalError as err:
-            if self.auto_create_tables and str(err).startswith("no such table"):
-                if ddl_mod.create_from_insert(self, sql, params):
-                    return Result(self._conn.execute(sql, () if params is None else params))
+            missing = str(err).startswith("no such table")
+            if (
+                missing
+                and self.auto_create_tables
+                and ddl_mod.create_from_insert(self, sql, params)
+            ):
+                return Result(self._conn.execute(sql, () if params is None else params))
             raise
 
     def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> Result:
@@ -444,7 +448,7 @@ class ChronoDB:
 
     @property
     def connection(self) -> sqlite3.Connection:
-        """The underlying sqlite3 connection (reads only; writes bypassing ChronoDB lose history)."""
+        """The underlying sqlite3 connection: for reads; writes made through it lose history."""
         return self._conn
 
     # ------------------------------------------------------------------ lifecycle

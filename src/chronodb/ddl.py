@@ -62,9 +62,9 @@ def run_ddl(db: ChronoDB, sql: str, params: Params) -> Result:
         )
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
         name = target.name
-        if kind == "TABLE" and not temporary and not is_internal(name):
-            if db._catalog.current(name) is None:
-                register_table(conn, name, tx, us)
+        versionable = kind == "TABLE" and not temporary and not is_internal(name)
+        if versionable and db._catalog.current(name) is None:
+            register_table(conn, name, tx, us)
         db._reload_catalog()
         return Result(cur)
     if isinstance(tree, exp.Alter):

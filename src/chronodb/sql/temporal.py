@@ -267,7 +267,7 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             assert shape is not None
             return snapshots.as_of(sv, tx_ref, shape)
         assert sv is not None
-        lo, hi = (name + [None, None])[:2]
+        lo, hi = [*name, None, None][:2]
         return snapshots.versions(sv, snapshots.range_condition(ref.kind, lo, hi))
 
     tree = replace_temporal_tables(p.tree.copy(), build)

@@ -29,10 +29,8 @@ def key_values(sv: SchemaVersion, pk: Any) -> list[Any]:
         if missing:
             raise ChronoDBError(f"Key for {sv.name} lacks column(s) {', '.join(missing)}")
         return [pk[c.name] for c in sv.key_columns]
-    if isinstance(pk, Sequence) and not isinstance(pk, str | bytes):
-        values = list(pk)
-    else:
-        values = [pk]
+    is_seq = isinstance(pk, Sequence) and not isinstance(pk, str | bytes)
+    values = list(pk) if is_seq else [pk]
     if len(values) != len(sv.keys):
         raise ChronoDBError(
             f"{sv.name} is keyed by {len(sv.keys)} column(s); got {len(values)} value(s): {pk!r}"
