@@ -123,11 +123,14 @@ class ChronoDB:
 
     # ----------------------------------------------------------------- setup
     @classmethod
-    def from_config(cls, path: str | Path, **overrides: Any) -> ChronoDB:
-        """Open the database a YAML config file describes (seed 004's keys)."""
+    def from_config(cls, config: str | Path, /, **overrides: Any) -> ChronoDB:
+        """Open the database a YAML config file describes (seed 004's keys).
+
+        Keyword overrides win over the file, e.g. ``from_config("c.yaml", path=":memory:")``.
+        """
         from chronodb.config import load_config
 
-        options = load_config(path)
+        options = load_config(config)
         options.update(overrides)
         return cls(**options)
 
@@ -180,9 +183,11 @@ class ChronoDB:
         return self._tx or self._allocate()
 
     def _begin(self) -> None:
-        if self._explicit:
-            raise TransactionError("A transaction is already open; COMMIT or ROLLBACK it first")
+        # Lock first: another thread's open transaction is waited for, not an error.
         self._lock.acquire()
+        if self._explicit:
+            self._lock.release()
+            raise TransactionError("A transaction is already open; COMMIT or ROLLBACK it first")
         try:
             if not self.read_only:
                 self._backend.begin()
@@ -201,30 +206,32 @@ class ChronoDB:
             self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (self._tx[0],))
 
     def _commit(self) -> None:
-        if not self._explicit:
-            raise TransactionError("COMMIT without an open transaction")
-        try:
-            self._finish_tx()
-            self._backend.commit()
-        except sqlite3.Error as err:
-            self._rollback()
-            raise translate(err) from err
-        self._explicit = False
-        self._tx = None
-        self._lock.release()
-
-    def _rollback(self) -> None:
-        if not self._explicit:
-            raise TransactionError("ROLLBACK without an open transaction")
-        had_ddl = self._tx_has_ddl
-        try:
-            self._backend.rollback()
-        finally:
+        with self._lock:
+            if not self._explicit:
+                raise TransactionError("COMMIT without an open transaction")
+            try:
+                self._finish_tx()
+                self._backend.commit()
+            except sqlite3.Error as err:
+                self._rollback()
+                raise translate(err) from err
             self._explicit = False
             self._tx = None
             self._lock.release()
-        if had_ddl:
-            self._reload_catalog()
+
+    def _rollback(self) -> None:
+        with self._lock:
+            if not self._explicit:
+                raise TransactionError("ROLLBACK without an open transaction")
+            had_ddl = self._tx_has_ddl
+            try:
+                self._backend.rollback()
+            finally:
+                self._explicit = False
+                self._tx = None
+                self._lock.release()
+            if had_ddl:
+                self._reload_catalog()
 
     @contextmanager
     def transaction(self) -> Iterator[ChronoDB]:
@@ -242,16 +249,17 @@ class ChronoDB:
 
     def _write(self, run: Any, *, ddl: bool = False) -> Result:
         """Run a write inside the open transaction, or in one of its own."""
-        if self._explicit:
-            tx = self._ensure_tx()
-            if ddl:
-                self._tx_has_ddl = True
-            result = run()
-            result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
-            return result
-        if self.read_only:
-            raise ReadOnlyError("This database was opened read-only")
+        # Check for an open transaction under the lock: another thread's is not ours to join.
         with self._lock:
+            if self._explicit:
+                tx = self._ensure_tx()
+                if ddl:
+                    self._tx_has_ddl = True
+                result = run()
+                result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
+                return result
+            if self.read_only:
+                raise ReadOnlyError("This database was opened read-only")
             self._backend.begin()
             try:
                 tx = self._allocate()
