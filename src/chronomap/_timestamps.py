@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from numbers import Real
 
 from chronomap.errors import ChronoMapTypeError, ChronoMapValueError
@@ -17,13 +18,17 @@ Timestamp = float | int | str | datetime | date
 """What a ``timestamp=`` argument accepts."""
 
 _INF = math.inf
+_BIG_INT = 2**53  # larger ints take the slow path, which reports overflow
 
 
 def to_epoch(value: object, what: str = "timestamp") -> float:
     """Return ``value`` as seconds since the epoch, or raise a ChronoMap error naming it."""
     # Fast path: the common float/int needs two comparisons and no isinstance chain.
     kind = type(value)
-    if (kind is float or kind is int) and 0 <= value < _INF:  # type: ignore[operator]
+    if kind is float:
+        if 0 <= value < _INF:  # type: ignore[operator]
+            return value  # type: ignore[return-value]
+    elif kind is int and 0 <= value < _BIG_INT:  # type: ignore[operator]
         return float(value)  # type: ignore[arg-type]
     if isinstance(value, str):
         seconds = _parse_iso(value)
@@ -31,7 +36,7 @@ def to_epoch(value: object, what: str = "timestamp") -> float:
         seconds = _datetime_seconds(value)
     elif isinstance(value, date):
         seconds = _datetime_seconds(datetime(value.year, value.month, value.day))
-    elif isinstance(value, Real) and not isinstance(value, bool):
+    elif isinstance(value, Real | Decimal) and not isinstance(value, bool):
         try:
             seconds = float(value)
         except OverflowError:
