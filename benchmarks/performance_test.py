@@ -1,0 +1,273 @@
+"""ChronoDB against raw sqlite3 on the same data, in the same run (seed 004's benchmark table).
+
+Both sides are file databases in a temporary directory, in WAL mode with
+``synchronous=NORMAL``. The data: 20,000 users, each written five times (an insert and
+four updates, each round its own transaction), and two orders per user for the join.
+Each figure is the best of several repetitions (the machine is shared and noisy), in
+microseconds per operation; the ratio is ChronoDB / sqlite3, and the AS OF cases are
+compared with sqlite3 reading the current state, the nearest thing it can do.
+
+    python benchmarks/performance_test.py            # full run
+    python benchmarks/performance_test.py --quick    # fewer operations and repetitions
+
+The exit code is 0 either way: this is a report, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chronodb import ChronoDB
+
+USERS = 20_000
+UPDATE_ROUNDS = 4
+ORDERS_PER_USER = 2
+DEPTHS = (1, 10, 100, 1_000)
+
+SCHEMA = (
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT, age INTEGER, score REAL)",
+    "CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, total REAL, status TEXT)",
+    "CREATE INDEX orders_user ON orders (user_id)",
+    "CREATE TABLE deep (id INTEGER PRIMARY KEY, value INTEGER)",
+)
+INSERT_USER = "INSERT INTO users (id, name, email, age, score) VALUES (?, ?, ?, ?, ?)"
+UPDATE_USER = "UPDATE users SET score = ?, age = ? WHERE id = ?"
+INSERT_ORDER = "INSERT INTO orders (id, user_id, total, status) VALUES (?, ?, ?, ?)"
+PK_SELECT = "SELECT * FROM users WHERE id = ?"
+PK_AS_OF = "SELECT * FROM users AS OF TIMESTAMP ? WHERE id = ?"
+JOIN = (
+    "SELECT users.id, users.name, COUNT(orders.id) AS n, SUM(orders.total) AS total "
+    "FROM users JOIN orders ON orders.user_id = users.id "
+    "WHERE users.age >= 30 GROUP BY users.id"
+)
+JOIN_AS_OF = (
+    "SELECT users.id, users.name, COUNT(orders.id) AS n, SUM(orders.total) AS total "
+    "FROM users JOIN orders ON orders.user_id = users.id AS OF TIMESTAMP ? "
+    "WHERE users.age >= 30 GROUP BY users.id"
+)
+DEEP_AS_OF = "SELECT * FROM deep AS OF TIMESTAMP ? WHERE id = ?"
+
+
+@dataclass
+class Case:
+    name: str
+    chronodb_us: float
+    sqlite_us: float
+    target: float | None
+
+    @property
+    def ratio(self) -> float:
+        return self.chronodb_us / self.sqlite_us
+
+    @property
+    def met(self) -> bool | None:
+        return None if self.target is None else self.ratio <= self.target
+
+
+def best_us(run: Callable[[], int], repeats: int) -> float:
+    """The fastest of ``repeats`` runs of ``run`` (which returns its operation count), µs/op."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        count = run()
+        best = min(best, (time.perf_counter() - start) / count * 1e6)
+    return best
+
+
+def user_row(i: int, round_: int) -> tuple:
+    return (i, f"user{i}", f"user{i}@example.com", 20 + (i + round_) % 50, float(round_))
+
+
+def load(db: ChronoDB, raw: sqlite3.Connection) -> float:
+    """The same data on both sides; returns a point in time in the middle of the updates."""
+    for statement in SCHEMA:
+        db.execute(statement)
+        raw.execute(statement)
+    users = [user_row(i, 0) for i in range(1, USERS + 1)]
+    orders = [
+        (n, 1 + n % USERS, float(n % 97), "shipped" if n % 3 else "new")
+        for n in range(1, USERS * ORDERS_PER_USER + 1)
+    ]
+    middle = 0.0
+    with db.transaction():
+        db.executemany(INSERT_USER, users)
+        db.executemany(INSERT_ORDER, orders)
+    raw.execute("BEGIN")
+    raw.executemany(INSERT_USER, users)
+    raw.executemany(INSERT_ORDER, orders)
+    raw.execute("COMMIT")
+    for round_ in range(1, UPDATE_ROUNDS + 1):
+        updates = [(float(round_), 20 + (i + round_) % 50, i) for i in range(1, USERS + 1)]
+        with db.transaction():
+            db.executemany(UPDATE_USER, updates)
+        raw.execute("BEGIN")
+        raw.executemany(UPDATE_USER, updates)
+        raw.execute("COMMIT")
+        if round_ == UPDATE_ROUNDS // 2:
+            time.sleep(0.002)
+            middle = time.time()
+            time.sleep(0.002)
+    return middle
+
+
+def load_deep(db: ChronoDB) -> float:
+    """Rows with 1, 10, 100 and 1,000 versions (one transaction each); returns 'now'."""
+    for key, depth in enumerate(DEPTHS, start=1):
+        db.execute("INSERT INTO deep (id, value) VALUES (?, 0)", [key])
+        for version in range(1, depth):
+            db.execute("UPDATE deep SET value = ? WHERE id = ?", [version, key])
+    time.sleep(0.002)
+    return time.time()
+
+
+def measure(workdir: Path, quick: bool) -> list[Case]:
+    repeats = 3 if quick else 7
+    lookups = 1_000 if quick else 4_000
+    batch = 2_000 if quick else USERS
+    autocommits = 200 if quick else 1_000
+
+    db = ChronoDB(workdir / "chrono.db", durability="normal")
+    raw = sqlite3.connect(workdir / "raw.db", isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("PRAGMA synchronous=NORMAL")
+    middle = load(db, raw)
+    now = load_deep(db)
+    rng = random.Random(4)
+    ids = [rng.randint(1, USERS) for _ in range(lookups)]
+    cases: list[Case] = []
+
+    baselines: dict[Callable[[], int], float] = {}
+
+    def add(name: str, ours: Callable[[], int], theirs: Callable[[], int], target: float | None):
+        ours()  # warm caches (statement plans, pages) on both sides before timing
+        if theirs not in baselines:
+            theirs()
+            baselines[theirs] = best_us(theirs, repeats)
+        cases.append(Case(name, best_us(ours, repeats), baselines[theirs], target))
+
+    def db_pk() -> int:
+        for i in ids:
+            db.execute(PK_SELECT, [i])
+        return len(ids)
+
+    def raw_pk() -> int:
+        for i in ids:
+            raw.execute(PK_SELECT, (i,)).fetchall()
+        return len(ids)
+
+    def db_pk_as_of() -> int:
+        for i in ids:
+            db.execute(PK_AS_OF, [middle, i])
+        return len(ids)
+
+    def db_join() -> int:
+        db.execute(JOIN)
+        return 1
+
+    def raw_join() -> int:
+        raw.execute(JOIN).fetchall()
+        return 1
+
+    def db_join_as_of() -> int:
+        db.execute(JOIN_AS_OF, [middle])
+        return 1
+
+    updates = [(rng.random(), 20 + rng.randint(0, 49), i) for i in range(1, batch + 1)]
+
+    def db_batch() -> int:
+        with db.transaction():
+            db.executemany(UPDATE_USER, updates)
+        return len(updates)
+
+    def raw_batch() -> int:
+        raw.execute("BEGIN")
+        raw.executemany(UPDATE_USER, updates)
+        raw.execute("COMMIT")
+        return len(updates)
+
+    singles = [(float(n), 30, ids[n % len(ids)]) for n in range(autocommits)]
+
+    def db_autocommit() -> int:
+        for row in singles:
+            db.execute(UPDATE_USER, row)
+        return len(singles)
+
+    def raw_autocommit() -> int:
+        for row in singles:
+            raw.execute(UPDATE_USER, row)
+        return len(singles)
+
+    add("pk SELECT", db_pk, raw_pk, 1.5)
+    add("pk SELECT AS OF (vs current)", db_pk_as_of, raw_pk, 2.5)
+    add("JOIN + GROUP BY", db_join, raw_join, 1.2)
+    add("JOIN + GROUP BY AS OF (vs current)", db_join_as_of, raw_join, 3.0)
+    add(f"UPDATE {batch:,} rows in one tx", db_batch, raw_batch, 4.0)
+    add("autocommit UPDATE by pk", db_autocommit, raw_autocommit, 3.0)
+
+    depth_us = {}
+    for key, depth in enumerate(DEPTHS, start=1):
+
+        def deep(key: int = key) -> int:
+            for _ in range(lookups // 4):
+                db.execute(DEEP_AS_OF, [now, key])
+            return lookups // 4
+
+        depth_us[depth] = best_us(deep, repeats)
+    print("AS OF pk latency by history depth (µs):")
+    for depth, us in depth_us.items():
+        print(f"  {depth:>5} versions  {us:8.2f}  ({us / depth_us[DEPTHS[0]]:.2f}x depth 1)")
+    print()
+    cases.append(
+        Case(f"AS OF depth {DEPTHS[-1]:,} vs 1", depth_us[DEPTHS[-1]], depth_us[DEPTHS[0]], 1.5)
+    )
+    db.close()
+    raw.close()
+    return cases
+
+
+def report(cases: list[Case]) -> list[str]:
+    header = f"{'case':<36} {'chronodb':>12} {'sqlite3':>12} {'ratio':>7} {'target':>7}  met"
+    print(header)
+    print("-" * len(header))
+    misses = []
+    for c in cases:
+        target = f"{c.target:.1f}x" if c.target is not None else "-"
+        met = {True: "yes", False: "NO", None: "-"}[c.met]
+        print(
+            f"{c.name:<36} {c.chronodb_us:>10.2f}µs {c.sqlite_us:>10.2f}µs "
+            f"{c.ratio:>6.2f}x {target:>7}  {met}"
+        )
+        if c.met is False:
+            misses.append(f"{c.name}: {c.ratio:.2f}x > {c.target:.1f}x")
+    print()
+    if misses:
+        print("MISSED TARGETS:")
+        for miss in misses:
+            print(f"  {miss}")
+    else:
+        print("ALL TARGETS MET")
+    return misses
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smaller, faster run")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="chronodb-bench-") as tmp:
+        started = time.perf_counter()
+        cases = measure(Path(tmp), args.quick)
+        report(cases)
+        print(f"({time.perf_counter() - started:.1f} s, sqlite {sqlite3.sqlite_version})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
