@@ -80,6 +80,17 @@ class ChronoSQL(SQLite):
                 return f"?{index}"
             return super().placeholder_sql(expression)
 
+        def query_modifiers(self, expression: exp.Expr, *sqls: str) -> str:
+            # A query-wide clause (FROM a JOIN b ON ... AS OF ...) goes after the joins, where
+            # it was written; before them it would read as the first table's own clause.
+            as_of = expression.args.get(QUERY_AS_OF)
+            if not isinstance(as_of, exp.Version):
+                return super().query_modifiers(expression, *sqls)
+            joins = [self.sql(join) for join in expression.args.get("joins") or []]
+            rest = expression.copy()
+            rest.set("joins", None)
+            return super().query_modifiers(rest, *sqls, *joins, self.seg(self.sql(as_of)))
+
         def version_sql(self, expression: exp.Version) -> str:
             kind = expression.text("kind")
             point = self.sql(expression, "expression")
