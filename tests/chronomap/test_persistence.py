@@ -95,7 +95,7 @@ def test_json_keeps_key_types(tmp_path: Path) -> None:
     cm.save_json(tmp_path / "keys.json")
     again = ChronoMap.load_json(tmp_path / "keys.json")
     assert set(again.keys()) == set(keys)
-    assert [type(key) for key in again.keys()] == [type(key) for key in keys]
+    assert [type(key) for key in again] == [type(key) for key in keys]
     assert again.latest() == cm.latest()
     assert again.to_dict()["ttl"] == cm.to_dict()["ttl"]
 
