@@ -1,0 +1,3 @@
+from chronodb.cli import main
+
+main(prog_name="chronodb")

@@ -1,0 +1,412 @@
+"""The ``chronodb`` command: click commands over the library, nothing more.
+
+Each command opens a :class:`~chronodb.ChronoDB`, calls it and prints what it returned
+with :mod:`chronodb.formatting`. A :class:`~chronodb.ChronoDBError` becomes ``Error: …``
+on stderr and exit code 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from chronodb import __version__, formatting
+from chronodb.database import ChronoDB
+from chronodb.errors import ChronoDBError
+from chronodb.result import Result
+
+FORMATS = ("table", "csv", "json")
+
+
+class _Group(click.Group):
+    """Turns library errors raised by any command into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ChronoDBError, sqlite3.Error) as err:
+            raise click.ClickException(str(err)) from err
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="chronodb")
+def main() -> None:
+    """ChronoDB: SQLite in which every table keeps its history.
+
+    Query any table as it was with AS OF TIMESTAMP, AS OF TRANSACTION and
+    FOR SYSTEM_TIME, from SQL or from the commands below.
+    """
+
+
+@contextmanager
+def _open(path: str) -> Iterator[ChronoDB]:
+    db = ChronoDB(path)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def _value(text: str) -> Any:
+    """A command-line value as SQL sees it: canonical integers and decimals become numbers."""
+    try:
+        number = int(text)
+    except ValueError:
+        try:
+            decimal = float(text)
+        except ValueError:
+            return text
+        return decimal if repr(decimal) == text else text
+    return number if str(number) == text else text
+
+
+def render(result: Result, fmt: str = "table") -> str | None:
+    """What ``exec`` and the shell print for one statement's result (None: nothing)."""
+    if result.columns:
+        rows = [tuple(row) for row in result]
+        if fmt == "csv":
+            return formatting.to_csv(result.columns, rows)
+        if fmt == "json":
+            return formatting.to_json(result.to_dicts())
+        return formatting.table(result.columns, rows)
+    if result.tx_id is None:
+        if result.rowcount < 0:
+            return None
+        changed = {"rowcount": result.rowcount, "tx_id": None}
+        return formatting.to_json(changed) if fmt == "json" else f"{_rows(result.rowcount)} changed"
+    assert result.tx_time is not None
+    if fmt == "json":
+        return formatting.to_json(
+            {
+                "rowcount": result.rowcount,
+                "tx_id": result.tx_id,
+                "tx_time": formatting.iso_time(result.tx_time),
+            }
+        )
+    done = "OK" if result.rowcount < 0 else f"{_rows(result.rowcount)} changed"
+    return f"{done} (transaction {result.tx_id} at {formatting.iso_time(result.tx_time)})"
+
+
+def _rows(count: int) -> str:
+    return f"{count} row" if count == 1 else f"{count} rows"
+
+
+def _history(db: ChronoDB, table: str, key: Sequence[str]) -> list[dict[str, Any]]:
+    """One row's versions; the key is tried as numbers first, then as the text typed."""
+    typed = [_value(part) for part in key]
+    versions = db.get_change_history(table, typed if len(typed) > 1 else typed[0])
+    if not versions and typed != list(key):
+        versions = db.get_change_history(table, list(key) if len(key) > 1 else key[0])
+    return versions
+
+
+def render_history(versions: list[dict[str, Any]], fmt: str = "table") -> str:
+    """Versions as ``history`` prints them: operation, tx_id, time (ISO), user, values."""
+    records = [
+        {
+            "operation": v["operation"],
+            "tx_id": v["tx_id"],
+            "time": formatting.iso_time(v["tx_time"]),
+            "user": v["user"],
+            "values": v["values"],
+        }
+        for v in versions
+    ]
+    if fmt == "json":
+        return formatting.to_json(records)
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(record["values"]))
+    columns = ["operation", "tx_id", "time", "user", *names]
+    rows = [
+        [r["operation"], r["tx_id"], r["time"], r["user"], *(r["values"].get(n) for n in names)]
+        for r in records
+    ]
+    return formatting.table(columns, rows)
+
+
+@main.command("exec")
+@click.argument("db", metavar="DB")
+@click.argument("sql")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="VALUE",
+    help="Bind a value to the next ? placeholder (repeatable).",
+)
+@click.option(
+    "-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+)
+def exec_command(db: str, sql: str, params: tuple[str, ...], fmt: str) -> None:
+    """Run one SQL statement and print its result.
+
+    DB is the database file (created if missing).
+
+    Rows print as a table, CSV or JSON; a write prints how many rows it changed
+    and its transaction. Values given with -p that look like numbers are bound
+    as numbers.
+
+    \b
+      chronodb exec app.db "SELECT * FROM users AS OF TRANSACTION ?" -p 3
+    """
+    with _open(db) as database:
+        output = render(database.execute(sql, [_value(p) for p in params]), fmt)
+    if output is not None:
+        click.echo(output)
+
+
+@main.command("history")
+@click.argument("db", metavar="DB")
+@click.argument("table")
+@click.argument("pk", nargs=-1, required=True)
+@click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table")
+def history_command(db: str, table: str, pk: tuple[str, ...], fmt: str) -> None:
+    """Print every version of one row of TABLE, oldest first.
+
+    PK is the row's primary key (several values for a composite key, the rowid
+    for a table without one). Each version shows the operation, transaction,
+    time (UTC), user and the row's values.
+    """
+    with _open(db) as database:
+        versions = _history(database, table, pk)
+    if not versions:
+        raise click.ClickException(f"No history for key {' '.join(pk)} in table {table!r}")
+    click.echo(render_history(versions, fmt))
+
+
+SHELL_HELP = """\
+Enter SQL statements terminated by ';' (they may span lines). Temporal SQL works:
+  SELECT * FROM t AS OF TIMESTAMP '2025-10-21T12:00:00';
+  SELECT * FROM t AS OF TRANSACTION 3;
+  SELECT * FROM t FOR SYSTEM_TIME ALL;
+.tables               list the tables
+.history TABLE PK...  every version of one row
+.help                 this message
+.quit                 leave (also .exit or end of input)"""
+
+
+def _history_file() -> Path:
+    return Path(os.environ.get("CHRONODB_HISTORY") or Path.home() / ".chronodb_history")
+
+
+class _Shell:
+    """Reads statements until they are complete, runs them, prints results or errors."""
+
+    def __init__(self, db: ChronoDB) -> None:
+        self.db = db
+        self.errors = 0
+
+    def dot(self, line: str) -> bool:
+        """Run a dot-command; returns False when the shell should stop."""
+        name, *args = line.split()
+        if name in (".quit", ".exit", ".q"):
+            return False
+        if name == ".help":
+            click.echo(SHELL_HELP)
+        elif name == ".tables":
+            click.echo("\n".join(self.db.tables()))
+        elif name == ".history":
+            if len(args) < 2:
+                self.fail("Usage: .history TABLE PK...")
+            else:
+                versions = _history(self.db, args[0], args[1:])
+                if versions:
+                    click.echo(render_history(versions))
+                else:
+                    self.fail(f"No history for key {' '.join(args[1:])} in table {args[0]!r}")
+        else:
+            self.fail(f"Unknown command {name}; try .help")
+        return True
+
+    def fail(self, message: str) -> None:
+        self.errors += 1
+        click.echo(f"Error: {message}", err=True)
+
+    def run_statement(self, sql: str) -> None:
+        output = render(self.db.execute(sql))
+        if output is not None:
+            click.echo(output)
+
+    def loop(self, read: Callable[[str], str | None]) -> None:
+        buffer: list[str] = []
+        while True:
+            prompt = "   ...> " if buffer else "chronodb> "
+            try:
+                line = read(prompt)
+            except KeyboardInterrupt:
+                click.echo("")
+                buffer.clear()
+                continue
+            if line is None:
+                break
+            if not buffer and line.strip().startswith("."):
+                try:
+                    if not self.dot(line.strip()):
+                        return
+                except ChronoDBError as err:
+                    self.fail(str(err))
+                continue
+            if not buffer and not line.strip():
+                continue
+            buffer.append(line)
+            statement = "\n".join(buffer)
+            if not sqlite3.complete_statement(statement):
+                continue
+            buffer.clear()
+            _remember(statement)
+            try:
+                self.run_statement(statement)
+            except ChronoDBError as err:
+                self.fail(str(err))
+        if any(part.strip() for part in buffer):
+            self.fail("Incomplete statement at end of input (missing ';'?)")
+
+
+def _remember(statement: str) -> None:
+    """One readline history entry per statement, not one per line of it."""
+    readline = sys.modules.get("readline")
+    if readline is None:
+        return
+    lines = statement.count("\n") + 1
+    length = readline.get_current_history_length()
+    if lines > 1 and length >= lines:
+        for _ in range(lines):
+            readline.remove_history_item(readline.get_current_history_length() - 1)
+        readline.add_history(" ".join(part.strip() for part in statement.splitlines()))
+
+
+@main.command("shell")
+@click.argument("db", metavar="DB")
+def shell_command(db: str) -> None:
+    """An interactive SQL prompt on the database file DB.
+
+    Statements end with ';' and may span lines; results print as tables.
+    Dot-commands: .tables, .history TABLE PK..., .help, .quit. Line editing
+    and history (saved in ~/.chronodb_history, or $CHRONODB_HISTORY) work
+    when readline is available. Without a terminal, statements are read from
+    standard input and the exit code is 1 if any of them failed.
+    """
+    interactive = sys.stdin.isatty()
+    with _open(db) as database:
+        shell = _Shell(database)
+        if interactive:
+            _interactive(shell, database)
+        else:
+            stream = click.get_text_stream("stdin")
+            lines = (line.rstrip("\n") for line in stream)
+            shell.loop(lambda prompt: next(lines, None))
+    if shell.errors and not interactive:
+        sys.exit(1)
+
+
+def _interactive(shell: _Shell, db: ChronoDB) -> None:
+    try:
+        import readline
+    except ImportError:  # Windows without pyreadline: plain input() still works
+        readline = None  # type: ignore[assignment]
+    history = _history_file()
+    if readline is not None:
+        with suppress(OSError):  # no history yet
+            readline.read_history_file(history)
+        readline.set_history_length(1000)
+    click.echo(f"ChronoDB {__version__} on {db.path}. Type .help for help.")
+
+    def read(prompt: str) -> str | None:
+        try:
+            return input(prompt)
+        except EOFError:
+            click.echo("")
+            return None
+
+    try:
+        shell.loop(read)
+    finally:
+        if readline is not None:
+            try:
+                readline.write_history_file(history)
+            except OSError as err:
+                click.echo(f"Warning: could not save history to {history}: {err}", err=True)
+
+
+@main.command("demo")
+@click.option("--db", "path", default=":memory:", show_default=True, help="Database file to use.")
+def demo_command(path: str) -> None:
+    """A short tour of time travel (takes a second).
+
+    Creates a table, changes it a few times and queries it AS OF TIMESTAMP, AS OF
+    TRANSACTION and FOR SYSTEM_TIME ALL, then tours ChronoMap.
+    """
+    with _open(path) as db:
+        run_demo(db, click.echo)
+    click.echo("")
+    click.echo("== ChronoMap: a dict that remembers ==")
+    from chronomap.demo import run_demo as chronomap_demo
+
+    chronomap_demo(click.echo)
+
+
+def run_demo(db: ChronoDB, echo: Callable[[str], object]) -> None:
+    """Create a table, change it a few times, and show it at several points in time."""
+    if "demo_accounts" in db.tables():
+        raise click.ClickException(f"{db.path} already has a demo_accounts table; use a new file")
+
+    def show(title: str, sql: str, params: Sequence[Any] = ()) -> None:
+        echo("")
+        echo(f"-- {title}")
+        echo(f"{sql};" + (f"   -- params: {list(params)!r}" if params else ""))
+        echo(render(db.execute(sql, list(params))) or "")
+
+    def step(sql: str) -> Result:
+        result = db.execute(sql)
+        echo(f"[tx {result.tx_id}] {sql}")
+        time.sleep(0.05)  # so the versions' times are apart when printed
+        return result
+
+    echo("== ChronoDB: every table keeps its history ==")
+    step("CREATE TABLE demo_accounts (id INTEGER PRIMARY KEY, owner TEXT, balance INTEGER)")
+    opened = step(
+        "INSERT INTO demo_accounts VALUES (1, 'Alice', 100), (2, 'Bob', 50), (3, 'Carol', 75)"
+    )
+    step("UPDATE demo_accounts SET balance = balance - 30 WHERE id = 1")
+    step("UPDATE demo_accounts SET balance = balance + 30 WHERE id = 2")
+    before_close = datetime.now(UTC)
+    time.sleep(0.05)
+    step("DELETE FROM demo_accounts WHERE id = 3")
+    step("UPDATE demo_accounts SET owner = 'Alice Smith' WHERE id = 1")
+
+    show("Now", "SELECT * FROM demo_accounts")
+    show(
+        "As of a moment before Carol's account closed",
+        "SELECT * FROM demo_accounts AS OF TIMESTAMP ?",
+        [before_close.isoformat()],
+    )
+    show(
+        "Right after the accounts were opened",
+        "SELECT * FROM demo_accounts AS OF TRANSACTION ?",
+        [opened.tx_id],
+    )
+    show(
+        "Every version of Alice's account, with its period",
+        "SELECT id, owner, balance, sys_from, sys_to FROM demo_accounts FOR SYSTEM_TIME ALL "
+        "WHERE id = 1 ORDER BY sys_from",
+    )
+    echo("")
+    echo("-- db.get_change_history('demo_accounts', 1)")
+    echo(render_history(db.get_change_history("demo_accounts", 1)))
+    echo("")
+    echo("-- db.changes('demo_accounts', since): what changed after that moment")
+    for change in db.changes("demo_accounts", before_close):
+        echo(
+            f"  tx {change['tx_id']} {change['operation']}: {change['before']} -> {change['after']}"
+        )
