@@ -95,7 +95,8 @@ class ChronoMap:
     ) -> None:
         """Store ``value`` as a new version of ``key`` at ``timestamp`` (default: now).
 
-        ``ttl`` (seconds from now) makes the whole key expire.
+        ``ttl`` (seconds from now) makes the whole key expire. Default timestamps
+        never go backwards within one map, even if the system clock does.
         """
         ts = None if timestamp is None else to_epoch(timestamp)
         expiry = None if ttl is None else _time() + to_duration(ttl)
@@ -190,6 +191,7 @@ class ChronoMap:
         ChronoMapKeyError when ``strict`` is true.
         """
         at = None if timestamp is None else to_epoch(timestamp)
+        expired = False
         with self._read_lock:
             self._reads += 1
             try:
@@ -204,6 +206,10 @@ class ChronoMap:
                     index = bisect_right(self._ts[key], at)
                     if index:
                         return vals[index - 1]
+                else:
+                    expired = True
+        if expired:
+            self._drop_if_expired(key)
         if strict:
             raise ChronoMapKeyError(key)
         return default
@@ -423,7 +429,11 @@ class ChronoMap:
     # ----------------------------------------------------------------- stats
 
     def get_stats(self) -> dict[str, int]:
-        """Counts of ``reads`` (get calls), ``writes`` (versions), ``deletes``, ``snapshots``."""
+        """Counts of ``reads`` (get calls), ``writes`` (versions), ``deletes``, ``snapshots``.
+
+        With ``use_rwlock=True`` readers share the lock, so concurrent reads may
+        undercount ``reads`` slightly; every other counter is exact.
+        """
         return {
             "reads": self._reads,
             "writes": self._writes,
@@ -515,6 +525,15 @@ class ChronoMap:
 
     __hash__ = None  # type: ignore[assignment]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Locks and callbacks do not pickle; the contents and flags do.
+        options = {
+            "debug": self._debug,
+            "use_rwlock": self._rwlock is not None,
+            "max_history": self._max_history,
+        }
+        return (_restore, (type(self), self.to_dict(), options))
+
     def __repr__(self) -> str:
         keys = self.keys()
         more = "..." if len(keys) > 10 else ""
@@ -563,6 +582,15 @@ class ChronoMap:
         del self._vals[key]
         deadline = self._expiry.pop(key, None)
         return deadline is None or deadline > _time()
+
+    def _drop_if_expired(self, key: Any) -> None:
+        """Lazy expiry: a read that finds ``key`` expired frees it (under the write lock)."""
+        with self._write_lock:
+            deadline = self._expiry.get(key)
+            if deadline is not None and deadline <= _time():
+                self._drop(key)
+                if self._debug:
+                    logger.debug("EXPIRED %r", key)
 
     def _alive(self, key: Any, now: float) -> bool:
         """Whether ``key`` exists and has not expired (caller holds a lock)."""
@@ -715,6 +743,11 @@ class SnapshotContext:
         if exc_type is not None and self.snapshot is not None:
             self.chronomap.rollback(self.snapshot)
         return False
+
+
+def _restore(cls: type[ChronoMap], data: dict[str, Any], options: dict[str, Any]) -> ChronoMap:
+    """Unpickling (and ``copy.copy``/``deepcopy``) of a ChronoMap."""
+    return cls.from_dict(data, **options)
 
 
 def _check_key(key: object) -> None:

@@ -599,3 +599,26 @@ def test_debug_logs_operations(caplog: pytest.LogCaptureFixture) -> None:
         cm.delete("key")
     assert "PUT 'key'" in caplog.text
     assert "DELETE 'key'" in caplog.text
+
+
+def test_reading_an_expired_key_frees_it(cm: ChronoMap, clock: list[float]) -> None:
+    cm.put("s", 1, ttl=1)
+    clock[0] += 1
+    assert cm.get("s") is None
+    assert cm.clean_expired_keys() == 0  # the read already dropped it
+    assert cm.to_dict()["store"] == {}
+
+
+def test_pickle_and_copy_the_map_itself() -> None:
+    import copy
+    import pickle
+
+    cm = ChronoMap(use_rwlock=True, max_history=5)
+    cm.put("k", [1], timestamp=1)
+    cm.put("k", [2], timestamp=2)
+    for again in (pickle.loads(pickle.dumps(cm)), copy.deepcopy(cm), copy.copy(cm)):
+        assert again.history("k") == [(1, [1]), (2, [2])]
+        assert again._rwlock is not None
+        assert again._max_history == 5
+        again.put("k", "independent")
+        assert cm["k"] == [2]
