@@ -30,6 +30,21 @@ class ChronoSQL(SQLite):
             TokenType.FOR: lambda self: (QUERY_AS_OF, self._parse_version()),
         }
 
+        PLACEHOLDER_PARSERS: ClassVar = {
+            **SQLite.Parser.PLACEHOLDER_PARSERS,
+            TokenType.COLON: lambda self: self._parse_named_placeholder(),
+        }
+
+        def _parse_named_placeholder(self) -> exp.Placeholder | None:
+            """``:name``: SQLite takes any word as the name, keywords too (``:from``, ``:when``)."""
+            token = self._curr
+            if token is None or token.start != self._prev.end + 1:
+                return None
+            if not token.text.replace("_", "").isalnum():
+                return None
+            self._advance()
+            return self.expression(exp.Placeholder(this=token.text))
+
         def reset(self) -> None:
             super().reset()
             self._chrono_positional = 0

@@ -1,0 +1,315 @@
+"""Temporal SQL as a user writes it: every placement, every kind of point, every clause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from chronodb import ChronoDB
+
+FUTURE = 4102444800  # 2100-01-01, after every write of these tests
+PAST = 1635724800  # 2021-11-01, the seed's point: before every write
+
+
+@dataclass
+class Timeline:
+    """When each step of the story below committed (float epoch seconds) and its tx_id."""
+
+    created: float
+    inserted: float
+    ordered: float
+    updated: float
+    deleted: float
+    reordered: float
+    tx_inserted: int
+    tx_updated: int
+
+
+@pytest.fixture
+def story(db: ChronoDB) -> Timeline:
+    """Alice and Bob sign up, order, Alice is renamed, Bob leaves, Alice orders again."""
+    created = db.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, score INTEGER)"
+    ).tx_time
+    db.execute("CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER, total REAL)")
+    ins = db.execute("INSERT INTO users VALUES (1, 'Alice', 10), (2, 'Bob', 20)")
+    ordered = db.execute(
+        "INSERT INTO orders VALUES (1, 1, 5.0), (2, 1, 7.5), (3, 2, 1.0), (4, 2, 2.0)"
+    ).tx_time
+    upd = db.execute("UPDATE users SET name = 'Alicia', score = 15 WHERE id = 1")
+    deleted = db.execute("DELETE FROM users WHERE id = 2").tx_time
+    db.execute("DELETE FROM orders WHERE user_id = 2")
+    reordered = db.execute("INSERT INTO orders VALUES (5, 1, 100.0)").tx_time
+    return Timeline(
+        created, ins.tx_time, ordered, upd.tx_time, deleted, reordered, ins.tx_id, upd.tx_id
+    )
+
+
+def rows(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
+    return [tuple(r) for r in db.execute(sql, params)]
+
+
+# --------------------------------------------------------------------- placements
+def test_seed_placement_before_where(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT * FROM users AS OF TIMESTAMP ? WHERE name = 'Alice'"
+    assert rows(db, sql, [story.inserted]) == [(1, "Alice", 10)]
+    assert rows(db, sql, [story.updated]) == []
+    assert rows(db, "SELECT * FROM users WHERE name = 'Alice'") == []
+
+
+def test_seed_join_placement_with_group_by_and_having(db: ChronoDB, story: Timeline) -> None:
+    sql = """
+        SELECT users.name, COUNT(orders.id) AS order_count, SUM(orders.total) AS spent
+        FROM users
+        JOIN orders ON users.id = orders.user_id
+        AS OF TIMESTAMP ?
+        WHERE users.score >= 10
+        GROUP BY users.id
+        HAVING order_count > 1
+        ORDER BY users.id
+    """
+    assert rows(db, sql, [story.inserted]) == []
+    assert rows(db, sql, [story.ordered]) == [("Alice", 2, 12.5), ("Bob", 2, 3.0)]
+    assert rows(db, sql, [story.updated]) == [("Alicia", 2, 12.5), ("Bob", 2, 3.0)]
+    assert rows(db, sql, [story.deleted]) == [("Alicia", 2, 12.5)]
+    assert rows(db, sql, [story.reordered]) == [("Alicia", 3, 112.5)]
+
+
+def test_clause_after_alias(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT u.name FROM users u AS OF TIMESTAMP ? WHERE u.id = 1"
+    assert rows(db, sql, [story.inserted]) == [("Alice",)]
+    sql = "SELECT u.name FROM users AS u FOR SYSTEM_TIME AS OF ? WHERE u.id = 1"
+    assert rows(db, sql, [story.inserted]) == [("Alice",)]
+
+
+def test_each_table_its_own_point(db: ChronoDB, story: Timeline) -> None:
+    sql = (
+        "SELECT u.name, o.id FROM users AS OF TIMESTAMP ? AS u "
+        "JOIN orders AS OF TIMESTAMP ? AS o ON o.user_id = u.id ORDER BY o.id"
+    )
+    assert rows(db, sql, [story.inserted, story.reordered]) == [
+        ("Alice", 1),
+        ("Alice", 2),
+        ("Alice", 5),
+    ]
+
+
+# ------------------------------------------------------------------ FOR SYSTEM_TIME
+def test_for_system_time_as_of(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT id, name FROM users FOR SYSTEM_TIME AS OF ? ORDER BY id"
+    assert rows(db, sql, [story.inserted]) == [(1, "Alice"), (2, "Bob")]
+    assert rows(db, sql, [story.deleted]) == [(1, "Alicia")]
+
+
+def test_for_system_time_all_exposes_periods(db: ChronoDB, story: Timeline) -> None:
+    result = db.execute(
+        "SELECT id, name, sys_from, sys_to FROM users FOR SYSTEM_TIME ALL ORDER BY id, sys_from"
+    )
+    assert result.columns == ["id", "name", "sys_from", "sys_to"]
+    assert [tuple(r) for r in result] == [
+        (1, "Alice", story.inserted, story.updated),
+        (1, "Alicia", story.updated, None),
+        (2, "Bob", story.inserted, story.deleted),
+    ]
+
+
+def test_select_star_over_a_range_has_the_period_columns(db: ChronoDB, story: Timeline) -> None:
+    result = db.execute("SELECT * FROM users FOR SYSTEM_TIME ALL")
+    assert result.columns == ["id", "name", "score", "sys_from", "sys_to"]
+
+
+def test_for_system_time_between(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT id, name FROM users FOR SYSTEM_TIME BETWEEN ? AND ? ORDER BY id, sys_from"
+    # BETWEEN includes versions that start exactly at the upper bound
+    assert rows(db, sql, [story.ordered, story.updated]) == [
+        (1, "Alice"),
+        (1, "Alicia"),
+        (2, "Bob"),
+    ]
+    # a version that ended at the lower bound is not included
+    assert rows(db, sql, [story.deleted, story.reordered]) == [(1, "Alicia")]
+
+
+def test_for_system_time_from_to_excludes_the_upper_bound(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT id, name FROM users FOR SYSTEM_TIME FROM ? TO ? ORDER BY id, sys_from"
+    assert rows(db, sql, [story.ordered, story.updated]) == [(1, "Alice"), (2, "Bob")]
+
+
+def test_for_system_time_contained_in(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT id, name FROM users FOR SYSTEM_TIME CONTAINED IN (?, ?) ORDER BY id"
+    assert rows(db, sql, [story.inserted, story.updated]) == [(1, "Alice")]
+    assert rows(db, sql, [story.inserted, story.deleted]) == [(1, "Alice"), (2, "Bob")]
+    assert rows(db, sql, [story.created, FUTURE]) == [(1, "Alice"), (2, "Bob")]
+
+
+# -------------------------------------------------------------------- kinds of points
+def test_as_of_transaction(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT name FROM users AS OF TRANSACTION {} WHERE id = 1"
+    assert rows(db, sql.format(story.tx_inserted)) == [("Alice",)]
+    assert rows(db, sql.format(story.tx_updated - 1)) == [("Alice",)]
+    assert rows(db, sql.format(story.tx_updated)) == [("Alicia",)]
+    assert rows(db, "SELECT name FROM users AS OF TRANSACTION ? WHERE id = 1", [0]) == []
+
+
+def test_epoch_integer_literals(db: ChronoDB, story: Timeline) -> None:
+    assert rows(db, f"SELECT count(*) FROM users AS OF TIMESTAMP {PAST}") == [(0,)]
+    assert rows(db, f"SELECT count(*) FROM users AS OF TIMESTAMP {FUTURE}") == [(1,)]
+
+
+def test_epoch_float_literal(db: ChronoDB, story: Timeline) -> None:
+    sql = f"SELECT name FROM users AS OF TIMESTAMP {story.inserted!r} ORDER BY id"
+    assert rows(db, sql) == [("Alice",), ("Bob",)]
+
+
+def test_expression_as_point(db: ChronoDB, story: Timeline) -> None:
+    sql = f"SELECT count(*) FROM users AS OF TIMESTAMP {FUTURE} - 86400 * 365"
+    assert rows(db, sql) == [(1,)]
+
+
+def _iso(seconds: float, tz: timezone = UTC) -> str:
+    return datetime.fromtimestamp(seconds, tz).isoformat()
+
+
+def test_iso_string_naive_means_utc(db: ChronoDB, story: Timeline) -> None:
+    naive = datetime.fromtimestamp(story.inserted, UTC).replace(tzinfo=None)
+    sql = "SELECT name FROM users AS OF TIMESTAMP ? ORDER BY id"
+    assert rows(db, sql, [naive.isoformat()]) == [("Alice",), ("Bob",)]
+    assert rows(db, sql, [naive.isoformat(sep=" ")]) == [("Alice",), ("Bob",)]
+    literal = f"SELECT name FROM users AS OF TIMESTAMP '{naive.isoformat()}' ORDER BY id"
+    assert rows(db, literal) == [("Alice",), ("Bob",)]
+
+
+def test_iso_string_with_offset(db: ChronoDB, story: Timeline) -> None:
+    plus_two = timezone(timedelta(hours=2))
+    sql = "SELECT name FROM users FOR SYSTEM_TIME AS OF ? WHERE id = 1"
+    assert rows(db, sql, [_iso(story.inserted, plus_two)]) == [("Alice",)]
+    assert rows(db, sql, [_iso(story.updated, plus_two)]) == [("Alicia",)]
+    zulu = _iso(story.inserted).replace("+00:00", "Z")
+    assert rows(db, sql, [zulu]) == [("Alice",)]
+    # the same wall-clock time read as UTC is two hours later: Alicia by then
+    shifted = _iso(story.inserted, plus_two)[:-6]
+    assert rows(db, sql, [shifted]) == [("Alicia",)]
+
+
+def test_datetime_parameters(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT name FROM users AS OF TIMESTAMP ? WHERE id = 1"
+    aware = datetime.fromtimestamp(story.inserted, UTC)
+    assert rows(db, sql, [aware]) == [("Alice",)]
+    assert rows(db, sql, [aware.astimezone(timezone(timedelta(hours=-5)))]) == [("Alice",)]
+    assert rows(db, sql, [aware.replace(tzinfo=None)]) == [("Alice",)]
+
+
+def test_positional_parameters_around_the_point(db: ChronoDB, story: Timeline) -> None:
+    sql = (
+        "SELECT name FROM users WHERE id >= ? "
+        "AND id IN (SELECT id FROM users AS OF TIMESTAMP ?) AND score < ?"
+    )
+    assert rows(db, sql, [1, story.inserted, 100]) == [("Alicia",)]
+    sql = "SELECT name FROM users AS OF TIMESTAMP ? WHERE id = ? AND score = ?"
+    assert rows(db, sql, [story.inserted, 2, 20]) == [("Bob",)]
+
+
+def test_named_parameters(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT name FROM users AS OF TIMESTAMP :when WHERE id = :id"
+    assert rows(db, sql, {"when": story.inserted, "id": 2}) == [("Bob",)]
+    assert rows(db, sql, {"when": story.deleted, "id": 2}) == []
+
+
+def test_named_parameters_that_are_keywords(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT id, name FROM users FOR SYSTEM_TIME FROM :from TO :to WHERE id = :id"
+    assert rows(db, sql, {"from": story.ordered, "to": story.updated, "id": 1}) == [(1, "Alice")]
+
+
+def test_same_statement_with_new_points(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT count(*) FROM users AS OF TIMESTAMP ?"
+    counts = [rows(db, sql, [t])[0][0] for t in (PAST, story.inserted, story.deleted, FUTURE)]
+    assert counts == [0, 2, 1, 1]
+
+
+# ----------------------------------------------------------------- where clauses go
+def test_as_of_in_a_subquery(db: ChronoDB, story: Timeline) -> None:
+    sql = (
+        "SELECT id FROM orders WHERE user_id IN "
+        "(SELECT id FROM users AS OF TIMESTAMP ? WHERE score >= 20) ORDER BY id"
+    )
+    # Bob's orders are gone now, even though Bob is found in the past
+    assert rows(db, sql, [story.inserted]) == []
+    sql = "SELECT (SELECT name FROM users AS OF TIMESTAMP ? WHERE id = 2) AS was"
+    assert rows(db, sql, [story.inserted]) == [("Bob",)]
+
+
+def test_as_of_in_a_cte(db: ChronoDB, story: Timeline) -> None:
+    sql = (
+        "WITH before AS (SELECT id, name FROM users AS OF TIMESTAMP ?) "
+        "SELECT b.name, u.name FROM before AS b LEFT JOIN users AS u ON u.id = b.id ORDER BY b.id"
+    )
+    assert rows(db, sql, [story.inserted]) == [("Alice", "Alicia"), ("Bob", None)]
+
+
+def test_query_wide_clause_reaches_cte_tables(db: ChronoDB, story: Timeline) -> None:
+    sql = (
+        "WITH big AS (SELECT user_id, total FROM orders WHERE total >= 2) "
+        "SELECT users.name, count(*) FROM users JOIN big ON big.user_id = users.id "
+        "AS OF TIMESTAMP ? GROUP BY users.id ORDER BY users.id"
+    )
+    assert rows(db, sql, [story.ordered]) == [("Alice", 2), ("Bob", 1)]
+
+
+def test_view_as_of_reads_its_tables_as_of(db: ChronoDB, story: Timeline) -> None:
+    db.execute(
+        "CREATE VIEW big_spenders AS "
+        "SELECT user_id, sum(total) AS spent FROM orders GROUP BY user_id"
+    )
+    db.execute(
+        "CREATE VIEW named AS "
+        "SELECT u.name, b.spent FROM users u JOIN big_spenders b ON b.user_id = u.id"
+    )
+    sql = "SELECT * FROM named AS OF TIMESTAMP ? ORDER BY name"
+    assert rows(db, sql, [story.ordered]) == [("Alice", 12.5), ("Bob", 3.0)]
+    assert rows(db, "SELECT * FROM named ORDER BY name") == [("Alicia", 112.5)]
+
+
+def test_point_in_time_restore(db: ChronoDB, story: Timeline) -> None:
+    db.execute("CREATE TABLE restored AS SELECT * FROM users AS OF TIMESTAMP ?", [story.inserted])
+    assert rows(db, "SELECT * FROM restored ORDER BY id") == [(1, "Alice", 10), (2, "Bob", 20)]
+    # the restored table is versioned like any other
+    db.execute("UPDATE restored SET score = 0")
+    assert rows(db, "SELECT score FROM restored FOR SYSTEM_TIME ALL ORDER BY id, sys_from") == [
+        (10,),
+        (0,),
+        (20,),
+        (0,),
+    ]
+
+
+def test_insert_select_as_of(db: ChronoDB, story: Timeline) -> None:
+    result = db.execute(
+        "INSERT INTO users (id, name, score) SELECT id, name, score FROM users "
+        "AS OF TIMESTAMP ? WHERE id = 2",
+        [story.inserted],
+    )
+    assert result.tx_id is not None
+    assert rows(db, "SELECT * FROM users ORDER BY id") == [(1, "Alicia", 15), (2, "Bob", 20)]
+    ops = [h["operation"] for h in db.get_change_history("users", 2)]
+    assert ops == ["INSERT", "DELETE", "INSERT"]
+
+
+def test_before_the_table_existed(db: ChronoDB, story: Timeline) -> None:
+    result = db.execute("SELECT * FROM users AS OF TIMESTAMP ?", [story.created - 0.5])
+    assert result.rows == []
+    assert result.columns == ["id", "name", "score"]
+    assert rows(db, "SELECT * FROM orders AS OF TIMESTAMP ?", [story.created]) == []
+    assert rows(db, "SELECT * FROM users AS OF TRANSACTION 0") == []
+
+
+def test_file_database_keeps_history_across_reopen(tmp_path) -> None:
+    path = tmp_path / "h.db"
+    with ChronoDB(path) as first:
+        first.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        at = first.execute("INSERT INTO t VALUES (1, 'old')").tx_time
+        first.execute("UPDATE t SET v = 'new'")
+    with ChronoDB(path) as again:
+        assert rows(again, "SELECT v FROM t AS OF TIMESTAMP ?", [at]) == [("old",)]
+        assert rows(again, "SELECT v FROM t") == [("new",)]
