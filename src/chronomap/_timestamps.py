@@ -21,7 +21,7 @@ _INF = math.inf
 _BIG_INT = 2**53  # larger ints take the slow path, which reports overflow
 
 
-def to_epoch(value: object, what: str = "timestamp") -> float:
+def to_epoch(value: object, what: str = "Timestamp") -> float:
     """Return ``value`` as seconds since the epoch, or raise a ChronoMap error naming it."""
     # Fast path: the common float/int needs two comparisons and no isinstance chain.
     kind = type(value)
@@ -43,8 +43,8 @@ def to_epoch(value: object, what: str = "timestamp") -> float:
             raise ChronoMapValueError(f"{what} is out of range: {value!r}") from None
     else:
         raise ChronoMapTypeError(
-            f"{what} must be a number of epoch seconds, a datetime or an ISO-8601 string, "
-            f"got {type(value).__name__}: {value!r}"
+            f"Invalid {what.lower()} type: {type(value).__name__} ({value!r}); "
+            "expected epoch seconds, a datetime or an ISO-8601 string"
         )
     if not math.isfinite(seconds):
         raise ChronoMapValueError(f"{what} must be finite, got {value!r}")
@@ -53,13 +53,13 @@ def to_epoch(value: object, what: str = "timestamp") -> float:
     return seconds
 
 
-def to_duration(value: object, what: str = "ttl") -> float:
+def to_duration(value: object, what: str = "TTL") -> float:
     """Return a positive, finite number of seconds (a TTL), or raise naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise ChronoMapTypeError(f"{what} must be a number of seconds, got {value!r}")
     seconds = float(value)
     if not math.isfinite(seconds) or seconds <= 0:
-        raise ChronoMapValueError(f"{what} must be a positive number of seconds, got {value!r}")
+        raise ChronoMapValueError(f"{what} must be positive (seconds), got {value!r}")
     return seconds
 
 

@@ -350,7 +350,9 @@ class ChronoMap:
     def rollback(self, snapshot: ChronoMap) -> None:
         """Replace this map's contents with a copy of ``snapshot``'s."""
         if not isinstance(snapshot, ChronoMap):
-            raise ChronoMapTypeError(f"rollback needs a ChronoMap, got {type(snapshot).__name__}")
+            raise ChronoMapTypeError(
+                f"Expected ChronoMap instance for rollback, got {type(snapshot).__name__}"
+            )
         self._install(snapshot._state(deep=True))
         if self._debug:
             logger.debug("ROLLBACK to snapshot taken at %s", snapshot._snapshot_time)
@@ -377,10 +379,12 @@ class ChronoMap:
         ``'overwrite'`` replaces the history of every key ``other`` has.
         """
         if not isinstance(other, ChronoMap):
-            raise ChronoMapTypeError(f"merge needs a ChronoMap, got {type(other).__name__}")
+            raise ChronoMapTypeError(
+                f"Expected ChronoMap instance for merge, got {type(other).__name__}"
+            )
         if strategy not in ("timestamp", "overwrite"):
             raise ChronoMapValueError(
-                f"Unknown merge strategy {strategy!r}: use 'timestamp' or 'overwrite'"
+                f"Invalid merge strategy: {strategy!r} (use 'timestamp' or 'overwrite')"
             )
         their_ts, their_vals, their_expiry = other._state(deep=other is not self)
         changes = []
@@ -629,7 +633,9 @@ class ChronoMap:
     def _differences(self, other: ChronoMap) -> list[tuple[Any, Any, Any]]:
         """(key, other's newest or _MISSING, ours or _MISSING) for the keys that differ."""
         if not isinstance(other, ChronoMap):
-            raise ChronoMapTypeError(f"diff needs a ChronoMap, got {type(other).__name__}")
+            raise ChronoMapTypeError(
+                f"Expected ChronoMap instance for diff, got {type(other).__name__}"
+            )
         ours, theirs = self.latest(), other.latest()
         keys = list(ours) + [key for key in theirs if key not in ours]
         rows = [(key, theirs.get(key, _MISSING), ours.get(key, _MISSING)) for key in keys]

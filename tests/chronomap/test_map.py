@@ -300,7 +300,7 @@ def test_ttl_survives_later_writes_without_ttl(cm: ChronoMap, clock: list[float]
 
 @pytest.mark.parametrize("ttl", [0, -1, float("nan")])
 def test_bad_ttl(cm: ChronoMap, ttl: float) -> None:
-    with pytest.raises(ChronoMapValueError, match="ttl"):
+    with pytest.raises(ChronoMapValueError, match="TTL"):
         cm.put("k", 1, ttl=ttl)
     assert "k" not in cm
 
