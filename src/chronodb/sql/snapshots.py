@@ -10,15 +10,25 @@ from chronodb.versioning.tables import OP, TX, quote
 
 
 def tx_at_micros(ref: str) -> str:
-    """The last transaction committed at or before a point given in microseconds."""
-    return f"(SELECT coalesce(max(tx_id), 0) FROM _chrono_tx WHERE tx_time <= {ref})"
+    """The last transaction committed at or before a point given in microseconds.
+
+    tx_id and tx_time increase together, so this is one seek on the tx_time index (``max(tx_id)
+    WHERE tx_time <= ?`` would walk every transaction since the point instead).
+    """
+    return (
+        f"coalesce((SELECT tx_id FROM _chrono_tx WHERE tx_time <= {ref} "
+        "ORDER BY tx_time DESC LIMIT 1), 0)"
+    )
 
 
 def as_of(sv: SchemaVersion | None, tx_ref: str, columns_from: SchemaVersion) -> str:
     """Rows of ``sv`` current at transaction ``tx_ref``, with ``columns_from``'s columns.
 
-    One index seek per key: the key's newest version at or before the point, unless it is a
-    tombstone. Depth of history does not matter, only the number of keys scanned.
+    Driven by each key's last insert at or before the point (the ``_ins`` index on
+    (key, tx) where the operation is 'I'; a key deleted and inserted again has several, and
+    only the last counts), then one index seek for the key's newest version at or before the
+    point, dropped if it is a tombstone. Depth of history does not matter, only the number of
+    keys; with the key fixed by the outer query (``WHERE id = ?``) it is a handful of seeks.
     """
     cols = columns_from.columns
     if sv is None:  # the table did not exist then
@@ -31,14 +41,17 @@ def as_of(sv: SchemaVersion | None, tx_ref: str, columns_from: SchemaVersion) ->
     for c in cols:
         source = "k" if c.hist in key_hist else "h"
         select.append(f"{source}.{quote(c.hist)} AS {quote(c.name)}")
-    keylist = ", ".join(quote(k) for k in keys)
-    match = " AND ".join(f"h2.{quote(k)} = k.{quote(k)}" for k in keys)
+
+    def same_key(alias: str) -> str:
+        return " AND ".join(f"{alias}.{quote(k)} = k.{quote(k)}" for k in keys)
+
     return (
-        f"SELECT {', '.join(select) or 'NULL'} "
-        f"FROM (SELECT DISTINCT {keylist} FROM {h} WHERE {OP} = 'I') AS k "
-        f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {match} "
+        f"SELECT {', '.join(select) or 'NULL'} FROM {h} AS k "
+        f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key('h2')} "
         f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) "
-        f"WHERE h.{OP} <> 'D'"
+        f"WHERE k.{OP} = 'I' AND k.{TX} <= {tx_ref} AND NOT EXISTS (SELECT 1 FROM {h} AS k2 "
+        f"WHERE {same_key('k2')} AND k2.{OP} = 'I' AND k2.{TX} > k.{TX} "
+        f"AND k2.{TX} <= {tx_ref}) AND h.{OP} <> 'D'"
     )
 
 

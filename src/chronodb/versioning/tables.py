@@ -94,7 +94,7 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
     keylist = ", ".join(quote(k) for k in keys)
     conn.execute(f"CREATE UNIQUE INDEX {quote(hist + '_key')} ON {quote(hist)} ({keylist}, {TX})")
     conn.execute(
-        f"CREATE INDEX {quote(hist + '_ins')} ON {quote(hist)} ({keylist}) WHERE {OP} = 'I'"
+        f"CREATE INDEX {quote(hist + '_ins')} ON {quote(hist)} ({keylist}, {TX}) WHERE {OP} = 'I'"
     )
     conn.execute(f"CREATE INDEX {quote(hist + '_tx')} ON {quote(hist)} ({TX})")
     sv = _insert_version(
