@@ -1,0 +1,327 @@
+"""Every write keeps history: versions per transaction, keys, transactions and results."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+
+from chronodb import ChronoDB, SchemaError
+
+
+def rows(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
+    return [tuple(r) for r in db.execute(sql, params)]
+
+
+def versions(db: ChronoDB, table: str, columns: str = "*") -> list[tuple]:
+    """Every version of the table, oldest first per key, without the period columns."""
+    return rows(db, f"SELECT {columns} FROM {table} FOR SYSTEM_TIME ALL ORDER BY sys_from, 1")
+
+
+def tx_count(db: ChronoDB) -> int:
+    return db.execute("SELECT count(*) FROM _chrono_tx").scalar()
+
+
+@pytest.fixture
+def users(db: ChronoDB) -> ChronoDB:
+    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, score INTEGER)")
+    db.execute("INSERT INTO users VALUES (1, 'Alice', 10), (2, 'Bob', 20)")
+    return db
+
+
+# ------------------------------------------------------------------ versions
+def test_update_that_changes_nothing_makes_no_version(users: ChronoDB) -> None:
+    before = versions(users, "users")
+    result = users.execute("UPDATE users SET name = 'Alice' WHERE id = 1")
+    assert result.rowcount == 1
+    assert [h["operation"] for h in users.get_change_history("users", 1)] == ["INSERT"]
+    assert versions(users, "users") == before
+    # an UPDATE that matches no row is not a transaction at all
+    count = tx_count(users)
+    assert users.execute("UPDATE users SET score = 0 WHERE id = 99").tx_id is None
+    assert tx_count(users) == count
+
+
+def test_several_changes_in_one_transaction_make_one_version(users: ChronoDB) -> None:
+    with users.transaction():
+        users.execute("UPDATE users SET score = score + 1 WHERE id = 1")
+        users.execute("UPDATE users SET score = score + 1 WHERE id = 1")
+        users.execute("UPDATE users SET name = 'Alicia' WHERE id = 1")
+    history = users.get_change_history("users", 1)
+    assert [h["operation"] for h in history] == ["INSERT", "UPDATE"]
+    assert history[-1]["values"] == {"id": 1, "name": "Alicia", "score": 12}
+    assert history[-1]["before"] == {"id": 1, "name": "Alice", "score": 10}
+
+
+def test_insert_then_update_in_one_transaction_is_an_insert(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    with db.transaction():
+        db.execute("INSERT INTO t VALUES (1, 'a')")
+        db.execute("UPDATE t SET v = 'b' WHERE id = 1")
+    history = db.get_change_history("t", 1)
+    assert [(h["operation"], h["values"]) for h in history] == [("INSERT", {"id": 1, "v": "b"})]
+
+
+def test_insert_then_delete_in_one_transaction_leaves_no_row_in_any_past(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    with db.transaction():
+        db.execute("INSERT INTO t VALUES (1, 'a')")
+        db.execute("DELETE FROM t WHERE id = 1")
+    assert rows(db, "SELECT * FROM t FOR SYSTEM_TIME ALL") == []
+    assert db.get_change_history("t", 1) == []
+
+
+def test_delete_and_reinsert_of_a_key(users: ChronoDB) -> None:
+    gone = users.execute("DELETE FROM users WHERE id = 2").tx_time
+    back = users.execute("INSERT INTO users VALUES (2, 'Bob II', 5)").tx_time
+    history = users.get_change_history("users", 2)
+    assert [h["operation"] for h in history] == ["INSERT", "DELETE", "INSERT"]
+    assert history[1]["values"] == {"id": 2, "name": "Bob", "score": 20}
+    assert history[2]["before"] is None
+    assert rows(users, "SELECT name FROM users AS OF TIMESTAMP ? WHERE id = 2", [gone]) == []
+    assert rows(users, "SELECT name FROM users AS OF TIMESTAMP ? WHERE id = 2", [back]) == [
+        ("Bob II",)
+    ]
+    assert versions(users, "users", "id, name") == [(1, "Alice"), (2, "Bob"), (2, "Bob II")]
+
+
+def test_primary_key_change_keeps_both_keys_histories(users: ChronoDB) -> None:
+    before = users.execute("UPDATE users SET score = 11 WHERE id = 1").tx_time
+    moved = users.execute("UPDATE users SET id = 10 WHERE id = 1").tx_time
+    old = users.get_change_history("users", 1)
+    assert [h["operation"] for h in old] == ["INSERT", "UPDATE", "DELETE"]
+    assert old[-1]["tx_time"] == moved
+    new = users.get_change_history("users", 10)
+    assert [(h["operation"], h["values"]) for h in new] == [
+        ("INSERT", {"id": 10, "name": "Alice", "score": 11})
+    ]
+    sql = "SELECT id FROM users AS OF TIMESTAMP ? ORDER BY id"
+    assert rows(users, sql, [before]) == [(1,), (2,)]
+    assert rows(users, sql, [moved]) == [(2,), (10,)]
+
+
+def test_one_statement_moving_every_key(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    at = db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')").tx_id
+    moved = db.execute("UPDATE t SET id = id + 10").tx_id
+    assert rows(db, "SELECT * FROM t ORDER BY id") == [(11, "a"), (12, "b")]
+    sql = "SELECT * FROM t AS OF TRANSACTION ? ORDER BY id"
+    assert rows(db, sql, [at]) == [(1, "a"), (2, "b")]
+    assert rows(db, sql, [moved]) == [(11, "a"), (12, "b")]
+    assert [h["operation"] for h in db.get_change_history("t", 2)] == ["INSERT", "DELETE"]
+
+
+def test_table_without_primary_key_uses_the_rowid(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE log (msg TEXT, level INTEGER)")
+    first = db.execute("INSERT INTO log VALUES ('start', 1), ('start', 1)").tx_time
+    db.execute("UPDATE log SET level = 2 WHERE rowid = 2")
+    deleted = db.execute("DELETE FROM log WHERE rowid = 1").tx_time
+    sql = "SELECT msg, level FROM log AS OF TIMESTAMP ? ORDER BY level"
+    assert rows(db, sql, [first]) == [("start", 1), ("start", 1)]
+    assert rows(db, sql, [deleted]) == [("start", 2)]
+    assert [h["operation"] for h in db.get_change_history("log", 2)] == ["INSERT", "UPDATE"]
+    assert [h["operation"] for h in db.get_change_history("log", 1)] == ["INSERT", "DELETE"]
+
+
+def test_composite_primary_key(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE stock (shop TEXT, item TEXT, qty INTEGER, PRIMARY KEY (shop, item))")
+    first = db.execute("INSERT INTO stock VALUES ('a', 'x', 1), ('a', 'y', 2), ('b', 'x', 3)")
+    db.execute("UPDATE stock SET qty = qty * 10 WHERE item = 'x'")
+    db.execute("UPDATE stock SET shop = 'c' WHERE shop = 'b'")
+    history = db.get_change_history("stock", ("a", "x"))
+    assert [(h["operation"], h["values"]["qty"]) for h in history] == [
+        ("INSERT", 1),
+        ("UPDATE", 10),
+    ]
+    assert db.get_change_history("stock", {"shop": "c", "item": "x"})[0]["values"]["qty"] == 30
+    assert [h["operation"] for h in db.get_change_history("stock", ["b", "x"])] == [
+        "INSERT",
+        "UPDATE",
+        "DELETE",
+    ]
+    sql = "SELECT * FROM stock AS OF TRANSACTION ? ORDER BY shop, item"
+    assert rows(db, sql, [first.tx_id]) == [("a", "x", 1), ("a", "y", 2), ("b", "x", 3)]
+    assert rows(db, "SELECT * FROM stock ORDER BY shop, item") == [
+        ("a", "x", 10),
+        ("a", "y", 2),
+        ("c", "x", 30),
+    ]
+
+
+def test_insert_or_replace_records_the_replaced_row(users: ChronoDB) -> None:
+    at = users.execute("SELECT max(tx_time) / 1e6 FROM _chrono_tx").scalar()
+    users.execute("INSERT OR REPLACE INTO users VALUES (1, 'Alice R', 99)")
+    assert rows(users, "SELECT name FROM users AS OF TIMESTAMP ? WHERE id = 1", [at]) == [
+        ("Alice",)
+    ]
+    assert rows(users, "SELECT name, score FROM users WHERE id = 1") == [("Alice R", 99)]
+    assert users.get_change_history("users", 1)[-1]["values"]["name"] == "Alice R"
+
+
+def test_upsert_records_an_update(users: ChronoDB) -> None:
+    users.execute(
+        "INSERT INTO users VALUES (1, 'Alice', 50) "
+        "ON CONFLICT (id) DO UPDATE SET score = excluded.score"
+    )
+    history = users.get_change_history("users", 1)
+    assert [(h["operation"], h["values"]["score"]) for h in history] == [
+        ("INSERT", 10),
+        ("UPDATE", 50),
+    ]
+
+
+# -------------------------------------------------------------- transactions
+def test_begin_commit_statements(users: ChronoDB) -> None:
+    users.execute("BEGIN")
+    assert users.in_transaction
+    a = users.execute("UPDATE users SET score = 1 WHERE id = 1")
+    b = users.execute("UPDATE users SET score = 2 WHERE id = 2")
+    users.execute("COMMIT")
+    assert not users.in_transaction
+    assert a.tx_id == b.tx_id is not None
+    assert a.tx_time == b.tx_time
+    assert {h["tx_id"] for h in users.get_change_history("users", 2)[1:]} == {a.tx_id}
+
+
+def test_rollback_statement_leaves_no_trace(users: ChronoDB) -> None:
+    before = (tx_count(users), versions(users, "users"))
+    users.execute("BEGIN")
+    users.execute("UPDATE users SET score = 0")
+    users.execute("INSERT INTO users VALUES (3, 'Carol', 30)")
+    users.execute("ROLLBACK")
+    assert (tx_count(users), versions(users, "users")) == before
+    assert rows(users, "SELECT count(*) FROM users") == [(2,)]
+
+
+def test_transaction_context_rolls_back_on_exception(users: ChronoDB) -> None:
+    before = (tx_count(users), versions(users, "users"))
+    with pytest.raises(RuntimeError), users.transaction():
+        users.execute("DELETE FROM users")
+        users.execute("INSERT INTO users VALUES (3, 'Carol', 30)")
+        raise RuntimeError("boom")
+    assert (tx_count(users), versions(users, "users")) == before
+    assert not users.in_transaction
+
+
+def test_transaction_context_commits(users: ChronoDB) -> None:
+    with users.transaction():
+        users.execute("INSERT INTO users VALUES (3, 'Carol', 30)")
+        users.execute("DELETE FROM users WHERE id = 1")
+    assert rows(users, "SELECT id FROM users ORDER BY id") == [(2,), (3,)]
+    history = users.get_change_history("users", 3) + users.get_change_history("users", 1)[1:]
+    assert len({h["tx_id"] for h in history}) == 1
+
+
+def test_failed_statement_inside_transaction_keeps_earlier_work(users: ChronoDB) -> None:
+    from chronodb import IntegrityError
+
+    with users.transaction():
+        users.execute("UPDATE users SET score = 0 WHERE id = 1")
+        with pytest.raises(IntegrityError):
+            users.execute("INSERT INTO users VALUES (2, 'dup', 0)")
+    assert rows(users, "SELECT score FROM users ORDER BY id") == [(0,), (20,)]
+    assert [h["operation"] for h in users.get_change_history("users", 2)] == ["INSERT"]
+
+
+def test_executemany_is_one_transaction(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    result = db.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"v{i}") for i in range(50)])
+    assert result.rowcount == 50
+    assert result.tx_id is not None
+    txs = {h["tx_id"] for i in range(50) for h in db.get_change_history("t", i)}
+    assert txs == {result.tx_id}
+    named = db.executemany("UPDATE t SET v = :v WHERE id = :id", [{"id": 1, "v": "x"}])
+    assert named.rowcount == 1
+    assert rows(db, "SELECT v FROM t WHERE id = 1") == [("x",)]
+
+
+# ------------------------------------------------------------------ results
+def test_result_contract(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    ins = db.execute("INSERT INTO t (name) VALUES (?)", ["a"])
+    assert ins.lastrowid == 1
+    assert ins.rowcount == 1
+    assert isinstance(ins.tx_id, int)
+    assert isinstance(ins.tx_time, float)
+    db.execute("INSERT INTO t (name) VALUES ('b')")
+    result = db.execute("SELECT id, name AS label FROM t ORDER BY id")
+    assert result.columns == ["id", "label"]
+    assert result[0][0] == 1
+    assert result[0]["label"] == "a"
+    assert tuple(result[1]) == (2, "b")
+    assert [tuple(r) for r in result] == [(1, "a"), (2, "b")]
+    assert result.to_dicts() == [{"id": 1, "label": "a"}, {"id": 2, "label": "b"}]
+    assert len(result) == 2
+    assert result.tx_id is None
+    temporal = db.execute("SELECT name FROM t AS OF TIMESTAMP ?", [ins.tx_time])
+    assert temporal.columns == ["name"]
+    assert temporal.to_dicts() == [{"name": "a"}]
+
+
+def test_tx_time_strictly_increases(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    results = [db.execute("INSERT INTO t VALUES (?)", [i]) for i in range(100)]
+    times = [r.tx_time for r in results]
+    ids = [r.tx_id for r in results]
+    assert all(a < b for a, b in itertools.pairwise(times))
+    assert all(a < b for a, b in itertools.pairwise(ids))
+
+
+def test_user_is_recorded(tmp_path: Path) -> None:
+    with ChronoDB(tmp_path / "u.db", user="alice") as alice:
+        alice.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        alice.execute("INSERT INTO t VALUES (1, 'a')")
+    with ChronoDB(tmp_path / "u.db", user="bob") as bob:
+        bob.execute("UPDATE t SET v = 'b'")
+        assert [h["user"] for h in bob.get_change_history("t", 1)] == ["alice", "bob"]
+        assert bob.transactions(limit=1)[0]["user"] == "bob"
+
+
+# -------------------------------------------------------------- auto-create
+def test_insert_creates_a_missing_table(db: ChronoDB) -> None:
+    result = db.execute(
+        "INSERT INTO people (id, name, height, photo) "
+        "VALUES (1, 'Ann', 1.7, x'00'), (2, 'Ben', 2, NULL)"
+    )
+    assert result.tx_id is not None
+    assert "people" in db.tables()
+    types = {r["name"]: r["type"] for r in db.execute("PRAGMA table_info(people)")}
+    assert types == {"id": "INTEGER", "name": "TEXT", "height": "REAL", "photo": ""}
+    assert rows(db, "SELECT id, name FROM people ORDER BY id") == [(1, "Ann"), (2, "Ben")]
+    assert rows(db, "SELECT name FROM people AS OF TRANSACTION ?", [result.tx_id]) == [
+        ("Ann",),
+        ("Ben",),
+    ]
+
+
+def test_insert_creates_a_table_from_parameters(db: ChronoDB) -> None:
+    db.execute("INSERT INTO kv (id, value) VALUES (?, ?)", [7, "seven"])
+    assert rows(db, "SELECT * FROM kv") == [(7, "seven")]
+    assert db.get_change_history("kv", 7)[0]["values"] == {"id": 7, "value": "seven"}
+
+
+def test_auto_create_can_be_switched_off(tmp_path: Path) -> None:
+    with ChronoDB(tmp_path / "strict.db", auto_create_tables=False) as strict:
+        with pytest.raises(SchemaError) as info:
+            strict.execute("INSERT INTO users (id, name) VALUES (1, 'Alice')")
+        assert info.value.table == "users"
+        assert strict.tables() == []
+        assert strict.execute("SELECT count(*) FROM _chrono_tx").scalar() == 0
+
+
+def test_seed_quick_start_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = ChronoDB("my_database.db")
+    try:
+        db.execute("INSERT INTO users (id, name, email) VALUES (1, 'Alice', 'alice@email.com')")
+        result = db.execute("SELECT * FROM users AS OF TIMESTAMP 1635724800 WHERE name = 'Alice'")
+        assert list(result) == []
+        assert result.columns == ["id", "name", "email"]
+        now = db.execute("SELECT * FROM users AS OF TIMESTAMP 4102444800 WHERE name = 'Alice'")
+        assert [tuple(r) for r in now] == [(1, "Alice", "alice@email.com")]
+        assert [h["operation"] for h in db.get_change_history("users", 1)] == ["INSERT"]
+    finally:
+        db.close()
+    assert os.path.exists(tmp_path / "my_database.db")
