@@ -295,8 +295,7 @@ class ChronoDB:
                 return self._write(lambda: self._run_write(sql, params))
             if route is Route.TEMPORAL:
                 with self._lock:
-                    final, bound = self._bind(sql, params)
-                    return Result(self._conn.execute(final, bound))
+                    return Result(self._temporal_read(sql, params))
             if route is Route.TEMPORAL_WRITE:
                 with self._lock:
                     final, bound = self._bind(sql, params)
@@ -365,10 +364,45 @@ class ChronoDB:
             self.execute(statement)
 
     # ------------------------------------------------------------------ temporal
+    def _refresh_catalog(self) -> bool:
+        """Reload the catalog if any connection, in any process, changed the schema since.
+
+        Returns whether it did.
+        """
+        self._backend.compiled = False
+        if self._backend.schema_cookie() == self._catalog.schema_cookie:
+            return False
+        self._reload_catalog()
+        return True
+
+    def _temporal_read(self, sql: str, params: Params) -> sqlite3.Cursor:
+        """Run a temporal query, checking the schema only when SQLite compiled something.
+
+        Another process's DDL makes SQLite recompile our cached statements (see
+        ``SQLiteBackend._on_compile``); a statement compiled from a stale catalog is run again.
+        """
+        if self._backend.compiled:
+            self._refresh_catalog()
+        final, bound = self._bind_current(sql, params)
+        try:
+            cursor = self._conn.execute(final, bound)
+        except sqlite3.OperationalError:
+            if not self._refresh_catalog():
+                raise
+            final, bound = self._bind_current(sql, params)
+            return self._conn.execute(final, bound)
+        if self._backend.compiled and self._refresh_catalog():
+            final, bound = self._bind_current(sql, params)
+            cursor = self._conn.execute(final, bound)
+        return cursor
+
     def _bind(self, sql: str, params: Params) -> tuple[str, Any]:
-        cookie = self._backend.schema_cookie()
-        if cookie != self._catalog.schema_cookie:
-            self._reload_catalog()
+        """The SQL and parameters for a temporal statement, after checking the schema."""
+        self._refresh_catalog()
+        return self._bind_current(sql, params)
+
+    def _bind_current(self, sql: str, params: Params) -> tuple[str, Any]:
+        """The SQL and parameters for a temporal statement, trusting the loaded catalog."""
         planned = self._plans.get(sql)
         if planned is None:
             planned = temporal.plan(sql, self._catalog, self._view_body)

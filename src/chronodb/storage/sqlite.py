@@ -47,6 +47,18 @@ class SQLiteBackend:
         # REPLACE conflict resolution must fire delete triggers, or history misses the row.
         self.conn.execute("PRAGMA recursive_triggers=ON")
         self.in_transaction = False
+        self.compiled = True
+        self.conn.set_authorizer(self._on_compile)
+
+    def _on_compile(self, *_action: object) -> int:
+        """Note that SQLite compiled a statement; it allows everything.
+
+        SQLite recompiles a cached statement when any connection, in any process, changed the
+        schema, so a schema check is only needed after this ran: the temporal path reads the
+        schema cookie then, instead of paying a PRAGMA round trip on every statement.
+        """
+        self.compiled = True
+        return sqlite3.SQLITE_OK
 
     def run(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
