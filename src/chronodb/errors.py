@@ -9,7 +9,9 @@ ChronoDBError
 ├── SchemaError            unknown table or column (``table``, ``column``)
 ├── TransactionError       BEGIN inside a transaction, COMMIT outside one, ...
 ├── ReadOnlyError          a write on a read-only database
-└── IntegrityError         a constraint failed (also sqlite3.IntegrityError's meaning)
+├── IntegrityError         a constraint failed (also sqlite3.IntegrityError's meaning)
+└── AuditError             the audit ledger's Merkle tree cannot answer (bad size or
+                           index, a missing or overwritten node)
 
 ChronoDBWarning            something worked but deserves attention
 """
@@ -84,6 +86,17 @@ class ReadOnlyError(ChronoDBError):
 
 class IntegrityError(ChronoDBError):
     """A constraint (UNIQUE, NOT NULL, CHECK, FOREIGN KEY) failed; nothing was written."""
+
+
+class AuditError(ChronoDBError):
+    """The audit ledger's Merkle tree was asked the impossible or found damaged.
+
+    ``tree_size`` is the tree's size when the error was raised, when known.
+    """
+
+    def __init__(self, message: str, *, tree_size: int | None = None) -> None:
+        self.tree_size = tree_size
+        super().__init__(message)
 
 
 class ChronoDBWarning(UserWarning):
