@@ -37,7 +37,7 @@ class _Group(click.Group):
             raise click.ClickException(str(err)) from err
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("chronodb", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="chronodb")
 def main() -> None:
     """ChronoDB: SQLite in which every table keeps its history.
@@ -146,7 +146,13 @@ def render_history(versions: list[dict[str, Any]], fmt: str = "table") -> str:
     help="Bind a value to the next ? placeholder (repeatable).",
 )
 @click.option(
-    "-f", "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="How to print rows.",
 )
 def exec_command(db: str, sql: str, params: tuple[str, ...], fmt: str) -> None:
     """Run one SQL statement and print its result.
@@ -170,7 +176,15 @@ def exec_command(db: str, sql: str, params: tuple[str, ...], fmt: str) -> None:
 @click.argument("db", metavar="DB")
 @click.argument("table")
 @click.argument("pk", nargs=-1, required=True)
-@click.option("-f", "--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(("table", "json")),
+    default="table",
+    show_default=True,
+    help="How to print the versions.",
+)
 def history_command(db: str, table: str, pk: tuple[str, ...], fmt: str) -> None:
     """Print every version of one row of TABLE, oldest first.
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 #: Columns holding epoch seconds that a table shows as ISO-8601 times (periods of versions).
-TIME_COLUMNS = frozenset({"sys_from", "sys_to", "tx_time", "time"})
+TIME_COLUMNS = frozenset({"sys_from", "sys_to"})
 
 
 def iso_time(seconds: float) -> str:
@@ -44,12 +44,13 @@ def table(
      1 | Alice
     10 | NULL
     """
+    raw = [tuple(row) for row in rows]
     is_time = [c in time_columns for c in columns]
-    body = [[cell(v, time=t) for v, t in zip(row, is_time, strict=False)] for row in rows]
-    numeric = [
-        bool(body) and all(_is_number(row[i]) for row in body if row[i] != "NULL")
-        for i in range(len(columns))
-    ]
+    body = [[cell(v, time=t) for v, t in zip(row, is_time, strict=False)] for row in raw]
+    numeric = []
+    for i, time_column in enumerate(is_time):
+        present = [row[i] for row in raw if row[i] is not None]
+        numeric.append(not time_column and bool(present) and all(_is_number(v) for v in present))
     widths = [max([len(c), *(len(row[i]) for row in body)]) for i, c in enumerate(columns)]
 
     def line(values: Sequence[str], header: bool = False) -> str:
@@ -85,9 +86,5 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
