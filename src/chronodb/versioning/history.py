@@ -127,15 +127,18 @@ def erase(
     """Delete one row and every version of it; record that (not what) it was erased."""
     sv = _table(catalog, table)
     keys = key_values(sv, pk)
+    hists = sorted({v.hist for v in catalog.versions if v.name.lower() == table.lower()})
+    # Count the versions before deleting the row: its delete trigger writes one more.
+    removed = 0
+    for hist in hists:
+        removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
     if sv.to_tx is None:
         if sv.keys == (ROWID_KEY,):
             conn.execute(f"DELETE FROM {quote(sv.name)} WHERE rowid = ?", keys)
         else:
             cond = " AND ".join(f"{quote(c.name)} IS ?" for c in sv.key_columns)
             conn.execute(f"DELETE FROM {quote(sv.name)} WHERE {cond}", keys)
-    removed = 0
-    for hist in sorted({v.hist for v in catalog.versions if v.name.lower() == table.lower()}):
-        removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
+        conn.execute(f"DELETE FROM {quote(sv.hist)} AS h WHERE {_match(sv)}", keys)
     conn.execute(
         "INSERT INTO _chrono_erasures (table_name, row_key, versions, tx_id, user, reason) "
         "VALUES (?, ?, ?, ?, ?, ?)",

@@ -1,0 +1,181 @@
+"""Reading and trimming history: one row's versions, changes between points, pruning, erasure."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from chronodb import ChronoDB, SchemaError
+
+
+def rows(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
+    return [tuple(r) for r in db.execute(sql, params)]
+
+
+@pytest.fixture
+def accounts(db: ChronoDB) -> dict[str, float]:
+    """Open two accounts, pay in, close one; returns when each step committed."""
+    db.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT, balance INTEGER)")
+    times = {
+        "opened": db.execute("INSERT INTO accounts VALUES (1, 'ann', 0), (2, 'ben', 5)").tx_time,
+        "paid": db.execute("UPDATE accounts SET balance = balance + 100 WHERE id = 1").tx_time,
+        "closed": db.execute("DELETE FROM accounts WHERE id = 2").tx_time,
+    }
+    return times
+
+
+# ------------------------------------------------------------ change history
+def test_change_history_lists_every_version(db: ChronoDB, accounts: dict[str, float]) -> None:
+    history = db.get_change_history("accounts", 1)
+    assert [h["operation"] for h in history] == ["INSERT", "UPDATE"]
+    first, second = history
+    assert first["values"] == {"id": 1, "owner": "ann", "balance": 0}
+    assert first["before"] is None
+    assert second["before"] == {"id": 1, "owner": "ann", "balance": 0}
+    assert second["values"] == second["after"] == {"id": 1, "owner": "ann", "balance": 100}
+    assert (first["tx_time"], second["tx_time"]) == (accounts["opened"], accounts["paid"])
+    assert first["tx_id"] < second["tx_id"]
+    assert {h["user"] for h in history} == {"tester"}
+
+
+def test_change_history_of_a_deleted_row(db: ChronoDB, accounts: dict[str, float]) -> None:
+    history = db.get_change_history("accounts", 2)
+    assert [h["operation"] for h in history] == ["INSERT", "DELETE"]
+    assert history[-1]["before"] == {"id": 2, "owner": "ben", "balance": 5}
+    assert history[-1]["after"] is None
+    assert history[-1]["tx_time"] == accounts["closed"]
+
+
+def test_change_history_of_an_unknown_key_or_table(db: ChronoDB, accounts: dict) -> None:
+    assert db.get_change_history("accounts", 99) == []
+    with pytest.raises(SchemaError) as info:
+        db.get_change_history("nope", 1)
+    assert info.value.table == "nope"
+
+
+# ------------------------------------------------------------------ changes
+def test_changes_over_everything(db: ChronoDB, accounts: dict[str, float]) -> None:
+    changes = db.changes("accounts")
+    summary = [(c["operation"], c["id"], c["before"], c["after"]) for c in changes]
+    assert summary == [
+        ("INSERT", 1, None, {"id": 1, "owner": "ann", "balance": 0}),
+        ("INSERT", 2, None, {"id": 2, "owner": "ben", "balance": 5}),
+        (
+            "UPDATE",
+            1,
+            {"id": 1, "owner": "ann", "balance": 0},
+            {"id": 1, "owner": "ann", "balance": 100},
+        ),
+        ("DELETE", 2, {"id": 2, "owner": "ben", "balance": 5}, None),
+    ]
+    assert [c["tx_time"] for c in changes] == [accounts["opened"]] * 2 + [
+        accounts["paid"],
+        accounts["closed"],
+    ]
+
+
+def test_changes_between_two_points_excludes_the_start(
+    db: ChronoDB, accounts: dict[str, float]
+) -> None:
+    changes = db.changes("accounts", accounts["opened"], accounts["paid"])
+    assert [(c["operation"], c["id"]) for c in changes] == [("UPDATE", 1)]
+    changes = db.changes("accounts", accounts["paid"])
+    assert [(c["operation"], c["id"]) for c in changes] == [("DELETE", 2)]
+    assert db.changes("accounts", accounts["closed"]) == []
+
+
+def test_changes_accept_iso_strings(db: ChronoDB, accounts: dict[str, float]) -> None:
+    from datetime import UTC, datetime
+
+    start = datetime.fromtimestamp(accounts["opened"], UTC).isoformat()
+    assert [c["operation"] for c in db.changes("accounts", start)] == ["UPDATE", "DELETE"]
+
+
+def test_changes_in_sql(db: ChronoDB, accounts: dict[str, float]) -> None:
+    result = db.execute(
+        "SELECT operation, id FROM chrono_changes('accounts', ?, ?)",
+        [accounts["opened"], accounts["closed"]],
+    )
+    assert [tuple(r) for r in result] == [("UPDATE", 1), ("DELETE", 2)]
+
+
+# ------------------------------------------------------------------ pruning
+def test_prune_history_keeps_later_points(db: ChronoDB, accounts: dict[str, float]) -> None:
+    now = rows(db, "SELECT * FROM accounts FOR SYSTEM_TIME AS OF ? ORDER BY id", [accounts["paid"]])
+    removed = db.prune_history(accounts["paid"])
+    # ann's first version ended at "paid"; ben's versions are kept until he closed
+    assert removed == 1
+    assert (
+        rows(db, "SELECT * FROM accounts AS OF TIMESTAMP ? ORDER BY id", [accounts["paid"]]) == now
+    )
+    assert [h["operation"] for h in db.get_change_history("accounts", 1)] == ["INSERT"]
+    assert db.get_change_history("accounts", 1)[0]["values"]["balance"] == 100
+    assert rows(db, "SELECT * FROM accounts ORDER BY id") == [(1, "ann", 100)]
+
+
+def test_prune_everything_before_now_keeps_current_rows(
+    db: ChronoDB, accounts: dict[str, float]
+) -> None:
+    db.prune_history(time.time() + 1)
+    assert db.get_change_history("accounts", 2) == []
+    assert rows(db, "SELECT * FROM accounts FOR SYSTEM_TIME ALL") == [
+        (1, "ann", 100, accounts["paid"], None)
+    ]
+    db.execute("UPDATE accounts SET balance = 1")
+    assert [h["operation"] for h in db.get_change_history("accounts", 1)] == ["INSERT", "UPDATE"]
+
+
+def test_retention_days_prunes_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        db.execute("INSERT INTO t VALUES (1, 0)")
+        db.execute("UPDATE t SET v = 1")
+        # pretend these transactions happened ten days ago
+        db.connection.execute("UPDATE _chrono_tx SET tx_time = tx_time - 10 * 86400000000")
+        db.execute("UPDATE t SET v = 2")
+    with ChronoDB(path, retention_days=30) as kept:
+        assert [h["values"]["v"] for h in kept.get_change_history("t", 1)] == [0, 1, 2]
+    with ChronoDB(path, retention_days=5) as pruned:
+        assert [h["values"]["v"] for h in pruned.get_change_history("t", 1)] == [1, 2]
+        assert pruned.apply_retention() == 0
+        assert rows(pruned, "SELECT v FROM t") == [(2,)]
+
+
+# ------------------------------------------------------------------ erasure
+def test_erase_removes_row_and_history(db: ChronoDB, accounts: dict[str, float]) -> None:
+    removed = db.erase("accounts", 1, reason="GDPR request")
+    assert removed == 2
+    assert rows(db, "SELECT * FROM accounts") == []
+    assert db.get_change_history("accounts", 1) == []
+    assert rows(db, "SELECT * FROM accounts FOR SYSTEM_TIME ALL WHERE id = 1") == []
+    assert rows(db, "SELECT * FROM accounts AS OF TIMESTAMP ?", [accounts["paid"]]) == [
+        (2, "ben", 5)
+    ]
+    record = db.execute("SELECT table_name, row_key, versions, user, reason FROM _chrono_erasures")
+    assert [tuple(r) for r in record] == [("accounts", "[1]", 2, "tester", "GDPR request")]
+
+
+def test_erase_a_deleted_row(db: ChronoDB, accounts: dict[str, float]) -> None:
+    assert db.erase("accounts", 2) == 2
+    assert db.get_change_history("accounts", 2) == []
+    assert rows(db, "SELECT count(*) FROM accounts AS OF TIMESTAMP ?", [accounts["opened"]]) == [
+        (1,)
+    ]
+
+
+def test_erase_by_composite_key_and_by_rowid(db: ChronoDB) -> None:
+    db.execute(
+        "CREATE TABLE grades (student TEXT, course TEXT, grade INTEGER, "
+        "PRIMARY KEY (student, course))"
+    )
+    db.execute("INSERT INTO grades VALUES ('ann', 'math', 1), ('ann', 'art', 2)")
+    db.execute("UPDATE grades SET grade = 3 WHERE course = 'math'")
+    assert db.erase("grades", ("ann", "math")) == 2
+    assert rows(db, "SELECT course FROM grades FOR SYSTEM_TIME ALL") == [("art",)]
+    db.execute("CREATE TABLE notes (body TEXT)")
+    db.execute("INSERT INTO notes VALUES ('keep'), ('secret')")
+    assert db.erase("notes", 2) == 1
+    assert rows(db, "SELECT body FROM notes FOR SYSTEM_TIME ALL") == [("keep",)]
