@@ -8,6 +8,7 @@ change it, and that is part of the cache key.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,12 @@ class Plan:
     tables: list[TableRef]
     positional: int
     finals: dict[tuple, str] = field(default_factory=dict)
+    blank_params: tuple[int, ...] = ()  # 0-based positional parameters that are points in time
+
+    def __post_init__(self) -> None:
+        self.blank_params = tuple(
+            pt.param - 1 for pt in self.points if isinstance(pt.param, int) and pt.param > 0
+        )
 
 
 def syntax_error(err: ParseError, sql: str) -> SQLSyntaxError:
@@ -229,10 +236,14 @@ def bind(
                     position=point.position,
                 )
             raw = params[point.param]
-        values.append(point.convert(raw, p.sql))
-    resolved = [_resolve(ref, values, p.points, catalog) for ref in p.tables]
+        # the common case, epoch seconds as a float, without the general conversion's checks
+        if type(raw) is float and point.kind == "TIMESTAMP" and 0.0 <= raw < math.inf:
+            values.append(round(raw * 1_000_000))
+        else:
+            values.append(point.convert(raw, p.sql))
     mapping = isinstance(params, Mapping)
-    key = (mapping, tuple(sv.id if sv else None for sv in resolved))
+    resolved = [_resolve(ref, values, p.points, catalog) for ref in p.tables]
+    key = (mapping, *[sv.id if sv is not None else None for sv in resolved])
     final = p.finals.get(key)
     if final is None:
         final = _render(p, resolved, catalog, mapping)
@@ -242,10 +253,10 @@ def bind(
         bound.update({f"{POINT_PREFIX}{i}": v for i, v in enumerate(values)})
     else:
         bound = list(params or ())
-        bound.extend([None] * (p.positional - len(bound)))
-        for point in p.points:
-            if isinstance(point.param, int):
-                bound[point.param - 1] = None
+        if len(bound) < p.positional:
+            bound.extend([None] * (p.positional - len(bound)))
+        for index in p.blank_params:  # points in time, already bound as values
+            bound[index] = None
         bound.extend(values)
     return final, bound
 
