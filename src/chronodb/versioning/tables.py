@@ -20,6 +20,7 @@ from chronodb.versioning.catalog import ROWID_KEY, Catalog, Column, SchemaVersio
 
 TX = "_chrono_tx"
 OP = "_chrono_op"
+SEQ = "_chrono_seq"  # rowid alias: history order survives VACUUM
 CURRENT_TX = "(SELECT max(tx_id) FROM _chrono_tx)"
 
 
@@ -80,14 +81,15 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         0
     ]
     hist = f"_chrono_h{table_id}_{name}"
-    taken = {TX.lower(), OP.lower(), ROWID_KEY}
+    taken = {TX.lower(), OP.lower(), SEQ, ROWID_KEY}
     columns = tuple(Column(c, _fresh(c, taken), t) for c, t in cols)
     by_name = {c.name: c for c in columns}
     keys = tuple(by_name[p].hist for p in pk) if pk else (ROWID_KEY,)
     key_defs = [] if pk else [f"{ROWID_KEY} INTEGER"]
     col_defs = [quote(c.hist) for c in columns]
     conn.execute(
-        f"CREATE TABLE {quote(hist)} ({TX} INTEGER NOT NULL, {OP} TEXT NOT NULL, "
+        f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER NOT NULL, "
+        f"{OP} TEXT NOT NULL, "
         + ", ".join(key_defs + col_defs)
         + ")"
     )
