@@ -192,6 +192,8 @@ def history_command(db: str, table: str, pk: tuple[str, ...], fmt: str) -> None:
     for a table without one). Each version shows the operation, transaction,
     time (UTC), user and the row's values.
     """
+    if db != ":memory:" and not Path(db).exists():
+        raise click.ClickException(f"No such database file: {db}")
     with _open(db) as database:
         versions = _history(database, table, pk)
     if not versions:
@@ -217,8 +219,9 @@ def _history_file() -> Path:
 class _Shell:
     """Reads statements until they are complete, runs them, prints results or errors."""
 
-    def __init__(self, db: ChronoDB) -> None:
+    def __init__(self, db: ChronoDB, remember: Callable[[str], None] | None = None) -> None:
         self.db = db
+        self.remember = remember  # records a statement in the line-editing history
         self.errors = 0
 
     def dot(self, line: str) -> bool:
@@ -255,7 +258,7 @@ class _Shell:
     def loop(self, read: Callable[[str], str | None]) -> None:
         buffer: list[str] = []
         while True:
-            prompt = "   ...> " if buffer else "chronodb> "
+            prompt = "     ...> " if buffer else "chronodb> "
             try:
                 line = read(prompt)
             except KeyboardInterrupt:
@@ -278,7 +281,8 @@ class _Shell:
             if not sqlite3.complete_statement(statement):
                 continue
             buffer.clear()
-            _remember(statement)
+            if self.remember is not None:
+                self.remember(statement)
             try:
                 self.run_statement(statement)
             except ChronoDBError as err:
@@ -313,10 +317,11 @@ def shell_command(db: str) -> None:
     """
     interactive = sys.stdin.isatty()
     with _open(db) as database:
-        shell = _Shell(database)
         if interactive:
+            shell = _Shell(database, _remember)
             _interactive(shell, database)
         else:
+            shell = _Shell(database)
             stream = click.get_text_stream("stdin")
             lines = (line.rstrip("\n") for line in stream)
             shell.loop(lambda prompt: next(lines, None))

@@ -208,6 +208,8 @@ def test_history_errors(runner: CliRunner, db_path: Path) -> None:
     fails(run(runner, "history", db_path, "users", "99"), "No history for key 99 in table 'users'")
     fails(run(runner, "history", db_path, "nope", "1"), "no such table: nope")
     fails(run(runner, "history", db_path, "users", "1", "2"), "keyed by 1 column(s); got 2")
+    fails(run(runner, "history", db_path.with_name("typo.db"), "users", "1"), "No such database")
+    assert not db_path.with_name("typo.db").exists()
     missing_pk = run(runner, "history", db_path, "users")
     assert missing_pk.exit_code == 2
     assert "Missing argument 'PK...'" in missing_pk.output
