@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -29,12 +30,13 @@ from chronodb.sql.classify import Route, classify
 from chronodb.sql.dialect import parse
 from chronodb.storage.sqlite import SQLiteBackend
 from chronodb.timepoint import from_micros
-from chronodb.versioning import history
+from chronodb.versioning import history, integrity
 from chronodb.versioning.catalog import CATALOG_DDL, Catalog
 from chronodb.versioning.tables import register_table, unversioned_tables
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 _ROUTE_CACHE_LIMIT = 20_000
+_CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", CATALOG_DDL))
 _FAR_FUTURE = 2**62 // 1_000_000  # seconds; later than any transaction
 
 
@@ -139,27 +141,41 @@ class ChronoDB:
             self._reload_catalog()
             return
         with self._lock:
-            self._backend.begin()
-            try:
-                for statement in CATALOG_DDL.split(";"):
-                    if statement.strip():
-                        self._conn.execute(statement)
-                self._conn.execute("INSERT OR IGNORE INTO _chrono_meta VALUES ('format', '1')")
-                self._catalog.load(self._conn)
-                missing = unversioned_tables(self._conn, self._catalog)
-                if missing:
-                    tx, us = self._allocate()
-                    for name in missing:
-                        register_table(self._conn, name, tx, us)
-                self._backend.commit()
-            except BaseException:
-                self._backend.rollback()
-                raise
-            finally:
-                self._tx = None
+            # Opening a ready file takes no write lock: it must not wait for other writers.
+            if self._setup_needed():
+                self._create_catalog()
             self._reload_catalog()
         if self.retention_days is not None:
             self.apply_retention()
+
+    def _create_catalog(self) -> None:
+        """Create the catalog tables and version every table not yet versioned."""
+        self._backend.begin()
+        try:
+            for statement in CATALOG_DDL.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+            self._conn.execute("INSERT OR IGNORE INTO _chrono_meta VALUES ('format', '1')")
+            self._catalog.load(self._conn)
+            missing = unversioned_tables(self._conn, self._catalog)
+            if missing:
+                tx, us = self._allocate()
+                for name in missing:
+                    register_table(self._conn, name, tx, us)
+            self._backend.commit()
+        except BaseException:
+            self._backend.rollback()
+            raise
+        finally:
+            self._tx = None
+
+    def _setup_needed(self) -> bool:
+        """Whether the catalog is missing, or some table is not versioned yet."""
+        present = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_schema")}
+        if not present.issuperset(_CATALOG_OBJECTS):
+            return True
+        self._catalog.load(self._conn)
+        return bool(unversioned_tables(self._conn, self._catalog))
 
     def _reload_catalog(self) -> None:
         self._catalog.load(self._conn)
@@ -212,9 +228,12 @@ class ChronoDB:
             try:
                 self._finish_tx()
                 self._backend.commit()
-            except sqlite3.Error as err:
+            except BaseException as err:
+                # A failed COMMIT (e.g. busy past the timeout) must not leave the lock held.
                 self._rollback()
-                raise translate(err) from err
+                if isinstance(err, sqlite3.Error):
+                    raise translate(err) from err
+                raise
             self._explicit = False
             self._tx = None
             self._lock.release()
@@ -255,6 +274,7 @@ class ChronoDB:
                 tx = self._ensure_tx()
                 if ddl:
                     self._tx_has_ddl = True
+                    self._refresh_catalog()
                 result = run()
                 result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
                 return result
@@ -264,6 +284,8 @@ class ChronoDB:
             try:
                 tx = self._allocate()
                 self._tx_has_ddl = ddl
+                if ddl:
+                    self._refresh_catalog()
                 result = run()
                 empty = not ddl and self._backend.total_changes() == self._changes_at_alloc
                 if empty:
@@ -335,6 +357,8 @@ class ChronoDB:
             return Result(self._conn.execute(sql, () if params is None else params))
         except sqlite3.OperationalError as err:
             missing = str(err).startswith("no such table")
+            if missing:
+                self._refresh_catalog()
             if (
                 missing
                 and self.auto_create_tables
@@ -429,6 +453,7 @@ class ChronoDB:
     def get_change_history(self, table: str, pk: Any) -> list[dict[str, Any]]:
         """Every version of one row, oldest first: operation, values, before, tx, time, user."""
         with self._lock:
+            self._refresh_catalog()
             return history.change_history(self._conn, self._catalog, table, pk)
 
     def changes(self, table: str, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
@@ -475,6 +500,16 @@ class ChronoDB:
 
         with self._lock:
             return self._write(run, ddl=True).rowcount
+
+    def check_history(self) -> list[str]:
+        """Problems where data and history disagree (e.g. after a crash); empty means none.
+
+        Checks that transaction times strictly increase, that every version names an existing
+        transaction, and that each table's rows equal its rows AS OF the latest transaction.
+        """
+        with self._lock:
+            self._refresh_catalog()
+            return integrity.check_history(self._conn, self._catalog)
 
     # ------------------------------------------------------------------ introspection
     def tables(self) -> list[str]:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from chronodb.errors import ChronoDBError
+from chronodb.errors import ChronoDBError, TransactionError
 
 _ALLOCATE = (
     "INSERT INTO _chrono_tx (tx_id, tx_time, user) VALUES ("
@@ -66,30 +66,33 @@ class SQLiteBackend:
     def run_many(self, sql: str, rows: Iterable[Any]) -> sqlite3.Cursor:
         return self.conn.executemany(sql, rows)
 
-    def begin(self) -> None:
+    def _retry(self, statement: str) -> None:
+        """Run BEGIN IMMEDIATE or COMMIT, waiting up to ``timeout`` for other writers.
+
+        The connection's busy handler does most of the waiting; this loop also covers the
+        busy cases SQLite reports without calling it.
+        """
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                break
+                self.conn.execute(statement)
+                return
             except sqlite3.OperationalError as err:
                 if "locked" not in str(err) and "busy" not in str(err):
                     raise
                 if time.monotonic() > deadline:
-                    raise
+                    raise TransactionError(
+                        f"The database is busy: another connection kept it locked for longer "
+                        f"than the timeout ({self.timeout:g} s) ({err})"
+                    ) from err
                 time.sleep(0.005)
+
+    def begin(self) -> None:
+        self._retry("BEGIN IMMEDIATE")
         self.in_transaction = True
 
     def commit(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                self.conn.execute("COMMIT")
-                break
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.005)
+        self._retry("COMMIT")
         self.in_transaction = False
 
     def rollback(self) -> None:

@@ -1,0 +1,59 @@
+"""Does history agree with the data? Checks worth running after a crash or a manual edit.
+
+Each check is one SQL query; a healthy database yields no problems:
+
+- transaction times strictly increase in transaction order;
+- every version in a history table names a transaction that exists;
+- every table's current rows equal its rows AS OF the latest transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from chronodb.sql.snapshots import as_of
+from chronodb.versioning.catalog import Catalog
+from chronodb.versioning.tables import TX, quote
+
+_LATEST_TX = "(SELECT coalesce(max(tx_id), 0) FROM _chrono_tx)"
+
+
+def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
+    """Problems found, one sentence each; an empty list means data and history agree."""
+    problems: list[str] = []
+    backwards = conn.execute(
+        "SELECT tx_id FROM (SELECT tx_id, tx_time, lag(tx_time) OVER (ORDER BY tx_id) AS prev "
+        "FROM _chrono_tx) WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
+    ).fetchone()
+    if backwards is not None:
+        problems.append(f"transaction {backwards[0]} is not later than the one before it")
+    existing = {
+        r[0].lower() for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+    }
+    for hist in sorted({v.hist for v in catalog.versions if v.hist.lower() in existing}):
+        dangling = conn.execute(
+            f"SELECT count(*), min(h.{TX}) FROM {quote(hist)} AS h "
+            f"WHERE NOT EXISTS (SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = h.{TX})"
+        ).fetchone()
+        if dangling[0]:
+            problems.append(
+                f"{hist}: {dangling[0]} version(s) name missing transactions (first {dangling[1]})"
+            )
+    for sv in catalog.live_tables():
+        if sv.name.lower() not in existing or sv.hist.lower() not in existing:
+            problems.append(f"{sv.name}: table or its history table {sv.hist} is missing")
+            continue
+        current = f"SELECT {', '.join(quote(c.name) for c in sv.columns)} FROM {quote(sv.name)}"
+        past = as_of(sv, _LATEST_TX, sv)
+        only_now, only_past, count_now, count_past = conn.execute(
+            f"SELECT (SELECT count(*) FROM ({current} EXCEPT {past})), "
+            f"(SELECT count(*) FROM ({past} EXCEPT {current})), "
+            f"(SELECT count(*) FROM ({current})), (SELECT count(*) FROM ({past}))"
+        ).fetchone()
+        if only_now or only_past or count_now != count_past:
+            problems.append(
+                f"{sv.name}: current rows differ from history AS OF the latest transaction "
+                f"({only_now} row(s) only in the table, {only_past} only in history, "
+                f"{count_now} vs {count_past} rows)"
+            )
+    return problems
