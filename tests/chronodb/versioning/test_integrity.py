@@ -1,0 +1,60 @@
+"""db.check_history(): silent on a healthy database, specific about each kind of damage."""
+
+from __future__ import annotations
+
+import pytest
+
+from chronodb import ChronoDB
+
+
+@pytest.fixture
+def filled(db: ChronoDB) -> ChronoDB:
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)")
+    db.execute("CREATE TABLE notes (body TEXT)")  # keyed by rowid
+    db.executemany("INSERT INTO t VALUES (?, ?)", [(k, f"v{k}") for k in range(5)])
+    db.execute("UPDATE t SET v = 'changed' WHERE k = 2")
+    db.execute("DELETE FROM t WHERE k = 3")
+    db.execute("INSERT INTO notes VALUES ('same'), ('same')")
+    db.execute("ALTER TABLE t ADD COLUMN w INTEGER DEFAULT 7")
+    return db
+
+
+def history_table(db: ChronoDB, name: str) -> str:
+    return db.connection.execute(
+        "SELECT hist FROM _chrono_schema WHERE name = ? AND to_tx IS NULL", (name,)
+    ).fetchone()[0]
+
+
+def test_healthy_database_has_no_problems(filled: ChronoDB) -> None:
+    assert filled.check_history() == []
+
+
+def test_row_changed_behind_the_triggers_back(filled: ChronoDB) -> None:
+    conn = filled.connection
+    hist = history_table(filled, "t")
+    conn.execute(f'DELETE FROM "{hist}" WHERE k = 1')
+    [problem] = filled.check_history()
+    assert problem.startswith("t: current rows differ from history")
+    assert "1 row(s) only in the table" in problem
+
+
+def test_duplicate_rows_counted_not_just_compared(filled: ChronoDB) -> None:
+    conn = filled.connection
+    hist = history_table(filled, "notes")
+    conn.execute(f'DELETE FROM "{hist}" WHERE _chrono_rowid = 2')
+    [problem] = filled.check_history()
+    assert problem.startswith("notes:") and "2 vs 1 rows" in problem
+
+
+def test_version_of_a_missing_transaction(filled: ChronoDB) -> None:
+    last = filled.execute("UPDATE t SET v = 'last' WHERE k = 4").tx_id
+    filled.connection.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (last,))
+    problems = filled.check_history()
+    assert any(f"missing transactions (first {last})" in p for p in problems)
+
+
+def test_time_going_backwards(filled: ChronoDB) -> None:
+    conn = filled.connection
+    last = conn.execute("SELECT max(tx_id) FROM _chrono_tx").fetchone()[0]
+    conn.execute("UPDATE _chrono_tx SET tx_time = 1 WHERE tx_id = ?", (last,))
+    assert filled.check_history() == [f"transaction {last} is not later than the one before it"]
