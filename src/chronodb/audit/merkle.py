@@ -14,6 +14,7 @@ inclusion proof or a consistency proof reads ``O(log n)`` nodes.
 
 Example::
 
+    >>> from chronodb.audit import MerkleTree, leaf_hash, verify_inclusion
     >>> tree = MerkleTree()
     >>> tree.append_many([b"a", b"b", b"c"])
     range(0, 3)
@@ -118,11 +119,14 @@ class SQLiteNodeStore:
             raise AuditError(f"not a plain table name: {table!r}")
         self._conn = conn
         self.table = table
-        conn.execute(
-            f'CREATE TABLE IF NOT EXISTS "{table}" ('
-            "level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
-            "PRIMARY KEY (level, idx)) WITHOUT ROWID"
-        )
+        try:
+            conn.execute(
+                f'CREATE TABLE IF NOT EXISTS "{table}" ('
+                "level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
+                "PRIMARY KEY (level, idx)) WITHOUT ROWID"
+            )
+        except sqlite3.OperationalError as exc:  # e.g. a read-only file without the table
+            raise AuditError(f"cannot create the Merkle table {table}: {exc}") from exc
         self._get_sql = f'SELECT hash FROM "{table}" WHERE level = ? AND idx = ?'
         self._put_sql = f'INSERT INTO "{table}" (level, idx, hash) VALUES (?, ?, ?)'
         self._count_sql = f'SELECT idx FROM "{table}" WHERE level = 0 ORDER BY idx DESC LIMIT 1'

@@ -69,7 +69,10 @@ def verify_inclusion(
     """True if ``proof`` puts ``leaf_hash`` at ``index`` of the tree (``tree_size``, ``root``).
 
     RFC 9162 section 2.1.3.2, step for step. ``leaf_hash`` is the hashed leaf
-    (see :func:`leaf_hash`), not the leaf's data.
+    (see :func:`leaf_hash`), not the leaf's data. Take ``tree_size`` and
+    ``root`` from the same tree head: a root does not encode its size, so a
+    proof for a smaller tree can verify against that smaller tree's root under
+    some larger ``tree_size`` (e.g. leaf 0 of 3 leaves "in" a tree of 4).
     """
     if not (_is_hash(leaf_hash) and _is_hash(root) and _hashes_ok(proof)):
         return False

@@ -3,6 +3,7 @@ reference, over both node stores."""
 
 from __future__ import annotations
 
+import doctest
 import math
 import random
 import sqlite3
@@ -21,6 +22,8 @@ from chronodb.audit import (
     NodeStore,
     SQLiteNodeStore,
     leaf_hash,
+    merkle,
+    proofs,
     verify_consistency,
     verify_inclusion,
 )
@@ -275,6 +278,21 @@ def test_sqlite_store_persists_across_connections(tmp_path: Path):
         second.close()
 
 
+def test_sqlite_store_reads_a_read_only_file_and_says_when_the_table_is_missing(tmp_path):
+    path = tmp_path / "ledger.db"
+    writer = sqlite3.connect(path)
+    MerkleTree(SQLiteNodeStore(writer)).append_many(LEAVES[:7])
+    writer.commit()
+    writer.close()
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        assert MerkleTree(SQLiteNodeStore(reader)).root() == REF.root(7)
+        with pytest.raises(AuditError, match="cannot create"):
+            SQLiteNodeStore(reader, table="other_nodes")
+    finally:
+        reader.close()
+
+
 def test_a_deleted_node_is_reported_not_misread(conn):
     tree = MerkleTree(SQLiteNodeStore(conn))
     tree.append_many(LEAVES[:16])
@@ -327,6 +345,13 @@ def test_impossible_requests_raise_audit_error(call):
 def test_stores_satisfy_the_protocol(conn):
     assert isinstance(MemoryNodeStore(), NodeStore)
     assert isinstance(SQLiteNodeStore(conn), NodeStore)
+
+
+@pytest.mark.parametrize("module", [merkle, proofs])
+def test_docstring_examples_run(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0
+    assert result.failed == 0
 
 
 def test_public_api():
