@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
 import json
 import re
@@ -14,14 +15,22 @@ from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.errors import ParseError, SqlglotError
 
 from chronodb import ddl as ddl_mod
+from chronodb.audit import ledger as ledger_mod
+from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
+from chronodb.audit.digests import table_digests
+from chronodb.audit.leaf import Amendment
+from chronodb.audit.ledger import Ledger
+from chronodb.audit.trail import AuditTrail
 from chronodb.errors import (
     ChronoDBError,
     IntegrityError,
     ReadOnlyError,
     SchemaError,
     SQLError,
+    SQLSyntaxError,
     TransactionError,
 )
 from chronodb.result import Result
@@ -37,7 +46,18 @@ from chronodb.versioning.tables import register_table, unversioned_tables
 Params = Sequence[Any] | Mapping[str, Any] | None
 _ROUTE_CACHE_LIMIT = 20_000
 _CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", CATALOG_DDL))
+_LEDGER_OBJECTS = frozenset(("_chrono_ledger", "_chrono_digests", "_chrono_merkle"))
 _FAR_FUTURE = 2**62 // 1_000_000  # seconds; later than any transaction
+
+
+_FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.S)
+
+
+@functools.lru_cache(maxsize=4096)
+def statement_kind(sql: str) -> str:
+    """The statement's first keyword (INSERT, UPDATE, ...), recorded in the ledger."""
+    found = _FIRST_WORD.match(sql)
+    return found.group(1).upper() if found else "WRITE"
 
 
 def _os_user() -> str:
@@ -57,17 +77,34 @@ def translate(err: sqlite3.Error, sql: str | None = None) -> ChronoDBError:
         name = text.split(":", 1)[-1].strip()
         kind = "table" if "table" in text else "column"
         return SchemaError(f"{text}{where}", **{kind: name})
-    if "syntax error" in text or "incomplete input" in text:
-        position = None
-        near = text.split('near "', 1)
-        if sql and len(near) > 1:
-            token = near[1].split('"', 1)[0]
-            found = sql.find(token)
-            position = found if found >= 0 else None
-        return SQLError(text, sql=sql, position=position)
+    if "syntax error" in text or "incomplete input" in text or "unrecognized token" in text:
+        return SQLSyntaxError(text, sql=sql, position=_syntax_position(text, sql))
     if "readonly" in text or "read-only" in text:
         return ReadOnlyError(text)
     return SQLError(f"{text}{where}")
+
+
+def _syntax_position(text: str, sql: str | None) -> int | None:
+    """Where SQLite's syntax error is: it names the token, sqlglot's parser says which one."""
+    if not sql:
+        return None
+    if "incomplete input" in text:
+        return len(sql.rstrip())
+    near = re.search(r'(?:near|token:) "(.*)"', text, re.S)
+    if near is None:
+        return None
+    token = near.group(1)
+    edge = r"\b" if token[:1].isalnum() else ""
+    found = [m.start() for m in re.finditer(edge + re.escape(token), sql)]
+    if len(found) <= 1:
+        return found[0] if found else None
+    try:
+        parse(sql)
+    except SqlglotError as err:
+        guess = temporal.syntax_error(err, sql).position if isinstance(err, ParseError) else None
+        if guess is not None:
+            return min(found, key=lambda at: abs(at - guess))
+    return found[0]
 
 
 class ChronoDB:
@@ -94,6 +131,7 @@ class ChronoDB:
         timeout: float = 30.0,
         compression: bool = False,
         ml_optimizer: Mapping[str, Any] | None = None,
+        ledger: bool = True,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -121,7 +159,17 @@ class ChronoDB:
         self._changes_at_alloc = 0
         self._tx_has_ddl = False
         self._closed = False
+        # The audit ledger: statement kinds and pruning/erasure amendments of the open
+        # transaction, sealed into one leaf just before COMMIT.
+        self._ledger: Ledger | None = None
+        self._ledger_wanted = ledger
+        self._kinds: list[str] = []
+        self._amendments: list[Amendment] = []
+        self._last_verification: tuple[float, bool] | None = None
         self._setup()
+        if ledger:
+            self._ledger = Ledger(self._conn)
+        self.audit_trail = AuditTrail(self)
 
     # ----------------------------------------------------------------- setup
     @classmethod
@@ -155,6 +203,8 @@ class ChronoDB:
             for statement in CATALOG_DDL.split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
+            if self._ledger_wanted:
+                ledger_mod.create(self._conn)
             self._conn.execute("INSERT OR IGNORE INTO _chrono_meta VALUES ('format', '1')")
             self._catalog.load(self._conn)
             missing = unversioned_tables(self._conn, self._catalog)
@@ -162,6 +212,11 @@ class ChronoDB:
                 tx, us = self._allocate()
                 for name in missing:
                     register_table(self._conn, name, tx, us)
+                self._catalog.load(self._conn)
+                if self._ledger_wanted:
+                    self._kinds = ["REGISTER"]
+                    self._ledger = Ledger(self._conn)
+                    self._seal(tx)
             self._backend.commit()
         except BaseException:
             self._backend.rollback()
@@ -173,6 +228,8 @@ class ChronoDB:
         """Whether the catalog is missing, or some table is not versioned yet."""
         present = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_schema")}
         if not present.issuperset(_CATALOG_OBJECTS):
+            return True
+        if self._ledger_wanted and not present.issuperset(_LEDGER_OBJECTS):
             return True
         self._catalog.load(self._conn)
         return bool(unversioned_tables(self._conn, self._catalog))
@@ -220,6 +277,10 @@ class ChronoDB:
         unchanged = self._backend.total_changes() == self._changes_at_alloc
         if self._tx is not None and not self._tx_has_ddl and unchanged:
             self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (self._tx[0],))
+        elif self._tx is not None:
+            self._seal(self._tx)
+        self._kinds = []
+        self._amendments = []
 
     def _commit(self) -> None:
         with self._lock:
@@ -266,10 +327,23 @@ class ChronoDB:
             if self._explicit:
                 self._commit()
 
-    def _write(self, run: Any, *, ddl: bool = False) -> Result:
+    def _seal(self, tx: tuple[int, int]) -> str | None:
+        """Append the open transaction's leaf to the ledger; returns its hash (hex)."""
+        if self._ledger is None:
+            return None
+        digest = self._ledger.seal(
+            self._catalog, tx[0], tx[1], self.user, self._kinds, self._amendments
+        )
+        self._kinds = []
+        self._amendments = []
+        return digest.hex()
+
+    def _write(self, run: Any, *, ddl: bool = False, kind: str = "WRITE") -> Result:
         """Run a write inside the open transaction, or in one of its own."""
         # Check for an open transaction under the lock: another thread's is not ours to join.
         with self._lock:
+            if kind not in self._kinds:
+                self._kinds.append(kind)
             if self._explicit:
                 tx = self._ensure_tx()
                 if ddl:
@@ -291,8 +365,10 @@ class ChronoDB:
                 if empty:
                     self._backend.rollback()
                 else:
+                    tx_hash = self._seal(tx)
                     self._backend.commit()
                     result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
+                    result.tx_hash = tx_hash
             except BaseException:
                 self._backend.rollback()
                 if ddl:
@@ -300,6 +376,8 @@ class ChronoDB:
                 raise
             finally:
                 self._tx = None
+                self._kinds = []
+                self._amendments = []
         return result
 
     # ------------------------------------------------------------------ execute
@@ -314,17 +392,21 @@ class ChronoDB:
                     cur = self._conn.execute(sql, () if params is None else params)
                     return Result(cur)
             if route is Route.WRITE:
-                return self._write(lambda: self._run_write(sql, params))
+                return self._write(lambda: self._run_write(sql, params), kind=statement_kind(sql))
             if route is Route.TEMPORAL:
                 with self._lock:
                     return Result(self._temporal_read(sql, params))
             if route is Route.TEMPORAL_WRITE:
                 with self._lock:
                     final, bound = self._bind(sql, params)
-                    return self._write(lambda: Result(self._conn.execute(final, bound)))
+                    return self._write(
+                        lambda: Result(self._conn.execute(final, bound)), kind=statement_kind(sql)
+                    )
             if route is Route.DDL:
                 with self._lock:
-                    return self._write(lambda: self._ddl(sql, params), ddl=True)
+                    return self._write(
+                        lambda: self._ddl(sql, params), ddl=True, kind=statement_kind(sql)
+                    )
             if route is Route.BEGIN:
                 self._begin()
                 return Result(None)
@@ -374,7 +456,10 @@ class ChronoDB:
             rows: list[Result] = [self.execute(sql, p) for p in seq_of_params]
             return rows[-1] if rows else Result(None)
         try:
-            return self._write(lambda: Result(self._conn.executemany(sql, seq_of_params)))
+            return self._write(
+                lambda: Result(self._conn.executemany(sql, seq_of_params)),
+                kind=statement_kind(sql),
+            )
         except sqlite3.Error as err:
             raise translate(err, sql) from err
 
@@ -451,10 +536,13 @@ class ChronoDB:
 
     # ------------------------------------------------------------------ history
     def get_change_history(self, table: str, pk: Any) -> list[dict[str, Any]]:
-        """Every version of one row, oldest first: operation, values, before, tx, time, user."""
+        """Every version of one row, oldest first: operation, values, before, tx, user, hash."""
         with self._lock:
             self._refresh_catalog()
-            return history.change_history(self._conn, self._catalog, table, pk)
+            entries = history.change_history(self._conn, self._catalog, table, pk)
+            for entry in entries:
+                entry["tx_hash"] = self.tx_hash(entry["tx_id"])
+            return entries
 
     def changes(self, table: str, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
         """Rows inserted, updated and deleted in ``(start, end]``, with before and after values."""
@@ -475,11 +563,12 @@ class ChronoDB:
 
         def run() -> Result:
             r = Result(None)
-            r.rowcount = history.prune(self._conn, self._catalog, older_than)
+            r.rowcount, touched = history.prune(self._conn, self._catalog, older_than)
+            self._amend(touched)
             return r
 
         with self._lock:
-            return self._write(run, ddl=True).rowcount
+            return self._write(run, ddl=True, kind="PRUNE").rowcount
 
     def apply_retention(self) -> int:
         """Prune history older than ``retention_days``; returns the number of versions removed."""
@@ -493,13 +582,14 @@ class ChronoDB:
         def run() -> Result:
             assert self._tx is not None
             r = Result(None)
-            r.rowcount = history.erase(
+            r.rowcount, touched = history.erase(
                 self._conn, self._catalog, table, pk, self._tx[0], self.user, reason
             )
+            self._amend(touched)
             return r
 
         with self._lock:
-            return self._write(run, ddl=True).rowcount
+            return self._write(run, ddl=True, kind="ERASE").rowcount
 
     def check_history(self) -> list[str]:
         """Problems where data and history disagree (e.g. after a crash); empty means none.
@@ -510,6 +600,32 @@ class ChronoDB:
         with self._lock:
             self._refresh_catalog()
             return integrity.check_history(self._conn, self._catalog)
+
+    def _amend(self, touched: set[tuple[int, int]]) -> None:
+        """Record the new digests of earlier transactions whose versions were just removed."""
+        if self._ledger is None:
+            return
+        by_tx: dict[int, set[int]] = {}
+        for tx_id, table_id in touched:
+            by_tx.setdefault(tx_id, set()).add(table_id)
+        for tx_id in sorted(by_tx):
+            now = {t: (n, d) for t, n, d in table_digests(self._conn, self._catalog, tx_id)}
+            for table_id in sorted(by_tx[tx_id]):
+                versions, digest = now.get(table_id, (0, EMPTY_DIGEST))
+                self._amendments.append(Amendment(tx_id, table_id, versions, digest))
+
+    # ------------------------------------------------------------------ audit
+    def tx_hash(self, tx_id: int) -> str | None:
+        """The ledger hash (hex) of a committed transaction, or None."""
+        if self._ledger is None:
+            return None
+        with self._lock:
+            digest = self._ledger.hash_of(tx_id)
+        return digest.hex() if digest is not None else None
+
+    def verify_audit_integrity(self) -> bool:
+        """Recompute every digest from the stored rows; False if anything was changed."""
+        return self.audit_trail.verify().ok
 
     # ------------------------------------------------------------------ introspection
     def tables(self) -> list[str]:

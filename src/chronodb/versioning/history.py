@@ -88,31 +88,41 @@ def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: A
     return out
 
 
-def prune(conn: sqlite3.Connection, catalog: Catalog, older_than: Any) -> int:
-    """Delete versions that ended at or before ``older_than``; AS OF later points is unchanged."""
+def prune(
+    conn: sqlite3.Connection, catalog: Catalog, older_than: Any
+) -> tuple[int, set[tuple[int, int]]]:
+    """Delete versions that ended at or before ``older_than``; AS OF later points is unchanged.
+
+    Returns how many versions went, and the (tx_id, table_id) pairs whose versions changed
+    (the ledger records their new digests).
+    """
     cut_us = to_micros(older_than)
     cut_tx = conn.execute(
         "SELECT coalesce(max(tx_id), 0) FROM _chrono_tx WHERE tx_time <= ?", (cut_us,)
     ).fetchone()[0]
     removed = 0
+    touched: set[tuple[int, int]] = set()
     for hist in sorted({v.hist for v in catalog.versions}):
         sv = next(v for v in catalog.versions if v.hist == hist)
         h = quote(hist)
         same = " AND ".join(f"n.{quote(k)} IS h.{quote(k)}" for k in sv.keys)
-        removed += conn.execute(
-            f"DELETE FROM {h} WHERE rowid IN (SELECT h.rowid FROM {h} AS h WHERE h.{TX} < ? AND "
-            f"EXISTS (SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} > h.{TX} AND n.{TX} <= ?))",
-            (cut_tx, cut_tx),
-        ).rowcount
-        removed += conn.execute(
-            f"DELETE FROM {h} WHERE {OP} = 'D' AND {TX} <= ?", (cut_tx,)
-        ).rowcount
-        # The oldest surviving version of each key must read as its insert (the key index).
-        conn.execute(
-            f"UPDATE {h} AS h SET {OP} = 'I' WHERE {OP} = 'U' AND NOT EXISTS "
-            f"(SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} < h.{TX})"
+        doomed = (
+            f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE (h.{TX} < ?1 AND EXISTS (SELECT 1 FROM "
+            f"{h} AS n WHERE {same} AND n.{TX} > h.{TX} AND n.{TX} <= ?1)) "
+            f"OR (h.{OP} = 'D' AND h.{TX} <= ?1)"
         )
-    return removed
+        rows = conn.execute(doomed, (cut_tx,)).fetchall()
+        touched.update((r[1], sv.table_id) for r in rows)
+        conn.executemany(f"DELETE FROM {h} WHERE rowid = ?", ((r[0],) for r in rows))
+        removed += len(rows)
+        # The oldest surviving version of each key must read as its insert (the key index).
+        first = conn.execute(
+            f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE {OP} = 'U' AND NOT EXISTS "
+            f"(SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} < h.{TX})"
+        ).fetchall()
+        touched.update((r[1], sv.table_id) for r in first)
+        conn.executemany(f"UPDATE {h} SET {OP} = 'I' WHERE rowid = ?", ((r[0],) for r in first))
+    return removed, touched
 
 
 def erase(
@@ -123,14 +133,21 @@ def erase(
     tx: int,
     user: str,
     reason: str | None,
-) -> int:
-    """Delete one row and every version of it; record that (not what) it was erased."""
+) -> tuple[int, set[tuple[int, int]]]:
+    """Delete one row and every version of it; record that (not what) it was erased.
+
+    Returns the number of versions removed and the (tx_id, table_id) pairs they came from.
+    """
     sv = _table(catalog, table)
     keys = key_values(sv, pk)
     hists = sorted({v.hist for v in catalog.versions if v.name.lower() == table.lower()})
     # Count the versions before deleting the row: its delete trigger writes one more.
     removed = 0
+    touched: set[tuple[int, int]] = set()
     for hist in hists:
+        table_id = next(v.table_id for v in catalog.versions if v.hist == hist)
+        txs = conn.execute(f"SELECT {TX} FROM {quote(hist)} AS h WHERE {_match(sv)}", keys)
+        touched.update((r[0], table_id) for r in txs)
         removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
     if sv.to_tx is None:
         if sv.keys == (ROWID_KEY,):
@@ -144,4 +161,5 @@ def erase(
         "VALUES (?, ?, ?, ?, ?, ?)",
         (sv.name, json.dumps(keys, default=str), removed, tx, user, reason),
     )
-    return removed
+    touched.discard((tx, sv.table_id))  # this transaction's own versions are sealed with it
+    return removed, touched

@@ -1,0 +1,100 @@
+"""The ledger's leaf: a canonical, versioned byte encoding of one committed transaction.
+
+    version   1 byte   (1)
+    tx_id     8 bytes  big-endian
+    tx_time   8 bytes  microseconds since the epoch
+    user      2-byte length + UTF-8
+    kinds     2-byte length + UTF-8, comma-separated statement kinds ("INSERT,UPDATE")
+    tables    4-byte count, then per table: table_id (4), versions (8), SHA-256 (32)
+    amends    4-byte count, then per amendment: tx_id (8), table_id (4), versions (8), SHA-256 (32)
+
+A table entry digests every row version the transaction wrote to that table's history
+(see ``digests.py``). An amendment records, for a pruning or erasing transaction, the
+new digest of an earlier transaction's versions after some of them were removed.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from chronodb.errors import AuditError
+
+FORMAT = 1
+_HEAD = struct.Struct(">BQq")
+_LEN = struct.Struct(">H")
+_COUNT = struct.Struct(">I")
+_TABLE = struct.Struct(">IQ32s")
+_AMEND = struct.Struct(">QIQ32s")
+
+
+@dataclass(frozen=True, slots=True)
+class TableDigest:
+    table_id: int
+    versions: int
+    digest: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    tx_id: int
+    table_id: int
+    versions: int
+    digest: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    tx_id: int
+    tx_time: int
+    user: str
+    kinds: tuple[str, ...]
+    tables: tuple[TableDigest, ...]
+    amendments: tuple[Amendment, ...] = ()
+
+    def encode(self) -> bytes:
+        user = self.user.encode()
+        kinds = ",".join(self.kinds).encode()
+        parts = [
+            _HEAD.pack(FORMAT, self.tx_id, self.tx_time),
+            _LEN.pack(len(user)),
+            user,
+            _LEN.pack(len(kinds)),
+            kinds,
+            _COUNT.pack(len(self.tables)),
+        ]
+        parts += [_TABLE.pack(t.table_id, t.versions, t.digest) for t in self.tables]
+        parts.append(_COUNT.pack(len(self.amendments)))
+        parts += [_AMEND.pack(a.tx_id, a.table_id, a.versions, a.digest) for a in self.amendments]
+        return b"".join(parts)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Leaf:
+        try:
+            version, tx_id, tx_time = _HEAD.unpack_from(data, 0)
+            if version != FORMAT:
+                raise AuditError(f"unknown ledger leaf format {version}")
+            pos = _HEAD.size
+            (n,) = _LEN.unpack_from(data, pos)
+            user = data[pos + 2 : pos + 2 + n].decode()
+            pos += 2 + n
+            (n,) = _LEN.unpack_from(data, pos)
+            kinds = tuple(k for k in data[pos + 2 : pos + 2 + n].decode().split(",") if k)
+            pos += 2 + n
+            (count,) = _COUNT.unpack_from(data, pos)
+            pos += 4
+            tables = []
+            for _ in range(count):
+                tables.append(TableDigest(*_TABLE.unpack_from(data, pos)))
+                pos += _TABLE.size
+            (count,) = _COUNT.unpack_from(data, pos)
+            pos += 4
+            amends = []
+            for _ in range(count):
+                amends.append(Amendment(*_AMEND.unpack_from(data, pos)))
+                pos += _AMEND.size
+        except (struct.error, UnicodeDecodeError) as err:
+            raise AuditError(f"ledger leaf cannot be decoded: {err}") from err
+        if pos != len(data):
+            raise AuditError("ledger leaf has trailing bytes")
+        return cls(tx_id, tx_time, user, kinds, tuple(tables), tuple(amends))

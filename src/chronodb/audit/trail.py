@@ -1,0 +1,321 @@
+"""``db.audit_trail``: verify the ledger, prove transactions, export and check digests, report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from chronodb.audit.digests import table_digests
+from chronodb.audit.leaf import Leaf
+from chronodb.audit.proofs import (
+    EMPTY_ROOT,
+    InclusionProof,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from chronodb.audit.verify import VerificationReport, verify
+from chronodb.errors import AuditError
+from chronodb.timepoint import iso, to_micros
+
+if TYPE_CHECKING:
+    from chronodb.database import ChronoDB
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A signed-off state of the ledger: keep one elsewhere to detect a rewritten file."""
+
+    tree_size: int
+    root: str
+    time: float
+    signature: str | None = None
+    public_key: str | None = None
+
+    def message(self) -> bytes:
+        return f"chronodb-digest:{self.tree_size}:{self.root}:{self.time!r}".encode()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Digest:
+        try:
+            data = json.loads(text)
+            return cls(**data)
+        except (ValueError, TypeError) as err:
+            raise AuditError(f"not a ChronoDB digest: {err}") from err
+
+    @classmethod
+    def load(cls, path: str | Path) -> Digest:
+        return cls.from_json(Path(path).read_text())
+
+    def verify_signature(self, public_key: bytes | str | None = None) -> bool:
+        """Check the Ed25519 signature (with the given key, else the one recorded)."""
+        key = public_key if public_key is not None else self.public_key
+        if self.signature is None or key is None:
+            return False
+        try:
+            from cryptography.exceptions import InvalidSignature
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("cryptography is required to check signatures") from err
+        raw = bytes.fromhex(key) if isinstance(key, str) else key
+        try:
+            Ed25519PublicKey.from_public_bytes(raw).verify(
+                bytes.fromhex(self.signature), self.message()
+            )
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+@dataclass
+class AuditReport:
+    """Who changed what, when, with before and after values, and the integrity verdict."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    integrity: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        text = json.dumps(
+            {"entries": self.entries, "integrity": self.integrity}, indent=2, default=str
+        )
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def to_csv(self, path: str | Path | None = None) -> str:
+        buf = io.StringIO()
+        fields = [
+            "tx_id",
+            "tx_time",
+            "user",
+            "table",
+            "operation",
+            "key",
+            "before",
+            "after",
+            "tx_hash",
+        ]
+        writer = csv.DictWriter(buf, fieldnames=fields)
+        writer.writeheader()
+        for e in self.entries:
+            writer.writerow(
+                {
+                    k: json.dumps(e[k], default=str) if k in ("before", "after", "key") else e[k]
+                    for k in fields
+                }
+            )
+        text = buf.getvalue()
+        if path is not None:
+            Path(path).write_text(text)
+        return text
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+class AuditTrail:
+    """The tamper-evident ledger of one database."""
+
+    def __init__(self, db: ChronoDB) -> None:
+        self._db = db
+
+    @property
+    def _ledger(self) -> Any:
+        if self._db._ledger is None:
+            raise AuditError("This database was opened with ledger=False")
+        return self._db._ledger
+
+    # -- verification ---------------------------------------------------------
+    def verify(self, progress: Callable[[int, int], None] | None = None) -> VerificationReport:
+        """Recompute everything from the stored rows; the report names the first problem."""
+        with self._db._lock:
+            self._db._refresh_catalog()
+            report = verify(self._db._conn, self._db._catalog, progress)
+        self._db._last_verification = (time.time(), report.ok)
+        return report
+
+    def verify_transaction(self, tx_hash: str) -> bool:
+        """Check one transaction: its rows, its leaf, and its inclusion in the tree."""
+        try:
+            digest = bytes.fromhex(tx_hash)
+        except (ValueError, TypeError):
+            return False
+        with self._db._lock:
+            found = self._ledger.find(digest)
+            if found is None:
+                return False
+            index, tx_id, blob = found
+            if leaf_hash(blob) != digest:
+                return False
+            leaf = Leaf.decode(blob)
+            self._db._refresh_catalog()
+            rows = {
+                t: (n, d) for t, n, d in table_digests(self._db._conn, self._db._catalog, tx_id)
+            }
+            recorded = {t.table_id: (t.versions, t.digest) for t in leaf.tables}
+            if rows != recorded and not self._amended(tx_id):
+                return False
+            tree = self._ledger.tree
+            size = tree.size
+            proof = tree.inclusion_proof(index, size)
+            return verify_inclusion(digest, index, size, proof.hashes, tree.root(size))
+
+    def _amended(self, tx_id: int) -> bool:
+        """Whether pruning or erasure has since changed this transaction's versions."""
+        for (blob,) in self._db._conn.execute(
+            "SELECT leaf FROM _chrono_ledger WHERE tx_id > ? ORDER BY leaf_index", (tx_id,)
+        ):
+            leaf = Leaf.decode(bytes(blob))
+            if any(a.tx_id == tx_id for a in leaf.amendments):
+                return True
+        return False
+
+    def prove(self, tx_hash: str) -> dict[str, Any]:
+        """The inclusion proof of one transaction against the current root (all hex)."""
+        digest = bytes.fromhex(tx_hash)
+        with self._db._lock:
+            found = self._ledger.find(digest)
+            if found is None:
+                raise AuditError(f"unknown transaction hash {tx_hash!r}")
+            index, tx_id, blob = found
+            tree = self._ledger.tree
+            size = tree.size
+            proof: InclusionProof = tree.inclusion_proof(index, size)
+            return {
+                "tx_id": tx_id,
+                "leaf": blob.hex(),
+                "leaf_hash": digest.hex(),
+                "root": tree.root(size).hex(),
+                **proof.to_dict(),
+            }
+
+    # -- digests ---------------------------------------------------------------
+    def digest(self, signing_key: Any = None, *, save: bool = True) -> Digest:
+        """(tree size, root, time) now, optionally signed with an Ed25519 private key."""
+        with self._db._lock:
+            tree = self._ledger.tree
+            size = tree.size
+            root = tree.root(size).hex() if size else EMPTY_ROOT.hex()
+            made = Digest(size, root, time.time())
+            if signing_key is not None:
+                made = _sign(made, signing_key)
+            if save and not self._db.read_only and not self._db._explicit:
+                self._db._conn.execute(
+                    "INSERT OR REPLACE INTO _chrono_digests VALUES (?, ?, ?, ?, ?)",
+                    (
+                        made.tree_size,
+                        bytes.fromhex(made.root),
+                        made.time,
+                        bytes.fromhex(made.signature) if made.signature else None,
+                        bytes.fromhex(made.public_key) if made.public_key else None,
+                    ),
+                )
+            return made
+
+    def export_digest(self, target: str | Path | TextIO, signing_key: Any = None) -> Digest:
+        """Write the current digest as JSON to a file path or an open text stream."""
+        made = self.digest(signing_key)
+        text = made.to_json() + "\n"
+        if isinstance(target, str | Path):
+            Path(target).write_text(text)
+        else:
+            target.write(text)
+        return made
+
+    def verify_consistency(self, old: Digest | dict[str, Any] | str) -> bool:
+        """Prove the ledger has only been appended to since ``old`` was taken."""
+        if isinstance(old, str):
+            old = Digest.from_json(old)
+        elif isinstance(old, dict):
+            old = Digest(**old)
+        with self._db._lock:
+            tree = self._ledger.tree
+            size = tree.size
+            if old.tree_size > size:
+                return False
+            if old.tree_size == 0:
+                return True
+            root = tree.root(size)
+            proof = tree.consistency_proof(old.tree_size, size)
+            return verify_consistency(
+                old.tree_size, size, proof.hashes, bytes.fromhex(old.root), root
+            )
+
+    # -- reports ---------------------------------------------------------------
+    def generate_audit_report(
+        self,
+        table: str | None = None,
+        start_time: Any = None,
+        end_time: Any = None,
+        user: str | None = None,
+        *,
+        verify_integrity: bool = True,
+    ) -> AuditReport:
+        """Every change in ``(start_time, end_time]``, filtered by table and user."""
+        db = self._db
+        tables = [table] if table else db.tables()
+        entries = []
+        for name in tables:
+            for change in db.changes(name, start_time, end_time):
+                if user is not None and change["user"] != user:
+                    continue
+                key = {k: change[k] for k in change if k not in _CHANGE_FIELDS}
+                entries.append(
+                    {
+                        "tx_id": change["tx_id"],
+                        "tx_time": iso(to_micros(change["tx_time"])),
+                        "user": change["user"],
+                        "table": name,
+                        "operation": change["operation"],
+                        "key": next(iter(key.values())) if len(key) == 1 else key,
+                        "before": change["before"],
+                        "after": change["after"],
+                        "tx_hash": db.tx_hash(change["tx_id"]),
+                    }
+                )
+        entries.sort(key=lambda e: (e["tx_id"], e["table"]))
+        integrity: dict[str, Any] = {}
+        if verify_integrity:
+            report = self.verify()
+            first = report.first_problem
+            integrity = {
+                "ok": report.ok,
+                "checked": report.checked,
+                "first_problem": asdict(first) if first else None,
+                "tree_size": report.tree_size,
+                "root": report.root,
+            }
+        return AuditReport(entries, integrity)
+
+
+_CHANGE_FIELDS = {"operation", "tx_id", "tx_time", "user", "before", "after"}
+
+
+def _sign(made: Digest, signing_key: Any) -> Digest:
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "cryptography is required to sign digests: pip install cryptography"
+        ) from err
+    key = signing_key
+    if isinstance(key, bytes | bytearray):
+        key = Ed25519PrivateKey.from_private_bytes(bytes(key))
+    if not isinstance(key, Ed25519PrivateKey):
+        raise AuditError("signing_key must be an Ed25519 private key or its 32 raw bytes")
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    unsigned = Digest(made.tree_size, made.root, made.time, None, public.hex())
+    signature = key.sign(unsigned.message())
+    return Digest(made.tree_size, made.root, made.time, signature.hex(), public.hex())
