@@ -1,0 +1,207 @@
+"""Bad input raises a ChronoDBError that says what and where, and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chronodb import (
+    ChronoDB,
+    ChronoDBError,
+    IntegrityError,
+    SchemaError,
+    SQLSyntaxError,
+    TemporalError,
+    TimestampError,
+    TransactionError,
+)
+
+
+def snapshot(db: ChronoDB) -> tuple:
+    """Everything a bad statement must leave alone: rows, history, transactions, schema."""
+    return (
+        [tuple(r) for r in db.execute("SELECT * FROM users ORDER BY id")],
+        [tuple(r) for r in db.execute("SELECT * FROM users FOR SYSTEM_TIME ALL ORDER BY id")],
+        [tuple(r) for r in db.execute("SELECT * FROM _chrono_tx ORDER BY tx_id")],
+        [tuple(r) for r in db.execute("SELECT type, name, sql FROM sqlite_schema ORDER BY name")],
+    )
+
+
+@pytest.fixture
+def users(db: ChronoDB) -> Iterator[ChronoDB]:
+    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    db.execute("INSERT INTO users VALUES (1, 'Alice'), (2, 'Bob')")
+    db.execute("UPDATE users SET name = 'Al' WHERE id = 1")
+    before = snapshot(db)
+    yield db
+    assert snapshot(db) == before, "a rejected statement changed the database"
+
+
+MALFORMED = [
+    # (statement, the text at the reported position)
+    ("SELEC * FROM users", "SELEC"),
+    ("SELECT * FROM users WHERE id = = 1", "= 1"),
+    ("SELECT * FROM users WHERE name = 'a' AND id = = 1", "= 1"),
+    ("SELECT * FROM users ORDER id", "id"),
+    ("UPDATE users SET name = WHERE id = 1", "WHERE"),
+    ("INSERT INTO users VALUES (3, 'x'))", ")"),
+    ("DELETE users WHERE id = 1", "users"),
+    ("SELECT * FROM users WHERE name = 'unterminated", "'unterminated"),
+    ("SELECT * FROM users AS OF TIMESTAMP", "TIMESTAMP"),
+    ("SELECT * FROM users AS OF TIMESTAMP 5 WHERE id = = 1", "= 1"),
+    ("SELECT * FROM users\nAS OF TIMESTAMP 5\nWHERE id IN (1 2)", "2)"),
+    ("INSERT INTO users SELECT * FROM users AS OF TIMESTAMP 5 WHERE", ""),
+]
+
+
+@pytest.mark.parametrize(("sql", "at"), MALFORMED)
+def test_malformed_sql_points_at_the_bad_token(users: ChronoDB, sql: str, at: str) -> None:
+    with pytest.raises(SQLSyntaxError) as info:
+        users.execute(sql)
+    err = info.value
+    assert err.position is not None
+    assert sql[err.position :].startswith(at)
+    assert err.sql == sql
+    assert f"line {err.line}, column {err.column}" in str(err)
+
+
+def test_incomplete_statement_points_at_its_end(users: ChronoDB) -> None:
+    sql = "SELECT * FROM users WHERE"
+    with pytest.raises(SQLSyntaxError) as info:
+        users.execute(sql)
+    assert info.value.position == len(sql)
+
+
+def test_syntax_error_position_is_line_and_column(users: ChronoDB) -> None:
+    sql = "SELECT *\nFROM users\nWHERE id = = 1"
+    with pytest.raises(SQLSyntaxError) as info:
+        users.execute(sql)
+    assert (info.value.line, info.value.column) == (3, 12)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM nope AS OF TIMESTAMP 5",
+        "SELECT * FROM users JOIN nope ON nope.id = users.id AS OF TIMESTAMP 5",
+        "SELECT * FROM nope FOR SYSTEM_TIME ALL",
+        "SELECT * FROM users WHERE id IN (SELECT id FROM nope AS OF TRANSACTION 1)",
+        "INSERT INTO users SELECT * FROM nope AS OF TIMESTAMP 5",
+        "CREATE TABLE copy AS SELECT * FROM nope AS OF TIMESTAMP 5",
+    ],
+)
+def test_unknown_table_in_a_temporal_clause(users: ChronoDB, sql: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        users.execute(sql)
+    assert info.value.table == "nope"
+    assert "nope" in str(info.value)
+
+
+def test_unknown_table_or_column_in_plain_sql(users: ChronoDB) -> None:
+    with pytest.raises(SchemaError) as info:
+        users.execute("SELECT * FROM nope")
+    assert info.value.table == "nope"
+    with pytest.raises(SchemaError) as info:
+        users.execute("UPDATE users SET missing = 1")
+    assert info.value.column == "missing"
+
+
+BAD_TIMES = ["yesterday-ish", -5, [1, 2], -0.5, float("nan"), True, "2025-13-45T00:00:00", b"5"]
+
+
+@pytest.mark.parametrize("value", BAD_TIMES, ids=repr)
+def test_bad_timestamp_parameter_names_the_value(users: ChronoDB, value: object) -> None:
+    for sql in (
+        "SELECT * FROM users AS OF TIMESTAMP ?",
+        "SELECT * FROM users FOR SYSTEM_TIME BETWEEN 0 AND ?",
+        "UPDATE users SET name = 'x' WHERE id IN (SELECT id FROM users AS OF TIMESTAMP ?)",
+    ):
+        with pytest.raises(TimestampError) as info:
+            users.execute(sql, [value])
+        assert info.value.value is value
+        assert repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("literal", "value"), [("'yesterday-ish'", "yesterday-ish"), ("-5", -5), ("'2025-02-30'", None)]
+)
+def test_bad_timestamp_literal_names_the_value_and_position(
+    users: ChronoDB, literal: str, value: object
+) -> None:
+    sql = f"SELECT * FROM users AS OF TIMESTAMP {literal} WHERE id = 1"
+    with pytest.raises(TimestampError) as info:
+        users.execute(sql)
+    if value is not None:
+        assert info.value.value == value
+    assert literal.strip("'") in str(info.value)
+    start = sql.index(literal)
+    assert start <= info.value.position < start + len(literal)
+
+
+def test_bad_timestamp_in_a_restore_creates_nothing(users: ChronoDB) -> None:
+    with pytest.raises(TimestampError):
+        users.execute("CREATE TABLE copy AS SELECT * FROM users AS OF TIMESTAMP 'soon'")
+    assert users.tables() == ["users"]
+
+
+def test_bad_transaction_number(users: ChronoDB) -> None:
+    with pytest.raises(TemporalError) as info:
+        users.execute("SELECT * FROM users AS OF TRANSACTION ?", ["latest"])
+    assert "'latest'" in str(info.value)
+
+
+def test_missing_parameter_for_the_point(users: ChronoDB) -> None:
+    with pytest.raises(TemporalError):
+        users.execute("SELECT * FROM users AS OF TIMESTAMP ?")
+    with pytest.raises(TemporalError) as info:
+        users.execute("SELECT * FROM users AS OF TIMESTAMP :at", {"other": 1})
+    assert ":at" in str(info.value)
+
+
+def test_column_in_the_point_is_rejected(users: ChronoDB) -> None:
+    with pytest.raises(TemporalError):
+        users.execute("SELECT * FROM users AS OF TIMESTAMP id")
+
+
+def test_constraint_violation_writes_nothing(users: ChronoDB) -> None:
+    with pytest.raises(IntegrityError):
+        users.execute("INSERT INTO users VALUES (3, 'Cy'), (1, 'dup')")
+
+
+def test_transaction_statements_out_of_order(users: ChronoDB) -> None:
+    with pytest.raises(TransactionError):
+        users.execute("COMMIT")
+    with pytest.raises(TransactionError):
+        users.execute("ROLLBACK")
+    users.execute("BEGIN")
+    with pytest.raises(TransactionError):
+        users.execute("BEGIN")
+    users.execute("ROLLBACK")
+
+
+def test_bad_statement_inside_a_transaction_then_rollback(users: ChronoDB) -> None:
+    users.execute("BEGIN")
+    users.execute("DELETE FROM users")
+    with pytest.raises(SQLSyntaxError):
+        users.execute("SELEC 1")
+    with pytest.raises(TimestampError):
+        users.execute("SELECT * FROM users AS OF TIMESTAMP 'never'")
+    users.execute("ROLLBACK")
+
+
+def test_not_a_string(users: ChronoDB) -> None:
+    with pytest.raises(ChronoDBError):
+        users.execute(42)  # type: ignore[arg-type]
+
+
+def test_several_statements_at_once(users: ChronoDB) -> None:
+    with pytest.raises(ChronoDBError):
+        users.execute("DELETE FROM users; SELECT 1")
+    with pytest.raises(SQLSyntaxError):
+        users.execute("SELECT * FROM users AS OF TIMESTAMP 5; DELETE FROM users")
+
+
+def test_errors_share_one_root() -> None:
+    for error in (SQLSyntaxError, TemporalError, TimestampError, SchemaError, IntegrityError):
+        assert issubclass(error, ChronoDBError)
