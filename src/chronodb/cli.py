@@ -23,6 +23,7 @@ from chronodb import __version__, formatting
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
 from chronodb.result import Result
+from chronodb.server.command import serve_command
 
 FORMATS = ("table", "csv", "json")
 
@@ -429,3 +430,6 @@ def run_demo(db: ChronoDB, echo: Callable[[str], object]) -> None:
         echo(
             f"  tx {change['tx_id']} {change['operation']}: {change['before']} -> {change['after']}"
         )
+
+
+main.add_command(serve_command)

@@ -92,6 +92,28 @@ def key_select(sv: SchemaVersion) -> list[str]:
     return [ROWID_KEY] if sv.keys == (ROWID_KEY,) else [c.name for c in sv.key_columns]
 
 
+def _change_columns(sv: SchemaVersion) -> str:
+    """The select list of a change: version ``v`` against its key's previous version ``p``."""
+
+    def obj(alias: str) -> str:
+        pairs = ", ".join(f"'{c.name}', {alias}.{quote(c.hist)}" for c in sv.columns)
+        return f"json_object({pairs})"
+
+    keys = [f"v.{quote(k)} AS {quote(n)}" for k, n in zip(sv.keys, key_select(sv), strict=True)]
+    return (
+        f"CASE WHEN v.{OP} = 'D' THEN 'DELETE' WHEN {_P_ALIVE} THEN 'UPDATE' "
+        f"ELSE 'INSERT' END AS operation, v.{TX} AS tx_id, t.tx_time / 1e6 AS tx_time, "
+        f"t.user AS user, {', '.join(keys)}, "
+        f"CASE WHEN {_P_ALIVE} THEN {obj('p')} END AS before, "
+        f"CASE WHEN v.{OP} <> 'D' THEN {obj('v')} END AS after"
+    )
+
+
+_P_ALIVE = f"(p.{OP} IS NOT NULL AND p.{OP} <> 'D')"
+# A tombstone of a key that was not alive (e.g. inserted and deleted in one transaction).
+_NOT_EMPTY = f"NOT (v.{OP} = 'D' AND NOT {_P_ALIVE})"
+
+
 def changes(sv: SchemaVersion, lo: str, hi: str) -> str:
     """Rows inserted, updated and deleted in ``(lo, hi]`` (microseconds), oldest first.
 
@@ -100,24 +122,34 @@ def changes(sv: SchemaVersion, lo: str, hi: str) -> str:
     """
     h = quote(sv.hist)
     keylist = ", ".join(quote(k) for k in sv.keys)
-
-    def obj(alias: str) -> str:
-        pairs = ", ".join(f"'{c.name}', {alias}.{quote(c.hist)}" for c in sv.columns)
-        return f"json_object({pairs})"
-
-    p_alive = f"(p.{OP} IS NOT NULL AND p.{OP} <> 'D')"
-    keys = [f"v.{quote(k)} AS {quote(n)}" for k, n in zip(sv.keys, key_select(sv), strict=True)]
     return (
-        f"SELECT CASE WHEN v.{OP} = 'D' THEN 'DELETE' WHEN {p_alive} THEN 'UPDATE' "
-        f"ELSE 'INSERT' END AS operation, v.{TX} AS tx_id, t.tx_time / 1e6 AS tx_time, "
-        f"t.user AS user, {', '.join(keys)}, "
-        f"CASE WHEN {p_alive} THEN {obj('p')} END AS before, "
-        f"CASE WHEN v.{OP} <> 'D' THEN {obj('v')} END AS after "
+        f"SELECT {_change_columns(sv)} "
         f"FROM (SELECT x.*, x.rowid AS _chrono_row, lag(x.rowid) OVER "
         f"(PARTITION BY {keylist} ORDER BY x.{TX}) AS _chrono_prev FROM {h} AS x) AS v "
         f"JOIN _chrono_tx AS t ON t.tx_id = v.{TX} "
         f"LEFT JOIN {h} AS p ON p.rowid = v._chrono_prev "
-        f"WHERE t.tx_time > {lo} AND t.tx_time <= {hi} "
-        f"AND NOT (v.{OP} = 'D' AND NOT {p_alive}) "
+        f"WHERE t.tx_time > {lo} AND t.tx_time <= {hi} AND {_NOT_EMPTY} "
         f"ORDER BY v.{TX}, v._chrono_row"
+    )
+
+
+def changes_by_tx(sv: SchemaVersion, lo_tx: str, hi_tx: str) -> str:
+    """The changes of :func:`changes` made by transactions ``(lo_tx, hi_tx]``, in commit order.
+
+    Driven by the history table's ``_chrono_tx`` index, each version's predecessor found by
+    one seek on the key index: the cost follows the number of changes in the range, not the
+    size of the history, so a change feed can poll it every few milliseconds.
+    """
+    h = quote(sv.hist)
+    same_key = " AND ".join(f"x.{quote(k)} IS v.{quote(k)}" for k in sv.keys)
+    previous = (
+        f"(SELECT x.rowid FROM {h} AS x WHERE {same_key} AND x.{TX} < v.{TX} "
+        f"ORDER BY x.{TX} DESC LIMIT 1)"
+    )
+    return (
+        f"SELECT {_change_columns(sv)} FROM {h} AS v "
+        f"JOIN _chrono_tx AS t ON t.tx_id = v.{TX} "
+        f"LEFT JOIN {h} AS p ON p.rowid = {previous} "
+        f"WHERE v.{TX} > {lo_tx} AND v.{TX} <= {hi_tx} AND {_NOT_EMPTY} "
+        f"ORDER BY v.{TX}, v.rowid"
     )

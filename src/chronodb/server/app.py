@@ -1,0 +1,96 @@
+"""The ASGI app: ``create_app(db_path)`` serves one database file."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Route, WebSocketRoute
+
+from chronodb.database import ChronoDB
+from chronodb.server import http
+from chronodb.server.auth import TokenAuth
+from chronodb.server.feed import ChangeFeed
+from chronodb.server.metrics import Metrics
+from chronodb.server.openapi import openapi_document
+from chronodb.server.stream import StreamSettings, websocket_endpoint
+
+MiB = 1024 * 1024
+
+
+def create_app(
+    db_path: str | Path,
+    *,
+    token: str | None = None,
+    read_only: bool = False,
+    max_body_bytes: int = MiB,
+    max_message_bytes: int = 64 * 1024,
+    queue_size: int = 10_000,
+    poll_interval: float = 0.005,
+) -> Starlette:
+    """A starlette app serving ``db_path``: the change stream, the HTTP API and metrics.
+
+    ``token``: every request and WebSocket must present it. ``read_only``: writes are refused.
+    ``queue_size``: changes queued per WebSocket before it overflows. ``poll_interval``:
+    seconds between checks for commits made by any process.
+    """
+    path = str(db_path)
+    if path == ":memory:":
+        raise ValueError("the server needs a database file (other processes watch the same one)")
+    if token is not None and not token:
+        raise ValueError("the token must not be empty")
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.db = ChronoDB(path, read_only=read_only)
+        feed = ChangeFeed(
+            path,
+            interval=poll_interval,
+            on_dispatch=lambda changes: _observe(metrics, changes, feed),
+            on_error=lambda _err: metrics.errors.labels("feed").inc(),
+        )
+        app.state.feed = feed
+        await feed.start()
+        metrics.last_tx.set(feed.last_tx)
+        try:
+            yield
+        finally:
+            await feed.stop()
+            app.state.db.close()
+
+    app = Starlette(
+        routes=[
+            Route("/", http.index_endpoint, methods=["GET"]),
+            WebSocketRoute("/", websocket_endpoint),
+            WebSocketRoute("/ws", websocket_endpoint),
+            Route("/sql", http.sql_endpoint, methods=["POST"]),
+            Route("/tables", http.tables_endpoint, methods=["GET"]),
+            Route("/tables/{table}/history/{pk}", http.history_endpoint, methods=["GET"]),
+            Route("/health", http.health_endpoint, methods=["GET"]),
+            Route("/metrics", http.metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", http.openapi_endpoint, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: http.http_error},
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    app.state.max_body_bytes = max_body_bytes
+    app.state.stream_settings = StreamSettings(queue_size, max_message_bytes)
+    app.state.openapi = openapi_document(
+        token=token is not None, read_only=read_only, max_body_bytes=max_body_bytes
+    )
+    app.state.started = time.monotonic()
+    if token is not None:
+        app.add_middleware(TokenAuth, token=token)
+    return app
+
+
+def _observe(metrics: Metrics, changes: list, feed: ChangeFeed) -> None:
+    now = time.time()
+    metrics.delivery_lag.observe(max(0.0, now - changes[-1].tx_time))
+    metrics.last_tx.set(feed.last_tx)

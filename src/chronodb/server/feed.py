@@ -1,0 +1,282 @@
+"""The change feed: one poller per app turns commits from any process into change events.
+
+SQLite tells a connection cheaply whether anyone else committed (``PRAGMA data_version``),
+so the poller asks every few milliseconds; when something changed it reads the new
+transactions' row changes from the history tables by their ``_chrono_tx`` index
+(:func:`chronodb.sql.snapshots.changes_by_tx`) and hands them, in commit order, to the live
+subscriptions. Replays for resuming clients read the same way on connections of their own.
+
+Writers are serialised by SQLite, and a transaction id is taken inside the write lock, so
+transactions commit in ``tx_id`` order: "everything up to ``last_tx``" is a complete prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sqlite3
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from chronodb.sql.snapshots import changes_by_tx
+from chronodb.timepoint import to_micros
+from chronodb.versioning.catalog import Catalog, SchemaVersion
+
+log = logging.getLogger("chronodb.server")
+_MAX_FAILURES = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One row change, with its event already encoded once for every subscriber."""
+
+    table_key: str  # the table's name, lower-cased
+    tx_id: int
+    tx_time: float
+    operation: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    text: str
+
+    @property
+    def values(self) -> dict[str, Any] | None:
+        """What a filter looks at: the new values, or the old ones for a delete."""
+        return self.before if self.operation == "DELETE" else self.after
+
+
+def _encode(table: str, row: sqlite3.Row, tx_hash: str | None) -> Change:
+    before = json.loads(row["before"]) if row["before"] is not None else None
+    after = json.loads(row["after"]) if row["after"] is not None else None
+    event = {
+        "type": "data_change",
+        "table": table,
+        "operation": row["operation"],
+        "before": before,
+        "after": after,
+        "tx_id": row["tx_id"],
+        "tx_time": row["tx_time"],
+        "tx_hash": tx_hash,
+        "user": row["user"],
+    }
+    return Change(
+        table.lower(),
+        row["tx_id"],
+        row["tx_time"],
+        row["operation"],
+        before,
+        after,
+        json.dumps(event, separators=(",", ":"), default=str),
+    )
+
+
+class Reader:
+    """A read connection to the database file with its own copy of the catalog."""
+
+    def __init__(self, path: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA query_only = ON")
+        self.catalog = Catalog()
+        self.has_ledger = False
+
+    def refresh(self) -> None:
+        cookie = self.conn.execute("PRAGMA schema_version").fetchone()[0]
+        if cookie != self.catalog.schema_cookie:
+            self.catalog.load(self.conn)
+            self.has_ledger = bool(
+                self.conn.execute(
+                    "SELECT 1 FROM sqlite_schema WHERE name = '_chrono_ledger'"
+                ).fetchone()
+            )
+
+    def tx_hashes(self, lo: int, hi: int) -> dict[int, str]:
+        """The audit ledger's hash (hex) of each transaction in ``(lo, hi]``."""
+        if not self.has_ledger:
+            return {}
+        rows = self.conn.execute(
+            "SELECT tx_id, leaf_hash FROM _chrono_ledger WHERE tx_id > ? AND tx_id <= ?", (lo, hi)
+        )
+        return {tx: bytes(digest).hex() for tx, digest in rows}
+
+    def data_version(self) -> int:
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def last_tx(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(tx_id), 0) FROM _chrono_tx").fetchone()[0]
+
+    def tx_at(self, point: Any) -> int:
+        """The last transaction committed at or before a point in time (0 if none)."""
+        row = self.conn.execute(
+            "SELECT tx_id FROM _chrono_tx WHERE tx_time <= ? ORDER BY tx_time DESC LIMIT 1",
+            (to_micros(point),),
+        ).fetchone()
+        return row[0] if row else 0
+
+    def resolve(self, table: str) -> SchemaVersion | None:
+        """The table as it is now, or None if there is no such table."""
+        self.refresh()
+        return self.catalog.current(table)
+
+    def changes(self, tables: Iterable[str], lo: int, hi: int) -> list[Change]:
+        """Row changes of ``tables`` made by transactions ``(lo, hi]``, in commit order."""
+        self.refresh()
+        out: list[Change] = []
+        hashes: dict[int, str] | None = None
+        for key in tables:
+            for sv in self.catalog.versions:
+                if sv.name.lower() != key:
+                    continue
+                # The shape sv describes the table over [from_tx, to_tx).
+                start = max(lo, sv.from_tx - 1)
+                end = hi if sv.to_tx is None else min(hi, sv.to_tx - 1)
+                if start >= end:
+                    continue
+                rows = self.conn.execute(changes_by_tx(sv, "?", "?"), (start, end)).fetchall()
+                if rows and hashes is None:
+                    hashes = self.tx_hashes(lo, hi)
+                out.extend(_encode(sv.name, r, (hashes or {}).get(r["tx_id"])) for r in rows)
+        if len(out) > 1:
+            out.sort(key=lambda c: c.tx_id)  # stable: each table keeps its own order
+        return out
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class Subscriber(Protocol):
+    """What the feed needs from a subscription."""
+
+    table_key: str
+    after_tx: int
+
+    def deliver(self, change: Change) -> None: ...
+
+
+@dataclass
+class ChangeFeed:
+    """Watches one database file and dispatches its new changes to live subscribers."""
+
+    path: str
+    interval: float = 0.005
+    on_dispatch: Callable[[list[Change]], None] | None = None
+    on_error: Callable[[BaseException], None] | None = None
+    last_tx: int = 0
+    busy: bool = False
+    _live: dict[str, set[Subscriber]] = field(default_factory=dict)
+    _reader: Reader | None = None
+    _executor: ThreadPoolExecutor | None = None
+    _task: asyncio.Task[None] | None = None
+    _advanced: asyncio.Event | None = None
+
+    async def start(self) -> None:
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chronodb-feed")
+        self._reader = await self.run(lambda r: r)
+        self.last_tx = await self.run(Reader.last_tx)
+        self._advanced = asyncio.Event()
+        self._task = asyncio.create_task(self._poll(), name="chronodb-change-feed")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._executor is not None:
+            if self._reader is not None:
+                await asyncio.get_running_loop().run_in_executor(self._executor, self._reader.close)
+            self._executor.shutdown(wait=True)
+
+    async def run(self, call: Callable[..., Any], *args: Any) -> Any:
+        """Run ``call(reader, *args)`` on the poller's own connection and thread."""
+        assert self._executor is not None
+
+        def job() -> Any:
+            if self._reader is None:
+                self._reader = Reader(self.path)
+            return call(self._reader, *args)
+
+        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+
+    # ------------------------------------------------------------ subscribers
+    def add_live(self, sub: Subscriber) -> None:
+        self._live.setdefault(sub.table_key, set()).add(sub)
+
+    def remove(self, sub: Subscriber) -> None:
+        subs = self._live.get(sub.table_key)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._live[sub.table_key]
+
+    async def advanced(self) -> None:
+        """Wait until the feed dispatched its next batch (or gave up on it)."""
+        assert self._advanced is not None
+        await self._advanced.wait()
+
+    # ------------------------------------------------------------ polling
+    async def _poll(self) -> None:
+        assert self._reader is not None
+        reader = self._reader
+        seen = None
+        failures = 0
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                # Cheap enough to run on the event loop: no I/O beyond the shared memory.
+                version = reader.data_version()
+                if version == seen:
+                    continue
+                seen = version
+                hi = reader.last_tx()
+                if hi <= self.last_tx:
+                    continue
+                tables = list(self._live)
+                lo = self.last_tx
+                self.busy = True
+                try:
+                    changes = await self.run(Reader.changes, tables, lo, hi) if tables else []
+                    self._dispatch(changes)
+                    self.last_tx = hi
+                    failures = 0
+                    if self.on_dispatch is not None and changes:
+                        self.on_dispatch(changes)
+                finally:
+                    self.busy = False
+                    self._wake()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # keep watching: one bad batch must not stop the feed
+                log.exception("change feed: reading new transactions failed")
+                seen = None
+                failures += 1
+                if failures >= _MAX_FAILURES:
+                    # A batch that can never be read (e.g. a BLOB, which JSON cannot hold)
+                    # must not stop the feed for good: skip it, loudly.
+                    skipped = reader.last_tx()
+                    log.error("change feed: skipped transactions %d..%d", self.last_tx + 1, skipped)
+                    self.last_tx, failures = max(self.last_tx, skipped), 0
+                if self.on_error is not None:
+                    self.on_error(err)
+                await asyncio.sleep(0.1)
+
+    def _wake(self) -> None:
+        assert self._advanced is not None
+        self._advanced.set()
+        self._advanced = asyncio.Event()
+
+    def _dispatch(self, changes: list[Change]) -> None:
+        live = self._live
+        for change in changes:
+            subs = live.get(change.table_key)
+            if not subs:
+                continue
+            for sub in list(subs):
+                if change.tx_id > sub.after_tx:
+                    sub.deliver(change)

@@ -1,0 +1,252 @@
+"""The HTTP endpoints: SQL, tables, a row's history, health, metrics, the OpenAPI document.
+
+ChronoDB is synchronous, so every call runs in the threadpool; the app's one ChronoDB
+serialises them itself. Errors are JSON: ``{"error": {"type", "message", "position"}}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import re
+import sqlite3
+import time
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chronodb.database import ChronoDB
+from chronodb.errors import ChronoDBError, ReadOnlyError, SchemaError
+from chronodb.server.metrics import CONTENT_TYPE_LATEST, Metrics
+from chronodb.sql.classify import Route, classify
+from chronodb.versioning.tables import quote
+
+# Statements that would outlive the request (a transaction left open on the shared
+# connection) or reach beyond the database file.
+_REFUSED = re.compile(r"\s*(SAVEPOINT|RELEASE|ROLLBACK|ATTACH|DETACH|VACUUM)\b", re.I)
+_LIST_TABLES = (
+    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_chrono\\_%' "
+    "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+)
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    # ASCII-only: a lone surrogate echoed back from the request must not break the encoder.
+    body = json.dumps(data, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return Response(body, status_code=status, media_type="application/json")
+
+
+def error_response(status: int, kind: str, message: str, position: int | None = None) -> Response:
+    return json_response(
+        {"error": {"type": kind, "message": message, "position": position}}, status
+    )
+
+
+def jsonable(value: Any) -> Any:
+    """A SQLite value as JSON: BLOBs as base64 text, non-finite REALs as strings."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _db(request: Request) -> ChronoDB:
+    return request.app.state.db
+
+
+def _metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+def _failure(request: Request, err: Exception) -> Response:
+    """The response for an error a client caused."""
+    _metrics(request).errors.labels("http").inc()
+    if isinstance(err, ReadOnlyError):
+        return error_response(403, "ReadOnlyError", str(err))
+    if isinstance(err, SchemaError) and err.table and not err.column:
+        return error_response(404, "SchemaError", str(err))
+    return error_response(400, type(err).__name__, str(err), getattr(err, "position", None))
+
+
+async def read_json(request: Request) -> Any:
+    """The request body as JSON, refusing bodies over the app's limit."""
+    limit: int = request.app.state.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"request body too large: at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise HTTPException(413, f"request body too large: at most {limit} bytes")
+    try:
+        return json.loads(bytes(body))
+    except ValueError as err:
+        raise HTTPException(400, f"request body is not JSON: {err}") from None
+
+
+def _check_statement(sql: Any, params: Any) -> None:
+    if not isinstance(sql, str) or not sql.strip():
+        raise HTTPException(400, '"sql": expected a SQL statement')
+    scalars = (str, int, float, bool, type(None))
+    if params is not None and not (
+        (isinstance(params, list) and all(isinstance(v, scalars) for v in params))
+        or (isinstance(params, dict) and all(isinstance(v, scalars) for v in params.values()))
+    ):
+        raise HTTPException(400, '"params": expected a list or an object of plain values')
+    if classify(sql) in (Route.BEGIN, Route.COMMIT, Route.ROLLBACK) or _REFUSED.match(sql):
+        raise HTTPException(
+            400,
+            "this statement is not available over HTTP: each request runs as a transaction "
+            "of its own, on this database file only",
+        )
+
+
+async def sql_endpoint(request: Request) -> Response:
+    payload = await read_json(request)
+    if not isinstance(payload, dict):
+        raise HTTPException(400, 'expected a JSON object {"sql": ..., "params": ...}')
+    sql, params = payload.get("sql"), payload.get("params")
+    _check_statement(sql, params)
+    metrics = _metrics(request)
+    started = time.perf_counter()
+    try:
+        result = await run_in_threadpool(_db(request).execute, sql, params)
+    except (ChronoDBError, sqlite3.Error, ValueError, OverflowError) as err:
+        # ValueError/OverflowError: values SQLite cannot take (a NUL in the SQL, huge integers).
+        metrics.statements.labels("error").inc()
+        return _failure(request, err)
+    finally:
+        metrics.statement_seconds.observe(time.perf_counter() - started)
+    metrics.statements.labels("ok").inc()
+    return json_response(
+        {
+            "columns": result.columns,
+            "rows": [[jsonable(v) for v in row] for row in result.rows],
+            "rowcount": result.rowcount,
+            "tx_id": result.tx_id,
+            "tx_time": result.tx_time,
+            "tx_hash": result.tx_hash,
+        }
+    )
+
+
+def _describe_tables(db: ChronoDB) -> list[dict[str, Any]]:
+    tables = []
+    for (name,) in db.execute(_LIST_TABLES):
+        info = db.execute(f"PRAGMA table_xinfo({quote(name)})")
+        columns = [
+            {"name": r[1], "type": r[2] or "", "primary_key": r[5] > 0}
+            for r in info
+            if r[6] != 1  # hidden columns of virtual tables
+        ]
+        tables.append({"name": name, "columns": columns})
+    return tables
+
+
+async def tables_endpoint(request: Request) -> Response:
+    tables = await run_in_threadpool(_describe_tables, _db(request))
+    return json_response({"tables": tables})
+
+
+def _key(text: str) -> Any:
+    """A key from the URL: a JSON array for a composite key, a number, or text."""
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        if isinstance(value, list):
+            return value
+    if re.fullmatch(r"-?(0|[1-9][0-9]{0,17})", text):
+        return int(text)
+    return text
+
+
+def _history(db: ChronoDB, table: str, pk: str) -> list[dict[str, Any]]:
+    key = _key(pk)
+    versions = db.get_change_history(table, key)
+    if not versions and key != pk:
+        versions = db.get_change_history(table, pk)  # a text key that looked like a number
+    return versions
+
+
+async def history_endpoint(request: Request) -> Response:
+    table, pk = request.path_params["table"], request.path_params["pk"]
+    try:
+        versions = await run_in_threadpool(_history, _db(request), table, pk)
+    except (ChronoDBError, sqlite3.Error, ValueError, OverflowError) as err:
+        return _failure(request, err)
+    return json_response(
+        {"table": table, "pk": _key(pk), "versions": [jsonable(v) for v in versions]}
+    )
+
+
+def _health(db: ChronoDB) -> dict[str, Any]:
+    size = 0
+    if db.path != ":memory:":
+        for suffix in ("", "-wal"):
+            with_suffix = db.path + suffix
+            if os.path.exists(with_suffix):
+                size += os.path.getsize(with_suffix)
+    last = db.execute("SELECT tx_id, tx_time FROM _chrono_tx ORDER BY tx_id DESC LIMIT 1")
+    tables = db.execute(_LIST_TABLES)
+    return {
+        "database": db.path,
+        "size_bytes": size,
+        "tables": len(tables),
+        "last_tx": None if not last else {"tx_id": last[0][0], "tx_time": last[0][1] / 1e6},
+        "read_only": db.read_only,
+    }
+
+
+async def health_endpoint(request: Request) -> Response:
+    state = request.app.state
+    report = await run_in_threadpool(_health, _db(request))
+    feed_running = state.feed.running
+    report = {
+        "status": "ok" if feed_running else "degraded",
+        **report,
+        "stream": {
+            "running": feed_running,
+            "last_tx": state.feed.last_tx,
+            "connections": state.metrics.open_connections,
+        },
+        "uptime_s": round(time.monotonic() - state.started, 3),
+    }
+    return json_response(report, 200 if feed_running else 503)
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    return Response(_metrics(request).render(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def openapi_endpoint(request: Request) -> Response:
+    return json_response(request.app.state.openapi)
+
+
+async def index_endpoint(request: Request) -> Response:
+    return json_response(
+        {
+            "name": "chronodb",
+            "database": os.path.basename(_db(request).path),
+            "websocket": ["/", "/ws"],
+            "endpoints": sorted(request.app.state.openapi["paths"]),
+        }
+    )
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    _metrics(request).errors.labels("http").inc()
+    kinds = {401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}
+    kind = kinds.get(exc.status_code, "PayloadTooLarge" if exc.status_code == 413 else "BadRequest")
+    return error_response(exc.status_code, kind, str(exc.detail))

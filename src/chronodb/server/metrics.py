@@ -1,0 +1,70 @@
+"""The server's Prometheus metrics, in a registry of its own per app (no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.statements = Counter(
+            "chronodb_statements",
+            "SQL statements run through POST /sql, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.statement_seconds = Histogram(
+            "chronodb_statement_seconds",
+            "Time to run one SQL statement of POST /sql",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.connections = Gauge(
+            "chronodb_stream_connections", "Open WebSocket connections", registry=r
+        )
+        self.subscriptions = Gauge(
+            "chronodb_stream_subscriptions", "Table subscriptions over all connections", registry=r
+        )
+        self.events_sent = Counter(
+            "chronodb_stream_events_sent", "Change events sent to subscribers", registry=r
+        )
+        self.overflows = Counter(
+            "chronodb_stream_overflows",
+            "Connections closed because their queue was full",
+            registry=r,
+        )
+        self.delivery_lag = Histogram(
+            "chronodb_stream_dispatch_lag_seconds",
+            "From a transaction's commit time to its events being queued for subscribers",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.last_tx = Gauge(
+            "chronodb_stream_last_tx", "The last transaction the change feed has seen", registry=r
+        )
+        self.errors = Counter(
+            "chronodb_errors",
+            "Errors answered to clients or met by the change feed, by where they happened",
+            ["source"],
+            registry=r,
+        )
+
+        self.open_connections = 0
+
+    def connected(self) -> None:
+        self.open_connections += 1
+        self.connections.inc()
+
+    def disconnected(self) -> None:
+        self.open_connections -= 1
+        self.connections.dec()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
