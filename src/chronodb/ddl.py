@@ -24,6 +24,7 @@ from chronodb.versioning.tables import (
     new_shape,
     quote,
     register_table,
+    unversioned_tables,
 )
 
 if TYPE_CHECKING:
@@ -78,7 +79,12 @@ def run_ddl(db: ChronoDB, sql: str, params: Params) -> Result:
                 close_version(conn, sv, tx, us)
         db._reload_catalog()
         return Result(cur)
-    return Result(conn.execute(sql, () if params is None else params))
+    cur = conn.execute(sql, () if params is None else params)
+    # A statement sqlglot could not parse (CREATE TABLE ... WITHOUT ROWID): version what it made.
+    for name in unversioned_tables(conn, db._catalog):
+        register_table(conn, name, tx, us)
+    db._reload_catalog()
+    return Result(cur)
 
 
 def _alter(db: ChronoDB, sql: str, tree: exp.Alter, tx: int, us: int) -> Result:

@@ -147,3 +147,21 @@ def test_index_and_view_are_kept(people: tuple[ChronoDB, float]) -> None:
     assert rows(db, "SELECT * FROM adults") == [("Ben",)]
     db.execute("DROP VIEW adults")
     assert rows(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'adults'") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "create",
+    [
+        "CREATE TABLE w (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID",
+        "CREATE TABLE w (k TEXT PRIMARY KEY, v INTEGER) STRICT",
+        "CREATE TABLE w (k TEXT NOT NULL PRIMARY KEY, v INTEGER CHECK (v >= 0)) "
+        "STRICT, WITHOUT ROWID",
+    ],
+)
+def test_table_options_are_versioned(db: ChronoDB, create: str) -> None:
+    db.execute(create)
+    at = db.execute("INSERT INTO w VALUES ('a', 1)").tx_time
+    db.execute("UPDATE w SET v = 2")
+    assert db.tables() == ["w"]
+    assert rows(db, "SELECT * FROM w AS OF TIMESTAMP ?", [at]) == [("a", 1)]
+    assert [h["values"]["v"] for h in db.get_change_history("w", "a")] == [1, 2]

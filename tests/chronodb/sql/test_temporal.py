@@ -27,6 +27,12 @@ class Timeline:
     tx_updated: int
 
 
+@pytest.fixture(params=["db", "file_db"])
+def db(request: pytest.FixtureRequest) -> ChronoDB:
+    """Every test here runs on an in-memory database and on a file."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture
 def story(db: ChronoDB) -> Timeline:
     """Alice and Bob sign up, order, Alice is renamed, Bob leaves, Alice orders again."""
