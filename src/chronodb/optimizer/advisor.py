@@ -1,0 +1,266 @@
+"""The index advisor: candidate indexes, each tried as a what-if before it is recommended.
+
+Candidates come from the WHERE, JOIN and ORDER BY columns of the statements SQLite really
+ran (temporal ones after rewriting, so AS OF queries propose indexes on the history
+tables ``_chrono_h*``). Each is tried the way SQLite's ``.expert`` does it: the schema
+(``sqlite_schema`` DDL) and the real ``sqlite_stat1`` rows, plus statistics for the
+candidate measured on the real data, go into an in-memory database; the candidate is
+created there and EXPLAIN QUERY PLAN says whether the planner would use it. The cost model
+then predicts the statement's latency with that plan.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.scope import traverse_scope
+
+from chronodb.optimizer.plan import TableStats, explain, indexes_used, quote
+from chronodb.sql.dialect import parse
+
+_MAX_COLUMNS = 3
+_RANGES = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Like)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    table: str
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        cols = "_".join(c.lower() for c in self.columns)
+        return f"chrono_idx_{self.table.lower()}_{cols}"[:120]
+
+    def ddl(self) -> str:
+        cols = ", ".join(quote(c) for c in self.columns)
+        return f"CREATE INDEX {quote(self.name)} ON {quote(self.table)} ({cols})"
+
+
+@dataclass(slots=True)
+class _Uses:
+    eq: list[str] = field(default_factory=list)
+    ranges: list[str] = field(default_factory=list)
+    joins: list[str] = field(default_factory=list)
+    order: list[str] = field(default_factory=list)
+
+    def add(self, bucket: list[str], column: str) -> None:
+        if column not in bucket:
+            bucket.append(column)
+
+
+def _conjuncts(node: exp.Expr | None) -> Iterable[exp.Expr]:
+    if node is None:
+        return []
+    if isinstance(node, exp.Where):
+        node = node.this
+    if isinstance(node, exp.And):
+        return list(node.flatten())
+    return [node]
+
+
+def _is_value(node: exp.Expr) -> bool:
+    """A side of a comparison that is fixed for one execution: no column of this query."""
+    return not any(True for _ in node.find_all(exp.Column)) and not node.find(exp.Select)
+
+
+def candidates_for(sql: str, columns_of: dict[str, set[str]]) -> list[Candidate]:
+    """Indexes that could serve one statement (its SQL as SQLite runs it)."""
+    try:
+        trees = parse(sql)
+    except (SqlglotError, ValueError, RecursionError):
+        return []
+    uses: dict[str, _Uses] = {}
+    for tree in trees:
+        if tree is None:
+            continue
+        for sources, where, joins, order in _scopes(tree):
+
+            def table_of(col: exp.Column, sources: dict[str, str] = sources) -> str | None:
+                if col.table:
+                    return sources.get(col.table)
+                owners = [t for t in set(sources.values()) if col.name in columns_of.get(t, ())]
+                if len(owners) == 1:
+                    return owners[0]
+                return next(iter(sources.values())) if len(set(sources.values())) == 1 else None
+
+            def note(col: exp.Column, kind: str, table_of: Any = table_of) -> None:
+                table = table_of(col)
+                if table is None or col.name not in columns_of.get(table, ()):
+                    return
+                entry = uses.setdefault(table, _Uses())
+                entry.add(getattr(entry, kind), col.name)
+
+            for pred in [*_conjuncts(where), *(c for j in joins for c in _conjuncts(j))]:
+                _classify(pred, note)
+            for ordered in order:
+                if isinstance(ordered.this, exp.Column):
+                    note(ordered.this, "order")
+    out: list[Candidate] = []
+    for table, use in uses.items():
+        proposals: list[tuple[str, ...]] = []
+        eq = use.eq[: _MAX_COLUMNS - 1] if use.ranges or use.order else use.eq[:_MAX_COLUMNS]
+        if eq and use.ranges:
+            proposals.append((*eq, use.ranges[0]))
+        if eq and use.order:
+            proposals.append((*eq, use.order[0]))
+        if eq:
+            proposals.append(tuple(eq))
+            proposals.extend((c,) for c in eq)
+        proposals.extend((c,) for c in use.ranges[:2])
+        proposals.extend((c,) for c in use.joins)
+        if use.order and not eq:
+            proposals.append((use.order[0],))
+        for cols in proposals:
+            candidate = Candidate(table, tuple(dict.fromkeys(cols)))
+            if candidate not in out:
+                out.append(candidate)
+    return out
+
+
+def _classify(pred: exp.Expr, note: Any) -> None:
+    if isinstance(pred, exp.Paren):
+        pred = pred.this
+    if isinstance(pred, exp.EQ | exp.Is | exp.NullSafeEQ):
+        left, right = pred.this, pred.expression
+        if isinstance(left, exp.Column) and isinstance(right, exp.Column):
+            note(left, "joins")
+            note(right, "joins")
+        elif isinstance(left, exp.Column) and _is_value(right):
+            note(left, "eq")
+        elif isinstance(right, exp.Column) and _is_value(left):
+            note(right, "eq")
+    elif isinstance(pred, exp.In) and isinstance(pred.this, exp.Column):
+        note(pred.this, "eq")
+    elif isinstance(pred, _RANGES):
+        left, right = pred.this, pred.args.get("expression")
+        if isinstance(left, exp.Column) and (right is None or _is_value(right)):
+            note(left, "ranges")
+        elif isinstance(right, exp.Column) and _is_value(left):
+            note(right, "ranges")
+
+
+def _scopes(tree: exp.Expr) -> Iterable[tuple[dict[str, str], Any, list[Any], list[Any]]]:
+    """(alias -> table, WHERE, JOIN ON conditions, ORDER BY terms) per query scope."""
+    if isinstance(tree, exp.Update | exp.Delete) and isinstance(tree.this, exp.Table):
+        table = tree.this
+        yield {table.alias_or_name: table.name}, tree.args.get("where"), [], []
+    try:
+        scopes = traverse_scope(tree)
+    except Exception:  # sqlglot cannot scope every statement (e.g. some writes)
+        return
+    for scope in scopes:
+        sources = {
+            alias: src.name for alias, src in scope.sources.items() if isinstance(src, exp.Table)
+        }
+        if not sources:
+            continue
+        select = scope.expression
+        joins = [j.args.get("on") for j in select.args.get("joins") or [] if j.args.get("on")]
+        order = select.args.get("order")
+        yield sources, select.args.get("where"), joins, list(order.expressions) if order else []
+
+
+def indexable(table: str) -> bool:
+    lowered = table.lower()
+    if lowered.startswith("sqlite_"):
+        return False
+    return not lowered.startswith("_chrono_") or lowered.startswith("_chrono_h")
+
+
+def existing_covers(stats: TableStats, candidate: Candidate) -> str | None:
+    """The existing index whose leading columns are the candidate's, if any."""
+    n = len(candidate.columns)
+    for index, table in stats.index_table.items():
+        if table == candidate.table and tuple(stats.index_columns.get(index, [])[:n]) == (
+            candidate.columns
+        ):
+            return index
+    return None
+
+
+def rowid_alias(conn: sqlite3.Connection, candidate: Candidate) -> bool:
+    """Whether the candidate is just the table's INTEGER PRIMARY KEY (already the rowid)."""
+    if len(candidate.columns) != 1:
+        return False
+    info = conn.execute(f"PRAGMA table_info({quote(candidate.table)})").fetchall()
+    pk = [r for r in info if r[5]]
+    return len(pk) == 1 and pk[0][1] == candidate.columns[0] and pk[0][2].upper() == "INTEGER"
+
+
+def candidate_stat(conn: sqlite3.Connection, candidate: Candidate, rows: int) -> str:
+    """The ``sqlite_stat1`` line the candidate would get: rows, then rows per key prefix."""
+    numbers = [str(rows)]
+    table = quote(candidate.table)
+    for k in range(1, len(candidate.columns) + 1):
+        cols = ", ".join(quote(c) for c in candidate.columns[:k])
+        distinct = conn.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM {table})")
+        keys = max(int(distinct.fetchone()[0]), 1)
+        numbers.append(str(max(1, -(-rows // keys))))
+    return " ".join(numbers)
+
+
+class WhatIf:
+    """An in-memory copy of the schema and statistics in which candidates are tried."""
+
+    def __init__(self, conn: sqlite3.Connection, stats: TableStats) -> None:
+        self.conn = sqlite3.connect(":memory:")
+        self._source = conn
+        self._stats = stats
+        schema = conn.execute(
+            "SELECT type, sql FROM sqlite_schema WHERE sql IS NOT NULL "
+            "AND name NOT LIKE 'sqlite_%' AND type IN ('table', 'index', 'view') "
+            "ORDER BY type = 'table' DESC, type = 'index' DESC"
+        ).fetchall()
+        for _kind, ddl in schema:
+            try:
+                self.conn.execute(ddl)
+            except sqlite3.Error:
+                continue  # virtual tables and the like: the planner does not need them
+        self.conn.execute("ANALYZE")  # creates sqlite_stat1 here
+        self.conn.execute("DELETE FROM sqlite_stat1")
+        self._base: list[tuple[str, str | None, str]] = []
+        has_stat1 = conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'")
+        if has_stat1.fetchone():
+            self._base = [tuple(r) for r in conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1")]
+        known = {r[0] for r in self._base}
+        self._base += [(t, None, str(n)) for t, n in stats.rows.items() if t not in known]
+        self._load(self._base)
+
+    def _load(self, rows: list[tuple[str, str | None, str]]) -> None:
+        self.conn.execute("DELETE FROM sqlite_stat1")
+        self.conn.executemany("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)", rows)
+        self.conn.execute("ANALYZE sqlite_schema")  # makes the planner read the rows again
+
+    def plan_with(
+        self, candidate: Candidate, statements: list[tuple[str, Any]]
+    ) -> tuple[list[list[Any]], str] | None:
+        """Plans of the statements with the candidate present, and its stat line; None if
+        the index cannot be created."""
+        try:
+            self.conn.execute(candidate.ddl())
+        except sqlite3.Error:
+            return None
+        try:
+            stat = candidate_stat(self._source, candidate, self._stats.rows.get(candidate.table, 0))
+            self._load([*self._base, (candidate.table, candidate.name, stat)])
+            plans = []
+            for sql, params in statements:
+                try:
+                    plans.append(explain(self.conn, sql, params))
+                except sqlite3.Error:
+                    plans.append([])
+            return plans, stat
+        finally:
+            self.conn.execute(f"DROP INDEX {quote(candidate.name)}")
+
+    def uses(self, candidate: Candidate, plan: list[Any]) -> bool:
+        return candidate.name in indexes_used(plan)
+
+    def close(self) -> None:
+        self.conn.close()
