@@ -73,7 +73,8 @@ class Ledger:
     def find(self, digest: bytes) -> tuple[int, int, bytes] | None:
         """(leaf_index, tx_id, leaf) of the leaf with this hash."""
         row = self.conn.execute(
-            "SELECT leaf_index, tx_id, leaf FROM _chrono_ledger WHERE leaf_hash = ?", (digest,)
+            "SELECT leaf_index, tx_id, CAST(leaf AS BLOB) FROM _chrono_ledger WHERE leaf_hash = ?",
+            (digest,),
         ).fetchone()
         return None if row is None else (row[0], row[1], bytes(row[2]))
 

@@ -26,10 +26,10 @@ from typing import Any
 from chronodb.audit.digests import EMPTY, scan
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, SQLiteNodeStore
-from chronodb.audit.proofs import leaf_hash
+from chronodb.audit.proofs import HASH_SIZE, leaf_hash
 from chronodb.errors import AuditError
-from chronodb.versioning.catalog import Catalog
-from chronodb.versioning.tables import quote, trigger_names
+from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
+from chronodb.versioning.tables import OP, TX, quote, trigger_names
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +96,89 @@ def _table_names(catalog: Catalog) -> dict[int, str]:
     return names
 
 
+def _check_nodes(
+    conn: sqlite3.Connection,
+    store: MemoryNodeStore,
+    tx_of_index: list[int],
+    bad_leaves: set[int],
+) -> list[Problem]:
+    """Compare every stored node with the tree recomputed from the leaf hashes.
+
+    A leaf node that differs names its transaction; inner nodes are reported only when no
+    leaf explains them (an edited leaf changes every node above it).
+    """
+    found = 0
+    leaf_level: list[Problem] = []
+    inner: list[Problem] = []
+    for level, idx, digest in conn.execute(
+        "SELECT level, idx, CAST(hash AS BLOB) FROM _chrono_merkle ORDER BY level, idx"
+    ):
+        want = store.get(level, idx)
+        found += want is not None
+        if want is None or want == bytes(digest):
+            continue
+        where = f"node (level {level}, index {idx}) differs from the leaves"
+        if level == 0:
+            if idx not in bad_leaves:
+                leaf_level.append(Problem("merkle tree edited", where, tx_of_index[idx]))
+        elif not bad_leaves:
+            inner.append(Problem("merkle tree edited", where))
+    out = leaf_level or inner[:1]
+    if found < len(store):
+        out.append(Problem("merkle tree edited", f"{len(store) - found} node(s) are missing"))
+    return out
+
+
+def _check_current(conn: sqlite3.Connection, sv: SchemaVersion, limit: int = 5) -> list[Problem]:
+    """Rows of the current table that differ from the newest version of their key.
+
+    Each differing key is named, with the transaction of the version it should equal: an
+    edited row has a live version, a deleted one a live version but no row, an inserted one
+    no live version.
+    """
+    hist, table = quote(sv.hist), quote(sv.name)
+    rowid = sv.keys == (ROWID_KEY,)
+    cur_keys = ["rowid"] if rowid else [quote(c.name) for c in sv.key_columns]
+    hist_keys = [quote(k) for k in sv.keys]
+    cur = ", ".join(cur_keys + [quote(c.name) for c in sv.columns])
+    old = ", ".join(f"h.{k}" for k in hist_keys) + "".join(
+        f", h.{quote(c.hist)}" for c in sv.columns
+    )
+    same = " AND ".join(f"h2.{k} IS h.{k}" for k in hist_keys)
+    newest = (
+        f"SELECT {old} FROM {hist} AS h WHERE h.{OP} <> 'D' AND h.{TX} = "
+        f"(SELECT max(h2.{TX}) FROM {hist} AS h2 WHERE {same})"
+    )
+    n = len(cur_keys)
+    edited = [tuple(r)[:n] for r in conn.execute(f"SELECT {cur} FROM {table} EXCEPT {newest}")]
+    gone = [tuple(r)[:n] for r in conn.execute(f"{newest} EXCEPT SELECT {cur} FROM {table}")]
+    by_key = " AND ".join(f"{k} IS ?" for k in hist_keys)
+    here = " AND ".join(f"{k} IS ?" for k in cur_keys)
+    problems = []
+    for key in list(dict.fromkeys(edited + gone))[:limit]:
+        last = conn.execute(
+            f"SELECT {TX}, {OP} FROM {hist} WHERE {by_key} ORDER BY {TX} DESC LIMIT 1", key
+        ).fetchone()
+        live = last is not None and last[1] != "D"
+        exists = conn.execute(f"SELECT 1 FROM {table} WHERE {here}", key).fetchone()
+        if not live:
+            kind, detail = "current row inserted", "the row has no live version in history"
+        elif exists:
+            kind, detail = "current row edited", "the row differs from its newest version"
+        else:
+            kind, detail = "current row deleted", "the row's newest version is live"
+        problems.append(
+            Problem(
+                kind,
+                detail,
+                last[0] if live else None,
+                sv.name,
+                key[0] if len(key) == 1 else key,
+            )
+        )
+    return problems
+
+
 def verify(
     conn: sqlite3.Connection,
     catalog: Catalog,
@@ -106,74 +189,90 @@ def verify(
     problems = report.problems
     names = _table_names(catalog)
 
-    # 1. leaves
+    # 1. leaves (CAST: a tamperer may have stored text where a BLOB belongs)
     leaves: dict[int, Leaf] = {}
     hashes: list[bytes] = []
-    expected_index = 0
+    tx_of_index: list[int] = []
+    bad_leaves: set[int] = set()
+    missing_indexes: list[int] = []
     for index, tx_id, blob, stored in conn.execute(
-        "SELECT leaf_index, tx_id, leaf, leaf_hash FROM _chrono_ledger ORDER BY leaf_index"
+        "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
+        "FROM _chrono_ledger ORDER BY leaf_index"
     ):
         blob, stored = bytes(blob), bytes(stored)
-        if index != expected_index:
-            problems.append(
-                Problem("ledger leaf deleted", f"leaf index {expected_index} is missing", tx_id)
-            )
-            expected_index = index
-        expected_index += 1
-        digest = leaf_hash(blob)
-        if digest != stored:
-            problems.append(Problem("ledger leaf edited", "leaf does not hash to its hash", tx_id))
+        missing_indexes += range(len(hashes), index)
+        while len(hashes) < index:  # keep positions: index i is hashes[i]
+            hashes.append(b"")
+            tx_of_index.append(-1)
         hashes.append(stored)
+        tx_of_index.append(tx_id)
+        if leaf_hash(blob) != stored:
+            bad_leaves.add(index)
+            problems.append(
+                Problem("ledger leaf edited", "the leaf does not hash to its leaf_hash", tx_id)
+            )
         try:
             leaf = Leaf.decode(blob)
         except AuditError as err:
+            bad_leaves.add(index)
             problems.append(Problem("ledger leaf edited", str(err), tx_id))
             continue
         if leaf.tx_id != tx_id:
+            bad_leaves.add(index)
             problems.append(Problem("ledger leaf edited", f"leaf names tx {leaf.tx_id}", tx_id))
         leaves[tx_id] = leaf
-    report.checked["leaves"] = len(hashes)
+    report.checked["leaves"] = len(hashes) - len(missing_indexes)
+    stored_tree = MerkleTree(SQLiteNodeStore(conn))
+    size = max(len(hashes), stored_tree.size)
+    missing_indexes += range(len(hashes), size)  # leaves deleted from the end
 
-    # 2. transaction records
-    seen_tx = 0
+    # 2. transaction records; a record without a leaf is a deleted leaf where an index is
+    # missing between its neighbours' leaves, else an inserted record
+    tx_ids: set[int] = set()
     for tx_id, tx_time, user in conn.execute(
         "SELECT tx_id, tx_time, user FROM _chrono_tx ORDER BY tx_id"
     ):
-        seen_tx += 1
+        tx_ids.add(tx_id)
         leaf = leaves.get(tx_id)
         if leaf is None:
-            problems.append(
-                Problem("transaction record inserted", "no ledger leaf for this transaction", tx_id)
-            )
+            before = max((i for i, t in enumerate(tx_of_index) if 0 <= t < tx_id), default=-1)
+            gap = [i for i in missing_indexes if i > before]
+            after = min((i for i, t in enumerate(tx_of_index) if t > tx_id), default=size)
+            if gap and gap[0] < after:
+                missing_indexes.remove(gap[0])
+                problems.append(
+                    Problem("ledger leaf deleted", f"leaf index {gap[0]} is missing", tx_id)
+                )
+            else:
+                problems.append(
+                    Problem(
+                        "transaction record inserted", "no ledger leaf for this transaction", tx_id
+                    )
+                )
         elif leaf.tx_time != tx_time or leaf.user != (user or ""):
             problems.append(
                 Problem("transaction record edited", "time or user differs from its leaf", tx_id)
             )
-    tx_ids = {r[0] for r in conn.execute("SELECT tx_id FROM _chrono_tx")}
-    for tx_id in leaves.keys() - tx_ids:
+    for index in missing_indexes:
+        problems.append(Problem("ledger leaf deleted", f"leaf index {index} is missing"))
+    for tx_id in sorted(leaves.keys() - tx_ids):
         problems.append(Problem("transaction record deleted", "leaf without a record", tx_id))
-    report.checked["transactions"] = seen_tx
+    report.checked["transactions"] = len(tx_ids)
 
-    # 3. Merkle tree and saved digests
-    memory = MerkleTree(MemoryNodeStore())
-    memory.append_leaf_hashes(hashes)
-    size = len(hashes)
+    # 3. the stored Merkle tree, node by node, and the saved digests
+    nodes = MemoryNodeStore()
+    memory = MerkleTree(nodes)
+    if len(hashes) == size and all(len(h) == HASH_SIZE for h in hashes):
+        memory.append_leaf_hashes(hashes)
     report.tree_size = size
-    if size:
-        root = memory.root()
-        report.root = root.hex()
-        stored_tree = MerkleTree(SQLiteNodeStore(conn))
-        try:
-            stored_root = stored_tree.root(size) if stored_tree.size >= size else None
-        except AuditError:
-            stored_root = None
-        if stored_root != root:
-            problems.append(Problem("merkle tree edited", "stored tree root differs from leaves"))
+    if size and memory.size == size:
+        report.root = memory.root().hex()
+        problems += _check_nodes(conn, nodes, tx_of_index, bad_leaves)
     digests = conn.execute("SELECT tree_size, root FROM _chrono_digests ORDER BY tree_size")
     checked_digests = 0
     for tree_size, saved_root in digests:
         checked_digests += 1
-        if tree_size > size or memory.root(tree_size) != bytes(saved_root):
+        if tree_size > memory.size or memory.root(tree_size) != bytes(saved_root):
             problems.append(
                 Problem(
                     "history rewritten",
@@ -194,10 +293,11 @@ def verify(
             amended.add((a.tx_id, a.table_id))
     found: set[tuple[int, int]] = set()
     versions = 0
+    total = sum(n for n, _ in expected.values())
     for tx_id, table_id, count, digest in scan(conn, catalog):
         versions += count
         if progress is not None:
-            progress(versions, 0)
+            progress(versions, total)
         key = (tx_id, table_id)
         found.add(key)
         table = names.get(table_id)
@@ -238,38 +338,14 @@ def verify(
         )
 
     # 5. current tables against history, and the triggers that keep them together
-    from chronodb.sql import snapshots  # local: avoid a cycle at import time
-
     present = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='trigger'")}
     for sv in catalog.live_tables():
+        problems += _check_current(conn, sv)
         missing = [n for n in trigger_names(sv) if n not in present]
         if missing:
             problems.append(
                 Problem("versioning triggers dropped", ", ".join(missing), table=sv.name)
             )
-        cols = ", ".join(quote(c.name) for c in sv.columns)
-        latest = snapshots.as_of(sv, "(SELECT coalesce(max(tx_id), 0) FROM _chrono_tx)", sv)
-        key_cols = [c.name for c in sv.key_columns] or None
-        for label, sql in (
-            (
-                "current row not in history",
-                f"SELECT {cols} FROM {quote(sv.name)} EXCEPT SELECT {cols} FROM ({latest})",
-            ),
-            (
-                "history row missing from current table",
-                f"SELECT {cols} FROM ({latest}) EXCEPT SELECT {cols} FROM {quote(sv.name)}",
-            ),
-        ):
-            for row in conn.execute(sql).fetchmany(5):
-                row_key = tuple(row[c] for c in key_cols) if key_cols else tuple(row)
-                problems.append(
-                    Problem(
-                        "current table edited" if "current row" in label else "current row deleted",
-                        label,
-                        table=sv.name,
-                        row=row_key[0] if len(row_key) == 1 else row_key,
-                    )
-                )
     report.checked["tables"] = len(catalog.live_tables())
     report.ok = not problems
     report.seconds = time.perf_counter() - start
