@@ -1,0 +1,157 @@
+"""The HTTP API through a real server and httpx."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from chronodb import ChronoDB
+from chronodb.server import BackgroundServer
+
+
+@pytest.fixture
+def client(server: BackgroundServer):
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        yield http
+
+
+def sql(client: httpx.Client, statement: str, params=None) -> httpx.Response:
+    return client.post("/sql", json={"sql": statement, "params": params})
+
+
+def test_sql_write_then_read_and_time_travel(client: httpx.Client):
+    written = sql(client, "INSERT INTO users VALUES (?, ?)", [1, "Alice"])
+    assert written.status_code == 200
+    body = written.json()
+    assert body["rowcount"] == 1 and body["tx_id"] > 0 and body["tx_time"] > 0
+    assert len(body["tx_hash"]) == 64
+    sql(client, "UPDATE users SET name = :name WHERE id = 1", {"name": "Alice Smith"})
+    now = sql(client, "SELECT id, name FROM users").json()
+    assert now["columns"] == ["id", "name"] and now["rows"] == [[1, "Alice Smith"]]
+    assert now["tx_id"] is None
+    then = sql(client, "SELECT name FROM users AS OF TRANSACTION ?", [body["tx_id"]]).json()
+    assert then["rows"] == [["Alice"]]
+
+
+def test_sql_errors_are_400_with_type_message_and_position(client: httpx.Client):
+    response = sql(client, "SELECT * FROM users WHERE", None)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "SQLSyntaxError" and "incomplete input" in error["message"]
+    bad = sql(client, "SELEKT 1").json()["error"]
+    assert bad["position"] == 0
+    missing = sql(client, "SELECT * FROM nowhere").json()["error"]
+    assert missing["type"] == "SchemaError" and "nowhere" in missing["message"]
+    constraint = sql(client, "INSERT INTO users VALUES (1, 'a')")
+    assert constraint.status_code == 200
+    assert sql(client, "INSERT INTO users VALUES (1, 'b')").json()["error"]["type"] == (
+        "IntegrityError"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1]",
+        b'{"params": []}',
+        b'{"sql": ""}',
+        b'{"sql": "SELECT ?", "params": [[1]]}',
+        b'{"sql": "SELECT ?", "params": [99999999999999999999999]}',
+        b'{"sql": "SELECT 1; SELECT 2"}',
+        b'{"sql": "SELECT \'\\u0000\'"}',
+        b'{"sql": "SELECT \'\\ud800\'"}',
+    ],
+    ids=lambda b: b.decode()[:30],
+)
+def test_bad_requests_are_400_never_500(client: httpx.Client, body: bytes):
+    response = client.post("/sql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "statement", ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT a", "ATTACH 'x.db' AS x", "VACUUM"]
+)
+def test_statements_that_outlive_the_request_are_refused(client: httpx.Client, statement: str):
+    response = sql(client, statement)
+    assert response.status_code == 400
+    assert "not available over HTTP" in response.json()["error"]["message"]
+    assert sql(client, "INSERT INTO users VALUES (5, 'still works')").status_code == 200
+
+
+def test_request_body_over_the_limit_is_413(client: httpx.Client):
+    huge = "SELECT '" + "x" * (1024 * 1024) + "'"
+    response = sql(client, huge)
+    assert response.status_code == 413
+    assert "at most 1048576 bytes" in response.json()["error"]["message"]
+
+
+def test_tables_lists_columns_and_keys(client: httpx.Client):
+    tables = client.get("/tables").json()["tables"]
+    assert [t["name"] for t in tables] == ["orders", "users"]
+    orders = tables[0]
+    assert orders["columns"][0] == {"name": "id", "type": "INTEGER", "primary_key": True}
+    assert [c["name"] for c in orders["columns"]] == ["id", "status", "total"]
+
+
+def test_history_of_one_row(client: httpx.Client, writer: ChronoDB):
+    writer.execute("INSERT INTO orders VALUES (1, 'new', 5)")
+    writer.execute("UPDATE orders SET status = 'shipped' WHERE id = 1")
+    writer.execute("DELETE FROM orders WHERE id = 1")
+    response = client.get("/tables/orders/history/1")
+    assert response.status_code == 200
+    versions = response.json()["versions"]
+    assert [v["operation"] for v in versions] == ["INSERT", "UPDATE", "DELETE"]
+    assert versions[1]["before"]["status"] == "new" and versions[1]["after"]["status"] == "shipped"
+    assert client.get("/tables/orders/history/2").json()["versions"] == []
+    missing = client.get("/tables/nowhere/history/1")
+    assert missing.status_code == 404 and missing.json()["error"]["type"] == "SchemaError"
+
+
+def test_history_with_a_text_key_that_looks_like_a_number(client: httpx.Client, writer: ChronoDB):
+    writer.execute("CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT)")
+    writer.execute("INSERT INTO codes VALUES ('007', 'bond'), ('12', 'twelve')")
+    assert client.get("/tables/codes/history/007").json()["versions"][0]["after"]["label"] == (
+        "bond"
+    )
+    assert len(client.get("/tables/codes/history/12").json()["versions"]) == 1
+
+
+def test_health(client: httpx.Client, writer: ChronoDB):
+    tx = writer.execute("INSERT INTO users VALUES (1, 'a')").tx_id
+    health = client.get("/health").json()
+    assert health["status"] == "ok"
+    assert health["tables"] == 2 and health["size_bytes"] > 0
+    assert health["last_tx"]["tx_id"] == tx
+    assert health["stream"]["running"] is True
+
+
+def test_metrics_count_statements_and_errors(client: httpx.Client):
+    sql(client, "SELECT 1")
+    sql(client, "SELECT nope FROM nowhere")
+    text = client.get("/metrics").text
+    assert 'chronodb_statements_total{outcome="ok"} 1.0' in text
+    assert 'chronodb_statements_total{outcome="error"} 1.0' in text
+    assert "chronodb_statement_seconds_count 2.0" in text
+    assert "chronodb_stream_connections 0.0" in text
+    assert 'chronodb_errors_total{source="http"} 1.0' in text
+
+
+def test_openapi_document_lists_every_endpoint(client: httpx.Client):
+    doc = client.get("/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["paths"]) == {
+        "/sql",
+        "/tables",
+        "/tables/{table}/history/{pk}",
+        "/health",
+        "/metrics",
+        "/openapi.json",
+    }
+
+
+def test_unknown_paths_and_methods_answer_json(client: httpx.Client):
+    assert client.get("/nothing").json()["error"]["type"] == "NotFound"
+    wrong = client.get("/sql")
+    assert wrong.status_code == 405 and wrong.json()["error"]["type"] == "MethodNotAllowed"

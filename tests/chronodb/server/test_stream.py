@@ -1,0 +1,293 @@
+"""The change stream, through a real server and the ``websockets`` client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import websockets
+from wsclient import changes, receive, send
+
+from chronodb import ChronoDB
+from chronodb.server import BackgroundServer
+
+
+async def test_seed_protocol_insert_update_delete(server: BackgroundServer, writer: ChronoDB):
+    async with websockets.connect(server.ws_url) as ws:
+        answer = await send(ws, {"type": "subscribe", "table": "orders"})
+        assert answer["type"] == "subscribed" and answer["table"] == "orders"
+        inserted = await asyncio.to_thread(
+            writer.execute, "INSERT INTO orders VALUES (1, 'new', 10.0)"
+        )
+        await asyncio.to_thread(writer.execute, "UPDATE orders SET status = 'paid' WHERE id = 1")
+        await asyncio.to_thread(writer.execute, "DELETE FROM orders WHERE id = 1")
+        got = await changes(ws, 3)
+    assert [c["operation"] for c in got] == ["INSERT", "UPDATE", "DELETE"]
+    assert got[0]["table"] == "orders"
+    assert got[0]["before"] is None
+    assert got[0]["after"] == {"id": 1, "status": "new", "total": 10.0}
+    assert got[0]["tx_id"] == inserted.tx_id and got[0]["tx_time"] == inserted.tx_time
+    assert got[0]["tx_hash"] == inserted.tx_hash
+    assert got[1]["before"]["status"] == "new" and got[1]["after"]["status"] == "paid"
+    assert got[2]["before"]["status"] == "paid" and got[2]["after"] is None
+    assert [c["tx_id"] for c in got] == sorted(c["tx_id"] for c in got)
+
+
+async def test_websocket_at_root_path_and_change_arrives_within_a_second(
+    server: BackgroundServer, writer: ChronoDB
+):
+    async with websockets.connect(server.url.replace("http", "ws") + "/") as ws:
+        await send(ws, {"type": "subscribe", "table": "orders"})
+        started = time.monotonic()
+        await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (7, 'new', 1)")
+        (event,) = await changes(ws, 1, timeout=1.0)
+        assert time.monotonic() - started < 1.0
+    assert event["after"]["id"] == 7
+
+
+async def test_changes_written_by_another_process_arrive(server: BackgroundServer, db_path: Path):
+    script = (
+        "import sys; from chronodb import ChronoDB; db = ChronoDB(sys.argv[1]); "
+        "db.execute(\"INSERT INTO orders VALUES (42, 'elsewhere', 5)\")"
+    )
+    async with websockets.connect(server.ws_url) as ws:
+        await send(ws, {"type": "subscribe", "table": "orders"})
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script, str(db_path))
+        assert await proc.wait() == 0
+        (event,) = await changes(ws, 1, timeout=1.0)
+    assert event["after"] == {"id": 42, "status": "elsewhere", "total": 5}
+
+
+async def test_writes_through_the_http_api_reach_subscribers(server: BackgroundServer):
+    import httpx
+
+    async with websockets.connect(server.ws_url) as ws, httpx.AsyncClient() as http:
+        await send(ws, {"type": "subscribe", "table": "users"})
+        response = await http.post(
+            server.url + "/sql", json={"sql": "INSERT INTO users VALUES (?, ?)", "params": [1, "A"]}
+        )
+        (event,) = await changes(ws, 1)
+    assert event["tx_id"] == response.json()["tx_id"]
+    assert event["after"] == {"id": 1, "name": "A"}
+
+
+async def test_several_tables_and_unsubscribe(server: BackgroundServer, writer: ChronoDB):
+    async with websockets.connect(server.ws_url) as ws:
+        await send(ws, {"type": "subscribe", "table": "orders"})
+        await send(ws, {"type": "subscribe", "table": "USERS"})
+        await asyncio.to_thread(writer.execute, "INSERT INTO users VALUES (1, 'Ann')")
+        await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (1, 'new', 3)")
+        got = await changes(ws, 2)
+        assert [c["table"] for c in got] == ["users", "orders"]
+        assert await send(ws, {"type": "unsubscribe", "table": "users"}) == {
+            "type": "unsubscribed",
+            "table": "users",
+        }
+        await asyncio.to_thread(writer.execute, "INSERT INTO users VALUES (2, 'Bob')")
+        await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (2, 'new', 4)")
+        (event,) = await changes(ws, 1)
+        assert event["table"] == "orders" and event["after"]["id"] == 2
+        error = await send(ws, {"type": "unsubscribe", "table": "users"})
+        assert error["type"] == "error" and "not subscribed" in error["message"]
+
+
+async def test_where_filters_equality_comparison_and_deletes_by_before(
+    server: BackgroundServer, writer: ChronoDB
+):
+    async with (
+        websockets.connect(server.ws_url) as shipped,
+        websockets.connect(server.ws_url) as big,
+    ):
+        await send(
+            shipped, {"type": "subscribe", "table": "orders", "where": {"status": "shipped"}}
+        )
+        await send(big, {"type": "subscribe", "table": "orders", "where": {"total": {"gt": 100}}})
+        for sql in (
+            "INSERT INTO orders VALUES (1, 'new', 50)",
+            "INSERT INTO orders VALUES (2, 'shipped', 500)",
+            "UPDATE orders SET status = 'shipped' WHERE id = 1",
+            "INSERT INTO orders VALUES (3, 'new', NULL)",
+            "DELETE FROM orders WHERE id = 2",
+        ):
+            await asyncio.to_thread(writer.execute, sql)
+        got_shipped = await changes(shipped, 3)
+        got_big = await changes(big, 2)
+        await shipped.send(json.dumps({"type": "ping"}))
+        assert (await receive(shipped))["type"] == "pong"  # nothing else was queued
+    assert [(c["operation"], (c["after"] or c["before"])["id"]) for c in got_shipped] == [
+        ("INSERT", 2),
+        ("UPDATE", 1),
+        ("DELETE", 2),
+    ]
+    assert [(c["operation"], (c["after"] or c["before"])["id"]) for c in got_big] == [
+        ("INSERT", 2),
+        ("DELETE", 2),
+    ]
+
+
+async def test_resume_since_tx_replays_then_continues_live_without_gap_or_duplicate(
+    server: BackgroundServer, writer: ChronoDB
+):
+    total = 150
+    done = threading.Event()
+
+    def write() -> None:
+        for i in range(total):
+            writer.execute("INSERT INTO orders VALUES (?, 'new', ?)", (i, i))
+            time.sleep(0.001)
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        seen: list[int] = []
+        # A client that reads a little, drops, and resumes from the last transaction it saw,
+        # twice, while the writes go on.
+        since = 0
+        while len(seen) < total:
+            async with websockets.connect(server.ws_url) as ws:
+                await send(ws, {"type": "subscribe", "table": "orders", "since_tx": since})
+                want = min(40, total - len(seen))
+                got = await changes(ws, want)
+            seen += [c["after"]["id"] for c in got]
+            since = got[-1]["tx_id"]
+    finally:
+        thread.join()
+    assert done.is_set()
+    assert seen == list(range(total))
+
+
+async def test_resume_since_a_timestamp(server: BackgroundServer, writer: ChronoDB):
+    writer.execute("INSERT INTO orders VALUES (1, 'old', 1)")
+    cut = writer.execute("INSERT INTO orders VALUES (2, 'old', 2)").tx_time
+    time.sleep(0.002)
+    writer.execute("INSERT INTO orders VALUES (3, 'after', 3)")
+    async with websockets.connect(server.ws_url) as ws:
+        await send(ws, {"type": "subscribe", "table": "orders", "since": cut})
+        replayed = await changes(ws, 1)
+        await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (4, 'live', 4)")
+        live = await changes(ws, 1)
+    assert [c["after"]["id"] for c in replayed + live] == [3, 4]
+
+
+async def test_resume_with_a_filter_replays_only_matching_rows(
+    server: BackgroundServer, writer: ChronoDB
+):
+    for i in range(10):
+        writer.execute(
+            "INSERT INTO orders VALUES (?, ?, ?)", (i, "even" if i % 2 == 0 else "odd", i)
+        )
+    async with websockets.connect(server.ws_url) as ws:
+        answer = await send(
+            ws, {"type": "subscribe", "table": "orders", "since_tx": 0, "where": {"status": "odd"}}
+        )
+        assert answer["tx_id"] == 0
+        got = await changes(ws, 5)
+    assert [c["after"]["id"] for c in got] == [1, 3, 5, 7, 9]
+
+
+async def test_overflow_tells_where_to_resume_and_resuming_loses_nothing(
+    start_server, writer: ChronoDB
+):
+    server = start_server(queue_size=5)
+    writer.execute("INSERT INTO orders VALUES (0, 'first', 0)")
+    async with websockets.connect(server.ws_url) as ws:
+        await send(ws, {"type": "subscribe", "table": "orders"})
+        small = await asyncio.to_thread(
+            writer.executemany, "INSERT INTO orders VALUES (?, 'a', 0)", [(i,) for i in (1, 2, 3)]
+        )
+        # One transaction of 20 changes cannot fit a queue of 5: the feed never waits.
+        await asyncio.to_thread(
+            writer.executemany,
+            "INSERT INTO orders VALUES (?, 'b', 0)",
+            [(i,) for i in range(4, 24)],
+        )
+        got = await changes(ws, 3)
+        overflow = await receive(ws)
+        assert overflow == {"type": "overflow", "resume_tx": small.tx_id}
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await receive(ws)
+        assert closed.value.rcvd.code == 1013
+    async with websockets.connect(server.ws_url) as ws:
+        await send(ws, {"type": "subscribe", "table": "orders", "since_tx": overflow["resume_tx"]})
+        rest = await changes(ws, 20)
+    assert [c["after"]["id"] for c in got + rest] == list(range(1, 24))
+    metrics = __import__("httpx").get(server.url + "/metrics").text
+    assert "chronodb_stream_overflows_total 1.0" in metrics
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("not json", "not JSON"),
+        ("[1, 2]", "JSON object"),
+        ('{"type": "dance"}', "unknown message type"),
+        ('{"type": "subscribe"}', "table"),
+        ('{"type": "subscribe", "table": "nope"}', "unknown table 'nope'"),
+        ('{"type": "subscribe", "table": "orders", "where": {"colour": 1}}', "no column 'colour'"),
+        (
+            '{"type": "subscribe", "table": "orders", "where": {"total": {"between": 1}}}',
+            "operator",
+        ),
+        ('{"type": "subscribe", "table": "orders", "where": [1]}', "where"),
+        ('{"type": "subscribe", "table": "orders", "since_tx": -1}', "since_tx"),
+        ('{"type": "subscribe", "table": "orders", "since": "yesterday-ish"}', "since"),
+        ('{"type": "subscribe", "table": "orders", "since": 1, "since_tx": 1}', "not both"),
+        ("x" * 70_000, "too large"),
+    ],
+)
+async def test_bad_messages_get_an_error_and_the_connection_stays_open(
+    server: BackgroundServer, writer: ChronoDB, message: str, expected: str
+):
+    async with websockets.connect(server.ws_url) as ws:
+        await ws.send(message)
+        error = await receive(ws)
+        assert error["type"] == "error" and expected in error["message"]
+        # Still usable afterwards.
+        assert (await send(ws, {"type": "subscribe", "table": "orders"}))["type"] == "subscribed"
+        await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (1, 'ok', 1)")
+        (event,) = await changes(ws, 1)
+        assert event["after"]["status"] == "ok"
+
+
+async def test_ping_pong_echoes_id(server: BackgroundServer):
+    async with websockets.connect(server.ws_url) as ws:
+        pong = await send(ws, {"type": "ping", "id": "abc"})
+    assert pong["type"] == "pong" and pong["id"] == "abc" and isinstance(pong["tx_id"], int)
+
+
+async def test_a_slow_consumer_does_not_stall_others(start_server, writer: ChronoDB):
+    server = start_server(queue_size=2000)
+    async with (
+        websockets.connect(server.ws_url, max_queue=1, close_timeout=0.2) as slow,
+        websockets.connect(server.ws_url) as fast,
+    ):
+        await send(slow, {"type": "subscribe", "table": "orders"})
+        await send(fast, {"type": "subscribe", "table": "orders"})
+        for start in range(0, 3000, 20):
+            await asyncio.to_thread(
+                writer.executemany,
+                "INSERT INTO orders VALUES (?, 'x', 0)",
+                [(i,) for i in range(start, start + 20)],
+            )
+        got = await changes(fast, 3000)
+    assert [c["after"]["id"] for c in got] == list(range(3000))
+
+
+def test_subscribers_survive_a_schema_change(server: BackgroundServer, writer: ChronoDB):
+    async def run() -> list[dict]:
+        async with websockets.connect(server.ws_url) as ws:
+            await send(ws, {"type": "subscribe", "table": "orders"})
+            await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (1, 'a', 1)")
+            await asyncio.to_thread(writer.execute, "ALTER TABLE orders ADD COLUMN note TEXT")
+            await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (2, 'b', 2, 'hi')")
+            return await changes(ws, 2)
+
+    first, second = asyncio.run(run())
+    assert first["after"] == {"id": 1, "status": "a", "total": 1}
+    assert second["after"] == {"id": 2, "status": "b", "total": 2, "note": "hi"}
