@@ -33,6 +33,7 @@ from chronodb.errors import (
     SQLSyntaxError,
     TransactionError,
 )
+from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.result import Result
 from chronodb.sql import temporal
 from chronodb.sql.classify import Route, classify
@@ -159,6 +160,9 @@ class ChronoDB:
         self._changes_at_alloc = 0
         self._tx_has_ddl = False
         self._closed = False
+        # The learned optimizer (chronodb/optimizer): None when disabled, so it costs nothing.
+        self.ml_optimizer = MLOptimizer(self, ml_optimizer)
+        self._observer = self.ml_optimizer.observer
         # The audit ledger: statement kinds and pruning/erasure amendments of the open
         # transaction, sealed into one leaf just before COMMIT.
         self._ledger: Ledger | None = None
@@ -381,8 +385,11 @@ class ChronoDB:
         return result
 
     # ------------------------------------------------------------------ execute
-    def execute(self, sql: str, params: Params = None) -> Result:
+    def execute(self, sql: str, params: Params = None, *, _timed: bool = False) -> Result:
         """Run one SQL statement; temporal clauses (AS OF, FOR SYSTEM_TIME) work anywhere."""
+        # The learned optimizer (chronodb/optimizer) counts each call and times 1 in N.
+        if self._observer is not None and not _timed and self._observer.due(sql):
+            return self._observer.measure(self.execute, sql, params)
         route = self._routes.get(sql)
         if route is None:
             route = self._route(sql)
@@ -643,6 +650,12 @@ class ChronoDB:
     def connection(self) -> sqlite3.Connection:
         """The underlying sqlite3 connection: for reads; writes made through it lose history."""
         return self._conn
+
+    def get_health_report(self) -> dict[str, Any]:
+        """Status, latency, sizes, alerts and recommendations backed by numbers."""
+        from chronodb.optimizer.health import health_report
+
+        return health_report(self)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:
