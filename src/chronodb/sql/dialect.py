@@ -20,6 +20,7 @@ from sqlglot.dialects.sqlite import SQLite
 from sqlglot.tokens import TokenType
 
 QUERY_AS_OF = "chrono_as_of"
+SOURCE_TEXT = "chrono_text"  # meta key: a select-list item's text as written
 
 
 class ChronoSQL(SQLite):
@@ -80,6 +81,17 @@ class ChronoSQL(SQLite):
                 if version is not None:
                     table.set("version", version)
             return table
+
+        def _parse_projections(self) -> tuple[list[exp.Expr], list[exp.Expr] | None]:
+            return self._parse_csv(self._parse_projection), None
+
+        def _parse_projection(self) -> exp.Expr | None:
+            """One select-list item, remembering its text: SQLite names result columns by it."""
+            start = self._curr
+            node = self._parse_expression()
+            if node is not None and start is not None and self._prev is not None and self.sql:
+                node.meta[SOURCE_TEXT] = self.sql[start.start : self._prev.end + 1].strip()
+            return node
 
         def _parse_placeholder(self) -> exp.Expr | None:
             node = super()._parse_placeholder()

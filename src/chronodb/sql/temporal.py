@@ -20,6 +20,7 @@ from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError, Timestam
 from chronodb.sql import snapshots
 from chronodb.sql.dialect import QUERY_AS_OF, parse, to_sql
 from chronodb.sql.rules.changes_function import ChangesArgumentError, changes_function
+from chronodb.sql.rules.column_names import keep_column_names
 from chronodb.sql.rules.expand_views import expand_views
 from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.rules.system_time import replace_temporal_tables
@@ -175,6 +176,7 @@ def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]
     except ChangesArgumentError as err:
         raise TemporalError(str(err), sql=sql) from None
     points = _collect_points(tree, sql)
+    tree = keep_column_names(tree)
     tree = push_query_as_of(tree)
     tree = expand_views(tree, view_body)
     tables = []

@@ -234,6 +234,27 @@ def test_same_statement_with_new_points(db: ChronoDB, story: Timeline) -> None:
     assert counts == [0, 2, 1, 1]
 
 
+@pytest.mark.parametrize(
+    "select",
+    [
+        "SELECT count(*), sum(score)/2, upper(name), score+1, 'x', ? FROM users",
+        "SELECT id, count(*) FROM users GROUP BY id UNION SELECT 0, max(id) FROM users",
+    ],
+)
+def test_column_names_are_the_same_as_without_the_clause(
+    db: ChronoDB, story: Timeline, select: str
+) -> None:
+    params = [7] if "?" in select else None
+    now = db.execute(select, params)
+    past = db.execute(select.replace("FROM users", "FROM users AS OF TIMESTAMP 4102444800"), params)
+    assert past.columns == now.columns
+    assert past.to_dicts() == now.to_dicts()
+    restore = select.replace("FROM users", f"FROM users AS OF TRANSACTION {story.tx_updated}", 1)
+    db.execute(f"CREATE TABLE copy AS {restore}", params)
+    copied = db.execute("SELECT * FROM copy")
+    assert copied.columns == now.columns
+
+
 # ----------------------------------------------------------------- where clauses go
 def test_as_of_in_a_subquery(db: ChronoDB, story: Timeline) -> None:
     sql = (
