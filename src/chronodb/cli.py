@@ -22,6 +22,7 @@ import click
 from chronodb import __version__, formatting
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
+from chronodb.optimizer.command import health_command
 from chronodb.result import Result
 from chronodb.server.command import serve_command
 
@@ -433,3 +434,4 @@ def run_demo(db: ChronoDB, echo: Callable[[str], object]) -> None:
 
 
 main.add_command(serve_command)
+main.add_command(health_command)
