@@ -31,6 +31,8 @@ from chronodb.errors import AuditError
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
 from chronodb.versioning.tables import OP, TX, quote, trigger_names
 
+_CURRENT = ("current row", "versioning triggers")
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -55,10 +57,21 @@ class VerificationReport:
 
     @property
     def first_problem(self) -> Problem | None:
-        with_tx = [p for p in self.problems if p.tx_id is not None]
-        if with_tx:
-            return min(with_tx, key=lambda p: p.tx_id or 0)
-        return self.problems[0] if self.problems else None
+        """The earliest problem in the ledger or history, else in the current tables.
+
+        Current tables are checked against history, so a damaged history also shows there;
+        the history problem is the cause.
+        """
+        for group in (
+            [p for p in self.problems if not p.kind.startswith(_CURRENT)],
+            self.problems,
+        ):
+            with_tx = [p for p in group if p.tx_id is not None]
+            if with_tx:
+                return min(with_tx, key=lambda p: p.tx_id or 0)
+            if group:
+                return group[0]
+        return None
 
     def __bool__(self) -> bool:
         return self.ok

@@ -1,0 +1,77 @@
+"""A busy ledgered database file, and the tamperer's tools: plain sqlite3 on that file."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from chronodb import ChronoDB
+
+
+def write_busy(db: ChronoDB) -> None:
+    """Inserts, updates, deletes, every kind of DDL, composite and rowid keys, transactions."""
+    db.execute(
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT, balance REAL, note BLOB)"
+    )
+    db.executemany(
+        "INSERT INTO accounts VALUES (?, ?, ?, ?)",
+        [(i, f"owner{i}", i * 10.0, bytes([i])) for i in range(1, 21)],
+    )
+    db.execute("UPDATE accounts SET balance = balance + 1 WHERE id <= 5")
+    db.execute("DELETE FROM accounts WHERE id = 20")
+    db.execute("CREATE TABLE stock (shop TEXT, sku INTEGER, qty INTEGER, PRIMARY KEY (shop, sku))")
+    db.execute("INSERT INTO stock VALUES ('a', 1, 5), ('a', 2, 6), ('b', 1, 7)")
+    db.execute("UPDATE stock SET qty = qty - 1 WHERE shop = 'a'")
+    db.execute("CREATE TABLE events (kind TEXT, payload TEXT)")  # rowid key
+    db.execute("INSERT INTO events VALUES ('login', 'x'), ('logout', 'y')")
+    db.execute("UPDATE events SET payload = 'z' WHERE kind = 'login'")
+    db.execute("DELETE FROM events WHERE kind = 'logout'")
+    db.execute("ALTER TABLE accounts ADD COLUMN tier TEXT")
+    db.execute("UPDATE accounts SET tier = 'gold' WHERE id = 1")
+    db.execute("ALTER TABLE accounts RENAME COLUMN tier TO level")
+    db.execute("UPDATE accounts SET level = 'silver' WHERE id = 2")
+    db.execute("ALTER TABLE accounts DROP COLUMN level")
+    db.execute("ALTER TABLE stock RENAME TO inventory")
+    db.execute("UPDATE inventory SET qty = 0 WHERE shop = 'b'")
+    db.execute("CREATE TABLE rich AS SELECT id, owner FROM accounts WHERE balance > 100")
+    db.execute("DROP TABLE events")
+    with db.transaction():
+        db.execute("INSERT INTO accounts (id, owner, balance) VALUES (30, 'carol', 1)")
+        db.execute("UPDATE accounts SET balance = 2 WHERE id = 30")
+        db.execute("UPDATE inventory SET qty = 9 WHERE shop = 'a' AND sku = 1")
+    db.execute("BEGIN")
+    db.execute("DELETE FROM rich WHERE id = 11")
+    db.execute("COMMIT")
+
+
+@pytest.fixture
+def busy_path(tmp_path: Path) -> Path:
+    path = tmp_path / "busy.db"
+    db = ChronoDB(path, user="alice")
+    write_busy(db)
+    db.close()
+    return path
+
+
+def drop_triggers(conn: sqlite3.Connection) -> None:
+    """What a tamperer does first, so that edits leave no history behind."""
+    names = conn.execute(
+        "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name GLOB '_chrono_h*_a[iukd]'"
+    ).fetchall()
+    for (name,) in names:
+        conn.execute(f'DROP TRIGGER "{name}"')
+
+
+def tamper(path: Path, *statements: str, keep_triggers: bool = False) -> None:
+    """Run ``statements`` on the file with plain sqlite3, behind ChronoDB's back."""
+    conn = sqlite3.connect(path)
+    try:
+        if not keep_triggers:
+            drop_triggers(conn)
+        for statement in statements:
+            conn.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()

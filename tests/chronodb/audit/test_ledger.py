@@ -1,0 +1,123 @@
+"""The ledger's write path: one leaf per committed write transaction, tx hashes, leaf encoding."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chronodb import ChronoDB
+from chronodb.audit.leaf import Amendment, Leaf, TableDigest
+from chronodb.audit.proofs import leaf_hash
+from chronodb.errors import AuditError
+
+
+def leaf_count(db: ChronoDB) -> int:
+    return db.execute("SELECT count(*) FROM _chrono_ledger").scalar()
+
+
+def test_every_committed_write_transaction_appends_one_leaf(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    before = leaf_count(db)
+    db.execute("INSERT INTO t VALUES (1, 'a')")
+    db.execute("UPDATE t SET v = 'b' WHERE id = 1")
+    with db.transaction():  # two statements, one transaction, one leaf
+        db.execute("INSERT INTO t VALUES (2, 'c')")
+        db.execute("DELETE FROM t WHERE id = 1")
+    assert leaf_count(db) == before + 3
+    ledger_tx = [r[0] for r in db.execute("SELECT tx_id FROM _chrono_ledger ORDER BY leaf_index")]
+    assert ledger_tx == [r[0] for r in db.execute("SELECT tx_id FROM _chrono_tx ORDER BY tx_id")]
+
+
+def test_rolled_back_and_empty_transactions_append_nothing(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    before = leaf_count(db)
+    with pytest.raises(RuntimeError), db.transaction():
+        db.execute("INSERT INTO t VALUES (1, 'a')")
+        raise RuntimeError("give up")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO t VALUES (2, 'b')")
+    db.execute("ROLLBACK")
+    empty = db.execute("UPDATE t SET v = 'x' WHERE id = 99")
+    assert empty.tx_hash is None
+    with db.transaction():
+        db.execute("DELETE FROM t WHERE id = 42")
+    assert leaf_count(db) == before
+    assert db.verify_audit_integrity()
+
+
+def test_tx_hash_is_on_results_and_in_change_history(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    first = db.execute("INSERT INTO t VALUES (1, 'a')")
+    second = db.execute("UPDATE t SET v = 'b' WHERE id = 1")
+    for result in (first, second):
+        assert len(result.tx_hash) == 64
+        assert result.tx_hash == db.tx_hash(result.tx_id)
+    assert first.tx_hash != second.tx_hash
+    history = db.get_change_history("t", 1)
+    assert [h["tx_hash"] for h in history] == [first.tx_hash, second.tx_hash]
+    assert db.tx_hash(10_000) is None
+
+
+def test_the_leaf_records_the_transaction(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    with db.transaction():
+        db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+        result = db.execute("UPDATE t SET v = 'c' WHERE id = 1")
+    blob = db.execute("SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id]).scalar()
+    assert leaf_hash(blob).hex() == db.tx_hash(result.tx_id)
+    leaf = Leaf.decode(blob)
+    assert (leaf.tx_id, leaf.user, leaf.kinds) == (result.tx_id, "tester", ("INSERT", "UPDATE"))
+    assert [t.versions for t in leaf.tables] == [2]  # one version per key per transaction
+    assert leaf.amendments == ()
+
+
+def test_a_database_without_ledger_has_no_hashes(tmp_path) -> None:
+    db = ChronoDB(tmp_path / "plain.db", ledger=False)
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    result = db.execute("INSERT INTO t VALUES (1)")
+    assert result.tx_hash is None
+    assert db.tx_hash(result.tx_id) is None
+    with pytest.raises(AuditError, match="ledger=False"):
+        db.audit_trail.digest()
+    db.close()
+
+
+digests = st.binary(min_size=32, max_size=32)
+ids = st.integers(0, 2**32 - 1)
+counts = st.integers(0, 2**63 - 1)
+leaves = st.builds(
+    Leaf,
+    tx_id=counts,
+    tx_time=st.integers(-(2**63), 2**63 - 1),
+    user=st.text(max_size=50),
+    kinds=st.lists(
+        st.sampled_from(["INSERT", "UPDATE", "DELETE", "CREATE", "PRUNE"]), max_size=4
+    ).map(tuple),
+    tables=st.lists(st.builds(TableDigest, ids, counts, digests), max_size=5).map(tuple),
+    amendments=st.lists(st.builds(Amendment, counts, ids, counts, digests), max_size=3).map(tuple),
+)
+
+
+@given(leaves)
+def test_leaf_encoding_round_trips(leaf: Leaf) -> None:
+    encoded = leaf.encode()
+    assert Leaf.decode(encoded) == leaf
+    assert Leaf.decode(encoded).encode() == encoded
+
+
+@given(leaves, st.data())
+def test_a_damaged_leaf_never_decodes_to_the_same_leaf(leaf: Leaf, data: st.DataObject) -> None:
+    encoded = leaf.encode()
+    cut = data.draw(st.integers(0, len(encoded) - 1))
+    with pytest.raises(AuditError):
+        Leaf.decode(encoded[:cut])
+    with pytest.raises(AuditError, match="trailing"):
+        Leaf.decode(encoded + b"\x00")
+
+
+def test_unknown_leaf_format_is_refused() -> None:
+    encoded = bytearray(Leaf(1, 2, "u", (), ()).encode())
+    encoded[0] = 2
+    with pytest.raises(AuditError, match="format 2"):
+        Leaf.decode(bytes(encoded))

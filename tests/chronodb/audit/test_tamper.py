@@ -1,0 +1,224 @@
+"""Changes made behind ChronoDB's back with plain sqlite3, after dropping its triggers.
+
+Each must fail verification, and the report must say what kind of change it found, in
+which transaction and table (and, in a current table, which row). The tampered file still
+opens, also read-only, so the damage can be looked at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.chronodb.audit.conftest import tamper
+
+from chronodb import ChronoDB
+
+
+@pytest.fixture
+def ledger_path(tmp_path: Path) -> Path:
+    """tx 1 creates; tx 2 inserts ids 1..3; tx 3 updates id 1; tx 4 inserts id 4."""
+    path = tmp_path / "bank.db"
+    db = ChronoDB(path, user="alice")
+    assert (
+        db.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT, balance REAL)").tx_id
+        == 1
+    )
+    db.execute("INSERT INTO accounts VALUES (1, 'ann', 10), (2, 'bob', 20), (3, 'cy', 30)")
+    db.execute("UPDATE accounts SET balance = 15 WHERE id = 1")
+    assert db.execute("INSERT INTO accounts VALUES (4, 'dee', 40)").tx_id == 4
+    db.close()
+    return path
+
+
+H = "_chrono_h1_accounts"
+CASES = {
+    # name: (statements, kind, tx, table, row)
+    "user table value edited": (
+        ["UPDATE accounts SET balance = 1e6 WHERE id = 2"],
+        "current row edited",
+        2,
+        "accounts",
+        2,
+    ),
+    "user table row deleted": (
+        ["DELETE FROM accounts WHERE id = 1"],
+        "current row deleted",
+        3,
+        "accounts",
+        1,
+    ),
+    "user table row inserted": (
+        ["INSERT INTO accounts VALUES (9, 'eve', 99)"],
+        "current row inserted",
+        None,
+        "accounts",
+        9,
+    ),
+    "history value edited": (
+        [f"UPDATE {H} SET balance = 11 WHERE id = 1 AND _chrono_tx = 2"],
+        "history row edited",
+        2,
+        "accounts",
+        None,
+    ),
+    "history and current edited alike": (
+        [
+            f"UPDATE {H} SET balance = 1e6 WHERE id = 4",
+            "UPDATE accounts SET balance = 1e6 WHERE id = 4",
+        ],
+        "history row edited",
+        4,
+        "accounts",
+        None,
+    ),
+    "history row deleted": (
+        [f"DELETE FROM {H} WHERE id = 1 AND _chrono_tx = 3"],
+        "history rows deleted",
+        3,
+        "accounts",
+        None,
+    ),
+    "history row inserted": (
+        [
+            f"INSERT INTO {H} (_chrono_tx, _chrono_op, id, owner, balance) "
+            "VALUES (3, 'U', 2, 'bob', 0)"
+        ],
+        "history rows inserted",
+        3,
+        "accounts",
+        None,
+    ),
+    "transaction user edited": (
+        ["UPDATE _chrono_tx SET user = 'mallory' WHERE tx_id = 3"],
+        "transaction record edited",
+        3,
+        None,
+        None,
+    ),
+    "transaction time edited": (
+        ["UPDATE _chrono_tx SET tx_time = tx_time - 3600000000 WHERE tx_id = 3"],
+        "transaction record edited",
+        3,
+        None,
+        None,
+    ),
+    "transaction record deleted": (
+        ["DELETE FROM _chrono_tx WHERE tx_id = 3"],
+        "transaction record deleted",
+        3,
+        None,
+        None,
+    ),
+    "transaction record inserted": (
+        ["INSERT INTO _chrono_tx (tx_id, tx_time, user) VALUES (5, 9e15, 'mallory')"],
+        "transaction record inserted",
+        5,
+        None,
+        None,
+    ),
+    "ledger leaf edited": (
+        ["UPDATE _chrono_ledger SET leaf = zeroblob(length(leaf)) WHERE tx_id = 3"],
+        "ledger leaf edited",
+        3,
+        None,
+        None,
+    ),
+    "ledger leaf edited as text": (
+        ["UPDATE _chrono_ledger SET leaf = substr(leaf, 1, 20) || 'x' WHERE tx_id = 3"],
+        "ledger leaf edited",
+        3,
+        None,
+        None,
+    ),
+    "ledger leaf_hash edited": (
+        ["UPDATE _chrono_ledger SET leaf_hash = randomblob(32) WHERE tx_id = 3"],
+        "ledger leaf edited",
+        3,
+        None,
+        None,
+    ),
+    "ledger row deleted": (
+        ["DELETE FROM _chrono_ledger WHERE tx_id = 2"],
+        "ledger leaf deleted",
+        2,
+        None,
+        None,
+    ),
+    "last ledger row deleted": (
+        ["DELETE FROM _chrono_ledger WHERE tx_id = 4"],
+        "ledger leaf deleted",
+        4,
+        None,
+        None,
+    ),
+    "merkle leaf node edited": (
+        ["UPDATE _chrono_merkle SET hash = randomblob(32) WHERE level = 0 AND idx = 2"],
+        "merkle tree edited",
+        3,
+        None,
+        None,
+    ),
+    "merkle inner node edited": (
+        ["UPDATE _chrono_merkle SET hash = randomblob(32) WHERE level = 1 AND idx = 0"],
+        "merkle tree edited",
+        None,
+        None,
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_tampering_fails_verification_and_is_named(ledger_path: Path, name: str) -> None:
+    statements, kind, tx, table, row = CASES[name]
+    tamper(ledger_path, *statements)
+    db = ChronoDB(ledger_path)  # still opens
+    assert db.verify_audit_integrity() is False
+    report = db.audit_trail.verify()
+    assert not report.ok
+    first = report.first_problem
+    assert (first.kind, first.tx_id, first.table, first.row) == (kind, tx, table, row), (
+        report.summary()
+    )
+    assert f"first problem: {kind}" in report.summary()
+    db.close()
+    read_only = ChronoDB(ledger_path, read_only=True)
+    assert read_only.execute("SELECT count(*) FROM accounts").scalar() >= 3
+    assert not read_only.audit_trail.verify().ok
+    read_only.close()
+
+
+def test_dropped_triggers_alone_are_reported(ledger_path: Path) -> None:
+    tamper(ledger_path)
+    db = ChronoDB(ledger_path, read_only=True)
+    report = db.audit_trail.verify()
+    assert [(p.kind, p.table) for p in report.problems] == [
+        ("versioning triggers dropped", "accounts")
+    ]
+    db.close()
+
+
+def test_every_tamper_kind_in_a_busy_database(busy_path: Path) -> None:
+    """The same edits among DDL, composite and rowid keys: each still found and placed."""
+    db = ChronoDB(busy_path, read_only=True)
+    hist = {
+        name: db.execute(
+            "SELECT hist FROM _chrono_schema WHERE name = ? AND to_tx IS NULL", [name]
+        ).scalar()
+        for name in ("accounts", "inventory")
+    }
+    last_inventory_tx = db.execute(
+        f'SELECT max(_chrono_tx) FROM "{hist["inventory"]}" WHERE shop = ? AND sku = ?', ["a", 1]
+    ).scalar()
+    db.close()
+    tamper(busy_path, "UPDATE inventory SET qty = 100 WHERE shop = 'a' AND sku = 1")
+    db = ChronoDB(busy_path, read_only=True)
+    first = db.audit_trail.verify().first_problem
+    assert (first.kind, first.tx_id, first.table, first.row) == (
+        "current row edited",
+        last_inventory_tx,
+        "inventory",
+        ("a", 1),
+    )
+    db.close()
