@@ -31,7 +31,8 @@ def create_schema(db: ChronoDB) -> None:
 
 
 def say(*words: object) -> None:
-    print(*words, flush=True)
+    sys.stdout.write(" ".join(map(str, words)) + "\n")
+    sys.stdout.flush()
 
 
 def shift_clock() -> None:
