@@ -89,7 +89,8 @@ def range_condition(kind: str, lo: str | None, hi: str | None) -> str:
 
 
 def key_select(sv: SchemaVersion) -> list[str]:
-    return [ROWID_KEY] if sv.keys == (ROWID_KEY,) else [c.name for c in sv.key_columns]
+    """Names of the key columns in a change: the table's own, or ``rowid``."""
+    return ["rowid"] if sv.keys == (ROWID_KEY,) else [c.name for c in sv.key_columns]
 
 
 def _change_columns(sv: SchemaVersion) -> str:

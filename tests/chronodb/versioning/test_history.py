@@ -179,3 +179,16 @@ def test_erase_by_composite_key_and_by_rowid(db: ChronoDB) -> None:
     db.execute("INSERT INTO notes VALUES ('keep'), ('secret')")
     assert db.erase("notes", 2) == 1
     assert rows(db, "SELECT body FROM notes FOR SYSTEM_TIME ALL") == [("keep",)]
+
+
+def test_changes_of_a_table_without_primary_key_name_the_rowid(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE notes (body TEXT)")
+    db.execute("INSERT INTO notes VALUES ('a'), ('b')")
+    db.execute("UPDATE notes SET body = 'c' WHERE rowid = 2")
+    changes = db.changes("notes")
+    assert [(c["operation"], c["rowid"], c["after"]) for c in changes] == [
+        ("INSERT", 1, {"body": "a"}),
+        ("INSERT", 2, {"body": "b"}),
+        ("UPDATE", 2, {"body": "c"}),
+    ]
+    assert not any(name.startswith("_chrono") for c in changes for name in c)
