@@ -15,6 +15,7 @@ from chronodb.database import ChronoDB
 from chronodb.server import http
 from chronodb.server.auth import TokenAuth
 from chronodb.server.feed import ChangeFeed
+from chronodb.server.graphql import mount_graphql
 from chronodb.server.metrics import Metrics
 from chronodb.server.openapi import openapi_document
 from chronodb.server.stream import StreamSettings, websocket_endpoint
@@ -85,6 +86,7 @@ def create_app(
         token=token is not None, read_only=read_only, max_body_bytes=max_body_bytes
     )
     app.state.started = time.monotonic()
+    mount_graphql(app, read_only=read_only, max_query_bytes=max_body_bytes, queue_size=queue_size)
     if token is not None:
         app.add_middleware(TokenAuth, token=token)
     return app

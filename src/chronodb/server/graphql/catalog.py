@@ -1,0 +1,215 @@
+"""What the GraphQL schema is generated from: the live tables, their columns and foreign keys.
+
+Everything here comes from SQLite's own catalog (``sqlite_schema``, ``PRAGMA table_xinfo``,
+``PRAGMA foreign_key_list``); the GraphQL names derived from it are sanitised and made unique,
+and each keeps the SQL identifier it stands for, so SQL is only ever written with identifiers
+read from the catalog, never with text from a query.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from chronodb.database import ChronoDB
+from chronodb.versioning.tables import is_internal, quote
+
+# The GraphQL scalar each SQLite declared type maps to (SQLite's affinity rules, roughly,
+# with BOOL and date/time types singled out).
+INT, FLOAT, STRING, BOOLEAN, BLOB = "Int", "Float", "String", "Boolean", "Blob"
+
+# Argument names a list field takes besides its per-column equality arguments.
+RESERVED_ARGUMENTS = frozenset({"where", "orderBy", "limit", "offset", "asOf", "asOfTransaction"})
+_NAME = re.compile(r"[^_0-9A-Za-z]")
+
+
+def scalar_of(declared: str) -> str:
+    t = (declared or "").upper()
+    if "BOOL" in t:
+        return BOOLEAN
+    if "INT" in t:
+        return INT
+    if any(word in t for word in ("CHAR", "CLOB", "TEXT")):
+        return STRING
+    if "BLOB" in t:
+        return BLOB
+    if any(word in t for word in ("REAL", "FLOA", "DOUB")):
+        return FLOAT
+    if any(word in t for word in ("DATE", "TIME")):
+        return STRING
+    if any(word in t for word in ("NUMERIC", "DECIMAL")):
+        return FLOAT
+    return STRING if t else BLOB  # no declared type: BLOB affinity, any value
+
+
+def graphql_name(text: str) -> str:
+    """A valid GraphQL name for ``text``: other characters become ``_``."""
+    name = _NAME.sub("_", text) or "_"
+    if name[0].isdigit():
+        name = "_" + name
+    if name.startswith("__"):
+        name = "x" + name
+    return name
+
+
+def unique(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate = f"{name}_{n}"
+        n += 1
+    taken.add(candidate)
+    return candidate
+
+
+@dataclass
+class Column:
+    name: str  # the SQL name
+    field: str  # the GraphQL field name
+    scalar: str  # INT, FLOAT, STRING, BOOLEAN or BLOB
+    pk: int  # position in the primary key (1-based), 0 if not part of it
+    not_null: bool
+
+    @property
+    def sql(self) -> str:
+        return quote(self.name)
+
+    @property
+    def numeric(self) -> bool:
+        return self.scalar in (INT, FLOAT)
+
+
+@dataclass
+class Relation:
+    """A field from one table's rows to related rows of another, along a foreign key.
+
+    ``many`` relations (users -> orders) give a list; the others (orders -> user) one row.
+    ``local`` columns of this table's rows equal ``remote`` columns of the other table's.
+    """
+
+    field: str
+    target: str  # the other table's SQL name
+    local: tuple[Column, ...]
+    remote: tuple[Column, ...]
+    many: bool
+
+
+@dataclass
+class Table:
+    name: str  # the SQL name
+    type_name: str  # the GraphQL object type
+    field: str  # the Query field (list); the others add suffixes
+    columns: list[Column]
+    relations: list[Relation] = field(default_factory=list)
+
+    @property
+    def sql(self) -> str:
+        return quote(self.name)
+
+    @property
+    def key(self) -> tuple[Column, ...]:
+        """The primary key columns, in key order (rowid tables without one: none)."""
+        return tuple(sorted((c for c in self.columns if c.pk), key=lambda c: c.pk))
+
+    def column(self, sql_name: str) -> Column | None:
+        lowered = sql_name.lower()
+        return next((c for c in self.columns if c.name.lower() == lowered), None)
+
+    @property
+    def by_field(self) -> dict[str, Column]:
+        return {c.field: c for c in self.columns}
+
+
+# Type names graphql-core or this package already use.
+_RESERVED_TYPES = {
+    "Query",
+    "Mutation",
+    "Subscription",
+    "Int",
+    "Float",
+    "String",
+    "Boolean",
+    "ID",
+    "Timestamp",
+    "OrderDirection",
+    "Operation",
+}
+
+
+def list_tables(db: ChronoDB) -> list[str]:
+    rows = db.execute("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").rows
+    return [r[0] for r in rows if not is_internal(r[0])]
+
+
+def read_catalog(db: ChronoDB) -> list[Table]:
+    """The live tables of ``db`` with GraphQL names and foreign-key relations both ways."""
+    tables: dict[str, Table] = {}
+    taken_types: set[str] = set(_RESERVED_TYPES)
+    taken_fields: set[str] = set()
+    raw_fks: dict[str, list[Any]] = {}
+    for name in list_tables(db):
+        info = db.execute(f"PRAGMA table_xinfo({quote(name)})").rows
+        used: set[str] = set()
+        columns = [
+            Column(r[1], unique(graphql_name(r[1]), used), scalar_of(r[2]), r[5], bool(r[3]))
+            for r in info
+            if r[6] == 0  # hidden and generated columns are not written by users
+        ]
+        if not columns:
+            continue
+        base = graphql_name(name)
+        type_name = unique(base, taken_types)
+        # The list field and its suffixed siblings must all be free.
+        field_name = base
+        n = 2
+        while any(
+            f in taken_fields for f in (field_name, *(field_name + s for s in _FIELD_SUFFIXES))
+        ):
+            field_name = f"{base}_{n}"
+            n += 1
+        taken_fields.update((field_name, *(field_name + s for s in _FIELD_SUFFIXES)))
+        tables[name.lower()] = Table(name, type_name, field_name, columns)
+        raw_fks[name.lower()] = db.execute(f"PRAGMA foreign_key_list({quote(name)})").rows
+    _add_relations(tables, raw_fks)
+    return list(tables.values())
+
+
+_FIELD_SUFFIXES = ("_by_pk", "_history", "_aggregate", "_changes")
+
+
+def _add_relations(tables: dict[str, Table], raw_fks: dict[str, list[Any]]) -> None:
+    used = {key: {c.field for c in t.columns} for key, t in tables.items()}
+    pending: list[tuple[Table, Table, tuple[Column, ...], tuple[Column, ...]]] = []
+    for key, table in tables.items():
+        groups: dict[int, list[Any]] = {}
+        for row in raw_fks[key]:
+            groups.setdefault(row[0], []).append(row)
+        for rows in groups.values():
+            target = tables.get(rows[0][2].lower())
+            if target is None:
+                continue
+            rows.sort(key=lambda r: r[1])
+            local = [table.column(r[3]) for r in rows]
+            if rows[0][4] is None:  # REFERENCES t without columns: t's primary key
+                remote: list[Column | None] = list(target.key)
+            else:
+                remote = [target.column(r[4]) for r in rows]
+            if None in local or None in remote or len(local) != len(remote) or not remote:
+                continue
+            pending.append((table, target, tuple(local), tuple(remote)))  # type: ignore[arg-type]
+    for table, target, local, remote in pending:
+        # Forward: orders.user_id -> "user"; otherwise the referenced table's name.
+        stem = local[0].field
+        name = stem[:-3] if len(local) == 1 and stem.lower().endswith("_id") else ""
+        if not name or name in used[table.name.lower()]:
+            name = target.field
+        table.relations.append(
+            Relation(unique(name, used[table.name.lower()]), target.name, local, remote, False)
+        )
+    for table, target, local, remote in pending:
+        # Backward: users -> "orders"; "orders_by_buyer_id" when orders has several to users.
+        siblings = sum(1 for t, g, _, _ in pending if t is table and g is target)
+        name = table.field if siblings == 1 else f"{table.field}_by_{local[0].field}"
+        target.relations.append(
+            Relation(unique(name, used[target.name.lower()]), table.name, remote, local, True)
+        )

@@ -1,0 +1,109 @@
+"""insert_<t>, update_<t>, delete_<t>: each one transaction, returning the rows it touched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo
+from graphql.execution.collect_fields import collect_sub_fields
+
+from chronodb.errors import ReadOnlyError
+from chronodb.server.graphql.catalog import Table
+from chronodb.server.graphql.loader import Context, prefetch, to_rows, to_sql_value, where_sql
+
+READ_ONLY_MESSAGE = "this server is read-only: mutations are refused"
+
+Statement = tuple[str, list[Any]]
+
+
+def insert(table: Table, args: Mapping[str, Any]) -> list[Statement]:
+    """One INSERT per distinct set of columns given, in the order the objects came."""
+    by_field = table.by_field
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for obj in args["objects"]:
+        groups.setdefault(tuple(obj), []).append(obj)
+    statements = []
+    for fields, objects in groups.items():
+        if not fields:
+            statements += [(f"INSERT INTO {table.sql} DEFAULT VALUES RETURNING *", [])] * len(
+                objects
+            )
+            continue
+        columns = [by_field[f] for f in fields]
+        row = "(" + ", ".join("?" * len(columns)) + ")"
+        params = [to_sql_value(c, obj[c.field]) for obj in objects for c in columns]
+        names = ", ".join(c.sql for c in columns)
+        values = ", ".join([row] * len(objects))
+        statements.append(
+            (f"INSERT INTO {table.sql} ({names}) VALUES {values} RETURNING *", params)
+        )
+    return statements
+
+
+def update(table: Table, args: Mapping[str, Any]) -> list[Statement]:
+    changes = args["set"]
+    if not changes:
+        raise GraphQLError("set: give at least one column to change")
+    by_field = table.by_field
+    params: list[Any] = []
+    assignments = []
+    for field, value in changes.items():
+        column = by_field[field]
+        assignments.append(f"{column.sql} = ?")
+        params.append(to_sql_value(column, value))
+    conditions = where_sql(table, args["where"], params) or ["1"]
+    sql = f"UPDATE {table.sql} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"
+    return [(sql + " RETURNING *", params)]
+
+
+def delete(table: Table, args: Mapping[str, Any]) -> list[Statement]:
+    params: list[Any] = []
+    conditions = where_sql(table, args["where"], params) or ["1"]
+    return [(f"DELETE FROM {table.sql} WHERE {' AND '.join(conditions)} RETURNING *", params)]
+
+
+def _run(ctx: Context, table: Table, statements: Sequence[Statement]) -> dict[str, Any]:
+    db = ctx.db
+    rows: list[dict] = []
+    tx_id = tx_time = None
+    with db.transaction():
+        for sql, params in statements:
+            result = db.execute(sql, params)
+            rows += to_rows(table, result.columns, result.rows)
+            tx_id, tx_time = result.tx_id, result.tx_time
+    tx_hash = db.tx_hash(tx_id) if tx_id is not None and rows else None
+    if not rows:  # nothing changed: the transaction was dropped
+        tx_id = tx_time = None
+    return {
+        "affected_rows": len(rows),
+        "returning": rows,
+        "tx_id": tx_id,
+        "tx_time": tx_time,
+        "tx_hash": tx_hash,
+    }
+
+
+def resolver(
+    table: Table, build: Callable[[Table, Mapping[str, Any]], list[Statement]]
+) -> Callable[..., Any]:
+    def resolve(_root: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
+        ctx: Context = info.context
+        if ctx.read_only or ctx.db.read_only:
+            raise GraphQLError(READ_ONLY_MESSAGE, extensions={"code": "READ_ONLY"})
+        try:
+            response = _run(ctx, table, build(table, args))
+        except ReadOnlyError as err:
+            raise GraphQLError(str(err), extensions={"code": "READ_ONLY"}) from err
+        # Relations under "returning" are loaded for all returned rows at once.
+        response_type = info.return_type.of_type  # type: ignore[attr-defined]
+        assert isinstance(response_type, GraphQLObjectType)
+        selected = collect_sub_fields(
+            info.schema, info.fragments, info.variable_values, response_type, info.field_nodes
+        )
+        for nodes in selected.values():
+            if nodes[0].name.value == "returning":
+                prefetch(ctx, table, response["returning"], nodes, None, info)
+        return response
+
+    return resolve

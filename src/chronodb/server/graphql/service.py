@@ -1,0 +1,213 @@
+"""Running GraphQL operations against one ChronoDB: the schema, kept current, and caches.
+
+The schema is generated from the live tables and rebuilt when the database's schema changes
+(``PRAGMA schema_version``, checked on every request: a counter in the file header, cheap).
+Parsed and validated documents are cached per query text and schema.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
+
+from chronodb.database import ChronoDB
+from chronodb.server.graphql.catalog import Table, read_catalog
+from chronodb.server.graphql.loader import Context
+from chronodb.server.graphql.schema import build_schema
+
+MAX_DEPTH = 12  # nesting levels of selections an operation may have
+_CACHE_LIMIT = 512
+
+
+@dataclass(frozen=True)
+class Generated:
+    version: int
+    schema: GraphQLSchema
+    tables: dict[str, Table]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A parsed, validated operation, ready to execute."""
+
+    generated: Generated
+    document: DocumentNode
+    operation: OperationDefinitionNode
+
+
+class GraphQLService:
+    """The GraphQL schema of one database and the execution of operations against it.
+
+    ``subscribe(table)`` gives the subscribe function for ``<table>_changes`` (see
+    :mod:`.subscriptions`); without it the schema has no subscriptions.
+    """
+
+    def __init__(
+        self,
+        db: ChronoDB,
+        *,
+        read_only: bool = False,
+        subscribe: Callable[[Table], Callable[..., Any]] | None = None,
+        max_depth: int = MAX_DEPTH,
+    ) -> None:
+        self.db = db
+        self.read_only = read_only
+        self.max_depth = max_depth
+        self._subscribe = subscribe
+        self._generated: Generated | None = None
+        self._lock = threading.Lock()
+        self._documents: dict[str, DocumentNode | GraphQLError] = {}
+        self._validated: dict[tuple[int, str], list[GraphQLError]] = {}
+
+    # -------------------------------------------------------------- schema
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA schema_version").rows[0][0]
+
+    def generated(self) -> Generated:
+        """The schema for the tables as they are now, rebuilt if the schema changed."""
+        version = self.schema_version()
+        current = self._generated
+        if current is not None and current.version == version:
+            return current
+        with self._lock:
+            current = self._generated
+            if current is None or current.version != version:
+                tables = read_catalog(self.db)
+                current = Generated(
+                    version,
+                    build_schema(tables, self._subscribe),
+                    {t.name.lower(): t for t in tables},
+                )
+                self._generated = current
+                self._validated.clear()
+        return current
+
+    @property
+    def schema(self) -> GraphQLSchema:
+        return self.generated().schema
+
+    # -------------------------------------------------------------- operations
+    def prepare(self, query: str, operation_name: str | None = None) -> Prepared:
+        """Parse and validate ``query``; raises GraphQLError (one, or a list in .errors)."""
+        generated = self.generated()
+        document = self._documents.get(query)
+        if document is None:
+            try:
+                document = parse(query)
+            except GraphQLError as err:
+                document = err
+            if len(self._documents) >= _CACHE_LIMIT:
+                self._documents.clear()
+            self._documents[query] = document
+        if isinstance(document, GraphQLError):
+            raise OperationErrors([document])
+        key = (id(generated), query)
+        errors = self._validated.get(key)
+        if errors is None:
+            errors = validate(generated.schema, document)
+            if not errors:
+                errors = _check_depth(document, self.max_depth)
+            if len(self._validated) >= _CACHE_LIMIT:
+                self._validated.clear()
+            self._validated[key] = errors
+        if errors:
+            raise OperationErrors(errors)
+        operation = get_operation_ast(document, operation_name)
+        if operation is None:
+            message = (
+                f"no operation named {operation_name!r}"
+                if operation_name
+                else "several operations: give operationName"
+            )
+            raise OperationErrors([GraphQLError(message)])
+        return Prepared(generated, document, operation)
+
+    def context(self, prepared: Prepared) -> Context:
+        return Context(self.db, prepared.generated.tables, self.read_only)
+
+    def run(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        allow_mutations: bool = True,
+    ) -> ExecutionResult:
+        """Execute a query or mutation (synchronously: call it from a worker thread)."""
+        try:
+            prepared = self.prepare(query, operation_name)
+        except OperationErrors as err:
+            return ExecutionResult(None, err.errors)
+        kind = prepared.operation.operation
+        if kind == OperationType.SUBSCRIPTION:
+            return _refused("subscriptions run over WebSocket (graphql-transport-ws) at /graphql")
+        if kind == OperationType.MUTATION and not allow_mutations:
+            return _refused("mutations need POST")
+        result = execute(
+            prepared.generated.schema,
+            prepared.document,
+            context_value=self.context(prepared),
+            variable_values=variables,
+            operation_name=operation_name,
+        )
+        assert isinstance(result, ExecutionResult)  # every resolver is synchronous
+        return result
+
+
+class OperationErrors(Exception):
+    def __init__(self, errors: list[GraphQLError]) -> None:
+        super().__init__("; ".join(e.message for e in errors))
+        self.errors = errors
+
+
+def _refused(message: str) -> ExecutionResult:
+    return ExecutionResult(None, [GraphQLError(message)])
+
+
+def _check_depth(document: DocumentNode, limit: int) -> list[GraphQLError]:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def depth(selection_set: SelectionSetNode | None) -> int:
+        if selection_set is None:
+            return 0
+        deepest = 0
+        for node in selection_set.selections:
+            if isinstance(node, FieldNode):
+                d = 1 + depth(node.selection_set) if node.selection_set else 0
+            elif isinstance(node, InlineFragmentNode):
+                d = depth(node.selection_set)
+            elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
+                d = depth(fragments[node.name.value].selection_set)  # no cycles: validated
+            else:
+                d = 0
+            deepest = max(deepest, d)
+        return deepest
+
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            found = depth(definition.selection_set)
+            if found > limit:
+                return [GraphQLError(f"query too deep: {found} levels, at most {limit}")]
+    return []
