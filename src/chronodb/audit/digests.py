@@ -60,11 +60,35 @@ def seal_statement(catalog: Catalog, tx: int) -> str | None:
     return " UNION ALL ".join(parts) if parts else None
 
 
+class _NewTxStatement:
+    """:func:`seal_statement` for transactions newer than every catalog boundary.
+
+    Such a transaction sees each table's open shape, so the statement is the same for all
+    of them until the catalog is reloaded (a new ``catalog.versions`` list): building it
+    costs more than running it, and every autocommit write seals one transaction. The
+    state is one tuple, swapped whole, so databases on other threads cannot mix it up.
+    """
+
+    state: tuple[list[SchemaVersion], int, str | None] | None = None
+
+    def get(self, catalog: Catalog, tx: int) -> str | None:
+        state = self.state
+        if state is None or state[0] is not catalog.versions:
+            versions = catalog.versions
+            edge = max((max(v.from_tx, v.to_tx or 0) for v in versions), default=0)
+            state = (versions, edge, seal_statement(catalog, edge + 1))
+            self.state = state
+        return state[2] if tx > state[1] else seal_statement(catalog, tx)
+
+
+_latest = _NewTxStatement()
+
+
 def table_digests(
     conn: sqlite3.Connection, catalog: Catalog, tx: int
 ) -> list[tuple[int, int, bytes]]:
     """(table_id, versions, digest) for each table that ``tx`` wrote versions to."""
-    sql = seal_statement(catalog, tx)
+    sql = _latest.get(catalog, tx)
     if sql is None:
         return []
     out = []
