@@ -15,6 +15,7 @@ _ALLOCATE = (
     "max(?, (SELECT coalesce(max(tx_time), 0) + 1 FROM _chrono_tx)), ?) "
     "RETURNING tx_id, tx_time"
 )
+WAL_AUTOCHECKPOINT = 10_000  # pages (SQLite's default: 1,000)
 
 
 class SQLiteBackend:
@@ -43,6 +44,9 @@ class SQLiteBackend:
         self.conn.row_factory = sqlite3.Row
         if wal and path != ":memory:" and not read_only:
             self.conn.execute("PRAGMA journal_mode=WAL")
+            # A versioned write dirties several pages (table, history, indexes, ledger) where
+            # plain SQLite dirties one: checkpoint after as many commits, not as many pages.
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
         self.conn.execute(f"PRAGMA synchronous={durability.upper()}")
         # REPLACE conflict resolution must fire delete triggers, or history misses the row.
         self.conn.execute("PRAGMA recursive_triggers=ON")
