@@ -324,7 +324,7 @@ def shell_command(db: str) -> None:
             _interactive(shell, database)
         else:
             shell = _Shell(database)
-            stream = click.get_text_stream("stdin")
+            stream = sys.stdin  # CliRunner swaps sys.stdin too
             lines = (line.rstrip("\n") for line in stream)
             shell.loop(lambda prompt: next(lines, None))
     if shell.errors and not interactive:
