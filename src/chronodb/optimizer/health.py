@@ -128,6 +128,19 @@ def _stale_statistics(db: ChronoDB, tables: list[dict[str, Any]]) -> list[dict[s
     return stale
 
 
+def _prunable(db: ChronoDB, hist: str, keys: tuple[str, ...], older_tx: int) -> int:
+    """Versions that ended (a later version of the key exists) by transaction ``older_tx``."""
+    same_key = " AND ".join(f"b.{quote(k)} IS a.{quote(k)}" for k in keys) or "1"
+    return int(
+        _scalar(
+            db,
+            f"SELECT count(*) FROM {quote(hist)} AS a WHERE EXISTS (SELECT 1 FROM {quote(hist)} "
+            f"AS b WHERE {same_key} AND b._chrono_tx > a._chrono_tx AND b._chrono_tx <= ?)",
+            (older_tx,),
+        )
+    )
+
+
 def _rule(kind: str, sql: str, reason: str, **evidence: Any) -> dict[str, Any]:
     return {"kind": kind, "sql": sql, "source": "rule", "reason": reason, "evidence": evidence}
 
@@ -146,12 +159,8 @@ def health_report(db: ChronoDB) -> dict[str, Any]:
             cutoff = int((now - float(db.retention_days) * 86400) * 1_000_000)
             older = _scalar(db, "SELECT max(tx_id) FROM _chrono_tx WHERE tx_time < ?", (cutoff,))
             if older is not None:
-                for t in tables:
-                    prunable += _scalar(
-                        db,
-                        f"SELECT count(*) FROM {quote(t['history_table'])} WHERE _chrono_tx < ?",
-                        (older,),
-                    )
+                for version in db._catalog.live_tables():
+                    prunable += _prunable(db, version.hist, version.keys, older)
     optimizer = db.ml_optimizer
     workload = optimizer.workload
     latency = workload.latency_percentiles()
