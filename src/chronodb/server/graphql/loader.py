@@ -95,7 +95,7 @@ def to_rows(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]])
         fields = [fields[i] for i in keep]
         blobs = [keep.index(i) for i in blobs]
         rows = ([row[i] for i in keep] for row in rows)
-    out = [dict(zip(fields, row, strict=True)) for row in rows]
+    out = [dict(zip(fields, row)) for row in rows]  # noqa: B905 (same length)
     if blobs:
         for row in out:
             for i in blobs:
