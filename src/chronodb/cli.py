@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from chronodb import __version__, formatting
+from chronodb.audit.command import digest_command, verify_command
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
 from chronodb.optimizer.command import health_command
@@ -435,3 +436,5 @@ def run_demo(db: ChronoDB, echo: Callable[[str], object]) -> None:
 
 main.add_command(serve_command)
 main.add_command(health_command)
+main.add_command(verify_command)
+main.add_command(digest_command)
