@@ -365,9 +365,14 @@ class ChronoDB:
                 if ddl:
                     self._refresh_catalog()
                 result = run()
-                empty = not ddl and self._backend.total_changes() == self._changes_at_alloc
-                if empty:
+                changed = self._backend.total_changes() - self._changes_at_alloc
+                if not ddl and changed == 0:
                     self._backend.rollback()
+                elif not ddl and changed == max(result.rowcount, 0):
+                    # Rows changed but no trigger wrote a version (an UPDATE that changed no
+                    # value, a TEMP table): no transaction for history or the ledger.
+                    self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (tx[0],))
+                    self._backend.commit()
                 else:
                     tx_hash = self._seal(tx)
                     self._backend.commit()

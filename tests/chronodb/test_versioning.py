@@ -33,15 +33,24 @@ def users(db: ChronoDB) -> ChronoDB:
 
 # ------------------------------------------------------------------ versions
 def test_update_that_changes_nothing_makes_no_version(users: ChronoDB) -> None:
-    before = versions(users, "users")
+    before = (versions(users, "users"), tx_count(users))
     result = users.execute("UPDATE users SET name = 'Alice' WHERE id = 1")
     assert result.rowcount == 1
+    assert result.tx_id is None
     assert [h["operation"] for h in users.get_change_history("users", 1)] == ["INSERT"]
-    assert versions(users, "users") == before
-    # an UPDATE that matches no row is not a transaction at all
-    count = tx_count(users)
+    # an UPDATE that matches no row is no transaction either
     assert users.execute("UPDATE users SET score = 0 WHERE id = 99").tx_id is None
-    assert tx_count(users) == count
+    assert (versions(users, "users"), tx_count(users)) == before
+
+
+def test_temp_table_writes_are_kept_but_not_versioned(db: ChronoDB) -> None:
+    db.execute("CREATE TEMP TABLE scratch (x INTEGER)")
+    before = tx_count(db)
+    result = db.execute("INSERT INTO scratch VALUES (1), (2)")
+    assert result.rowcount == 2
+    assert result.tx_id is None
+    assert rows(db, "SELECT x FROM scratch") == [(1,), (2,)]
+    assert tx_count(db) == before
 
 
 def test_several_changes_in_one_transaction_make_one_version(users: ChronoDB) -> None:
