@@ -14,7 +14,17 @@ class Result:
     statements, commits and ``close()``.
     """
 
-    __slots__ = ("_pos", "columns", "lastrowid", "rowcount", "rows", "tx_hash", "tx_id", "tx_time")
+    __slots__ = (
+        "_columns",
+        "_description",
+        "_pos",
+        "lastrowid",
+        "rowcount",
+        "rows",
+        "tx_hash",
+        "tx_id",
+        "tx_time",
+    )
 
     def __init__(
         self,
@@ -23,20 +33,35 @@ class Result:
         tx_id: int | None = None,
         tx_time: float | None = None,
     ) -> None:
+        # Column names are built from the description on first use: most reads never ask.
+        self._columns: list[str] | None = None
         if cursor is not None:
             description = cursor.description
-            self.columns: list[str] = [d[0] for d in description] if description else []
+            self._description = description
             self.rows: list[sqlite3.Row] = (
                 rows if rows is not None else (cursor.fetchall() if description else [])
             )
             self.rowcount: int = cursor.rowcount
             self.lastrowid: int | None = cursor.lastrowid
         else:
-            self.columns, self.rows, self.rowcount, self.lastrowid = [], rows or [], -1, None
+            self._description = None
+            self.rows, self.rowcount, self.lastrowid = rows or [], -1, None
         self.tx_id = tx_id
         self.tx_time = tx_time
         self.tx_hash: str | None = None
         self._pos = 0
+
+    @property
+    def columns(self) -> list[str]:
+        """The result's column names, in order (empty for a statement that returns no rows)."""
+        if self._columns is None:
+            description = self._description
+            self._columns = [d[0] for d in description] if description else []
+        return self._columns
+
+    @columns.setter
+    def columns(self, names: list[str]) -> None:
+        self._columns = list(names)
 
     def __iter__(self) -> Iterator[sqlite3.Row]:
         return iter(self.rows)
