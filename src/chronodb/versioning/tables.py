@@ -89,14 +89,15 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
     col_defs = [quote(c.hist) for c in columns]
     conn.execute(
         f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER NOT NULL, "
-        f"{OP} TEXT NOT NULL, "
-        + ", ".join(key_defs + col_defs)
-        + ")"
+        f"{OP} TEXT NOT NULL, " + ", ".join(key_defs + col_defs) + ")"
     )
     keylist = ", ".join(quote(k) for k in keys)
     conn.execute(f"CREATE UNIQUE INDEX {quote(hist + '_key')} ON {quote(hist)} ({keylist}, {TX})")
+    # The operation is a column too, though always 'I': SQLite does not count a partial
+    # index's WHERE as covering, and would read the row to check it on every AS OF seek.
     conn.execute(
-        f"CREATE INDEX {quote(hist + '_ins')} ON {quote(hist)} ({keylist}, {TX}) WHERE {OP} = 'I'"
+        f"CREATE INDEX {quote(hist + '_ins')} ON {quote(hist)} ({keylist}, {TX}, {OP}) "
+        f"WHERE {OP} = 'I'"
     )
     conn.execute(f"CREATE INDEX {quote(hist + '_tx')} ON {quote(hist)} ({TX})")
     sv = _insert_version(
