@@ -134,6 +134,7 @@ def test_bad_timestamp_literal_names_the_value_and_position(
         users.execute(sql)
     if value is not None:
         assert info.value.value == value
+        assert type(info.value.value) is type(value)
     assert literal.strip("'") in str(info.value)
     start = sql.index(literal)
     assert start <= info.value.position < start + len(literal)

@@ -124,6 +124,7 @@ def _point(kind: str, node: exp.Expr, sql: str) -> Point:
             value = int(float(node.this))
     elif isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
         value = -float(node.this.this)
+        value = int(value) if value.is_integer() else value  # name -5 as written, not -5.0
     if value is not None:
         probe = Point(kind, position=pos)
         return Point(kind, literal=probe.convert(value, sql), position=pos)
