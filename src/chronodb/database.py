@@ -9,6 +9,7 @@ import re
 import sqlite3
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from chronodb.audit.ledger import Ledger
 from chronodb.audit.trail import AuditTrail
 from chronodb.errors import (
     ChronoDBError,
+    ChronoDBWarning,
     IntegrityError,
     ReadOnlyError,
     SchemaError,
@@ -146,6 +148,13 @@ class ChronoDB:
         self.retention_days = retention_days
         self.read_only = read_only
         self.compression = compression
+        if compression:
+            warnings.warn(
+                "compression: true is accepted for seed 004's config, but ChronoDB stores "
+                "pages uncompressed (SQLite has no page compression in the standard library)",
+                ChronoDBWarning,
+                stacklevel=2,
+            )
         self.options: dict[str, Any] = {"ml_optimizer": dict(ml_optimizer or {})}
         self._backend = SQLiteBackend(
             self.path, wal=wal, durability=durability, timeout=timeout, read_only=read_only
@@ -393,8 +402,8 @@ class ChronoDB:
     def execute(self, sql: str, params: Params = None, *, _timed: bool = False) -> Result:
         """Run one SQL statement; temporal clauses (AS OF, FOR SYSTEM_TIME) work anywhere."""
         # The learned optimizer (chronodb/optimizer) counts each call and times 1 in N.
-        if self._observer is not None and not _timed and self._observer.due(sql):
-            return self._observer.measure(self.execute, sql, params)
+        if self._observer is not None and not _timed and self._observer(sql):
+            return self.ml_optimizer.workload.measure(self.execute, sql, params)
         route = self._routes.get(sql)
         if route is None:
             route = self._route(sql)

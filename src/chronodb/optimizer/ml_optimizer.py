@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +37,7 @@ from chronodb.optimizer.plan import (
     plan_features,
     quote,
 )
-from chronodb.optimizer.workload import Statement, Workload
+from chronodb.optimizer.workload import Reservoir, Statement, Workload
 
 if TYPE_CHECKING:
     from chronodb.database import ChronoDB
@@ -46,7 +46,6 @@ _OPTIONS = ("enabled", "training_interval", "auto_apply", "sample_rate")
 _MIN_CALLS = 5  # a fingerprint this frequent is worth an index ...
 _SLOW_NS = 5_000_000  # ... and so is one this slow (5 ms at p50)
 _MIN_STATEMENTS_FOR_DROP = 500
-_MIN_NEW_SAMPLES = 10
 _HISTORY = re.compile(r"^_chrono_h\d+_(.+)$", re.I)
 
 
@@ -128,24 +127,23 @@ class MLOptimizer:
         self._stat_lines: dict[tuple[Candidate, int], str] = {}
 
     @property
-    def observer(self) -> Workload | None:
-        """What ``ChronoDB.execute`` calls around each statement; None when disabled."""
-        return self.workload if self.enabled else None
+    def observer(self) -> Callable[[str], bool] | None:
+        """What ``ChronoDB.execute`` asks before each statement (time it?); None when disabled."""
+        return self.workload.due if self.enabled else None
 
     # ------------------------------------------------------------------ learning
     def _on_sample(self) -> None:
         if self.workload.total < self._next_training:
             return
         self._next_training = self.workload.total + self.training_interval
-        if self.model.untrained < _MIN_NEW_SAMPLES:
-            return  # nothing new to learn from: training again would give the same model
+        if not self.model.worth_training():
+            return  # little new to learn from: training again would give the same model
         self.train()
         if self.auto_apply and not self._db._explicit:
             self.apply_recommendations()
 
     def train(self) -> bool:
         """Fit the cost model to the latencies measured so far."""
-        self.workload.refresh_stats()
         return self.model.train()
 
     def _train_if_never(self) -> None:
@@ -158,6 +156,7 @@ class MLOptimizer:
         if not self.enabled:
             return []
         self._train_if_never()
+        self.workload.refresh_stats()  # row counts as they are now
         out = self._index_recommendations()
         out += self._drop_recommendations()
         for rec in out:
@@ -383,7 +382,10 @@ class MLOptimizer:
                     self._writes_to(rec.table),
                 )
                 self.outcomes.append(outcome)
-                if not outcome.kept:
+                if outcome.kept:  # latencies from before the index describe another plan
+                    for stmt in reads:
+                        stmt.latencies = Reservoir()
+                else:
                     self.rejected[(rec.table, rec.columns)] = outcome.reason
                 results.append(outcome.as_dict())
             self.workload.refresh_stats()

@@ -47,14 +47,15 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
 class CostModel:
     """Latency in nanoseconds from a plan feature vector; learns from measured latencies."""
 
-    def __init__(self, capacity: int = 1000) -> None:
+    def __init__(self, capacity: int = 256) -> None:
         self.weights: list[float] = list(PRIOR)
         # Training samples grouped by feature vector (most statements repeat one plan), so
         # training costs per plan, not per sample: features -> [count, sum of log latency].
         self._groups: dict[tuple[float, ...], list[float]] = {}
-        self._test: deque[tuple[tuple[float, ...], float]] = deque(maxlen=capacity)
+        self._test: deque[tuple[tuple[float, ...], float]] = deque(maxlen=capacity)  # held out
         self._seen = 0
         self._trained_at = 0
+        self._new_plans = False
         self.trainings = 0
         self.trained_on = 0
         self.mape: float | None = None  # on held-out measurements, after training
@@ -73,6 +74,7 @@ class CostModel:
             group = self._groups.get(features)
             if group is None:
                 self._groups[features] = [1.0, target]
+                self._new_plans = True
             else:
                 group[0] += 1.0
                 group[1] += target
@@ -85,6 +87,11 @@ class CostModel:
     def untrained(self) -> int:
         """Measurements seen since the last training."""
         return self._seen - self._trained_at
+
+    def worth_training(self) -> bool:
+        """Whether training could change much: a new plan was seen, or a quarter more samples."""
+        new = self.untrained
+        return new >= _MIN_SAMPLES and (self._new_plans or new * 4 >= self._trained_at)
 
     def train(self) -> bool:
         """Fit the weights to the measurements so far; False if there are too few."""
@@ -106,6 +113,7 @@ class CostModel:
         self.trainings += 1
         self.trained_on = int(count)
         self._trained_at = self._seen
+        self._new_plans = False
         self.mape = self.error()
         return True
 

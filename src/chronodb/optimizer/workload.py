@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
 _RESERVOIR = 256
 _WARMUP = 4  # calls of a new fingerprint always timed
-_SLOW_DOWN = 16  # then one in every*16 once the reservoir is full ...
-_MAX_EVERY = 1024  # ... but never fewer than one call in 1024
+_MAX_EVERY = 1024  # once a fingerprint's reservoir is full, one call in this many is timed
+_FEATURES_EVERY = 32  # plan features are recomputed (rows returned change) this often
 _CAPTURED = {
     Route.READ: "read",
     Route.TEMPORAL: "read",
@@ -74,7 +74,7 @@ class Reservoir:
         return [percentile(ordered, q) for q in qs]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Statement:
     """What was learned about one fingerprint."""
 
@@ -183,8 +183,7 @@ class Workload:
         if stmt.timed >= _WARMUP:
             # A fingerprint measured often enough is measured less often: a full reservoir
             # gains little from more samples, and cheap statements must stay cheap.
-            slow_down = 1 if stmt.timed < _RESERVOIR else _SLOW_DOWN
-            stmt.every = min(self.every * slow_down, _MAX_EVERY)
+            stmt.every = self.every if stmt.timed < _RESERVOIR else _MAX_EVERY
         stmt.timed_ns += elapsed
         stmt.latencies.add(elapsed)
         rows = len(result.rows) if result.columns else max(result.rowcount, 0)
@@ -227,6 +226,8 @@ class Workload:
         db = self._db
         with db._lock:
             cookie = db._backend.schema_cookie()
+            if stmt.plan_cookie == cookie and stmt.features and stmt.timed % _FEATURES_EVERY:
+                return stmt.features
             if stmt.plan_cookie != cookie or not stmt.features:
                 sql, params = stmt.example
                 final, bound = self.executed_sql(sql, params)
