@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chronodb import ChronoDB, ConfigError, TemporalError
+from chronodb import ChronoDB, ChronoDBWarning, ConfigError, TemporalError
 from chronodb.config import load_config
 
 # The "Configuration" section of seed 004, verbatim.
@@ -51,7 +51,7 @@ def test_from_config_opens_the_data_file_next_to_the_config(
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    with ChronoDB.from_config(config) as db:
+    with pytest.warns(ChronoDBWarning, match="uncompressed"), ChronoDB.from_config(config) as db:
         db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
         first = db.execute("INSERT INTO users VALUES (1, 'Alice')")
         db.execute("UPDATE users SET name = 'Alicia' WHERE id = 1")
@@ -60,13 +60,14 @@ def test_from_config_opens_the_data_file_next_to_the_config(
         assert db.options["ml_optimizer"] == {"enabled": True, "training_interval": 1000}
     assert (tmp_path / "chronodb.data").exists()
     assert not (elsewhere / "chronodb.data").exists()
-    with ChronoDB.from_config(config) as db:
+    with pytest.warns(ChronoDBWarning), ChronoDB.from_config(config) as db:
         then = db.execute("SELECT name FROM users AS OF TRANSACTION ?", [first.tx_id])
         assert then.scalar() == "Alice"
 
 
 def test_from_config_overrides_win(tmp_path: Path) -> None:
-    with ChronoDB.from_config(write(tmp_path, SEED_CONFIG), path=":memory:", user="ops") as db:
+    config = write(tmp_path, SEED_CONFIG)
+    with ChronoDB.from_config(config, path=":memory:", user="ops", compression=False) as db:
         assert db.path == ":memory:"
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         db.execute("INSERT INTO t VALUES (1, 'x')")
