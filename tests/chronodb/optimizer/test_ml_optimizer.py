@@ -92,26 +92,15 @@ def test_capture_counts_every_call_but_times_a_sample() -> None:
     db.close()
 
 
-def test_capture_overhead_on_a_primary_key_select_is_small() -> None:
-    def run(db: ChronoDB) -> float:
-        start = time.perf_counter()
-        for _ in range(3000):
-            db.execute("SELECT * FROM t WHERE id = ?", (1,))
-        return time.perf_counter() - start
-
-    dbs = []
-    for options in ({"enabled": False}, {}):
-        db = ChronoDB(":memory:", ml_optimizer=options)
-        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
-        db.execute("INSERT INTO t VALUES (1, 'a')")
-        run(db)  # warm up: a new fingerprint's first calls are all timed
-        dbs.append(db)
-    best = [float("inf"), float("inf")]
-    for _ in range(15):  # interleaved, best of each: other processes' noise hits both
-        for i, db in enumerate(dbs):
-            best[i] = min(best[i], run(db))
-    off, on = best
-    # 5% is the target, measured by benchmarks/optimizer_bench.py; this machine may be busy
-    assert on < off * 1.25, (on, off)
-    for db in dbs:
-        db.close()
+def test_capture_samples_a_hot_statement_instead_of_timing_every_call() -> None:
+    # The cost of capture (<= 5% on a pk SELECT) is measured by benchmarks/optimizer_bench.py;
+    # here: every call is counted, but a hot statement is timed only now and then.
+    db = ChronoDB(":memory:")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+    db.execute("INSERT INTO t VALUES (1, 'a')")
+    for _ in range(3000):
+        db.execute("SELECT * FROM t WHERE id = ?", (1,))
+    stmt = db.ml_optimizer.workload._texts["SELECT * FROM t WHERE id = ?"]
+    assert stmt.calls == 3000
+    assert 4 <= stmt.timed < 3000 // 8
+    db.close()
