@@ -9,6 +9,9 @@ compared with sqlite3 reading the current state, the nearest thing it can do.
 
     python benchmarks/performance_test.py            # full run
     python benchmarks/performance_test.py --quick    # fewer operations and repetitions
+    python benchmarks/performance_test.py --no-ledger  # ChronoDB without the audit ledger
+
+Versioned writes always write new values (an UPDATE that changes nothing makes no version).
 
 The exit code is 0 either way: this is a report, not a test.
 """
@@ -31,6 +34,7 @@ USERS = 20_000
 UPDATE_ROUNDS = 4
 ORDERS_PER_USER = 2
 DEPTHS = (1, 10, 100, 1_000)
+LEDGER = True  # the audit ledger seals every write (the default); --no-ledger turns it off
 
 SCHEMA = (
     "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, email TEXT, age INTEGER, score REAL)",
@@ -72,13 +76,26 @@ class Case:
         return None if self.target is None else self.ratio <= self.target
 
 
+class Timed(int):
+    """An operation count that carries its own elapsed time (set-up left out of the timing)."""
+
+    seconds: float
+
+
+def timed(count: int, start: float) -> Timed:
+    result = Timed(count)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
 def best_us(run: Callable[[], int], repeats: int) -> float:
     """The fastest of ``repeats`` runs of ``run`` (which returns its operation count), µs/op."""
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         count = run()
-        best = min(best, (time.perf_counter() - start) / count * 1e6)
+        elapsed = count.seconds if isinstance(count, Timed) else time.perf_counter() - start
+        best = min(best, elapsed / count * 1e6)
     return best
 
 
@@ -134,7 +151,7 @@ def measure(workdir: Path, quick: bool) -> list[Case]:
     batch = 2_000 if quick else USERS
     autocommits = 200 if quick else 1_000
 
-    db = ChronoDB(workdir / "chrono.db", durability="normal")
+    db = ChronoDB(workdir / "chrono.db", durability="normal", ledger=LEDGER)
     raw = sqlite3.connect(workdir / "raw.db", isolation_level=None)
     raw.execute("PRAGMA journal_mode=WAL")
     raw.execute("PRAGMA synchronous=NORMAL")
@@ -186,30 +203,46 @@ def measure(workdir: Path, quick: bool) -> list[Case]:
         db.execute(JOIN_AS_OF, [middle])
         return 1
 
-    updates = [(rng.random(), 20 + rng.randint(0, 49), i) for i in range(1, batch + 1)]
+    # Every run writes values no earlier run wrote: an UPDATE that changes nothing makes no
+    # version (and no transaction), so repeating one list would time no-op writes.
+    runs = iter(range(1, 10**9))
+
+    def batch_rows() -> list[tuple]:
+        score = 1_000.0 + next(runs)
+        return [(score, 20 + rng.randint(0, 49), i) for i in range(1, batch + 1)]
+
+    def single_rows() -> list[tuple]:
+        score = 1_000.0 + next(runs)
+        return [(score, 30, ids[n % len(ids)]) for n in range(autocommits)]
 
     def db_batch() -> int:
+        updates = batch_rows()
+        start = time.perf_counter()
         with db.transaction():
             db.executemany(UPDATE_USER, updates)
-        return len(updates)
+        return timed(len(updates), start)
 
     def raw_batch() -> int:
+        updates = batch_rows()
+        start = time.perf_counter()
         raw.execute("BEGIN")
         raw.executemany(UPDATE_USER, updates)
         raw.execute("COMMIT")
-        return len(updates)
-
-    singles = [(float(n), 30, ids[n % len(ids)]) for n in range(autocommits)]
+        return timed(len(updates), start)
 
     def db_autocommit() -> int:
+        singles = single_rows()
+        start = time.perf_counter()
         for row in singles:
             db.execute(UPDATE_USER, row)
-        return len(singles)
+        return timed(len(singles), start)
 
     def raw_autocommit() -> int:
+        singles = single_rows()
+        start = time.perf_counter()
         for row in singles:
             raw.execute(UPDATE_USER, row)
-        return len(singles)
+        return timed(len(singles), start)
 
     add("pk SELECT", db_pk, raw_pk, 1.5)
     add("pk SELECT AS OF (vs current)", db_pk_as_of, raw_pk, 2.5)
@@ -267,9 +300,18 @@ def report(cases: list[Case]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller, faster run")
+    parser.add_argument(
+        "--no-ledger", action="store_true", help="ChronoDB(ledger=False): no audit ledger"
+    )
     args = parser.parse_args(argv)
+    global LEDGER
+    LEDGER = not args.no_ledger
     with tempfile.TemporaryDirectory(prefix="chronodb-bench-") as tmp:
         started = time.perf_counter()
+        print(
+            f"ChronoDB audit ledger: {'ON' if LEDGER else 'OFF'} "
+            "(ledger on vs off: benchmarks/audit_bench.py)"
+        )
         cases = measure(Path(tmp), args.quick)
         report(cases)
         print(f"({time.perf_counter() - started:.1f} s, sqlite {sqlite3.sqlite_version})")
