@@ -20,6 +20,7 @@ from sqlglot.dialects.sqlite import SQLite
 from sqlglot.tokens import TokenType
 
 QUERY_AS_OF = "chrono_as_of"
+SEED_SYNTAX = "chrono_seed"  # meta key: a clause written AS OF TIMESTAMP/TRANSACTION
 SOURCE_TEXT = "chrono_text"  # meta key: a select-list item's text as written
 
 
@@ -65,7 +66,15 @@ class ChronoSQL(SQLite):
             point = self._parse_bitwise()
             if point is None:
                 self.raise_error(f"Expected a point in time after AS OF {this}")
-            return self.expression(exp.Version(this=this, kind="AS OF", expression=point))
+            version = self.expression(exp.Version(this=this, kind="AS OF", expression=point))
+            version.meta[SEED_SYNTAX] = True
+            return version
+
+        def _parse_query_modifiers(self, this: Any) -> Any:
+            this = super()._parse_query_modifiers(this)
+            if isinstance(this, exp.Select) and not this.args.get(QUERY_AS_OF):
+                _widen_trailing_as_of(this)
+            return this
 
         def _parse_version(self) -> exp.Version | None:
             as_of = self._parse_as_of()
@@ -116,7 +125,11 @@ class ChronoSQL(SQLite):
             joins = [self.sql(join) for join in expression.args.get("joins") or []]
             rest = expression.copy()
             rest.set("joins", None)
-            return super().query_modifiers(rest, *sqls, *joins, self.seg(self.sql(as_of)))
+            clause = self.sql(as_of)
+            if as_of.text("kind") == "AS OF" and as_of.name == "TIMESTAMP":
+                # the seed's syntax: FOR SYSTEM_TIME after a join without ON is the table's own
+                clause = f"AS OF TIMESTAMP {self.sql(as_of, 'expression')}"
+            return super().query_modifiers(rest, *sqls, *joins, self.seg(clause))
 
         def version_sql(self, expression: exp.Version) -> str:
             kind = expression.text("kind")
@@ -130,6 +143,22 @@ class ChronoSQL(SQLite):
                 sep = "AND" if kind == "BETWEEN" else "TO"
                 return f"FOR SYSTEM_TIME {kind} {lo} {sep} {hi}"
             return f"FOR SYSTEM_TIME {kind} {point}"
+
+
+def _widen_trailing_as_of(select: exp.Select) -> None:
+    """``FROM a, b AS OF TIMESTAMP x WHERE``: the seed's clause ending FROM is the query's.
+
+    After a join with ON or USING it already is; after a comma or a CROSS JOIN it was parsed as
+    the last table's own clause, which would mix times. SQL:2011's FOR SYSTEM_TIME stays put.
+    """
+    joins = select.args.get("joins") or []
+    if not joins or joins[-1].args.get("on") or joins[-1].args.get("using"):
+        return
+    table = joins[-1].this
+    version = table.args.get("version") if isinstance(table, exp.Table) else None
+    if version is not None and version.meta.get(SEED_SYNTAX):
+        table.set("version", None)
+        select.set(QUERY_AS_OF, version)
 
 
 def parse(sql: str) -> list[exp.Expr]:

@@ -83,6 +83,16 @@ def test_seed_join_placement_with_group_by_and_having(db: ChronoDB, story: Timel
     assert rows(db, sql, [story.reordered]) == [("Alicia", 3, 112.5)]
 
 
+def test_seed_placement_after_a_comma_join_applies_to_every_table(
+    db: ChronoDB, story: Timeline
+) -> None:
+    sql = (
+        "SELECT users.name, orders.id FROM users, orders AS OF TIMESTAMP ? "
+        "WHERE orders.user_id = users.id ORDER BY orders.id"
+    )
+    assert rows(db, sql, [story.ordered]) == [("Alice", 1), ("Alice", 2), ("Bob", 3), ("Bob", 4)]
+
+
 def test_clause_after_alias(db: ChronoDB, story: Timeline) -> None:
     sql = "SELECT u.name FROM users u AS OF TIMESTAMP ? WHERE u.id = 1"
     assert rows(db, sql, [story.inserted]) == [("Alice",)]
