@@ -153,11 +153,11 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
             },
             "/health": {
                 "get": {
-                    "summary": "Basic health: database size, tables, last transaction, stream",
+                    "summary": "Health report: status, latency, sizes, alerts, recommendations, stream",
                     "responses": {
-                        "200": _json("Healthy", _HEALTH),
+                        "200": _json("Status ok or warn", _HEALTH),
                         "503": _json(
-                            "The change feed is not running",
+                            "Status critical (e.g. the change feed is not running)",
                             {"$ref": "#/components/schemas/Health"},
                         ),
                         **unauthorized,
@@ -268,12 +268,18 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
                 },
                 "Health": {
                     "type": "object",
-                    "required": ["status", "size_bytes", "tables", "last_tx"],
+                    "description": "db.get_health_report() plus the server's change feed",
+                    "required": ["status", "tables", "database", "alerts", "recommendations"],
                     "properties": {
-                        "status": {"type": "string", "enum": ["ok", "degraded"]},
-                        "database": {"type": "string"},
-                        "size_bytes": {"type": "integer"},
-                        "tables": {"type": "integer"},
+                        "status": {"type": "string", "enum": ["ok", "warn", "critical"]},
+                        "latency": {"type": "object"},
+                        "throughput_per_s": {"type": "number", "nullable": True},
+                        "slow_statements": {"type": "array", "items": {"type": "object"}},
+                        "tables": {"type": "array", "items": {"type": "object"}},
+                        "database": {"type": "object"},
+                        "alerts": {"type": "array", "items": {"type": "object"}},
+                        "recommendations": {"type": "array", "items": {"type": "object"}},
+                        "ledger": {"type": "object"},
                         "last_tx": {
                             "type": "object",
                             "nullable": True,

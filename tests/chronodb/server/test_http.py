@@ -121,8 +121,9 @@ def test_history_with_a_text_key_that_looks_like_a_number(client: httpx.Client, 
 def test_health(client: httpx.Client, writer: ChronoDB):
     tx = writer.execute("INSERT INTO users VALUES (1, 'a')").tx_id
     health = client.get("/health").json()
-    assert health["status"] == "ok"
-    assert health["tables"] == 2 and health["size_bytes"] > 0
+    assert health["status"] in ("ok", "warn")
+    assert len(health["tables"]) == 2 and health["database"]["size_bytes"] > 0
+    assert {"latency", "alerts", "recommendations", "ledger"} <= set(health)
     assert health["last_tx"]["tx_id"] == tx
     assert health["stream"]["running"] is True
 
