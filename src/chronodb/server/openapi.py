@@ -153,7 +153,7 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
             },
             "/health": {
                 "get": {
-                    "summary": "Health report: status, latency, sizes, alerts, recommendations, stream",
+                    "summary": "Health report: status, latency, sizes, alerts, advice, stream",
                     "responses": {
                         "200": _json("Status ok or warn", _HEALTH),
                         "503": _json(
