@@ -20,13 +20,24 @@ from chronodb.errors import ChronoDBError
 )
 @click.option("--read-only", is_flag=True, help="Refuse every write.")
 @click.option(
+    "--sample",
+    is_flag=True,
+    help="Fill an empty DB with a small shop (users, orders) and some history first.",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
 )
 def serve_command(
-    db: str, host: str, port: int, token: str | None, read_only: bool, log_level: str
+    db: str,
+    host: str,
+    port: int,
+    token: str | None,
+    read_only: bool,
+    sample: bool,
+    log_level: str,
 ) -> None:
     """Serve DB: change stream (WebSocket at / and /ws), SQL over HTTP, metrics.
 
@@ -40,7 +51,16 @@ def serve_command(
         raise click.ClickException(
             f"chronodb serve needs the server extra: pip install 'chronodb[server]' ({err})"
         ) from err
+    from chronodb.database import ChronoDB
+    from chronodb.server.sample import describe, seed_sample
+
     try:
+        if sample:
+            with ChronoDB(db) as database:
+                if seed_sample(database):
+                    click.echo(f"Filled {db} with a sample shop (users, orders) and its history.")
+        url = f"http://{host}:{port}"
+        click.echo(describe(url, url.replace("http", "ws", 1) + "/ws"))
         serve(db, host=host, port=port, token=token, read_only=read_only, log_level=log_level)
     except (ChronoDBError, ValueError) as err:
         raise click.ClickException(str(err)) from err
