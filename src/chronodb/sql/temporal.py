@@ -207,6 +207,9 @@ def _resolve(ref: TableRef, values: list[int], points: list[Point], catalog: Cat
     return catalog.at_us(ref.name, value)
 
 
+_PLAIN_SEQUENCES = (list, tuple)
+
+
 def bind(
     p: Plan,
     params: Sequence[Any] | Mapping[str, Any] | None,
@@ -222,7 +225,9 @@ def bind(
         if point.expression is not None:
             raw = evaluate(point.expression)
         elif isinstance(point.param, int):
-            if not isinstance(params, Sequence) or isinstance(params, str):
+            if type(params) not in _PLAIN_SEQUENCES and (
+                not isinstance(params, Sequence) or isinstance(params, str)
+            ):
                 raise TemporalError("Positional parameter used without a parameter list", sql=p.sql)
             if point.param > len(params):
                 raise TemporalError(
@@ -244,7 +249,8 @@ def bind(
             values.append(round(raw * 1_000_000))
         else:
             values.append(point.convert(raw, p.sql))
-    mapping = isinstance(params, Mapping)
+    # list and tuple first: the ABC checks cost more than the rest of a cached bind
+    mapping = type(params) not in _PLAIN_SEQUENCES and isinstance(params, Mapping)
     resolved = [_resolve(ref, values, p.points, catalog) for ref in p.tables]
     key = (mapping, *[sv.id if sv is not None else None for sv in resolved])
     final = p.finals.get(key)
