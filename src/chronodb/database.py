@@ -167,6 +167,7 @@ class ChronoDB:
         self._tx: tuple[int, int] | None = None  # (tx_id, tx_time_us) of the open transaction
         self._explicit = False
         self._changes_at_alloc = 0
+        self._rows_written = 0  # rows the open transaction's statements changed themselves
         self._tx_has_ddl = False
         self._closed = False
         # The learned optimizer (chronodb/optimizer): None when disabled, so it costs nothing.
@@ -260,6 +261,7 @@ class ChronoDB:
         tx = self._backend.allocate_tx(time.time_ns() // 1000, self.user)
         self._tx = tx
         self._changes_at_alloc = self._backend.total_changes()
+        self._rows_written = 0
         self._tx_has_ddl = False
         return tx
 
@@ -287,7 +289,9 @@ class ChronoDB:
 
     def _finish_tx(self) -> None:
         """Drop the transaction record if the transaction changed nothing."""
-        unchanged = self._backend.total_changes() == self._changes_at_alloc
+        # No change beyond the statements' own rows means no trigger wrote a version.
+        changed = self._backend.total_changes() - self._changes_at_alloc
+        unchanged = changed <= self._rows_written
         if self._tx is not None and not self._tx_has_ddl and unchanged:
             self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (self._tx[0],))
         elif self._tx is not None:
@@ -363,6 +367,8 @@ class ChronoDB:
                     self._tx_has_ddl = True
                     self._refresh_catalog()
                 result = run()
+                if not ddl:
+                    self._rows_written += max(result.rowcount, 0)
                 result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
                 return result
             if self.read_only:

@@ -43,6 +43,19 @@ def test_update_that_changes_nothing_makes_no_version(users: ChronoDB) -> None:
     assert (versions(users, "users"), tx_count(users)) == before
 
 
+def test_transaction_of_no_op_updates_leaves_no_record(users: ChronoDB) -> None:
+    before = (versions(users, "users"), tx_count(users))
+    with users.transaction():
+        users.execute("UPDATE users SET score = score WHERE id = 1")
+        users.execute("UPDATE users SET name = name")
+    assert (versions(users, "users"), tx_count(users)) == before
+    with users.transaction():
+        users.execute("UPDATE users SET name = name")
+        users.execute("UPDATE users SET score = 0 WHERE id = 2")
+    assert tx_count(users) == before[1] + 1
+    assert [h["operation"] for h in users.get_change_history("users", 2)] == ["INSERT", "UPDATE"]
+
+
 def test_temp_table_writes_are_kept_but_not_versioned(db: ChronoDB) -> None:
     db.execute("CREATE TEMP TABLE scratch (x INTEGER)")
     before = tx_count(db)
