@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,7 +34,8 @@ _MAX_FAILURES = 5
 class Change:
     """One row change, with its event already encoded once for every subscriber."""
 
-    table_key: str  # the table's name, lower-cased
+    table: str  # the table's name as it is spelt in its schema
+    table_key: str  # the same, lower-cased
     tx_id: int
     tx_time: float
     operation: str
@@ -63,6 +64,7 @@ def _encode(table: str, row: sqlite3.Row, tx_hash: str | None) -> Change:
         "user": row["user"],
     }
     return Change(
+        table,
         table.lower(),
         row["tx_id"],
         row["tx_time"],
@@ -148,12 +150,31 @@ class Reader:
 
 
 class Subscriber(Protocol):
-    """What the feed needs from a subscription."""
+    """What the feed needs from a subscription.
+
+    Subscribers with the same ``table_key`` and a ``filter_key`` other than None share their
+    filter: ``predicate`` runs once per change for all of them, not once per subscriber.
+    """
 
     table_key: str
-    after_tx: int
+    after_tx: int  # only changes of later transactions are delivered
+    filter_key: Hashable | None
+    predicate: Callable[[Mapping[str, Any]], bool] | None
 
-    def deliver(self, change: Change) -> None: ...
+    def deliver(self, changes: list[Change]) -> None:
+        """Take the matching changes of one poll, in commit order (never called empty)."""
+
+
+@dataclass(eq=False)
+class _Group:
+    predicate: Callable[[Mapping[str, Any]], bool] | None
+    members: set[Subscriber] = field(default_factory=set)
+
+    def matching(self, changes: list[Change]) -> list[Change]:
+        test = self.predicate
+        if test is None:
+            return changes
+        return [c for c in changes if (v := c.values) is not None and test(v)]
 
 
 @dataclass
@@ -166,7 +187,7 @@ class ChangeFeed:
     on_error: Callable[[BaseException], None] | None = None
     last_tx: int = 0
     busy: bool = False
-    _live: dict[str, set[Subscriber]] = field(default_factory=dict)
+    _live: dict[str, dict[Hashable, _Group]] = field(default_factory=dict)
     _reader: Reader | None = None
     _executor: ThreadPoolExecutor | None = None
     _task: asyncio.Task[None] | None = None
@@ -206,14 +227,25 @@ class ChangeFeed:
 
     # ------------------------------------------------------------ subscribers
     def add_live(self, sub: Subscriber) -> None:
-        self._live.setdefault(sub.table_key, set()).add(sub)
+        key = sub if sub.filter_key is None else sub.filter_key
+        groups = self._live.setdefault(sub.table_key, {})
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(sub.predicate)
+        group.members.add(sub)
 
     def remove(self, sub: Subscriber) -> None:
-        subs = self._live.get(sub.table_key)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self._live[sub.table_key]
+        groups = self._live.get(sub.table_key)
+        if groups is None:
+            return
+        key = sub if sub.filter_key is None else sub.filter_key
+        group = groups.get(key)
+        if group is not None:
+            group.members.discard(sub)
+            if not group.members:
+                del groups[key]
+        if not groups:
+            del self._live[sub.table_key]
 
     async def advanced(self) -> None:
         """Wait until the feed dispatched its next batch (or gave up on it)."""
@@ -272,11 +304,20 @@ class ChangeFeed:
         self._advanced = asyncio.Event()
 
     def _dispatch(self, changes: list[Change]) -> None:
-        live = self._live
+        """Hand each subscriber its table's changes: each filter runs once per change."""
+        by_table: dict[str, list[Change]] = {}
         for change in changes:
-            subs = live.get(change.table_key)
-            if not subs:
-                continue
-            for sub in list(subs):
-                if change.tx_id > sub.after_tx:
-                    sub.deliver(change)
+            by_table.setdefault(change.table_key, []).append(change)
+        for key, table_changes in by_table.items():
+            for group in list(self._live.get(key, {}).values()):
+                matched = group.matching(table_changes)
+                if not matched:
+                    continue
+                first = matched[0].tx_id
+                for sub in list(group.members):
+                    if first > sub.after_tx:
+                        sub.deliver(matched)
+                    else:  # joined at a later transaction than the feed's (since_tx ahead)
+                        later = [c for c in matched if c.tx_id > sub.after_tx]
+                        if later:
+                            sub.deliver(later)

@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +37,10 @@ from chronodb.errors import ChronoDBError
 from chronodb.server.feed import Change, ChangeFeed, Reader
 from chronodb.server.filters import FilterError, Predicate, compile_where
 from chronodb.server.metrics import Metrics
+from chronodb.versioning.catalog import SchemaVersion
 
 log = logging.getLogger("chronodb.server")
 
-CONTROL = -1  # the tx_id of a queued message that is not a change
 REPLAY_CHUNK_TXS = 500  # transactions read per replay step
 TRY_AGAIN_LATER = 1013  # RFC 6455 close code, sent after "overflow"
 
@@ -60,11 +61,17 @@ class Subscription:
     table: str
     where: Predicate | None
     after_tx: int = 0  # changes of later transactions are delivered
+    filter_key: str = ""  # the filter as canonical JSON: subscriptions that share it share a test
+    batch: bool = False  # deliver data_changes messages (several changes each)
     replay: asyncio.Task[None] | None = None
 
     @property
     def table_key(self) -> str:
         return self.table.lower()
+
+    @property
+    def predicate(self) -> Predicate | None:
+        return self.where
 
     def matches(self, change: Change) -> bool:
         if self.where is None:
@@ -72,9 +79,12 @@ class Subscription:
         values = change.values
         return values is not None and self.where(values)
 
-    def deliver(self, change: Change) -> None:
-        if self.matches(change):
-            self.connection.offer(change.tx_id, change.text)
+    def deliver(self, changes: list[Change]) -> None:
+        self.connection.offer(changes)
+
+
+# A queued message: a Change (its event is encoded already) or a protocol message's JSON text.
+Item = Change | str
 
 
 @dataclass(eq=False)
@@ -86,7 +96,7 @@ class Connection:
     metrics: Metrics
     settings: StreamSettings
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
-    pending: deque[tuple[int, str]] = field(default_factory=deque)
+    pending: deque[Item] = field(default_factory=deque)
     overflow_tx: int | None = None
     _changes_queued: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -95,28 +105,49 @@ class Connection:
     # ------------------------------------------------------------ queueing
     def control(self, message: dict[str, Any]) -> None:
         """Queue a protocol message; these are few and never count against the limit."""
-        self.pending.append((CONTROL, json.dumps(message)))
+        self.pending.append(json.dumps(message))
         self._wake.set()
 
-    def offer(self, tx_id: int, text: str) -> None:
-        """Queue a live change, or overflow if the queue is full."""
+    def offer(self, changes: list[Change]) -> None:
+        """Queue one poll's live changes of one subscription, or overflow if they do not fit."""
         if self.overflow_tx is not None:
             return
-        if self._changes_queued >= self.settings.queue_size:
-            self._overflow(tx_id)
+        if self._changes_queued + len(changes) > self.settings.queue_size:
+            room = self.settings.queue_size - self._changes_queued
+            self._append(changes[:room])
+            self._overflow(changes[room].tx_id)
             return
-        self.pending.append((tx_id, text))
-        self._changes_queued += 1
+        self._append(changes)
         self._wake.set()
 
-    async def put(self, tx_id: int, text: str) -> None:
-        """Queue a replayed change, waiting while the queue is more than half full."""
-        while self._changes_queued >= self.settings.queue_size // 2 and self.overflow_tx is None:
-            self._room.clear()
-            await self._room.wait()
-        if self.overflow_tx is None:
-            self.pending.append((tx_id, text))
-            self._changes_queued += 1
+    def _append(self, changes: list[Change]) -> None:
+        pending = self.pending
+        if changes and pending:
+            last = pending[-1]
+            if not isinstance(last, str) and last.tx_id > changes[0].tx_id:
+                # Another table's changes of the same poll came first: merge by commit order
+                # (a stable sort keeps each table's order, and tables in the feed's order).
+                tail: list[Change] = []
+                while pending and not isinstance(pending[-1], str):
+                    if pending[-1].tx_id <= changes[0].tx_id:
+                        break
+                    tail.append(pending.pop())
+                tail.reverse()
+                changes = sorted(tail + changes, key=_tx_of)
+                self._changes_queued -= len(tail)
+        pending.extend(changes)
+        self._changes_queued += len(changes)
+
+    async def put(self, changes: list[Change]) -> None:
+        """Queue replayed changes, waiting while the queue is more than half full."""
+        half = max(1, self.settings.queue_size // 2)
+        for start in range(0, len(changes), half):
+            while self._changes_queued >= half and self.overflow_tx is None:
+                self._room.clear()
+                await self._room.wait()
+            if self.overflow_tx is not None:
+                return
+            self._append(changes[start : start + half])
             self._wake.set()
 
     def _overflow(self, tx_id: int) -> None:
@@ -126,31 +157,53 @@ class Connection:
             if sub.replay is not None and not sub.replay.done():
                 resume = min(resume, sub.after_tx)
         self.overflow_tx = resume
-        self.pending = deque(
-            (tx, text) for tx, text in self.pending if tx == CONTROL or tx <= resume
-        )
-        self._changes_queued = sum(1 for tx, _ in self.pending if tx != CONTROL)
+        self.pending = deque(i for i in self.pending if isinstance(i, str) or i.tx_id <= resume)
+        self._changes_queued = sum(1 for i in self.pending if not isinstance(i, str))
         self.metrics.overflows.inc()
         self._wake.set()
         self._room.set()
 
     async def send_loop(self) -> None:
+        """Send whatever is queued each time the loop wakes, counting it once per wake-up."""
         ws, sent = self.websocket, self.metrics.events_sent
         while True:
             await self._wake.wait()
             self._wake.clear()
             while self.pending:
-                tx_id, text = self.pending.popleft()
-                if tx_id != CONTROL:
-                    self._changes_queued -= 1
-                    self._room.set()
-                await ws.send_text(text)
-                if tx_id != CONTROL:
-                    sent.inc()
+                items = list(self.pending)
+                self.pending.clear()
+                changes = sum(1 for i in items if not isinstance(i, str))
+                self._changes_queued -= changes
+                self._room.set()
+                for text in self._messages(items):
+                    await ws.send_text(text)
+                if changes:
+                    sent.inc(changes)
             if self.overflow_tx is not None:
                 await ws.send_text(json.dumps({"type": "overflow", "resume_tx": self.overflow_tx}))
                 await ws.close(TRY_AGAIN_LATER, "queue full: resume with since_tx")
                 return
+
+    def _messages(self, items: list[Item]) -> Iterator[str]:
+        """The texts to send: one per change, or one per run of a batched table's changes."""
+        batched = {key for key, sub in self.subscriptions.items() if sub.batch}
+        if not batched:
+            for item in items:
+                yield item if isinstance(item, str) else item.text
+            return
+        run: list[Change] = []
+        for item in items:
+            if run and (isinstance(item, str) or item.table_key != run[0].table_key):
+                yield _batch_text(run)
+                run = []
+            if isinstance(item, str):
+                yield item
+            elif item.table_key in batched:
+                run.append(item)
+            else:
+                yield item.text
+        if run:
+            yield _batch_text(run)
 
     # ------------------------------------------------------------ messages
     async def handle(self, text: str) -> None:
@@ -182,6 +235,9 @@ class Connection:
     async def _subscribe(self, message: dict[str, Any]) -> None:
         table = _table_name(message)
         since_tx, since = message.get("since_tx"), message.get("since")
+        batch = message.get("batch", False)
+        if not isinstance(batch, bool):
+            raise ProtocolError("batch: expected true or false")
         if since_tx is not None and since is not None:
             raise ProtocolError("give since_tx or since, not both")
         if since_tx is not None and (
@@ -192,7 +248,8 @@ class Connection:
         if sv is None:
             raise ProtocolError(f"unknown table {table!r}")
         try:
-            where = compile_where(message.get("where"), (c.name for c in sv.columns))
+            where_spec = message.get("where")
+            where = compile_where(where_spec, (c.name for c in sv.columns))
         except FilterError as err:
             raise ProtocolError(str(err)) from None
         if since is not None:
@@ -202,10 +259,14 @@ class Connection:
                 raise ProtocolError(f"since: {err}") from None
         start = self.feed.last_tx if since_tx is None else since_tx
         self._drop(sv.name.lower())
-        sub = Subscription(self, sv.name, where, after_tx=start)
+        key = _filter_key(sv, where_spec)
+        sub = Subscription(self, sv.name, where, after_tx=start, filter_key=key, batch=batch)
         self.subscriptions[sub.table_key] = sub
         self.metrics.subscriptions.inc()
-        self.control({"type": "subscribed", "table": sv.name, "tx_id": start})
+        answer = {"type": "subscribed", "table": sv.name, "tx_id": start}
+        if batch:
+            answer["batch"] = True
+        self.control(answer)
         sub.replay = asyncio.create_task(self._catch_up(sub))
 
     def _unsubscribe(self, message: dict[str, Any]) -> None:
@@ -247,9 +308,7 @@ class Connection:
                 changes = await loop.run_in_executor(
                     None, reader.changes, [sub.table_key], sub.after_tx, hi
                 )
-                for change in changes:
-                    if sub.matches(change):
-                        await self.put(change.tx_id, change.text)
+                await self.put([c for c in changes if sub.matches(c)])
                 sub.after_tx = hi
         except asyncio.CancelledError:
             raise
@@ -264,6 +323,21 @@ class Connection:
     def close(self) -> None:
         for key in list(self.subscriptions):
             self._drop(key)
+
+
+def _tx_of(change: Change) -> int:
+    return change.tx_id
+
+
+def _batch_text(changes: list[Change]) -> str:
+    """A ``data_changes`` message around already-encoded ``data_change`` events."""
+    head = f'{{"type":"data_changes","table":{json.dumps(changes[0].table)},"changes":['
+    return head + ",".join(c.text for c in changes) + "]}"
+
+
+def _filter_key(sv: SchemaVersion, where: Any) -> str:
+    """Equal for the same filter (in any key order) on the same shape of the table."""
+    return f"{sv.from_tx}:{json.dumps(where, sort_keys=True)}"
 
 
 def _table_name(message: dict[str, Any]) -> str:

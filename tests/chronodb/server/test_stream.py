@@ -195,9 +195,10 @@ async def test_overflow_tells_where_to_resume_and_resuming_loses_nothing(
     start_server, writer: ChronoDB
 ):
     server = start_server(queue_size=5)
-    writer.execute("INSERT INTO orders VALUES (0, 'first', 0)")
+    first = writer.execute("INSERT INTO orders VALUES (0, 'first', 0)")
     async with websockets.connect(server.ws_url) as ws:
-        await send(ws, {"type": "subscribe", "table": "orders"})
+        # From the first insert on, whether or not the feed has seen it yet.
+        await send(ws, {"type": "subscribe", "table": "orders", "since_tx": first.tx_id})
         small = await asyncio.to_thread(
             writer.executemany, "INSERT INTO orders VALUES (?, 'a', 0)", [(i,) for i in (1, 2, 3)]
         )
@@ -291,3 +292,111 @@ def test_subscribers_survive_a_schema_change(server: BackgroundServer, writer: C
     first, second = asyncio.run(run())
     assert first["after"] == {"id": 1, "status": "a", "total": 1}
     assert second["after"] == {"id": 2, "status": "b", "total": 2, "note": "hi"}
+
+
+async def test_batch_subscription_delivers_data_changes_in_commit_order(
+    server: BackgroundServer, writer: ChronoDB
+):
+    async with websockets.connect(server.ws_url) as ws:
+        answer = await send(ws, {"type": "subscribe", "table": "orders", "batch": True})
+        assert answer == {"type": "subscribed", "table": "orders", "tx_id": answer["tx_id"]} | {
+            "batch": True
+        }
+        many = await asyncio.to_thread(
+            writer.executemany, "INSERT INTO orders VALUES (?, 'b', 0)", [(i,) for i in range(50)]
+        )
+        await asyncio.to_thread(writer.execute, "DELETE FROM orders WHERE id = 0")
+        got: list[dict] = []
+        while len(got) < 51:
+            message = await receive(ws)
+            assert message["type"] == "data_changes" and message["table"] == "orders"
+            assert message["changes"]
+            got += message["changes"]
+    assert all(c["type"] == "data_change" for c in got)
+    assert [c["after"]["id"] for c in got[:50]] == list(range(50))
+    assert {c["tx_id"] for c in got[:50]} == {many.tx_id}
+    assert got[50]["operation"] == "DELETE" and got[50]["before"]["id"] == 0
+
+
+async def test_batch_replay_then_live_and_plain_subscription_on_the_same_connection(
+    server: BackgroundServer, writer: ChronoDB
+):
+    for i in range(30):
+        writer.execute("INSERT INTO orders VALUES (?, 'old', ?)", (i, i))
+    async with websockets.connect(server.ws_url) as ws:
+        await send(ws, {"type": "subscribe", "table": "orders", "since_tx": 0, "batch": True})
+        await send(ws, {"type": "subscribe", "table": "users"})
+        await asyncio.to_thread(writer.execute, "INSERT INTO users VALUES (1, 'Ann')")
+        await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (30, 'live', 30)")
+        orders: list[int] = []
+        users: list[dict] = []
+        while len(orders) < 31 or not users:
+            message = await receive(ws)
+            if message["type"] == "data_changes":
+                orders += [c["after"]["id"] for c in message["changes"]]
+            else:
+                assert message["type"] == "data_change" and message["table"] == "users"
+                users.append(message)
+    assert orders == list(range(31))
+    assert users[0]["after"] == {"id": 1, "name": "Ann"}
+
+
+async def test_batch_must_be_a_boolean(server: BackgroundServer):
+    async with websockets.connect(server.ws_url) as ws:
+        error = await send(ws, {"type": "subscribe", "table": "orders", "batch": "yes"})
+    assert error["type"] == "error" and "batch" in error["message"]
+
+
+async def test_one_connection_gets_several_tables_in_commit_order_within_one_poll(
+    start_server, writer: ChronoDB
+):
+    # A slow poll makes every transaction below land in the same batch of the feed.
+    server = start_server(poll_interval=0.3)
+    async with websockets.connect(server.ws_url) as ws:
+        await send(ws, {"type": "subscribe", "table": "orders"})
+        await send(ws, {"type": "subscribe", "table": "users"})
+        for i in range(3):
+            await asyncio.to_thread(writer.execute, "INSERT INTO users VALUES (?, 'u')", (i,))
+            await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (?, 'o', 0)", (i,))
+        got = await changes(ws, 6)
+    assert [c["table"] for c in got] == ["users", "orders"] * 3
+    assert [c["tx_id"] for c in got] == sorted(c["tx_id"] for c in got)
+
+
+async def test_subscribers_with_the_same_filter_share_one_test_per_change(
+    server: BackgroundServer, writer: ChronoDB
+):
+    calls = 0
+    async with (
+        websockets.connect(server.ws_url) as a,
+        websockets.connect(server.ws_url) as b,
+        websockets.connect(server.ws_url) as c,
+    ):
+        same = {"total": {"gt": 5}, "status": "x"}
+        await send(a, {"type": "subscribe", "table": "orders", "where": same})
+        await send(
+            b, {"type": "subscribe", "table": "orders", "where": dict(reversed(same.items()))}
+        )
+        await send(c, {"type": "subscribe", "table": "orders", "where": {"status": "x"}})
+        feed = server.app.state.feed
+        groups = list(feed._live["orders"].values())
+        assert sorted(len(g.members) for g in groups) == [1, 2]
+        shared = next(g for g in groups if len(g.members) == 2)
+        test = shared.predicate
+
+        def counting(values: dict) -> bool:
+            nonlocal calls
+            calls += 1
+            return test(values)
+
+        shared.predicate = counting
+        await asyncio.to_thread(
+            writer.executemany,
+            "INSERT INTO orders VALUES (?, 'x', ?)",
+            [(i, i) for i in range(10)],
+        )
+        got_a, got_b = await changes(a, 4), await changes(b, 4)
+        got_c = await changes(c, 10)
+    assert [e["after"]["id"] for e in got_a] == [e["after"]["id"] for e in got_b] == [6, 7, 8, 9]
+    assert len(got_c) == 10
+    assert calls == 10  # once per change, not once per change and subscriber

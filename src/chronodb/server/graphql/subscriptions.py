@@ -107,6 +107,8 @@ class _Overflow(Exception):
 class _Listener:
     """A feed subscriber that queues the matching changes of one table."""
 
+    filter_key = None  # GraphQL filters are not shared: the feed gives each listener its own
+
     def __init__(self, table_key: str, after_tx: int, predicate: Predicate, size: int) -> None:
         self.table_key = table_key
         self.after_tx = after_tx
@@ -114,17 +116,19 @@ class _Listener:
         self.queue: asyncio.Queue[Any] = asyncio.Queue(size)
         self.overflowed = False
 
-    def deliver(self, change: Any) -> None:
-        values = change.values
-        if self.overflowed or values is None or not self.predicate(values):
-            return
-        try:
-            self.queue.put_nowait(change)
-        except asyncio.QueueFull:
-            self.overflowed = True
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.queue.get_nowait()  # make room for the end marker
-            self.queue.put_nowait(_Overflow(f"too many changes queued after tx {change.tx_id - 1}"))
+    def deliver(self, changes: list[Any]) -> None:
+        for change in changes:
+            if self.overflowed:
+                return
+            try:
+                self.queue.put_nowait(change)
+            except asyncio.QueueFull:
+                self.overflowed = True
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    self.queue.get_nowait()  # make room for the end marker
+                self.queue.put_nowait(
+                    _Overflow(f"too many changes queued after tx {change.tx_id - 1}")
+                )
 
 
 def _event(table: Table, change: Any) -> dict[str, Any]:
