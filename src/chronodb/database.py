@@ -49,7 +49,7 @@ from chronodb.versioning.tables import register_table, unversioned_tables
 Params = Sequence[Any] | Mapping[str, Any] | None
 _ROUTE_CACHE_LIMIT = 20_000
 _CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", CATALOG_DDL))
-_LEDGER_OBJECTS = frozenset(("_chrono_ledger", "_chrono_digests", "_chrono_merkle"))
+_LEDGER_OBJECTS = ledger_mod.OBJECTS
 _FAR_FUTURE = 2**62 // 1_000_000  # seconds; later than any transaction
 
 

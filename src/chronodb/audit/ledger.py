@@ -1,33 +1,48 @@
 """The ledger's storage: one leaf per committed write transaction, and the Merkle tree over them.
 
 ``seal`` runs inside the writing transaction, just before COMMIT, so a transaction and its
-leaf are committed together or not at all.
+leaf are committed together or not at all. The leaf row is the only write on most commits:
+the Merkle nodes and the hash -> transaction index are brought up to date in batches of
+``BATCH`` leaves (inside the sealing transaction of every BATCH-th leaf), which keeps the
+ledger's cost per commit to one appended row. Readers see every leaf at once: ``view()``
+completes the stored tree in memory with the leaves not yet in it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from chronodb.audit.digests import table_digests
 from chronodb.audit.leaf import Amendment, Leaf, TableDigest
-from chronodb.audit.merkle import MerkleTree, SQLiteNodeStore
+from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
 from chronodb.versioning.catalog import Catalog
 
+BATCH = 64
+
 LEDGER_DDL = (
     "CREATE TABLE IF NOT EXISTS _chrono_ledger ("
-    " leaf_index INTEGER PRIMARY KEY,"
-    " tx_id INTEGER NOT NULL UNIQUE,"
+    " tx_id INTEGER PRIMARY KEY,"
+    " leaf_index INTEGER NOT NULL,"
     " leaf BLOB NOT NULL,"
     " leaf_hash BLOB NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS _chrono_ledger_hash ON _chrono_ledger (leaf_hash)",
+    "CREATE TABLE IF NOT EXISTS _chrono_ledger_hash ("
+    " leaf_hash BLOB PRIMARY KEY,"
+    " tx_id INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS _chrono_digests ("
     " tree_size INTEGER PRIMARY KEY,"
     " root BLOB NOT NULL,"
     " created REAL NOT NULL,"
     " signature BLOB,"
     " public_key BLOB)",
+)
+OBJECTS = frozenset(("_chrono_ledger", "_chrono_ledger_hash", "_chrono_digests", "_chrono_merkle"))
+
+_LAST = "SELECT leaf_index FROM _chrono_ledger ORDER BY tx_id DESC LIMIT 1"
+_NEWEST = (
+    "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM _chrono_ledger "
+    "ORDER BY tx_id DESC LIMIT ?"
 )
 
 
@@ -37,12 +52,35 @@ def create(conn: sqlite3.Connection) -> None:
     SQLiteNodeStore(conn)  # creates _chrono_merkle
 
 
+class _Overlay:
+    """A node store that reads through to the stored tree and keeps new nodes in memory."""
+
+    def __init__(self, base: SQLiteNodeStore) -> None:
+        self.base = base
+        self.extra = MemoryNodeStore()
+        self._base_count = base.leaf_count()
+
+    def get(self, level: int, index: int) -> bytes | None:
+        found = self.extra.get(level, index)
+        return found if found is not None else self.base.get(level, index)
+
+    def put(self, level: int, index: int, digest: bytes) -> None:
+        self.extra.put(level, index, digest)
+
+    def put_many(self, nodes: Iterable[Node]) -> None:
+        self.extra.put_many(nodes)
+
+    def leaf_count(self) -> int:
+        return max(self._base_count, self.extra.leaf_count())
+
+
 class Ledger:
     """Appends leaves; reads them back by transaction or by hash."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.tree = MerkleTree(SQLiteNodeStore(conn))
+        self.store = SQLiteNodeStore(conn)
+        self.tree = MerkleTree(self.store)  # the stored tree: may lag by < BATCH leaves
 
     def seal(
         self,
@@ -57,12 +95,42 @@ class Ledger:
         tables = tuple(TableDigest(*t) for t in table_digests(self.conn, catalog, tx_id))
         leaf = Leaf(tx_id, tx_time, user, tuple(kinds), tables, tuple(amendments)).encode()
         digest = leaf_hash(leaf)
-        index = self.tree.append_leaf_hashes((digest,)).start
+        last = self.conn.execute(_LAST).fetchone()
+        index = 0 if last is None else last[0] + 1
         self.conn.execute(
-            "INSERT INTO _chrono_ledger (leaf_index, tx_id, leaf, leaf_hash) VALUES (?, ?, ?, ?)",
-            (index, tx_id, leaf, digest),
+            "INSERT INTO _chrono_ledger (tx_id, leaf_index, leaf, leaf_hash) VALUES (?, ?, ?, ?)",
+            (tx_id, index, leaf, digest),
         )
+        if (index + 1) % BATCH == 0:
+            self.catch_up()
         return digest
+
+    def pending(self) -> list[tuple[int, int, bytes]]:
+        """(leaf_index, tx_id, leaf_hash) of the leaves not yet in the stored tree."""
+        waiting = self.size - self.tree.size
+        if waiting <= 0:
+            return []
+        rows = self.conn.execute(_NEWEST, (waiting,)).fetchall()
+        return [(i, t, bytes(h)) for i, t, h in reversed(rows)]
+
+    def catch_up(self) -> int:
+        """Store the pending leaves' Merkle nodes and hash entries (inside a write)."""
+        rows = self.pending()
+        if rows:
+            self.tree.append_leaf_hashes(h for _, _, h in rows)
+            self.conn.executemany(
+                "INSERT INTO _chrono_ledger_hash (leaf_hash, tx_id) VALUES (?, ?)",
+                ((h, t) for _, t, h in rows),
+            )
+        return len(rows)
+
+    def view(self) -> MerkleTree:
+        """The tree over every committed leaf, without writing: pending ones in memory."""
+        tree = MerkleTree(_Overlay(self.store))
+        rows = self.pending()
+        if rows:
+            tree.append_leaf_hashes(h for _, _, h in rows)
+        return tree
 
     def hash_of(self, tx_id: int) -> bytes | None:
         row = self.conn.execute(
@@ -73,11 +141,34 @@ class Ledger:
     def find(self, digest: bytes) -> tuple[int, int, bytes] | None:
         """(leaf_index, tx_id, leaf) of the leaf with this hash."""
         row = self.conn.execute(
-            "SELECT leaf_index, tx_id, CAST(leaf AS BLOB) FROM _chrono_ledger WHERE leaf_hash = ?",
-            (digest,),
+            "SELECT tx_id FROM _chrono_ledger_hash WHERE leaf_hash = ?", (digest,)
         ).fetchone()
-        return None if row is None else (row[0], row[1], bytes(row[2]))
+        tx_id = (
+            row[0]
+            if row is not None
+            else next((t for _, t, h in self.pending() if h == digest), None)
+        )
+        if tx_id is None:
+            return None
+        found = self.conn.execute(
+            "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
+            "FROM _chrono_ledger WHERE tx_id = ?",
+            (tx_id,),
+        ).fetchone()
+        if found is None or bytes(found[3]) != digest:
+            return None
+        return found[0], found[1], bytes(found[2])
 
     @property
     def size(self) -> int:
-        return self.tree.size
+        last = self.conn.execute(_LAST).fetchone()
+        return 0 if last is None else last[0] + 1
+
+
+def iter_leaves(conn: sqlite3.Connection) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """(leaf_index, tx_id, leaf, leaf_hash) of every leaf, in leaf order."""
+    for index, tx_id, blob, stored in conn.execute(
+        "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
+        "FROM _chrono_ledger ORDER BY leaf_index"
+    ):
+        yield index, tx_id, bytes(blob), bytes(stored)

@@ -164,7 +164,7 @@ class AuditTrail:
             recorded = {t.table_id: (t.versions, t.digest) for t in leaf.tables}
             if rows != recorded and not self._amended(tx_id):
                 return False
-            tree = self._ledger.tree
+            tree = self._ledger.view()
             size = tree.size
             proof = tree.inclusion_proof(index, size)
             return verify_inclusion(digest, index, size, proof.hashes, tree.root(size))
@@ -187,7 +187,7 @@ class AuditTrail:
             if found is None:
                 raise AuditError(f"unknown transaction hash {tx_hash!r}")
             index, tx_id, blob = found
-            tree = self._ledger.tree
+            tree = self._ledger.view()
             size = tree.size
             proof: InclusionProof = tree.inclusion_proof(index, size)
             return {
@@ -202,23 +202,32 @@ class AuditTrail:
     def digest(self, signing_key: Any = None, *, save: bool = True) -> Digest:
         """(tree size, root, time) now, optionally signed with an Ed25519 private key."""
         with self._db._lock:
-            tree = self._ledger.tree
+            tree = self._ledger.view()
             size = tree.size
             root = tree.root(size).hex() if size else EMPTY_ROOT.hex()
             made = Digest(size, root, time.time())
             if signing_key is not None:
                 made = _sign(made, signing_key)
             if save and not self._db.read_only and not self._db._explicit:
-                self._db._conn.execute(
-                    "INSERT OR REPLACE INTO _chrono_digests VALUES (?, ?, ?, ?, ?)",
-                    (
-                        made.tree_size,
-                        bytes.fromhex(made.root),
-                        made.time,
-                        bytes.fromhex(made.signature) if made.signature else None,
-                        bytes.fromhex(made.public_key) if made.public_key else None,
-                    ),
-                )
+                # Signing off also stores the tree's pending nodes (ledger.py batches them).
+                backend = self._db._backend
+                backend.begin()
+                try:
+                    self._ledger.catch_up()
+                    self._db._conn.execute(
+                        "INSERT OR REPLACE INTO _chrono_digests VALUES (?, ?, ?, ?, ?)",
+                        (
+                            made.tree_size,
+                            bytes.fromhex(made.root),
+                            made.time,
+                            bytes.fromhex(made.signature) if made.signature else None,
+                            bytes.fromhex(made.public_key) if made.public_key else None,
+                        ),
+                    )
+                    backend.commit()
+                except BaseException:
+                    backend.rollback()
+                    raise
             return made
 
     def export_digest(self, target: str | Path | TextIO, signing_key: Any = None) -> Digest:
@@ -238,7 +247,7 @@ class AuditTrail:
         elif isinstance(old, dict):
             old = Digest(**old)
         with self._db._lock:
-            tree = self._ledger.tree
+            tree = self._ledger.view()
             size = tree.size
             if old.tree_size > size:
                 return False

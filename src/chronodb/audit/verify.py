@@ -25,6 +25,7 @@ from typing import Any
 
 from chronodb.audit.digests import EMPTY, scan
 from chronodb.audit.leaf import Leaf
+from chronodb.audit.ledger import BATCH
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, SQLiteNodeStore
 from chronodb.audit.proofs import HASH_SIZE, leaf_hash
 from chronodb.errors import AuditError
@@ -140,6 +141,40 @@ def _check_nodes(
     if found < len(store):
         out.append(Problem("merkle tree edited", f"{len(store) - found} node(s) are missing"))
     return out
+
+
+def _wrote_history(conn: sqlite3.Connection, catalog: Catalog, tx_id: int) -> bool:
+    for hist in sorted({v.hist for v in catalog.versions}):
+        found = conn.execute(
+            f"SELECT 1 FROM {quote(hist)} WHERE _chrono_tx = ? LIMIT 1", (tx_id,)
+        ).fetchone()
+        if found:
+            return True
+    return False
+
+
+def _check_hash_index(
+    conn: sqlite3.Connection, hashes: list[bytes], tx_of_index: list[int], stored_size: int
+) -> list[Problem]:
+    """Every leaf in the stored tree has exactly one hash -> transaction entry."""
+    want = {hashes[i]: tx_of_index[i] for i in range(stored_size)}
+    got = {
+        bytes(h): t
+        for h, t in conn.execute("SELECT CAST(leaf_hash AS BLOB), tx_id FROM _chrono_ledger_hash")
+    }
+    if got == want:
+        return []
+    wrong = sorted(
+        {t for h, t in got.items() if want.get(h) != t}
+        | {t for h, t in want.items() if got.get(h) != t}
+    )
+    return [
+        Problem(
+            "ledger hash index edited",
+            f"{len(wrong)} entry(ies) of _chrono_ledger_hash differ from the leaves",
+            wrong[0] if wrong else None,
+        )
+    ]
 
 
 def _check_current(conn: sqlite3.Connection, sv: SchemaVersion, limit: int = 5) -> list[Problem]:
@@ -262,6 +297,12 @@ def verify(
                 problems.append(
                     Problem("ledger leaf deleted", f"leaf index {gap[0]} is missing", tx_id)
                 )
+            elif _wrote_history(conn, catalog, tx_id):
+                # The newest leaves may not be in the stored tree yet: a transaction whose
+                # versions are in history lost its leaf; one with none was made up.
+                problems.append(
+                    Problem("ledger leaf deleted", "the transaction's leaf is missing", tx_id)
+                )
             else:
                 problems.append(
                     Problem(
@@ -278,15 +319,29 @@ def verify(
         problems.append(Problem("transaction record deleted", "leaf without a record", tx_id))
     report.checked["transactions"] = len(tx_ids)
 
-    # 3. the stored Merkle tree, node by node, and the saved digests
-    nodes = MemoryNodeStore()
-    memory = MerkleTree(nodes)
-    if len(hashes) == size and all(len(h) == HASH_SIZE for h in hashes):
+    # 3. the stored Merkle tree, node by node, and the saved digests. The stored tree may
+    # lag the leaves by fewer than BATCH (ledger.py): its nodes are compared with a tree of
+    # the leaves it covers, the root and digests with the tree of all leaves.
+    memory = MerkleTree(MemoryNodeStore())
+    complete = len(hashes) == size and all(len(h) == HASH_SIZE for h in hashes)
+    if complete:
         memory.append_leaf_hashes(hashes)
     report.tree_size = size
     if size and memory.size == size:
         report.root = memory.root().hex()
-        problems += _check_nodes(conn, nodes, tx_of_index, bad_leaves)
+        stored_size = stored_tree.size
+        if stored_size > size or size - stored_size >= BATCH:
+            problems.append(
+                Problem(
+                    "merkle tree edited",
+                    f"the stored tree covers {stored_size} of {size} leaves",
+                )
+            )
+        else:
+            covered = MemoryNodeStore()
+            MerkleTree(covered).append_leaf_hashes(hashes[:stored_size])
+            problems += _check_nodes(conn, covered, tx_of_index, bad_leaves)
+            problems += _check_hash_index(conn, hashes, tx_of_index, stored_size)
     digests = conn.execute("SELECT tree_size, root FROM _chrono_digests ORDER BY tree_size")
     checked_digests = 0
     for tree_size, saved_root in digests:

@@ -121,3 +121,43 @@ def test_unknown_leaf_format_is_refused() -> None:
     encoded[0] = 2
     with pytest.raises(AuditError, match="format 2"):
         Leaf.decode(bytes(encoded))
+
+
+def test_merkle_nodes_are_stored_in_batches_and_readers_see_every_leaf(tmp_path) -> None:
+    from chronodb.audit.ledger import BATCH
+
+    path = tmp_path / "batched.db"
+    db = ChronoDB(path)
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+    hashes = [db.execute("INSERT INTO t VALUES (?, ?)", (i, i)).tx_hash for i in range(150)]
+    ledger = db._ledger
+    assert ledger.size == 151
+    assert ledger.tree.size % BATCH == 0 and 0 <= ledger.size - ledger.tree.size < BATCH
+    # Proofs cover the leaves not yet stored too, also from a read-only connection.
+    assert db.audit_trail.verify_transaction(hashes[-1])
+    db.close()
+    reader = ChronoDB(path, read_only=True)
+    assert reader.audit_trail.verify_transaction(hashes[-1])
+    assert reader.audit_trail.verify_transaction(hashes[3])
+    assert reader.audit_trail.verify().ok
+    reader.close()
+
+
+def test_an_edited_hash_index_entry_fails_verification(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "index.db"
+    db = ChronoDB(path)
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+    for i in range(70):
+        db.execute("INSERT INTO t VALUES (?, ?)", (i, i))
+    db.close()
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE _chrono_ledger_hash SET tx_id = tx_id + 1 WHERE tx_id = 5")
+    conn.commit()
+    conn.close()
+    db = ChronoDB(path)
+    report = db.audit_trail.verify()
+    assert not report.ok
+    assert any(p.kind == "ledger hash index edited" for p in report.problems)
+    db.close()

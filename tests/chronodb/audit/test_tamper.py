@@ -17,7 +17,7 @@ from chronodb import ChronoDB
 
 @pytest.fixture
 def ledger_path(tmp_path: Path) -> Path:
-    """tx 1 creates; tx 2 inserts ids 1..3; tx 3 updates id 1; tx 4 inserts id 4."""
+    """tx 1 creates; tx 2 inserts ids 1..3; tx 3 updates id 1; tx 4 inserts id 4; a digest."""
     path = tmp_path / "bank.db"
     db = ChronoDB(path, user="alice")
     assert (
@@ -27,6 +27,7 @@ def ledger_path(tmp_path: Path) -> Path:
     db.execute("INSERT INTO accounts VALUES (1, 'ann', 10), (2, 'bob', 20), (3, 'cy', 30)")
     db.execute("UPDATE accounts SET balance = 15 WHERE id = 1")
     assert db.execute("INSERT INTO accounts VALUES (4, 'dee', 40)").tx_id == 4
+    db.audit_trail.digest()  # signed off: the Merkle nodes of all four leaves are stored
     db.close()
     return path
 

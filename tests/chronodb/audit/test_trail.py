@@ -129,8 +129,13 @@ def rewrite_history(path: Path, tx_id: int) -> None:
             (blob, leaf_hash(blob), index),
         )
     conn.execute("DELETE FROM _chrono_merkle")
+    conn.execute("DELETE FROM _chrono_ledger_hash")
     conn.execute("DELETE FROM _chrono_digests")  # the copies kept inside the file go too
     MerkleTree(SQLiteNodeStore(conn)).append_many(blobs)
+    conn.executemany(
+        "INSERT INTO _chrono_ledger_hash VALUES (?, ?)",
+        [(leaf_hash(blob), Leaf.decode(blob).tx_id) for blob in blobs],
+    )
     conn.execute("COMMIT")
     conn.close()
 
