@@ -186,7 +186,7 @@ class Connection:
 
     def _messages(self, items: list[Item]) -> Iterator[str]:
         """The texts to send: one per change, or one per run of a batched table's changes."""
-        batched = {key for key, sub in self.subscriptions.items() if sub.batch}
+        batched = {key: sub.filter_key for key, sub in self.subscriptions.items() if sub.batch}
         if not batched:
             for item in items:
                 yield item if isinstance(item, str) else item.text
@@ -194,7 +194,7 @@ class Connection:
         run: list[Change] = []
         for item in items:
             if run and (isinstance(item, str) or item.table_key != run[0].table_key):
-                yield _batch_text(run)
+                yield _batch_text(run, batched[run[0].table_key])
                 run = []
             if isinstance(item, str):
                 yield item
@@ -203,7 +203,7 @@ class Connection:
             else:
                 yield item.text
         if run:
-            yield _batch_text(run)
+            yield _batch_text(run, batched[run[0].table_key])
 
     # ------------------------------------------------------------ messages
     async def handle(self, text: str) -> None:
@@ -329,10 +329,34 @@ def _tx_of(change: Change) -> int:
     return change.tx_id
 
 
-def _batch_text(changes: list[Change]) -> str:
-    """A ``data_changes`` message around already-encoded ``data_change`` events."""
-    head = f'{{"type":"data_changes","table":{json.dumps(changes[0].table)},"changes":['
-    return head + ",".join(c.text for c in changes) + "]}"
+class _LastBatch:
+    """The last batch message built: the connections that drain the same poll share it."""
+
+    filter_key = ""
+    first: Change | None = None
+    last: Change | None = None
+    size = 0
+    text = ""
+
+
+def _batch_text(changes: list[Change], filter_key: str) -> str:
+    """A ``data_changes`` message around already-encoded ``data_change`` events.
+
+    Live changes are shared objects: the same filter, first and last change and length mean
+    the same run (what a filter lets through between two changes is always the same).
+    """
+    first, last, memo = changes[0], changes[-1], _LastBatch
+    if (
+        memo.first is first
+        and memo.last is last
+        and memo.size == len(changes)
+        and memo.filter_key == filter_key
+    ):
+        return memo.text
+    head = f'{{"type":"data_changes","table":{json.dumps(first.table)},"changes":['
+    memo.filter_key, memo.first, memo.last, memo.size = filter_key, first, last, len(changes)
+    memo.text = head + ",".join(c.text for c in changes) + "]}"
+    return memo.text
 
 
 def _filter_key(sv: SchemaVersion, where: Any) -> str:

@@ -379,7 +379,11 @@ async def test_subscribers_with_the_same_filter_share_one_test_per_change(
         )
         await send(c, {"type": "subscribe", "table": "orders", "where": {"status": "x"}})
         feed = server.app.state.feed
-        groups = list(feed._live["orders"].values())
+        for _ in range(200):  # each subscription joins the live feed once caught up
+            groups = list(feed._live.get("orders", {}).values())
+            if sum(len(g.members) for g in groups) == 3:
+                break
+            await asyncio.sleep(0.01)
         assert sorted(len(g.members) for g in groups) == [1, 2]
         shared = next(g for g in groups if len(g.members) == 2)
         test = shared.predicate
@@ -400,3 +404,21 @@ async def test_subscribers_with_the_same_filter_share_one_test_per_change(
     assert [e["after"]["id"] for e in got_a] == [e["after"]["id"] for e in got_b] == [6, 7, 8, 9]
     assert len(got_c) == 10
     assert calls == 10  # once per change, not once per change and subscriber
+
+
+async def test_batches_of_different_filters_are_not_mixed_up(start_server, writer: ChronoDB):
+    # Same first change, last change and length, different middles: each gets its own.
+    server = start_server(poll_interval=0.2)
+    async with (
+        websockets.connect(server.ws_url) as a,
+        websockets.connect(server.ws_url) as b,
+    ):
+        for ws, ids in ((a, [0, 1, 3]), (b, [0, 2, 3])):
+            where = {"id": {"in": ids}}
+            await send(ws, {"type": "subscribe", "table": "orders", "where": where, "batch": True})
+        await asyncio.to_thread(
+            writer.executemany, "INSERT INTO orders VALUES (?, 'x', 0)", [(i,) for i in range(4)]
+        )
+        got_a, got_b = await receive(a), await receive(b)
+    assert [c["after"]["id"] for c in got_a["changes"]] == [0, 1, 3]
+    assert [c["after"]["id"] for c in got_b["changes"]] == [0, 2, 3]
