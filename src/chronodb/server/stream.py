@@ -6,12 +6,15 @@ Client to server, one JSON object per message::
     {"type": "subscribe", "table": "orders", "where": {"total": {"gt": 100}}}
     {"type": "subscribe", "table": "orders", "since_tx": 41}       replay after tx 41, then live
     {"type": "subscribe", "table": "orders", "since": "2025-10-21T12:00:00"}
+    {"type": "subscribe", "table": "orders", "batch": true}        data_changes messages
     {"type": "unsubscribe", "table": "orders"}
     {"type": "ping"}
 
 Server to client: ``subscribed`` (with ``tx_id``, the point after which changes follow),
 ``unsubscribed``, ``data_change`` (table, operation, before, after, tx_id, tx_time, tx_hash),
-``pong``, ``error`` (the connection stays open) and ``overflow`` (with ``resume_tx``; the
+``data_changes`` for a ``batch`` subscription (table, changes: the ``data_change`` events
+ready to send when the connection's send loop wakes, in commit order: one transaction or
+several), ``pong``, ``error`` (the connection stays open) and ``overflow`` (with ``resume_tx``; the
 server then closes the connection, and subscribing again with ``since_tx: resume_tx``
 continues with nothing lost and nothing repeated).
 
