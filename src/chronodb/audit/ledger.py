@@ -1,7 +1,9 @@
 """The ledger's storage: one leaf per committed write transaction, and the Merkle tree over them.
 
 ``seal`` runs inside the writing transaction, just before COMMIT, so a transaction and its
-leaf are committed together or not at all. The leaf row is the only write on most commits:
+leaf are committed together or not at all. The leaf is stored in the transaction's own
+``_chrono_tx`` row (the view ``_chrono_ledger`` shows the leaves), so most commits write no
+page for the ledger that they did not write anyway:
 the Merkle nodes and the hash -> transaction index are brought up to date in batches of
 ``BATCH`` leaves (inside the sealing transaction of every BATCH-th leaf), which keeps the
 ledger's cost per commit to one appended row. Readers see every leaf at once: ``view()``
@@ -17,16 +19,14 @@ from chronodb.audit.digests import table_digests
 from chronodb.audit.leaf import Amendment, Leaf, TableDigest
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
+from chronodb.errors import AuditError
 from chronodb.versioning.catalog import Catalog
 
 BATCH = 64
 
 LEDGER_DDL = (
-    "CREATE TABLE IF NOT EXISTS _chrono_ledger ("
-    " tx_id INTEGER PRIMARY KEY,"
-    " leaf_index INTEGER NOT NULL,"
-    " leaf BLOB NOT NULL,"
-    " leaf_hash BLOB NOT NULL)",
+    "CREATE VIEW IF NOT EXISTS _chrono_ledger AS SELECT tx_id, leaf_index, leaf, leaf_hash "
+    "FROM _chrono_tx WHERE leaf IS NOT NULL",
     "CREATE TABLE IF NOT EXISTS _chrono_ledger_hash ("
     " leaf_hash BLOB PRIMARY KEY,"
     " tx_id INTEGER NOT NULL) WITHOUT ROWID",
@@ -39,14 +39,22 @@ LEDGER_DDL = (
 )
 OBJECTS = frozenset(("_chrono_ledger", "_chrono_ledger_hash", "_chrono_digests", "_chrono_merkle"))
 
-_LAST = "SELECT leaf_index FROM _chrono_ledger ORDER BY tx_id DESC LIMIT 1"
+_LAST = "SELECT leaf_index FROM _chrono_tx WHERE leaf_index IS NOT NULL ORDER BY tx_id DESC LIMIT 1"
 _NEWEST = (
-    "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM _chrono_ledger "
-    "ORDER BY tx_id DESC LIMIT ?"
+    "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM _chrono_tx "
+    "WHERE leaf_index IS NOT NULL ORDER BY tx_id DESC LIMIT ?"
+)
+_SEAL = (
+    f"UPDATE _chrono_tx SET leaf_index = coalesce(({_LAST}) + 1, 0), leaf = ?, leaf_hash = ? "
+    "WHERE tx_id = ? RETURNING leaf_index"
 )
 
 
 def create(conn: sqlite3.Connection) -> None:
+    have = {r[1] for r in conn.execute("PRAGMA table_info(_chrono_tx)")}
+    for column, kind in (("leaf_index", "INTEGER"), ("leaf", "BLOB"), ("leaf_hash", "BLOB")):
+        if column not in have:  # a file made before the ledger kept its leaves here
+            conn.execute(f"ALTER TABLE _chrono_tx ADD COLUMN {column} {kind}")
     for statement in LEDGER_DDL:
         conn.execute(statement)
     SQLiteNodeStore(conn)  # creates _chrono_merkle
@@ -95,12 +103,10 @@ class Ledger:
         tables = tuple(TableDigest(*t) for t in table_digests(self.conn, catalog, tx_id))
         leaf = Leaf(tx_id, tx_time, user, tuple(kinds), tables, tuple(amendments)).encode()
         digest = leaf_hash(leaf)
-        last = self.conn.execute(_LAST).fetchone()
-        index = 0 if last is None else last[0] + 1
-        self.conn.execute(
-            "INSERT INTO _chrono_ledger (tx_id, leaf_index, leaf, leaf_hash) VALUES (?, ?, ?, ?)",
-            (tx_id, index, leaf, digest),
-        )
+        row = self.conn.execute(_SEAL, (leaf, digest, tx_id)).fetchone()
+        if row is None:
+            raise AuditError(f"transaction {tx_id} has no record to seal")
+        index = row[0]
         if (index + 1) % BATCH == 0:
             self.catch_up()
         return digest
@@ -134,7 +140,7 @@ class Ledger:
 
     def hash_of(self, tx_id: int) -> bytes | None:
         row = self.conn.execute(
-            "SELECT leaf_hash FROM _chrono_ledger WHERE tx_id = ?", (tx_id,)
+            "SELECT leaf_hash FROM _chrono_tx WHERE tx_id = ? AND leaf IS NOT NULL", (tx_id,)
         ).fetchone()
         return None if row is None else bytes(row[0])
 
@@ -152,7 +158,7 @@ class Ledger:
             return None
         found = self.conn.execute(
             "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
-            "FROM _chrono_ledger WHERE tx_id = ?",
+            "FROM _chrono_tx WHERE tx_id = ? AND leaf IS NOT NULL",
             (tx_id,),
         ).fetchone()
         if found is None or bytes(found[3]) != digest:

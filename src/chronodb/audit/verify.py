@@ -313,6 +313,7 @@ def verify(
             problems.append(
                 Problem("transaction record edited", "time or user differs from its leaf", tx_id)
             )
+    missing_indexes_seen = bool(missing_indexes)
     for index in missing_indexes:
         problems.append(Problem("ledger leaf deleted", f"leaf index {index} is missing"))
     for tx_id in sorted(leaves.keys() - tx_ids):
@@ -376,7 +377,17 @@ def verify(
         found.add(key)
         table = names.get(table_id)
         want = expected.get(key)
-        if want is None:
+        if want is None and tx_id not in tx_ids and missing_indexes_seen:
+            # Its record (which holds its leaf) is gone, but its versions are not.
+            problems.append(
+                Problem(
+                    "transaction record deleted",
+                    f"the record and leaf are gone; {count} version(s) remain in history",
+                    tx_id,
+                    table,
+                )
+            )
+        elif want is None:
             problems.append(
                 Problem(
                     "history rows inserted",

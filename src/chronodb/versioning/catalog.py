@@ -18,7 +18,10 @@ CREATE TABLE IF NOT EXISTS _chrono_meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS _chrono_tx (
     tx_id   INTEGER PRIMARY KEY,
     tx_time INTEGER NOT NULL,          -- microseconds since the epoch, strictly increasing
-    user    TEXT
+    user    TEXT,
+    leaf_index INTEGER,                -- the audit ledger's leaf (audit/ledger.py), kept in
+    leaf    BLOB,                      -- the transaction's own row: sealing then writes no
+    leaf_hash BLOB                     -- page the transaction did not already write
 );
 CREATE UNIQUE INDEX IF NOT EXISTS _chrono_tx_time ON _chrono_tx (tx_time);
 CREATE TABLE IF NOT EXISTS _chrono_schema (

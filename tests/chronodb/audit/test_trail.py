@@ -125,7 +125,7 @@ def rewrite_history(path: Path, tx_id: int) -> None:
     blobs[tx_id - 1] = Leaf(leaf.tx_id, leaf.tx_time, leaf.user, leaf.kinds, tables).encode()
     for index, blob in enumerate(blobs):
         conn.execute(
-            "UPDATE _chrono_ledger SET leaf = ?, leaf_hash = ? WHERE leaf_index = ?",
+            "UPDATE _chrono_tx SET leaf = ?, leaf_hash = ? WHERE leaf_index = ?",
             (blob, leaf_hash(blob), index),
         )
     conn.execute("DELETE FROM _chrono_merkle")
