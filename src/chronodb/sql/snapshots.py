@@ -21,7 +21,12 @@ def tx_at_micros(ref: str) -> str:
     )
 
 
-def as_of(sv: SchemaVersion | None, tx_ref: str, columns_from: SchemaVersion) -> str:
+def as_of(
+    sv: SchemaVersion | None,
+    tx_ref: str,
+    columns_from: SchemaVersion,
+    fixed_key: list[str] | None = None,
+) -> str:
     """Rows of ``sv`` current at transaction ``tx_ref``, with ``columns_from``'s columns.
 
     Driven by each key's last insert at or before the point (the ``_ins`` index on
@@ -37,10 +42,24 @@ def as_of(sv: SchemaVersion | None, tx_ref: str, columns_from: SchemaVersion) ->
     h = quote(sv.hist)
     keys = sv.keys
     key_hist = set(keys)
-    select = []
-    for c in cols:
-        source = "k" if c.hist in key_hist else "h"
-        select.append(f"{source}.{quote(c.hist)} AS {quote(c.name)}")
+
+    def select_list(key_alias: str) -> str:
+        picked = [
+            f"{key_alias if c.hist in key_hist else 'h'}.{quote(c.hist)} AS {quote(c.name)}"
+            for c in cols
+        ]
+        return ", ".join(picked) or "NULL"
+
+    if fixed_key is not None:
+        # The outer query names the key (WHERE id = ?): one seek for its newest version.
+        match = " AND ".join(
+            f"h2.{quote(k)} = {ref}" for k, ref in zip(keys, fixed_key, strict=True)
+        )
+        return (
+            f"SELECT {select_list('h')} FROM {h} AS h "
+            f"WHERE h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {match} "
+            f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) AND h.{OP} <> 'D'"
+        )
 
     def same_key(alias: str) -> str:
         return " AND ".join(f"{alias}.{quote(k)} = k.{quote(k)}" for k in keys)
@@ -48,7 +67,7 @@ def as_of(sv: SchemaVersion | None, tx_ref: str, columns_from: SchemaVersion) ->
     # h is the key's newest version at or before the point, so "at or before the point" is
     # "at or before h" for the key's inserts: the point is looked up once, not three times.
     return (
-        f"SELECT {', '.join(select) or 'NULL'} FROM {h} AS k "
+        f"SELECT {select_list('k')} FROM {h} AS k "
         f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key('h2')} "
         f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) "
         f"WHERE k.{OP} = 'I' AND k.{TX} <= h.{TX} AND NOT EXISTS (SELECT 1 FROM {h} AS k2 "

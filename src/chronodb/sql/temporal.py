@@ -28,6 +28,7 @@ from chronodb.timepoint import to_micros
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 
 POINT_PREFIX = "_chrono_p"
+KEY_PREFIX = "_chrono_k"
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +286,7 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             tx_ref = name[0] if unit == "TRANSACTION" else snapshots.tx_at_micros(name[0])
             shape = sv or catalog.earliest(ref.name)
             assert shape is not None
-            return snapshots.as_of(sv, tx_ref, shape)
+            return snapshots.as_of(sv, tx_ref, shape, _fixed_key(table, sv))
         assert sv is not None
         lo, hi = [*name, None, None][:2]
         return snapshots.versions(sv, snapshots.range_condition(ref.kind, lo, hi))
@@ -297,4 +298,52 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             if name.startswith(POINT_PREFIX):
                 node.set("this", None)
                 node.meta["index"] = p.positional + int(name[len(POINT_PREFIX) :]) + 1
+    for node in tree.find_all(exp.Placeholder):
+        name = str(node.this or "")
+        if name.startswith(KEY_PREFIX):  # the user's own positional parameter, repeated
+            node.set("this", None)
+            node.meta["index"] = int(name[len(KEY_PREFIX) :])
     return to_sql(tree)
+
+
+def _fixed_key(table: exp.Table, sv: SchemaVersion | None) -> list[str] | None:
+    """SQL for each key column the query fixes with ``key = value``, or None.
+
+    Only for a table read alone (no joins) whose WHERE has, at its top level, one equality
+    per key column with a literal or a parameter: then AS OF needs one seek, not a scan.
+    """
+    if sv is None or not sv.key_columns or len(sv.key_columns) != len(sv.keys):
+        return None
+    from_ = table.parent
+    select = from_.parent if isinstance(from_, exp.From) else None
+    if not isinstance(select, exp.Select) or select.args.get("joins"):
+        return None
+    where = select.args.get("where")
+    if where is None:
+        return None
+    names = {table.alias_or_name.lower(), table.name.lower()}
+    found: dict[str, str] = {}
+    for cond in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        if not isinstance(cond, exp.EQ):
+            continue
+        for col, value in ((cond.this, cond.expression), (cond.expression, cond.this)):
+            if not isinstance(col, exp.Column) or (col.table and col.table.lower() not in names):
+                continue
+            ref = _value_ref(value)
+            if ref is not None:
+                found.setdefault(col.name.lower(), ref)
+    refs = [found.get(c.name.lower()) for c in sv.key_columns]
+    return None if any(r is None for r in refs) else [r for r in refs if r is not None]
+
+
+def _value_ref(value: exp.Expr) -> str | None:
+    if isinstance(value, exp.Placeholder):
+        if value.this:
+            return f":{value.this}"
+        index = value.meta.get("index") if value._meta else None
+        return None if index is None else f":{KEY_PREFIX}{index}"
+    if isinstance(value, exp.Literal) or (
+        isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal)
+    ):
+        return to_sql(value)
+    return None

@@ -350,3 +350,27 @@ def test_file_database_keeps_history_across_reopen(tmp_path) -> None:
     with ChronoDB(path) as again:
         assert rows(again, "SELECT v FROM t AS OF TIMESTAMP ?", [at]) == [("old",)]
         assert rows(again, "SELECT v FROM t") == [("new",)]
+
+
+def test_as_of_with_the_key_fixed_matches_the_general_path(db: ChronoDB) -> None:
+    """``WHERE id = ?`` takes a one-seek plan; it must answer what the general plan answers."""
+    db.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
+    points = [db.execute("INSERT INTO kv VALUES (1, 'a'), (2, 'b'), (3, 'c')").tx_id]
+    points.append(db.execute("UPDATE kv SET v = 'a2' WHERE id = 1").tx_id)
+    points.append(db.execute("DELETE FROM kv WHERE id = 2").tx_id)
+    points.append(db.execute("INSERT INTO kv VALUES (2, 'b2')").tx_id)
+    points.append(db.execute("UPDATE kv SET id = 4 WHERE id = 3").tx_id)
+    for tx in [0, *points]:
+        everything = db.execute("SELECT * FROM kv AS OF TRANSACTION ? ORDER BY id", [tx])
+        general = {row["id"]: tuple(row) for row in everything}
+        for key in (1, 2, 3, 4, 5):
+            fixed = db.execute("SELECT * FROM kv AS OF TRANSACTION ? WHERE id = ?", [tx, key])
+            named = db.execute(
+                "SELECT * FROM kv k AS OF TRANSACTION :tx WHERE k.id = :key AND v IS NOT NULL",
+                {"tx": tx, "key": key},
+            )
+            want = [general[key]] if key in general else []
+            assert [tuple(r) for r in fixed] == want
+            assert [tuple(r) for r in named] == want
+    plan = db._plans["SELECT * FROM kv AS OF TRANSACTION ? WHERE id = ?"]
+    assert any('h2."id" = ?2' in final for final in plan.finals.values())
