@@ -259,6 +259,7 @@ def run_once(
         [sys.executable, "-m", "chronodb", "serve", str(db_path), "--port", str(port), *QUIET],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.DEVNULL,
+        stderr=(tmp / "server.log").open("w"),  # once clients hang up, asyncio logs every send
     )
     out = Outcome(subscribers, rate, seconds, batch)
     procs, pipes = [], []
@@ -286,8 +287,9 @@ def run_once(
             [sys.executable, "-c", WRITER, str(db_path), str(rate), str(seconds)],
             capture_output=True,
             text=True,
-            check=True,
         )
+        if writer.returncode != 0:
+            raise RuntimeError(f"the writer failed:\n{writer.stderr}")
         out.written = int(writer.stdout.split()[0])
         for pipe in pipes:
             pipe.send((out.written, time.time() + drain))
@@ -312,7 +314,11 @@ def run_once(
             if proc.is_alive():
                 proc.kill()
         server.terminate()
-        server.wait(10)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:  # still sending a backlog to closed connections
+            server.kill()
+            server.wait()
     return out
 
 
@@ -326,7 +332,11 @@ def search(args: argparse.Namespace) -> None:
         for batch in (False, True):
             best: Outcome | None = None
             for rate in RATES:
-                out = run_once(subscribers, rate, args.seconds, batch, args.clients, args.drain)
+                try:
+                    out = run_once(subscribers, rate, args.seconds, batch, args.clients, args.drain)
+                except RuntimeError as err:
+                    print(f"{subscribers} x {rate:g}/s: {err}", flush=True)
+                    break
                 print(out.report(), flush=True)
                 if not out.ok:
                     break
