@@ -2,12 +2,12 @@
 
 ``seal`` runs inside the writing transaction, just before COMMIT, so a transaction and its
 leaf are committed together or not at all. The leaf is stored in the transaction's own
-``_chrono_tx`` row (the view ``_chrono_ledger`` shows the leaves), so most commits write no
-page for the ledger that they did not write anyway:
-the Merkle nodes and the hash -> transaction index are brought up to date in batches of
-``BATCH`` leaves (inside the sealing transaction of every BATCH-th leaf), which keeps the
-ledger's cost per commit to one appended row. Readers see every leaf at once: ``view()``
-completes the stored tree in memory with the leaves not yet in it.
+``_chrono_tx`` row (the view ``_chrono_ledger`` shows the leaves), so a commit writes no page
+for the ledger that it did not write anyway. The Merkle nodes and the hash -> transaction
+index are stored later, by whoever needs them: a reader that can write stores the pending
+ones first (``AuditTrail``), ``digest()`` does, and a writer does every ``BATCH`` leaves so
+the backlog stays bounded. A reader that cannot write completes the stored tree in memory
+(``view()``, cached and extended as leaves arrive).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from chronodb.audit.proofs import leaf_hash
 from chronodb.errors import AuditError
 from chronodb.versioning.catalog import Catalog
 
-BATCH = 64
+BATCH = 65_536
 
 LEDGER_DDL = (
     "CREATE VIEW IF NOT EXISTS _chrono_ledger AS SELECT tx_id, leaf_index, leaf, leaf_hash "
@@ -89,6 +89,8 @@ class Ledger:
         self.conn = conn
         self.store = SQLiteNodeStore(conn)
         self.tree = MerkleTree(self.store)  # the stored tree: may lag by < BATCH leaves
+        # (stored size, total, tree, pending hash -> tx) of the last view()
+        self._view: tuple[int, int, MerkleTree, dict[bytes, int]] | None = None
 
     def seal(
         self,
@@ -132,10 +134,21 @@ class Ledger:
 
     def view(self) -> MerkleTree:
         """The tree over every committed leaf, without writing: pending ones in memory."""
-        tree = MerkleTree(_Overlay(self.store))
-        rows = self.pending()
-        if rows:
+        stored, total = self.tree.size, self.size
+        cached = self._view
+        if cached is not None and cached[0] == stored and cached[1] <= total:
+            _, seen, tree, hashes = cached
+            if seen < total:
+                rows = self.conn.execute(_NEWEST, (total - seen,)).fetchall()
+                new = [(t, bytes(h)) for _, t, h in reversed(rows)]
+                tree.append_leaf_hashes(h for _, h in new)
+                hashes.update((h, t) for t, h in new)
+        else:
+            tree = MerkleTree(_Overlay(self.store))
+            rows = self.pending()
             tree.append_leaf_hashes(h for _, _, h in rows)
+            hashes = {h: t for _, t, h in rows}
+        self._view = (stored, total, tree, hashes)
         return tree
 
     def hash_of(self, tx_id: int) -> bytes | None:
@@ -149,11 +162,12 @@ class Ledger:
         row = self.conn.execute(
             "SELECT tx_id FROM _chrono_ledger_hash WHERE leaf_hash = ?", (digest,)
         ).fetchone()
-        tx_id = (
-            row[0]
-            if row is not None
-            else next((t for _, t, h in self.pending() if h == digest), None)
-        )
+        if row is not None:
+            tx_id = row[0]
+        else:
+            self.view()
+            assert self._view is not None
+            tx_id = self._view[3].get(digest)
         if tx_id is None:
             return None
         found = self.conn.execute(

@@ -134,6 +134,23 @@ class AuditTrail:
             raise AuditError("This database was opened with ledger=False")
         return self._db._ledger
 
+    def _tree(self) -> Any:
+        """The tree over every leaf: stored first when this connection may write."""
+        ledger = self._ledger
+        db = self._db
+        if ledger.size == ledger.tree.size:
+            return ledger.tree
+        if not db.read_only and not db._explicit:
+            db._backend.begin()
+            try:
+                ledger.catch_up()
+                db._backend.commit()
+            except BaseException:
+                db._backend.rollback()
+                raise
+            return ledger.tree
+        return ledger.view()
+
     # -- verification ---------------------------------------------------------
     def verify(self, progress: Callable[[int, int], None] | None = None) -> VerificationReport:
         """Recompute everything from the stored rows; the report names the first problem."""
@@ -150,6 +167,7 @@ class AuditTrail:
         except (ValueError, TypeError):
             return False
         with self._db._lock:
+            tree = self._tree()
             found = self._ledger.find(digest)
             if found is None:
                 return False
@@ -164,7 +182,6 @@ class AuditTrail:
             recorded = {t.table_id: (t.versions, t.digest) for t in leaf.tables}
             if rows != recorded and not self._amended(tx_id):
                 return False
-            tree = self._ledger.view()
             size = tree.size
             proof = tree.inclusion_proof(index, size)
             return verify_inclusion(digest, index, size, proof.hashes, tree.root(size))
@@ -183,11 +200,11 @@ class AuditTrail:
         """The inclusion proof of one transaction against the current root (all hex)."""
         digest = bytes.fromhex(tx_hash)
         with self._db._lock:
+            tree = self._tree()
             found = self._ledger.find(digest)
             if found is None:
                 raise AuditError(f"unknown transaction hash {tx_hash!r}")
             index, tx_id, blob = found
-            tree = self._ledger.view()
             size = tree.size
             proof: InclusionProof = tree.inclusion_proof(index, size)
             return {
@@ -202,7 +219,7 @@ class AuditTrail:
     def digest(self, signing_key: Any = None, *, save: bool = True) -> Digest:
         """(tree size, root, time) now, optionally signed with an Ed25519 private key."""
         with self._db._lock:
-            tree = self._ledger.view()
+            tree = self._tree()
             size = tree.size
             root = tree.root(size).hex() if size else EMPTY_ROOT.hex()
             made = Digest(size, root, time.time())
@@ -247,7 +264,7 @@ class AuditTrail:
         elif isinstance(old, dict):
             old = Digest(**old)
         with self._db._lock:
-            tree = self._ledger.view()
+            tree = self._tree()
             size = tree.size
             if old.tree_size > size:
                 return False

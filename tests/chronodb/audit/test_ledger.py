@@ -123,7 +123,7 @@ def test_unknown_leaf_format_is_refused() -> None:
         Leaf.decode(bytes(encoded))
 
 
-def test_merkle_nodes_are_stored_in_batches_and_readers_see_every_leaf(tmp_path) -> None:
+def test_merkle_nodes_are_stored_lazily_and_readers_see_every_leaf(tmp_path) -> None:
     from chronodb.audit.ledger import BATCH
 
     path = tmp_path / "batched.db"
@@ -132,8 +132,19 @@ def test_merkle_nodes_are_stored_in_batches_and_readers_see_every_leaf(tmp_path)
     hashes = [db.execute("INSERT INTO t VALUES (?, ?)", (i, i)).tx_hash for i in range(150)]
     ledger = db._ledger
     assert ledger.size == 151
-    assert ledger.tree.size % BATCH == 0 and 0 <= ledger.size - ledger.tree.size < BATCH
-    # Proofs cover the leaves not yet stored too, also from a read-only connection.
+    # Writers only append leaves; the nodes wait for a reader (or BATCH more leaves).
+    assert ledger.tree.size == 0 < BATCH
+    db.close()
+    # A read-only reader completes the tree in memory; proofs cover every leaf.
+    reader = ChronoDB(path, read_only=True)
+    assert reader.audit_trail.verify_transaction(hashes[-1])
+    assert reader._ledger.tree.size == 0
+    reader.close()
+    # A reader that may write stores the pending nodes first.
+    db = ChronoDB(path)
+    assert db.audit_trail.verify_transaction(hashes[-1])
+    assert db._ledger.tree.size == 151
+    hashes.append(db.execute("INSERT INTO t VALUES (999, 1)").tx_hash)
     assert db.audit_trail.verify_transaction(hashes[-1])
     db.close()
     reader = ChronoDB(path, read_only=True)
@@ -151,6 +162,7 @@ def test_an_edited_hash_index_entry_fails_verification(tmp_path) -> None:
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
     for i in range(70):
         db.execute("INSERT INTO t VALUES (?, ?)", (i, i))
+    db.audit_trail.digest()  # stores the Merkle nodes and the hash index
     db.close()
     conn = sqlite3.connect(path)
     conn.execute("UPDATE _chrono_ledger_hash SET tx_id = tx_id + 1 WHERE tx_id = 5")
