@@ -173,6 +173,7 @@ class ChronoDB:
         # The learned optimizer (chronodb/optimizer): None when disabled, so it costs nothing.
         self.ml_optimizer = MLOptimizer(self, ml_optimizer)
         self._observer = self.ml_optimizer.observer
+        self._observed = self.ml_optimizer.workload._texts
         # The audit ledger: statement kinds and pruning/erasure amendments of the open
         # transaction, sealed into one leaf just before COMMIT.
         self._ledger: Ledger | None = None
@@ -408,8 +409,16 @@ class ChronoDB:
     def execute(self, sql: str, params: Params = None, *, _timed: bool = False) -> Result:
         """Run one SQL statement; temporal clauses (AS OF, FOR SYSTEM_TIME) work anywhere."""
         # The learned optimizer (chronodb/optimizer) counts each call and times 1 in N.
-        if self._observer is not None and not _timed and self._observer(sql):
-            return self.ml_optimizer.workload.measure(self.execute, sql, params)
+        if self._observer is not None and not _timed:
+            # Workload.due, inlined for statements already seen: this runs on every call.
+            seen = self._observed.get(sql)
+            if seen is None:
+                if self._observer(sql):
+                    return self.ml_optimizer.workload.measure(self.execute, sql, params)
+            else:
+                seen.calls += 1
+                if not seen.calls % seen.every and seen.kind is not None:
+                    return self.ml_optimizer.workload.measure(self.execute, sql, params)
         route = self._routes.get(sql)
         if route is None:
             route = self._route(sql)
