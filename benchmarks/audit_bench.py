@@ -40,9 +40,7 @@ def best_of(reps: int, fn) -> float:
     return min(fn() for _ in range(reps))
 
 
-def write_rates(
-    tmp: Path, rows: int, autocommits: int, reps: int
-) -> dict[tuple[bool, str], float]:
+def write_rates(tmp: Path, rows: int, autocommits: int, reps: int) -> dict[tuple[bool, str], float]:
     """Updates/s for ledger off/on x batched/autocommit, best of ``reps``.
 
     The four cases take turns within each repetition, so a busy moment on this shared
