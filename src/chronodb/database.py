@@ -22,10 +22,12 @@ from chronodb import ddl as ddl_mod
 from chronodb.audit import ledger as ledger_mod
 from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
 from chronodb.audit.digests import table_digests
+from chronodb.audit.guard import check_unchanged
 from chronodb.audit.leaf import Amendment
 from chronodb.audit.ledger import Ledger
 from chronodb.audit.trail import AuditTrail
 from chronodb.errors import (
+    AuditError,
     ChronoDBError,
     ChronoDBWarning,
     IntegrityError,
@@ -185,6 +187,8 @@ class ChronoDB:
         if ledger:
             self._ledger = Ledger(self._conn)
         self.audit_trail = AuditTrail(self)
+        if retention_days is not None and not read_only:
+            self.apply_retention()
 
     # ----------------------------------------------------------------- setup
     @classmethod
@@ -208,8 +212,6 @@ class ChronoDB:
             if self._setup_needed():
                 self._create_catalog()
             self._reload_catalog()
-        if self.retention_days is not None:
-            self.apply_retention()
 
     def _create_catalog(self) -> None:
         """Create the catalog tables and version every table not yet versioned."""
@@ -594,12 +596,24 @@ class ChronoDB:
             out.append(row)
         return out
 
-    def prune_history(self, older_than: Any) -> int:
-        """Forget versions that ended at or before ``older_than``; returns how many went."""
+    def _guard(self, force: bool) -> Any:
+        """What prune/erase ask before removing versions: do they still match the ledger?"""
+        if self._ledger is None or force:
+            return None
+        return lambda txs: check_unchanged(self._conn, self._catalog, txs)
+
+    def prune_history(self, older_than: Any, *, force: bool = False) -> int:
+        """Forget versions that ended at or before ``older_than``; returns how many went.
+
+        Refuses (AuditError) if a transaction it would amend no longer matches the ledger,
+        so that pruning cannot launder tampering; ``force=True`` prunes anyway.
+        """
 
         def run() -> Result:
             r = Result(None)
-            r.rowcount, touched = history.prune(self._conn, self._catalog, older_than)
+            r.rowcount, touched = history.prune(
+                self._conn, self._catalog, older_than, self._guard(force)
+            )
             self._amend(touched)
             return r
 
@@ -610,16 +624,31 @@ class ChronoDB:
         """Prune history older than ``retention_days``; returns the number of versions removed."""
         if self.retention_days is None:
             return 0
-        return self.prune_history(time.time() - float(self.retention_days) * 86400)
+        try:
+            return self.prune_history(time.time() - float(self.retention_days) * 86400)
+        except AuditError as err:  # the file still opens, so the user can investigate
+            warnings.warn(f"retention not applied: {err}", ChronoDBWarning, stacklevel=2)
+            return 0
 
-    def erase(self, table: str, pk: Any, reason: str | None = None) -> int:
-        """Remove one row and its whole history (right to erasure); a record of it is kept."""
+    def erase(self, table: str, pk: Any, reason: str | None = None, *, force: bool = False) -> int:
+        """Remove one row and its whole history (right to erasure); a record of it is kept.
+
+        Refuses (AuditError) if the row's transactions no longer match the ledger, unless
+        ``force=True``.
+        """
 
         def run() -> Result:
             assert self._tx is not None
             r = Result(None)
             r.rowcount, touched = history.erase(
-                self._conn, self._catalog, table, pk, self._tx[0], self.user, reason
+                self._conn,
+                self._catalog,
+                table,
+                pk,
+                self._tx[0],
+                self.user,
+                reason,
+                self._guard(force),
             )
             self._amend(touched)
             return r

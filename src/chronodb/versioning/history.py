@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chronodb.errors import ChronoDBError, SchemaError
@@ -89,12 +89,16 @@ def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: A
 
 
 def prune(
-    conn: sqlite3.Connection, catalog: Catalog, older_than: Any
+    conn: sqlite3.Connection,
+    catalog: Catalog,
+    older_than: Any,
+    before: Callable[[set[int]], None] | None = None,
 ) -> tuple[int, set[tuple[int, int]]]:
     """Delete versions that ended at or before ``older_than``; AS OF later points is unchanged.
 
     Returns how many versions went, and the (tx_id, table_id) pairs whose versions changed
-    (the ledger records their new digests).
+    (the ledger records their new digests). ``before`` is shown, ahead of any change, the
+    transactions whose versions will change, and may refuse by raising.
     """
     cut_us = to_micros(older_than)
     cut_tx = conn.execute(
@@ -112,6 +116,23 @@ def prune(
             f"OR (h.{OP} = 'D' AND h.{TX} <= ?1)"
         )
         rows = conn.execute(doomed, (cut_tx,)).fetchall()
+        if not rows:
+            continue
+        if before is not None:
+            # The doomed versions' transactions, and each such key's oldest survivor (which
+            # may be rewritten as the key's insert below).
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _chrono_gone (rid INTEGER PRIMARY KEY)")
+            conn.execute("DELETE FROM temp._chrono_gone")
+            conn.executemany("INSERT INTO temp._chrono_gone VALUES (?)", ((r[0],) for r in rows))
+            match = " AND ".join(f"s.{quote(k)} IS d.{quote(k)}" for k in sv.keys)
+            survivors = conn.execute(
+                f"SELECT DISTINCT (SELECT min(s.{TX}) FROM {h} AS s WHERE {match} AND s.rowid "
+                f"NOT IN (SELECT rid FROM temp._chrono_gone)) FROM {h} AS d "
+                f"WHERE d.rowid IN (SELECT rid FROM temp._chrono_gone)"
+            )
+            firsts = {r[0] for r in survivors if r[0] is not None}
+            conn.execute("DELETE FROM temp._chrono_gone")
+            before({r[1] for r in rows} | firsts)
         touched.update((r[1], sv.table_id) for r in rows)
         conn.executemany(f"DELETE FROM {h} WHERE rowid = ?", ((r[0],) for r in rows))
         removed += len(rows)
@@ -133,6 +154,7 @@ def erase(
     tx: int,
     user: str,
     reason: str | None,
+    before: Callable[[set[int]], None] | None = None,
 ) -> tuple[int, set[tuple[int, int]]]:
     """Delete one row and every version of it; record that (not what) it was erased.
 
@@ -148,6 +170,9 @@ def erase(
         table_id = next(v.table_id for v in catalog.versions if v.hist == hist)
         txs = conn.execute(f"SELECT {TX} FROM {quote(hist)} AS h WHERE {_match(sv)}", keys)
         touched.update((r[0], table_id) for r in txs)
+    if before is not None:
+        before({t for t, _ in touched})
+    for hist in hists:
         removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
     if sv.to_tx is None:
         if sv.keys == (ROWID_KEY,):
