@@ -82,6 +82,17 @@ class ChronoSQL(SQLite):
                 return as_of
             return super()._parse_version()
 
+        def _parse_table_alias(self, alias_tokens: Any = None) -> exp.TableAlias | None:
+            # "(SELECT ...) AS OF TIMESTAMP x": AS starts the temporal clause, not an alias.
+            if (
+                self._curr
+                and self._next
+                and self._curr.text.upper() == "AS"
+                and self._next.text.upper() == "OF"
+            ):
+                return None
+            return super()._parse_table_alias(alias_tokens)
+
         def _parse_table(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
             table = super()._parse_table(*args, **kwargs)
             # Accept the temporal clause after the alias too: FROM t u AS OF TIMESTAMP x

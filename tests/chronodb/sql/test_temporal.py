@@ -374,3 +374,13 @@ def test_as_of_with_the_key_fixed_matches_the_general_path(db: ChronoDB) -> None
             assert [tuple(r) for r in named] == want
     plan = db._plans["SELECT * FROM kv AS OF TRANSACTION ? WHERE id = ?"]
     assert any('h2."id" = ?2' in final for final in plan.finals.values())
+
+
+def test_as_of_after_an_unaliased_subquery(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE s (id INTEGER PRIMARY KEY, v TEXT)")
+    first = db.execute("INSERT INTO s VALUES (1, 'old')").tx_id
+    db.execute("UPDATE s SET v = 'new' WHERE id = 1")
+    then = db.execute("SELECT v FROM (SELECT v FROM s) AS OF TRANSACTION ?", [first])
+    assert then.scalar() == "old"
+    # "AS of_something" is still an alias
+    assert db.execute("SELECT v FROM s AS of_s").scalar() == "new"
