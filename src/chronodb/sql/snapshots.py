@@ -5,6 +5,9 @@ These are the only places that know how history is laid out (see versioning/tabl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import pairwise
+
 from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
 from chronodb.versioning.tables import OP, TX, quote
 
@@ -114,12 +117,26 @@ def key_select(sv: SchemaVersion) -> list[str]:
     return ["rowid"] if sv.keys == (ROWID_KEY,) else [c.name for c in sv.key_columns]
 
 
-def _change_columns(sv: SchemaVersion) -> str:
-    """The select list of a change: version ``v`` against its key's previous version ``p``."""
+def _change_columns(sv: SchemaVersion, shapes: Sequence[SchemaVersion] = ()) -> str:
+    """The select list of a change: version ``v`` against its key's previous version ``p``.
+
+    With the table's ``shapes`` over time, each version reads with the columns the table had
+    when it was written (a column added later is absent, a dropped one present).
+    """
+
+    def one(shape: SchemaVersion, alias: str) -> str:
+        pairs = ", ".join(f"'{c.name}', {alias}.{quote(c.hist)}" for c in shape.columns)
+        return f"json_object({pairs})"
 
     def obj(alias: str) -> str:
-        pairs = ", ".join(f"'{c.name}', {alias}.{quote(c.hist)}" for c in sv.columns)
-        return f"json_object({pairs})"
+        spans = list(shapes) or [sv]
+        if len(spans) == 1:
+            return one(spans[0], alias)
+        whens = " ".join(
+            f"WHEN {alias}.{TX} < {after.from_tx} THEN {one(shape, alias)}"
+            for shape, after in pairwise(spans)
+        )
+        return f"CASE {whens} ELSE {one(spans[-1], alias)} END"
 
     keys = [f"v.{quote(k)} AS {quote(n)}" for k, n in zip(sv.keys, key_select(sv), strict=True)]
     return (
@@ -136,7 +153,7 @@ _P_ALIVE = f"(p.{OP} IS NOT NULL AND p.{OP} <> 'D')"
 _NOT_EMPTY = f"NOT (v.{OP} = 'D' AND NOT {_P_ALIVE})"
 
 
-def changes(sv: SchemaVersion, lo: str, hi: str) -> str:
+def changes(sv: SchemaVersion, lo: str, hi: str, shapes: Sequence[SchemaVersion] = ()) -> str:
     """Rows inserted, updated and deleted in ``(lo, hi]`` (microseconds), oldest first.
 
     Columns: operation, tx_id, tx_time (seconds), user, the key columns, and ``before`` /
@@ -145,7 +162,7 @@ def changes(sv: SchemaVersion, lo: str, hi: str) -> str:
     h = quote(sv.hist)
     keylist = ", ".join(quote(k) for k in sv.keys)
     return (
-        f"SELECT {_change_columns(sv)} "
+        f"SELECT {_change_columns(sv, shapes)} "
         f"FROM (SELECT x.*, x.rowid AS _chrono_row, lag(x.rowid) OVER "
         f"(PARTITION BY {keylist} ORDER BY x.{TX}) AS _chrono_prev FROM {h} AS x) AS v "
         f"JOIN _chrono_tx AS t ON t.tx_id = v.{TX} "

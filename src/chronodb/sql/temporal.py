@@ -280,7 +280,7 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
         name = [f":{POINT_PREFIX}{i}" for i in idx]
         if ref.kind == "CHANGES":
             assert sv is not None
-            return snapshots.changes(sv, name[0], name[1])
+            return snapshots.changes(sv, name[0], name[1], catalog.versions_of(sv.table_id))
         if ref.kind == "AS OF":
             unit = version.meta.get("unit", "TIMESTAMP")
             tx_ref = name[0] if unit == "TRANSACTION" else snapshots.tx_at_micros(name[0])

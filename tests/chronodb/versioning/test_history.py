@@ -192,3 +192,20 @@ def test_changes_of_a_table_without_primary_key_name_the_rowid(db: ChronoDB) -> 
         ("UPDATE", 2, {"body": "c"}),
     ]
     assert not any(name.startswith("_chrono") for c in changes for name in c)
+
+
+def test_changes_show_the_columns_each_version_had(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE cols (id INTEGER PRIMARY KEY, a TEXT)")
+    db.execute("INSERT INTO cols VALUES (1, 'x')")
+    db.execute("ALTER TABLE cols ADD COLUMN b INTEGER DEFAULT 7")
+    db.execute("UPDATE cols SET a = 'y' WHERE id = 1")
+    db.execute("ALTER TABLE cols DROP COLUMN a")
+    db.execute("UPDATE cols SET b = 8 WHERE id = 1")
+    changes = [(c["before"], c["after"]) for c in db.changes("cols")]
+    assert changes == [
+        (None, {"id": 1, "a": "x"}),
+        ({"id": 1, "a": "x"}, {"id": 1, "a": "y", "b": 7}),
+        ({"id": 1, "a": "y", "b": 7}, {"id": 1, "b": 8}),
+    ]
+    history = [h["values"] for h in db.get_change_history("cols", 1)]
+    assert history == [after for _, after in changes]
