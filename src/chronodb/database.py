@@ -42,6 +42,7 @@ from chronodb.result import Result
 from chronodb.sql import temporal
 from chronodb.sql.classify import Route, classify
 from chronodb.sql.dialect import parse
+from chronodb.sql.snapshots import unblob
 from chronodb.storage.sqlite import SQLiteBackend
 from chronodb.timepoint import from_micros
 from chronodb.versioning import history, integrity
@@ -591,8 +592,8 @@ class ChronoDB:
         )
         out = []
         for row in result.to_dicts():
-            row["before"] = json.loads(row["before"]) if row["before"] is not None else None
-            row["after"] = json.loads(row["after"]) if row["after"] is not None else None
+            for side in ("before", "after"):
+                row[side] = unblob(json.loads(row[side])) if row[side] is not None else None
             out.append(row)
         return out
 

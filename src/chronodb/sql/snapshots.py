@@ -117,6 +117,24 @@ def key_select(sv: SchemaVersion) -> list[str]:
     return ["rowid"] if sv.keys == (ROWID_KEY,) else [c.name for c in sv.key_columns]
 
 
+BLOB_KEY = "$hex"
+
+
+def json_value(column: str) -> str:
+    """A column as a JSON value: JSON has no BLOB, so a BLOB becomes {"$hex": "..."}."""
+    return f"iif(typeof({column}) = 'blob', json_object('{BLOB_KEY}', hex({column})), {column})"
+
+
+def unblob(values: dict | None) -> dict | None:
+    """Undo :func:`json_value` on a decoded row: {"$hex": ...} back to bytes."""
+    if values is None:
+        return None
+    return {
+        k: bytes.fromhex(v[BLOB_KEY]) if isinstance(v, dict) and BLOB_KEY in v else v
+        for k, v in values.items()
+    }
+
+
 def _change_columns(sv: SchemaVersion, shapes: Sequence[SchemaVersion] = ()) -> str:
     """The select list of a change: version ``v`` against its key's previous version ``p``.
 
@@ -125,7 +143,9 @@ def _change_columns(sv: SchemaVersion, shapes: Sequence[SchemaVersion] = ()) -> 
     """
 
     def one(shape: SchemaVersion, alias: str) -> str:
-        pairs = ", ".join(f"'{c.name}', {alias}.{quote(c.hist)}" for c in shape.columns)
+        pairs = ", ".join(
+            f"'{c.name}', {json_value(f'{alias}.{quote(c.hist)}')}" for c in shape.columns
+        )
         return f"json_object({pairs})"
 
     def obj(alias: str) -> str:

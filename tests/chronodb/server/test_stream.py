@@ -422,3 +422,12 @@ async def test_batches_of_different_filters_are_not_mixed_up(start_server, write
         got_a, got_b = await receive(a), await receive(b)
     assert [c["after"]["id"] for c in got_a["changes"]] == [0, 1, 3]
     assert [c["after"]["id"] for c in got_b["changes"]] == [0, 2, 3]
+
+
+async def test_blob_values_arrive_as_hex_objects(server: BackgroundServer, writer: ChronoDB):
+    await asyncio.to_thread(writer.execute, "CREATE TABLE files (id INTEGER PRIMARY KEY, data)")
+    async with websockets.connect(server.ws_url) as ws:
+        await send(ws, {"type": "subscribe", "table": "files"})
+        await asyncio.to_thread(writer.execute, "INSERT INTO files VALUES (1, ?)", [b"\x00\xff"])
+        (event,) = await changes(ws, 1)
+    assert event["after"] == {"id": 1, "data": {"$hex": "00FF"}}

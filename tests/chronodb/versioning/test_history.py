@@ -209,3 +209,14 @@ def test_changes_show_the_columns_each_version_had(db: ChronoDB) -> None:
     ]
     history = [h["values"] for h in db.get_change_history("cols", 1)]
     assert history == [after for _, after in changes]
+
+
+def test_changes_carry_blob_values_as_bytes(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE files (id INTEGER PRIMARY KEY, data BLOB)")
+    db.execute("INSERT INTO files VALUES (1, ?)", [b"\x00\x01"])
+    db.execute("UPDATE files SET data = ? WHERE id = 1", [b"\xff"])
+    (inserted, updated) = db.changes("files")
+    assert inserted["after"] == {"id": 1, "data": b"\x00\x01"}
+    assert updated["before"]["data"] == b"\x00\x01" and updated["after"]["data"] == b"\xff"
+    raw = db.execute("SELECT after FROM chrono_changes('files', 0)").fetchall()
+    assert raw[-1]["after"] == '{"id":1,"data":{"$hex":"FF"}}'
