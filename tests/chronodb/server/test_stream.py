@@ -324,19 +324,32 @@ async def test_batch_replay_then_live_and_plain_subscription_on_the_same_connect
     for i in range(30):
         writer.execute("INSERT INTO orders VALUES (?, 'old', ?)", (i, i))
     async with websockets.connect(server.ws_url) as ws:
-        await send(ws, {"type": "subscribe", "table": "orders", "since_tx": 0, "batch": True})
-        await send(ws, {"type": "subscribe", "table": "users"})
-        await asyncio.to_thread(writer.execute, "INSERT INTO users VALUES (1, 'Ann')")
-        await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (30, 'live', 30)")
+        # The replay batches and the second acknowledgement may arrive in either order,
+        # so read every message here rather than taking "the answer" to each subscribe.
+        await ws.send(
+            json.dumps({"type": "subscribe", "table": "orders", "since_tx": 0, "batch": True})
+        )
+        await ws.send(json.dumps({"type": "subscribe", "table": "users"}))
+        acknowledged: list[str] = []
         orders: list[int] = []
         users: list[dict] = []
+        while len(acknowledged) < 2:
+            message = await receive(ws)
+            if message["type"] == "subscribed":
+                acknowledged.append(message["table"])
+            else:
+                assert message["type"] == "data_changes", message
+                orders += [c["after"]["id"] for c in message["changes"]]
+        await asyncio.to_thread(writer.execute, "INSERT INTO users VALUES (1, 'Ann')")
+        await asyncio.to_thread(writer.execute, "INSERT INTO orders VALUES (30, 'live', 30)")
         while len(orders) < 31 or not users:
             message = await receive(ws)
             if message["type"] == "data_changes":
                 orders += [c["after"]["id"] for c in message["changes"]]
             else:
-                assert message["type"] == "data_change" and message["table"] == "users"
+                assert message["type"] == "data_change" and message["table"] == "users", message
                 users.append(message)
+    assert sorted(acknowledged) == ["orders", "users"]
     assert orders == list(range(31))
     assert users[0]["after"] == {"id": 1, "name": "Ann"}
 
