@@ -14,6 +14,18 @@ from chronodb.errors import TimestampError
 _US = 1_000_000
 
 
+MAX_EPOCH = 2**62 // 1_000_000  # seconds (year 148,000): microseconds still fit SQLite
+
+
+def _check_epoch(seconds: float) -> None:
+    if seconds > MAX_EPOCH:
+        raise TimestampError(
+            f"Invalid timestamp {seconds!r}: too far in the future (it looks like "
+            "microseconds or nanoseconds: numbers are seconds since the epoch)",
+            value=seconds,
+        )
+
+
 def to_micros(value: object) -> int:
     """Convert a user's point in time to integer microseconds since the epoch."""
     if isinstance(value, bool):
@@ -23,10 +35,12 @@ def to_micros(value: object) -> int:
     if isinstance(value, int):
         if value < 0:
             raise TimestampError(f"Invalid timestamp {value!r}: negative", value=value)
+        _check_epoch(value)
         return value * _US
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value) or value < 0:
             raise TimestampError(f"Invalid timestamp {value!r}", value=value)
+        _check_epoch(value)
         return round(value * _US)
     if isinstance(value, datetime):
         if value.tzinfo is None:

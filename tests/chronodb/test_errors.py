@@ -107,7 +107,18 @@ def test_unknown_table_or_column_in_plain_sql(users: ChronoDB) -> None:
     assert info.value.column == "missing"
 
 
-BAD_TIMES = ["yesterday-ish", -5, [1, 2], -0.5, float("nan"), True, "2025-13-45T00:00:00", b"5"]
+BAD_TIMES = [
+    "yesterday-ish",
+    -5,
+    [1, 2],
+    -0.5,
+    float("nan"),
+    True,
+    "2025-13-45T00:00:00",
+    b"5",
+    10**20,  # too big for SQLite
+    1.7e15,  # microseconds where seconds are meant
+]
 
 
 @pytest.mark.parametrize("value", BAD_TIMES, ids=repr)
@@ -206,3 +217,11 @@ def test_several_statements_at_once(users: ChronoDB) -> None:
 def test_errors_share_one_root() -> None:
     for error in (SQLSyntaxError, TemporalError, TimestampError, SchemaError, IntegrityError):
         assert issubclass(error, ChronoDBError)
+
+
+def test_a_timestamp_in_microseconds_is_refused_with_a_hint(users: ChronoDB) -> None:
+    now_us = users.execute("SELECT max(tx_time) FROM _chrono_tx").scalar()
+    with pytest.raises(TimestampError, match="looks like microseconds"):
+        users.prune_history(now_us)
+    with pytest.raises(TimestampError, match="too far in the future"):
+        users.execute("SELECT * FROM users AS OF TIMESTAMP 1700000000000000000")

@@ -8,7 +8,6 @@ change it, and that is part of the cache key.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from chronodb.sql.rules.column_names import keep_column_names
 from chronodb.sql.rules.expand_views import expand_views
 from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.rules.system_time import replace_temporal_tables
-from chronodb.timepoint import to_micros
+from chronodb.timepoint import MAX_EPOCH, to_micros
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 
 POINT_PREFIX = "_chrono_p"
@@ -246,7 +245,7 @@ def bind(
                 )
             raw = params[point.param]
         # the common case, epoch seconds as a float, without the general conversion's checks
-        if type(raw) is float and point.kind == "TIMESTAMP" and 0.0 <= raw < math.inf:
+        if type(raw) is float and point.kind == "TIMESTAMP" and 0.0 <= raw <= MAX_EPOCH:
             values.append(round(raw * 1_000_000))
         else:
             values.append(point.convert(raw, p.sql))
