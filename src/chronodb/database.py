@@ -44,7 +44,7 @@ from chronodb.sql.classify import Route, classify
 from chronodb.sql.dialect import parse
 from chronodb.sql.snapshots import unblob
 from chronodb.storage.sqlite import SQLiteBackend
-from chronodb.timepoint import from_micros
+from chronodb.timepoint import MAX_EPOCH, from_micros
 from chronodb.versioning import history, integrity
 from chronodb.versioning.catalog import CATALOG_DDL, Catalog
 from chronodb.versioning.tables import register_table, unversioned_tables
@@ -53,7 +53,7 @@ Params = Sequence[Any] | Mapping[str, Any] | None
 _ROUTE_CACHE_LIMIT = 20_000
 _CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", CATALOG_DDL))
 _LEDGER_OBJECTS = ledger_mod.OBJECTS
-_FAR_FUTURE = 2**62 // 1_000_000  # seconds; later than any transaction
+_FAR_FUTURE = MAX_EPOCH  # later than any transaction
 
 
 _FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.S)
@@ -352,8 +352,9 @@ class ChronoDB:
         """Append the open transaction's leaf to the ledger; returns its hash (hex)."""
         if self._ledger is None:
             return None
+        written = self._backend.total_changes() - self._changes_at_alloc
         digest = self._ledger.seal(
-            self._catalog, tx[0], tx[1], self.user, self._kinds, self._amendments
+            self._catalog, tx[0], tx[1], self.user, self._kinds, self._amendments, written
         )
         self._kinds = []
         self._amendments = []

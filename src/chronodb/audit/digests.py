@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, quote
+from chronodb.versioning.tables import OP, SEQ, TX, quote, seq_after
 
 EMPTY = hashlib.sha256(b"[]").digest()
 
@@ -46,16 +46,31 @@ def shape_at(catalog: Catalog, table_id: int, tx: int) -> SchemaVersion | None:
     return None
 
 
-def seal_statement(catalog: Catalog, tx: int) -> str | None:
-    """One statement giving (table_id, versions, json) for every table ``tx`` wrote."""
+def seal_statement(catalog: Catalog, tx: int, *, newest: bool = False) -> str | None:
+    """One statement giving (table_id, versions, json) for every table ``tx`` wrote.
+
+    Its versions are one range of history rows (history order is transaction order). For
+    the transaction being sealed (``newest``) that range is the tail of each table, within
+    the last ``?2`` rows (?2: rows the transaction changed, which bounds the versions it
+    wrote); for an earlier one it is found by binary search.
+    """
     parts = []
     for table_id in sorted({v.table_id for v in catalog.versions}):
         sv = shape_at(catalog, table_id, tx)
         if sv is None:
             continue
+        h = quote(sv.hist)
+        if newest:
+            where = (
+                f"(SELECT {TX} FROM {h} ORDER BY {SEQ} DESC LIMIT 1) = ?1 "
+                f"AND {SEQ} > (SELECT max({SEQ}) FROM {h}) - ?2 AND {TX} = ?1"
+            )
+        else:
+            where = (
+                f"{SEQ} >= {seq_after(h, '?1 - 1')} AND {SEQ} < {seq_after(h, '?1')} AND {TX} = ?1"
+            )
         parts.append(
-            f"SELECT {table_id}, count(*), json_group_array({row_json(sv)}) "
-            f"FROM {quote(sv.hist)} INDEXED BY {quote(sv.hist + '_tx')} WHERE {TX} = ?1"
+            f"SELECT {table_id}, count(*), json_group_array({row_json(sv)}) FROM {h} WHERE {where}"
         )
     return " UNION ALL ".join(parts) if parts else None
 
@@ -76,23 +91,30 @@ class _NewTxStatement:
         if state is None or state[0] is not catalog.versions:
             versions = catalog.versions
             edge = max((max(v.from_tx, v.to_tx or 0) for v in versions), default=0)
-            state = (versions, edge, seal_statement(catalog, edge + 1))
+            state = (versions, edge, seal_statement(catalog, edge + 1, newest=True))
             self.state = state
-        return state[2] if tx > state[1] else seal_statement(catalog, tx)
+        return state[2] if tx > state[1] else seal_statement(catalog, tx, newest=True)
 
 
 _latest = _NewTxStatement()
 
 
 def table_digests(
-    conn: sqlite3.Connection, catalog: Catalog, tx: int
+    conn: sqlite3.Connection, catalog: Catalog, tx: int, written: int | None = None
 ) -> list[tuple[int, int, bytes]]:
-    """(table_id, versions, digest) for each table that ``tx`` wrote versions to."""
-    sql = _latest.get(catalog, tx)
+    """(table_id, versions, digest) for each table that ``tx`` wrote versions to.
+
+    ``written`` is given when ``tx`` is the open transaction being sealed: the number of
+    rows it changed so far (``total_changes`` since it began).
+    """
+    if written is not None:
+        sql, args = _latest.get(catalog, tx), (tx, written)
+    else:
+        sql, args = seal_statement(catalog, tx), (tx,)
     if sql is None:
         return []
     out = []
-    for table_id, count, text in conn.execute(sql, (tx,)):
+    for table_id, count, text in conn.execute(sql, args):
         if count:
             out.append((table_id, count, digest_of(text)))
     return out
@@ -101,8 +123,9 @@ def table_digests(
 def scan(conn: sqlite3.Connection, catalog: Catalog) -> Iterator[tuple[int, int, int, bytes]]:
     """(tx_id, table_id, versions, digest) for every transaction of every history table.
 
-    Grouping follows the ``_chrono_tx`` index, so each group's versions arrive in history
-    order; each table's shapes are read span by span.
+    Rows are read in history order, one span of each table's shapes at a time, and grouped
+    here: a transaction whose versions are not contiguous (rows moved or inserted behind
+    ChronoDB's back) yields more than one group, which verification reports.
     """
     for table_id in sorted({v.table_id for v in catalog.versions}):
         shapes = catalog.versions_of(table_id)
@@ -112,11 +135,30 @@ def scan(conn: sqlite3.Connection, catalog: Catalog) -> Iterator[tuple[int, int,
             hi = shapes[i + 1].from_tx if i + 1 < len(shapes) else None
             if sv.to_tx is not None and i + 1 == len(shapes):
                 hi = sv.to_tx + 1  # rows of the dropping transaction itself
-            cond = f"{TX} >= ?" + (" AND " + f"{TX} < ?" if hi is not None else "")
-            args = (lo,) if hi is None else (lo, hi)
-            sql = (
-                f"SELECT {TX}, count(*), json_group_array({row_json(sv)}) FROM {hist} "
-                f"INDEXED BY {quote(sv.hist + '_tx')} WHERE {cond} GROUP BY {TX}"
-            )
-            for tx, count, text in conn.execute(sql, args):
-                yield tx, table_id, count, digest_of(text)
+            # Every row falls in exactly one span's range, whatever its _chrono_tx says.
+            bounds, args = [], []
+            if i > 0:
+                bounds.append(f"{SEQ} >= {seq_after(hist, f'?{len(args) + 1}')}")
+                args.append(lo - 1)
+            if hi is not None and i + 1 < len(shapes):
+                bounds.append(f"{SEQ} < {seq_after(hist, f'?{len(args) + 1}')}")
+                args.append(hi - 1)
+            where = ("WHERE " + " AND ".join(bounds)) if bounds else ""
+            sql = f"SELECT {TX}, {row_json(sv)} FROM {hist} {where} ORDER BY {SEQ}"
+            yield from _grouped(conn.execute(sql, args), table_id)
+
+
+def _grouped(
+    rows: Iterator[tuple[int, str]], table_id: int
+) -> Iterator[tuple[int, int, int, bytes]]:
+    """Consecutive versions of one transaction, as (tx_id, table_id, versions, digest)."""
+    current: int | None = None
+    texts: list[str] = []
+    for tx, text in rows:
+        if tx != current:
+            if texts and current is not None:
+                yield current, table_id, len(texts), digest_of("[" + ",".join(texts) + "]")
+            current, texts = tx, []
+        texts.append(text)
+    if texts and current is not None:
+        yield current, table_id, len(texts), digest_of("[" + ",".join(texts) + "]")

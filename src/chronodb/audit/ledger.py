@@ -100,9 +100,13 @@ class Ledger:
         user: str,
         kinds: Sequence[str],
         amendments: Sequence[Amendment] = (),
+        written: int = 0,
     ) -> bytes:
-        """Append the leaf of the open transaction ``tx_id``; returns its hash."""
-        tables = tuple(TableDigest(*t) for t in table_digests(self.conn, catalog, tx_id))
+        """Append the leaf of the open transaction ``tx_id``; returns its hash.
+
+        ``written``: rows the transaction changed (an upper bound on the versions it wrote).
+        """
+        tables = tuple(TableDigest(*t) for t in table_digests(self.conn, catalog, tx_id, written))
         leaf = Leaf(tx_id, tx_time, user, tuple(kinds), tables, tuple(amendments)).encode()
         digest = leaf_hash(leaf)
         row = self.conn.execute(_SEAL, (leaf, digest, tx_id)).fetchone()

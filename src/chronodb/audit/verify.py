@@ -374,9 +374,20 @@ def verify(
         if progress is not None:
             progress(versions, total)
         key = (tx_id, table_id)
-        found.add(key)
         table = names.get(table_id)
         want = expected.get(key)
+        if key in found:
+            # History order is transaction order: these versions came after a later one's.
+            problems.append(
+                Problem(
+                    "history rows inserted",
+                    f"{count} version(s) out of transaction order in history",
+                    tx_id,
+                    table,
+                )
+            )
+            continue
+        found.add(key)
         if want is None and tx_id not in tx_ids and missing_indexes_seen:
             # Its record (which holds its leaf) is gone, but its versions are not.
             problems.append(

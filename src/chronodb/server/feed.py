@@ -137,7 +137,7 @@ class Reader:
                 end = hi if sv.to_tx is None else min(hi, sv.to_tx - 1)
                 if start >= end:
                     continue
-                rows = self.conn.execute(changes_by_tx(sv, "?", "?"), (start, end)).fetchall()
+                rows = self.conn.execute(changes_by_tx(sv, "?1", "?2"), (start, end)).fetchall()
                 if rows and hashes is None:
                     hashes = self.tx_hashes(lo, hi)
                 out.extend(_encode(sv.name, r, (hashes or {}).get(r["tx_id"])) for r in rows)

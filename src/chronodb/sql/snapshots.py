@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
-from chronodb.versioning.tables import OP, TX, quote
+from chronodb.versioning.tables import OP, SEQ, TX, quote, seq_after
 
 
 def tx_at_micros(ref: str) -> str:
@@ -195,9 +195,10 @@ def changes(sv: SchemaVersion, lo: str, hi: str, shapes: Sequence[SchemaVersion]
 def changes_by_tx(sv: SchemaVersion, lo_tx: str, hi_tx: str) -> str:
     """The changes of :func:`changes` made by transactions ``(lo_tx, hi_tx]``, in commit order.
 
-    Driven by the history table's ``_chrono_tx`` index, each version's predecessor found by
-    one seek on the key index: the cost follows the number of changes in the range, not the
-    size of the history, so a change feed can poll it every few milliseconds.
+    The range is one range of history rows (history order is transaction order), found by
+    binary search, and each version's predecessor by one seek on the key index: the cost
+    follows the number of changes in the range, not the size of the history, so a change
+    feed can poll it every few milliseconds.
     """
     h = quote(sv.hist)
     same_key = " AND ".join(f"x.{quote(k)} IS v.{quote(k)}" for k in sv.keys)
@@ -209,6 +210,7 @@ def changes_by_tx(sv: SchemaVersion, lo_tx: str, hi_tx: str) -> str:
         f"SELECT {_change_columns(sv)} FROM {h} AS v "
         f"JOIN _chrono_tx AS t ON t.tx_id = v.{TX} "
         f"LEFT JOIN {h} AS p ON p.rowid = {previous} "
-        f"WHERE v.{TX} > {lo_tx} AND v.{TX} <= {hi_tx} AND {_NOT_EMPTY} "
-        f"ORDER BY v.{TX}, v.rowid"
+        f"WHERE v.{SEQ} >= {seq_after(h, lo_tx)} AND v.{SEQ} < {seq_after(h, hi_tx)} "
+        f"AND v.{TX} > {lo_tx} AND v.{TX} <= {hi_tx} AND {_NOT_EMPTY} "
+        f"ORDER BY v.{SEQ}"
     )

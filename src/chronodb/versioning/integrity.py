@@ -4,6 +4,7 @@ Each check is one SQL query; a healthy database yields no problems:
 
 - transaction times strictly increase in transaction order;
 - every version in a history table names a transaction that exists;
+- history order is transaction order (the change feed and the ledger rely on it);
 - every table's current rows equal its rows AS OF the latest transaction.
 """
 
@@ -13,7 +14,7 @@ import sqlite3
 
 from chronodb.sql.snapshots import as_of
 from chronodb.versioning.catalog import Catalog
-from chronodb.versioning.tables import TX, quote
+from chronodb.versioning.tables import SEQ, TX, quote
 
 _LATEST_TX = "(SELECT coalesce(max(tx_id), 0) FROM _chrono_tx)"
 
@@ -38,6 +39,15 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
         if dangling[0]:
             problems.append(
                 f"{hist}: {dangling[0]} version(s) name missing transactions (first {dangling[1]})"
+            )
+        disorder = conn.execute(
+            f"SELECT {SEQ}, {TX}, prev FROM (SELECT {SEQ}, {TX}, lag({TX}) OVER (ORDER BY {SEQ}) "
+            f"AS prev FROM {quote(hist)}) WHERE {TX} < prev ORDER BY {SEQ} LIMIT 1"
+        ).fetchone()
+        if disorder is not None:
+            problems.append(
+                f"{hist}: the version at position {disorder[0]} (transaction {disorder[1]}) "
+                f"comes after one of transaction {disorder[2]}: history is out of order"
             )
     for sv in catalog.live_tables():
         if sv.name.lower() not in existing or sv.hist.lower() not in existing:

@@ -72,6 +72,30 @@ def test_the_leaf_records_the_transaction(db: ChronoDB) -> None:
     assert leaf.amendments == ()
 
 
+def test_each_leaf_counts_exactly_the_versions_its_transaction_left(db: ChronoDB) -> None:
+    """Sealing finds a transaction's versions at the tail of each history table."""
+    db.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, v REAL)")
+    db.execute("CREATE TABLE small (id INTEGER PRIMARY KEY, v TEXT)")
+    db.execute("CREATE TABLE idle (id INTEGER PRIMARY KEY)")
+    db.execute("INSERT INTO idle VALUES (1)")
+    db.executemany("INSERT INTO big VALUES (?, 0.5)", [(i,) for i in range(500)])
+    with db.transaction():
+        db.executemany("UPDATE big SET v = ? WHERE id = ?", [(i + 0.25, i) for i in range(300)])
+        for n in range(20):  # one row changed many times: still one version
+            db.execute("UPDATE small SET v = ? WHERE id = 1", [f"v{n}"])
+            db.execute("INSERT OR REPLACE INTO small VALUES (1, ?)", [f"w{n}"])
+        db.execute("DELETE FROM big WHERE id >= 450")
+        mixed = db.execute("INSERT INTO small VALUES (2, 'b')")
+    after = db.execute("UPDATE small SET v = 'later' WHERE id = 2")
+    names = dict(db.execute("SELECT DISTINCT table_id, name FROM _chrono_schema").rows)
+    for result, want in ((mixed, {"big": 350, "small": 2}), (after, {"small": 1})):
+        blob = db.execute("SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id])
+        leaf = Leaf.decode(blob.scalar())
+        assert {names[t.table_id]: t.versions for t in leaf.tables} == want
+        assert db.audit_trail.verify_transaction(db.tx_hash(result.tx_id))
+    assert db.verify_audit_integrity()
+
+
 def test_a_database_without_ledger_has_no_hashes(tmp_path) -> None:
     db = ChronoDB(tmp_path / "plain.db", ledger=False)
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")

@@ -58,3 +58,16 @@ def test_time_going_backwards(filled: ChronoDB) -> None:
     last = conn.execute("SELECT max(tx_id) FROM _chrono_tx").fetchone()[0]
     conn.execute("UPDATE _chrono_tx SET tx_time = 1 WHERE tx_id = ?", (last,))
     assert filled.check_history() == [f"transaction {last} is not later than the one before it"]
+
+
+def test_history_out_of_transaction_order(filled: ChronoDB) -> None:
+    conn = filled.connection
+    hist = history_table(filled, "t")
+    # A version of the first transaction appended after every later one.
+    first = conn.execute(f'SELECT min(_chrono_tx) FROM "{hist}"').fetchone()[0]
+    conn.execute(
+        f"INSERT INTO \"{hist}\" (_chrono_tx, _chrono_op, k, v) VALUES (?, 'U', 99, 'late')",
+        (first,),
+    )
+    problems = filled.check_history()
+    assert any("history is out of order" in p and f"transaction {first})" in p for p in problems)
