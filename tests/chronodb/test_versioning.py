@@ -135,6 +135,39 @@ def test_one_statement_moving_every_key(db: ChronoDB) -> None:
     assert [h["operation"] for h in db.get_change_history("t", 2)] == ["INSERT", "DELETE"]
 
 
+@pytest.mark.parametrize(
+    "move",
+    [
+        "UPDATE t SET rowid = 20 WHERE id = 2",
+        "UPDATE t SET _ROWID_ = 20 WHERE id = 2",
+        'UPDATE t SET "oid" = 20 WHERE id = 2',
+        "UPDATE t SET (v, id) = ('moved', 20) WHERE id = 2",
+        "INSERT INTO t VALUES (2, 'x') ON CONFLICT (id) DO UPDATE SET id = 20",
+    ],
+)
+def test_a_key_changed_by_any_name_of_the_rowid(db: ChronoDB, move: str) -> None:
+    """INTEGER PRIMARY KEY is the rowid: changing it by another name is a key change too."""
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    moved = db.execute(move).tx_id
+    assert [h["operation"] for h in db.get_change_history("t", 2)] == ["INSERT", "DELETE"]
+    assert [h["operation"] for h in db.get_change_history("t", 20)] == ["INSERT"]
+    sql = "SELECT id FROM t AS OF TRANSACTION ? ORDER BY id"
+    assert rows(db, sql, [moved]) == rows(db, "SELECT id FROM t ORDER BY id") == [(1,), (20,)]
+    assert db.check_history() == []
+
+
+def test_rowid_keyed_table_moved_by_rowid(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE log (msg TEXT)")
+    db.execute("INSERT INTO log VALUES ('a'), ('b')")
+    db.execute("UPDATE log SET oid = 9 WHERE msg = 'b'")
+    db.execute("UPDATE log SET msg = 'c' WHERE msg = 'a'")  # names no key: a plain update
+    assert [h["operation"] for h in db.get_change_history("log", 2)] == ["INSERT", "DELETE"]
+    assert [h["operation"] for h in db.get_change_history("log", 9)] == ["INSERT"]
+    assert [h["operation"] for h in db.get_change_history("log", 1)] == ["INSERT", "UPDATE"]
+    assert db.check_history() == []
+
+
 def test_table_without_primary_key_uses_the_rowid(db: ChronoDB) -> None:
     db.execute("CREATE TABLE log (msg TEXT, level INTEGER)")
     first = db.execute("INSERT INTO log VALUES ('start', 1), ('start', 1)").tx_time
