@@ -1,9 +1,22 @@
 """Digests of history rows, computed inside SQLite so that sealing a transaction is cheap.
 
 A version's canonical form is ``json_array(op, key..., columns...)`` over the history
-columns the table had at that transaction (BLOBs as ``[hex]``, so no value of one type
-can read as another); a transaction's digest for a table is SHA-256 over the JSON array
-of its versions in history order (``_chrono_seq``, the history table's rowid alias).
+columns the table had at that transaction; a transaction's digest for a table is SHA-256
+over the JSON array of its versions in history order (``_chrono_seq``, the history table's
+rowid alias). NULL, INTEGER and TEXT are JSON's null, integers and strings; the two types
+JSON cannot carry exactly are arrays, so no value of one type can read as another:
+
+- a BLOB is ``[hex]``;
+- a REAL ``x`` is ``[e, hi, lo]`` with ``x = (hi + lo / 2^63) * 2^e`` exactly: ``hi`` and
+  ``lo`` are integers, ``e`` is 0 when ``2^-11 <= |x| < 2^63`` (and for 0), else the multiple
+  of 62 nearest zero that brings ``|x| / 2^e`` into that range; infinities are
+  ``[1024, 1, 0]`` and ``[1024, -1, 0]``.
+
+REALs are split with exact arithmetic rather than printed: SQLite's JSON prints 15
+significant digits (0.1 + 0.2 and 0.3 both print as 0.3, so an edit by a few ulps would go
+unseen), and its longer printf output is neither exact nor the same in every SQLite build
+and version, whereas integer text is. -0.0 encodes as 0.0: SQL compares them equal and SQLite
+has no portable way to tell them apart.
 """
 
 from __future__ import annotations
@@ -18,9 +31,47 @@ from chronodb.versioning.tables import OP, SEQ, TX, quote, seq_after
 EMPTY = hashlib.sha256(b"[]").digest()
 
 
+# Powers of two as SQL literals that every SQLite reads exactly.
+_P63 = "9223372036854775808.0"  # 2^63
+_P62 = "4611686018427387904"  # 2^62, an INTEGER
+_PM11 = "0.00048828125"  # 2^-11
+
+
+def _split(y: str, e: str) -> str:
+    """``[e, hi, lo]`` with ``y = hi + lo / 2^63``: exact when ``2^-11 <= |y| < 2^63`` or y = 0.
+
+    ``hi`` truncates ``y``; the remainder ``y - hi`` is exact and a multiple of 2^-63, as
+    ``y``'s last bit is worth at least that in this range.
+    """
+    hi = f"CAST({y} AS INTEGER)"
+    return f"json_array({e}, {hi}, CAST(({y} - {hi}) * {_P63} AS INTEGER))"
+
+
+def _real(c: str) -> str:
+    """A REAL column as ``[e, hi, lo]`` (see the module docstring), with exact arithmetic.
+
+    Most values need no scaling; the rest (tiny, huge, subnormal) are scaled by 2^62 a step
+    at a time in a small recursive query, which runs only for them.
+    """
+    scaled = (
+        f"json((WITH RECURSIVE s(y, e) AS (SELECT {c}, 0 UNION ALL SELECT "
+        f"iif(abs(y) < 1, y * {_P62}, y / {_P62}), e + iif(abs(y) < 1, -62, 62) FROM s "
+        f"WHERE abs(y) < {_PM11} OR abs(y) >= {_P63}) "
+        f"SELECT {_split('y', 'e')} FROM s ORDER BY abs(e) DESC LIMIT 1))"
+    )
+    return (
+        f"CASE WHEN abs({c}) < {_P63} AND (abs({c}) >= {_PM11} OR {c} = 0) THEN {_split(c, '0')} "
+        f"WHEN abs({c}) = 9e999 THEN json_array(1024, iif({c} > 0, 1, -1), 0) ELSE {scaled} END"
+    )
+
+
 def _value(column: str) -> str:
+    """One column of the canonical form: a REAL as ``[e, hi, lo]``, a BLOB as ``[hex]``."""
     c = quote(column)
-    return f"iif(typeof({c}) = 'blob', json_array(hex({c})), {c})"
+    return (
+        f"CASE typeof({c}) WHEN 'real' THEN {_real(c)} "
+        f"WHEN 'blob' THEN json_array(hex({c})) ELSE {c} END"
+    )
 
 
 def row_json(sv: SchemaVersion) -> str:
