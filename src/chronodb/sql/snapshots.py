@@ -120,9 +120,44 @@ def key_select(sv: SchemaVersion) -> list[str]:
 BLOB_KEY = "$hex"
 
 
+def json_real(column: str) -> str:
+    """A REAL as a JSON number that reads back as the same double.
+
+    SQLite's JSON writes 15 significant digits, so 0.1 + 0.2 would read back as 0.3. Those
+    digits are kept when they are provably exact: an integer below 1e15; a value below 1e9
+    with at most 6 decimals (``r / 1e6``); or one whose 15-digit decimal ``s / 10^k``
+    (``k <= 22``) divides back to it. Each test is a single correctly rounded division of
+    exact doubles, so the digits read back right in any reader that rounds correctly (which
+    SQLite's own text-to-real conversion does not always do). Other values take 21
+    significant digits, exact where SQLite prints with extended precision (as 3.40 on x86-64
+    does; builds that print only 16 accurate digits may be an ulp off). Infinities become
+    +-9e999, which JSON readers take for infinity; -0.0 reads back as 0.0.
+    """
+    c, a = column, f"abs({column})"
+    t = f"printf('%.14e', {a})"  # d.dddddddddddddde±XX: the 15 digits JSON writes
+    digits = f"CAST(replace(substr({t}, 1, 16), '.', '') AS INTEGER)"
+    scale = f"CAST('1e' || (14 - CAST(substr({t}, 18) AS INTEGER)) AS REAL)"
+    short = (
+        f"{c} = CAST({c} AS INTEGER) AND {a} < 1e15 "
+        f"OR {a} < 1e9 AND round({a} * 1e6) / 1e6 = {a} "
+        f"OR {a} >= 1e-7 AND {a} < 1e14 AND {digits} / {scale} = {a}"
+    )
+    return (
+        f"CASE WHEN {short} THEN {c} "
+        f"WHEN {a} = 9e999 THEN json(iif({c} > 0, '9e999', '-9e999')) "
+        f"ELSE json(printf('%!.20e', {c})) END"
+    )
+
+
 def json_value(column: str) -> str:
-    """A column as a JSON value: JSON has no BLOB, so a BLOB becomes {"$hex": "..."}."""
-    return f"iif(typeof({column}) = 'blob', json_object('{BLOB_KEY}', hex({column})), {column})"
+    """A column as a JSON value: JSON has no BLOB, so a BLOB becomes {"$hex": "..."}.
+
+    A REAL is written with the digits it needs to read back unchanged (:func:`json_real`).
+    """
+    return (
+        f"CASE typeof({column}) WHEN 'real' THEN {json_real(column)} "
+        f"WHEN 'blob' THEN json_object('{BLOB_KEY}', hex({column})) ELSE {column} END"
+    )
 
 
 def unblob(values: dict | None) -> dict | None:
