@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from itertools import groupby
+from operator import itemgetter
 
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
 from chronodb.versioning.tables import OP, SEQ, TX, quote, seq_after
@@ -196,20 +198,15 @@ def scan(conn: sqlite3.Connection, catalog: Catalog) -> Iterator[tuple[int, int,
                 args.append(hi - 1)
             where = ("WHERE " + " AND ".join(bounds)) if bounds else ""
             sql = f"SELECT {TX}, {row_json(sv)} FROM {hist} {where} ORDER BY {SEQ}"
-            yield from _grouped(conn.execute(sql, args), table_id)
+            cursor = conn.cursor()
+            cursor.row_factory = None  # plain tuples: this reads every version in the file
+            yield from _grouped(cursor.execute(sql, args), table_id)
 
 
 def _grouped(
-    rows: Iterator[tuple[int, str]], table_id: int
+    rows: Iterable[tuple[int, str]], table_id: int
 ) -> Iterator[tuple[int, int, int, bytes]]:
     """Consecutive versions of one transaction, as (tx_id, table_id, versions, digest)."""
-    current: int | None = None
-    texts: list[str] = []
-    for tx, text in rows:
-        if tx != current:
-            if texts and current is not None:
-                yield current, table_id, len(texts), digest_of("[" + ",".join(texts) + "]")
-            current, texts = tx, []
-        texts.append(text)
-    if texts and current is not None:
-        yield current, table_id, len(texts), digest_of("[" + ",".join(texts) + "]")
+    for tx, group in groupby(rows, key=itemgetter(0)):
+        texts = [text for _, text in group]
+        yield tx, table_id, len(texts), digest_of("[" + ",".join(texts) + "]")
