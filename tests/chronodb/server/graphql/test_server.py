@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ def server(db_file: Path) -> Iterator[BackgroundServer]:
 
 
 def post(server: BackgroundServer, body: Any, **kw: Any) -> httpx.Response:
-    return httpx.post(server.url + "/graphql", json=body, timeout=10, **kw)
+    return httpx.post(server.url + "/graphql", json=body, timeout=15, **kw)
 
 
 def test_post_runs_the_seed_query(server: BackgroundServer) -> None:
@@ -53,12 +54,13 @@ def test_variables_operation_name_and_get(server: BackgroundServer) -> None:
     }
     assert post(server, body).json() == {"data": {"users": [{"name": "Bob"}]}}
     response = httpx.get(
-        server.url + "/graphql", params={"query": "{ users_by_pk(id: 3) { name } }"}
+        server.url + "/graphql", params={"query": "{ users_by_pk(id: 3) { name } }"}, timeout=15
     )
     assert response.json() == {"data": {"users_by_pk": {"name": "Carol"}}}
     response = httpx.get(
         server.url + "/graphql",
         params={"query": "mutation { delete_users(where: {}) { affected_rows } }"},
+        timeout=15,
     )
     assert response.json()["errors"][0]["message"] == "mutations need POST"
 
@@ -74,7 +76,7 @@ def test_errors_are_graphql_errors_never_500(server: BackgroundServer) -> None:
         (b'{"query": "{ users(asOf: \\"yesterday-ish\\") { id } }"}', 200),
     ]
     for body, status in cases:
-        response = httpx.post(server.url + "/graphql", content=body)
+        response = httpx.post(server.url + "/graphql", content=body, timeout=15)
         assert response.status_code == status, body
         assert response.json()["errors"][0]["message"], body
 
@@ -101,7 +103,7 @@ def test_token_is_required_when_set(db_file: Path) -> None:
 
 
 def test_graphiql_page_with_local_assets(server: BackgroundServer) -> None:
-    page = httpx.get(server.url + "/graphql", headers={"accept": "text/html"})
+    page = httpx.get(server.url + "/graphql", headers={"accept": "text/html"}, timeout=15)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "https://" not in page.text  # nothing from a CDN
@@ -112,16 +114,30 @@ def test_graphiql_page_with_local_assets(server: BackgroundServer) -> None:
         "react-dom.production.min.js",
     ):
         assert f"/graphql/static/{asset}" in page.text
-        response = httpx.get(f"{server.url}/graphql/static/{asset}")
+        response = httpx.get(f"{server.url}/graphql/static/{asset}", timeout=15)
         assert response.status_code == 200
         assert len(response.content) > 5000
-    assert "MIT" in httpx.get(server.url + "/graphql/static/LICENSE-graphiql").text
-    assert httpx.get(server.url + "/graphql/static/..%2fservice.py").status_code == 404
+    assert "MIT" in httpx.get(server.url + "/graphql/static/LICENSE-graphiql", timeout=15).text
+    assert httpx.get(server.url + "/graphql/static/..%2fservice.py", timeout=15).status_code == 404
 
 
 # ------------------------------------------------------------------ subscriptions
-async def _recv(ws: Any, timeout: float = 5.0) -> dict[str, Any]:
+async def _recv(ws: Any, timeout: float = 15.0) -> dict[str, Any]:
+    """The next message; the timeout only bounds a hang (a loaded machine can be slow)."""
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def _joined(server: BackgroundServer, table: str) -> None:
+    """Wait until a subscription to ``table`` has joined the server's change feed.
+
+    graphql-transport-ws does not acknowledge a subscribe, and a subscription gets the changes
+    committed after it joins: a test must not write before that.
+    """
+    feed = server.app.state.feed
+    deadline = time.monotonic() + 15
+    while table not in feed._live:
+        assert time.monotonic() < deadline, f"no subscription to {table} joined the feed"
+        await asyncio.sleep(0.01)
 
 
 async def _connect(server: BackgroundServer) -> Any:
@@ -147,7 +163,7 @@ def test_subscription_receives_changes_from_another_process(
             await ws.send(
                 json.dumps({"type": "subscribe", "id": "s1", "payload": {"query": query}})
             )
-            await asyncio.sleep(0.2)  # the subscription joins the feed
+            await _joined(server, "orders")
             with ChronoDB(db_file, user="other") as writer:
                 writer.execute("INSERT INTO orders VALUES (30, 2, 9.0, 'pending')")
                 writer.execute("UPDATE orders SET status = 'shipped' WHERE id = 30")
