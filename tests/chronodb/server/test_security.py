@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 import httpx
 import pytest
 import websockets
 from click.testing import CliRunner
-from wsclient import send
+from wsclient import changes, send
 
 from chronodb.cli import main
 from chronodb.errors import ConfigError
@@ -38,7 +37,7 @@ def test_serve_command_refuses_a_public_host_without_token(db_path):
 
 def test_every_http_request_needs_the_token(start_server):
     server: BackgroundServer = start_server(token=TOKEN)
-    with httpx.Client(base_url=server.url) as client:
+    with httpx.Client(base_url=server.url, timeout=15) as client:
         for path in ("/health", "/tables", "/metrics", "/openapi.json"):
             denied = client.get(path)
             assert denied.status_code == 401, path
@@ -71,7 +70,7 @@ async def test_websockets_need_the_token_in_the_query_or_a_header(start_server):
 
 async def test_read_only_refuses_writes_but_still_streams(start_server, writer):
     server: BackgroundServer = start_server(read_only=True)
-    async with httpx.AsyncClient(base_url=server.url) as client:
+    async with httpx.AsyncClient(base_url=server.url, timeout=15) as client:
         for statement in (
             "INSERT INTO users VALUES (1, 'x')",
             "CREATE TABLE t (a)",
@@ -87,7 +86,7 @@ async def test_read_only_refuses_writes_but_still_streams(start_server, writer):
     async with websockets.connect(server.ws_url) as ws:
         await send(ws, {"type": "subscribe", "table": "users"})
         await asyncio.to_thread(writer.execute, "INSERT INTO users VALUES (9, 'elsewhere')")
-        event = json.loads(await asyncio.wait_for(ws.recv(), 2))
+        (event,) = await changes(ws, 1)
     assert event["after"]["id"] == 9
 
 

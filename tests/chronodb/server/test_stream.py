@@ -62,7 +62,7 @@ async def test_changes_written_by_another_process_arrive(server: BackgroundServe
 async def test_writes_through_the_http_api_reach_subscribers(server: BackgroundServer):
     import httpx
 
-    async with websockets.connect(server.ws_url) as ws, httpx.AsyncClient() as http:
+    async with websockets.connect(server.ws_url) as ws, httpx.AsyncClient(timeout=15) as http:
         await send(ws, {"type": "subscribe", "table": "users"})
         response = await http.post(
             server.url + "/sql", json={"sql": "INSERT INTO users VALUES (?, ?)", "params": [1, "A"]}
@@ -214,7 +214,7 @@ async def test_overflow_tells_where_to_resume_and_resuming_loses_nothing(
         await send(ws, {"type": "subscribe", "table": "orders", "since_tx": overflow["resume_tx"]})
         rest = await changes(ws, 20)
     assert [c["after"]["id"] for c in got + rest] == list(range(1, 24))
-    metrics = __import__("httpx").get(server.url + "/metrics").text
+    metrics = __import__("httpx").get(server.url + "/metrics", timeout=15).text
     assert "chronodb_stream_overflows_total 1.0" in metrics
 
 
