@@ -297,26 +297,34 @@ def _drive_terminal(args: list[str], env: dict[str, str], keys: list[str]) -> st
     proc = subprocess.Popen(args, stdin=follower, stdout=follower, stderr=follower, env=env)
     os.close(follower)
     shown = b""
+    deadline = time.monotonic() + 60  # only bounds a hang: a loaded machine can be slow
 
-    def read_until(pattern: bytes, deadline: float) -> None:
+    def read_until(pattern: bytes | None, start: int) -> int:
+        """Read until ``pattern`` shows at or after ``start`` (None: until the end of output);
+        return the position just after it."""
         nonlocal shown
-        while pattern not in shown and time.monotonic() < deadline:
+        while pattern is None or shown.find(pattern, start) < 0:
+            if time.monotonic() > deadline:
+                break
             ready, _, _ = select.select([leader], [], [], 0.1)
             if ready:
                 try:
-                    shown += os.read(leader, 4096)
-                except OSError:
-                    return
+                    chunk = os.read(leader, 4096)
+                except OSError:  # EIO: the program exited and closed the terminal
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+        found = -1 if pattern is None else shown.find(pattern, start)
+        return len(shown) if found < 0 else found + len(pattern)
 
     try:
-        deadline = time.monotonic() + 20
+        seen = 0
         for key in keys:
-            read_until(b"> ", deadline)
-            mark = len(shown)
+            seen = read_until(b"> ", seen)  # a prompt after what was shown so far
             os.write(leader, key.encode() + b"\n")
-            read_until(b"\n", deadline)  # the echo of what was typed
-            shown = shown[:mark] + shown[mark:].replace(b"> ", b">", 1)
-        read_until(b"\x00", min(deadline, time.monotonic() + 0.5))
+            seen = read_until(b"\n", seen)  # the echo of what was typed
+        read_until(None, seen)
         proc.wait(timeout=max(1, deadline - time.monotonic()))
         return shown.decode(errors="replace")
     finally:
