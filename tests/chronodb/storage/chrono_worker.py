@@ -2,7 +2,8 @@
 
     python chrono_worker.py write PATH WORKER COUNT   COUNT transactions of known content
     python chrono_worker.py crash PATH                write forever, reporting each commit
-    python chrono_worker.py hold PATH SECONDS         hold a write transaction, then commit
+    python chrono_worker.py hold PATH SECONDS         hold a write transaction until a line (or
+                                                      EOF) on stdin, SECONDS more, then commit
 
 Each prints one line per event on stdout (flushed), so the parent knows what committed.
 ``CHRONO_CLOCK_OFFSET_US`` in the environment shifts this process's wall clock.
@@ -75,11 +76,13 @@ def crash(path: str) -> None:
 
 
 def hold(path: str, seconds: float) -> None:
-    """Open a write transaction, report it, keep it open ``seconds``, then commit."""
+    """Open a write transaction, report it, keep it open until the parent says so (a line or
+    the end of stdin) and ``seconds`` more, then commit."""
     db = ChronoDB(path, user="holder")
     with db.transaction():
         db.execute("INSERT INTO events VALUES (-1, -1, 'held')")
         say("holding")
+        sys.stdin.readline()
         time.sleep(seconds)
     say("released")
     db.close()

@@ -22,6 +22,7 @@ def spawn() -> Iterator[Spawn]:
         env = dict(os.environ, CHRONO_CLOCK_OFFSET_US=str(clock_offset_us))
         proc = subprocess.Popen(
             [sys.executable, str(WORKER), *map(str, args)],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

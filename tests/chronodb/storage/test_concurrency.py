@@ -185,18 +185,20 @@ def test_begin_waits_for_another_process(tmp_path: Path, spawn) -> None:
     with ChronoDB(path) as db:
         db.execute("CREATE TABLE events (w INTEGER, i INTEGER, note TEXT, PRIMARY KEY (w, i))")
         db.execute("INSERT INTO events VALUES (0, 0, 'before')")
-    holder = spawn("hold", path, 1.5)
-    assert holder.stdout is not None
+    holder = spawn("hold", path, 0.3)
+    assert holder.stdin is not None and holder.stdout is not None
     assert holder.stdout.readline().strip() == "holding"
-    started = time.monotonic()
     with ChronoDB(path, timeout=10) as db:
-        # Opening and reading are not blocked by the writer (WAL), and do not see its work.
+        # Opening and reading are not blocked by the writer (WAL), and do not see its work:
+        # the holder keeps its transaction open until told, so a blocked read would fail.
         assert db.execute("SELECT count(*) FROM events").scalar() == 1
         future = time.time() + 60
         as_of = db.execute("SELECT count(*) FROM events AS OF TIMESTAMP ?", (future,))
         assert as_of.scalar() == 1
-        assert time.monotonic() - started < 1.0
-        # A writer waits for the lock rather than failing with "database is locked".
+        # A writer waits for the lock (the holder commits 0.3 s after being told) rather than
+        # failing with "database is locked".
+        holder.stdin.write("release\n")
+        holder.stdin.flush()
         result = db.execute("INSERT INTO events VALUES (1, 1, 'after')")
         assert finish(holder)[-1] == "released"
         order = [(c["after"]["note"], c["tx_id"]) for c in db.changes("events")]
@@ -209,10 +211,11 @@ def test_lock_held_past_the_timeout_is_a_chronodb_error(tmp_path: Path, spawn) -
     path = tmp_path / "timeout.db"
     with ChronoDB(path) as db:
         db.execute("CREATE TABLE events (w INTEGER, i INTEGER, note TEXT, PRIMARY KEY (w, i))")
-    holder = spawn("hold", path, 1.5)
+    holder = spawn("hold", path, 0)
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "holding"
     with ChronoDB(path, timeout=0.2) as db:
+        # The holder keeps the lock until finish() closes its stdin.
         with pytest.raises(ChronoDBError, match="busy"):
             db.execute("INSERT INTO events VALUES (1, 1, 'too soon')")
         finish(holder)
