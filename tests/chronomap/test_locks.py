@@ -7,10 +7,20 @@ import time
 
 from chronomap import RWLock
 
+HANG = 15.0  # seconds: only bounds a hang (a loaded machine can be slow)
+
+
+def wait_for_waiters(lock: RWLock, count: int) -> None:
+    """Wait until ``count`` threads are blocked waiting for ``lock``."""
+    deadline = time.monotonic() + HANG
+    while len(lock._cond._waiters) < count:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the threads never blocked on the lock"
+        time.sleep(0.001)
+
 
 def test_readers_share_the_lock() -> None:
     lock = RWLock()
-    inside = threading.Barrier(3, timeout=5)
+    inside = threading.Barrier(3, timeout=HANG)
 
     def reader() -> None:
         with lock.read:
@@ -20,7 +30,7 @@ def test_readers_share_the_lock() -> None:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(5)
+        thread.join(HANG)
     assert not inside.broken
 
 
@@ -40,12 +50,12 @@ def test_writer_excludes_readers_and_writers() -> None:
     threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
     for thread in threads:
         thread.start()
-    time.sleep(0.05)
+    wait_for_waiters(lock, 2)
     assert events == []
     events.append("released")
     lock.release_write()
     for thread in threads:
-        thread.join(5)
+        thread.join(HANG)
     assert events[0] == "released"
     assert sorted(events[1:]) == ["read", "write"]
 
@@ -58,14 +68,14 @@ def test_waiting_writer_blocks_new_readers() -> None:
         target=lambda: (lock.acquire_write(), order.append("write"), lock.release_write())
     )
     writer.start()
-    time.sleep(0.05)  # the writer is now waiting for our read lock
+    wait_for_waiters(lock, 1)  # the writer is now waiting for our read lock
     reader = threading.Thread(
         target=lambda: (lock.acquire_read(), order.append("read"), lock.release_read())
     )
     reader.start()
-    time.sleep(0.05)
+    wait_for_waiters(lock, 2)  # and the new reader waits behind it
     assert order == []
     lock.release_read()
-    writer.join(5)
-    reader.join(5)
+    writer.join(HANG)
+    reader.join(HANG)
     assert order == ["write", "read"]
