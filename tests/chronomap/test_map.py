@@ -261,9 +261,12 @@ def test_ttl_expires_lazily(cm: ChronoMap, clock: list[float]) -> None:
 
 def test_ttl_with_real_time() -> None:
     cm = ChronoMap()
-    cm.put("temp", "value", ttl=0.05)
-    assert cm.get("temp") == "value"
-    time.sleep(0.06)
+    before_put = time.time()
+    cm.put("temp", "value", ttl=0.2)
+    value = cm.get("temp")
+    if time.time() - before_put < 0.2:  # a stalled (loaded) machine may already be past it
+        assert value == "value"
+    time.sleep(0.2)
     assert cm.get("temp") is None
 
 
