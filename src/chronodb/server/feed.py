@@ -165,16 +165,22 @@ class Subscriber(Protocol):
         """Take the matching changes of one poll, in commit order (never called empty)."""
 
 
+def matching(
+    predicate: Callable[[Mapping[str, Any]], bool] | None, changes: list[Change]
+) -> list[Change]:
+    """The changes a filter lets through (a delete is tested by its before values)."""
+    if predicate is None:
+        return changes
+    return [c for c in changes if (v := c.values) is not None and predicate(v)]
+
+
 @dataclass(eq=False)
 class _Group:
     predicate: Callable[[Mapping[str, Any]], bool] | None
     members: set[Subscriber] = field(default_factory=set)
 
     def matching(self, changes: list[Change]) -> list[Change]:
-        test = self.predicate
-        if test is None:
-            return changes
-        return [c for c in changes if (v := c.values) is not None and test(v)]
+        return matching(self.predicate, changes)
 
 
 @dataclass

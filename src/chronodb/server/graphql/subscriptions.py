@@ -29,6 +29,7 @@ from graphql.execution import create_source_event_stream
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from chronodb.server.feed import Reader, matching
 from chronodb.server.graphql.catalog import Table
 from chronodb.server.graphql.loader import POINT, Context, Point, like_regex, values_to_row
 from chronodb.server.graphql.service import GraphQLService, OperationErrors
@@ -160,20 +161,30 @@ def subscriber(queue_size: int = DEFAULT_QUEUE) -> Callable[[Table], Callable[..
             if feed is None:
                 raise GraphQLError("subscriptions need the server's change feed")
             predicate = compile_predicate(table, where)  # errors now, not at the first event
-            return _changes(feed, table, predicate, queue_size)
+            # Changes after this point are the subscription's, however long joining takes.
+            return _changes(feed, table, predicate, queue_size, feed.last_tx)
 
         return subscribe
 
     return for_table
 
 
-async def _changes(feed: Any, table: Table, predicate: Predicate, size: int) -> AsyncIterator:
+async def _changes(
+    feed: Any, table: Table, predicate: Predicate, size: int, start: int
+) -> AsyncIterator:
+    """The changes of transactions after ``start``: replayed up to where it joins, then live."""
     # Join when no batch is being read, as the stream does: nothing is missed or repeated.
     while feed.busy:
         await feed.advanced()
     listener = _Listener(table.name.lower(), feed.last_tx, predicate, size)
     feed.add_live(listener)
     try:
+        if listener.after_tx > start:
+            # The feed moved on between the subscribe message and joining (the first event
+            # starts this generator, which can take a while on a busy machine).
+            missed = await feed.run(Reader.changes, [listener.table_key], start, listener.after_tx)
+            for change in matching(predicate, missed):
+                yield _event(table, change)
         while True:
             change = await listener.queue.get()
             if isinstance(change, _Overflow):

@@ -131,7 +131,8 @@ async def _joined(server: BackgroundServer, table: str) -> None:
     """Wait until a subscription to ``table`` has joined the server's change feed.
 
     graphql-transport-ws does not acknowledge a subscribe, and a subscription gets the changes
-    committed after it joins: a test must not write before that.
+    committed after the server handled its subscribe message: a test that writes before the
+    subscription is in the feed could write before the server has even read that message.
     """
     feed = server.app.state.feed
     deadline = time.monotonic() + 15
