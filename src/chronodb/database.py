@@ -54,6 +54,7 @@ _ROUTE_CACHE_LIMIT = 20_000
 _CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", CATALOG_DDL))
 _LEDGER_OBJECTS = ledger_mod.OBJECTS
 _FAR_FUTURE = MAX_EPOCH  # later than any transaction
+_EXPLAIN = re.compile(r"\s*EXPLAIN(?:\s+QUERY\s+PLAN)?\s", re.I)
 
 
 _FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.S)
@@ -552,6 +553,13 @@ class ChronoDB:
 
     def _bind_current(self, sql: str, params: Params) -> tuple[str, Any]:
         """The SQL and parameters for a temporal statement, trusting the loaded catalog."""
+        explain = _EXPLAIN.match(sql)
+        if explain is not None:
+            # EXPLAIN [QUERY PLAN] of a temporal statement: plan the statement (blanked
+            # prefix, so error positions stay those of the text given), explain the rewrite.
+            head = explain.group(0)
+            final, bound = self._bind_current(" " * len(head) + sql[len(head) :], params)
+            return head + final.lstrip(), bound
         planned = self._plans.get(sql)
         if planned is None:
             planned = temporal.plan(sql, self._catalog, self._view_body)

@@ -57,3 +57,11 @@ def test_a_repeated_statement_costs_a_dict_lookup(monkeypatch: pytest.MonkeyPatc
     assert calls == {"normalize": 1, "skeleton": 1}
     assert fp("SELECT * FROM t WHERE id = 5") == shape  # same shape: no parsing
     assert calls == {"normalize": 1, "skeleton": 2}
+
+
+def test_explain_is_fingerprinted_without_sqlglot(caplog: pytest.LogCaptureFixture) -> None:
+    """sqlglot reads EXPLAIN only as an opaque command and logs a warning for it."""
+    with caplog.at_level("WARNING"):
+        shape = Fingerprinter()("EXPLAIN QUERY PLAN SELECT * FROM t WHERE id = 5")
+    assert shape == "EXPLAIN QUERY PLAN SELECT * FROM t WHERE id = ?"
+    assert not caplog.records

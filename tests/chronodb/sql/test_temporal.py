@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from chronodb import ChronoDB
+from chronodb.errors import TimestampError
 
 FUTURE = 4102444800  # 2100-01-01, after every write of these tests
 PAST = 1635724800  # 2021-11-01, the seed's point: before every write
@@ -384,3 +385,25 @@ def test_as_of_after_an_unaliased_subquery(db: ChronoDB) -> None:
     assert then.scalar() == "old"
     # "AS of_something" is still an alias
     assert db.execute("SELECT v FROM s AS of_s").scalar() == "new"
+
+
+# --------------------------------------------------------------------- EXPLAIN
+def test_explain_query_plan_of_a_temporal_query_shows_the_history_seeks(
+    db: ChronoDB, story: Timeline
+) -> None:
+    plan = rows(
+        db,
+        "explain query plan SELECT name FROM users AS OF TIMESTAMP ? WHERE id = ?",
+        [story.inserted, 1],
+    )
+    details = " ".join(str(r[-1]) for r in plan)
+    assert "_chrono_h" in details and "_key" in details  # an index seek into history
+    assert rows(db, "EXPLAIN SELECT * FROM users FOR SYSTEM_TIME ALL")  # the bytecode listing
+
+
+def test_a_bad_point_under_explain_is_reported_where_it_is_written(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    sql = "EXPLAIN QUERY PLAN SELECT * FROM t AS OF TIMESTAMP 'soon'"
+    with pytest.raises(TimestampError) as info:
+        db.execute(sql)
+    assert info.value.position == sql.index("'soon'")
