@@ -52,7 +52,9 @@ class SQLiteBackend:
         )
         self.conn.row_factory = sqlite3.Row
         if wal and path != ":memory:" and not read_only:
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            # Switching a new file to WAL needs it to itself: when several processes open
+            # it at once, SQLite may answer "locked" without calling the busy handler.
+            self._retry("PRAGMA journal_mode=WAL")
             # A versioned write dirties several pages (table, history, indexes, ledger) where
             # plain SQLite dirties one: checkpoint after as many commits, not as many pages.
             self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
@@ -80,7 +82,8 @@ class SQLiteBackend:
         return self.conn.executemany(sql, rows)
 
     def _retry(self, statement: str) -> None:
-        """Run BEGIN IMMEDIATE or COMMIT, waiting up to ``timeout`` for other writers.
+        """Run a statement that needs the write lock (BEGIN IMMEDIATE, COMMIT, the switch to
+        WAL), waiting up to ``timeout`` for other connections.
 
         The connection's busy handler does most of the waiting; this loop also covers the
         busy cases SQLite reports without calling it.
