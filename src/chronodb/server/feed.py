@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chronodb.server.frames import text_frame
 from chronodb.sql.snapshots import changes_by_tx
 from chronodb.timepoint import to_micros
 from chronodb.versioning.catalog import Catalog, SchemaVersion
@@ -32,7 +33,10 @@ _MAX_FAILURES = 5
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One row change, with its event already encoded once for every subscriber."""
+    """One row change, with its event already encoded once for every subscriber.
+
+    ``text`` is the ``data_change`` event's JSON; ``frame`` the same as a WebSocket frame.
+    """
 
     table: str  # the table's name as it is spelt in its schema
     table_key: str  # the same, lower-cased
@@ -42,6 +46,7 @@ class Change:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     text: str
+    frame: bytes
 
     @property
     def values(self) -> dict[str, Any] | None:
@@ -63,6 +68,7 @@ def _encode(table: str, row: sqlite3.Row, tx_hash: str | None) -> Change:
         "tx_hash": tx_hash,
         "user": row["user"],
     }
+    text = json.dumps(event, separators=(",", ":"), default=str)
     return Change(
         table,
         table.lower(),
@@ -71,7 +77,8 @@ def _encode(table: str, row: sqlite3.Row, tx_hash: str | None) -> Change:
         row["operation"],
         before,
         after,
-        json.dumps(event, separators=(",", ":"), default=str),
+        text,
+        text_frame(text),
     )
 
 

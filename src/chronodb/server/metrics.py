@@ -57,6 +57,9 @@ class Metrics:
         )
 
         self.open_connections = 0
+        # Events written straight to sockets (one count per connection and poll): added to
+        # events_sent when the metrics are read, not with a locked increment each time.
+        self.events_unflushed = 0
 
     def connected(self) -> None:
         self.open_connections += 1
@@ -67,4 +70,10 @@ class Metrics:
         self.connections.dec()
 
     def render(self) -> bytes:
+        self.flush()
         return generate_latest(self.registry)
+
+    def flush(self) -> None:
+        unflushed, self.events_unflushed = self.events_unflushed, 0
+        if unflushed:
+            self.events_sent.inc(unflushed)

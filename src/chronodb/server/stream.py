@@ -32,15 +32,19 @@ import logging
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chronodb.errors import ChronoDBError
 from chronodb.server.feed import Change, ChangeFeed, Reader
 from chronodb.server.filters import FilterError, Predicate, compile_where
+from chronodb.server.frames import EXTENSION, text_frame
 from chronodb.server.metrics import Metrics
 from chronodb.versioning.catalog import SchemaVersion
+
+if TYPE_CHECKING:
+    from chronodb.server.wsprotocol import FrameWriter
 
 log = logging.getLogger("chronodb.server")
 
@@ -83,7 +87,7 @@ class Subscription:
         return values is not None and self.where(values)
 
     def deliver(self, changes: list[Change]) -> None:
-        self.connection.offer(changes)
+        self.connection.offer(changes, self)
 
 
 # A queued message: a Change (its event is encoded already) or a protocol message's JSON text.
@@ -101,6 +105,9 @@ class Connection:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     pending: deque[Item] = field(default_factory=deque)
     overflow_tx: int | None = None
+    # Writes pre-encoded frames to the socket (server/wsprotocol.py); None: send messages.
+    writer: FrameWriter | None = None
+    _sending: bool = False  # the send loop holds items taken from the queue, not yet written
     _changes_queued: int = 0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _room: asyncio.Event = field(default_factory=asyncio.Event)
@@ -111,10 +118,27 @@ class Connection:
         self.pending.append(json.dumps(message))
         self._wake.set()
 
-    def offer(self, changes: list[Change]) -> None:
-        """Queue one poll's live changes of one subscription, or overflow if they do not fit."""
+    def offer(self, changes: list[Change], sub: Subscription) -> None:
+        """Send or queue one poll's live changes of one subscription; overflow if they do not fit.
+
+        With nothing queued or being sent, one subscription, and room in the socket's buffer,
+        the frames are written at once: no task switch per connection, and the same bytes
+        (built once per poll) for every subscriber of the same table and filter.
+        """
         if self.overflow_tx is not None:
             return
+        writer = self.writer
+        if (
+            writer is not None
+            and not self.pending
+            and not self._sending
+            and len(changes) <= self.settings.queue_size  # a poll that never fits overflows
+            and len(self.subscriptions) == 1  # several tables' changes are merged in the queue
+        ):
+            data = _batch_frame(changes, sub.filter_key) if sub.batch else _joined_frames(changes)
+            if writer.write(data):
+                self.metrics.events_unflushed += len(changes)
+                return
         if self._changes_queued + len(changes) > self.settings.queue_size:
             room = self.settings.queue_size - self._changes_queued
             self._append(changes[:room])
@@ -178,14 +202,40 @@ class Connection:
                 changes = sum(1 for i in items if not isinstance(i, str))
                 self._changes_queued -= changes
                 self._room.set()
-                for text in self._messages(items):
-                    await ws.send_text(text)
+                if self.writer is not None:
+                    await self._write(b"".join(self._frames(items)))
+                else:
+                    for text in self._messages(items):
+                        await ws.send_text(text)
                 if changes:
                     sent.inc(changes)
             if self.overflow_tx is not None:
                 await ws.send_text(json.dumps({"type": "overflow", "resume_tx": self.overflow_tx}))
                 await ws.close(TRY_AGAIN_LATER, "queue full: resume with since_tx")
                 return
+
+    async def _write(self, data: bytes) -> None:
+        """Write taken items' frames, waiting while the socket's buffer is full."""
+        writer = self.writer
+        assert writer is not None
+        self._sending = True
+        try:
+            while not writer.write(data):
+                if not writer.open:
+                    return  # closed: the receive loop ends the connection
+                await writer.wait()
+        finally:
+            self._sending = False
+
+    def _frames(self, items: list[Item]) -> Iterator[bytes]:
+        """:meth:`_messages` as WebSocket frames, reusing the changes' own."""
+        batched = {key: sub.filter_key for key, sub in self.subscriptions.items() if sub.batch}
+        if not batched:
+            for item in items:
+                yield text_frame(item) if isinstance(item, str) else item.frame
+            return
+        for text in self._messages(items):
+            yield text_frame(text)
 
     def _messages(self, items: list[Item]) -> Iterator[str]:
         """The texts to send: one per change, or one per run of a batched table's changes."""
@@ -340,6 +390,31 @@ class _LastBatch:
     last: Change | None = None
     size = 0
     text = ""
+    frame_text = ""  # the text ``frame`` encodes
+    frame = b""
+
+
+class _LastFrames:
+    """The last poll's frames joined: every member of a feed group gets the same list."""
+
+    changes: list[Change] | None = None
+    data = b""
+
+
+def _joined_frames(changes: list[Change]) -> bytes:
+    memo = _LastFrames
+    if memo.changes is not changes:
+        memo.changes, memo.data = changes, b"".join(c.frame for c in changes)
+    return memo.data
+
+
+def _batch_frame(changes: list[Change], filter_key: str) -> bytes:
+    """:func:`_batch_text` as a frame, built once for the connections that share it."""
+    text = _batch_text(changes, filter_key)
+    memo = _LastBatch
+    if memo.frame_text is not text:
+        memo.frame_text, memo.frame = text, text_frame(text)
+    return memo.frame
 
 
 def _batch_text(changes: list[Change], filter_key: str) -> str:
@@ -380,6 +455,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     metrics: Metrics = app.state.metrics
     await websocket.accept()
     conn = Connection(websocket, feed, metrics, app.state.stream_settings)
+    conn.writer = websocket.scope.get("extensions", {}).get(EXTENSION, {}).get("writer")
     metrics.connected()
     sender = asyncio.create_task(conn.send_loop())
     try:
