@@ -210,6 +210,20 @@ def _client_process(port: int, first: int, count: int, batch: bool, pipe) -> Non
     asyncio.run(_clients(port, first, count, batch, pipe))
 
 
+def dispatch_lag(metrics: str) -> tuple[float, float]:
+    """Upper bounds of the p50 and p99 poll of the server's dispatch-lag histogram (s)."""
+    buckets = [
+        (float(le), float(n))
+        for le, n in re.findall(r'dispatch_lag_seconds_bucket\{le="([^"]+)"\} (\S+)', metrics)
+    ]
+    total = buckets[-1][1] if buckets else 0.0
+
+    def bound(q: float) -> float:
+        return next((le for le, n in buckets if n >= q * total), float("nan")) if total else 0.0
+
+    return bound(0.5), bound(0.99)
+
+
 # ---------------------------------------------------------------- one run
 @dataclass
 class Outcome:
@@ -225,6 +239,8 @@ class Outcome:
     p99: float = float("nan")
     worst: float = float("nan")
     server_cpu: float = 0.0
+    lag50: float = float("nan")  # the server's own share: commit to the poll's last write
+    lag99: float = float("nan")
     client_cpu: float = 0.0
     wall: float = 0.0
 
@@ -243,7 +259,9 @@ class Outcome:
             f"{mode}: wrote {self.written}; events expected {self.expected}, received "
             f"{self.received}, lost {self.lost}; {self.messages} WebSocket messages\n"
             f"  latency p50 {self.p50 * 1000:.1f} ms, p99 {self.p99 * 1000:.1f} ms, "
-            f"max {self.worst * 1000:.1f} ms\n"
+            f"max {self.worst * 1000:.1f} ms; of which the server (commit to its poll's last "
+            f"write, by the server's histogram): p50 <= {self.lag50 * 1000:g} ms, "
+            f"p99 <= {self.lag99 * 1000:g} ms\n"
             f"  server CPU {self.server_cpu:.1f} s over {self.wall:.1f} s: "
             f"{self.received / max(self.server_cpu, 1e-9):,.0f} events and "
             f"{self.messages / max(self.server_cpu, 1e-9):,.0f} messages per server CPU second; "
@@ -308,6 +326,7 @@ def run_once(
             latencies += lat
             out.client_cpu += cpu
         out.server_cpu = cpu_seconds(server.pid) - cpu0
+        out.lag50, out.lag99 = dispatch_lag(httpx.get(f"http://127.0.0.1:{port}/metrics").text)
         out.wall = time.monotonic() - t0
         out.expected = out.written * subscribers
         if latencies:
