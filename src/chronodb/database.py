@@ -40,7 +40,7 @@ from chronodb.errors import (
 from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.result import Result
 from chronodb.sql import temporal
-from chronodb.sql.classify import Route, classify
+from chronodb.sql.classify import Route, classify, write_target
 from chronodb.sql.dialect import parse
 from chronodb.sql.snapshots import unblob
 from chronodb.storage.sqlite import SQLiteBackend
@@ -172,6 +172,9 @@ class ChronoDB:
         self._explicit = False
         self._changes_at_alloc = 0
         self._rows_written = 0  # rows the open transaction's statements changed themselves
+        # Tables the open transaction's statements name (None: some statement named none the
+        # seal can rely on); the ledger's seal reads these first. See write_target.
+        self._targets: set[str] | None = None
         self._tx_has_ddl = False
         self._closed = False
         # The learned optimizer (chronodb/optimizer): None when disabled, so it costs nothing.
@@ -267,6 +270,7 @@ class ChronoDB:
         self._tx = tx
         self._changes_at_alloc = self._backend.total_changes()
         self._rows_written = 0
+        self._targets = set()
         self._tx_has_ddl = False
         return tx
 
@@ -354,21 +358,47 @@ class ChronoDB:
         if self._ledger is None:
             return None
         written = self._backend.total_changes() - self._changes_at_alloc
+        tables = None
+        if self._targets and not self._amendments and not self._tx_has_ddl:
+            found = [self._catalog.current(name) for name in self._targets]
+            if all(found):
+                tables = {sv.table_id for sv in found if sv is not None}
         digest = self._ledger.seal(
-            self._catalog, tx[0], tx[1], self.user, self._kinds, self._amendments, written
+            self._catalog,
+            tx[0],
+            tx[1],
+            self.user,
+            self._kinds,
+            self._amendments,
+            written,
+            tables=tables,
+            versions=written - self._rows_written,
         )
         self._kinds = []
         self._amendments = []
         return digest.hex()
 
-    def _write(self, run: Any, *, ddl: bool = False, kind: str = "WRITE") -> Result:
-        """Run a write inside the open transaction, or in one of its own."""
+    def _note_target(self, target: str | None, ddl: bool) -> None:
+        if self._targets is not None:
+            if target is None or ddl:
+                self._targets = None
+            else:
+                self._targets.add(target)
+
+    def _write(
+        self, run: Any, *, ddl: bool = False, kind: str = "WRITE", target: str | None = None
+    ) -> Result:
+        """Run a write inside the open transaction, or in one of its own.
+
+        ``target``: the table the statement names (a hint for the ledger's seal).
+        """
         # Check for an open transaction under the lock: another thread's is not ours to join.
         with self._lock:
             if kind not in self._kinds:
                 self._kinds.append(kind)
             if self._explicit:
                 tx = self._ensure_tx()
+                self._note_target(target, ddl)
                 if ddl:
                     self._tx_has_ddl = True
                     self._refresh_catalog()
@@ -382,6 +412,7 @@ class ChronoDB:
             self._backend.begin()
             try:
                 tx = self._allocate()
+                self._note_target(target, ddl)
                 self._tx_has_ddl = ddl
                 if ddl:
                     self._refresh_catalog()
@@ -395,6 +426,7 @@ class ChronoDB:
                     self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (tx[0],))
                     self._backend.commit()
                 else:
+                    self._rows_written = 0 if ddl else max(result.rowcount, 0)
                     tx_hash = self._seal(tx)
                     self._backend.commit()
                     result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
@@ -433,7 +465,11 @@ class ChronoDB:
                     cur = self._conn.execute(sql, () if params is None else params)
                     return Result(cur)
             if route is Route.WRITE:
-                return self._write(lambda: self._run_write(sql, params), kind=statement_kind(sql))
+                return self._write(
+                    lambda: self._run_write(sql, params),
+                    kind=statement_kind(sql),
+                    target=write_target(sql),
+                )
             if route is Route.TEMPORAL:
                 with self._lock:
                     return Result(self._temporal_read(sql, params))
@@ -441,7 +477,9 @@ class ChronoDB:
                 with self._lock:
                     final, bound = self._bind(sql, params)
                     return self._write(
-                        lambda: Result(self._conn.execute(final, bound)), kind=statement_kind(sql)
+                        lambda: Result(self._conn.execute(final, bound)),
+                        kind=statement_kind(sql),
+                        target=write_target(sql),
                     )
             if route is Route.DDL:
                 with self._lock:
@@ -500,6 +538,7 @@ class ChronoDB:
             return self._write(
                 lambda: Result(self._conn.executemany(sql, seq_of_params)),
                 kind=statement_kind(sql),
+                target=write_target(sql),
             )
         except sqlite3.Error as err:
             raise translate(err, sql) from err

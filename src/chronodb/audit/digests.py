@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 from itertools import groupby
 from operator import itemgetter
 
@@ -99,8 +99,12 @@ def shape_at(catalog: Catalog, table_id: int, tx: int) -> SchemaVersion | None:
     return None
 
 
-def seal_statement(catalog: Catalog, tx: int, *, newest: bool = False) -> str | None:
+def seal_statement(
+    catalog: Catalog, tx: int, *, newest: bool = False, only: Set[int] | None = None
+) -> str | None:
     """One statement giving (table_id, versions, json) for every table ``tx`` wrote.
+
+    ``only``: look at these tables alone (by table id), not at every table.
 
     Its versions are one range of history rows (history order is transaction order). For
     the transaction being sealed (``newest``) that range is the tail of each table, within
@@ -109,6 +113,8 @@ def seal_statement(catalog: Catalog, tx: int, *, newest: bool = False) -> str | 
     """
     parts = []
     for table_id in sorted({v.table_id for v in catalog.versions}):
+        if only is not None and table_id not in only:
+            continue
         sv = shape_at(catalog, table_id, tx)
         if sv is None:
             continue
@@ -134,43 +140,71 @@ class _NewTxStatement:
     Such a transaction sees each table's open shape, so the statement is the same for all
     of them until the catalog is reloaded (a new ``catalog.versions`` list): building it
     costs more than running it, and every autocommit write seals one transaction. The
-    state is one tuple, swapped whole, so databases on other threads cannot mix it up.
+    state is one tuple, swapped whole, so databases on other threads cannot mix it up; its
+    dict holds the statements for subsets of the tables (``only``), built as they are met.
     """
 
-    state: tuple[list[SchemaVersion], int, str | None] | None = None
+    state: tuple[list[SchemaVersion], int, dict[frozenset[int] | None, str | None]] | None = None
 
-    def get(self, catalog: Catalog, tx: int) -> str | None:
+    def get(self, catalog: Catalog, tx: int, only: Set[int] | None = None) -> str | None:
         state = self.state
         if state is None or state[0] is not catalog.versions:
             versions = catalog.versions
             edge = max((max(v.from_tx, v.to_tx or 0) for v in versions), default=0)
-            state = (versions, edge, seal_statement(catalog, edge + 1, newest=True))
+            state = (versions, edge, {})
             self.state = state
-        return state[2] if tx > state[1] else seal_statement(catalog, tx, newest=True)
+        if tx <= state[1]:
+            return seal_statement(catalog, tx, newest=True, only=only)
+        key = None if only is None else frozenset(only)
+        statements = state[2]
+        if key not in statements:
+            if len(statements) > 256:
+                statements.clear()
+            statements[key] = seal_statement(catalog, state[1] + 1, newest=True, only=key)
+        return statements[key]
 
 
 _latest = _NewTxStatement()
 
 
 def table_digests(
-    conn: sqlite3.Connection, catalog: Catalog, tx: int, written: int | None = None
+    conn: sqlite3.Connection,
+    catalog: Catalog,
+    tx: int,
+    written: int | None = None,
+    only: Set[int] | None = None,
+    versions: int | None = None,
 ) -> list[tuple[int, int, bytes]]:
     """(table_id, versions, digest) for each table that ``tx`` wrote versions to.
 
     ``written`` is given when ``tx`` is the open transaction being sealed: the number of
-    rows it changed so far (``total_changes`` since it began).
+    rows it changed so far (``total_changes`` since it began). A write looks at every table
+    (one empty part per table: the cost of an autocommit write would grow with the number
+    of tables), unless told which tables its statements named (``only``) and how many
+    history writes its triggers made (``versions``: rows changed minus the statements' own).
+    Every history write adds one version or rewrites one of the same transaction, so finding
+    that many versions in those tables proves there are none elsewhere; finding fewer (a
+    trigger or foreign key wrote elsewhere, or a row changed twice) falls back to them all.
     """
-    if written is not None:
-        sql, args = _latest.get(catalog, tx), (tx, written)
-    else:
-        sql, args = seal_statement(catalog, tx), (tx,)
+    if written is None:
+        return _digests(conn, seal_statement(catalog, tx), (tx,))
+    if only is not None and versions is not None:
+        found = _digests(conn, _latest.get(catalog, tx, only), (tx, written))
+        if sum(count for _, count, _ in found) == versions:
+            return found
+    return _digests(conn, _latest.get(catalog, tx), (tx, written))
+
+
+def _digests(conn: sqlite3.Connection, sql: str | None, args: tuple[int, ...]) -> list:
     if sql is None:
         return []
-    out = []
-    for table_id, count, text in conn.execute(sql, args):
-        if count:
-            out.append((table_id, count, digest_of(text)))
-    return out
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return [
+        (table_id, count, digest_of(text))
+        for table_id, count, text in cursor.execute(sql, args)
+        if count
+    ]
 
 
 def scan(conn: sqlite3.Connection, catalog: Catalog) -> Iterator[tuple[int, int, int, bytes]]:

@@ -13,7 +13,7 @@ the backlog stays bounded. A reader that cannot write completes the stored tree 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence, Set
 
 from chronodb.audit.digests import table_digests
 from chronodb.audit.leaf import Amendment, Leaf, TableDigest
@@ -101,13 +101,19 @@ class Ledger:
         kinds: Sequence[str],
         amendments: Sequence[Amendment] = (),
         written: int = 0,
+        *,
+        tables: Set[int] | None = None,
+        versions: int | None = None,
     ) -> bytes:
         """Append the leaf of the open transaction ``tx_id``; returns its hash.
 
         ``written``: rows the transaction changed (an upper bound on the versions it wrote).
+        ``tables`` and ``versions``: where its versions probably are, and how many history
+        writes it made (see :func:`table_digests`).
         """
-        tables = tuple(TableDigest(*t) for t in table_digests(self.conn, catalog, tx_id, written))
-        leaf = Leaf(tx_id, tx_time, user, tuple(kinds), tables, tuple(amendments)).encode()
+        digests = table_digests(self.conn, catalog, tx_id, written, tables, versions)
+        tables_ = tuple(TableDigest(*t) for t in digests)
+        leaf = Leaf(tx_id, tx_time, user, tuple(kinds), tables_, tuple(amendments)).encode()
         digest = leaf_hash(leaf)
         row = self.conn.execute(_SEAL, (leaf, digest, tx_id)).fetchone()
         if row is None:

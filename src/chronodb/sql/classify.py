@@ -6,6 +6,7 @@ cached by statement text by the caller.
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import Enum
 
@@ -69,3 +70,29 @@ def classify(sql: str) -> Route:
     if word == "ROLLBACK" and not re.match(r"\s*ROLLBACK\s+(TRANSACTION\s+)?TO\b", sql[pos:], re.I):
         return Route.ROLLBACK
     return Route.PLAIN
+
+
+_NAME = r'("(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`|\w+)'
+_TARGET = re.compile(
+    r"(?:(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"
+    rf"(?:{_NAME}\s*\.\s*)?{_NAME}",
+    re.I,
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def write_target(sql: str) -> str | None:
+    """The table an INSERT, UPDATE, DELETE or REPLACE statement names, if it starts with one.
+
+    A hint only (the ledger's seal reads this table first, see ``audit/digests.py``): a
+    statement starting otherwise (WITH ...) gives None, and a statement whose triggers or
+    foreign keys write elsewhere is caught by counting what the transaction changed.
+    """
+    start = _LEADING.match(sql)
+    found = _TARGET.match(sql, start.end() if start else 0)
+    if found is None:
+        return None
+    name = found.group(2)
+    if name[0] in '"[`':
+        name = name[1:-1].replace(name[0] * 2, name[0]) if name[0] != "[" else name[1:-1]
+    return name

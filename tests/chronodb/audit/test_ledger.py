@@ -197,3 +197,38 @@ def test_an_edited_hash_index_entry_fails_verification(tmp_path) -> None:
     assert not report.ok
     assert any(p.kind == "ledger hash index edited" for p in report.problems)
     db.close()
+
+
+def test_versions_written_by_triggers_and_cascades_elsewhere_are_sealed(db: ChronoDB) -> None:
+    """The seal reads the table a statement names first; writes elsewhere are not missed."""
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT)")
+    db.execute(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, "
+        "parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE)"
+    )
+    db.execute("CREATE TABLE log (id INTEGER PRIMARY KEY, what TEXT)")
+    for n in range(5):  # idle tables the seal need not read
+        db.execute(f"CREATE TABLE idle{n} (id INTEGER PRIMARY KEY)")
+    db.execute(
+        "CREATE TRIGGER audit_parent AFTER UPDATE ON parent "
+        "BEGIN INSERT INTO log (what) VALUES ('renamed ' || NEW.name); END"
+    )
+    db.execute("INSERT INTO parent VALUES (1, 'a'), (2, 'b')")
+    db.executemany("INSERT INTO child VALUES (?, ?)", [(10, 1), (11, 1), (12, 2)])
+    names = dict(db.execute("SELECT DISTINCT table_id, name FROM _chrono_schema").rows)
+
+    def sealed(result) -> dict[str, int]:
+        blob = db.execute("SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id])
+        return {names[t.table_id]: t.versions for t in Leaf.decode(blob.scalar()).tables}
+
+    assert sealed(db.execute("UPDATE parent SET name = 'A' WHERE id = 1")) == {
+        "parent": 1,
+        "log": 1,
+    }
+    assert sealed(db.execute("DELETE FROM parent WHERE id = 1")) == {"parent": 1, "child": 2}
+    with db.transaction():  # a statement naming no table of its own: every table is read
+        db.execute("WITH v(x) AS (VALUES (3)) INSERT INTO parent SELECT x, 'c' FROM v")
+        last = db.execute("UPDATE idle0 SET id = id")  # changes no value: no version
+    assert sealed(last) == {"parent": 1}
+    assert db.verify_audit_integrity()

@@ -1,0 +1,48 @@
+"""Routing a statement by its first words, and the table a write names, without parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from chronodb.sql.classify import Route, classify, write_target
+
+
+@pytest.mark.parametrize(
+    ("sql", "route"),
+    [
+        ("SELECT * FROM t", Route.READ),
+        ("  -- a comment\n select 1", Route.READ),
+        ("SELECT * FROM t AS OF TIMESTAMP 5", Route.TEMPORAL),
+        ("SELECT * FROM t FOR SYSTEM_TIME ALL", Route.TEMPORAL),
+        ("UPDATE t SET v = 1", Route.WRITE),
+        ("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", Route.WRITE),
+        ("INSERT INTO t SELECT * FROM u AS OF TRANSACTION 3", Route.TEMPORAL_WRITE),
+        ("CREATE TABLE t (id INTEGER PRIMARY KEY)", Route.DDL),
+        ("BEGIN", Route.BEGIN),
+        ("COMMIT", Route.COMMIT),
+        ("ROLLBACK", Route.ROLLBACK),
+        ("VACUUM", Route.PLAIN),
+    ],
+)
+def test_statements_are_routed_by_their_words(sql: str, route: Route) -> None:
+    assert classify(sql) is route
+
+
+@pytest.mark.parametrize(
+    ("sql", "table"),
+    [
+        ("UPDATE users SET a = 1", "users"),
+        ("update or ignore users set a = 1", "users"),
+        ("INSERT INTO orders VALUES (1)", "orders"),
+        ("INSERT OR REPLACE INTO orders VALUES (1)", "orders"),
+        ("REPLACE INTO orders VALUES (1)", "orders"),
+        ("/* c */ DELETE FROM main.orders WHERE id = 1", "orders"),
+        ('INSERT INTO "odd ""name""" VALUES (1)', 'odd "name"'),
+        ("DELETE FROM [square name]", "square name"),
+        ("UPDATE `back``tick` SET a = 1", "back`tick"),
+        ("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", None),
+        ("SELECT 1", None),
+    ],
+)
+def test_the_table_a_write_names(sql: str, table: str | None) -> None:
+    assert write_target(sql) == table
