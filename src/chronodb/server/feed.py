@@ -17,6 +17,8 @@ import contextlib
 import json
 import logging
 import sqlite3
+import time
+from bisect import bisect_right
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -29,6 +31,10 @@ from chronodb.versioning.catalog import Catalog, SchemaVersion
 
 log = logging.getLogger("chronodb.server")
 _MAX_FAILURES = 5
+# Dispatch to subscribers for this long, then take in what was committed meanwhile: with a
+# thousand connections one round of writes takes longer than the poll interval, and each
+# subscriber should get what is newest when its turn comes, not what was newest at the start.
+SLICE_SECONDS = 0.003
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +170,13 @@ class Subscriber(Protocol):
     """
 
     table_key: str
-    after_tx: int  # only changes of later transactions are delivered
+    after_tx: int  # only changes of later transactions are delivered; the feed advances it
     filter_key: Hashable | None
     predicate: Callable[[Mapping[str, Any]], bool] | None
+
+    @property
+    def unit(self) -> Hashable:
+        """Subscribers of one unit (a connection) are served together, to one transaction."""
 
     def deliver(self, changes: list[Change]) -> None:
         """Take the matching changes of one poll, in commit order (never called empty)."""
@@ -183,11 +193,47 @@ def matching(
 
 @dataclass(eq=False)
 class _Group:
+    """Subscribers of one table and filter, and the matching changes not all of them have."""
+
     predicate: Callable[[Mapping[str, Any]], bool] | None
     members: set[Subscriber] = field(default_factory=set)
+    window: list[Change] = field(default_factory=list)  # commit order
+    _version: int = 0  # bumped whenever the window changes
+    _memo: tuple[int, int, list[Change]] = (-1, -1, [])
 
     def matching(self, changes: list[Change]) -> list[Change]:
         return matching(self.predicate, changes)
+
+    def take_in(self, changes: list[Change]) -> None:
+        """Add newly read changes: the filter runs once per change, for every member."""
+        passed = self.matching(changes)
+        if passed:
+            self.window.extend(passed)
+            self._version += 1
+
+    def after(self, tx: int) -> list[Change]:
+        """The window's changes of transactions after ``tx``.
+
+        Members at the same position get the same list object, so the frames joined or the
+        batch built for one of them serve the next (see ``server/stream.py``).
+        """
+        version, at, changes = self._memo
+        if version != self._version or at != tx:
+            changes = self.window[bisect_right(self.window, tx, key=tx_of) :]
+            self._memo = (self._version, tx, changes)
+        return changes
+
+    def trim(self) -> None:
+        """Forget the changes every member has been given."""
+        low = min((m.after_tx for m in self.members), default=None)
+        keep = len(self.window) if low is None else bisect_right(self.window, low, key=tx_of)
+        if keep:
+            del self.window[:keep]
+            self._version += 1
+
+
+def tx_of(change: Change) -> int:
+    return change.tx_id
 
 
 @dataclass
@@ -205,6 +251,9 @@ class ChangeFeed:
     _executor: ThreadPoolExecutor | None = None
     _task: asyncio.Task[None] | None = None
     _advanced: asyncio.Event | None = None
+    _seen: int | None = None  # the reader's data_version when it last read
+    _fresh: list[Change] = field(default_factory=list)  # read, not yet given to everyone
+    _ring: list[list[tuple[_Group, Subscriber]]] | None = None  # by unit; None: rebuild
 
     async def start(self) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chronodb-feed")
@@ -246,6 +295,7 @@ class ChangeFeed:
         if group is None:
             group = groups[key] = _Group(sub.predicate)
         group.members.add(sub)
+        self._ring = None
 
     def remove(self, sub: Subscriber) -> None:
         groups = self._live.get(sub.table_key)
@@ -255,82 +305,113 @@ class ChangeFeed:
         group = groups.get(key)
         if group is not None:
             group.members.discard(sub)
+            self._ring = None
             if not group.members:
                 del groups[key]
         if not groups:
             del self._live[sub.table_key]
 
     async def advanced(self) -> None:
-        """Wait until the feed dispatched its next batch (or gave up on it)."""
+        """Wait until the feed read its next batch of transactions (or gave up on it)."""
         assert self._advanced is not None
         await self._advanced.wait()
 
     # ------------------------------------------------------------ polling
     async def _poll(self) -> None:
         assert self._reader is not None
-        reader = self._reader
-        seen = None
         failures = 0
         while True:
             await asyncio.sleep(self.interval)
             try:
-                # Cheap enough to run on the event loop: no I/O beyond the shared memory.
-                version = reader.data_version()
-                if version == seen:
-                    continue
-                seen = version
-                hi = reader.last_tx()
-                if hi <= self.last_tx:
-                    continue
-                tables = list(self._live)
-                lo = self.last_tx
-                self.busy = True
-                try:
-                    changes = await self.run(Reader.changes, tables, lo, hi) if tables else []
-                    self._dispatch(changes)
-                    self.last_tx = hi
-                    failures = 0
-                    if self.on_dispatch is not None and changes:
-                        self.on_dispatch(changes)
-                finally:
-                    self.busy = False
-                    self._wake()
+                await self._read()
+                if self._fresh:
+                    await self._serve()
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as err:  # keep watching: one bad batch must not stop the feed
                 log.exception("change feed: reading new transactions failed")
-                seen = None
+                self._seen = None
                 failures += 1
                 if failures >= _MAX_FAILURES:
                     # A batch that can never be read (e.g. a BLOB, which JSON cannot hold)
                     # must not stop the feed for good: skip it, loudly.
-                    skipped = reader.last_tx()
+                    skipped = self._reader.last_tx()
                     log.error("change feed: skipped transactions %d..%d", self.last_tx + 1, skipped)
                     self.last_tx, failures = max(self.last_tx, skipped), 0
                 if self.on_error is not None:
                     self.on_error(err)
                 await asyncio.sleep(0.1)
 
+    async def _read(self) -> None:
+        """Take in the changes of transactions committed since the last read, if any."""
+        reader = self._reader
+        assert reader is not None
+        # Cheap enough to run on the event loop: no I/O beyond the shared memory.
+        version = reader.data_version()
+        if version == self._seen:
+            return
+        self._seen = version
+        hi = reader.last_tx()
+        if hi <= self.last_tx:
+            return
+        tables = list(self._live)
+        self.busy = True
+        try:
+            changes = await self.run(Reader.changes, tables, self.last_tx, hi) if tables else []
+            by_table: dict[str, list[Change]] = {}
+            for change in changes:
+                by_table.setdefault(change.table_key, []).append(change)
+            for key, table_changes in by_table.items():
+                for group in self._live.get(key, {}).values():
+                    group.take_in(table_changes)
+            self.last_tx = hi
+            self._fresh.extend(changes)
+        finally:
+            self.busy = False
+            self._wake()
+
+    async def _serve(self) -> None:
+        """Give every subscriber what it has not had yet, one unit (connection) at a time.
+
+        Between slices of :data:`SLICE_SECONDS` the feed reads again, so a unit served late in
+        the round gets the changes committed while the round went on, not only those read
+        before it started.
+        """
+        if self._ring is None:
+            units: dict[Hashable, list[tuple[_Group, Subscriber]]] = {}
+            for groups in self._live.values():
+                for group in groups.values():
+                    group.trim()
+                    for sub in group.members:
+                        units.setdefault(sub.unit, []).append((group, sub))
+            self._ring = list(units.values())
+        else:
+            for groups in self._live.values():
+                for group in groups.values():
+                    group.trim()
+        ring, done = self._ring, self._fresh
+        self._fresh = []
+        deadline = time.perf_counter() + SLICE_SECONDS
+        try:
+            for unit in ring:
+                hi = self.last_tx
+                for group, sub in unit:
+                    if sub.after_tx < hi and sub in group.members:
+                        changes = group.after(sub.after_tx)
+                        sub.after_tx = hi
+                        if changes:
+                            sub.deliver(changes)
+                if time.perf_counter() > deadline:
+                    await self._read()
+                    deadline = time.perf_counter() + SLICE_SECONDS
+        except BaseException:
+            self._fresh[:0] = done  # a read failed mid-round: the next round serves the rest
+            raise
+        if self.on_dispatch is not None and done:
+            self.on_dispatch(done)
+
     def _wake(self) -> None:
         assert self._advanced is not None
         self._advanced.set()
         self._advanced = asyncio.Event()
-
-    def _dispatch(self, changes: list[Change]) -> None:
-        """Hand each subscriber its table's changes: each filter runs once per change."""
-        by_table: dict[str, list[Change]] = {}
-        for change in changes:
-            by_table.setdefault(change.table_key, []).append(change)
-        for key, table_changes in by_table.items():
-            for group in list(self._live.get(key, {}).values()):
-                matched = group.matching(table_changes)
-                if not matched:
-                    continue
-                first = matched[0].tx_id
-                for sub in list(group.members):
-                    if first > sub.after_tx:
-                        sub.deliver(matched)
-                    else:  # joined at a later transaction than the feed's (since_tx ahead)
-                        later = [c for c in matched if c.tx_id > sub.after_tx]
-                        if later:
-                            sub.deliver(later)

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chronodb.errors import ChronoDBError
-from chronodb.server.feed import Change, ChangeFeed, Reader
+from chronodb.server.feed import Change, ChangeFeed, Reader, tx_of
 from chronodb.server.filters import FilterError, Predicate, compile_where
 from chronodb.server.frames import EXTENSION, text_frame
 from chronodb.server.metrics import Metrics
@@ -79,6 +79,10 @@ class Subscription:
     @property
     def predicate(self) -> Predicate | None:
         return self.where
+
+    @property
+    def unit(self) -> Connection:
+        return self.connection
 
     def matches(self, change: Change) -> bool:
         if self.where is None:
@@ -160,7 +164,7 @@ class Connection:
                         break
                     tail.append(pending.pop())
                 tail.reverse()
-                changes = sorted(tail + changes, key=_tx_of)
+                changes = sorted(tail + changes, key=tx_of)
                 self._changes_queued -= len(tail)
         pending.extend(changes)
         self._changes_queued += len(changes)
@@ -376,10 +380,6 @@ class Connection:
     def close(self) -> None:
         for key in list(self.subscriptions):
             self._drop(key)
-
-
-def _tx_of(change: Change) -> int:
-    return change.tx_id
 
 
 class _LastBatch:

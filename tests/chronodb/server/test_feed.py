@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chronodb import ChronoDB
-from chronodb.server.feed import Reader
+from chronodb.server.feed import SLICE_SECONDS, Change, ChangeFeed, Reader
 
 
 def ids(reader: Reader, lo: int, hi: int) -> list[tuple[int, str, int]]:
@@ -75,3 +79,102 @@ def test_feed_ranges_match_a_replay_of_the_workload(tmp_path_factory, ops) -> No
     finally:
         reader.close()
         db.close()
+
+
+class Fake:
+    """A feed subscriber of table ``t`` that records the transactions of each delivery."""
+
+    table_key = "t"
+    filter_key = None
+    predicate = None
+
+    def __init__(self, after_tx: int, on_deliver: Callable[[], None] | None = None) -> None:
+        self.after_tx = after_tx
+        self.got: list[list[int]] = []
+        self.on_deliver = on_deliver
+
+    @property
+    def unit(self) -> Fake:
+        return self
+
+    def deliver(self, changes: list[Change]) -> None:
+        self.got.append([c.tx_id for c in changes])
+        if self.on_deliver is not None:
+            on_deliver, self.on_deliver = self.on_deliver, None
+            on_deliver()
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    async def wait() -> None:
+        while not check():
+            await asyncio.sleep(0.002)
+
+    await asyncio.wait_for(wait(), 15)  # bounds a hang only
+
+
+async def test_a_subscriber_served_late_in_a_round_gets_what_was_committed_during_it(
+    tmp_path: Path,
+) -> None:
+    db = ChronoDB(tmp_path / "f.db", user="w")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    feed = ChangeFeed(str(tmp_path / "f.db"), interval=0.002)
+    await feed.start()
+    later: list[int] = []
+
+    def commit_and_take_a_while() -> None:  # the round runs past its slice meanwhile
+        later.append(db.execute("INSERT INTO t VALUES (2)").tx_id)
+        time.sleep(SLICE_SECONDS * 2)
+
+    try:
+        first = Fake(feed.last_tx, commit_and_take_a_while)
+        second = Fake(feed.last_tx)
+        feed.add_live(first)
+        feed.add_live(second)
+        early = db.execute("INSERT INTO t VALUES (1)").tx_id
+        await _until(lambda: len(first.got) == 2 and second.got)
+    finally:
+        await feed.stop()
+        db.close()
+    assert first.got == [[early], later]
+    assert second.got[0] == [early, *later]  # not [early], then a round later [later]
+
+
+async def test_a_read_failing_mid_round_leaves_the_rest_served_next_round(
+    tmp_path: Path, monkeypatch
+) -> None:
+    db = ChronoDB(tmp_path / "f.db", user="w")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    feed = ChangeFeed(str(tmp_path / "f.db"), interval=0.002)
+    errors: list[BaseException] = []
+    feed.on_error = errors.append
+    await feed.start()
+    real = Reader.changes
+    calls = 0
+
+    def second_read_fails(reader: Reader, *args: object) -> list[Change]:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise sqlite3.OperationalError("disk I/O error")
+        return real(reader, *args)
+
+    monkeypatch.setattr(Reader, "changes", second_read_fails)
+    later: list[int] = []
+
+    def commit_and_take_a_while() -> None:
+        later.append(db.execute("INSERT INTO t VALUES (2)").tx_id)
+        time.sleep(SLICE_SECONDS * 2)
+
+    try:
+        first = Fake(feed.last_tx, commit_and_take_a_while)
+        second = Fake(feed.last_tx)
+        feed.add_live(first)
+        feed.add_live(second)
+        early = db.execute("INSERT INTO t VALUES (1)").tx_id
+        await _until(lambda: sum(map(len, second.got)) == 2 and sum(map(len, first.got)) == 2)
+    finally:
+        await feed.stop()
+        db.close()
+    assert len(errors) == 1
+    assert [tx for got in first.got for tx in got] == [early, *later]
+    assert [tx for got in second.got for tx in got] == [early, *later]

@@ -117,6 +117,10 @@ class _Listener:
         self.queue: asyncio.Queue[Any] = asyncio.Queue(size)
         self.overflowed = False
 
+    @property
+    def unit(self) -> _Listener:
+        return self
+
     def deliver(self, changes: list[Any]) -> None:
         for change in changes:
             if self.overflowed:
