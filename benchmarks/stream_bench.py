@@ -280,7 +280,7 @@ class Outcome:
     p99: float = float("nan")
     worst: float = float("nan")
     server_cpu: float = 0.0
-    lag50: float = float("nan")  # the server's own share: commit to the poll's last write
+    lag50: float = float("nan")  # the server's share: commit to the end of its round
     lag99: float = float("nan")
     client_cpu: float = 0.0
     wall: float = 0.0
@@ -300,8 +300,9 @@ class Outcome:
             f"{mode}: wrote {self.written}; events expected {self.expected}, received "
             f"{self.received}, lost {self.lost}; {self.messages} WebSocket messages\n"
             f"  latency p50 {self.p50 * 1000:.1f} ms, p99 {self.p99 * 1000:.1f} ms, "
-            f"max {self.worst * 1000:.1f} ms; of which the server (commit to its poll's last "
-            f"write, by the server's histogram): p50 <= {self.lag50 * 1000:g} ms, "
+            f"max {self.worst * 1000:.1f} ms; of which the server (commit to the end of the "
+            f"round that offered it to every subscriber, by the server's histogram): "
+            f"p50 <= {self.lag50 * 1000:g} ms, "
             f"p99 <= {self.lag99 * 1000:g} ms\n"
             f"  server CPU {self.server_cpu:.1f} s over {self.wall:.1f} s: "
             f"{self.received / max(self.server_cpu, 1e-9):,.0f} events and "
