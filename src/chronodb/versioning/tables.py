@@ -211,13 +211,20 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     same_key = " AND ".join(
         f"{o} IS {n}" for o, n in zip(_key_exprs(sv, "OLD"), _key_exprs(sv, "NEW"), strict=True)
     )
-    changed = " OR ".join(f"OLD.{quote(c.name)} IS NOT NEW.{quote(c.name)}" for c in cols) or "0"
+    # Key columns are not tested: a changed key is the "ak" trigger's (a delete and an insert).
+    keyed = {c.name for c in key_cols}
+    changed = (
+        " OR ".join(
+            f"OLD.{quote(c.name)} IS NOT NEW.{quote(c.name)}" for c in cols if c.name not in keyed
+        )
+        or "0"
+    )
     ai, au, ak, ad = (quote(n) for n in trigger_names(sv))
     conn.execute(
         f"CREATE TRIGGER {ai} AFTER INSERT ON {t} BEGIN {_upsert(sv, 'I', 'NEW', cols)} END"
     )
-    # A key change also fires this one; its 'U' for the new key is overwritten by the 'I'
-    # of the trigger below, in either order (see _upsert), so it need not test the key.
+    # A key change that changes other columns too fires this one as well; its 'U' for the
+    # new key is overwritten by the 'I' of the trigger below, in either order (see _upsert).
     conn.execute(
         f"CREATE TRIGGER {au} AFTER UPDATE ON {t} WHEN {changed} "
         f"BEGIN {_upsert(sv, 'U', 'NEW', cols)} END"
