@@ -104,26 +104,23 @@ class Fake:
             on_deliver()
 
 
-async def _until(check: Callable[[], bool]) -> None:
-    async def wait() -> None:
-        while not check():
-            await asyncio.sleep(0.002)
+async def _commit_mid_round(tmp_path: Path, feed: ChangeFeed) -> tuple[Fake, Fake, int, int]:
+    """Two subscribers; serving the first commits another change and runs past the slice.
 
-    await asyncio.wait_for(wait(), 15)  # bounds a hang only
-
-
-async def test_a_subscriber_served_late_in_a_round_gets_what_was_committed_during_it(
-    tmp_path: Path,
-) -> None:
+    Returns both, and the transactions committed before and during the round, once each
+    subscriber has had both.
+    """
     db = ChronoDB(tmp_path / "f.db", user="w")
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-    feed = ChangeFeed(str(tmp_path / "f.db"), interval=0.002)
     await feed.start()
     later: list[int] = []
 
-    def commit_and_take_a_while() -> None:  # the round runs past its slice meanwhile
+    def commit_and_take_a_while() -> None:
         later.append(db.execute("INSERT INTO t VALUES (2)").tx_id)
         time.sleep(SLICE_SECONDS * 2)
+
+    def had(fake: Fake) -> int:
+        return sum(map(len, fake.got))
 
     try:
         first = Fake(feed.last_tx, commit_and_take_a_while)
@@ -131,23 +128,30 @@ async def test_a_subscriber_served_late_in_a_round_gets_what_was_committed_durin
         feed.add_live(first)
         feed.add_live(second)
         early = db.execute("INSERT INTO t VALUES (1)").tx_id
-        await _until(lambda: len(first.got) == 2 and second.got)
+
+        async def wait() -> None:
+            while had(first) < 2 or had(second) < 2:
+                await asyncio.sleep(0.002)
+
+        await asyncio.wait_for(wait(), 15)  # bounds a hang only
     finally:
         await feed.stop()
         db.close()
-    assert first.got == [[early], later]
-    assert second.got[0] == [early, *later]  # not [early], then a round later [later]
+    return first, second, early, later[0]
+
+
+async def test_a_subscriber_served_late_in_a_round_gets_what_was_committed_during_it(
+    tmp_path: Path,
+) -> None:
+    feed = ChangeFeed(str(tmp_path / "f.db"), interval=0.002)
+    first, second, early, later = await _commit_mid_round(tmp_path, feed)
+    assert first.got == [[early], [later]]
+    assert second.got == [[early, later]]  # not [early], then a round later [later]
 
 
 async def test_a_read_failing_mid_round_leaves_the_rest_served_next_round(
     tmp_path: Path, monkeypatch
 ) -> None:
-    db = ChronoDB(tmp_path / "f.db", user="w")
-    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
-    feed = ChangeFeed(str(tmp_path / "f.db"), interval=0.002)
-    errors: list[BaseException] = []
-    feed.on_error = errors.append
-    await feed.start()
     real = Reader.changes
     calls = 0
 
@@ -159,22 +163,9 @@ async def test_a_read_failing_mid_round_leaves_the_rest_served_next_round(
         return real(reader, *args)
 
     monkeypatch.setattr(Reader, "changes", second_read_fails)
-    later: list[int] = []
-
-    def commit_and_take_a_while() -> None:
-        later.append(db.execute("INSERT INTO t VALUES (2)").tx_id)
-        time.sleep(SLICE_SECONDS * 2)
-
-    try:
-        first = Fake(feed.last_tx, commit_and_take_a_while)
-        second = Fake(feed.last_tx)
-        feed.add_live(first)
-        feed.add_live(second)
-        early = db.execute("INSERT INTO t VALUES (1)").tx_id
-        await _until(lambda: sum(map(len, second.got)) == 2 and sum(map(len, first.got)) == 2)
-    finally:
-        await feed.stop()
-        db.close()
+    errors: list[BaseException] = []
+    feed = ChangeFeed(str(tmp_path / "f.db"), interval=0.002, on_error=errors.append)
+    first, second, early, later = await _commit_mid_round(tmp_path, feed)
     assert len(errors) == 1
-    assert [tx for got in first.got for tx in got] == [early, *later]
-    assert [tx for got in second.got for tx in got] == [early, *later]
+    assert first.got == [[early], [later]]
+    assert second.got == [[early, later]]  # its turn came after the failed read
