@@ -179,7 +179,7 @@ class Subscriber(Protocol):
         """Subscribers of one unit (a connection) are served together, to one transaction."""
 
     def deliver(self, changes: list[Change]) -> None:
-        """Take the matching changes of one poll, in commit order (never called empty)."""
+        """Take the matching changes since ``after_tx``, in commit order (never called empty)."""
 
 
 def matching(
@@ -378,18 +378,15 @@ class ChangeFeed:
         the round gets the changes committed while the round went on, not only those read
         before it started.
         """
+        groups = [group for table in self._live.values() for group in table.values()]
+        for group in groups:
+            group.trim()
         if self._ring is None:
             units: dict[Hashable, list[tuple[_Group, Subscriber]]] = {}
-            for groups in self._live.values():
-                for group in groups.values():
-                    group.trim()
-                    for sub in group.members:
-                        units.setdefault(sub.unit, []).append((group, sub))
+            for group in groups:
+                for sub in group.members:
+                    units.setdefault(sub.unit, []).append((group, sub))
             self._ring = list(units.values())
-        else:
-            for groups in self._live.values():
-                for group in groups.values():
-                    group.trim()
         ring, done = self._ring, self._fresh
         self._fresh = []
         deadline = time.perf_counter() + SLICE_SECONDS
