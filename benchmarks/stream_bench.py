@@ -252,7 +252,7 @@ def _client_process(port: int, first: int, count: int, batch: bool, pipe) -> Non
 
 
 def dispatch_lag(metrics: str) -> tuple[float, float]:
-    """Upper bounds of the p50 and p99 poll of the server's dispatch-lag histogram (s)."""
+    """Upper bounds of the p50 and p99 round of the server's dispatch-lag histogram (s)."""
     buckets = [
         (float(le), float(n))
         for le, n in re.findall(r'dispatch_lag_seconds_bucket\{le="([^"]+)"\} (\S+)', metrics)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 
 import httpx
 import uvicorn
@@ -44,6 +45,13 @@ async def test_events_written_directly_are_counted_in_metrics(
     text = await asyncio.to_thread(lambda: httpx.get(server.url + "/metrics", timeout=15).text)
     sent = re.search(r"^chronodb_stream_events_sent_total (\S+)$", text, re.M)
     assert sent is not None and float(sent.group(1)) == 6.0
+    # The round that offered them is timed from commit; it may end just after the delivery.
+    deadline = time.monotonic() + 15  # only bounds a hang
+    while not re.search(r"^chronodb_stream_dispatch_lag_seconds_count [1-9]", text, re.M):
+        assert time.monotonic() < deadline, "no dispatch lag observed"
+        await asyncio.sleep(0.05)
+        text = await asyncio.to_thread(lambda: httpx.get(server.url + "/metrics", timeout=15).text)
+    assert 'chronodb_stream_dispatch_lag_seconds_bucket{le="0.015"}' in text  # fine buckets
 
 
 async def test_a_server_without_the_extension_streams_text_messages(db_path, writer: ChronoDB):
