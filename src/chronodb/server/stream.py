@@ -233,8 +233,7 @@ class Connection:
 
     def _frames(self, items: list[Item]) -> Iterator[bytes]:
         """:meth:`_messages` as WebSocket frames, reusing the changes' own."""
-        batched = {key: sub.filter_key for key, sub in self.subscriptions.items() if sub.batch}
-        if not batched:
+        if not any(sub.batch for sub in self.subscriptions.values()):
             for item in items:
                 yield text_frame(item) if isinstance(item, str) else item.frame
             return

@@ -32,11 +32,16 @@ def _edit_old_version(path: Path) -> None:
     conn.close()
 
 
-def test_prune_refuses_to_launder_a_tampered_version(tmp_path: Path) -> None:
-    db, cut = _history(tmp_path / "g.db")
+def _tampered_history(path: Path) -> tuple[ChronoDB, float]:
+    """:func:`_history`, then an old version edited behind ChronoDB's back, reopened."""
+    db, cut = _history(path)
     db.close()
-    _edit_old_version(tmp_path / "g.db")
-    db = ChronoDB(tmp_path / "g.db")
+    _edit_old_version(path)
+    return ChronoDB(path), cut
+
+
+def test_prune_refuses_to_launder_a_tampered_version(tmp_path: Path) -> None:
+    db, cut = _tampered_history(tmp_path / "g.db")
     before = db.execute("SELECT count(*) FROM _chrono_h1_acct").scalar()
     with pytest.raises(AuditError, match="no longer match the audit ledger"):
         db.prune_history(cut)
@@ -56,10 +61,7 @@ def test_prune_and_erase_of_an_intact_history_stay_verifiable(tmp_path: Path) ->
 
 
 def test_erase_refuses_when_the_row_was_tampered_with(tmp_path: Path) -> None:
-    db, _ = _history(tmp_path / "e.db")
-    db.close()
-    _edit_old_version(tmp_path / "e.db")
-    db = ChronoDB(tmp_path / "e.db")
+    db, _ = _tampered_history(tmp_path / "e.db")
     for key in (1, 2):  # row 2 was inserted by the same, tampered, transaction as row 1
         with pytest.raises(AuditError):
             db.erase("acct", key)
