@@ -378,19 +378,22 @@ class ChronoDB:
         self._amendments = []
         return digest.hex()
 
-    def _note_target(self, target: str | None, ddl: bool) -> None:
-        if self._targets is not None:
-            if target is None or ddl:
-                self._targets = None
-            else:
-                self._targets.add(target)
+    def _note_target(self, sql: str | None, ddl: bool) -> None:
+        """Add the table ``sql`` writes to the seal's hint (only the ledger reads it)."""
+        if self._ledger is None or self._targets is None:
+            return
+        target = None if sql is None or ddl else write_target(sql)
+        if target is None:
+            self._targets = None
+        else:
+            self._targets.add(target)
 
     def _write(
-        self, run: Any, *, ddl: bool = False, kind: str = "WRITE", target: str | None = None
+        self, run: Any, *, ddl: bool = False, kind: str = "WRITE", sql: str | None = None
     ) -> Result:
         """Run a write inside the open transaction, or in one of its own.
 
-        ``target``: the table the statement names (a hint for the ledger's seal).
+        ``sql``: the statement, whose table is a hint for the ledger's seal.
         """
         # Check for an open transaction under the lock: another thread's is not ours to join.
         with self._lock:
@@ -398,7 +401,7 @@ class ChronoDB:
                 self._kinds.append(kind)
             if self._explicit:
                 tx = self._ensure_tx()
-                self._note_target(target, ddl)
+                self._note_target(sql, ddl)
                 if ddl:
                     self._tx_has_ddl = True
                     self._refresh_catalog()
@@ -412,7 +415,7 @@ class ChronoDB:
             self._backend.begin()
             try:
                 tx = self._allocate()
-                self._note_target(target, ddl)
+                self._note_target(sql, ddl)
                 self._tx_has_ddl = ddl
                 if ddl:
                     self._refresh_catalog()
@@ -468,7 +471,7 @@ class ChronoDB:
                 return self._write(
                     lambda: self._run_write(sql, params),
                     kind=statement_kind(sql),
-                    target=write_target(sql),
+                    sql=sql,
                 )
             if route is Route.TEMPORAL:
                 with self._lock:
@@ -479,7 +482,7 @@ class ChronoDB:
                     return self._write(
                         lambda: Result(self._conn.execute(final, bound)),
                         kind=statement_kind(sql),
-                        target=write_target(sql),
+                        sql=sql,
                     )
             if route is Route.DDL:
                 with self._lock:
@@ -538,7 +541,7 @@ class ChronoDB:
             return self._write(
                 lambda: Result(self._conn.executemany(sql, seq_of_params)),
                 kind=statement_kind(sql),
-                target=write_target(sql),
+                sql=sql,
             )
         except sqlite3.Error as err:
             raise translate(err, sql) from err
