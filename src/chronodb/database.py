@@ -48,6 +48,7 @@ from chronodb.timepoint import MAX_EPOCH, from_micros
 from chronodb.versioning import history, integrity
 from chronodb.versioning.catalog import CATALOG_DDL, Catalog
 from chronodb.versioning.tables import register_table, unversioned_tables
+from chronodb.versioning.upgrade import FORMAT, file_format, upgrade
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 _ROUTE_CACHE_LIMIT = 20_000
@@ -209,7 +210,18 @@ class ChronoDB:
         return cls(**options)
 
     def _setup(self) -> None:
+        found = file_format(self._conn)
+        if found is not None and found > FORMAT:
+            raise ChronoDBError(
+                f"{self.path} was written by a newer ChronoDB (file format {found}; this "
+                f"version reads up to {FORMAT})"
+            )
         if self.read_only:
+            if found is not None and found < FORMAT:
+                raise ReadOnlyError(
+                    f"{self.path} is in an earlier ChronoDB file format ({found}, now "
+                    f"{FORMAT}); open it once without read_only to upgrade it"
+                )
             self._reload_catalog()
             return
         with self._lock:
@@ -227,8 +239,9 @@ class ChronoDB:
                     self._conn.execute(statement)
             if self._ledger_wanted:
                 ledger_mod.create(self._conn)
-            self._conn.execute("INSERT OR IGNORE INTO _chrono_meta VALUES ('format', '1')")
             self._catalog.load(self._conn)
+            if (file_format(self._conn) or 0) < FORMAT:
+                upgrade(self._conn, self._catalog)
             missing = unversioned_tables(self._conn, self._catalog)
             if missing:
                 tx, us = self._allocate()
@@ -247,11 +260,14 @@ class ChronoDB:
             self._tx = None
 
     def _setup_needed(self) -> bool:
-        """Whether the catalog is missing, or some table is not versioned yet."""
+        """Whether the catalog is missing or in an earlier format, or a table is unversioned."""
         present = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_schema")}
         if not present.issuperset(_CATALOG_OBJECTS):
             return True
         if self._ledger_wanted and not present.issuperset(_LEDGER_OBJECTS):
+            return True
+        found = file_format(self._conn)
+        if found is None or found < FORMAT:
             return True
         self._catalog.load(self._conn)
         return bool(unversioned_tables(self._conn, self._catalog))

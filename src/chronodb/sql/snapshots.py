@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
-from chronodb.versioning.tables import OP, SEQ, TX, quote, seq_after
+from chronodb.versioning.tables import OP, SEQ, TX, births_of, quote, seq_after
 
 
 def tx_at_micros(ref: str) -> str:
@@ -32,17 +32,18 @@ def as_of(
 ) -> str:
     """Rows of ``sv`` current at transaction ``tx_ref``, with ``columns_from``'s columns.
 
-    Driven by each key's last insert at or before the point (the ``_ins`` index on
-    (key, tx) where the operation is 'I'; a key deleted and inserted again has several, and
-    only the last counts), then one index seek for the key's newest version at or before the
-    point, dropped if it is a tombstone. Depth of history does not matter, only the number of
-    keys; with the key fixed by the outer query (``WHERE id = ?``) it is a handful of seeks.
+    Driven by each key's last birth at or before the point (the history's births table; a
+    key deleted and inserted again has several, and only the last counts), then one index
+    seek for the key's newest version at or before the point, dropped if it is a tombstone.
+    Depth of history does not matter, only the number of keys; with the key fixed by the
+    outer query (``WHERE id = ?``) it is a handful of seeks.
     """
     cols = columns_from.columns
     if sv is None:  # the table did not exist then
         names = ", ".join(f"NULL AS {quote(c.name)}" for c in cols) or "NULL"
         return f"SELECT {names} WHERE {tx_ref} < 0"
     h = quote(sv.hist)
+    births = quote(births_of(sv.hist))
     keys = sv.keys
     key_hist = set(keys)
 
@@ -70,11 +71,11 @@ def as_of(
     # h is the key's newest version at or before the point, so "at or before the point" is
     # "at or before h" for the key's inserts: the point is looked up once, not three times.
     return (
-        f"SELECT {select_list('k')} FROM {h} AS k "
+        f"SELECT {select_list('k')} FROM {births} AS k "
         f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key('h2')} "
         f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) "
-        f"WHERE k.{OP} = 'I' AND k.{TX} <= h.{TX} AND NOT EXISTS (SELECT 1 FROM {h} AS k2 "
-        f"WHERE {same_key('k2')} AND k2.{OP} = 'I' AND k2.{TX} > k.{TX} "
+        f"WHERE k.{TX} <= h.{TX} AND NOT EXISTS (SELECT 1 FROM {births} AS k2 "
+        f"WHERE {same_key('k2')} AND k2.{TX} > k.{TX} "
         f"AND k2.{TX} <= h.{TX}) AND h.{OP} <> 'D'"
     )
 

@@ -10,7 +10,7 @@ from typing import Any
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.timepoint import from_micros, to_micros
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, quote
+from chronodb.versioning.tables import OP, TX, births_of, quote
 
 
 def _table(catalog: Catalog, table: str) -> SchemaVersion:
@@ -134,6 +134,13 @@ def prune(
             conn.execute("DELETE FROM temp._chrono_gone")
             before({r[1] for r in rows} | firsts)
         touched.update((r[1], sv.table_id) for r in rows)
+        births = quote(births_of(hist))
+        keylist = ", ".join(quote(k) for k in sv.keys)
+        conn.executemany(
+            f"DELETE FROM {births} WHERE ({keylist}, {TX}) IN "
+            f"(SELECT {keylist}, {TX} FROM {h} WHERE rowid = ?)",
+            ((r[0],) for r in rows),
+        )
         conn.executemany(f"DELETE FROM {h} WHERE rowid = ?", ((r[0],) for r in rows))
         removed += len(rows)
         # The oldest surviving version of each key must read as its insert (the key index).
@@ -143,6 +150,11 @@ def prune(
         ).fetchall()
         touched.update((r[1], sv.table_id) for r in first)
         conn.executemany(f"UPDATE {h} SET {OP} = 'I' WHERE rowid = ?", ((r[0],) for r in first))
+        conn.executemany(
+            f"INSERT OR IGNORE INTO {births} ({keylist}, {TX}) "
+            f"SELECT {keylist}, {TX} FROM {h} WHERE rowid = ?",
+            ((r[0],) for r in first),
+        )
     return removed, touched
 
 
@@ -174,6 +186,7 @@ def erase(
         before({t for t, _ in touched})
     for hist in hists:
         removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
+        conn.execute(f"DELETE FROM {quote(births_of(hist))} AS h WHERE {_match(sv)}", keys)
     if sv.to_tx is None:
         if sv.keys == (ROWID_KEY,):
             conn.execute(f"DELETE FROM {quote(sv.name)} WHERE rowid = ?", keys)

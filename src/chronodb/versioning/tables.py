@@ -15,6 +15,13 @@ transaction order: ``_chrono_tx`` never decreases along ``_chrono_seq``. The ver
 range of transactions are therefore one range of rowids, found by a binary search
 (:func:`seq_after`) instead of through an index on ``_chrono_tx`` that every write would
 pay for (it cost about a sixth of a versioned UPDATE and a page per commit).
+
+Each history table has a companion, its *births* table (:func:`births_of`): the
+(key, transaction) of every 'I' version, which AS OF reads to list the keys alive at a
+point. It was once a partial index on history; as a table of its own it costs an UPDATE
+nothing (SQLite opens every index of a table it inserts into, partial or not, and that was
+about 5% of a versioned UPDATE). A life that began and ended in one transaction keeps its
+birth: AS OF finds that key's newest version, a tombstone, and drops it.
 """
 
 from __future__ import annotations
@@ -29,6 +36,28 @@ TX = "_chrono_tx"
 OP = "_chrono_op"
 SEQ = "_chrono_seq"  # rowid alias: history order survives VACUUM
 CURRENT_TX = "(SELECT max(tx_id) FROM _chrono_tx)"
+
+
+def births_of(hist: str) -> str:
+    """The births table of history table ``_chrono_h{N}_{name}``: ``_chrono_b{N}_{name}``."""
+    return "_chrono_b" + hist[len("_chrono_h") :]
+
+
+def create_births(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
+    """Create ``hist``'s births table and fill it from the history's 'I' versions."""
+    keylist = ", ".join(quote(k) for k in keys)
+    births = quote(births_of(hist))
+    # Untyped key columns, as in history: values keep their storage class, so keys compare
+    # equal across the two tables. A NULL key (legal in SQLite's non-INTEGER primary keys)
+    # is not stored: AS OF joins keys with =, which never matched NULL anyway.
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {births} ({keylist}, {TX} INTEGER NOT NULL, "
+        f"PRIMARY KEY ({keylist}, {TX})) WITHOUT ROWID"
+    )
+    conn.execute(
+        f"INSERT OR IGNORE INTO {births} ({keylist}, {TX}) "
+        f"SELECT {keylist}, {TX} FROM {quote(hist)} WHERE {OP} = 'I'"
+    )
 
 
 def seq_after(hist: str, tx_ref: str) -> str:
@@ -120,12 +149,6 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
     )
     keylist = ", ".join(quote(k) for k in keys)
     conn.execute(f"CREATE UNIQUE INDEX {quote(hist + '_key')} ON {quote(hist)} ({keylist}, {TX})")
-    # The operation is a column too, though always 'I': SQLite does not count a partial
-    # index's WHERE as covering, and would read the row to check it on every AS OF seek.
-    conn.execute(
-        f"CREATE INDEX {quote(hist + '_ins')} ON {quote(hist)} ({keylist}, {TX}, {OP}) "
-        f"WHERE {OP} = 'I'"
-    )
     sv = _insert_version(
         conn, SchemaVersion(0, table_id, name, hist, keys, columns, tx, us, None, None), tx, us
     )
@@ -136,6 +159,7 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         f"INSERT INTO {quote(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} FROM {quote(name)}",
         (tx,),
     )
+    create_births(conn, hist, keys)
     create_triggers(conn, sv)
     return sv
 
@@ -199,6 +223,16 @@ def _key_exprs(sv: SchemaVersion, row: str) -> list[str]:
     return [f"{row}.{quote(c.name)}" for c in sv.key_columns]
 
 
+def _birth(sv: SchemaVersion) -> str:
+    """Record that NEW's key began a life in this transaction (once, however often)."""
+    keylist = ", ".join(quote(k) for k in sv.keys)
+    values = ", ".join(_key_exprs(sv, "NEW"))
+    return (
+        f"INSERT OR IGNORE INTO {quote(births_of(sv.hist))} ({keylist}, {TX}) "
+        f"VALUES ({values}, {CURRENT_TX});"
+    )
+
+
 def _compares_as_bytes(column: Column) -> bool:
     """Whether the column's affinity is TEXT or BLOB (SQLite's rules on the declared type).
 
@@ -230,7 +264,8 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     changed = changed or "0"
     ai, au, ak, ad = (quote(n) for n in trigger_names(sv))
     conn.execute(
-        f"CREATE TRIGGER {ai} AFTER INSERT ON {t} BEGIN {_upsert(sv, 'I', 'NEW', cols)} END"
+        f"CREATE TRIGGER {ai} AFTER INSERT ON {t} "
+        f"BEGIN {_upsert(sv, 'I', 'NEW', cols)} {_birth(sv)} END"
     )
     # A key change that changes other columns too fires this one as well; its 'U' for the
     # new key is overwritten by the 'I' of the trigger below, in either order (see _upsert).
@@ -247,7 +282,7 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     conn.execute(
         f"CREATE TRIGGER {ak} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
         f"WHEN NOT ({same_key}) BEGIN "
-        f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} END"
+        f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {_birth(sv)} END"
     )
     conn.execute(
         f"CREATE TRIGGER {ad} AFTER DELETE ON {t} BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"

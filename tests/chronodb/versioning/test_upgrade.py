@@ -1,0 +1,97 @@
+"""Opening a file an earlier ChronoDB wrote: it is upgraded in place and reads as before.
+
+``files/format1.db`` was written by ChronoDB at file format 1 (births kept as a partial
+index of history); the statements that made it, one transaction each, are listed below.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from chronodb import ChronoDB, ChronoDBError, ReadOnlyError
+
+FORMAT1 = Path(__file__).parent / "files" / "format1.db"
+# tx 1  CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT, balance REAL)
+# tx 2  INSERT (1, 'ann', 10.0), (2, 'bob', 20.0), (3, 'cy', 30.0)
+# tx 3  UPDATE accounts SET balance = balance + 1 WHERE id = 1
+# tx 4  DELETE FROM accounts WHERE id = 2
+# tx 5  INSERT INTO accounts VALUES (2, 'bob again', 5.0)
+# tx 6  DELETE id 3, then INSERT (3, 'cy 2', 33.0), in one transaction
+# tx 7  UPDATE accounts SET id = 4 WHERE id = 1
+# tx 8  CREATE TABLE notes (body TEXT); tx 9 INSERT 'first', 'second'
+# tx 10 CREATE TABLE pairs (a TEXT, b INTEGER, v TEXT, PRIMARY KEY (a, b))
+# tx 11 INSERT ('x', 1, 'one'), ('x', 2, 'two'); tx 12 DROP TABLE pairs
+ACCOUNTS = {
+    2: [(1, "ann", 10.0), (2, "bob", 20.0), (3, "cy", 30.0)],
+    3: [(1, "ann", 11.0), (2, "bob", 20.0), (3, "cy", 30.0)],
+    4: [(1, "ann", 11.0), (3, "cy", 30.0)],
+    5: [(1, "ann", 11.0), (2, "bob again", 5.0), (3, "cy", 30.0)],
+    6: [(1, "ann", 11.0), (2, "bob again", 5.0), (3, "cy 2", 33.0)],
+    7: [(2, "bob again", 5.0), (3, "cy 2", 33.0), (4, "ann", 11.0)],
+}
+
+
+@pytest.fixture
+def old_file(tmp_path: Path) -> Path:
+    path = tmp_path / "old.db"
+    shutil.copy(FORMAT1, path)
+    return path
+
+
+def file_format(path: Path) -> str:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT value FROM _chrono_meta WHERE key = 'format'").fetchone()[0]
+
+
+def test_an_old_file_reads_as_before_at_every_point(old_file: Path) -> None:
+    with ChronoDB(old_file) as db:
+        for tx, rows in ACCOUNTS.items():
+            got = db.execute(f"SELECT * FROM accounts AS OF TRANSACTION {tx} ORDER BY id")
+            assert [tuple(r) for r in got] == rows, tx
+        notes = db.execute("SELECT body FROM notes AS OF TRANSACTION 9 ORDER BY body")
+        assert [r[0] for r in notes] == ["first", "second"]
+        pairs = db.execute("SELECT a, b, v FROM pairs AS OF TRANSACTION 11 ORDER BY b")
+        assert [tuple(r) for r in pairs] == [("x", 1, "one"), ("x", 2, "two")]
+        ops = [c["operation"] for c in db.get_change_history("accounts", 2)]
+        assert ops == ["INSERT", "DELETE", "INSERT"]
+        assert db.check_history() == []
+        assert db.verify_audit_integrity()
+    assert file_format(old_file) == "2"
+
+
+def test_an_upgraded_file_keeps_working(old_file: Path) -> None:
+    with ChronoDB(old_file) as db:
+        db.execute("INSERT INTO accounts VALUES (5, 'dee', 1.0)")
+        db.execute("UPDATE accounts SET balance = 2.0 WHERE id = 5")
+        db.execute("DELETE FROM accounts WHERE id = 2")
+        db.execute("INSERT INTO notes VALUES ('third')")
+        now = db.execute("SELECT id, balance FROM accounts AS OF TRANSACTION 15 ORDER BY id")
+        assert [tuple(r) for r in now] == [(3, 33.0), (4, 11.0), (5, 2.0)]
+        assert db.execute("SELECT count(*) FROM notes AS OF TRANSACTION 16").scalar() == 3
+        assert db.check_history() == []
+        assert db.verify_audit_integrity()
+    with sqlite3.connect(old_file) as conn:
+        kinds = conn.execute("SELECT name, type FROM sqlite_schema").fetchall()
+    assert not [name for name, kind in kinds if kind == "index" and name.endswith("_ins")]
+    assert ("_chrono_b1_accounts", "table") in kinds
+
+
+def test_read_only_refuses_an_old_file_and_leaves_it_alone(old_file: Path) -> None:
+    with pytest.raises(ReadOnlyError, match="open it once without read_only"):
+        ChronoDB(old_file, read_only=True)
+    assert file_format(old_file) == "1"
+    with ChronoDB(old_file):
+        pass
+    with ChronoDB(old_file, read_only=True) as db:
+        assert db.execute("SELECT count(*) FROM accounts").scalar() == 3
+
+
+def test_a_file_from_a_newer_chronodb_is_refused(old_file: Path) -> None:
+    with sqlite3.connect(old_file) as conn:
+        conn.execute("UPDATE _chrono_meta SET value = '99' WHERE key = 'format'")
+    with pytest.raises(ChronoDBError, match="newer ChronoDB"):
+        ChronoDB(old_file)
