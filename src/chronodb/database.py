@@ -226,7 +226,7 @@ class ChronoDB:
             return
         with self._lock:
             # Opening a ready file takes no write lock: it must not wait for other writers.
-            if self._setup_needed():
+            if self._setup_needed(found):
                 self._create_catalog()
             self._reload_catalog()
 
@@ -259,14 +259,13 @@ class ChronoDB:
         finally:
             self._tx = None
 
-    def _setup_needed(self) -> bool:
+    def _setup_needed(self, found: int | None) -> bool:
         """Whether the catalog is missing or in an earlier format, or a table is unversioned."""
         present = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_schema")}
         if not present.issuperset(_CATALOG_OBJECTS):
             return True
         if self._ledger_wanted and not present.issuperset(_LEDGER_OBJECTS):
             return True
-        found = file_format(self._conn)
         if found is None or found < FORMAT:
             return True
         self._catalog.load(self._conn)
