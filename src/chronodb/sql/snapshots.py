@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
-from chronodb.versioning.tables import OP, SEQ, TX, births_of, quote, seq_after
+from chronodb.versioning.tables import OP, SEQ, TX, births_of, key_list, quote, seq_after
 
 
 def tx_at_micros(ref: str) -> str:
@@ -87,7 +87,7 @@ def versions(sv: SchemaVersion, condition: str) -> str:
     while current).
     """
     h = quote(sv.hist)
-    keylist = ", ".join(quote(k) for k in sv.keys)
+    keylist = key_list(sv.keys)
     select = [f"v.{quote(c.hist)} AS {quote(c.name)}" for c in sv.columns]
     select += ["f.tx_time / 1e6 AS sys_from", "n.tx_time / 1e6 AS sys_to"]
     return (
@@ -216,7 +216,7 @@ def changes(sv: SchemaVersion, lo: str, hi: str, shapes: Sequence[SchemaVersion]
     ``after`` as JSON objects (NULL where the row did not exist).
     """
     h = quote(sv.hist)
-    keylist = ", ".join(quote(k) for k in sv.keys)
+    keylist = key_list(sv.keys)
     return (
         f"SELECT {_change_columns(sv, shapes)} "
         f"FROM (SELECT x.*, x.rowid AS _chrono_row, lag(x.rowid) OVER "

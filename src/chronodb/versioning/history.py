@@ -10,7 +10,7 @@ from typing import Any
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.timepoint import from_micros, to_micros
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, births_of, quote
+from chronodb.versioning.tables import OP, TX, births_from, births_of, key_list, quote
 
 
 def _table(catalog: Catalog, table: str) -> SchemaVersion:
@@ -135,7 +135,7 @@ def prune(
             before({r[1] for r in rows} | firsts)
         touched.update((r[1], sv.table_id) for r in rows)
         births = quote(births_of(hist))
-        keylist = ", ".join(quote(k) for k in sv.keys)
+        keylist = key_list(sv.keys)
         conn.executemany(
             f"DELETE FROM {births} WHERE ({keylist}, {TX}) IN "
             f"(SELECT {keylist}, {TX} FROM {h} WHERE rowid = ?)",
@@ -143,18 +143,14 @@ def prune(
         )
         conn.executemany(f"DELETE FROM {h} WHERE rowid = ?", ((r[0],) for r in rows))
         removed += len(rows)
-        # The oldest surviving version of each key must read as its insert (the key index).
+        # The oldest surviving version of each key must read as its insert, and be a birth.
         first = conn.execute(
             f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE {OP} = 'U' AND NOT EXISTS "
             f"(SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} < h.{TX})"
         ).fetchall()
         touched.update((r[1], sv.table_id) for r in first)
         conn.executemany(f"UPDATE {h} SET {OP} = 'I' WHERE rowid = ?", ((r[0],) for r in first))
-        conn.executemany(
-            f"INSERT OR IGNORE INTO {births} ({keylist}, {TX}) "
-            f"SELECT {keylist}, {TX} FROM {h} WHERE rowid = ?",
-            ((r[0],) for r in first),
-        )
+        conn.executemany(births_from(hist, sv.keys, "rowid = ?"), ((r[0],) for r in first))
     return removed, touched
 
 

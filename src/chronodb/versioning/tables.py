@@ -38,6 +38,11 @@ SEQ = "_chrono_seq"  # rowid alias: history order survives VACUUM
 CURRENT_TX = "(SELECT max(tx_id) FROM _chrono_tx)"
 
 
+def key_list(keys: Sequence[str]) -> str:
+    """The quoted key columns, comma-separated (history and births name them alike)."""
+    return ", ".join(quote(k) for k in keys)
+
+
 def births_of(hist: str) -> str:
     """The births table of history table ``_chrono_h{N}_{name}``: ``_chrono_b{N}_{name}``."""
     return "_chrono_b" + hist[len("_chrono_h") :]
@@ -45,7 +50,7 @@ def births_of(hist: str) -> str:
 
 def create_births(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
     """Create ``hist``'s births table and fill it from the history's 'I' versions."""
-    keylist = ", ".join(quote(k) for k in keys)
+    keylist = key_list(keys)
     births = quote(births_of(hist))
     # Untyped key columns, as in history: values keep their storage class, so keys compare
     # equal across the two tables. A NULL key (legal in SQLite's non-INTEGER primary keys)
@@ -54,9 +59,15 @@ def create_births(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> N
         f"CREATE TABLE IF NOT EXISTS {births} ({keylist}, {TX} INTEGER NOT NULL, "
         f"PRIMARY KEY ({keylist}, {TX})) WITHOUT ROWID"
     )
-    conn.execute(
-        f"INSERT OR IGNORE INTO {births} ({keylist}, {TX}) "
-        f"SELECT {keylist}, {TX} FROM {quote(hist)} WHERE {OP} = 'I'"
+    conn.execute(births_from(hist, keys, f"{OP} = 'I'"))
+
+
+def births_from(hist: str, keys: Sequence[str], where: str) -> str:
+    """SQL adding to ``hist``'s births the (key, tx) of its versions matching ``where``."""
+    keylist = key_list(keys)
+    return (
+        f"INSERT OR IGNORE INTO {quote(births_of(hist))} ({keylist}, {TX}) "
+        f"SELECT {keylist}, {TX} FROM {quote(hist)} WHERE {where}"
     )
 
 
@@ -147,7 +158,7 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER NOT NULL, "
         f"{OP} TEXT NOT NULL, " + ", ".join(key_defs + col_defs) + ")"
     )
-    keylist = ", ".join(quote(k) for k in keys)
+    keylist = key_list(keys)
     conn.execute(f"CREATE UNIQUE INDEX {quote(hist + '_key')} ON {quote(hist)} ({keylist}, {TX})")
     sv = _insert_version(
         conn, SchemaVersion(0, table_id, name, hist, keys, columns, tx, us, None, None), tx, us
@@ -208,7 +219,7 @@ def _upsert(sv: SchemaVersion, op: str, row: str, cols: Sequence[Column]) -> str
         + [f"{row}.rowid"] * len(keys)
         + [f"{row}.{quote(c.name)}" for c in cols]
     )
-    keylist = ", ".join(quote(k) for k in sv.keys)
+    keylist = key_list(sv.keys)
     sets = [f"{OP} = CASE WHEN {OP} = 'I' AND excluded.{OP} = 'U' THEN 'I' ELSE excluded.{OP} END"]
     sets += [f"{quote(c.hist)} = excluded.{quote(c.hist)}" for c in cols]
     return (
@@ -225,7 +236,7 @@ def _key_exprs(sv: SchemaVersion, row: str) -> list[str]:
 
 def _birth(sv: SchemaVersion) -> str:
     """Record that NEW's key began a life in this transaction (once, however often)."""
-    keylist = ", ".join(quote(k) for k in sv.keys)
+    keylist = key_list(sv.keys)
     values = ", ".join(_key_exprs(sv, "NEW"))
     return (
         f"INSERT OR IGNORE INTO {quote(births_of(sv.hist))} ({keylist}, {TX}) "
