@@ -46,13 +46,13 @@ from chronodb.sql.snapshots import unblob
 from chronodb.storage.sqlite import SQLiteBackend
 from chronodb.timepoint import MAX_EPOCH, from_micros
 from chronodb.versioning import history, integrity
-from chronodb.versioning.catalog import CATALOG_DDL, Catalog
+from chronodb.versioning.catalog import CATALOG_STATEMENTS, Catalog
 from chronodb.versioning.tables import register_table, unversioned_tables
 from chronodb.versioning.upgrade import FORMAT, file_format, upgrade
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 _ROUTE_CACHE_LIMIT = 20_000
-_CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", CATALOG_DDL))
+_CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", " ".join(CATALOG_STATEMENTS)))
 _LEDGER_OBJECTS = ledger_mod.OBJECTS
 _FAR_FUTURE = MAX_EPOCH  # later than any transaction
 _EXPLAIN = re.compile(r"\s*EXPLAIN(?:\s+QUERY\s+PLAN)?\s", re.I)
@@ -234,9 +234,8 @@ class ChronoDB:
         """Create the catalog tables and version every table not yet versioned."""
         self._backend.begin()
         try:
-            for statement in CATALOG_DDL.split(";"):
-                if statement.strip():
-                    self._conn.execute(statement)
+            for statement in CATALOG_STATEMENTS:
+                self._conn.execute(statement)
             if self._ledger_wanted:
                 ledger_mod.create(self._conn)
             self._catalog.load(self._conn)
@@ -610,15 +609,15 @@ class ChronoDB:
 
     def _bind_current(self, sql: str, params: Params) -> tuple[str, Any]:
         """The SQL and parameters for a temporal statement, trusting the loaded catalog."""
-        explain = _EXPLAIN.match(sql)
-        if explain is not None:
-            # EXPLAIN [QUERY PLAN] of a temporal statement: plan the statement (blanked
-            # prefix, so error positions stay those of the text given), explain the rewrite.
-            head = explain.group(0)
-            final, bound = self._bind_current(" " * len(head) + sql[len(head) :], params)
-            return head + final.lstrip(), bound
         planned = self._plans.get(sql)
         if planned is None:
+            explain = _EXPLAIN.match(sql)
+            if explain is not None:
+                # EXPLAIN [QUERY PLAN] of a temporal statement: plan the statement (blanked
+                # prefix, so error positions stay those of the text given), explain the rewrite.
+                head = explain.group(0)
+                final, bound = self._bind_current(" " * len(head) + sql[len(head) :], params)
+                return head + final.lstrip(), bound
             planned = temporal.plan(sql, self._catalog, self._view_body)
             self._plans[sql] = planned
         return temporal.bind(planned, params, self._catalog, self._evaluate)

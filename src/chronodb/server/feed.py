@@ -28,6 +28,7 @@ from chronodb.server.frames import text_frame
 from chronodb.sql.snapshots import changes_by_tx
 from chronodb.timepoint import to_micros
 from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.timeline import tx_at_micros
 
 log = logging.getLogger("chronodb.server")
 _MAX_FAILURES = 5
@@ -125,11 +126,7 @@ class Reader:
 
     def tx_at(self, point: Any) -> int:
         """The last transaction committed at or before a point in time (0 if none)."""
-        row = self.conn.execute(
-            "SELECT tx_id FROM _chrono_tx WHERE tx_time <= ? ORDER BY tx_time DESC LIMIT 1",
-            (to_micros(point),),
-        ).fetchone()
-        return row[0] if row else 0
+        return self.conn.execute(f"SELECT {tx_at_micros('?1')}", (to_micros(point),)).fetchone()[0]
 
     def resolve(self, table: str) -> SchemaVersion | None:
         """The table as it is now, or None if there is no such table."""

@@ -12,18 +12,6 @@ from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
 from chronodb.versioning.tables import OP, SEQ, TX, births_of, key_list, quote, seq_after
 
 
-def tx_at_micros(ref: str) -> str:
-    """The last transaction committed at or before a point given in microseconds.
-
-    tx_id and tx_time increase together, so this is one seek on the tx_time index (``max(tx_id)
-    WHERE tx_time <= ?`` would walk every transaction since the point instead).
-    """
-    return (
-        f"coalesce((SELECT tx_id FROM _chrono_tx WHERE tx_time <= {ref} "
-        "ORDER BY tx_time DESC LIMIT 1), 0)"
-    )
-
-
 def as_of(
     sv: SchemaVersion | None,
     tx_ref: str,

@@ -25,6 +25,7 @@ from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.rules.system_time import replace_temporal_tables
 from chronodb.timepoint import MAX_EPOCH, to_micros
 from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.timeline import tx_at_micros
 
 POINT_PREFIX = "_chrono_p"
 KEY_PREFIX = "_chrono_k"
@@ -80,9 +81,22 @@ class Plan:
     finals: dict[tuple, str] = field(default_factory=dict)
     blank_params: tuple[int, ...] = ()  # 0-based positional parameters that are points in time
 
+    # Whether every point is a positional parameter: the common case, bound on a short path.
+    all_positional: bool = False
+    # Per table reference: its name, the index of its point (-1: it reads the latest
+    # version) and the point's unit, for :func:`_resolve`.
+    lookups: tuple[tuple[str, int, str], ...] = ()
+
     def __post_init__(self) -> None:
         self.blank_params = tuple(
             pt.param - 1 for pt in self.points if isinstance(pt.param, int) and pt.param > 0
+        )
+        self.all_positional = len(self.blank_params) == len(self.points)
+        self.lookups = tuple(
+            (ref.name, ref.points[0], self.points[ref.points[0]].kind)
+            if ref.kind == "AS OF"
+            else (ref.name, -1, "")
+            for ref in self.tables
         )
 
 
@@ -198,13 +212,17 @@ def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]
     return Plan(sql, tree, points, tables, positional)
 
 
-def _resolve(ref: TableRef, values: list[int], points: list[Point], catalog: Catalog):
-    if ref.kind != "AS OF":
-        return catalog.latest(ref.name)
-    value = values[ref.points[0]]
-    if points[ref.points[0]].kind == "TRANSACTION":
-        return catalog.at_tx(ref.name, value)
-    return catalog.at_us(ref.name, value)
+def _resolve(p: Plan, values: list[int], catalog: Catalog) -> list[SchemaVersion | None]:
+    """The schema version each table reference reads: as of its point, or the latest."""
+    resolved = []
+    for name, point, unit in p.lookups:
+        if point < 0:
+            resolved.append(catalog.latest(name))
+        elif unit == "TRANSACTION":
+            resolved.append(catalog.at_tx(name, values[point]))
+        else:
+            resolved.append(catalog.at_us(name, values[point]))
+    return resolved
 
 
 _PLAIN_SEQUENCES = (list, tuple)
@@ -217,6 +235,43 @@ def bind(
     evaluate: Callable[[str], Any],
 ) -> tuple[str, Any]:
     """The SQL to run and its parameters, for one call of a planned statement."""
+    plain = type(params) in _PLAIN_SEQUENCES
+    if plain and p.all_positional and len(params) >= p.positional:  # type: ignore[arg-type]
+        values = []
+        for point in p.points:
+            raw = params[point.param - 1]  # type: ignore[index, operator]
+            # the common case, epoch seconds as a float, without the general conversion's checks
+            if type(raw) is float and point.kind == "TIMESTAMP" and 0.0 <= raw <= MAX_EPOCH:
+                values.append(round(raw * 1_000_000))
+            else:
+                values.append(point.convert(raw, p.sql))
+    else:
+        values = _values(p, params, evaluate)
+    # list and tuple first: the ABC checks cost more than the rest of a cached bind
+    mapping = not plain and isinstance(params, Mapping)
+    resolved = _resolve(p, values, catalog)
+    key = (mapping, *[sv.id if sv is not None else None for sv in resolved])
+    final = p.finals.get(key)
+    if final is None:
+        final = _render(p, resolved, catalog, mapping)
+        p.finals[key] = final
+    if mapping:
+        bound: Any = dict(params)  # type: ignore[arg-type]
+        bound.update({f"{POINT_PREFIX}{i}": v for i, v in enumerate(values)})
+    else:
+        bound = list(params or ())
+        if len(bound) < p.positional:
+            bound.extend([None] * (p.positional - len(bound)))
+        for index in p.blank_params:  # points in time, already bound as values
+            bound[index] = None
+        bound.extend(values)
+    return final, bound
+
+
+def _values(
+    p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, evaluate: Callable[[str], Any]
+) -> list[int]:
+    """Each point's value (microseconds or a tx_id), with errors naming what is missing."""
     values: list[int] = []
     for point in p.points:
         if point.literal is not None:
@@ -244,30 +299,8 @@ def bind(
                     position=point.position,
                 )
             raw = params[point.param]
-        # the common case, epoch seconds as a float, without the general conversion's checks
-        if type(raw) is float and point.kind == "TIMESTAMP" and 0.0 <= raw <= MAX_EPOCH:
-            values.append(round(raw * 1_000_000))
-        else:
-            values.append(point.convert(raw, p.sql))
-    # list and tuple first: the ABC checks cost more than the rest of a cached bind
-    mapping = type(params) not in _PLAIN_SEQUENCES and isinstance(params, Mapping)
-    resolved = [_resolve(ref, values, p.points, catalog) for ref in p.tables]
-    key = (mapping, *[sv.id if sv is not None else None for sv in resolved])
-    final = p.finals.get(key)
-    if final is None:
-        final = _render(p, resolved, catalog, mapping)
-        p.finals[key] = final
-    if mapping:
-        bound: Any = dict(params)  # type: ignore[arg-type]
-        bound.update({f"{POINT_PREFIX}{i}": v for i, v in enumerate(values)})
-    else:
-        bound = list(params or ())
-        if len(bound) < p.positional:
-            bound.extend([None] * (p.positional - len(bound)))
-        for index in p.blank_params:  # points in time, already bound as values
-            bound[index] = None
-        bound.extend(values)
-    return final, bound
+        values.append(point.convert(raw, p.sql))
+    return values
 
 
 def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, mapping: bool) -> str:
@@ -282,7 +315,7 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             return snapshots.changes(sv, name[0], name[1], catalog.versions_of(sv.table_id))
         if ref.kind == "AS OF":
             unit = version.meta.get("unit", "TIMESTAMP")
-            tx_ref = name[0] if unit == "TRANSACTION" else snapshots.tx_at_micros(name[0])
+            tx_ref = name[0] if unit == "TRANSACTION" else tx_at_micros(name[0])
             shape = sv or catalog.earliest(ref.name)
             assert shape is not None
             return snapshots.as_of(sv, tx_ref, shape, _fixed_key(table, sv))

@@ -12,7 +12,7 @@ from chronodb.errors import ChronoDBError, TransactionError
 _ALLOCATE = (
     "INSERT INTO _chrono_tx (tx_id, tx_time, user) VALUES ("
     "(SELECT coalesce(max(tx_id), 0) + 1 FROM _chrono_tx), "
-    "max(?, (SELECT coalesce(max(tx_time), 0) + 1 FROM _chrono_tx)), ?) "
+    "max(?, coalesce((SELECT tx_time FROM _chrono_tx ORDER BY tx_id DESC LIMIT 1), 0) + 1), ?) "
     "RETURNING tx_id, tx_time"
 )
 WAL_AUTOCHECKPOINT = 10_000  # pages (SQLite's default: 1,000)

@@ -13,6 +13,8 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from chronodb.versioning import timeline
+
 CATALOG_DDL = """
 CREATE TABLE IF NOT EXISTS _chrono_meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS _chrono_tx (
@@ -23,7 +25,6 @@ CREATE TABLE IF NOT EXISTS _chrono_tx (
     leaf    BLOB,                      -- the transaction's own row: sealing then writes no
     leaf_hash BLOB                     -- page the transaction did not already write
 );
-CREATE UNIQUE INDEX IF NOT EXISTS _chrono_tx_time ON _chrono_tx (tx_time);
 CREATE TABLE IF NOT EXISTS _chrono_schema (
     id       INTEGER PRIMARY KEY,
     table_id INTEGER NOT NULL,
@@ -46,6 +47,12 @@ CREATE TABLE IF NOT EXISTS _chrono_erasures (
     reason   TEXT
 );
 """
+
+CATALOG_STATEMENTS: tuple[str, ...] = (
+    *(s.strip() for s in CATALOG_DDL.split(";") if s.strip()),
+    *timeline.DDL,
+)
+"""Every statement that sets up the catalog; each creates one object, IF NOT EXISTS."""
 
 ROWID_KEY = "_chrono_rowid"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import (
     create_births,
@@ -17,8 +18,9 @@ from chronodb.versioning.tables import (
     quote,
 )
 
-FORMAT = 2
-"""1: births were a partial index of history ('I' versions); 2: a table of their own."""
+FORMAT = 3
+"""1: births were a partial index of history ('I' versions); 2: a table of their own;
+3: a point in time resolves through sparse marks, not an index on every transaction's time."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -31,7 +33,22 @@ def file_format(conn: sqlite3.Connection) -> int | None:
 
 
 def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
-    """Bring a format-1 file to :data:`FORMAT`; the caller holds the write transaction."""
+    """Bring the file to :data:`FORMAT`; the caller holds the write transaction.
+
+    The catalog's own tables (the marks among them) exist already: set-up creates them first.
+    """
+    found = file_format(conn) or 1
+    if found < 2:
+        _births_table(conn, catalog)
+    if found < 3:
+        conn.execute("DROP INDEX IF EXISTS _chrono_tx_time")
+        conn.execute(timeline.FILL)
+    conn.execute(
+        "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
+    )
+
+
+def _births_table(conn: sqlite3.Connection, catalog: Catalog) -> None:
     existing = {r[0].lower() for r in conn.execute("SELECT name FROM sqlite_schema")}
     for sv in {v.hist: v for v in catalog.versions}.values():
         if sv.hist.lower() not in existing:
@@ -41,6 +58,3 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
     for sv in catalog.live_tables():
         drop_triggers(conn, sv)
         create_triggers(conn, sv)
-    conn.execute(
-        "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
-    )

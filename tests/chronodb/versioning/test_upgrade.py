@@ -2,6 +2,8 @@
 
 ``files/format1.db`` was written by ChronoDB at file format 1 (births kept as a partial
 index of history); the statements that made it, one transaction each, are listed below.
+``files/format2.db`` was written at format 2 (an index on every transaction's time), by
+``files/make_format2.py``.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from chronodb import ChronoDB, ChronoDBError, ReadOnlyError
+from chronodb.versioning.upgrade import FORMAT
 
 FORMAT1 = Path(__file__).parent / "files" / "format1.db"
+FORMAT2 = Path(__file__).parent / "files" / "format2.db"
 # tx 1  CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT, balance REAL)
 # tx 2  INSERT (1, 'ann', 10.0), (2, 'bob', 20.0), (3, 'cy', 30.0)
 # tx 3  UPDATE accounts SET balance = balance + 1 WHERE id = 1
@@ -60,7 +64,7 @@ def test_an_old_file_reads_as_before_at_every_point(old_file: Path) -> None:
         assert ops == ["INSERT", "DELETE", "INSERT"]
         assert db.check_history() == []
         assert db.verify_audit_integrity()
-    assert file_format(old_file) == "2"
+    assert file_format(old_file) == str(FORMAT)
 
 
 def test_an_upgraded_file_keeps_working(old_file: Path) -> None:
@@ -95,3 +99,33 @@ def test_a_file_from_a_newer_chronodb_is_refused(old_file: Path) -> None:
         conn.execute("UPDATE _chrono_meta SET value = '99' WHERE key = 'format'")
     with pytest.raises(ChronoDBError, match="newer ChronoDB"):
         ChronoDB(old_file)
+
+
+def kv_after(tx: int) -> list[tuple[int, int]]:
+    """``kv`` in format2.db after transaction ``tx``: key n % 7 set to n by transaction n."""
+    latest = {n % 7: n for n in range(2, tx + 1)}
+    return sorted(latest.items())
+
+
+def test_a_format2_file_resolves_points_in_time_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "two.db"
+    shutil.copy(FORMAT2, path)
+    with sqlite3.connect(path) as conn:
+        times = [r[0] for r in conn.execute("SELECT tx_time FROM _chrono_tx ORDER BY tx_id")]
+    with ChronoDB(path) as db:
+        for tx, us in enumerate(times, start=1):
+            at = db.execute("SELECT * FROM kv AS OF TIMESTAMP ? ORDER BY k", [us / 1e6])
+            assert [tuple(r) for r in at] == kv_after(tx), tx
+            before = db.execute("SELECT * FROM kv AS OF TIMESTAMP ? ORDER BY k", [(us - 1) / 1e6])
+            assert [tuple(r) for r in before] == kv_after(tx - 1), tx
+        db.execute("INSERT OR REPLACE INTO kv VALUES (0, 71)")
+        assert db.execute("SELECT v FROM kv AS OF TRANSACTION 70 WHERE k = 0").scalar() == 70
+        assert db.check_history() == []
+        assert db.verify_audit_integrity()
+    with sqlite3.connect(path) as conn:
+        kinds = conn.execute("SELECT name, type FROM sqlite_schema").fetchall()
+        indexes = [name for name, kind in kinds if kind == "index"]
+        marks = conn.execute("SELECT tx_id FROM _chrono_tx_mark ORDER BY tx_id").fetchall()
+    assert "_chrono_tx_time" not in indexes
+    assert marks == [(32,), (64,)]
+    assert file_format(path) == str(FORMAT)

@@ -1,0 +1,20 @@
+"""Write format2.db with ChronoDB at file format 2: ``python make_format2.py format2.db``.
+
+Run it with an earlier ChronoDB on the path (``PYTHONPATH=<checkout of 3d113ed>/src``).
+Transaction 1 creates ``kv``; transactions 2 to 70 each set one of seven keys to the
+transaction's number (key ``n % 7``), so the state after transaction n is known.
+"""
+
+import sys
+from pathlib import Path
+
+from chronodb import ChronoDB
+
+path = Path(sys.argv[1])
+for suffix in ("", "-wal", "-shm"):
+    Path(f"{path}{suffix}").unlink(missing_ok=True)
+db = ChronoDB(path, user="fixture")
+db.execute("CREATE TABLE kv (k INTEGER PRIMARY KEY, v INTEGER)")
+for n in range(2, 71):
+    db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [n % 7, n])
+db.close()
