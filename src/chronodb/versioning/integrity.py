@@ -3,6 +3,7 @@
 Each check is one SQL query; a healthy database yields no problems:
 
 - transaction times strictly increase in transaction order;
+- the marks that turn points in time into transactions agree with the transactions;
 - every version in a history table names a transaction that exists;
 - history order is transaction order (the change feed and the ledger rely on it);
 - every table's current rows equal its rows AS OF the latest transaction.
@@ -15,6 +16,7 @@ import sqlite3
 from chronodb.sql.snapshots import as_of
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import SEQ, TX, quote
+from chronodb.versioning.timeline import MARK_EVERY
 
 _LATEST_TX = "(SELECT coalesce(max(tx_id), 0) FROM _chrono_tx)"
 
@@ -28,6 +30,18 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
     ).fetchone()
     if backwards is not None:
         problems.append(f"transaction {backwards[0]} is not later than the one before it")
+    # Every MARK_EVERY-th transaction has a mark with its time, and no mark names another time.
+    unmarked, stray = conn.execute(
+        f"SELECT (SELECT count(*) FROM _chrono_tx AS t WHERE t.tx_id % {MARK_EVERY} = 0 AND "
+        "NOT EXISTS (SELECT 1 FROM _chrono_tx_mark AS m WHERE m.tx_time = t.tx_time "
+        "AND m.tx_id = t.tx_id)), (SELECT count(*) FROM _chrono_tx_mark AS m WHERE NOT EXISTS "
+        "(SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = m.tx_id AND t.tx_time = m.tx_time))"
+    ).fetchone()
+    if unmarked or stray:
+        problems.append(
+            f"_chrono_tx_mark: {unmarked} transaction(s) without their mark, {stray} mark(s) "
+            "naming no transaction: points in time may resolve wrongly"
+        )
     existing = {
         r[0].lower() for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
     }

@@ -71,3 +71,13 @@ def test_history_out_of_transaction_order(filled: ChronoDB) -> None:
     )
     problems = filled.check_history()
     assert any("history is out of order" in p and f"transaction {first})" in p for p in problems)
+
+
+def test_a_lost_or_wrong_mark(filled: ChronoDB) -> None:
+    for n in range(40):  # past the 32nd transaction: it has a mark
+        filled.execute("UPDATE t SET v = ? WHERE k = 0", [f"n{n}"])
+    conn = filled.connection
+    assert filled.check_history() == []
+    conn.execute("UPDATE _chrono_tx_mark SET tx_time = tx_time - 1 WHERE tx_id = 32")
+    [problem] = filled.check_history()
+    assert problem.startswith("_chrono_tx_mark: 1 transaction(s) without their mark, 1 mark(s)")
