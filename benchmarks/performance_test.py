@@ -22,7 +22,7 @@ Versioned writes always write new values (an UPDATE that changes nothing makes n
 The write cases time whole cycles of WAL work on both sides: each run is several
 transactions (4 of 20,000 rows, or 4,000 autocommits), starts on an emptied WAL and ends
 by checkpointing what it wrote, inside the timing. A checkpoint is where a WAL database
-pays for the pages it wrote (it syncs them to disk), ChronoDB writes about five pages per
+pays for the pages it wrote (it syncs them to disk), ChronoDB writes about four pages per
 autocommit where sqlite3 writes one, and the best of short runs would leave that out.
 
 The exit code is 0 either way: this is a report, not a test.
