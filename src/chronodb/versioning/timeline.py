@@ -35,10 +35,6 @@ FILL = (
 )
 """Marks for transactions recorded before the marks table existed (a file's upgrade)."""
 
-LAST_TX_TIME = "(SELECT tx_time FROM _chrono_tx ORDER BY tx_id DESC LIMIT 1)"
-"""The newest transaction's time (NULL in an empty file): the last row, one seek."""
-
-
 def tx_at_micros(ref: str) -> str:
     """SQL for the last transaction at or before ``ref`` (microseconds; 0 if none).
 
