@@ -371,6 +371,11 @@ class ChronoDB:
         """Append the open transaction's leaf to the ledger; returns its hash (hex)."""
         if self._ledger is None:
             return None
+        if self._backend.compiled:
+            # SQLite compiled something: perhaps because another connection changed the
+            # schema (a table it created, which this write filled). The leaf must count that
+            # table's versions, so the catalog is brought up to date first.
+            self._refresh_catalog()
         written = self._backend.total_changes() - self._changes_at_alloc
         tables = None
         if self._targets and not self._amendments and not self._tx_has_ddl:

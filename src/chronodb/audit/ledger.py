@@ -44,10 +44,7 @@ _NEWEST = (
     "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM _chrono_tx "
     "WHERE leaf_index IS NOT NULL ORDER BY tx_id DESC LIMIT ?"
 )
-_SEAL = (
-    f"UPDATE _chrono_tx SET leaf_index = coalesce(({_LAST}) + 1, 0), leaf = ?, leaf_hash = ? "
-    "WHERE tx_id = ? RETURNING leaf_index"
-)
+_SEAL = "UPDATE _chrono_tx SET leaf_index = ?, leaf = ?, leaf_hash = ? WHERE tx_id = ?"
 
 
 def create(conn: sqlite3.Connection) -> None:
@@ -91,6 +88,8 @@ class Ledger:
         self.tree = MerkleTree(self.store)  # the stored tree: may lag by < BATCH leaves
         # (stored size, total, tree, pending hash -> tx) of the last view()
         self._view: tuple[int, int, MerkleTree, dict[bytes, int]] | None = None
+        # (tx_id, leaf_index) of this ledger's last seal; see _next_index
+        self._sealed: tuple[int, int] | None = None
 
     def seal(
         self,
@@ -115,13 +114,26 @@ class Ledger:
         tables_ = tuple(TableDigest(*t) for t in digests)
         leaf = Leaf(tx_id, tx_time, user, tuple(kinds), tables_, tuple(amendments)).encode()
         digest = leaf_hash(leaf)
-        row = self.conn.execute(_SEAL, (leaf, digest, tx_id)).fetchone()
-        if row is None:
+        index = self._next_index(tx_id)
+        if self.conn.execute(_SEAL, (index, leaf, digest, tx_id)).rowcount != 1:
             raise AuditError(f"transaction {tx_id} has no record to seal")
-        index = row[0]
+        self._sealed = (tx_id, index)
         if (index + 1) % BATCH == 0:
             self.catch_up()
         return digest
+
+    def _next_index(self, tx_id: int) -> int:
+        """The open transaction's leaf index, without a query when this ledger sealed the last.
+
+        Transaction ids are allocated one after the other under the write lock, so when
+        ``tx_id`` follows the one this ledger sealed last, no transaction committed between
+        the two and the leaf follows too. Otherwise (another connection wrote, or the sealed
+        transaction was rolled back and its id is being used again) the last leaf is read.
+        """
+        sealed = self._sealed
+        if sealed is not None and tx_id == sealed[0] + 1:
+            return sealed[1] + 1
+        return self.size
 
     def pending(self) -> list[tuple[int, int, bytes]]:
         """(leaf_index, tx_id, leaf_hash) of the leaves not yet in the stored tree."""

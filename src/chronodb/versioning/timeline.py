@@ -35,6 +35,7 @@ FILL = (
 )
 """Marks for transactions recorded before the marks table existed (a file's upgrade)."""
 
+
 def tx_at_micros(ref: str) -> str:
     """SQL for the last transaction at or before ``ref`` (microseconds; 0 if none).
 

@@ -232,3 +232,54 @@ def test_versions_written_by_triggers_and_cascades_elsewhere_are_sealed(db: Chro
         last = db.execute("UPDATE idle0 SET id = id")  # changes no value: no version
     assert sealed(last) == {"parent": 1}
     assert db.verify_audit_integrity()
+
+
+def leaf_indexes(db: ChronoDB) -> list[int]:
+    rows = db.connection.execute(
+        "SELECT leaf_index FROM _chrono_tx WHERE leaf IS NOT NULL ORDER BY tx_id"
+    )
+    return [r[0] for r in rows]
+
+
+def test_leaves_stay_in_order_when_two_connections_take_turns(tmp_path) -> None:
+    # Each connection numbers its next leaf from its own last seal only while no other
+    # transaction came between: turns and a failed commit break that.
+    path = tmp_path / "turns.db"
+    first, second = ChronoDB(path), ChronoDB(path)
+    first.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
+    for n in range(12):
+        writer = (first, first, second)[n % 3]
+        writer.execute("INSERT INTO t VALUES (?, ?)", [n, n])
+        if n == 5:
+            with pytest.raises(RuntimeError), first.transaction():
+                first.execute("UPDATE t SET v = -1 WHERE k = 0")
+                raise RuntimeError("rolled back after the write")
+    assert leaf_indexes(first) == list(range(13))
+    assert first.verify_audit_integrity()
+    first.close()
+    second.close()
+
+
+def test_a_transaction_without_a_leaf_does_not_shift_the_next_leaf(tmp_path) -> None:
+    path = tmp_path / "gap.db"
+    db, plain = ChronoDB(path), ChronoDB(path, ledger=False)
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
+    db.execute("INSERT INTO t VALUES (1, 1)")
+    plain.execute("UPDATE t SET v = 2 WHERE k = 1")  # a writer that seals nothing
+    db.execute("UPDATE t SET v = 3 WHERE k = 1")
+    assert leaf_indexes(db) == [0, 1, 2]
+    db.close()
+    plain.close()
+
+
+def test_a_table_another_connection_created_is_sealed(tmp_path) -> None:
+    # `late` opened before the table existed: its leaf must still count the table's versions.
+    path = tmp_path / "late.db"
+    early, late = ChronoDB(path), ChronoDB(path)
+    early.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
+    late.execute("INSERT INTO t VALUES (1, 1)")
+    with late.transaction():
+        late.execute("INSERT INTO t VALUES (2, 2)")
+    assert early.verify_audit_integrity()
+    early.close()
+    late.close()
