@@ -40,6 +40,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from wal_cycle import Timed, checkpointed
+
 from chronodb import ChronoDB
 
 USERS = 20_000
@@ -87,18 +89,6 @@ class Case:
     @property
     def met(self) -> bool | None:
         return None if self.target is None else self.ratio <= self.target
-
-
-class Timed(int):
-    """An operation count that carries its own elapsed time (set-up left out of the timing)."""
-
-    seconds: float
-
-
-def timed(count: int, start: float) -> Timed:
-    result = Timed(count)
-    result.seconds = time.perf_counter() - start
-    return result
 
 
 def best_us(run: Callable[[], int], repeats: int) -> float:
@@ -237,21 +227,6 @@ def measure(workdir: Path, quick: bool, ledger: bool) -> list[Case]:
     def single_rows() -> list[tuple]:
         score = 1_000.0 + next(runs)
         return [(score, 30, ids[n % len(ids)]) for n in range(autocommits)]
-
-    def checkpointed(execute: Callable[..., object], work: Callable[[], int]) -> Timed:
-        """Time ``work`` with the WAL checkpoints its writes cost, on either side.
-
-        A checkpoint is where a WAL database pays for what it wrote (it syncs the WAL, then
-        copies pages into the file), and ChronoDB writes several pages per transaction where
-        sqlite3 writes one. SQLite checkpoints once the WAL reaches a size, so a short run may
-        or may not contain one: each run starts on an emptied WAL and ends by checkpointing
-        whatever it left, inside the timing.
-        """
-        execute("PRAGMA wal_checkpoint(RESTART)")
-        start = time.perf_counter()
-        count = work()
-        execute("PRAGMA wal_checkpoint(PASSIVE)")
-        return timed(count, start)
 
     def batches(run: Callable[[list[tuple]], object]) -> Callable[[], int]:
         rounds = [batch_rows() for _ in range(BATCHES_PER_RUN)]
