@@ -16,7 +16,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence, Set
 
 from chronodb.audit.digests import table_digests
-from chronodb.audit.leaf import Amendment, Leaf, TableDigest
+from chronodb.audit.leaf import Amendment
+from chronodb.audit.leaf import encode as encode_leaf
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
 from chronodb.errors import AuditError
@@ -111,8 +112,7 @@ class Ledger:
         writes it made (see :func:`table_digests`).
         """
         digests = table_digests(self.conn, catalog, tx_id, written, tables, versions)
-        tables_ = tuple(TableDigest(*t) for t in digests)
-        leaf = Leaf(tx_id, tx_time, user, tuple(kinds), tables_, tuple(amendments)).encode()
+        leaf = encode_leaf(tx_id, tx_time, user, kinds, digests, amendments)
         digest = leaf_hash(leaf)
         index = self._next_index(tx_id)
         if self.conn.execute(_SEAL, (index, leaf, digest, tx_id)).rowcount != 1:
