@@ -59,7 +59,8 @@ def write_rates(tmp: Path, rows: int, autocommits: int, reps: int) -> dict[tuple
     counter = iter(range(1, 10**9))
 
     def batched(db: ChronoDB) -> float:
-        updates = [(next(counter), i) for i in range(rows)]
+        n = next(counter)
+        updates = [(n, i) for i in range(rows)]
 
         def work() -> int:
             db.executemany("UPDATE t SET v = ? WHERE id = ?", updates)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chronodb.optimizer.plan import quote
-from chronodb.versioning.timeline import tx_at_micros
+from chronodb.versioning.timeline import tx_at
 
 if TYPE_CHECKING:
     from chronodb.database import ChronoDB
@@ -60,8 +60,8 @@ def _tables(db: ChronoDB, page_size: int, now_us: int) -> list[dict[str, Any]]:
     # The first transaction of the last day, if any: the one after the last before it.
     recent_tx = _scalar(
         db,
-        f"SELECT min(tx_id) FROM _chrono_tx WHERE tx_id > {tx_at_micros('?1')}",
-        (now_us - _DAY_US - 1,),
+        "SELECT min(tx_id) FROM _chrono_tx WHERE tx_id > ?",
+        (tx_at(db._conn, now_us - _DAY_US - 1),),
     )
     for version in sorted(db._catalog.live_tables(), key=lambda v: v.name):
         name, hist = version.name, version.hist
@@ -161,7 +161,7 @@ def health_report(db: ChronoDB) -> dict[str, Any]:
         prunable = 0
         if db.retention_days is not None:
             cutoff = int((now - float(db.retention_days) * 86400) * 1_000_000)
-            older = _scalar(db, f"SELECT {tx_at_micros('?1')}", (cutoff - 1,))
+            older = tx_at(db._conn, cutoff - 1)
             if older:
                 for version in db._catalog.live_tables():
                     prunable += _prunable(db, version.hist, version.keys, older)

@@ -27,8 +27,8 @@ from typing import Any, Protocol
 from chronodb.server.frames import text_frame
 from chronodb.sql.snapshots import changes_by_tx
 from chronodb.timepoint import to_micros
+from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
-from chronodb.versioning.timeline import tx_at_micros
 
 log = logging.getLogger("chronodb.server")
 _MAX_FAILURES = 5
@@ -126,7 +126,7 @@ class Reader:
 
     def tx_at(self, point: Any) -> int:
         """The last transaction committed at or before a point in time (0 if none)."""
-        return self.conn.execute(f"SELECT {tx_at_micros('?1')}", (to_micros(point),)).fetchone()[0]
+        return timeline.tx_at(self.conn, to_micros(point))
 
     def resolve(self, table: str) -> SchemaVersion | None:
         """The table as it is now, or None if there is no such table."""

@@ -11,7 +11,7 @@ from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.timepoint import from_micros, to_micros
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
 from chronodb.versioning.tables import OP, TX, births_from, births_of, key_list, quote
-from chronodb.versioning.timeline import tx_at_micros
+from chronodb.versioning.timeline import tx_at
 
 
 def _table(catalog: Catalog, table: str) -> SchemaVersion:
@@ -102,7 +102,7 @@ def prune(
     transactions whose versions will change, and may refuse by raising.
     """
     cut_us = to_micros(older_than)
-    cut_tx = conn.execute(f"SELECT {tx_at_micros('?1')}", (cut_us,)).fetchone()[0]
+    cut_tx = tx_at(conn, cut_us)
     removed = 0
     touched: set[tuple[int, int]] = set()
     for hist in sorted({v.hist for v in catalog.versions}):

@@ -15,6 +15,8 @@ wrote nothing deletes its own record, the newest, and its mark with it).
 
 from __future__ import annotations
 
+import sqlite3
+
 MARK_EVERY = 32
 
 DDL = (
@@ -56,3 +58,8 @@ def tx_at_micros(ref: str) -> str:
         f"(SELECT CASE WHEN {ref} IS NULL THEN 0 ELSE coalesce({after} - 1, "
         "(SELECT max(tx_id) FROM _chrono_tx), 0) END)"
     )
+
+
+def tx_at(conn: sqlite3.Connection, micros: int) -> int:
+    """The last transaction at or before ``micros`` (0 if none), as one query."""
+    return conn.execute(f"SELECT {tx_at_micros('?1')}", (micros,)).fetchone()[0]
