@@ -316,7 +316,7 @@ class ChronoDB:
         changed = self._backend.total_changes() - self._changes_at_alloc
         unchanged = changed <= self._rows_written
         if self._tx is not None and not self._tx_has_ddl and unchanged:
-            self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (self._tx[0],))
+            self._backend.discard_tx()
         elif self._tx is not None:
             self._seal(self._tx)
         self._kinds = []
@@ -345,13 +345,18 @@ class ChronoDB:
                 raise TransactionError("ROLLBACK without an open transaction")
             had_ddl = self._tx_has_ddl
             try:
-                self._backend.rollback()
+                self._rolled_back()
             finally:
                 self._explicit = False
                 self._tx = None
                 self._lock.release()
             if had_ddl:
                 self._reload_catalog()
+
+    def _rolled_back(self) -> None:
+        self._backend.rollback()
+        if self._ledger is not None:
+            self._ledger.rolled_back()
 
     @contextmanager
     def transaction(self) -> Iterator[ChronoDB]:
@@ -431,7 +436,7 @@ class ChronoDB:
                 return result
             if self.read_only:
                 raise ReadOnlyError("This database was opened read-only")
-            self._backend.begin()
+            self._backend.begin(single=True)
             try:
                 tx = self._allocate()
                 self._note_target(sql, ddl)
@@ -445,7 +450,7 @@ class ChronoDB:
                 elif not ddl and changed == max(result.rowcount, 0):
                     # Rows changed but no trigger wrote a version (an UPDATE that changed no
                     # value, a TEMP table): no transaction for history or the ledger.
-                    self._conn.execute("DELETE FROM _chrono_tx WHERE tx_id = ?", (tx[0],))
+                    self._backend.discard_tx()
                     self._backend.commit()
                 else:
                     self._rows_written = 0 if ddl else max(result.rowcount, 0)
@@ -454,7 +459,7 @@ class ChronoDB:
                     result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
                     result.tx_hash = tx_hash
             except BaseException:
-                self._backend.rollback()
+                self._rolled_back()
                 if ddl:
                     self._reload_catalog()
                 raise
@@ -517,10 +522,31 @@ class ChronoDB:
             if route is Route.ROLLBACK:
                 self._rollback()
                 return Result(None)
+            if route is Route.SAVEPOINT:
+                return self._savepoint(sql)
             with self._lock:
                 return Result(self._conn.execute(sql, () if params is None else params))
         except sqlite3.Error as err:
             raise translate(err, sql) from err
+
+    def _savepoint(self, sql: str) -> Result:
+        """SAVEPOINT, RELEASE or ROLLBACK TO, inside a transaction opened with BEGIN.
+
+        The transaction's record is written before its first savepoint: a ROLLBACK TO must
+        not undo it, or later writes would be filed under the transaction before.
+        """
+        with self._lock:
+            if not self._explicit:
+                raise TransactionError(
+                    f"{sql.strip()[:60]!r}: savepoints work inside a transaction; run BEGIN "
+                    "(or use db.transaction()) first, so that ChronoDB records it"
+                )
+            if not self.read_only and self._tx is None:
+                self._ensure_tx()
+            result = Result(self._conn.execute(sql))
+            if self._tx_has_ddl:
+                self._reload_catalog()  # ROLLBACK TO may have undone a CREATE or ALTER
+            return result
 
     def _route(self, sql: str) -> Route:
         if not isinstance(sql, str):

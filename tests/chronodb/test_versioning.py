@@ -280,6 +280,39 @@ def test_failed_statement_inside_transaction_keeps_earlier_work(users: ChronoDB)
     assert [h["operation"] for h in users.get_change_history("users", 2)] == ["INSERT"]
 
 
+def test_savepoints_inside_a_transaction(users: ChronoDB) -> None:
+    users.execute("BEGIN")
+    users.execute("SAVEPOINT first")
+    undone = users.execute("UPDATE users SET score = 0 WHERE id = 1")
+    users.execute("ROLLBACK TO first")
+    kept = users.execute("UPDATE users SET score = 3 WHERE id = 1")
+    users.execute("SAVEPOINT second")
+    users.execute("CREATE TABLE scratch (k INTEGER PRIMARY KEY)")
+    users.execute("ROLLBACK TRANSACTION TO second")
+    users.execute("RELEASE first")
+    users.execute("COMMIT")
+    assert undone.tx_id == kept.tx_id
+    history = users.get_change_history("users", 1)
+    assert [(h["operation"], h["values"]["score"]) for h in history] == [
+        ("INSERT", 10),
+        ("UPDATE", 3),
+    ]
+    assert history[-1]["tx_id"] == kept.tx_id
+    assert "scratch" not in users.tables()
+    assert users.check_history() == []
+    assert users.verify_audit_integrity()
+
+
+def test_savepoint_outside_a_transaction_is_refused(users: ChronoDB) -> None:
+    from chronodb import TransactionError
+
+    with pytest.raises(TransactionError, match=r"'SAVEPOINT s'.*BEGIN"):
+        users.execute("SAVEPOINT s")
+    assert not users.in_transaction
+    users.execute("UPDATE users SET score = 1 WHERE id = 1")  # writes still work
+    assert rows(users, "SELECT score FROM users WHERE id = 1") == [(1,)]
+
+
 def test_executemany_is_one_transaction(db: ChronoDB) -> None:
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
     result = db.executemany("INSERT INTO t VALUES (?, ?)", [(i, f"v{i}") for i in range(50)])

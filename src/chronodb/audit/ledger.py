@@ -135,6 +135,14 @@ class Ledger:
             return sealed[1] + 1
         return self.size
 
+    def rolled_back(self) -> None:
+        """The open transaction was rolled back, perhaps after its seal: forget that seal.
+
+        Its id will be used again, maybe by a writer that seals nothing, so the next leaf
+        may not follow it.
+        """
+        self._sealed = None
+
     def pending(self) -> list[tuple[int, int, bytes]]:
         """(leaf_index, tx_id, leaf_hash) of the leaves not yet in the stored tree."""
         waiting = self.size - self.tree.size

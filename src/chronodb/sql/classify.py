@@ -20,7 +20,8 @@ class Route(Enum):
     BEGIN = "begin"
     COMMIT = "commit"
     ROLLBACK = "rollback"
-    PLAIN = "plain"  # VACUUM, ATTACH, SAVEPOINT ...: no transaction of ours
+    SAVEPOINT = "savepoint"  # SAVEPOINT, RELEASE, ROLLBACK TO: inside one of our transactions
+    PLAIN = "plain"  # VACUUM, ATTACH, CREATE INDEX ...: no transaction of ours
 
 
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
@@ -67,8 +68,11 @@ def classify(sql: str) -> Route:
         return Route.BEGIN
     if word in ("COMMIT", "END"):
         return Route.COMMIT
-    if word == "ROLLBACK" and not re.match(r"\s*ROLLBACK\s+(TRANSACTION\s+)?TO\b", sql[pos:], re.I):
-        return Route.ROLLBACK
+    if word == "ROLLBACK":
+        partial = re.match(r"\s*ROLLBACK\s+(TRANSACTION\s+)?TO\b", sql[pos:], re.I)
+        return Route.SAVEPOINT if partial else Route.ROLLBACK
+    if word in ("SAVEPOINT", "RELEASE"):
+        return Route.SAVEPOINT
     return Route.PLAIN
 
 

@@ -20,8 +20,9 @@ class Backend(Protocol):
     def run_many(self, sql: str, rows: Iterable[Any]) -> Any:
         """Run one statement for each parameter row."""
 
-    def begin(self) -> None:
-        """Start a write transaction, waiting for other writers."""
+    def begin(self, *, single: bool = False) -> None:
+        """Start a write transaction, waiting for other writers (``single``: for one
+        statement, committed after it)."""
 
     def commit(self) -> None: ...
 
@@ -32,6 +33,9 @@ class Backend(Protocol):
 
         Must be called inside :meth:`begin`; tx ids and times strictly increase.
         """
+
+    def discard_tx(self) -> None:
+        """Delete the open transaction's record again (the transaction wrote nothing)."""
 
     def schema_cookie(self) -> int:
         """A number that changes whenever any process changes the schema."""

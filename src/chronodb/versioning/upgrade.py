@@ -18,9 +18,10 @@ from chronodb.versioning.tables import (
     quote,
 )
 
-FORMAT = 3
+FORMAT = 4
 """1: births were a partial index of history ('I' versions); 2: a table of their own;
-3: a point in time resolves through sparse marks, not an index on every transaction's time."""
+3: a point in time resolves through sparse marks, not an index on every transaction's time;
+4: the allocator writes the marks, not triggers on ``_chrono_tx``."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -43,6 +44,9 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
     if found < 3:
         conn.execute("DROP INDEX IF EXISTS _chrono_tx_time")
         conn.execute(timeline.FILL)
+    if found < 4:
+        for name in timeline.OLD_TRIGGERS:
+            conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     conn.execute(
         "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
     )

@@ -283,3 +283,29 @@ def test_a_table_another_connection_created_is_sealed(tmp_path) -> None:
     assert early.verify_audit_integrity()
     early.close()
     late.close()
+
+
+def test_a_seal_whose_commit_failed_does_not_number_the_next_leaf(tmp_path, monkeypatch) -> None:
+    # The failed transaction's id goes to a writer without a ledger; the next leaf must
+    # still follow the last committed one.
+    from chronodb.errors import TransactionError
+
+    path = tmp_path / "failed.db"
+    db, plain = ChronoDB(path), ChronoDB(path, ledger=False)
+    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
+    db.execute("INSERT INTO t VALUES (1, 1)")
+    backend = db._backend
+    commit = backend.commit
+
+    def busy() -> None:
+        raise TransactionError("The database is busy (a stand-in for a COMMIT that timed out)")
+
+    monkeypatch.setattr(backend, "commit", busy)
+    with pytest.raises(TransactionError), db.transaction():
+        db.execute("UPDATE t SET v = 2 WHERE k = 1")
+    monkeypatch.setattr(backend, "commit", commit)
+    plain.execute("UPDATE t SET v = 3 WHERE k = 1")  # takes the failed transaction's id
+    db.execute("UPDATE t SET v = 4 WHERE k = 1")
+    assert leaf_indexes(db) == [0, 1, 2]
+    db.close()
+    plain.close()

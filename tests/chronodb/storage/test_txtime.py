@@ -108,3 +108,21 @@ def test_processes_with_different_clocks(tmp_path: Path, spawn) -> None:
         assert first_honest > max(ahead)
         assert db.execute("SELECT count(*) FROM events").scalar() == 60
         assert_sound(db)
+
+
+def test_connections_taking_turns_with_a_clock_ahead(tmp_path: Path, clock: Clock) -> None:
+    """Each connection remembers its own last transaction; another's, later, still counts."""
+    path = tmp_path / "turns.db"
+    first, second = ChronoDB(path), ChronoDB(path)
+    first.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
+    first.execute("INSERT INTO t VALUES (1, 0)")
+    first.execute("UPDATE t SET v = 1 WHERE k = 1")
+    clock.step(3600)
+    ahead = second.execute("UPDATE t SET v = 2 WHERE k = 1").tx_time
+    clock.step(-3600)  # back to first's time: its next transaction must still come later
+    after = [first.execute("UPDATE t SET v = ? WHERE k = 1", (v,)).tx_time for v in (3, 4)]
+    assert after[0] > ahead
+    assert all(a < b for a, b in pairwise(raw_times(first)))
+    assert_sound(first)
+    first.close()
+    second.close()

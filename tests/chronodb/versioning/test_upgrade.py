@@ -2,8 +2,8 @@
 
 ``files/format1.db`` was written by ChronoDB at file format 1 (births kept as a partial
 index of history); the statements that made it, one transaction each, are listed below.
-``files/format2.db`` was written at format 2 (an index on every transaction's time), by
-``files/make_format2.py``.
+``files/format2.db`` was written at format 2 (an index on every transaction's time) and
+``files/format3.db`` at format 3 (marks kept by triggers), both by ``files/make_kv.py``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import pytest
 from chronodb import ChronoDB, ChronoDBError, ReadOnlyError
 from chronodb.versioning.upgrade import FORMAT
 
-FORMAT1 = Path(__file__).parent / "files" / "format1.db"
-FORMAT2 = Path(__file__).parent / "files" / "format2.db"
+FILES = Path(__file__).parent / "files"
+FORMAT1 = FILES / "format1.db"
+FORMAT2 = FILES / "format2.db"
 # tx 1  CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT, balance REAL)
 # tx 2  INSERT (1, 'ann', 10.0), (2, 'bob', 20.0), (3, 'cy', 30.0)
 # tx 3  UPDATE accounts SET balance = balance + 1 WHERE id = 1
@@ -102,14 +103,15 @@ def test_a_file_from_a_newer_chronodb_is_refused(old_file: Path) -> None:
 
 
 def kv_after(tx: int) -> list[tuple[int, int]]:
-    """``kv`` in format2.db after transaction ``tx``: key n % 7 set to n by transaction n."""
+    """``kv`` in a make_kv.py file after transaction ``tx``: key n % 7 set to n by transaction n."""
     latest = {n % 7: n for n in range(2, tx + 1)}
     return sorted(latest.items())
 
 
-def test_a_format2_file_resolves_points_in_time_as_before(tmp_path: Path) -> None:
-    path = tmp_path / "two.db"
-    shutil.copy(FORMAT2, path)
+@pytest.mark.parametrize("fixture", ["format2.db", "format3.db"])
+def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: str) -> None:
+    path = tmp_path / fixture
+    shutil.copy(FILES / fixture, path)
     with sqlite3.connect(path) as conn:
         times = [r[0] for r in conn.execute("SELECT tx_time FROM _chrono_tx ORDER BY tx_id")]
     with ChronoDB(path) as db:
@@ -118,7 +120,8 @@ def test_a_format2_file_resolves_points_in_time_as_before(tmp_path: Path) -> Non
             assert [tuple(r) for r in at] == kv_after(tx), tx
             before = db.execute("SELECT * FROM kv AS OF TIMESTAMP ? ORDER BY k", [(us - 1) / 1e6])
             assert [tuple(r) for r in before] == kv_after(tx - 1), tx
-        db.execute("INSERT OR REPLACE INTO kv VALUES (0, 71)")
+        for n in range(71, 97):  # the upgraded file marks transaction 96 as before
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [n % 7, n])
         assert db.execute("SELECT v FROM kv AS OF TRANSACTION 70 WHERE k = 0").scalar() == 70
         assert db.check_history() == []
         assert db.verify_audit_integrity()
@@ -127,5 +130,6 @@ def test_a_format2_file_resolves_points_in_time_as_before(tmp_path: Path) -> Non
         indexes = [name for name, kind in kinds if kind == "index"]
         marks = conn.execute("SELECT tx_id FROM _chrono_tx_mark ORDER BY tx_id").fetchall()
     assert "_chrono_tx_time" not in indexes
-    assert marks == [(32,), (64,)]
+    assert not [name for name, kind in kinds if name.startswith("_chrono_tx_mark_")]
+    assert marks == [(32,), (64,), (96,)]
     assert file_format(path) == str(FORMAT)
