@@ -49,6 +49,7 @@ from chronodb.versioning import history, integrity
 from chronodb.versioning.catalog import CATALOG_STATEMENTS, Catalog
 from chronodb.versioning.tables import register_table, unversioned_tables
 from chronodb.versioning.upgrade import FORMAT, file_format, upgrade
+from chronodb.versioning.vacuum import renumbered_tables
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 _ROUTE_CACHE_LIMIT = 20_000
@@ -56,6 +57,7 @@ _CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", " ".join(CATALOG
 _LEDGER_OBJECTS = ledger_mod.OBJECTS
 _FAR_FUTURE = MAX_EPOCH  # later than any transaction
 _EXPLAIN = re.compile(r"\s*EXPLAIN(?:\s+QUERY\s+PLAN)?\s", re.I)
+_VACUUM_INTO = re.compile(r"\s*VACUUM\b.*\bINTO\b", re.I | re.S)
 
 
 _FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.S)
@@ -524,6 +526,8 @@ class ChronoDB:
                 return Result(None)
             if route is Route.SAVEPOINT:
                 return self._savepoint(sql)
+            if route is Route.VACUUM:
+                return self._vacuum(sql, params)
             with self._lock:
                 return Result(self._conn.execute(sql, () if params is None else params))
         except sqlite3.Error as err:
@@ -547,6 +551,26 @@ class ChronoDB:
             if self._tx_has_ddl:
                 self._reload_catalog()  # ROLLBACK TO may have undone a CREATE or ALTER
             return result
+
+    def _vacuum(self, sql: str, params: Params) -> Result:
+        """VACUUM, unless it could give rows of a rowid-keyed table another row's history.
+
+        VACUUM INTO writes a copy and keeps rowids (tests/chronodb/versioning/test_vacuum.py holds
+        SQLite to that): it always runs.
+        """
+        with self._lock:
+            self._refresh_catalog()
+            into = _VACUUM_INTO.match(sql) is not None
+            at_risk = [] if into else renumbered_tables(self._conn, self._catalog)
+            if at_risk:
+                raise SQLError(
+                    f"VACUUM refused: it may give new rowids to the rows of "
+                    f"{', '.join(repr(t) for t in at_risk)} (no INTEGER PRIMARY KEY, and "
+                    "rowids no longer run 1 to n), whose history is kept by rowid. "
+                    "Give such a table an INTEGER PRIMARY KEY to make its rows' identity stable",
+                    sql=sql,
+                )
+            return Result(self._conn.execute(sql, () if params is None else params))
 
     def _route(self, sql: str) -> Route:
         if not isinstance(sql, str):

@@ -21,7 +21,8 @@ class Route(Enum):
     COMMIT = "commit"
     ROLLBACK = "rollback"
     SAVEPOINT = "savepoint"  # SAVEPOINT, RELEASE, ROLLBACK TO: inside one of our transactions
-    PLAIN = "plain"  # VACUUM, ATTACH, CREATE INDEX ...: no transaction of ours
+    VACUUM = "vacuum"  # may renumber rowids: checked first
+    PLAIN = "plain"  # ATTACH, CREATE INDEX, ...: no transaction of ours
 
 
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
@@ -73,6 +74,8 @@ def classify(sql: str) -> Route:
         return Route.SAVEPOINT if partial else Route.ROLLBACK
     if word in ("SAVEPOINT", "RELEASE"):
         return Route.SAVEPOINT
+    if word == "VACUUM":
+        return Route.VACUUM
     return Route.PLAIN
 
 

@@ -21,7 +21,11 @@ from chronodb.sql.classify import Route, classify, write_target
         ("BEGIN", Route.BEGIN),
         ("COMMIT", Route.COMMIT),
         ("ROLLBACK", Route.ROLLBACK),
-        ("VACUUM", Route.PLAIN),
+        ("VACUUM", Route.VACUUM),
+        ("SAVEPOINT a", Route.SAVEPOINT),
+        ("RELEASE SAVEPOINT a", Route.SAVEPOINT),
+        ("ROLLBACK TRANSACTION TO a", Route.SAVEPOINT),
+        ("ATTACH 'x.db' AS x", Route.PLAIN),
     ],
 )
 def test_statements_are_routed_by_their_words(sql: str, route: Route) -> None:
