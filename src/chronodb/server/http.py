@@ -28,7 +28,8 @@ from chronodb.versioning.tables import quote
 
 # Statements that would outlive the request (a transaction left open on the shared
 # connection) or reach beyond the database file.
-_REFUSED = re.compile(r"\s*(SAVEPOINT|RELEASE|ROLLBACK|ATTACH|DETACH|VACUUM)\b", re.I)
+_REFUSED = re.compile(r"\s*(ATTACH|DETACH|VACUUM)\b", re.I)
+_TRANSACTION_CONTROL = (Route.BEGIN, Route.COMMIT, Route.ROLLBACK, Route.SAVEPOINT)
 _LIST_TABLES = (
     "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_chrono\\_%' "
     "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
@@ -102,7 +103,7 @@ def _check_statement(sql: Any, params: Any) -> None:
         or (isinstance(params, dict) and all(isinstance(v, scalars) for v in params.values()))
     ):
         raise HTTPException(400, '"params": expected a list or an object of plain values')
-    if classify(sql) in (Route.BEGIN, Route.COMMIT, Route.ROLLBACK) or _REFUSED.match(sql):
+    if classify(sql) in _TRANSACTION_CONTROL or _REFUSED.match(sql):
         raise HTTPException(
             400,
             "this statement is not available over HTTP: each request runs as a transaction "

@@ -21,7 +21,7 @@ class Route(Enum):
     COMMIT = "commit"
     ROLLBACK = "rollback"
     SAVEPOINT = "savepoint"  # SAVEPOINT, RELEASE, ROLLBACK TO: inside one of our transactions
-    VACUUM = "vacuum"  # may renumber rowids: checked first
+    VACUUM = "vacuum"  # VACUUM (not INTO a copy) may renumber rowids: checked first
     PLAIN = "plain"  # ATTACH, CREATE INDEX, ...: no transaction of ours
 
 
@@ -75,7 +75,9 @@ def classify(sql: str) -> Route:
     if word in ("SAVEPOINT", "RELEASE"):
         return Route.SAVEPOINT
     if word == "VACUUM":
-        return Route.VACUUM
+        # VACUUM INTO writes a copy (keeping rowids): nothing of this file can move.
+        into = re.search(r"\bINTO\b", sql[pos:], re.I) is not None
+        return Route.PLAIN if into else Route.VACUUM
     return Route.PLAIN
 
 

@@ -22,6 +22,7 @@ from chronodb.sql.classify import Route, classify, write_target
         ("COMMIT", Route.COMMIT),
         ("ROLLBACK", Route.ROLLBACK),
         ("VACUUM", Route.VACUUM),
+        ("/* copy */ VACUUM INTO 'backup.db'", Route.PLAIN),
         ("SAVEPOINT a", Route.SAVEPOINT),
         ("RELEASE SAVEPOINT a", Route.SAVEPOINT),
         ("ROLLBACK TRANSACTION TO a", Route.SAVEPOINT),
