@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,7 @@ from chronodb.errors import (
 from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.result import Result
 from chronodb.sql import temporal
-from chronodb.sql.classify import Route, classify, write_target
+from chronodb.sql.classify import Route, classify, savepoint_of, write_target
 from chronodb.sql.dialect import parse
 from chronodb.sql.snapshots import unblob
 from chronodb.storage.sqlite import SQLiteBackend
@@ -116,6 +117,16 @@ def _syntax_position(text: str, sql: str | None) -> int | None:
     return found[0]
 
 
+@dataclass(frozen=True)
+class _Mark:
+    """What a transaction had done when a savepoint was made."""
+
+    amendments: int
+    kinds: int
+    rows_written: int
+    changes: int
+
+
 class ChronoDB:
     """A system-versioned SQLite database: ordinary SQL, plus every past state of every table.
 
@@ -189,6 +200,9 @@ class ChronoDB:
         self._ledger_wanted = ledger
         self._kinds: list[str] = []
         self._amendments: list[Amendment] = []
+        # The open transaction's savepoints, oldest first: (name, and the transaction's
+        # state when it was made), so that ROLLBACK TO forgets what it undid.
+        self._savepoints: list[tuple[str, _Mark]] = []
         self._last_verification: tuple[float, bool] | None = None
         self._setup()
         if ledger:
@@ -310,6 +324,7 @@ class ChronoDB:
             raise
         self._explicit = True
         self._tx = None
+        self._savepoints = []
 
     def _finish_tx(self) -> None:
         """Drop the transaction record if the transaction changed nothing."""
@@ -547,9 +562,37 @@ class ChronoDB:
             if not self.read_only and self._tx is None:
                 self._ensure_tx()
             result = Result(self._conn.execute(sql))
+            action = savepoint_of(sql)
+            if action is not None:
+                self._mark_savepoint(*action)
             if self._tx_has_ddl:
                 self._reload_catalog()  # ROLLBACK TO may have undone a CREATE or ALTER
             return result
+
+    def _mark_savepoint(self, action: str, name: str) -> None:
+        """Follow SQLite's savepoint stack; ROLLBACK TO forgets what it undid.
+
+        A prune or erase rolled back must not have its digests recorded, and rows changed
+        then must not count as versions (``total_changes`` never goes down).
+        """
+        changes = self._backend.total_changes()
+        if action == "SAVEPOINT":
+            mark = _Mark(len(self._amendments), len(self._kinds), self._rows_written, changes)
+            self._savepoints.append((name, mark))
+            return
+        names = [entry[0] for entry in self._savepoints]
+        if name not in names:
+            return
+        depth = len(names) - 1 - names[::-1].index(name)
+        mark = self._savepoints[depth][1]
+        if action == "RELEASE":
+            del self._savepoints[depth:]
+            return
+        del self._savepoints[depth + 1 :]
+        del self._amendments[mark.amendments :]
+        del self._kinds[mark.kinds :]
+        self._rows_written = mark.rows_written
+        self._changes_at_alloc += changes - mark.changes
 
     def _vacuum(self, sql: str, params: Params) -> Result:
         """VACUUM, unless it could give rows of a rowid-keyed table another row's history.

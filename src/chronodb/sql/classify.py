@@ -82,6 +82,11 @@ def classify(sql: str) -> Route:
 
 
 _NAME = r'("(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`|\w+)'
+_SAVEPOINT = re.compile(
+    r"(SAVEPOINT|RELEASE|ROLLBACK)(?:\s+SAVEPOINT|\s+(?:TRANSACTION\s+)?TO(?:\s+SAVEPOINT)?)?"
+    rf"\s+{_NAME[:-1]}|'(?:[^']|'')+')",
+    re.I,
+)
 _TARGET = re.compile(
     r"(?:(?:INSERT|REPLACE)(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"
     rf"(?:{_NAME}\s*\.\s*)?{_NAME}",
@@ -99,9 +104,24 @@ def write_target(sql: str) -> str | None:
     """
     start = _LEADING.match(sql)
     found = _TARGET.match(sql, start.end() if start else 0)
+    return None if found is None else _unquote(found.group(2))
+
+
+def savepoint_of(sql: str) -> tuple[str, str] | None:
+    """(``SAVEPOINT``, ``RELEASE`` or ``ROLLBACK``, name) of a savepoint statement.
+
+    SQLite compares savepoint names without regard to case, so the name is casefolded.
+    """
+    start = _LEADING.match(sql)
+    found = _SAVEPOINT.match(sql, start.end() if start else 0)
     if found is None:
         return None
-    name = found.group(2)
-    if name[0] in '"[`':
-        name = name[1:-1].replace(name[0] * 2, name[0]) if name[0] != "[" else name[1:-1]
+    return found.group(1).upper(), _unquote(found.group(2)).casefold()
+
+
+def _unquote(name: str) -> str:
+    if name[0] == "[":
+        return name[1:-1]
+    if name[0] in "\"`'":
+        return name[1:-1].replace(name[0] * 2, name[0])
     return name

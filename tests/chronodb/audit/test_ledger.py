@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -309,3 +311,36 @@ def test_a_seal_whose_commit_failed_does_not_number_the_next_leaf(tmp_path, monk
     assert leaf_indexes(db) == [0, 1, 2]
     db.close()
     plain.close()
+
+
+@pytest.mark.parametrize("trim", ["erase", "prune"])
+def test_a_prune_or_erase_undone_by_rollback_to_leaves_the_ledger_verifiable(
+    db: ChronoDB, trim: str
+) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    db.execute("INSERT INTO t VALUES (1, 'a')")
+    db.execute("UPDATE t SET v = 'b' WHERE id = 1")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO t VALUES (2, 'c')")
+    db.execute("SAVEPOINT before_trim")
+    removed = db.erase("t", 1) if trim == "erase" else db.prune_history(time.time())
+    assert removed > 0
+    db.execute("ROLLBACK TO before_trim")
+    db.execute("COMMIT")
+    assert [h["values"]["v"] for h in db.get_change_history("t", 1)] == ["a", "b"]
+    assert db.verify_audit_integrity()
+
+
+def test_a_transaction_whose_changes_were_all_rolled_back_to_a_savepoint_leaves_nothing(
+    db: ChronoDB,
+) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    db.execute("INSERT INTO t VALUES (1, 'a')")
+    before, transactions = leaf_count(db), len(db.transactions())
+    db.execute("BEGIN")
+    db.execute("SAVEPOINT s")
+    db.execute("UPDATE t SET v = 'x' WHERE id = 1")
+    db.execute("rollback to S")  # savepoint names are not case-sensitive
+    db.execute("COMMIT")
+    assert (leaf_count(db), len(db.transactions())) == (before, transactions)
+    assert db.verify_audit_integrity()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chronodb.sql.classify import Route, classify, write_target
+from chronodb.sql.classify import Route, classify, savepoint_of, write_target
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,19 @@ def test_statements_are_routed_by_their_words(sql: str, route: Route) -> None:
 )
 def test_the_table_a_write_names(sql: str, table: str | None) -> None:
     assert write_target(sql) == table
+
+
+@pytest.mark.parametrize(
+    ("sql", "action"),
+    [
+        ("SAVEPOINT a", ("SAVEPOINT", "a")),
+        ("release savepoint A", ("RELEASE", "a")),
+        ("RELEASE b;", ("RELEASE", "b")),
+        ('/* undo */ ROLLBACK TRANSACTION TO SAVEPOINT "Two Words"', ("ROLLBACK", "two words")),
+        ("ROLLBACK TO [x]", ("ROLLBACK", "x")),
+        ("SAVEPOINT 'quoted'", ("SAVEPOINT", "quoted")),
+        ("ROLLBACK", None),
+    ],
+)
+def test_the_savepoint_a_statement_names(sql: str, action: tuple[str, str] | None) -> None:
+    assert savepoint_of(sql) == action
