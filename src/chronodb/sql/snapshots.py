@@ -12,11 +12,35 @@ from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
 from chronodb.versioning.tables import OP, SEQ, TX, births_of, key_list, quote, seq_after
 
 
+def rowid_column(sv: SchemaVersion) -> str | None:
+    """The history column holding the rows' rowids, if the history keeps them.
+
+    A table without a primary key is keyed by rowid; an INTEGER PRIMARY KEY is the rowid.
+    Any other key leaves the rowid unrecorded (SQLite may change it, e.g. on VACUUM).
+    """
+    if sv.keys == (ROWID_KEY,):
+        return ROWID_KEY
+    keys = sv.key_columns
+    if len(keys) == 1 and keys[0].decl_type.upper() == "INTEGER":
+        return keys[0].hist
+    return None
+
+
+def _with_rowid(select: list[str], alias: str, sv: SchemaVersion | None, rowid: bool) -> str:
+    if rowid:
+        column = rowid_column(sv) if sv is not None else None
+        source = f"{alias}.{quote(column)}" if column is not None else "NULL"
+        select = [*select, f"{source} AS {quote(ROWID_KEY)}"]
+    return ", ".join(select) or "NULL"
+
+
 def as_of(
     sv: SchemaVersion | None,
     tx_ref: str,
     columns_from: SchemaVersion,
     fixed_key: list[str] | None = None,
+    *,
+    rowid: bool = False,
 ) -> str:
     """Rows of ``sv`` current at transaction ``tx_ref``, with ``columns_from``'s columns.
 
@@ -24,11 +48,12 @@ def as_of(
     key deleted and inserted again has several, and only the last counts), then one index
     seek for the key's newest version at or before the point, dropped if it is a tombstone.
     Depth of history does not matter, only the number of keys; with the key fixed by the
-    outer query (``WHERE id = ?``) it is a handful of seeks.
+    outer query (``WHERE id = ?``) it is a handful of seeks. ``rowid``: add the rows' rowids
+    as a column ``_chrono_rowid`` (see ``rules/rowid_columns.py``).
     """
     cols = columns_from.columns
     if sv is None:  # the table did not exist then
-        names = ", ".join(f"NULL AS {quote(c.name)}" for c in cols) or "NULL"
+        names = _with_rowid([f"NULL AS {quote(c.name)}" for c in cols], "", None, rowid)
         return f"SELECT {names} WHERE {tx_ref} < 0"
     h = quote(sv.hist)
     births = quote(births_of(sv.hist))
@@ -40,7 +65,7 @@ def as_of(
             f"{key_alias if c.hist in key_hist else 'h'}.{quote(c.hist)} AS {quote(c.name)}"
             for c in cols
         ]
-        return ", ".join(picked) or "NULL"
+        return _with_rowid(picked, key_alias, sv, rowid)
 
     if fixed_key is not None:
         # The outer query names the key (WHERE id = ?): one seek for its newest version.
@@ -68,18 +93,18 @@ def as_of(
     )
 
 
-def versions(sv: SchemaVersion, condition: str) -> str:
+def versions(sv: SchemaVersion, condition: str, *, rowid: bool = False) -> str:
     """Every live version of ``sv``'s table with its period ``sys_from``/``sys_to`` (seconds).
 
     ``condition`` may use ``f.tx_time`` (start, microseconds) and ``n.tx_time`` (end, NULL
-    while current).
+    while current). ``rowid``: as for :func:`as_of`.
     """
     h = quote(sv.hist)
     keylist = key_list(sv.keys)
     select = [f"v.{quote(c.hist)} AS {quote(c.name)}" for c in sv.columns]
     select += ["f.tx_time / 1e6 AS sys_from", "n.tx_time / 1e6 AS sys_to"]
     return (
-        f"SELECT {', '.join(select)} FROM (SELECT *, lead({TX}) OVER "
+        f"SELECT {_with_rowid(select, 'v', sv, rowid)} FROM (SELECT *, lead({TX}) OVER "
         f"(PARTITION BY {keylist} ORDER BY {TX}) AS _chrono_next FROM {h}) AS v "
         f"JOIN _chrono_tx AS f ON f.tx_id = v.{TX} "
         f"LEFT JOIN _chrono_tx AS n ON n.tx_id = v._chrono_next "

@@ -22,6 +22,12 @@ from chronodb.sql.rules.changes_function import ChangesArgumentError, changes_fu
 from chronodb.sql.rules.column_names import keep_column_names
 from chronodb.sql.rules.expand_views import expand_views
 from chronodb.sql.rules.query_as_of import push_query_as_of
+from chronodb.sql.rules.rowid_columns import (
+    ROWID_COLUMN,
+    RowidError,
+    expose_rowids,
+    spell_out_stars,
+)
 from chronodb.sql.rules.system_time import replace_temporal_tables
 from chronodb.timepoint import MAX_EPOCH, to_micros
 from chronodb.versioning.catalog import Catalog, SchemaVersion
@@ -194,6 +200,7 @@ def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]
     tree = keep_column_names(tree)
     tree = push_query_as_of(tree)
     tree = expand_views(tree, view_body)
+    tree = expose_rowids(tree)
     tables = []
     for table in tree.find_all(exp.Table):
         version = table.args.get("version")
@@ -313,15 +320,21 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
         if ref.kind == "CHANGES":
             assert sv is not None
             return snapshots.changes(sv, name[0], name[1], catalog.versions_of(sv.table_id))
+        rowid = bool(table._meta and table.meta.get("rowid"))
         if ref.kind == "AS OF":
             unit = version.meta.get("unit", "TIMESTAMP")
             tx_ref = name[0] if unit == "TRANSACTION" else tx_at_micros(name[0])
             shape = sv or catalog.earliest(ref.name)
             assert shape is not None
-            return snapshots.as_of(sv, tx_ref, shape, _fixed_key(table, sv))
+            if rowid:
+                _expose_rowid(table, sv, [c.name for c in shape.columns], p.sql)
+            return snapshots.as_of(sv, tx_ref, shape, _fixed_key(table, sv), rowid=rowid)
         assert sv is not None
+        if rowid:
+            _expose_rowid(table, sv, [c.name for c in sv.columns] + ["sys_from", "sys_to"], p.sql)
         lo, hi = [*name, None, None][:2]
-        return snapshots.versions(sv, snapshots.range_condition(ref.kind, lo, hi))
+        condition = snapshots.range_condition(ref.kind, lo, hi)
+        return snapshots.versions(sv, condition, rowid=rowid)
 
     tree = replace_temporal_tables(p.tree.copy(), build)
     if not mapping:
@@ -338,14 +351,33 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
     return to_sql(tree)
 
 
+def _expose_rowid(table: exp.Table, sv: SchemaVersion | None, columns: list[str], sql: str) -> None:
+    """Check that ``table``'s history keeps rowids, and keep its extra column out of ``*``."""
+    if sv is not None and snapshots.rowid_column(sv) is None:
+        keys = ", ".join(c.name for c in sv.key_columns)
+        raise TemporalError(
+            f"rowid of {table.name} in the past is not kept: its rows are known by their "
+            f"primary key ({keys}); use that instead",
+            sql=sql,
+            position=_position(table),
+        )
+    try:
+        spell_out_stars(table, columns)
+    except RowidError as err:
+        raise TemporalError(str(err), sql=sql, position=_position(table)) from None
+
+
 def _fixed_key(table: exp.Table, sv: SchemaVersion | None) -> list[str] | None:
     """SQL for each key column the query fixes with ``key = value``, or None.
 
     Only for a table read alone (no joins) whose WHERE has, at its top level, one equality
     per key column with a literal or a parameter: then AS OF needs one seek, not a scan.
     """
-    if sv is None or not sv.key_columns or len(sv.key_columns) != len(sv.keys):
+    if sv is None:
         return None
+    names_of_keys = [c.name.lower() for c in sv.key_columns]
+    if len(names_of_keys) != len(sv.keys):  # keyed by rowid: named as rules/rowid_columns.py
+        names_of_keys = [ROWID_COLUMN.lower()]
     from_ = table.parent
     select = from_.parent if isinstance(from_, exp.From) else None
     if not isinstance(select, exp.Select) or select.args.get("joins"):
@@ -364,7 +396,9 @@ def _fixed_key(table: exp.Table, sv: SchemaVersion | None) -> list[str] | None:
             ref = _value_ref(value)
             if ref is not None:
                 found.setdefault(col.name.lower(), ref)
-    refs = [found.get(c.name.lower()) for c in sv.key_columns]
+    if len(names_of_keys) == 1 and snapshots.rowid_column(sv) is not None:
+        found.setdefault(names_of_keys[0], found.get(ROWID_COLUMN.lower()))  # WHERE rowid = ?
+    refs = [found.get(name) for name in names_of_keys]
     return None if any(r is None for r in refs) else [r for r in refs if r is not None]
 
 

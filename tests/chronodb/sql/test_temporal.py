@@ -387,6 +387,48 @@ def test_as_of_after_an_unaliased_subquery(db: ChronoDB) -> None:
     assert db.execute("SELECT v FROM s AS of_s").scalar() == "new"
 
 
+def test_rowid_names_rows_of_a_table_without_a_primary_key_in_the_past(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE notes (body TEXT)")
+    written = db.execute("INSERT INTO notes VALUES ('a'), ('b'), ('c')").tx_id
+    db.execute("DELETE FROM notes WHERE rowid = 2")
+    db.execute("UPDATE notes SET body = 'a2' WHERE rowid = 1")
+    then = "AS OF TRANSACTION ?"
+    assert rows(db, f"SELECT rowid, * FROM notes {then} ORDER BY rowid", [written]) == [
+        (1, "a"),
+        (2, "b"),
+        (3, "c"),
+    ]
+    assert db.execute(f"SELECT rowid, * FROM notes {then}", [written]).columns == ["rowid", "body"]
+    assert rows(db, f"SELECT body FROM notes {then} WHERE rowid = ?", [written, 2]) == [("b",)]
+    assert rows(db, f"SELECT n.oid, n.* FROM notes AS n {then} WHERE _rowid_ > 2", [written]) == [
+        (3, "c")
+    ]
+    history = rows(db, "SELECT rowid, body FROM notes FOR SYSTEM_TIME ALL ORDER BY rowid, sys_from")
+    assert history == [(1, "a"), (1, "a2"), (2, "b"), (3, "c")]
+
+
+def test_rowid_of_an_integer_primary_key_is_the_key(db: ChronoDB, story: Timeline) -> None:
+    then = "AS OF TIMESTAMP ?"
+    assert rows(db, f"SELECT rowid, name FROM users {then} ORDER BY rowid", [story.inserted]) == [
+        (1, "Alice"),
+        (2, "Bob"),
+    ]
+    assert rows(db, f"SELECT name FROM users {then} WHERE rowid = 2", [story.inserted]) == [
+        ("Bob",)
+    ]
+
+
+def test_rowid_in_the_past_of_another_key_is_refused(db: ChronoDB) -> None:
+    from chronodb.errors import TemporalError
+
+    db.execute("CREATE TABLE flags (name TEXT PRIMARY KEY, on_ INTEGER)")
+    tx = db.execute("INSERT INTO flags VALUES ('dark', 1)").tx_id
+    sql = "SELECT rowid FROM flags AS OF TRANSACTION ?"
+    with pytest.raises(TemporalError, match=r"rowid of flags .* primary key \(name\)") as caught:
+        db.execute(sql, [tx])
+    assert caught.value.position == sql.index("flags")
+
+
 # --------------------------------------------------------------------- EXPLAIN
 def test_explain_query_plan_of_a_temporal_query_shows_the_history_seeks(
     db: ChronoDB, story: Timeline

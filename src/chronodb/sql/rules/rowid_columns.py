@@ -1,0 +1,120 @@
+"""Let ``rowid`` name a row of a table read in the past.
+
+    SELECT rowid, v FROM t AS OF TIMESTAMP 5 WHERE rowid = 2
+    -> SELECT t._chrono_rowid AS rowid, v FROM t FOR SYSTEM_TIME AS OF 5
+       WHERE t._chrono_rowid = 2
+
+A table read in the past becomes a subquery over its history, and a subquery has no rowid:
+SQLite would answer NULL, and ``WHERE rowid = 2`` would match nothing. The history keeps
+each row's rowid where it is the row's identity (a table without a primary key, or an
+INTEGER PRIMARY KEY), so the subquery exposes it as a column (``_chrono_rowid``), which
+the table is marked to ask for (``meta["rowid"]``). ``*`` over such a table is spelled out
+when the subquery is built, so that this column stays out of the result.
+
+Only references SQLite would resolve are rewritten: qualified by the table's name or
+alias, or unqualified in a query reading one table.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+ROWID_NAMES = frozenset({"rowid", "oid", "_rowid_"})
+ROWID_COLUMN = "_chrono_rowid"
+
+
+class RowidError(ValueError):
+    """``*`` cannot be spelled out here (SQLite merges the columns of USING and NATURAL)."""
+
+
+def _sources(select: exp.Select) -> list[exp.Expr]:
+    from_ = select.args.get("from_") or select.args.get("from")  # sqlglot renamed it in 28
+    found = [from_.this] if from_ is not None else []
+    return found + [join.this for join in select.args.get("joins") or []]
+
+
+def _enclosing_select(node: exp.Expr) -> exp.Select | None:
+    parent = node.parent
+    while parent is not None and not isinstance(parent, exp.Select):
+        parent = parent.parent
+    return parent
+
+
+def _source_of(column: exp.Column, select: exp.Select) -> exp.Table | None:
+    sources = _sources(select)
+    if column.table:
+        named = [s for s in sources if s.alias_or_name.lower() == column.table.lower()]
+        source = named[0] if len(named) == 1 else None
+    else:
+        source = sources[0] if len(sources) == 1 else None
+    if not isinstance(source, exp.Table):
+        return None
+    version = source.args.get("version")
+    if version is None or version.text("kind").upper() == "CHANGES":
+        return None
+    return source
+
+
+def expose_rowids(expression: exp.Expr) -> exp.Expr:
+    for column in list(expression.find_all(exp.Column)):
+        if column.name.lower() not in ROWID_NAMES or isinstance(column.this, exp.Star):
+            continue
+        select = _enclosing_select(column)
+        if select is None:
+            continue
+        table = _source_of(column, select)
+        if table is None:
+            continue
+        table.meta["rowid"] = True
+        ref = exp.column(ROWID_COLUMN, table=table.alias_or_name, quoted=True)
+        if column.parent is select and column.arg_key == "expressions":
+            column.replace(exp.alias_(ref, "rowid"))  # SQLite names any of the three "rowid"
+        else:
+            column.replace(ref)
+    return expression
+
+
+def spell_out_stars(table: exp.Table, columns: list[str]) -> None:
+    """Replace ``*`` and ``table.*`` in the query reading ``table`` by ``columns``.
+
+    Called when ``table`` becomes a subquery with the extra column ``_chrono_rowid``, which
+    a star would show. Other tables' columns stay behind ``their_name.*``.
+    """
+    select = _enclosing_select(table)
+    if select is None:
+        return
+    alias = table.alias_or_name
+    mine = [exp.column(name, table=alias, quoted=True) for name in columns]
+    items: list[exp.Expr] = []
+    for item in select.expressions:
+        if isinstance(item, exp.Star):
+            joins = select.args.get("joins") or []
+            if any(j.args.get("using") or j.args.get("method") for j in joins):
+                raise RowidError(
+                    f"rowid of {alias}, read in the past, with * over a USING or NATURAL "
+                    "join: name the columns instead of *"
+                )
+            for source in _sources(select):
+                if source is table:
+                    items += [m.copy() for m in mine]
+                elif source.alias_or_name:
+                    items.append(
+                        exp.Column(
+                            this=exp.Star(),
+                            table=exp.to_identifier(source.alias_or_name, quoted=True),
+                        )
+                    )
+                else:
+                    raise RowidError(
+                        f"rowid of {alias}, read in the past, with * over a subquery "
+                        "without an alias: give it one, or name the columns"
+                    )
+        elif (
+            isinstance(item, exp.Column)
+            and isinstance(item.this, exp.Star)
+            and item.table.lower() == alias.lower()
+        ):
+            items += [m.copy() for m in mine]
+        else:
+            items.append(item)
+    select.set("expressions", items)
