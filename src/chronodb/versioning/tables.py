@@ -155,8 +155,8 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
     key_defs = [] if pk else [f"{ROWID_KEY} INTEGER"]
     col_defs = [quote(c.hist) for c in columns]
     conn.execute(
-        f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER NOT NULL, "
-        f"{OP} TEXT NOT NULL, " + ", ".join(key_defs + col_defs) + ")"
+        f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER, "
+        f"{OP} TEXT, " + ", ".join(key_defs + col_defs) + ")"
     )
     keylist = key_list(keys)
     conn.execute(f"CREATE UNIQUE INDEX {quote(hist + '_key')} ON {quote(hist)} ({keylist}, {TX})")
@@ -221,7 +221,7 @@ def _upsert(sv: SchemaVersion, op: str, row: str, cols: Sequence[Column]) -> str
     )
     keylist = key_list(sv.keys)
     sets = [f"{OP} = CASE WHEN {OP} = 'I' AND excluded.{OP} = 'U' THEN 'I' ELSE excluded.{OP} END"]
-    sets += [f"{quote(c.hist)} = excluded.{quote(c.hist)}" for c in cols]
+    sets += [f"{quote(c.hist)} = excluded.{quote(c.hist)}" for c in cols if c.hist not in sv.keys]
     return (
         f"INSERT INTO {quote(sv.hist)} ({', '.join(names)}) VALUES ({', '.join(values)}) "
         f"ON CONFLICT ({keylist}, {TX}) DO UPDATE SET {', '.join(sets)};"

@@ -12,16 +12,19 @@ import sqlite3
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import (
+    OP,
+    TX,
     create_births,
     create_triggers,
     drop_triggers,
     quote,
 )
 
-FORMAT = 4
+FORMAT = 5
 """1: births were a partial index of history ('I' versions); 2: a table of their own;
 3: a point in time resolves through sparse marks, not an index on every transaction's time;
-4: the allocator writes the marks, not triggers on ``_chrono_tx``."""
+4: the allocator writes the marks, not triggers on ``_chrono_tx``; 5: nothing in a history
+write can abort the statement (see :func:`_abort_free_history`)."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -47,9 +50,48 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
     if found < 4:
         for name in timeline.OLD_TRIGGERS:
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+    if found < 5:
+        _abort_free_history(conn, catalog)
     conn.execute(
         "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
     )
+
+
+_CONSTRAINED = f"{TX} INTEGER NOT NULL, {OP} TEXT NOT NULL,"
+_FREE = f"{TX} INTEGER, {OP} TEXT,"
+
+
+def _abort_free_history(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """Drop what made SQLite open a statement journal for every versioned write.
+
+    A statement that writes two tables (the user's, and history through a trigger) and
+    could abort half-way is given a statement journal, at about 1 µs a row. Two things in
+    the history write could abort: NOT NULL on ``_chrono_tx`` and ``_chrono_op`` (the
+    triggers always fill them), and the key columns in the upsert's SET (the key is the
+    conflict's own). The triggers are written again; the NOT NULLs are removed as SQLite
+    documents for that change (``writable_schema``; the rows on disk are unchanged). Where
+    SQLite refuses (a build in defensive mode), the file keeps them: only slower.
+    """
+    for sv in catalog.live_tables():
+        drop_triggers(conn, sv)
+        create_triggers(conn, sv)
+    hists = {v.hist for v in catalog.versions}
+    edits = [
+        (sql.replace(_CONSTRAINED, _FREE, 1), name)
+        for name, sql in conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
+        if name in hists and _CONSTRAINED in sql
+    ]
+    if not edits:
+        return
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        conn.executemany("UPDATE sqlite_schema SET sql = ? WHERE name = ?", edits)
+        conn.execute(f"PRAGMA schema_version = {version + 1}")
+    except sqlite3.DatabaseError:
+        pass  # defensive mode: sqlite_schema is read-only
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
 
 
 def _births_table(conn: sqlite3.Connection, catalog: Catalog) -> None:

@@ -2,8 +2,9 @@
 
 ``files/format1.db`` was written by ChronoDB at file format 1 (births kept as a partial
 index of history); the statements that made it, one transaction each, are listed below.
-``files/format2.db`` was written at format 2 (an index on every transaction's time) and
-``files/format3.db`` at format 3 (marks kept by triggers), both by ``files/make_kv.py``.
+``files/format2.db`` was written at format 2 (an index on every transaction's time),
+``files/format3.db`` at format 3 (marks kept by triggers) and ``files/format4.db`` at
+format 4 (history writes that could abort), all by ``files/make_kv.py``.
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def kv_after(tx: int) -> list[tuple[int, int]]:
     return sorted(latest.items())
 
 
-@pytest.mark.parametrize("fixture", ["format2.db", "format3.db"])
+@pytest.mark.parametrize("fixture", ["format2.db", "format3.db", "format4.db"])
 def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: str) -> None:
     path = tmp_path / fixture
     shutil.copy(FILES / fixture, path)
@@ -129,6 +130,12 @@ def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: st
         kinds = conn.execute("SELECT name, type FROM sqlite_schema").fetchall()
         indexes = [name for name, kind in kinds if kind == "index"]
         marks = conn.execute("SELECT tx_id FROM _chrono_tx_mark ORDER BY tx_id").fetchall()
+        checked = conn.execute("PRAGMA integrity_check").fetchall()
+        schema = dict(conn.execute("SELECT name, sql FROM sqlite_schema WHERE name LIKE '%kv%'"))
+    assert checked == [("ok",)]
+    # history writes cannot abort (format 5): no NOT NULL, the key not SET by the upsert
+    assert "NOT NULL" not in schema["_chrono_h1_kv"]
+    assert '"k" = excluded' not in schema["_chrono_h1_kv_au"]
     assert "_chrono_tx_time" not in indexes
     assert not [name for name, kind in kinds if name.startswith("_chrono_tx_mark_")]
     assert marks == [(32,), (64,), (96,)]
