@@ -89,7 +89,7 @@ def _abort_free_history(conn: sqlite3.Connection, catalog: Catalog) -> None:
         conn.executemany("UPDATE sqlite_schema SET sql = ? WHERE name = ?", edits)
         conn.execute(f"PRAGMA schema_version = {version + 1}")
     except sqlite3.DatabaseError:
-        pass  # defensive mode: sqlite_schema is read-only
+        return  # a build in defensive mode keeps sqlite_schema read-only: only speed is lost
     finally:
         conn.execute("PRAGMA writable_schema = OFF")
 

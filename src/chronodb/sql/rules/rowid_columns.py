@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from chronodb.versioning.catalog import ROWID_KEY
+
 ROWID_NAMES = frozenset({"rowid", "oid", "_rowid_"})
-ROWID_COLUMN = "_chrono_rowid"
+ROWID_COLUMN = ROWID_KEY  # the history's name for the rowid; snapshots expose it so
 
 
 class RowidError(ValueError):
