@@ -11,6 +11,8 @@ from itertools import pairwise
 from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
 from chronodb.versioning.tables import OP, SEQ, TX, births_of, key_list, quote, seq_after
 
+PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
+
 
 def rowid_column(sv: SchemaVersion) -> str | None:
     """The history column holding the rows' rowids, if the history keeps them.
@@ -102,7 +104,7 @@ def versions(sv: SchemaVersion, condition: str, *, rowid: bool = False) -> str:
     h = quote(sv.hist)
     keylist = key_list(sv.keys)
     select = [f"v.{quote(c.hist)} AS {quote(c.name)}" for c in sv.columns]
-    select += ["f.tx_time / 1e6 AS sys_from", "n.tx_time / 1e6 AS sys_to"]
+    select += [f"f.tx_time / 1e6 AS {PERIOD[0]}", f"n.tx_time / 1e6 AS {PERIOD[1]}"]
     return (
         f"SELECT {_with_rowid(select, 'v', sv, rowid)} FROM (SELECT *, lead({TX}) OVER "
         f"(PARTITION BY {keylist} ORDER BY {TX}) AS _chrono_next FROM {h}) AS v "

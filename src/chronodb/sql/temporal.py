@@ -331,7 +331,7 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             return snapshots.as_of(sv, tx_ref, shape, _fixed_key(table, sv), rowid=rowid)
         assert sv is not None
         if rowid:
-            _expose_rowid(table, sv, [c.name for c in sv.columns] + ["sys_from", "sys_to"], p.sql)
+            _expose_rowid(table, sv, [c.name for c in sv.columns] + list(snapshots.PERIOD), p.sql)
         lo, hi = [*name, None, None][:2]
         condition = snapshots.range_condition(ref.kind, lo, hi)
         return snapshots.versions(sv, condition, rowid=rowid)
@@ -396,9 +396,9 @@ def _fixed_key(table: exp.Table, sv: SchemaVersion | None) -> list[str] | None:
             ref = _value_ref(value)
             if ref is not None:
                 found.setdefault(col.name.lower(), ref)
-    if len(names_of_keys) == 1 and snapshots.rowid_column(sv) is not None:
-        found.setdefault(names_of_keys[0], found.get(ROWID_COLUMN.lower()))  # WHERE rowid = ?
     refs = [found.get(name) for name in names_of_keys]
+    if refs == [None] and snapshots.rowid_column(sv) is not None:
+        refs = [found.get(ROWID_COLUMN.lower())]  # WHERE rowid = ?: the key by another name
     return None if any(r is None for r in refs) else [r for r in refs if r is not None]
 
 

@@ -52,6 +52,10 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     if found < 5:
         _abort_free_history(conn, catalog)
+        # Formats 2 (births) and 5 (no abort) both changed the triggers: written once, here.
+        for sv in catalog.live_tables():
+            drop_triggers(conn, sv)
+            create_triggers(conn, sv)
     conn.execute(
         "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
     )
@@ -68,13 +72,11 @@ def _abort_free_history(conn: sqlite3.Connection, catalog: Catalog) -> None:
     could abort half-way is given a statement journal, at about 1 µs a row. Two things in
     the history write could abort: NOT NULL on ``_chrono_tx`` and ``_chrono_op`` (the
     triggers always fill them), and the key columns in the upsert's SET (the key is the
-    conflict's own). The triggers are written again; the NOT NULLs are removed as SQLite
-    documents for that change (``writable_schema``; the rows on disk are unchanged). Where
-    SQLite refuses (a build in defensive mode), the file keeps them: only slower.
+    conflict's own; :func:`upgrade` writes the triggers again). The NOT NULLs are removed
+    as SQLite documents for that change (``writable_schema``; the rows on disk are
+    unchanged). Where SQLite refuses (a build in defensive mode), the file keeps them: only
+    slower.
     """
-    for sv in catalog.live_tables():
-        drop_triggers(conn, sv)
-        create_triggers(conn, sv)
     hists = {v.hist for v in catalog.versions}
     edits = [
         (sql.replace(_CONSTRAINED, _FREE, 1), name)
@@ -101,6 +103,3 @@ def _births_table(conn: sqlite3.Connection, catalog: Catalog) -> None:
             continue
         conn.execute(f"DROP INDEX IF EXISTS {quote(sv.hist + '_ins')}")
         create_births(conn, sv.hist, sv.keys)
-    for sv in catalog.live_tables():
-        drop_triggers(conn, sv)
-        create_triggers(conn, sv)
