@@ -11,6 +11,7 @@ the model's error is the mean absolute percentage error (MAPE) on those.
 from __future__ import annotations
 
 import math
+import threading
 from collections import deque
 from collections.abc import Sequence
 
@@ -59,6 +60,8 @@ class CostModel:
         self.trainings = 0
         self.trained_on = 0
         self.mape: float | None = None  # on held-out measurements, after training
+        # Every thread running statements feeds the model; one of them may be training it.
+        self._lock = threading.RLock()
 
     @property
     def samples(self) -> int:
@@ -66,6 +69,10 @@ class CostModel:
 
     def observe(self, features: tuple[float, ...], latency_ns: float) -> None:
         """Remember one measurement; every fifth is kept aside to measure the model's error."""
+        with self._lock:
+            self._observe(features, latency_ns)
+
+    def _observe(self, features: tuple[float, ...], latency_ns: float) -> None:
         self._seen += 1
         target = math.log(max(latency_ns, 1.0))
         if self._seen % _HOLD_OUT_EVERY == 0:
@@ -95,6 +102,10 @@ class CostModel:
 
     def train(self) -> bool:
         """Fit the weights to the measurements so far; False if there are too few."""
+        with self._lock:
+            return self._train()
+
+    def _train(self) -> bool:
         count = sum(g[0] for g in self._groups.values())
         if count < _MIN_SAMPLES:
             return False
@@ -114,11 +125,15 @@ class CostModel:
         self.trained_on = int(count)
         self._trained_at = self._seen
         self._new_plans = False
-        self.mape = self.error()
+        self.mape = self._error()
         return True
 
     def error(self) -> float | None:
         """MAPE (a fraction: 0.25 is 25%) of the predictions on the held-out measurements."""
+        with self._lock:
+            return self._error()
+
+    def _error(self) -> float | None:
         if not self._test:
             return None
         total = 0.0
