@@ -407,6 +407,18 @@ def test_rowid_names_rows_of_a_table_without_a_primary_key_in_the_past(db: Chron
     assert history == [(1, "a"), (1, "a2"), (2, "b"), (3, "c")]
 
 
+def test_a_correlated_subquery_reads_the_past_tables_rowid(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE notes (body TEXT)")
+    written = db.execute("INSERT INTO notes VALUES ('a'), ('b'), ('c')").tx_id
+    db.execute("DELETE FROM notes WHERE rowid = 1")
+    # How many of today's notes come before each note as it was then: 'a' is gone today.
+    sql = (
+        "SELECT body, (SELECT count(*) FROM notes AS now WHERE now.rowid < notes.rowid), "
+        "(SELECT notes.rowid * 10) FROM notes AS OF TRANSACTION ? ORDER BY body"
+    )
+    assert rows(db, sql, [written]) == [("a", 0, 10), ("b", 0, 20), ("c", 1, 30)]
+
+
 def test_rowid_of_an_integer_primary_key_is_the_key(db: ChronoDB, story: Timeline) -> None:
     then = "AS OF TIMESTAMP ?"
     assert rows(db, f"SELECT rowid, name FROM users {then} ORDER BY rowid", [story.inserted]) == [

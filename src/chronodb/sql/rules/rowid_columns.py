@@ -12,7 +12,8 @@ the table is marked to ask for (``meta["rowid"]``). ``*`` over such a table is s
 when the subquery is built, so that this column stays out of the result.
 
 Only references SQLite would resolve are rewritten: qualified by the table's name or
-alias, or unqualified in a query reading one table.
+alias, or unqualified in a query reading one table; from a subquery, names are looked up
+outward, so a correlated subquery reaches the outer query's table.
 """
 
 from __future__ import annotations
@@ -42,13 +43,21 @@ def _enclosing_select(node: exp.Expr) -> exp.Select | None:
     return parent
 
 
-def _source_of(column: exp.Column, select: exp.Select) -> exp.Table | None:
-    sources = _sources(select)
-    if column.table:
-        named = [s for s in sources if s.alias_or_name.lower() == column.table.lower()]
-        source = named[0] if len(named) == 1 else None
-    else:
-        source = sources[0] if len(sources) == 1 else None
+def _source_of(column: exp.Column, select: exp.Select | None) -> exp.Table | None:
+    """The table ``column`` names, found the way SQLite does: in the query it is in, else in
+    the queries around it (a correlated subquery naming the outer query's table)."""
+    source: exp.Expr | None = None
+    while select is not None:
+        sources = _sources(select)
+        if column.table:
+            named = [s for s in sources if s.alias_or_name.lower() == column.table.lower()]
+            if named:
+                source = named[0] if len(named) == 1 else None
+                break
+        elif sources:
+            source = sources[0] if len(sources) == 1 else None
+            break
+        select = _enclosing_select(select)
     if not isinstance(source, exp.Table):
         return None
     version = source.args.get("version")
