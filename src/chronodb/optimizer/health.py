@@ -249,7 +249,7 @@ def health_report(db: ChronoDB) -> dict[str, Any]:
         "recommendations": recommendations,
         "optimizer": {
             "enabled": optimizer.enabled,
-            "statements_seen": sum(s.calls for s in workload.statements.values()),
+            "statements_seen": workload.calls(),
         },
     }
     if hasattr(db, "audit_trail"):

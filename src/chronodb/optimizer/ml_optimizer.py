@@ -402,7 +402,7 @@ class MLOptimizer:
         mape = self.model.mape if self.model.mape is not None else self.model.error()
         return {
             "enabled": self.enabled,
-            "statements_seen": sum(s.calls for s in self.workload.statements.values()),
+            "statements_seen": self.workload.calls(),
             "samples_seen": self.model.samples,
             "fingerprints": len(captured),
             "training_interval": self.training_interval,

@@ -268,8 +268,13 @@ class Workload:
             out[f"p{q}_ms"] = _ms(chosen)
         return out
 
+    def calls(self) -> int:
+        """Statements run since the database was opened.
+
+        Over a copy of the fingerprints: another thread may be adding one.
+        """
+        return sum(s.calls for s in list(self.statements.values()))
+
     def throughput(self) -> float:
         """Statements per second since the database was opened."""
-        calls = sum(s.calls for s in list(self.statements.values()))
-        elapsed = max(time.time() - self.started, 1e-6)
-        return calls / elapsed
+        return self.calls() / max(time.time() - self.started, 1e-6)
