@@ -442,9 +442,9 @@ class ChronoDB:
         """Run a write inside the open transaction, or in one of its own.
 
         ``sql``: the statement; its first keyword is the ledger's ``kind`` unless one is
-        given, and the table it writes a hint for the ledger's seal. An autocommit write runs
-        this on every call, so it is kept to what each step needs (about a fifteenth of an
-        autocommit UPDATE went to calls that did nothing without the ledger).
+        given, and the table it writes a hint for the ledger's seal. Every autocommit write
+        runs this, so without the ledger it skips what only the ledger reads (those calls
+        were about 1.2 µs of each autocommit UPDATE).
         """
         ledger = self._ledger
         # Check for an open transaction under the lock: another thread's is not ours to join.
