@@ -16,7 +16,7 @@ import sqlite3
 from chronodb.sql.snapshots import as_of
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import SEQ, TX, quote
-from chronodb.versioning.timeline import MARK_EVERY
+from chronodb.versioning.timeline import marked
 
 _LATEST_TX = "(SELECT coalesce(max(tx_id), 0) FROM _chrono_tx)"
 
@@ -30,9 +30,9 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
     ).fetchone()
     if backwards is not None:
         problems.append(f"transaction {backwards[0]} is not later than the one before it")
-    # Every MARK_EVERY-th transaction has a mark with its time, and no mark names another time.
+    # Every marked transaction has a mark with its time, and no mark names another time.
     unmarked, stray = conn.execute(
-        f"SELECT (SELECT count(*) FROM _chrono_tx AS t WHERE t.tx_id % {MARK_EVERY} = 0 AND "
+        f"SELECT (SELECT count(*) FROM _chrono_tx AS t WHERE {marked('t.tx_id')} AND "
         "NOT EXISTS (SELECT 1 FROM _chrono_tx_mark AS m WHERE m.tx_time = t.tx_time "
         "AND m.tx_id = t.tx_id)), (SELECT count(*) FROM _chrono_tx_mark AS m WHERE NOT EXISTS "
         "(SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = m.tx_id AND t.tx_time = m.tx_time))"

@@ -38,9 +38,14 @@ def is_marked(tx_id: int) -> bool:
     return tx_id % MARK_EVERY == 0
 
 
+def marked(tx_id: str) -> str:
+    """:func:`is_marked` in SQL, of the expression ``tx_id``."""
+    return f"{tx_id} % {MARK_EVERY} = 0"
+
+
 FILL = (
     "INSERT OR REPLACE INTO _chrono_tx_mark (tx_time, tx_id) "
-    f"SELECT tx_time, tx_id FROM _chrono_tx WHERE tx_id % {MARK_EVERY} = 0"
+    f"SELECT tx_time, tx_id FROM _chrono_tx WHERE {marked('tx_id')}"
 )
 """Marks for transactions recorded before the marks table existed (a file's upgrade)."""
 
