@@ -64,11 +64,13 @@ def create_births(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> N
 
 def births_from(hist: str, keys: Sequence[str], where: str) -> str:
     """SQL adding to ``hist``'s births the (key, tx) of its versions matching ``where``."""
-    keylist = key_list(keys)
-    return (
-        f"INSERT OR IGNORE INTO {quote(births_of(hist))} ({keylist}, {TX}) "
-        f"SELECT {keylist}, {TX} FROM {quote(hist)} WHERE {where}"
-    )
+    source = f"SELECT {key_list(keys)}, {TX} FROM {quote(hist)} WHERE {where}"
+    return f"{_add_births(hist, keys)} {source}"
+
+
+def _add_births(hist: str, keys: Sequence[str]) -> str:
+    """The head of an INSERT into ``hist``'s births; a birth already there is kept."""
+    return f"INSERT OR IGNORE INTO {quote(births_of(hist))} ({key_list(keys)}, {TX})"
 
 
 def seq_after(hist: str, tx_ref: str) -> str:
@@ -236,12 +238,8 @@ def _key_exprs(sv: SchemaVersion, row: str) -> list[str]:
 
 def _birth(sv: SchemaVersion) -> str:
     """Record that NEW's key began a life in this transaction (once, however often)."""
-    keylist = key_list(sv.keys)
     values = ", ".join(_key_exprs(sv, "NEW"))
-    return (
-        f"INSERT OR IGNORE INTO {quote(births_of(sv.hist))} ({keylist}, {TX}) "
-        f"VALUES ({values}, {CURRENT_TX});"
-    )
+    return f"{_add_births(sv.hist, sv.keys)} VALUES ({values}, {CURRENT_TX});"
 
 
 def _compares_as_bytes(column: Column) -> bool:
