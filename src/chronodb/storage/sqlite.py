@@ -53,10 +53,15 @@ class SQLiteBackend:
             cached_statements=STATEMENT_CACHE,
         )
         self.conn.row_factory = sqlite3.Row
+        # The engine's own statements run on one cursor (a new cursor per statement is about
+        # 0.13 µs). Each runs to completion, so none is left holding a lock: a query stopped
+        # part-way would be, so queries keep to their own cursors.
+        self._own = self.conn.cursor()
         if wal and path != ":memory:" and not read_only:
             # Switching a new file to WAL needs it to itself: when several processes open
             # it at once, SQLite may answer "locked" without calling the busy handler.
             self._retry("PRAGMA journal_mode=WAL")
+            self._own.fetchall()  # the mode it answers; read, so the statement completes
             # A versioned write dirties several pages (table, history, indexes, ledger) where
             # plain SQLite dirties one: checkpoint after as many commits, not as many pages.
             self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
@@ -98,7 +103,7 @@ class SQLiteBackend:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                self.conn.execute(statement)
+                self._own.execute(statement)
                 return
             except sqlite3.OperationalError as err:
                 if "locked" not in str(err) and "busy" not in str(err):
@@ -128,7 +133,7 @@ class SQLiteBackend:
 
     def rollback(self) -> None:
         if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+            self._own.execute("ROLLBACK")
         self.in_transaction = False
         self._pending = None
 
@@ -141,14 +146,15 @@ class SQLiteBackend:
         """
         last = self._last
         us = now_us if last is None or now_us > last[1] else last[1] + 1
-        tx_id = self.conn.execute(_RECORD, (us, user)).lastrowid
+        own = self._own
+        tx_id = own.execute(_RECORD, (us, user)).lastrowid
         if last is None or tx_id != last[0] + 1:
             before = self.conn.execute(_TIME_BEFORE, (tx_id,)).fetchone()
             if before is not None and us <= before[0]:
                 us = before[0] + 1
-                self.conn.execute(_RETIME, (us, tx_id))
+                own.execute(_RETIME, (us, tx_id))
         if timeline.is_marked(tx_id):
-            self.conn.execute(timeline.MARK, (us, tx_id))
+            own.execute(timeline.MARK, (us, tx_id))
         self._pending = (tx_id, us)
         return tx_id, us
 
@@ -157,9 +163,9 @@ class SQLiteBackend:
         if self._pending is None:
             return
         tx_id, us = self._pending
-        self.conn.execute(_DISCARD, (tx_id,))
+        self._own.execute(_DISCARD, (tx_id,))
         if timeline.is_marked(tx_id):
-            self.conn.execute(timeline.UNMARK, (us,))
+            self._own.execute(timeline.UNMARK, (us,))
         self._pending = None
 
     def schema_cookie(self) -> int:
