@@ -73,6 +73,11 @@ def statement_kind(sql: str) -> str:
     return found.group(1).upper() if found else "WRITE"
 
 
+def _missing_table(err: sqlite3.OperationalError) -> bool:
+    """SQLite's error for a statement naming a table that does not exist (yet)."""
+    return str(err).startswith("no such table")
+
+
 def _os_user() -> str:
     try:
         return getpass.getuser()
@@ -395,15 +400,39 @@ class ChronoDB:
         """Append the open transaction's leaf to the ledger; returns its hash (hex)."""
         if self._ledger is None:
             return None
+        written = self._backend.total_changes() - self._changes_at_alloc
+        targets = None if self._amendments or self._tx_has_ddl else self._targets
+        digest = self._seal_leaf(
+            tx, written, written - self._rows_written, self._kinds, self._amendments, targets
+        )
+        self._kinds = []
+        self._amendments = []
+        return digest
+
+    def _seal_leaf(
+        self,
+        tx: tuple[int, int],
+        written: int,
+        versions: int,
+        kinds: list[str],
+        amendments: list[Any],
+        targets: Iterable[str] | None,
+    ) -> str:
+        """Append transaction ``tx``'s leaf to the ledger; returns its hash (hex).
+
+        ``written``: rows changed since its record; ``versions``: how many of those are
+        history versions; ``targets``: the tables its statements write, a hint for finding
+        them (None: not known).
+        """
+        assert self._ledger is not None
         if self._backend.compiled:
             # SQLite compiled something: perhaps because another connection changed the
             # schema (a table it created, which this write filled). The leaf must count that
             # table's versions, so the catalog is brought up to date first.
             self._refresh_catalog()
-        written = self._backend.total_changes() - self._changes_at_alloc
         tables = None
-        if self._targets and not self._amendments and not self._tx_has_ddl:
-            found = [self._catalog.current(name) for name in self._targets]
+        if targets:
+            found = [self._catalog.current(name) for name in targets]
             if all(found):
                 tables = {sv.table_id for sv in found if sv is not None}
         digest = self._ledger.seal(
@@ -411,14 +440,12 @@ class ChronoDB:
             tx[0],
             tx[1],
             self.user,
-            self._kinds,
-            self._amendments,
+            kinds,
+            amendments,
             written,
             tables=tables,
-            versions=written - self._rows_written,
+            versions=versions,
         )
-        self._kinds = []
-        self._amendments = []
         return digest.hex()
 
     def _note_target(self, sql: str | None, ddl: bool) -> None:
@@ -468,16 +495,8 @@ class ChronoDB:
                     self._refresh_catalog()
                 result = run()
                 changed = backend.total_changes() - self._changes_at_alloc
-                own = result.rowcount if result.rowcount > 0 else 0
-                if not ddl and changed == 0:
-                    backend.rollback()
-                elif not ddl and changed == own:
-                    # Rows changed but no trigger wrote a version (an UPDATE that changed no
-                    # value, a TEMP table): no transaction for history or the ledger.
-                    backend.discard_tx()
-                    backend.commit()
-                else:
-                    self._rows_written = 0 if ddl else own
+                if ddl or backend.settle(changed, result.rowcount):
+                    self._rows_written = 0 if ddl else max(result.rowcount, 0)
                     tx_hash = self._seal(tx) if ledger is not None else None
                     backend.commit()
                     result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
@@ -493,6 +512,46 @@ class ChronoDB:
                     self._kinds = []
                     self._amendments = []
         return result
+
+    def _write_alone(self, sql: str, params: Params) -> Result:
+        """A plain write statement outside a transaction: the commonest write.
+
+        It runs in one call of the backend (:meth:`SQLiteBackend.write_alone`), not step by
+        step through :meth:`_write` and the transaction state it keeps for longer
+        transactions: about 0.6 µs less per autocommit. Inside a transaction, read-only, or
+        on a table still to be created, it takes that way.
+        """
+        with self._lock:
+            if not self._explicit and not self.read_only:
+                seal = None
+                if self._ledger is not None:
+                    kind, target = statement_kind(sql), write_target(sql)
+
+                    def seal(tx: tuple[int, int], changed: int, own: int) -> str:
+                        versions = changed - max(own, 0)
+                        targets = None if target is None else (target,)
+                        return self._seal_leaf(tx, changed, versions, [kind], [], targets)
+
+                try:
+                    result, tx, tx_hash = self._backend.write_alone(
+                        sql,
+                        () if params is None else params,
+                        time.time_ns() // 1000,
+                        self.user,
+                        Result,
+                        seal,
+                    )
+                except BaseException as err:
+                    if self._ledger is not None:
+                        self._ledger.rolled_back()
+                    if not isinstance(err, sqlite3.OperationalError) or not _missing_table(err):
+                        raise
+                else:
+                    if tx is not None:
+                        result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
+                        result.tx_hash = tx_hash
+                    return result
+            return self._write(lambda: self._run_write(sql, params), sql=sql)
 
     def _write_in_transaction(self, run: Any, ddl: bool, sql: str | None) -> Result:
         tx = self._ensure_tx()
@@ -529,7 +588,7 @@ class ChronoDB:
                     cur = self._conn.execute(sql, () if params is None else params)
                     return Result(cur)
             if route is _WRITE:
-                return self._write(lambda: self._run_write(sql, params), sql=sql)
+                return self._write_alone(sql, params)
             if route is Route.TEMPORAL:
                 with self._lock:
                     return Result(self._temporal_read(sql, params))
@@ -641,7 +700,7 @@ class ChronoDB:
         try:
             return Result(self._conn.execute(sql, () if params is None else params))
         except sqlite3.OperationalError as err:
-            missing = str(err).startswith("no such table")
+            missing = _missing_table(err)
             if missing:
                 self._refresh_catalog()
             if (

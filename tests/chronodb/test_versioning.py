@@ -348,6 +348,32 @@ def test_result_contract(db: ChronoDB) -> None:
     assert temporal.to_dicts() == [{"name": "a"}]
 
 
+@pytest.mark.parametrize("ledger", [True, False])
+def test_an_autocommit_write_returns_its_rows_and_transaction(ledger: bool) -> None:
+    with ChronoDB(":memory:", ledger=ledger) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, score INTEGER)")
+        db.execute("INSERT INTO users VALUES (1, 'Alice', 10), (2, 'Bob', 20)")
+        result = db.execute("UPDATE users SET score = score + 1 RETURNING id, score")
+        # RETURNING rows are read before the commit, so every row's change is in it.
+        assert sorted(tuple(r) for r in result) == [(1, 11), (2, 21)]
+        assert result.rowcount == 2
+        assert [h["tx_id"] for h in db.get_change_history("users", 2)][-1] == result.tx_id
+        assert result.tx_hash == (db.tx_hash(result.tx_id) if ledger else None)
+
+
+def test_a_failed_autocommit_write_leaves_no_trace(users: ChronoDB) -> None:
+    from chronodb import IntegrityError
+
+    before = (versions(users, "users"), tx_count(users))
+    with pytest.raises(IntegrityError):
+        users.execute("INSERT INTO users VALUES (3, 'Carol', 30), (1, 'dup', 0)")
+    assert (versions(users, "users"), tx_count(users)) == before
+    # The ledger forgot the failed write's seal: the next write seals and verifies.
+    after = users.execute("INSERT INTO users VALUES (3, 'Carol', 30)")
+    assert after.tx_hash == users.tx_hash(after.tx_id)
+    assert users.verify_audit_integrity()
+
+
 def test_tx_time_strictly_increases(db: ChronoDB) -> None:
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
     results = [db.execute("INSERT INTO t VALUES (?)", [i]) for i in range(100)]

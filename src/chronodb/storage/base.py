@@ -7,8 +7,11 @@ transaction number and time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol, TypeVar
+
+R = TypeVar("R")
+S = TypeVar("S")
 
 
 class Backend(Protocol):
@@ -36,6 +39,23 @@ class Backend(Protocol):
 
     def discard_tx(self) -> None:
         """Delete the open transaction's record again (the transaction wrote nothing)."""
+
+    def settle(self, changed: int, own: int) -> bool:
+        """End a one-statement transaction that versioned nothing (``changed`` rows in all,
+        ``own`` by the statement itself); True if it did, and is the caller's to commit."""
+
+    def write_alone(
+        self,
+        sql: str,
+        params: Any,
+        now_us: int,
+        user: str,
+        wrap: Callable[[Any], R],
+        seal: Callable[[tuple[int, int], int, int], S] | None = None,
+    ) -> tuple[R, tuple[int, int] | None, S | None]:
+        """Run one write statement as a transaction of its own: begin, record, run,
+        :meth:`settle`, ``seal``, commit. Returns ``wrap(cursor)``, the transaction (None
+        if it versioned nothing) and what ``seal`` returned."""
 
     def schema_cookie(self) -> int:
         """A number that changes whenever any process changes the schema."""

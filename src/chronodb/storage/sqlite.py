@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from chronodb.errors import ChronoDBError, TransactionError
 from chronodb.versioning import timeline
@@ -17,6 +17,8 @@ _RECORD = "INSERT INTO _chrono_tx (tx_time, user) VALUES (?, ?)"
 _TIME_BEFORE = "SELECT tx_time FROM _chrono_tx WHERE tx_id < ? ORDER BY tx_id DESC LIMIT 1"
 _RETIME = "UPDATE _chrono_tx SET tx_time = ? WHERE tx_id = ?"
 _DISCARD = "DELETE FROM _chrono_tx WHERE tx_id = ?"
+R = TypeVar("R")
+S = TypeVar("S")
 WAL_AUTOCHECKPOINT = 10_000  # pages (SQLite's default: 1,000)
 # Every write runs about nine statements of the engine's own (BEGIN, the transaction record,
 # the ledger's seal, COMMIT): an application cycling through more distinct statements than
@@ -136,6 +138,56 @@ class SQLiteBackend:
             self._own.execute("ROLLBACK")
         self.in_transaction = False
         self._pending = None
+
+    def write_alone(
+        self,
+        sql: str,
+        params: Any,
+        now_us: int,
+        user: str,
+        wrap: Callable[[sqlite3.Cursor], R],
+        seal: Callable[[tuple[int, int], int, int], S] | None = None,
+    ) -> tuple[R, tuple[int, int] | None, S | None]:
+        """Run one write statement as a transaction of its own, recorded at ``now_us``.
+
+        Returns ``wrap`` of its cursor (called before the commit, so RETURNING rows are read
+        in the transaction), the transaction, or None if the statement versioned nothing
+        (see :meth:`settle`), and what ``seal(tx, changed, own)`` returned: it runs just
+        before the commit, with :meth:`settle`'s counts. Any error rolls it all back.
+        """
+        conn = self.conn
+        self.begin(single=True)
+        try:
+            tx = self.allocate_tx(now_us, user)
+            before = conn.total_changes
+            cursor = conn.execute(sql, params)
+            result = wrap(cursor)
+            changed, own = conn.total_changes - before, cursor.rowcount
+            if not self.settle(changed, own):
+                return result, None, None
+            sealed = None if seal is None else seal(tx, changed, own)
+            self.commit()
+            return result, tx, sealed
+        except BaseException:
+            self.rollback()
+            raise
+
+    def settle(self, changed: int, own: int) -> bool:
+        """End a one-statement transaction that versioned nothing; True if it did.
+
+        ``changed``: rows changed since the transaction's record, triggers' included;
+        ``own``: the statement's rowcount. Nothing changed: rolled back. Only the statement's
+        own rows (an UPDATE that changed no value, a TEMP table): committed without its
+        record. Otherwise the caller commits (after sealing it into the ledger, if any).
+        """
+        if changed == 0:
+            self.rollback()
+            return False
+        if changed == (own if own > 0 else 0):
+            self.discard_tx()
+            self.commit()
+            return False
+        return True
 
     def allocate_tx(self, now_us: int, user: str) -> tuple[int, int]:
         """Record a transaction at ``now_us``, or just after the last one if that is later.
