@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -518,20 +518,13 @@ class ChronoDB:
 
         It runs in one call of the backend (:meth:`SQLiteBackend.write_alone`), not step by
         step through :meth:`_write` and the transaction state it keeps for longer
-        transactions: about 0.6 µs less per autocommit. Inside a transaction, read-only, or
-        on a table still to be created, it takes that way.
+        transactions: measured in memory, about 0.7 µs less per autocommit UPDATE, and 1.1 µs
+        with the ledger. Inside a transaction, read-only, or on a table still to be created,
+        it takes that way.
         """
         with self._lock:
             if not self._explicit and not self.read_only:
-                seal = None
-                if self._ledger is not None:
-                    kind, target = statement_kind(sql), write_target(sql)
-
-                    def seal(tx: tuple[int, int], changed: int, own: int) -> str:
-                        versions = changed - max(own, 0)
-                        targets = None if target is None else (target,)
-                        return self._seal_leaf(tx, changed, versions, [kind], [], targets)
-
+                seal = None if self._ledger is None else self._sealer(sql)
                 try:
                     result, tx, tx_hash = self._backend.write_alone(
                         sql,
@@ -552,6 +545,17 @@ class ChronoDB:
                         result.tx_hash = tx_hash
                     return result
             return self._write(lambda: self._run_write(sql, params), sql=sql)
+
+    def _sealer(self, sql: str) -> Callable[[tuple[int, int], int, int], str]:
+        """The ledger's seal of a one-statement transaction running ``sql``, for
+        :meth:`SQLiteBackend.write_alone` to call with its counts before the commit."""
+        kind, target = statement_kind(sql), write_target(sql)
+        targets = None if target is None else (target,)
+
+        def seal(tx: tuple[int, int], changed: int, own: int) -> str:
+            return self._seal_leaf(tx, changed, changed - max(own, 0), [kind], [], targets)
+
+        return seal
 
     def _write_in_transaction(self, run: Any, ddl: bool, sql: str | None) -> Result:
         tx = self._ensure_tx()
