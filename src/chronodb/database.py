@@ -535,8 +535,7 @@ class ChronoDB:
                         seal,
                     )
                 except BaseException as err:
-                    if self._ledger is not None:
-                        self._ledger.rolled_back()
+                    self._rolled_back()  # the backend rolled back; the ledger forgets its seal
                     if not isinstance(err, sqlite3.OperationalError) or not _missing_table(err):
                         raise
                 else:
