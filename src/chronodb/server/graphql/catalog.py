@@ -18,6 +18,7 @@ from chronodb.versioning.tables import is_internal, quote
 # The GraphQL scalar each SQLite declared type maps to (SQLite's affinity rules, roughly,
 # with BOOL and date/time types singled out).
 INT, FLOAT, STRING, BOOLEAN, BLOB = "Int", "Float", "String", "Boolean", "Blob"
+BIGINT = "BigInt"  # GraphQL's Int is 32 bits; a column declared BIGINT or INT8 holds 64
 
 # Argument names a list field takes besides its per-column equality arguments.
 RESERVED_ARGUMENTS = frozenset({"where", "orderBy", "limit", "offset", "asOf", "asOfTransaction"})
@@ -29,7 +30,7 @@ def scalar_of(declared: str) -> str:
     if "BOOL" in t:
         return BOOLEAN
     if "INT" in t:
-        return INT
+        return BIGINT if "BIG" in t or "INT8" in t else INT
     if any(word in t for word in ("CHAR", "CLOB", "TEXT")):
         return STRING
     if "BLOB" in t:
@@ -66,7 +67,7 @@ def unique(name: str, taken: set[str]) -> str:
 class Column:
     name: str  # the SQL name
     field: str  # the GraphQL field name
-    scalar: str  # INT, FLOAT, STRING, BOOLEAN or BLOB
+    scalar: str  # INT, BIGINT, FLOAT, STRING, BOOLEAN or BLOB
     pk: int  # position in the primary key (1-based), 0 if not part of it
     not_null: bool
 
@@ -76,7 +77,7 @@ class Column:
 
     @property
     def numeric(self) -> bool:
-        return self.scalar in (INT, FLOAT)
+        return self.scalar in (INT, BIGINT, FLOAT)
 
 
 @dataclass

@@ -40,7 +40,14 @@ from graphql import (
 from graphql.language import FloatValueNode, IntValueNode, StringValueNode, ValueNode
 
 from chronodb.server.graphql import mutations
-from chronodb.server.graphql.catalog import BOOLEAN, FLOAT, INT, RESERVED_ARGUMENTS, Table
+from chronodb.server.graphql.catalog import (
+    BIGINT,
+    BOOLEAN,
+    FLOAT,
+    INT,
+    RESERVED_ARGUMENTS,
+    Table,
+)
 from chronodb.server.graphql.loader import (
     HIDDEN,
     POINT,
@@ -78,8 +85,39 @@ Timestamp = GraphQLScalarType(
     parse_value=_timestamp_value,
     parse_literal=_timestamp_literal,
 )
+_INT64 = 2**63
+
+
+def _big_int(value: Any) -> int:
+    """A 64-bit integer from a number, or from a string of digits (JSON clients whose numbers
+    are doubles send large ones as text)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise GraphQLError(f"BigInt: expected an integer, got {value!r}")
+    try:
+        number = int(value)
+    except ValueError:
+        raise GraphQLError(f"BigInt: expected an integer, got {value!r}") from None
+    if not -_INT64 <= number < _INT64:
+        raise GraphQLError(f"BigInt: {value!r} does not fit in 64 bits")
+    return number
+
+
+def _big_int_literal(node: ValueNode, _variables: Any = None) -> int:
+    if isinstance(node, IntValueNode | StringValueNode):
+        return _big_int(node.value)
+    raise GraphQLError("BigInt: expected an integer")
+
+
+BigInt = GraphQLScalarType(
+    "BigInt",
+    description="A 64-bit integer, for columns declared BIGINT or INT8. Results carry it as a "
+    "JSON number (exact in JavaScript up to 2^53); arguments take a number or a string of digits.",
+    serialize=_big_int,
+    parse_value=_big_int,
+    parse_literal=_big_int_literal,
+)
 OrderDirection = GraphQLEnumType("OrderDirection", {"ASC": "ASC", "DESC": "DESC"})
-_SCALARS = {INT: GraphQLInt, FLOAT: GraphQLFloat, BOOLEAN: GraphQLBoolean}
+_SCALARS = {INT: GraphQLInt, BIGINT: BigInt, FLOAT: GraphQLFloat, BOOLEAN: GraphQLBoolean}
 
 
 def _scalar(kind: str) -> GraphQLScalarType:
@@ -120,7 +158,7 @@ class _Builder:
     def __init__(self, tables: list[Table]) -> None:
         self.tables = tables
         self.comparisons = {
-            kind: _comparison(_scalar(kind)) for kind in (INT, FLOAT, "String", BOOLEAN)
+            kind: _comparison(_scalar(kind)) for kind in (INT, BIGINT, FLOAT, "String", BOOLEAN)
         }
         self.objects: dict[str, GraphQLObjectType] = {}
         self.bool_exps: dict[str, GraphQLInputObjectType] = {}

@@ -184,10 +184,11 @@ class GraphQLService:
 
 
 # A field of a selection: (response key, field name, the Python type a value of it already
-# has when it needs no conversion, its serializer (None: not a plain column), field nodes).
-_Step = tuple[str, str, type | None, Any, list[FieldNode]]
-_NATIVE = {"Int": int, "Float": float, "String": str, "Boolean": bool}
-_INT32 = 2**31
+# has when it needs no conversion, its serializer (None: not a plain column), field nodes,
+# and for an integer scalar the bound of its range).
+_Step = tuple[str, str, type | None, Any, list[FieldNode], int]
+_NATIVE = {"Int": int, "BigInt": int, "Float": float, "String": str, "Boolean": bool}
+_INT_RANGE = {"Int": 2**31, "BigInt": 2**63}
 
 
 class FastExecution(ExecutionContext):
@@ -196,7 +197,7 @@ class FastExecution(ExecutionContext):
     A nullable scalar field without a resolver of its own, on a row (a dict), is the row's
     value for it, serialised: the same as graphql-core computes, without building resolve
     info, arguments and paths for each (a value already of the scalar's Python type is taken
-    as it is, within Int's 32 bits and Float's finite range). Anything else (relations,
+    as it is, within its integer scalar's range and Float's finite range). Anything else (relations,
     non-null fields, values that do not serialise) takes graphql-core's own path.
     """
 
@@ -211,7 +212,7 @@ class FastExecution(ExecutionContext):
         for key, nodes in fields.items():
             name = nodes[0].name.value
             field = parent_type.fields.get(name)
-            serialize, native = None, None
+            serialize, native, limit = None, None, 0
             if (
                 field is not None
                 and field.resolve is None
@@ -221,7 +222,8 @@ class FastExecution(ExecutionContext):
             ):
                 leaf: GraphQLLeafType = field.type  # type: ignore[assignment]
                 serialize, native = leaf.serialize, _NATIVE.get(leaf.name)
-            steps.append((key, name, native, serialize, nodes))
+                limit = _INT_RANGE.get(leaf.name, 0)
+            steps.append((key, name, native, serialize, nodes, limit))
         return steps
 
     def execute_fields(
@@ -239,7 +241,7 @@ class FastExecution(ExecutionContext):
             plan = self._plans[id(fields)] = self._plan(parent_type, fields)
         results: dict[str, Any] = {}
         get = source_value.get
-        for key, name, native, serialize, nodes in plan:
+        for key, name, native, serialize, nodes, limit in plan:
             if serialize is not None:
                 value = get(name)
                 if value is None:
@@ -247,7 +249,7 @@ class FastExecution(ExecutionContext):
                     continue
                 kind = type(value)
                 if kind is native and (
-                    (kind is int and -_INT32 <= value < _INT32)
+                    (kind is int and -limit <= value < limit)
                     or (kind is float and value - value == 0.0)
                     or kind is str
                     or kind is bool

@@ -244,3 +244,39 @@ def test_too_deep_queries_are_refused(gql: Any, service: GraphQLService) -> None
     deep = "{ users { " + "orders { user { " * 6 + "id" + " } }" * 6 + " } }"
     result = service.run(deep)
     assert result.errors and "too deep" in result.errors[0].message
+
+
+def test_bigint_columns_carry_64_bit_values_both_ways() -> None:
+    """INTEGER is GraphQL's 32-bit Int; a column declared BIGINT gets the 64-bit BigInt."""
+    from chronodb import ChronoDB
+
+    db = ChronoDB(":memory:")
+    db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, at_us BIGINT, n INTEGER)")
+    db.execute("INSERT INTO events VALUES (1, 1796591385457690, 7)")
+    service = GraphQLService(db)
+
+    def data(query: str, variables: dict[str, Any] | None = None) -> Any:
+        result = service.run(query, variables)
+        assert result.errors is None, result.errors
+        return result.data
+
+    assert data("{ events { at_us n } }") == {"events": [{"at_us": 1796591385457690, "n": 7}]}
+    assert data("{ events(where: {at_us: {gt: 1796591385000000}}) { id } }")["events"] == [
+        {"id": 1}
+    ]
+    assert data('{ events(at_us: "1796591385457690") { id } }')["events"] == [{"id": 1}]
+    assert data("{ events_aggregate { max { at_us } } }") == {
+        "events_aggregate": {"max": {"at_us": 1796591385457690}}
+    }
+    mutation = (
+        "mutation($t: BigInt) { insert_events(objects: [{id: 2, at_us: $t}]) "
+        "{ returning { at_us } } }"
+    )
+    inserted = data(mutation, {"t": str(2**62)})
+    assert inserted == {"insert_events": {"returning": [{"at_us": 2**62}]}}
+    too_big = service.run("{ events(where: {at_us: {gt: 9223372036854775808}}) { id } }")
+    assert too_big.errors and "does not fit in 64 bits" in str(too_big.errors[0])
+    # An INTEGER column keeps GraphQL's Int: a value beyond 32 bits is an error, named.
+    db.execute("UPDATE events SET n = 3000000000 WHERE id = 1")
+    overflow = service.run("{ events(id: 1) { n } }")
+    assert overflow.errors and "32-bit" in str(overflow.errors[0])
