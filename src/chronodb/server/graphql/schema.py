@@ -85,7 +85,8 @@ Timestamp = GraphQLScalarType(
     parse_value=_timestamp_value,
     parse_literal=_timestamp_literal,
 )
-_INT64 = 2**63
+INT_BOUNDS = {"Int": 2**31, "BigInt": 2**63}
+"""Each integer scalar's range, by name: values in ``[-bound, bound)``."""
 
 
 def _big_int(value: Any) -> int:
@@ -97,7 +98,8 @@ def _big_int(value: Any) -> int:
         number = int(value)
     except ValueError:
         raise GraphQLError(f"BigInt: expected an integer, got {value!r}") from None
-    if not -_INT64 <= number < _INT64:
+    bound = INT_BOUNDS["BigInt"]
+    if not -bound <= number < bound:
         raise GraphQLError(f"BigInt: {value!r} does not fit in 64 bits")
     return number
 

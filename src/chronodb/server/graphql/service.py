@@ -41,7 +41,7 @@ from graphql.pyutils import Path, Undefined
 from chronodb.database import ChronoDB
 from chronodb.server.graphql.catalog import Table, read_catalog
 from chronodb.server.graphql.loader import Context
-from chronodb.server.graphql.schema import build_schema
+from chronodb.server.graphql.schema import INT_BOUNDS, build_schema
 
 MAX_DEPTH = 12  # nesting levels of selections an operation may have
 _CACHE_LIMIT = 512
@@ -188,7 +188,6 @@ class GraphQLService:
 # and for an integer scalar the bound of its range).
 _Step = tuple[str, str, type | None, Any, list[FieldNode], int]
 _NATIVE = {"Int": int, "BigInt": int, "Float": float, "String": str, "Boolean": bool}
-_INT_RANGE = {"Int": 2**31, "BigInt": 2**63}
 
 
 class FastExecution(ExecutionContext):
@@ -222,7 +221,7 @@ class FastExecution(ExecutionContext):
             ):
                 leaf: GraphQLLeafType = field.type  # type: ignore[assignment]
                 serialize, native = leaf.serialize, _NATIVE.get(leaf.name)
-                limit = _INT_RANGE.get(leaf.name, 0)
+                limit = INT_BOUNDS.get(leaf.name, 0)
             steps.append((key, name, native, serialize, nodes, limit))
         return steps
 
