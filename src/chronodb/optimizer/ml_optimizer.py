@@ -46,7 +46,7 @@ _OPTIONS = ("enabled", "training_interval", "auto_apply", "sample_rate")
 _MIN_CALLS = 5  # a fingerprint this frequent is worth an index ...
 _SLOW_NS = 5_000_000  # ... and so is one this slow (5 ms at p50)
 _MIN_STATEMENTS_FOR_DROP = 500
-_HISTORY = re.compile(r"^_chrono_[hb]\d+_(.+)$", re.I)  # history and births tables
+_HISTORY = re.compile(r"^_chrono_[hk]\d+_(.+)$", re.I)  # history tables and key sets
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
-from chronodb.versioning.tables import OP, SEQ, TX, births_of, key_list, quote, seq_after
+from chronodb.versioning.tables import OP, SEQ, TX, key_list, keys_of, quote, seq_after
 
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
 
@@ -46,9 +46,9 @@ def as_of(
 ) -> str:
     """Rows of ``sv`` current at transaction ``tx_ref``, with ``columns_from``'s columns.
 
-    Driven by each key's last birth at or before the point (the history's births table; a
-    key deleted and inserted again has several, and only the last counts), then one index
-    seek for the key's newest version at or before the point, dropped if it is a tombstone.
+    Driven by the history's key set (every key it holds, once), then one index seek for each
+    key's newest version at or before the point, dropped if it is a tombstone or missing
+    (the key was inserted later).
     Depth of history does not matter, only the number of keys; with the key fixed by the
     outer query (``WHERE id = ?``) it is a handful of seeks. ``rowid``: add the rows' rowids
     as a column ``_chrono_rowid`` (see ``rules/rowid_columns.py``).
@@ -58,7 +58,7 @@ def as_of(
         names = _with_rowid([f"NULL AS {quote(c.name)}" for c in cols], "", None, rowid)
         return f"SELECT {names} WHERE {tx_ref} < 0"
     h = quote(sv.hist)
-    births = quote(births_of(sv.hist))
+    key_set = quote(keys_of(sv.hist))
     keys = sv.keys
     key_hist = set(keys)
 
@@ -83,15 +83,10 @@ def as_of(
     def same_key(alias: str) -> str:
         return " AND ".join(f"{alias}.{quote(k)} = k.{quote(k)}" for k in keys)
 
-    # h is the key's newest version at or before the point, so "at or before the point" is
-    # "at or before h" for the key's inserts: the point is looked up once, not three times.
     return (
-        f"SELECT {select_list('k')} FROM {births} AS k "
+        f"SELECT {select_list('k')} FROM {key_set} AS k "
         f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key('h2')} "
-        f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) "
-        f"WHERE k.{TX} <= h.{TX} AND NOT EXISTS (SELECT 1 FROM {births} AS k2 "
-        f"WHERE {same_key('k2')} AND k2.{TX} > k.{TX} "
-        f"AND k2.{TX} <= h.{TX}) AND h.{OP} <> 'D'"
+        f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) WHERE h.{OP} <> 'D'"
     )
 
 

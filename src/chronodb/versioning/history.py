@@ -10,7 +10,7 @@ from typing import Any
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.timepoint import from_micros, to_micros
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, births_from, births_of, key_list, quote
+from chronodb.versioning.tables import OP, TX, key_list, keys_of, quote
 from chronodb.versioning.timeline import tx_at
 
 
@@ -110,7 +110,8 @@ def prune(
         h = quote(hist)
         same = " AND ".join(f"n.{quote(k)} IS h.{quote(k)}" for k in sv.keys)
         doomed = (
-            f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE (h.{TX} < ?1 AND EXISTS (SELECT 1 FROM "
+            f"SELECT h.rowid, h.{TX}, {key_list(sv.keys, 'h')} FROM {h} AS h "
+            f"WHERE (h.{TX} < ?1 AND EXISTS (SELECT 1 FROM "
             f"{h} AS n WHERE {same} AND n.{TX} > h.{TX} AND n.{TX} <= ?1)) "
             f"OR (h.{OP} = 'D' AND h.{TX} <= ?1)"
         )
@@ -133,23 +134,22 @@ def prune(
             conn.execute("DELETE FROM temp._chrono_gone")
             before({r[1] for r in rows} | firsts)
         touched.update((r[1], sv.table_id) for r in rows)
-        births = quote(births_of(hist))
-        keylist = key_list(sv.keys)
-        conn.executemany(
-            f"DELETE FROM {births} WHERE ({keylist}, {TX}) IN "
-            f"(SELECT {keylist}, {TX} FROM {h} WHERE rowid = ?)",
-            ((r[0],) for r in rows),
-        )
         conn.executemany(f"DELETE FROM {h} WHERE rowid = ?", ((r[0],) for r in rows))
         removed += len(rows)
-        # The oldest surviving version of each key must read as its insert, and be a birth.
+        # A key whose every version went leaves the key set (erase's rule too).
+        numbered = " AND ".join(f"{quote(k)} = ?{i}" for i, k in enumerate(sv.keys, 1))
+        conn.executemany(
+            f"DELETE FROM {quote(keys_of(hist))} WHERE {numbered} "
+            f"AND NOT EXISTS (SELECT 1 FROM {h} WHERE {numbered})",
+            {tuple(r)[2:] for r in rows},
+        )
+        # The oldest surviving version of each key must read as its insert.
         first = conn.execute(
             f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE {OP} = 'U' AND NOT EXISTS "
             f"(SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} < h.{TX})"
         ).fetchall()
         touched.update((r[1], sv.table_id) for r in first)
         conn.executemany(f"UPDATE {h} SET {OP} = 'I' WHERE rowid = ?", ((r[0],) for r in first))
-        conn.executemany(births_from(hist, sv.keys, "rowid = ?"), ((r[0],) for r in first))
     return removed, touched
 
 
@@ -181,7 +181,7 @@ def erase(
         before({t for t, _ in touched})
     for hist in hists:
         removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
-        conn.execute(f"DELETE FROM {quote(births_of(hist))} AS h WHERE {_match(sv)}", keys)
+        conn.execute(f"DELETE FROM {quote(keys_of(hist))} AS h WHERE {_match(sv)}", keys)
     if sv.to_tx is None:
         if sv.keys == (ROWID_KEY,):
             conn.execute(f"DELETE FROM {quote(sv.name)} WHERE rowid = ?", keys)

@@ -16,12 +16,13 @@ range of transactions are therefore one range of rowids, found by a binary searc
 (:func:`seq_after`) instead of through an index on ``_chrono_tx`` that every write would
 pay for (it cost about a sixth of a versioned UPDATE and a page per commit).
 
-Each history table has a companion, its *births* table (:func:`births_of`): the
-(key, transaction) of every 'I' version, which AS OF reads to list the keys alive at a
-point. It was once a partial index on history; as a table of its own it costs an UPDATE
-nothing (SQLite opens every index of a table it inserts into, partial or not, and that was
-about 5% of a versioned UPDATE). A life that began and ended in one transaction keeps its
-birth: AS OF finds that key's newest version, a tombstone, and drops it.
+Each history table has a companion, its *key set* (:func:`keys_of`): every key that has
+history, once. AS OF reads it to list the keys, then seeks each one's newest version at or
+before the point and drops the key if that is a tombstone (a key not yet inserted then has
+no such version). The insert triggers add to it and an UPDATE does not touch it: as a
+partial index on history, which it once was, SQLite opened it on every history insert
+(about 5% of a versioned UPDATE). Until file format 6 it held one row per life of a key
+(key, transaction of its insert), and AS OF paid a probe per key to keep only the last.
 """
 
 from __future__ import annotations
@@ -38,39 +39,33 @@ SEQ = "_chrono_seq"  # rowid alias: history order survives VACUUM
 CURRENT_TX = "(SELECT max(tx_id) FROM _chrono_tx)"
 
 
-def key_list(keys: Sequence[str]) -> str:
-    """The quoted key columns, comma-separated (history and births name them alike)."""
-    return ", ".join(quote(k) for k in keys)
+def key_list(keys: Sequence[str], alias: str | None = None) -> str:
+    """The quoted key columns, comma-separated (history and key set name them alike)."""
+    prefix = "" if alias is None else f"{alias}."
+    return ", ".join(prefix + quote(k) for k in keys)
 
 
-def births_of(hist: str) -> str:
-    """The births table of history table ``_chrono_h{N}_{name}``: ``_chrono_b{N}_{name}``."""
-    return "_chrono_b" + hist[len("_chrono_h") :]
+def keys_of(hist: str) -> str:
+    """The key set of history table ``_chrono_h{N}_{name}``: ``_chrono_k{N}_{name}``."""
+    return "_chrono_k" + hist[len("_chrono_h") :]
 
 
-def create_births(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
-    """Create ``hist``'s births table and fill it from the history's 'I' versions."""
+def create_key_set(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
+    """Create ``hist``'s key set and fill it from the keys its history holds."""
     keylist = key_list(keys)
-    births = quote(births_of(hist))
     # Untyped key columns, as in history: values keep their storage class, so keys compare
     # equal across the two tables. A NULL key (legal in SQLite's non-INTEGER primary keys)
     # is not stored: AS OF joins keys with =, which never matched NULL anyway.
     conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {births} ({keylist}, {TX} INTEGER NOT NULL, "
-        f"PRIMARY KEY ({keylist}, {TX})) WITHOUT ROWID"
+        f"CREATE TABLE IF NOT EXISTS {quote(keys_of(hist))} ({keylist}, "
+        f"PRIMARY KEY ({keylist})) WITHOUT ROWID"
     )
-    conn.execute(births_from(hist, keys, f"{OP} = 'I'"))
+    conn.execute(f"{_add_keys(hist, keys)} SELECT {keylist} FROM {quote(hist)}")
 
 
-def births_from(hist: str, keys: Sequence[str], where: str) -> str:
-    """SQL adding to ``hist``'s births the (key, tx) of its versions matching ``where``."""
-    source = f"SELECT {key_list(keys)}, {TX} FROM {quote(hist)} WHERE {where}"
-    return f"{_add_births(hist, keys)} {source}"
-
-
-def _add_births(hist: str, keys: Sequence[str]) -> str:
-    """The head of an INSERT into ``hist``'s births; a birth already there is kept."""
-    return f"INSERT OR IGNORE INTO {quote(births_of(hist))} ({key_list(keys)}, {TX})"
+def _add_keys(hist: str, keys: Sequence[str]) -> str:
+    """The head of an INSERT into ``hist``'s key set; a key already there is kept."""
+    return f"INSERT OR IGNORE INTO {quote(keys_of(hist))} ({key_list(keys)})"
 
 
 def seq_after(hist: str, tx_ref: str) -> str:
@@ -172,7 +167,7 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         f"INSERT INTO {quote(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} FROM {quote(name)}",
         (tx,),
     )
-    create_births(conn, hist, keys)
+    create_key_set(conn, hist, keys)
     create_triggers(conn, sv)
     return sv
 
@@ -236,10 +231,10 @@ def _key_exprs(sv: SchemaVersion, row: str) -> list[str]:
     return [f"{row}.{quote(c.name)}" for c in sv.key_columns]
 
 
-def _birth(sv: SchemaVersion) -> str:
-    """Record that NEW's key began a life in this transaction (once, however often)."""
+def _add_key(sv: SchemaVersion) -> str:
+    """Add NEW's key to the key set (once, however often it is inserted)."""
     values = ", ".join(_key_exprs(sv, "NEW"))
-    return f"{_add_births(sv.hist, sv.keys)} VALUES ({values}, {CURRENT_TX});"
+    return f"{_add_keys(sv.hist, sv.keys)} VALUES ({values});"
 
 
 def _compares_as_bytes(column: Column) -> bool:
@@ -274,7 +269,7 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     ai, au, ak, ad = (quote(n) for n in trigger_names(sv))
     conn.execute(
         f"CREATE TRIGGER {ai} AFTER INSERT ON {t} "
-        f"BEGIN {_upsert(sv, 'I', 'NEW', cols)} {_birth(sv)} END"
+        f"BEGIN {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
     )
     # A key change that changes other columns too fires this one as well; its 'U' for the
     # new key is overwritten by the 'I' of the trigger below, in either order (see _upsert).
@@ -291,7 +286,7 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     conn.execute(
         f"CREATE TRIGGER {ak} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
         f"WHEN NOT ({same_key}) BEGIN "
-        f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {_birth(sv)} END"
+        f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
     )
     conn.execute(
         f"CREATE TRIGGER {ad} AFTER DELETE ON {t} BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"

@@ -14,17 +14,18 @@ from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import (
     OP,
     TX,
-    create_births,
+    create_key_set,
     create_triggers,
     drop_triggers,
     quote,
 )
 
-FORMAT = 5
+FORMAT = 6
 """1: births were a partial index of history ('I' versions); 2: a table of their own;
 3: a point in time resolves through sparse marks, not an index on every transaction's time;
 4: the allocator writes the marks, not triggers on ``_chrono_tx``; 5: nothing in a history
-write can abort the statement (see :func:`_abort_free_history`)."""
+write can abort the statement (see :func:`_abort_free_history`); 6: each history's key set
+(every key once) replaces its births (a key once per life)."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -43,7 +44,8 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
     """
     found = file_format(conn) or 1
     if found < 2:
-        _births_table(conn, catalog)
+        for hist in {v.hist for v in catalog.versions}:
+            conn.execute(f"DROP INDEX IF EXISTS {quote(hist + '_ins')}")
     if found < 3:
         conn.execute("DROP INDEX IF EXISTS _chrono_tx_time")
         conn.execute(timeline.FILL)
@@ -52,7 +54,10 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     if found < 5:
         _abort_free_history(conn, catalog)
-        # Formats 2 (births) and 5 (no abort) both changed the triggers: written once, here.
+    if found < 6:
+        _key_sets(conn, catalog)
+        # Formats 2 (births), 5 (no abort) and 6 (key sets) changed the triggers: written
+        # once, here.
         for sv in catalog.live_tables():
             drop_triggers(conn, sv)
             create_triggers(conn, sv)
@@ -96,10 +101,11 @@ def _abort_free_history(conn: sqlite3.Connection, catalog: Catalog) -> None:
         conn.execute("PRAGMA writable_schema = OFF")
 
 
-def _births_table(conn: sqlite3.Connection, catalog: Catalog) -> None:
+def _key_sets(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """Give each history its key set, in place of its births table (format 2 to 5)."""
     existing = {r[0].lower() for r in conn.execute("SELECT name FROM sqlite_schema")}
     for sv in {v.hist: v for v in catalog.versions}.values():
         if sv.hist.lower() not in existing:
             continue
-        conn.execute(f"DROP INDEX IF EXISTS {quote(sv.hist + '_ins')}")
-        create_births(conn, sv.hist, sv.keys)
+        conn.execute(f"DROP TABLE IF EXISTS {quote('_chrono_b' + sv.hist[len('_chrono_h') :])}")
+        create_key_set(conn, sv.hist, sv.keys)

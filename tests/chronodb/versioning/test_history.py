@@ -127,6 +127,21 @@ def test_prune_everything_before_now_keeps_current_rows(
     assert [h["operation"] for h in db.get_change_history("accounts", 1)] == ["INSERT", "UPDATE"]
 
 
+def test_prune_leaves_no_trace_of_a_key_whose_history_went(db: ChronoDB) -> None:
+    """A key is data too: once every version of it is pruned, the key set forgets it."""
+    db.execute("CREATE TABLE pairs (a TEXT, b INTEGER, v TEXT, PRIMARY KEY (a, b))")
+    db.execute("INSERT INTO pairs VALUES ('x', 1, 'kept'), ('y', 2, 'gone')")
+    deleted = db.execute("DELETE FROM pairs WHERE a = 'y'").tx_time
+    db.execute("INSERT INTO pairs VALUES ('y', 3, 'later')")
+    assert db.prune_history(deleted) == 2
+    keys = rows(db, "SELECT a, b FROM _chrono_k1_pairs ORDER BY a, b")
+    assert keys == [("x", 1), ("y", 3)]
+    assert rows(db, "SELECT * FROM pairs AS OF TIMESTAMP ? ORDER BY a", [deleted]) == [
+        ("x", 1, "kept")
+    ]
+    assert rows(db, "SELECT * FROM pairs ORDER BY a") == [("x", 1, "kept"), ("y", 3, "later")]
+
+
 def test_retention_days_prunes_on_open(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
     with ChronoDB(path) as db:
@@ -151,6 +166,7 @@ def test_erase_removes_row_and_history(db: ChronoDB, accounts: dict[str, float])
     assert rows(db, "SELECT * FROM accounts") == []
     assert db.get_change_history("accounts", 1) == []
     assert rows(db, "SELECT * FROM accounts FOR SYSTEM_TIME ALL WHERE id = 1") == []
+    assert rows(db, "SELECT id FROM _chrono_k1_accounts") == [(2,)]  # the key is gone too
     assert rows(db, "SELECT * FROM accounts AS OF TIMESTAMP ?", [accounts["paid"]]) == [
         (2, "ben", 5)
     ]

@@ -3,8 +3,9 @@
 ``files/format1.db`` was written by ChronoDB at file format 1 (births kept as a partial
 index of history); the statements that made it, one transaction each, are listed below.
 ``files/format2.db`` was written at format 2 (an index on every transaction's time),
-``files/format3.db`` at format 3 (marks kept by triggers) and ``files/format4.db`` at
-format 4 (history writes that could abort), all by ``files/make_kv.py``.
+``files/format3.db`` at format 3 (marks kept by triggers), ``files/format4.db`` at
+format 4 (history writes that could abort) and ``files/format5.db`` at format 5 (births: a
+key once per life), all by ``files/make_kv.py``.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def test_an_upgraded_file_keeps_working(old_file: Path) -> None:
     with sqlite3.connect(old_file) as conn:
         kinds = conn.execute("SELECT name, type FROM sqlite_schema").fetchall()
     assert not [name for name, kind in kinds if kind == "index" and name.endswith("_ins")]
-    assert ("_chrono_b1_accounts", "table") in kinds
+    assert ("_chrono_k1_accounts", "table") in kinds
+    assert not [name for name, _ in kinds if name.startswith("_chrono_b")]
 
 
 def test_read_only_refuses_an_old_file_and_leaves_it_alone(old_file: Path) -> None:
@@ -109,7 +111,7 @@ def kv_after(tx: int) -> list[tuple[int, int]]:
     return sorted(latest.items())
 
 
-@pytest.mark.parametrize("fixture", ["format2.db", "format3.db", "format4.db"])
+@pytest.mark.parametrize("fixture", ["format2.db", "format3.db", "format4.db", "format5.db"])
 def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: str) -> None:
     path = tmp_path / fixture
     shutil.copy(FILES / fixture, path)
@@ -132,11 +134,15 @@ def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: st
         marks = conn.execute("SELECT tx_id FROM _chrono_tx_mark ORDER BY tx_id").fetchall()
         checked = conn.execute("PRAGMA integrity_check").fetchall()
         schema = dict(conn.execute("SELECT name, sql FROM sqlite_schema WHERE name LIKE '%kv%'"))
+        key_set = conn.execute("SELECT k FROM _chrono_k1_kv ORDER BY k").fetchall()
     assert checked == [("ok",)]
     # history writes cannot abort (format 5): no NOT NULL, the key not SET by the upsert
     assert "NOT NULL" not in schema["_chrono_h1_kv"]
     assert '"k" = excluded' not in schema["_chrono_h1_kv_au"]
     assert "_chrono_tx_time" not in indexes
+    # each key once in the key set (format 6), though INSERT OR REPLACE began 69 lives
+    assert key_set == [(k,) for k in range(7)]
+    assert "_chrono_b1_kv" not in schema
     assert not [name for name, kind in kinds if name.startswith("_chrono_tx_mark_")]
     assert marks == [(32,), (64,), (96,)]
     assert file_format(path) == str(FORMAT)
