@@ -92,6 +92,9 @@ class Plan:
     # Per table reference: its name, the index of its point (-1: it reads the latest
     # version) and the point's unit, for :func:`_resolve`.
     lookups: tuple[tuple[str, int, str], ...] = ()
+    # (catalog versions, since_us, final): every point at or after since_us reads each
+    # table's open shape, so the SQL is ``final`` without resolving again (see bind).
+    recent: tuple[list[Any], int, str] | None = None
 
     def __post_init__(self) -> None:
         self.blank_params = tuple(
@@ -256,12 +259,23 @@ def bind(
         values = _values(p, params, evaluate)
     # list and tuple first: the ABC checks cost more than the rest of a cached bind
     mapping = not plain and isinstance(params, Mapping)
-    resolved = _resolve(p, values, catalog)
-    key = (mapping, *[sv.id if sv is not None else None for sv in resolved])
-    final = p.finals.get(key)
-    if final is None:
-        final = _render(p, resolved, catalog, mapping)
-        p.finals[key] = final
+    recent = p.recent
+    if (
+        recent is not None
+        and not mapping
+        and recent[0] is catalog.versions
+        and (not values or min(values) >= recent[1])
+    ):
+        final = recent[2]
+    else:
+        resolved = _resolve(p, values, catalog)
+        key = (mapping, *[sv.id if sv is not None else None for sv in resolved])
+        final = p.finals.get(key)
+        if final is None:
+            final = _render(p, resolved, catalog, mapping)
+            p.finals[key] = final
+        if not mapping:
+            p.recent = _recent(p, resolved, catalog, final)
     if mapping:
         bound: Any = dict(params)  # type: ignore[arg-type]
         bound.update({f"{POINT_PREFIX}{i}": v for i, v in enumerate(values)})
@@ -273,6 +287,27 @@ def bind(
             bound[index] = None
         bound.extend(values)
     return final, bound
+
+
+def _recent(
+    p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, final: str
+) -> tuple[list[Any], int, str] | None:
+    """``final`` with the time from which it holds for every later point, if there is one.
+
+    That is so when each table read AS OF a timestamp resolved to its open shape: any later
+    point resolves there too, until the catalog changes (a new ``catalog.versions`` list).
+    Most temporal reads ask about a recent past, and this spares them the resolving.
+    """
+    since = 0
+    for (_, point, unit), sv in zip(p.lookups, resolved, strict=True):
+        if point < 0:
+            continue
+        if unit != "TIMESTAMP" or sv is None or sv.to_us is not None:
+            return None
+        since = max(since, sv.from_us)
+    if any(point.kind != "TIMESTAMP" for point in p.points):
+        return None
+    return catalog.versions, since, final
 
 
 def _values(

@@ -245,6 +245,24 @@ def test_same_statement_with_new_points(db: ChronoDB, story: Timeline) -> None:
     assert counts == [0, 2, 1, 1]
 
 
+def test_one_statement_reads_each_shape_of_its_table_whatever_it_read_before(
+    db: ChronoDB, story: Timeline
+) -> None:
+    """A statement asked about the present, then a point before a change of columns, then
+    after it, reads the columns each point had."""
+    sql = "SELECT * FROM users AS OF TIMESTAMP ? ORDER BY id"
+    assert rows(db, sql, [FUTURE]) == [(1, "Alicia", 15)]
+    altered = db.execute("ALTER TABLE users ADD COLUMN city TEXT").tx_time
+    db.execute("UPDATE users SET city = 'Oslo'")
+    assert rows(db, sql, [FUTURE]) == [(1, "Alicia", 15, "Oslo")]
+    assert rows(db, sql, [story.deleted]) == [(1, "Alicia", 15)]
+    assert rows(db, sql, [altered]) == [(1, "Alicia", 15, None)]
+    assert rows(db, sql, [story.inserted]) == [(1, "Alice", 10), (2, "Bob", 20)]
+    db.execute("DROP TABLE users")
+    assert rows(db, sql, [story.deleted]) == [(1, "Alicia", 15)]
+    assert rows(db, sql, [FUTURE]) == []
+
+
 @pytest.mark.parametrize(
     "select",
     [
