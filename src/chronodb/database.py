@@ -937,7 +937,8 @@ class ChronoDB:
 
     @property
     def connection(self) -> sqlite3.Connection:
-        """The underlying sqlite3 connection: for reads; writes made through it lose history."""
+        """The underlying sqlite3 connection, for reads. A write made through it bypasses
+        ChronoDB's transaction record: its versions are filed under the newest transaction."""
         return self._conn
 
     def get_health_report(self) -> dict[str, Any]:

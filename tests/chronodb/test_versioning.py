@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -391,6 +392,36 @@ def test_user_is_recorded(tmp_path: Path) -> None:
         bob.execute("UPDATE t SET v = 'b'")
         assert [h["user"] for h in bob.get_change_history("t", 1)] == ["alice", "bob"]
         assert bob.transactions(limit=1)[0]["user"] == "bob"
+
+
+# ------------------------------------------------------- other connections
+@pytest.mark.parametrize(
+    "write",
+    [
+        "UPDATE t SET v = 'forged' WHERE id = 1",
+        "INSERT INTO t VALUES (2, 'forged')",
+        "DELETE FROM t",
+        "INSERT OR REPLACE INTO t VALUES (1, 'forged')",
+    ],
+)
+def test_a_plain_sqlite3_write_is_refused_and_the_past_stays_as_it_was(
+    tmp_path: Path, write: str
+) -> None:
+    """Another tool's write would be filed under ChronoDB's last transaction and rewrite it."""
+    path = tmp_path / "shared.db"
+    with ChronoDB(path, ledger=False) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        db.execute("INSERT INTO t VALUES (1, 'first')")
+        then = db.execute("UPDATE t SET v = 'second'").tx_time
+    with sqlite3.connect(path) as plain:
+        with pytest.raises(sqlite3.OperationalError, match="write_through_chronodb"):
+            plain.execute(write)
+        assert plain.execute("SELECT * FROM t").fetchall() == [(1, "second")]  # reads work
+    with ChronoDB(path, ledger=False) as db:
+        assert rows(db, "SELECT * FROM t AS OF TIMESTAMP ?", [then]) == [(1, "second")]
+        assert [h["values"]["v"] for h in db.get_change_history("t", 1)] == ["first", "second"]
+        db.execute("UPDATE t SET v = 'third'")
+        assert rows(db, "SELECT * FROM t") == [(1, "third")]
 
 
 # -------------------------------------------------------------- auto-create

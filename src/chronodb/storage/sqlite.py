@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from chronodb.errors import ChronoDBError, TransactionError
 from chronodb.versioning import timeline
+from chronodb.versioning.tables import WRITE_GUARD
 
 # The record takes the next id (max + 1: SQLite's choice for an INTEGER PRIMARY KEY). Its
 # time is worked out here, not in SQL: reading the last record inside the INSERT made SQLite
@@ -24,6 +25,10 @@ WAL_AUTOCHECKPOINT = 10_000  # pages (SQLite's default: 1,000)
 # the ledger's seal, COMMIT): an application cycling through more distinct statements than
 # the cache holds (sqlite3's default: 128) would make each of them compile again per write.
 STATEMENT_CACHE = 512
+
+
+def _never_used(_a: str, _b: str) -> int:
+    return 0
 
 
 class SQLiteBackend:
@@ -55,6 +60,8 @@ class SQLiteBackend:
             cached_statements=STATEMENT_CACHE,
         )
         self.conn.row_factory = sqlite3.Row
+        # Versioned tables accept writes only from connections that define this (never used).
+        self.conn.create_collation(WRITE_GUARD, _never_used)
         # The engine's own statements run on one cursor (a new cursor per statement is about
         # 0.13 µs). Each runs to completion, so none is left holding a lock: a query stopped
         # part-way would be, so queries keep to their own cursors.

@@ -20,12 +20,13 @@ from chronodb.versioning.tables import (
     quote,
 )
 
-FORMAT = 6
+FORMAT = 7
 """1: births were a partial index of history ('I' versions); 2: a table of their own;
 3: a point in time resolves through sparse marks, not an index on every transaction's time;
 4: the allocator writes the marks, not triggers on ``_chrono_tx``; 5: nothing in a history
 write can abort the statement (see :func:`_abort_free_history`); 6: each history's key set
-(every key once) replaces its births (a key once per life)."""
+(every key once) replaces its births (a key once per life); 7: the history triggers refuse
+writes from connections that are not ChronoDB's (``tables.WRITE_GUARD``)."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -56,8 +57,9 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
         _abort_free_history(conn, catalog)
     if found < 6:
         _key_sets(conn, catalog)
-        # Formats 2 (births), 5 (no abort) and 6 (key sets) changed the triggers: written
-        # once, here.
+    if found < 7:
+        # Formats 2 (births), 5 (no abort), 6 (key sets) and 7 (the guard) changed the
+        # triggers: written once, here.
         for sv in catalog.live_tables():
             drop_triggers(conn, sv)
             create_triggers(conn, sv)

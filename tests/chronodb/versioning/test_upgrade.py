@@ -4,8 +4,9 @@
 index of history); the statements that made it, one transaction each, are listed below.
 ``files/format2.db`` was written at format 2 (an index on every transaction's time),
 ``files/format3.db`` at format 3 (marks kept by triggers), ``files/format4.db`` at
-format 4 (history writes that could abort) and ``files/format5.db`` at format 5 (births: a
-key once per life), all by ``files/make_kv.py``.
+format 4 (history writes that could abort), ``files/format5.db`` at format 5 (births: a
+key once per life) and ``files/format6.db`` at format 6 (triggers that let any connection
+write), all by ``files/make_kv.py``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from chronodb import ChronoDB, ChronoDBError, ReadOnlyError
+from chronodb.versioning.tables import WRITE_GUARD
 from chronodb.versioning.upgrade import FORMAT
 
 FILES = Path(__file__).parent / "files"
@@ -111,7 +113,9 @@ def kv_after(tx: int) -> list[tuple[int, int]]:
     return sorted(latest.items())
 
 
-@pytest.mark.parametrize("fixture", ["format2.db", "format3.db", "format4.db", "format5.db"])
+@pytest.mark.parametrize(
+    "fixture", ["format2.db", "format3.db", "format4.db", "format5.db", "format6.db"]
+)
 def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: str) -> None:
     path = tmp_path / fixture
     shutil.copy(FILES / fixture, path)
@@ -139,6 +143,8 @@ def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: st
     # history writes cannot abort (format 5): no NOT NULL, the key not SET by the upsert
     assert "NOT NULL" not in schema["_chrono_h1_kv"]
     assert '"k" = excluded' not in schema["_chrono_h1_kv_au"]
+    # only ChronoDB's connections may write a versioned table (format 7)
+    assert all(WRITE_GUARD in schema[f"_chrono_h1_kv_{t}"] for t in ("ai", "au", "ad"))
     assert "_chrono_tx_time" not in indexes
     # each key once in the key set (format 6), though INSERT OR REPLACE began 69 lives
     assert key_set == [(k,) for k in range(7)]
