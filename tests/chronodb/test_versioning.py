@@ -424,6 +424,21 @@ def test_a_plain_sqlite3_write_is_refused_and_the_past_stays_as_it_was(
         assert rows(db, "SELECT * FROM t") == [(1, "third")]
 
 
+def test_a_plain_sqlite3_write_to_a_table_of_keys_alone_is_refused(tmp_path: Path) -> None:
+    """No column outside the key: only the key-change trigger sees an UPDATE."""
+    path = tmp_path / "tags.db"
+    with ChronoDB(path, ledger=False) as db:
+        db.execute("CREATE TABLE tags (name TEXT PRIMARY KEY)")
+        db.execute("INSERT INTO tags VALUES ('old')")
+    with sqlite3.connect(path) as plain:
+        with pytest.raises(sqlite3.OperationalError, match="write_through_chronodb"):
+            plain.execute("UPDATE tags SET name = 'new'")
+    with ChronoDB(path, ledger=False) as db:
+        assert rows(db, "SELECT * FROM tags") == [("old",)]
+        db.execute("UPDATE tags SET name = 'new'")
+        assert [h["operation"] for h in db.get_change_history("tags", "new")] == ["INSERT"]
+
+
 # -------------------------------------------------------------- auto-create
 def test_insert_creates_a_missing_table(db: ChronoDB) -> None:
     result = db.execute(

@@ -295,7 +295,7 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
         of_names.setdefault(name.lower(), quote(name))
     conn.execute(
         f"CREATE TRIGGER {ak} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
-        f"WHEN NOT ({same_key}) BEGIN "
+        f"WHEN NOT ({same_key}) AND {_GUARD} BEGIN "
         f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
     )
     conn.execute(
