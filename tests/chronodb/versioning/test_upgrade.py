@@ -144,7 +144,7 @@ def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: st
     assert "NOT NULL" not in schema["_chrono_h1_kv"]
     assert '"k" = excluded' not in schema["_chrono_h1_kv_au"]
     # only ChronoDB's connections may write a versioned table (format 7)
-    assert all(WRITE_GUARD in schema[f"_chrono_h1_kv_{t}"] for t in ("ai", "au", "ad"))
+    assert all(WRITE_GUARD in schema[f"_chrono_h1_kv_{t}"] for t in ("ai", "au", "ak", "ad"))
     assert "_chrono_tx_time" not in indexes
     # each key once in the key set (format 6), though INSERT OR REPLACE began 69 lives
     assert key_set == [(k,) for k in range(7)]
