@@ -95,12 +95,16 @@ class Plan:
     # (catalog versions, since_us, final): every point at or after since_us reads each
     # table's open shape, so the SQL is ``final`` without resolving again (see bind).
     recent: tuple[list[Any], int, str] | None = None
+    # Whether every point is a timestamp: only then can ``recent`` hold (a transaction
+    # number is not a time to compare with since_us).
+    timestamps_only: bool = False
 
     def __post_init__(self) -> None:
         self.blank_params = tuple(
             pt.param - 1 for pt in self.points if isinstance(pt.param, int) and pt.param > 0
         )
         self.all_positional = len(self.blank_params) == len(self.points)
+        self.timestamps_only = all(pt.kind == "TIMESTAMP" for pt in self.points)
         self.lookups = tuple(
             (ref.name, ref.points[0], self.points[ref.points[0]].kind)
             if ref.kind == "AS OF"
@@ -274,7 +278,7 @@ def bind(
         if final is None:
             final = _render(p, resolved, catalog, mapping)
             p.finals[key] = final
-        if not mapping:
+        if not mapping and p.timestamps_only:
             p.recent = _recent(p, resolved, catalog, final)
     if mapping:
         bound: Any = dict(params)  # type: ignore[arg-type]
@@ -294,19 +298,18 @@ def _recent(
 ) -> tuple[list[Any], int, str] | None:
     """``final`` with the time from which it holds for every later point, if there is one.
 
-    That is so when each table read AS OF a timestamp resolved to its open shape: any later
-    point resolves there too, until the catalog changes (a new ``catalog.versions`` list).
-    Most temporal reads ask about a recent past, and this spares them the resolving.
+    Called for plans whose points are all timestamps. That is so when each table read AS OF
+    a point resolved to its open shape: any later point resolves there too, until the
+    catalog changes (a new ``catalog.versions`` list). Most temporal reads ask about a
+    recent past, and this spares them the resolving.
     """
     since = 0
-    for (_, point, unit), sv in zip(p.lookups, resolved, strict=True):
+    for (_, point, _unit), sv in zip(p.lookups, resolved, strict=True):
         if point < 0:
             continue
-        if unit != "TIMESTAMP" or sv is None or sv.to_us is not None:
+        if sv is None or sv.to_us is not None:
             return None
         since = max(since, sv.from_us)
-    if any(point.kind != "TIMESTAMP" for point in p.points):
-        return None
     return catalog.versions, since, final
 
 
