@@ -430,9 +430,9 @@ def test_a_plain_sqlite3_write_to_a_table_of_keys_alone_is_refused(tmp_path: Pat
     with ChronoDB(path, ledger=False) as db:
         db.execute("CREATE TABLE tags (name TEXT PRIMARY KEY)")
         db.execute("INSERT INTO tags VALUES ('old')")
-    with sqlite3.connect(path) as plain:
-        with pytest.raises(sqlite3.OperationalError, match="write_through_chronodb"):
-            plain.execute("UPDATE tags SET name = 'new'")
+    refused = pytest.raises(sqlite3.OperationalError, match="write_through_chronodb")
+    with sqlite3.connect(path) as plain, refused:
+        plain.execute("UPDATE tags SET name = 'new'")
     with ChronoDB(path, ledger=False) as db:
         assert rows(db, "SELECT * FROM tags") == [("old",)]
         db.execute("UPDATE tags SET name = 'new'")

@@ -13,6 +13,8 @@ rewrite may repeat one (a query-wide AS OF applies the same point to every table
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any, ClassVar
 
 from sqlglot import exp
@@ -172,9 +174,34 @@ def _widen_trailing_as_of(select: exp.Select) -> None:
         select.set(QUERY_AS_OF, version)
 
 
+class _OwnParses(logging.Filter):
+    """Keeps sqlglot's warnings about statements ChronoDB is parsing out of the user's log.
+
+    sqlglot logs a warning when it falls back to parsing a statement as an opaque command.
+    ChronoDB then hands that statement to SQLite, which runs it or says what is wrong with
+    it, so the warning would only be noise on the user's stderr. Other code's use of sqlglot
+    (on other threads too) is not affected.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parsing = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.parsing, "on", False)
+
+
+_OWN_PARSES = _OwnParses()
+logging.getLogger("sqlglot").addFilter(_OWN_PARSES)
+
+
 def parse(sql: str) -> list[exp.Expr]:
     """Parse one or more ChronoSQL statements; raises sqlglot's ParseError."""
-    return [e for e in ChronoSQL().parse(sql) if e is not None]
+    _OWN_PARSES.parsing.on = True
+    try:
+        return [e for e in ChronoSQL().parse(sql) if e is not None]
+    finally:
+        _OWN_PARSES.parsing.on = False
 
 
 def to_sql(expression: exp.Expr) -> str:

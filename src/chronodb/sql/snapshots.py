@@ -56,7 +56,9 @@ def as_of(
     cols = columns_from.columns
     if sv is None:  # the table did not exist then
         names = _with_rowid([f"NULL AS {quote(c.name)}" for c in cols], "", None, rowid)
-        return f"SELECT {names} WHERE {tx_ref} < 0"
+        # Empty at every point; the point stays named, so the statement's parameters do not
+        # depend on which tables existed then.
+        return f"SELECT {names} WHERE 0 AND {tx_ref}"
     h = quote(sv.hist)
     key_set = quote(keys_of(sv.hist))
     keys = sv.keys

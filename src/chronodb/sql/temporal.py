@@ -8,6 +8,7 @@ change it, and that is part of the cache key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,11 +59,13 @@ class Point:
             try:
                 tx = int(value)
             except ValueError:
+                tx = -1
+            if tx < 0:
                 raise TemporalError(
-                    f"AS OF TRANSACTION needs a transaction number, got {value!r}",
+                    f"AS OF TRANSACTION needs a transaction number (0 or more), got {value!r}",
                     sql=sql,
                     position=self.position,
-                ) from None
+                )
             return tx
         try:
             return to_micros(value)
@@ -150,6 +153,8 @@ def _point(kind: str, node: exp.Expr, sql: str) -> Point:
         if not node.is_string and float(node.this).is_integer():
             value = int(float(node.this))
     elif isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+        if pos is not None:  # the number's position: point at its sign
+            pos = max(sql.rfind("-", 0, pos), 0)
         value = -float(node.this.this)
         value = int(value) if value.is_integer() else value  # name -5 as written, not -5.0
     if value is not None:
@@ -165,6 +170,26 @@ def _point(kind: str, node: exp.Expr, sql: str) -> Point:
     return Point(kind, expression=to_sql(node), position=pos)
 
 
+_INCOMPLETE = {
+    "BETWEEN": "BETWEEN needs two points in time: BETWEEN x AND y",
+    "FROM": "FROM needs two points in time: FROM x TO y",
+    "CONTAINED IN": "CONTAINED IN needs two points in time: CONTAINED IN (x, y)",
+}
+_SYSTEM_TIME = re.compile(r"\bFOR\s+SYSTEM_?\s*TIME\b", re.IGNORECASE)
+
+
+def _incomplete(kind: str, version: exp.Expr, sql: str) -> TemporalError:
+    """A FOR SYSTEM_TIME clause cut short (its point or its range is missing)."""
+    position = _position(version)
+    if position is None:
+        found = _SYSTEM_TIME.search(sql)
+        position = found.start() if found else None
+    message = _INCOMPLETE.get(
+        kind, "FOR SYSTEM_TIME needs AS OF x, BETWEEN x AND y, FROM x TO y or ALL after it"
+    )
+    return TemporalError(message, sql=sql, position=position)
+
+
 def _collect_points(tree: exp.Expr, sql: str) -> list[Point]:
     points: list[Point] = []
     for version in tree.find_all(exp.Version):
@@ -176,6 +201,9 @@ def _collect_points(tree: exp.Expr, sql: str) -> list[Point]:
             continue
         target = version.expression
         nodes = target.expressions if isinstance(target, exp.Tuple) else [target]
+        wanted = 2 if kind in _INCOMPLETE else 1
+        if len(nodes) != wanted or any(node is None for node in nodes):
+            raise _incomplete(kind, version, sql)
         if kind != "AS OF" and unit == "TRANSACTION":
             raise TemporalError("Ranges of transactions are not supported", sql=sql)
         indexes = []
