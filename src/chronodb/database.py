@@ -91,15 +91,29 @@ def translate(err: sqlite3.Error, sql: str | None = None) -> ChronoDBError:
     where = f" in: {sql.strip()[:200]}" if sql else ""
     if isinstance(err, sqlite3.IntegrityError):
         return IntegrityError(f"{text}{where}")
-    if "no such table" in text or "no such column" in text:
-        name = text.split(":", 1)[-1].strip()
-        kind = "table" if "table" in text else "column"
-        return SchemaError(f"{text}{where}", **{kind: name})
+    missing = re.match(r"table (\S+) has no column named (\S+)$", text)
+    if "no such table" in text or "no such column" in text or missing:
+        name = missing.group(2) if missing else text.split(":", 1)[-1].strip()
+        kind = "table" if "table" in text and not missing else "column"
+        position = _name_position(name, sql)
+        if position is None:
+            return SchemaError(f"{text}{where}", **{kind: name})
+        return SchemaError(text, sql=sql, position=position, **{kind: name})
     if "syntax error" in text or "incomplete input" in text or "unrecognized token" in text:
         return SQLSyntaxError(text, sql=sql, position=_syntax_position(text, sql))
     if "readonly" in text or "read-only" in text:
         return ReadOnlyError(text)
     return SQLError(f"{text}{where}")
+
+
+def _name_position(name: str, sql: str | None) -> int | None:
+    """Where the unknown ``name`` (``t.c`` for a qualified column) is written in ``sql``:
+    as a word, in any case, each part bare or quoted."""
+    if not sql or not name:
+        return None
+    parts = [rf"(?:{re.escape(p)}|[\"`\[]{re.escape(p)}[\"`\]])" for p in name.split(".")]
+    found = re.search(r"(?<![\w$])" + r"\s*\.\s*".join(parts) + r"(?![\w$])", sql, re.I)
+    return None if found is None else found.start()
 
 
 def _syntax_position(text: str, sql: str | None) -> int | None:

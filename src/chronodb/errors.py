@@ -44,11 +44,15 @@ class SQLError(ChronoDBError):
         self.line: int | None = None
         self.column: int | None = None
         if sql is not None and position is not None:
-            before = sql[:position]
-            self.line = before.count("\n") + 1
-            self.column = position - (before.rfind("\n") + 1) + 1
+            self.line, self.column = line_and_column(sql, position)
             message = f"{message} (line {self.line}, column {self.column})"
         super().__init__(message)
+
+
+def line_and_column(sql: str, position: int) -> tuple[int, int]:
+    """The 1-based line and column of a 0-based offset in ``sql``."""
+    before = sql[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
 class SQLSyntaxError(SQLError):
@@ -68,11 +72,25 @@ class TimestampError(TemporalError):
 
 
 class SchemaError(ChronoDBError):
-    """An unknown table or column."""
+    """An unknown table or column; ``table`` or ``column`` names it, and ``position`` is
+    its 0-based offset in ``sql`` when it was found there."""
 
-    def __init__(self, message: str, *, table: str | None = None, column: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        column: str | None = None,
+        sql: str | None = None,
+        position: int | None = None,
+    ):
         self.table = table
         self.column = column
+        self.sql = sql
+        self.position = position
+        if sql is not None and position is not None:
+            line, col = line_and_column(sql, position)
+            message = f"{message} (line {line}, column {col})"
         super().__init__(message)
 
 

@@ -257,7 +257,7 @@ def test_shell_continues_after_an_error(runner: CliRunner, db_path: Path) -> Non
     assert result.exit_code == 1  # a script with failures says so
     assert "Traceback" not in result.output
     assert result.stderr.splitlines() == [
-        "Error: no such table: missing in: SELECT * FROM missing;",
+        "Error: no such table: missing (line 1, column 15)",
         "Error: Usage: .history TABLE PK...",
         "Error: Unknown command .frobnicate; try .help",
     ]

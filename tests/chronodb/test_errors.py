@@ -97,15 +97,29 @@ def test_unknown_table_in_a_temporal_clause(users: ChronoDB, sql: str) -> None:
         users.execute(sql)
     assert info.value.table == "nope"
     assert "nope" in str(info.value)
+    assert info.value.position == sql.index("nope")
 
 
-def test_unknown_table_or_column_in_plain_sql(users: ChronoDB) -> None:
+@pytest.mark.parametrize(
+    ("sql", "kind", "name", "at"),
+    [
+        ("SELECT * FROM nope", "table", "nope", "nope"),
+        ("UPDATE users SET missing = 1", "column", "missing", "missing"),
+        ("SELECT users.missing FROM users", "column", "users.missing", "users.missing"),
+        ("SELECT id\nFROM users WHERE Missing > 1", "column", "Missing", "Missing"),
+        ("INSERT INTO users (id, missing) VALUES (3, 1)", "column", "missing", "missing"),
+        ("SELECT missing FROM users AS OF TIMESTAMP 5", "column", "missing", "missing"),
+    ],
+)
+def test_unknown_table_or_column_names_it_and_where_it_is(
+    users: ChronoDB, sql: str, kind: str, name: str, at: str
+) -> None:
     with pytest.raises(SchemaError) as info:
-        users.execute("SELECT * FROM nope")
-    assert info.value.table == "nope"
-    with pytest.raises(SchemaError) as info:
-        users.execute("UPDATE users SET missing = 1")
-    assert info.value.column == "missing"
+        users.execute(sql)
+    assert getattr(info.value, kind) == name
+    assert info.value.position == sql.index(at)
+    line = sql[: sql.index(at)].count("\n") + 1
+    assert f"(line {line}, column " in str(info.value)
 
 
 BAD_TIMES = [

@@ -174,6 +174,7 @@ _INCOMPLETE = {
     "BETWEEN": "BETWEEN needs two points in time: BETWEEN x AND y",
     "FROM": "FROM needs two points in time: FROM x TO y",
     "CONTAINED IN": "CONTAINED IN needs two points in time: CONTAINED IN (x, y)",
+    "CHANGES": "chrono_changes needs two points in time: chrono_changes(table, x, y)",
 }
 _SYSTEM_TIME = re.compile(r"\bFOR\s+SYSTEM_?\s*TIME\b", re.IGNORECASE)
 
@@ -243,7 +244,7 @@ def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]
             continue
         if not catalog.known(table.name):
             raise SchemaError(
-                f"no such table: {table.name} (at position {_position(table)})", table=table.name
+                f"no such table: {table.name}", table=table.name, sql=sql, position=_position(table)
             )
         tables.append(
             TableRef(table.name, version.text("kind").upper(), version.meta.get("points", ()))
