@@ -927,6 +927,8 @@ class ChronoDB:
     # ------------------------------------------------------------------ audit
     def tx_hash(self, tx_id: int) -> str | None:
         """The ledger hash (hex) of a committed transaction, or None."""
+        if isinstance(tx_id, bool) or not isinstance(tx_id, int):
+            raise ChronoDBError(f"A transaction id is an integer; got {tx_id!r}")
         if self._ledger is None:
             return None
         with self._lock:
@@ -943,9 +945,12 @@ class ChronoDB:
         return sorted(v.name for v in self._catalog.live_tables())
 
     def transactions(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Committed transactions, newest first; ``limit``: at most that many."""
         sql = "SELECT tx_id, tx_time, user FROM _chrono_tx ORDER BY tx_id DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+                raise ChronoDBError(f"limit is a whole number, 0 or more; got {limit!r}")
+            sql += f" LIMIT {limit}"
         rows = self._conn.execute(sql).fetchall()
         return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
 

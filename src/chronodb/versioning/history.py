@@ -25,17 +25,25 @@ def key_values(sv: SchemaVersion, pk: Any) -> list[Any]:
     """The key's values in ``sv.keys`` order, from a scalar, a sequence or a mapping."""
     if isinstance(pk, dict):
         if sv.keys == (ROWID_KEY,):
-            return [pk.get("rowid", pk.get(ROWID_KEY))]
-        missing = [c.name for c in sv.key_columns if c.name not in pk]
-        if missing:
-            raise ChronoDBError(f"Key for {sv.name} lacks column(s) {', '.join(missing)}")
-        return [pk[c.name] for c in sv.key_columns]
-    is_seq = isinstance(pk, Sequence) and not isinstance(pk, str | bytes)
-    values = list(pk) if is_seq else [pk]
+            values = [pk.get("rowid", pk.get(ROWID_KEY))]
+        else:
+            missing = [c.name for c in sv.key_columns if c.name not in pk]
+            if missing:
+                raise ChronoDBError(f"Key for {sv.name} lacks column(s) {', '.join(missing)}")
+            values = [pk[c.name] for c in sv.key_columns]
+    else:
+        is_seq = isinstance(pk, Sequence) and not isinstance(pk, str | bytes)
+        values = list(pk) if is_seq else [pk]
     if len(values) != len(sv.keys):
         raise ChronoDBError(
             f"{sv.name} is keyed by {len(sv.keys)} column(s); got {len(values)} value(s): {pk!r}"
         )
+    for value in values:
+        if value is not None and not isinstance(value, int | float | str | bytes):
+            raise ChronoDBError(
+                f"A key of {sv.name} is a number, a string, bytes or None; "
+                f"got {value!r} of type {type(value).__name__}"
+            )
     return values
 
 

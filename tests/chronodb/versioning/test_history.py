@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chronodb import ChronoDB, SchemaError
+from chronodb import ChronoDB, ChronoDBError, SchemaError
 
 
 def rows(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
@@ -53,6 +53,28 @@ def test_change_history_of_an_unknown_key_or_table(db: ChronoDB, accounts: dict)
     with pytest.raises(SchemaError) as info:
         db.get_change_history("nope", 1)
     assert info.value.table == "nope"
+
+
+@pytest.mark.parametrize("key", [object(), [object()], {"id": 1.5j}])
+def test_a_key_that_cannot_be_a_value_is_named(
+    db: ChronoDB, accounts: dict[str, float], key: object
+) -> None:
+    """It used to surface as sqlite3.ProgrammingError from deep inside."""
+    for call in (db.get_change_history, db.erase):
+        with pytest.raises(ChronoDBError, match="A key of accounts is a number") as info:
+            call("accounts", key)
+        assert "got " in str(info.value)
+    assert len(db.get_change_history("accounts", 1)) == 2
+
+
+def test_transactions_takes_a_limit_of_zero_or_more(db: ChronoDB, accounts: dict) -> None:
+    assert len(db.transactions()) == 4  # CREATE, then the three writes
+    assert [len(db.transactions(n)) for n in (0, 1, 10)] == [0, 1, 4]
+    for bad in (-1, "2", 1.5, True):
+        with pytest.raises(ChronoDBError, match="limit"):
+            db.transactions(bad)  # type: ignore[arg-type]
+    with pytest.raises(ChronoDBError, match="transaction id is an integer"):
+        db.tx_hash("1")  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------ changes
