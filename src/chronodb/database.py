@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import json
@@ -46,9 +47,9 @@ from chronodb.sql.dialect import parse
 from chronodb.sql.snapshots import unblob
 from chronodb.storage.sqlite import SQLiteBackend
 from chronodb.timepoint import MAX_EPOCH, from_micros
-from chronodb.versioning import history, integrity
+from chronodb.versioning import history, integrity, timeline
 from chronodb.versioning.catalog import CATALOG_STATEMENTS, Catalog
-from chronodb.versioning.tables import register_table, unversioned_tables
+from chronodb.versioning.tables import install_triggers, register_table, unversioned_tables
 from chronodb.versioning.upgrade import FORMAT, file_format, upgrade
 from chronodb.versioning.vacuum import renumbered_tables
 
@@ -196,7 +197,11 @@ class ChronoDB:
             )
         self.options: dict[str, Any] = {"ml_optimizer": dict(ml_optimizer or {})}
         self._backend = SQLiteBackend(
-            self.path, wal=wal, durability=durability, timeout=timeout, read_only=read_only
+            self.path,
+            wal=wal,
+            durability=durability,
+            timeout=timeout,
+            read_only=read_only,
         )
         self._conn = self._backend.conn
         self._lock = threading.RLock()
@@ -227,8 +232,9 @@ class ChronoDB:
         self._savepoints: list[tuple[str, _Mark]] = []
         self._last_verification: tuple[float, bool] | None = None
         self._setup()
+        self._backend.on_foreign_commit = self._follow_schema
         if ledger:
-            self._ledger = Ledger(self._conn)
+            self._ledger = Ledger(self._conn, self._catalog)
         self.audit_trail = AuditTrail(self)
         if retention_days is not None and not read_only:
             self.apply_retention()
@@ -286,7 +292,7 @@ class ChronoDB:
                 self._catalog.load(self._conn)
                 if self._ledger_wanted:
                     self._kinds = ["REGISTER"]
-                    self._ledger = Ledger(self._conn)
+                    self._ledger = Ledger(self._conn, self._catalog)
                     self._seal(tx)
             self._backend.commit()
         except BaseException:
@@ -310,6 +316,17 @@ class ChronoDB:
     def _reload_catalog(self) -> None:
         self._catalog.load(self._conn)
         self._plans.clear()
+        if not self.read_only:
+            install_triggers(self._conn, self._catalog)
+
+    def _follow_schema(self) -> None:
+        """Another connection committed: take in its schema changes before this one writes.
+
+        The versioning triggers are this connection's own (``tables.CURRENT_TX``), so a table
+        another process created or altered is versioned here only once they are made again.
+        """
+        if self._backend.schema_cookie() != self._catalog.schema_cookie:
+            self._reload_catalog()
 
     # ------------------------------------------------------------ transactions
     @property
@@ -855,6 +872,7 @@ class ChronoDB:
         """
 
         def run() -> Result:
+            self._index_leaves()  # a leaf on a version about to go is kept, indexed
             r = Result(None)
             r.rowcount, touched = history.prune(
                 self._conn, self._catalog, older_than, self._guard(force)
@@ -884,6 +902,7 @@ class ChronoDB:
 
         def run() -> Result:
             assert self._tx is not None
+            self._index_leaves()
             r = Result(None)
             r.rowcount, touched = history.erase(
                 self._conn,
@@ -900,6 +919,32 @@ class ChronoDB:
 
         with self._lock:
             return self._write(run, ddl=True, kind="ERASE").rowcount
+
+    def _store_leaves(self, *, merkle: bool = True) -> bool:
+        """Index the ledger's pending leaves (and, ``merkle``, store their tree nodes) in a
+        write transaction of its own. False if this connection cannot now: read-only, or
+        inside a transaction; its ledger then keeps the unindexed leaves in memory."""
+        ledger = self._ledger
+        assert ledger is not None
+        if self.read_only or self._explicit:
+            ledger.refresh()
+            return False
+        with self._lock:
+            self._backend.begin()
+            try:
+                ledger.index()
+                if merkle:
+                    ledger.catch_up()
+                self._backend.commit()
+            except BaseException:
+                self._backend.rollback()
+                raise
+        return True
+
+    def _index_leaves(self) -> None:
+        """Index the ledger's leaves still on history tails (inside a write transaction)."""
+        if self._ledger is not None:
+            self._ledger.index()
 
     def check_history(self) -> list[str]:
         """Problems where data and history disagree (e.g. after a crash); empty means none.
@@ -945,13 +990,14 @@ class ChronoDB:
         return sorted(v.name for v in self._catalog.live_tables())
 
     def transactions(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """Committed transactions, newest first; ``limit``: at most that many."""
-        sql = "SELECT tx_id, tx_time, user FROM _chrono_tx ORDER BY tx_id DESC"
-        if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-                raise ChronoDBError(f"limit is a whole number, 0 or more; got {limit!r}")
-            sql += f" LIMIT {limit}"
-        rows = self._conn.execute(sql).fetchall()
+        """Committed write transactions, newest first: id, time and user; ``limit``: at
+        most that many."""
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ChronoDBError(f"limit is a whole number, 0 or more; got {limit!r}")
+        with self._lock:
+            rows = timeline.transactions(self._conn, limit)
         return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
 
     @property
@@ -972,6 +1018,10 @@ class ChronoDB:
             return
         if self._explicit:
             self._rollback()
+        if self._ledger is not None and not self.read_only:
+            # A file at rest has its leaves indexed (readers manage without, though).
+            with contextlib.suppress(sqlite3.Error, ChronoDBError):
+                self._store_leaves(merkle=False)
         self._backend.close()
         self._closed = True
 

@@ -130,8 +130,8 @@ def test_as_of_matches_a_replay_in_plain_sqlite(workload: list[Step]) -> None:
         seen: list[tuple[int, float, list[list[tuple]]]] = []
         for step in workload:
             apply(step, db, plain)
-            last = db.execute("SELECT tx_id, tx_time FROM _chrono_tx ORDER BY tx_id DESC LIMIT 1")
-            tx_id, tx_us = last[0]
+            last = db.transactions(1)[0]
+            tx_id, tx_us = last["tx_id"], round(last["tx_time"] * 1e6)
             current = answers(plain.execute, "", "")
             # the current tables agree with the replay, and so does AS OF the last transaction
             assert answers(db.execute, "", "") == current

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from chronodb import ChronoDB, SchemaError
+from chronodb.versioning.tables import WRITE_GUARD
 
 
 def rows(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
@@ -22,7 +23,7 @@ def versions(db: ChronoDB, table: str, columns: str = "*") -> list[tuple]:
 
 
 def tx_count(db: ChronoDB) -> int:
-    return db.execute("SELECT count(*) FROM _chrono_tx").scalar()
+    return len(db.transactions())
 
 
 @pytest.fixture
@@ -65,6 +66,25 @@ def test_temp_table_writes_are_kept_but_not_versioned(db: ChronoDB) -> None:
     assert result.tx_id is None
     assert rows(db, "SELECT x FROM scratch") == [(1,), (2,)]
     assert tx_count(db) == before
+
+
+def test_tables_another_connection_creates_or_alters_are_versioned_here(tmp_path: Path) -> None:
+    """Each connection versions through triggers of its own: it makes them again for a
+    schema another connection changed before it writes."""
+    path = tmp_path / "shared.db"
+    with ChronoDB(path, ledger=False) as here, ChronoDB(path, ledger=False) as there:
+        here.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        here.execute("INSERT INTO t VALUES (1, 'a')")
+        there.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, w TEXT)")
+        there.execute("ALTER TABLE t ADD COLUMN z INTEGER")
+        here.execute("UPDATE t SET v = 'b', z = 5")
+        here.execute("INSERT INTO u VALUES (1, 'x')")
+        assert [h["values"] for h in there.get_change_history("t", 1)] == [
+            {"id": 1, "v": "a"},  # z did not exist yet
+            {"id": 1, "v": "b", "z": 5},
+        ]
+        assert [h["operation"] for h in there.get_change_history("u", 1)] == ["INSERT"]
+        assert here.check_history() == [] and there.check_history() == []
 
 
 def test_several_changes_in_one_transaction_make_one_version(users: ChronoDB) -> None:
@@ -207,7 +227,7 @@ def test_composite_primary_key(db: ChronoDB) -> None:
 
 
 def test_insert_or_replace_records_the_replaced_row(users: ChronoDB) -> None:
-    at = users.execute("SELECT max(tx_time) / 1e6 FROM _chrono_tx").scalar()
+    at = users.transactions(1)[0]["tx_time"]
     users.execute("INSERT OR REPLACE INTO users VALUES (1, 'Alice R', 99)")
     assert rows(users, "SELECT name FROM users AS OF TIMESTAMP ? WHERE id = 1", [at]) == [
         ("Alice",)
@@ -407,7 +427,7 @@ def test_user_is_recorded(tmp_path: Path) -> None:
 def test_a_plain_sqlite3_write_is_refused_and_the_past_stays_as_it_was(
     tmp_path: Path, write: str
 ) -> None:
-    """Another tool's write would be filed under ChronoDB's last transaction and rewrite it."""
+    """Another tool's write would have no version: its connection has no history triggers."""
     path = tmp_path / "shared.db"
     with ChronoDB(path, ledger=False) as db:
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
@@ -425,7 +445,7 @@ def test_a_plain_sqlite3_write_is_refused_and_the_past_stays_as_it_was(
 
 
 def test_a_plain_sqlite3_write_to_a_table_of_keys_alone_is_refused(tmp_path: Path) -> None:
-    """No column outside the key: only the key-change trigger sees an UPDATE."""
+    """No column outside the key: every UPDATE changes the key."""
     path = tmp_path / "tags.db"
     with ChronoDB(path, ledger=False) as db:
         db.execute("CREATE TABLE tags (name TEXT PRIMARY KEY)")
@@ -437,6 +457,21 @@ def test_a_plain_sqlite3_write_to_a_table_of_keys_alone_is_refused(tmp_path: Pat
         assert rows(db, "SELECT * FROM tags") == [("old",)]
         db.execute("UPDATE tags SET name = 'new'")
         assert [h["operation"] for h in db.get_change_history("tags", "new")] == ["INSERT"]
+
+
+def test_a_write_past_the_guard_is_not_versioned_and_is_reported(tmp_path: Path) -> None:
+    """A connection that defines the guard's collation writes without history."""
+    path = tmp_path / "raw.db"
+    with ChronoDB(path, ledger=False) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        db.execute("INSERT INTO t VALUES (1, 'a')")
+    with sqlite3.connect(path) as raw:
+        raw.create_collation(WRITE_GUARD, lambda _a, _b: 0)
+        raw.execute("UPDATE t SET v = 'behind its back' WHERE id = 1")
+    with ChronoDB(path, ledger=False) as db:
+        assert [h["values"]["v"] for h in db.get_change_history("t", 1)] == ["a"]
+        [problem] = db.check_history()
+        assert problem.startswith("t: current rows differ from history")
 
 
 # -------------------------------------------------------------- auto-create
@@ -468,7 +503,7 @@ def test_auto_create_can_be_switched_off(tmp_path: Path) -> None:
             strict.execute("INSERT INTO users (id, name) VALUES (1, 'Alice')")
         assert info.value.table == "users"
         assert strict.tables() == []
-        assert strict.execute("SELECT count(*) FROM _chrono_tx").scalar() == 0
+        assert strict.transactions() == []
 
 
 def test_seed_quick_start_runs_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

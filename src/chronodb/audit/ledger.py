@@ -1,13 +1,17 @@
 """The ledger's storage: one leaf per committed write transaction, and the Merkle tree over them.
 
 ``seal`` runs inside the writing transaction, just before COMMIT, so a transaction and its
-leaf are committed together or not at all. The leaf is stored in the transaction's own
-``_chrono_tx`` row (the view ``_chrono_ledger`` shows the leaves), so a commit writes no page
-for the ledger that it did not write anyway. The Merkle nodes and the hash -> transaction
-index are stored later, by whoever needs them: a reader that can write stores the pending
-ones first (``AuditTrail``), ``digest()`` does, and a writer does every ``BATCH`` leaves so
-the backlog stays bounded. A reader that cannot write completes the stored tree in memory
-(``view()``, cached and extended as leaves arrive).
+leaf are committed together or not at all. The leaf goes into the ``_chrono_leaf`` column of
+the transaction's last history row in one of the tables it wrote: a page the write dirties
+anyway (a transaction that wrote no version, such as DDL, a prune or an erasure, puts it in
+a ``_chrono_tx`` record instead). Leaves are *indexed* later: copied, in transaction order
+with their position in the log and their hash, into ``_chrono_tx`` records (the view
+``_chrono_ledger`` shows them). Writers index every ``INDEX_EVERY`` seals, before any seal
+that needs a record, before pruning or erasing history, and on close; a reader that can
+write indexes before it reads, and one that cannot keeps the unindexed leaves in memory
+(:meth:`Ledger.refresh`). The Merkle nodes and the hash -> transaction index are stored
+later still, the same way, every ``BATCH`` leaves at least. A reader that cannot write
+completes the stored tree in memory (``view()``, cached and extended as leaves arrive).
 """
 
 from __future__ import annotations
@@ -15,15 +19,16 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence, Set
 
-from chronodb.audit.digests import table_digests
-from chronodb.audit.leaf import Amendment
+from chronodb.audit.digests import shape_at, table_digests
+from chronodb.audit.leaf import Amendment, header
 from chronodb.audit.leaf import encode as encode_leaf
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
-from chronodb.errors import AuditError
 from chronodb.versioning.catalog import Catalog
+from chronodb.versioning.tables import LEAF, SEQ, TX, quote, seq_after
 
 BATCH = 65_536
+INDEX_EVERY = BATCH  # seals between a writer's indexings: the backlog a reader may meet
 
 LEDGER_DDL = (
     "CREATE VIEW IF NOT EXISTS _chrono_ledger AS SELECT tx_id, leaf_index, leaf, leaf_hash "
@@ -45,7 +50,15 @@ _NEWEST = (
     "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM _chrono_tx "
     "WHERE leaf_index IS NOT NULL ORDER BY tx_id DESC LIMIT ?"
 )
-_SEAL = "UPDATE _chrono_tx SET leaf_index = ?, leaf = ?, leaf_hash = ? WHERE tx_id = ?"
+_INDEXED = (
+    "SELECT tx_id, leaf_index FROM _chrono_tx WHERE leaf_index IS NOT NULL "
+    "ORDER BY tx_id DESC LIMIT 1"
+)
+_INDEX = (
+    "INSERT INTO _chrono_tx (tx_id, tx_time, user, leaf_index, leaf, leaf_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
+    "leaf_index = excluded.leaf_index, leaf = excluded.leaf, leaf_hash = excluded.leaf_hash"
+)
 
 
 def create(conn: sqlite3.Connection) -> None:
@@ -80,17 +93,45 @@ class _Overlay:
         return max(self._base_count, self.extra.leaf_count())
 
 
-class Ledger:
-    """Appends leaves; reads them back by transaction or by hash."""
+def unindexed_leaves(
+    conn: sqlite3.Connection, catalog: Catalog, after: int, upto: int | None = None
+) -> list[tuple[int, bytes]]:
+    """(tx_id, leaf) of the leaves on history tails of the transactions in ``(after, upto]``,
+    in transaction order: those not indexed yet when ``after`` is the last indexed one."""
+    found: dict[int, bytes] = {}
+    bound = "" if upto is None else " AND {seq} < {upto}"
+    for hist in sorted({v.hist for v in catalog.versions}):
+        h = quote(hist)
+        below = bound.format(seq=SEQ, upto=seq_after(h, "?2"))
+        try:
+            rows = conn.execute(
+                f"SELECT {TX}, CAST({LEAF} AS BLOB) FROM {h} "
+                f"WHERE {SEQ} >= {seq_after(h, '?1')}{below} AND {LEAF} IS NOT NULL",
+                (after,) if upto is None else (after, upto),
+            ).fetchall()
+        except sqlite3.OperationalError:  # a file not yet upgraded, open read-only
+            continue
+        for tx, blob in rows:
+            found[tx] = bytes(blob)
+    return sorted(found.items())
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+
+class Ledger:
+    """Appends leaves; indexes them; reads them back by transaction or by hash."""
+
+    def __init__(self, conn: sqlite3.Connection, catalog: Catalog) -> None:
         self.conn = conn
+        self.catalog = catalog
         self.store = SQLiteNodeStore(conn)
         self.tree = MerkleTree(self.store)  # the stored tree: may lag by < BATCH leaves
         # (stored size, total, tree, pending hash -> tx) of the last view()
         self._view: tuple[int, int, MerkleTree, dict[bytes, int]] | None = None
-        # (tx_id, leaf_index) of this ledger's last seal; see _next_index
-        self._sealed: tuple[int, int] | None = None
+        self._since_index = 0  # seals since this ledger last indexed
+        # The UPDATE that puts a leaf on a table's history tail, by table id, for the
+        # catalog's versions list it was built from (a table's live shape names its history)
+        self._tail_sql: tuple[list, dict[int, str]] | None = None
+        # A reader's unindexed leaves (see refresh): (leaf_index, tx_id, leaf, leaf_hash)
+        self._unindexed: list[tuple[int, int, bytes, bytes]] = []
 
     def seal(
         self,
@@ -105,7 +146,7 @@ class Ledger:
         tables: Set[int] | None = None,
         versions: int | None = None,
     ) -> bytes:
-        """Append the leaf of the open transaction ``tx_id``; returns its hash.
+        """Add the leaf of the open transaction ``tx_id``; returns its hash.
 
         ``written``: rows the transaction changed (an upper bound on the versions it wrote).
         ``tables`` and ``versions``: where its versions probably are, and how many history
@@ -114,46 +155,93 @@ class Ledger:
         digests = table_digests(self.conn, catalog, tx_id, written, tables, versions)
         leaf = encode_leaf(tx_id, tx_time, user, kinds, digests, amendments)
         digest = leaf_hash(leaf)
-        index = self._next_index(tx_id)
-        if self.conn.execute(_SEAL, (index, leaf, digest, tx_id)).rowcount != 1:
-            raise AuditError(f"transaction {tx_id} has no record to seal")
-        self._sealed = (tx_id, index)
-        if (index + 1) % BATCH == 0:
-            self.catch_up()
+        if self._on_tail(catalog, tx_id, digests, leaf):
+            self._since_index += 1
+            if self._since_index >= INDEX_EVERY:
+                self.index()
+        else:
+            self.index()  # the record's leaf follows every leaf before it
+            self._append([(tx_id, tx_time, user, leaf, digest)])
         return digest
 
-    def _next_index(self, tx_id: int) -> int:
-        """The open transaction's leaf index, without a query when this ledger sealed the last.
+    def _on_tail(
+        self,
+        catalog: Catalog,
+        tx_id: int,
+        digests: Sequence[tuple[int, int, bytes]],
+        leaf: bytes,
+    ) -> bool:
+        """Put ``leaf`` on the transaction's last version in a table it wrote, if any."""
+        cached = self._tail_sql
+        if cached is None or cached[0] is not catalog.versions:
+            cached = self._tail_sql = (catalog.versions, {})
+        statements = cached[1]
+        for table_id, count, _ in digests:
+            sql = statements.get(table_id) if count else None
+            if sql is None and count:
+                sv = shape_at(catalog, table_id, tx_id)
+                if sv is None:
+                    continue
+                h = quote(sv.hist)
+                sql = statements[table_id] = (
+                    f"UPDATE {h} SET {LEAF} = ?1 "
+                    f"WHERE {SEQ} = (SELECT max({SEQ}) FROM {h}) AND {TX} = ?2"
+                )
+            if sql is not None and self.conn.execute(sql, (leaf, tx_id)).rowcount == 1:
+                return True
+        return False
 
-        Transaction ids are allocated one after the other under the write lock, so when
-        ``tx_id`` follows the one this ledger sealed last, no transaction committed between
-        the two and the leaf follows too. Otherwise (another connection wrote, or the sealed
-        transaction was rolled back and its id is being used again) the last leaf is read.
+    def _append(self, leaves: Iterable[tuple[int, int, str, bytes, bytes]]) -> None:
+        """Index leaves (tx_id, tx_time, user, leaf, hash), in order, after the last one."""
+        size = self.indexed_size
+        self.conn.executemany(
+            _INDEX,
+            (
+                (tx, at, who, size + i, leaf, digest)
+                for i, (tx, at, who, leaf, digest) in enumerate(leaves)
+            ),
+        )
+
+    def index(self) -> int:
+        """Index the leaves still on history tails (inside a write); returns how many.
+
+        Stores the pending Merkle nodes too once they are ``BATCH`` behind.
         """
-        sealed = self._sealed
-        if sealed is not None and tx_id == sealed[0] + 1:
-            return sealed[1] + 1
-        return self.size
+        self._since_index = 0
+        last = self.conn.execute(_INDEXED).fetchone()
+        waiting = unindexed_leaves(self.conn, self.catalog, 0 if last is None else last[0])
+        if waiting:
+            heads = [(tx, header(blob), blob) for tx, blob in waiting]
+            self._append((tx, at, who, blob, leaf_hash(blob)) for tx, (_, at, who), blob in heads)
+        self._unindexed = []
+        if self.size - self.tree.size >= BATCH:
+            self.catch_up()
+        return len(waiting)
+
+    def refresh(self) -> None:
+        """For a reader that cannot write: find the leaves not indexed yet, keep them here."""
+        last = self.conn.execute(_INDEXED).fetchone()
+        after, size = (0, 0) if last is None else (last[0], last[1] + 1)
+        self._unindexed = [
+            (size + i, tx, blob, leaf_hash(blob))
+            for i, (tx, blob) in enumerate(unindexed_leaves(self.conn, self.catalog, after))
+        ]
 
     def rolled_back(self) -> None:
-        """The open transaction was rolled back, perhaps after its seal: forget that seal.
-
-        Its id will be used again, maybe by a writer that seals nothing, so the next leaf
-        may not follow it.
-        """
-        self._sealed = None
+        """The open transaction was rolled back, perhaps after its seal: nothing to forget
+        (its leaf went with its rows), but count again from the last indexing."""
+        self._since_index = 0
 
     def pending(self) -> list[tuple[int, int, bytes]]:
         """(leaf_index, tx_id, leaf_hash) of the leaves not yet in the stored tree."""
-        waiting = self.size - self.tree.size
-        if waiting <= 0:
-            return []
-        rows = self.conn.execute(_NEWEST, (waiting,)).fetchall()
-        return [(i, t, bytes(h)) for i, t, h in reversed(rows)]
+        waiting = self.indexed_size - self.tree.size
+        rows = self.conn.execute(_NEWEST, (waiting,)).fetchall() if waiting > 0 else []
+        out = [(i, t, bytes(h)) for i, t, h in reversed(rows)]
+        return out + [(i, t, h) for i, t, _, h in self._unindexed]
 
     def catch_up(self) -> int:
-        """Store the pending leaves' Merkle nodes and hash entries (inside a write)."""
-        rows = self.pending()
+        """Store the indexed leaves' pending Merkle nodes and hash entries (inside a write)."""
+        rows = [row for row in self.pending() if row[0] < self.indexed_size]
         if rows:
             self.tree.append_leaf_hashes(h for _, _, h in rows)
             self.conn.executemany(
@@ -169,8 +257,7 @@ class Ledger:
         if cached is not None and cached[0] == stored and cached[1] <= total:
             _, seen, tree, hashes = cached
             if seen < total:
-                rows = self.conn.execute(_NEWEST, (total - seen,)).fetchall()
-                new = [(t, bytes(h)) for _, t, h in reversed(rows)]
+                new = [(t, h) for i, t, h in self.pending() if i >= seen]
                 tree.append_leaf_hashes(h for _, h in new)
                 hashes.update((h, t) for t, h in new)
         else:
@@ -181,14 +268,40 @@ class Ledger:
         self._view = (stored, total, tree, hashes)
         return tree
 
-    def hash_of(self, tx_id: int) -> bytes | None:
+    def leaf_of(self, tx_id: int) -> tuple[int | None, bytes] | None:
+        """(leaf_index, leaf) of one transaction, indexed or not (index None: not yet)."""
         row = self.conn.execute(
-            "SELECT leaf_hash FROM _chrono_tx WHERE tx_id = ? AND leaf IS NOT NULL", (tx_id,)
+            "SELECT leaf_index, CAST(leaf AS BLOB) FROM _chrono_tx "
+            "WHERE tx_id = ? AND leaf IS NOT NULL",
+            (tx_id,),
         ).fetchone()
-        return None if row is None else bytes(row[0])
+        if row is not None:
+            return row[0], bytes(row[1])
+        for index, tx, blob, _ in self._unindexed:
+            if tx == tx_id:
+                return index, blob
+        for _, blob in unindexed_leaves(self.conn, self.catalog, tx_id - 1, tx_id):
+            return None, blob
+        return None
+
+    def hash_of(self, tx_id: int) -> bytes | None:
+        found = self.leaf_of(tx_id)
+        return None if found is None else leaf_hash(found[1])
+
+    def leaves_after(self, tx_id: int) -> Iterator[bytes]:
+        """The leaves of the transactions after ``tx_id``, in order (the reader's view)."""
+        for (blob,) in self.conn.execute(
+            "SELECT CAST(leaf AS BLOB) FROM _chrono_tx WHERE tx_id > ? AND leaf IS NOT NULL "
+            "ORDER BY tx_id",
+            (tx_id,),
+        ):
+            yield bytes(blob)
+        for _, tx, blob, _ in self._unindexed:
+            if tx > tx_id:
+                yield blob
 
     def find(self, digest: bytes) -> tuple[int, int, bytes] | None:
-        """(leaf_index, tx_id, leaf) of the leaf with this hash."""
+        """(leaf_index, tx_id, leaf) of the indexed leaf with this hash."""
         row = self.conn.execute(
             "SELECT tx_id FROM _chrono_ledger_hash WHERE leaf_hash = ?", (digest,)
         ).fetchone()
@@ -200,19 +313,20 @@ class Ledger:
             tx_id = self._view[3].get(digest)
         if tx_id is None:
             return None
-        found = self.conn.execute(
-            "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
-            "FROM _chrono_tx WHERE tx_id = ? AND leaf IS NOT NULL",
-            (tx_id,),
-        ).fetchone()
-        if found is None or bytes(found[3]) != digest:
+        found = self.leaf_of(tx_id)
+        if found is None or found[0] is None or leaf_hash(found[1]) != digest:
             return None
-        return found[0], found[1], bytes(found[2])
+        return found[0], tx_id, found[1]
+
+    @property
+    def indexed_size(self) -> int:
+        last = self.conn.execute(_LAST).fetchone()
+        return 0 if last is None else last[0] + 1
 
     @property
     def size(self) -> int:
-        last = self.conn.execute(_LAST).fetchone()
-        return 0 if last is None else last[0] + 1
+        """Leaves indexed, and those this reader found unindexed (see :meth:`refresh`)."""
+        return self.indexed_size + len(self._unindexed)
 
 
 def iter_leaves(conn: sqlite3.Connection) -> Iterator[tuple[int, int, bytes, bytes]]:

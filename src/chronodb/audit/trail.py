@@ -135,19 +135,11 @@ class AuditTrail:
         return self._db._ledger
 
     def _tree(self) -> Any:
-        """The tree over every leaf: stored first when this connection may write."""
+        """The tree over every leaf: indexed and stored first when this connection may
+        write, else completed in memory."""
         ledger = self._ledger
-        db = self._db
-        if ledger.size == ledger.tree.size:
-            return ledger.tree
-        if not db.read_only and not db._explicit:
-            db._backend.begin()
-            try:
-                ledger.catch_up()
-                db._backend.commit()
-            except BaseException:
-                db._backend.rollback()
-                raise
+        self._db._refresh_catalog()
+        if self._db._store_leaves():
             return ledger.tree
         return ledger.view()
 
@@ -188,10 +180,8 @@ class AuditTrail:
 
     def _amended(self, tx_id: int) -> bool:
         """Whether pruning or erasure has since changed this transaction's versions."""
-        for (blob,) in self._db._conn.execute(
-            "SELECT leaf FROM _chrono_ledger WHERE tx_id > ? ORDER BY leaf_index", (tx_id,)
-        ):
-            leaf = Leaf.decode(bytes(blob))
+        for blob in self._ledger.leaves_after(tx_id):
+            leaf = Leaf.decode(blob)
             if any(a.tx_id == tx_id for a in leaf.amendments):
                 return True
         return False
@@ -230,6 +220,7 @@ class AuditTrail:
                 backend = self._db._backend
                 backend.begin()
                 try:
+                    self._ledger.index()
                     self._ledger.catch_up()
                     self._db._conn.execute(
                         "INSERT OR REPLACE INTO _chrono_digests VALUES (?, ?, ?, ?, ?)",

@@ -9,7 +9,7 @@ What is checked, in order:
    saved digest (``_chrono_digests``) at its size;
 4. every transaction's row versions, table by table, hash to the digest its leaf (or a
    later pruning/erasure amendment) recorded;
-5. every current table equals its history's newest versions, and its triggers exist.
+5. every current table equals its history's newest versions.
 
 What it cannot catch: someone who rewrites the whole file and recomputes every hash. A
 digest kept elsewhere (``AuditTrail.digest()`` exported to a file) catches that.
@@ -25,14 +25,14 @@ from typing import Any
 
 from chronodb.audit.digests import EMPTY, scan
 from chronodb.audit.leaf import Leaf
-from chronodb.audit.ledger import BATCH
+from chronodb.audit.ledger import BATCH, unindexed_leaves
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, SQLiteNodeStore
 from chronodb.audit.proofs import HASH_SIZE, leaf_hash
 from chronodb.errors import AuditError
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, quote, trigger_names
+from chronodb.versioning.tables import OP, TX, quote
 
-_CURRENT = ("current row", "versioning triggers")
+_CURRENT = ("current row",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +275,22 @@ def verify(
             bad_leaves.add(index)
             problems.append(Problem("ledger leaf edited", f"leaf names tx {leaf.tx_id}", tx_id))
         leaves[tx_id] = leaf
+    # Leaves still on history tails, not yet indexed: after the last indexed one, in order.
+    last_indexed = max((t for t in tx_of_index if t >= 0), default=0)
+    unindexed = unindexed_leaves(conn, catalog, last_indexed)
+    for tx_id, blob in unindexed:
+        hashes.append(leaf_hash(blob))
+        tx_of_index.append(tx_id)
+        try:
+            leaf = Leaf.decode(blob)
+        except AuditError as err:
+            bad_leaves.add(len(hashes) - 1)
+            problems.append(Problem("ledger leaf edited", str(err), tx_id))
+            continue
+        if leaf.tx_id != tx_id:
+            bad_leaves.add(len(hashes) - 1)
+            problems.append(Problem("ledger leaf edited", f"leaf names tx {leaf.tx_id}", tx_id))
+        leaves[tx_id] = leaf
     report.checked["leaves"] = len(hashes) - len(missing_indexes)
     stored_tree = MerkleTree(SQLiteNodeStore(conn))
     size = max(len(hashes), stored_tree.size)
@@ -316,7 +332,7 @@ def verify(
     missing_indexes_seen = bool(missing_indexes)
     for index in missing_indexes:
         problems.append(Problem("ledger leaf deleted", f"leaf index {index} is missing"))
-    for tx_id in sorted(leaves.keys() - tx_ids):
+    for tx_id in sorted(leaves.keys() - tx_ids - {t for t, _ in unindexed}):
         problems.append(Problem("transaction record deleted", "leaf without a record", tx_id))
     report.checked["transactions"] = len(tx_ids)
 
@@ -433,15 +449,9 @@ def verify(
             "versions were checked against the digests recorded when that happened"
         )
 
-    # 5. current tables against history, and the triggers that keep them together
-    present = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='trigger'")}
+    # 5. current tables against history
     for sv in catalog.live_tables():
         problems += _check_current(conn, sv)
-        missing = [n for n in trigger_names(sv) if n not in present]
-        if missing:
-            problems.append(
-                Problem("versioning triggers dropped", ", ".join(missing), table=sv.name)
-            )
     report.checked["tables"] = len(catalog.live_tables())
     report.ok = not problems
     report.seconds = time.perf_counter() - start

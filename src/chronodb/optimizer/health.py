@@ -57,21 +57,15 @@ def _bytes_of(db: ChronoDB, names: list[str], page_size: int) -> int | None:
 
 def _tables(db: ChronoDB, page_size: int, now_us: int) -> list[dict[str, Any]]:
     out = []
-    # The first transaction of the last day, if any: the one after the last before it.
-    recent_tx = _scalar(
-        db,
-        "SELECT min(tx_id) FROM _chrono_tx WHERE tx_id > ?",
-        (tx_at(db._conn, now_us - _DAY_US - 1),),
-    )
+    # Transactions of the last day: those after the last one before it.
+    before_day = tx_at(db._conn, now_us - _DAY_US - 1)
     for version in sorted(db._catalog.live_tables(), key=lambda v: v.name):
         name, hist = version.name, version.hist
         rows = _scalar(db, f"SELECT count(*) FROM {quote(name)}")
         history_rows = _scalar(db, f"SELECT count(*) FROM {quote(hist)}")
-        last_day = 0
-        if recent_tx is not None:
-            last_day = _scalar(
-                db, f"SELECT count(*) FROM {quote(hist)} WHERE _chrono_tx >= ?", (recent_tx,)
-            )
+        last_day = _scalar(
+            db, f"SELECT count(*) FROM {quote(hist)} WHERE _chrono_tx > ?", (before_day,)
+        )
         indexes = [
             r[0]
             for r in db._conn.execute(

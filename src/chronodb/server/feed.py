@@ -24,11 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chronodb.audit.ledger import unindexed_leaves
+from chronodb.audit.proofs import leaf_hash
 from chronodb.server.frames import text_frame
 from chronodb.sql.snapshots import changes_by_tx
 from chronodb.timepoint import to_micros
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.tables import SEQ, TX, quote, seq_after
 
 log = logging.getLogger("chronodb.server")
 _MAX_FAILURES = 5
@@ -116,13 +119,18 @@ class Reader:
         rows = self.conn.execute(
             "SELECT tx_id, leaf_hash FROM _chrono_ledger WHERE tx_id > ? AND tx_id <= ?", (lo, hi)
         )
-        return {tx: bytes(digest).hex() for tx, digest in rows}
+        hashes = {tx: bytes(digest).hex() for tx, digest in rows}
+        # The newest leaves may still be on history tails (audit/ledger.py).
+        after = max(hashes, default=lo)
+        for tx, blob in unindexed_leaves(self.conn, self.catalog, after, hi):
+            hashes[tx] = leaf_hash(blob).hex()
+        return hashes
 
     def data_version(self) -> int:
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     def last_tx(self) -> int:
-        return self.conn.execute("SELECT coalesce(max(tx_id), 0) FROM _chrono_tx").fetchone()[0]
+        return timeline.last_tx(self.conn)
 
     def tx_at(self, point: Any) -> int:
         """The last transaction committed at or before a point in time (0 if none)."""
@@ -132,6 +140,25 @@ class Reader:
         """The table as it is now, or None if there is no such table."""
         self.refresh()
         return self.catalog.current(table)
+
+    def step_after(self, table: str, lo: int, versions: int) -> int | None:
+        """A transaction bound ``hi`` such that ``(lo, hi]`` holds about ``versions`` of
+        ``table``'s row versions (at least one transaction's), or None if fewer are left.
+
+        Transaction ids are times, so a replay steps by history rows, not by ids.
+        """
+        self.refresh()
+        bounds = []
+        for hist in {sv.hist for sv in self.catalog.versions if sv.name.lower() == table}:
+            h = quote(hist)
+            row = self.conn.execute(
+                f"SELECT {TX} FROM {h} WHERE {SEQ} >= {seq_after(h, '?1')} "
+                f"ORDER BY {SEQ} LIMIT 1 OFFSET ?2",
+                (lo, max(versions - 1, 0)),
+            ).fetchone()
+            if row is not None:
+                bounds.append(row[0])
+        return min(bounds) if bounds else None
 
     def changes(self, tables: Iterable[str], lo: int, hi: int) -> list[Change]:
         """Row changes of ``tables`` made by transactions ``(lo, hi]``, in commit order."""

@@ -193,8 +193,10 @@ async def history_endpoint(request: Request) -> Response:
 
 def _health(db: ChronoDB) -> dict[str, Any]:
     report = db.get_health_report()
-    last = db.execute("SELECT tx_id, tx_time FROM _chrono_tx ORDER BY tx_id DESC LIMIT 1")
-    report["last_tx"] = None if not last else {"tx_id": last[0][0], "tx_time": last[0][1] / 1e6}
+    last = db.transactions(limit=1)
+    report["last_tx"] = (
+        None if not last else {"tx_id": last[0]["tx_id"], "tx_time": last[0]["tx_time"]}
+    )
     report["read_only"] = db.read_only
     return report
 

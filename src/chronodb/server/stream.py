@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chronodb.server")
 
-REPLAY_CHUNK_TXS = 500  # transactions read per replay step
+REPLAY_CHUNK_VERSIONS = 500  # row versions read per replay step (more if one tx has more)
 TRY_AGAIN_LATER = 1013  # RFC 6455 close code, sent after "overflow"
 
 
@@ -360,7 +360,10 @@ class Connection:
                     continue
                 if reader is None:
                     reader = await loop.run_in_executor(None, Reader, feed.path)
-                hi = min(feed.last_tx, sub.after_tx + REPLAY_CHUNK_TXS)
+                step = await loop.run_in_executor(
+                    None, reader.step_after, sub.table_key, sub.after_tx, REPLAY_CHUNK_VERSIONS
+                )
+                hi = feed.last_tx if step is None else min(feed.last_tx, step)
                 changes = await loop.run_in_executor(
                     None, reader.changes, [sub.table_key], sub.after_tx, hi
                 )

@@ -10,6 +10,7 @@ from itertools import pairwise
 
 from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
 from chronodb.versioning.tables import OP, SEQ, TX, key_list, keys_of, quote, seq_after
+from chronodb.versioning.timeline import Epoch, time_of, tx_at_micros, user_of
 
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
 
@@ -95,33 +96,33 @@ def as_of(
 def versions(sv: SchemaVersion, condition: str, *, rowid: bool = False) -> str:
     """Every live version of ``sv``'s table with its period ``sys_from``/``sys_to`` (seconds).
 
-    ``condition`` may use ``f.tx_time`` (start, microseconds) and ``n.tx_time`` (end, NULL
-    while current). ``rowid``: as for :func:`as_of`.
+    ``condition`` may use ``v._chrono_from`` (start, microseconds) and ``v._chrono_to``
+    (end, NULL while current). ``rowid``: as for :func:`as_of`.
     """
     h = quote(sv.hist)
     keylist = key_list(sv.keys)
     select = [f"v.{quote(c.hist)} AS {quote(c.name)}" for c in sv.columns]
-    select += [f"f.tx_time / 1e6 AS {PERIOD[0]}", f"n.tx_time / 1e6 AS {PERIOD[1]}"]
+    select += [f"v._chrono_from / 1e6 AS {PERIOD[0]}", f"v._chrono_to / 1e6 AS {PERIOD[1]}"]
     return (
-        f"SELECT {_with_rowid(select, 'v', sv, rowid)} FROM (SELECT *, lead({TX}) OVER "
-        f"(PARTITION BY {keylist} ORDER BY {TX}) AS _chrono_next FROM {h}) AS v "
-        f"JOIN _chrono_tx AS f ON f.tx_id = v.{TX} "
-        f"LEFT JOIN _chrono_tx AS n ON n.tx_id = v._chrono_next "
+        f"SELECT {_with_rowid(select, 'v', sv, rowid)} FROM (SELECT w.*, "
+        f"{time_of(f'w.{TX}')} AS _chrono_from, {time_of('w._chrono_next')} AS _chrono_to "
+        f"FROM (SELECT *, lead({TX}) OVER (PARTITION BY {keylist} ORDER BY {TX}) "
+        f"AS _chrono_next FROM {h}) AS w) AS v "
         f"WHERE v.{OP} <> 'D' AND ({condition})"
     )
 
 
 def range_condition(kind: str, lo: str | None, hi: str | None) -> str:
     """SQL:2011 period predicates, on microsecond bounds."""
-    end_after = "(n.tx_time IS NULL OR n.tx_time > {lo})"
+    end_after = "(v._chrono_to IS NULL OR v._chrono_to > {lo})"
     if kind == "ALL":
         return "1"
     if kind == "BETWEEN":
-        return f"f.tx_time <= {hi} AND " + end_after.format(lo=lo)
+        return f"v._chrono_from <= {hi} AND " + end_after.format(lo=lo)
     if kind == "FROM":
-        return f"f.tx_time < {hi} AND " + end_after.format(lo=lo)
+        return f"v._chrono_from < {hi} AND " + end_after.format(lo=lo)
     if kind == "CONTAINED IN":
-        return f"f.tx_time >= {lo} AND n.tx_time IS NOT NULL AND n.tx_time <= {hi}"
+        return f"v._chrono_from >= {lo} AND v._chrono_to IS NOT NULL AND v._chrono_to <= {hi}"
     raise ValueError(kind)
 
 
@@ -209,8 +210,9 @@ def _change_columns(sv: SchemaVersion, shapes: Sequence[SchemaVersion] = ()) -> 
     keys = [f"v.{quote(k)} AS {quote(n)}" for k, n in zip(sv.keys, key_select(sv), strict=True)]
     return (
         f"CASE WHEN v.{OP} = 'D' THEN 'DELETE' WHEN {_P_ALIVE} THEN 'UPDATE' "
-        f"ELSE 'INSERT' END AS operation, v.{TX} AS tx_id, t.tx_time / 1e6 AS tx_time, "
-        f"t.user AS user, {', '.join(keys)}, "
+        f"ELSE 'INSERT' END AS operation, v.{TX} AS tx_id, "
+        f"{time_of(f'v.{TX}')} / 1e6 AS tx_time, {user_of(f'v.{TX}')} AS user, "
+        f"{', '.join(keys)}, "
         f"CASE WHEN {_P_ALIVE} THEN {obj('p')} END AS before, "
         f"CASE WHEN v.{OP} <> 'D' THEN {obj('v')} END AS after"
     )
@@ -221,21 +223,29 @@ _P_ALIVE = f"(p.{OP} IS NOT NULL AND p.{OP} <> 'D')"
 _NOT_EMPTY = f"NOT (v.{OP} = 'D' AND NOT {_P_ALIVE})"
 
 
-def changes(sv: SchemaVersion, lo: str, hi: str, shapes: Sequence[SchemaVersion] = ()) -> str:
+def changes(
+    sv: SchemaVersion,
+    lo: str,
+    hi: str,
+    shapes: Sequence[SchemaVersion] = (),
+    epoch: Epoch | None = None,
+) -> str:
     """Rows inserted, updated and deleted in ``(lo, hi]`` (microseconds), oldest first.
 
     Columns: operation, tx_id, tx_time (seconds), user, the key columns, and ``before`` /
-    ``after`` as JSON objects (NULL where the row did not exist).
+    ``after`` as JSON objects (NULL where the row did not exist). ``epoch``: where the
+    file's transaction ids start (``timeline.epoch``).
     """
+    epoch = epoch or Epoch(0, 0)
     h = quote(sv.hist)
     keylist = key_list(sv.keys)
     return (
         f"SELECT {_change_columns(sv, shapes)} "
         f"FROM (SELECT x.*, x.rowid AS _chrono_row, lag(x.rowid) OVER "
         f"(PARTITION BY {keylist} ORDER BY x.{TX}) AS _chrono_prev FROM {h} AS x) AS v "
-        f"JOIN _chrono_tx AS t ON t.tx_id = v.{TX} "
         f"LEFT JOIN {h} AS p ON p.rowid = v._chrono_prev "
-        f"WHERE t.tx_time > {lo} AND t.tx_time <= {hi} AND {_NOT_EMPTY} "
+        f"WHERE v.{TX} > {tx_at_micros(lo, epoch)} AND v.{TX} <= {tx_at_micros(hi, epoch)} "
+        f"AND {_NOT_EMPTY} "
         f"ORDER BY v.{TX}, v._chrono_row"
     )
 
@@ -256,7 +266,6 @@ def changes_by_tx(sv: SchemaVersion, lo_tx: str, hi_tx: str) -> str:
     )
     return (
         f"SELECT {_change_columns(sv)} FROM {h} AS v "
-        f"JOIN _chrono_tx AS t ON t.tx_id = v.{TX} "
         f"LEFT JOIN {h} AS p ON p.rowid = {previous} "
         f"WHERE v.{SEQ} >= {seq_after(h, lo_tx)} AND v.{SEQ} < {seq_after(h, hi_tx)} "
         f"AND v.{TX} > {lo_tx} AND v.{TX} <= {hi_tx} AND {_NOT_EMPTY} "

@@ -386,11 +386,13 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
         name = [f":{POINT_PREFIX}{i}" for i in idx]
         if ref.kind == "CHANGES":
             assert sv is not None
-            return snapshots.changes(sv, name[0], name[1], catalog.versions_of(sv.table_id))
+            return snapshots.changes(
+                sv, name[0], name[1], catalog.versions_of(sv.table_id), catalog.epoch
+            )
         rowid = bool(table._meta and table.meta.get("rowid"))
         if ref.kind == "AS OF":
             unit = version.meta.get("unit", "TIMESTAMP")
-            tx_ref = name[0] if unit == "TRANSACTION" else tx_at_micros(name[0])
+            tx_ref = name[0] if unit == "TRANSACTION" else tx_at_micros(name[0], catalog.epoch)
             shape = sv or catalog.earliest(ref.name)
             assert shape is not None
             if rowid:

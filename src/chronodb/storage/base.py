@@ -32,13 +32,14 @@ class Backend(Protocol):
     def rollback(self) -> None: ...
 
     def allocate_tx(self, now_us: int, user: str) -> tuple[int, int]:
-        """Record a new transaction; returns (tx_id, tx_time in microseconds).
+        """Open a new transaction; returns (tx_id, tx_time in microseconds).
 
-        Must be called inside :meth:`begin`; tx ids and times strictly increase.
+        Must be called inside :meth:`begin`; tx ids and times strictly increase, together.
+        It has a record in ``_chrono_tx`` only if ``user`` differs from the newest record's.
         """
 
     def discard_tx(self) -> None:
-        """Delete the open transaction's record again (the transaction wrote nothing)."""
+        """Forget the open transaction, and its record (the transaction wrote nothing)."""
 
     def settle(self, changed: int, own: int) -> bool:
         """End a one-statement transaction that versioned nothing (``changed`` rows in all,

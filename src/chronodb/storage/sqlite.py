@@ -9,15 +9,12 @@ from typing import Any, TypeVar
 
 from chronodb.errors import ChronoDBError, TransactionError
 from chronodb.versioning import timeline
-from chronodb.versioning.tables import WRITE_GUARD
+from chronodb.versioning.tables import NOW_TABLE, SET_NOW, WRITE_GUARD
 
-# The record takes the next id (max + 1: SQLite's choice for an INTEGER PRIMARY KEY). Its
-# time is worked out here, not in SQL: reading the last record inside the INSERT made SQLite
-# copy it through a temporary table first (about 2 µs, a twentieth of an autocommit).
-_RECORD = "INSERT INTO _chrono_tx (tx_time, user) VALUES (?, ?)"
-_TIME_BEFORE = "SELECT tx_time FROM _chrono_tx WHERE tx_id < ? ORDER BY tx_id DESC LIMIT 1"
-_RETIME = "UPDATE _chrono_tx SET tx_time = ? WHERE tx_id = ?"
+# A transaction's id is its time (versioning/timeline.py); most write no record.
+_RECORD = "INSERT INTO _chrono_tx (tx_id, tx_time, user) VALUES (?, ?, ?)"
 _DISCARD = "DELETE FROM _chrono_tx WHERE tx_id = ?"
+_UNKNOWN = object()
 R = TypeVar("R")
 S = TypeVar("S")
 WAL_AUTOCHECKPOINT = 10_000  # pages (SQLite's default: 1,000)
@@ -78,13 +75,24 @@ class SQLiteBackend:
         # REPLACE conflict resolution must fire delete triggers, or history misses the row.
         self.conn.execute("PRAGMA recursive_triggers=ON")
         self.in_transaction = False
-        # The transaction record this connection wrote last, (tx_id, tx_time), known to be
-        # committed; and the open transaction's. See allocate_tx.
-        self._last: tuple[int, int] | None = None
+        # The newest transaction in the file and the user of its newest record, as known at
+        # ``PRAGMA data_version`` ``_version`` (it changes when another connection commits);
+        # the open transaction (id, time), and the user of its record if it wrote one.
+        self._version: int | None = None
+        self._origin: int | None = None
+        self._last = 0
+        self._last_user: object = _UNKNOWN
         self._pending: tuple[int, int] | None = None
+        self._recorded: str | object | None = _UNKNOWN
         self._single = False
         self.compiled = True
         self.conn.set_authorizer(self._on_compile)
+        if not read_only:
+            for statement in NOW_TABLE:
+                self.conn.execute(statement)
+        # Called, inside the write lock, when another connection has committed since this
+        # one last wrote: the engine checks whether the schema changed (see allocate_tx).
+        self.on_foreign_commit: Callable[[], None] | None = None
 
     def _on_compile(self, *_action: object) -> int:
         """Note that SQLite compiled a statement; it allows everything.
@@ -135,16 +143,19 @@ class SQLiteBackend:
         self._retry("COMMIT")
         self.in_transaction = False
         if self._pending is not None:
-            # A record written by a one-statement transaction is there for good; one written
-            # in a longer transaction may have been undone by ROLLBACK TO.
-            self._last = self._pending if self._single else None
+            self._last = self._pending[0]
+            if self._recorded is not _UNKNOWN:
+                # A longer transaction's record may have been undone by ROLLBACK TO.
+                self._last_user = self._recorded if self._single else _UNKNOWN
             self._pending = None
+            self._recorded = _UNKNOWN
 
     def rollback(self) -> None:
         if self.conn.in_transaction:
             self._own.execute("ROLLBACK")
         self.in_transaction = False
         self._pending = None
+        self._recorded = _UNKNOWN
 
     def write_alone(
         self,
@@ -197,35 +208,48 @@ class SQLiteBackend:
         return True
 
     def allocate_tx(self, now_us: int, user: str) -> tuple[int, int]:
-        """Record a transaction at ``now_us``, or just after the last one if that is later.
+        """Open a transaction at ``now_us``, or just after the newest one if that is later.
 
-        Finding the last record's time costs a query, unless it is this connection's own last
-        record: the new record's id then follows it. (A committed record is never deleted, so
-        that id still names it, with the time remembered.)
+        Its id is its time, counted from the file's origin (``versioning/timeline.py``);
+        the time returned is the id plus the origin. It writes a record in ``_chrono_tx``
+        only if ``user`` is not the newest record's (the ledger's leaf goes elsewhere).
+        What the file's newest transaction and record are is read again only after another
+        connection committed (``PRAGMA data_version``); otherwise this connection knows it.
         """
-        last = self._last
-        us = now_us if last is None or now_us > last[1] else last[1] + 1
         own = self._own
-        tx_id = own.execute(_RECORD, (us, user)).lastrowid
-        if last is None or tx_id != last[0] + 1:
-            before = self.conn.execute(_TIME_BEFORE, (tx_id,)).fetchone()
-            if before is not None and us <= before[0]:
-                us = before[0] + 1
-                own.execute(_RETIME, (us, tx_id))
-        if timeline.is_marked(tx_id):
-            own.execute(timeline.MARK, (us, tx_id))
+        version = own.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:  # another connection committed since
+            if self._origin is None:
+                self._origin = timeline.epoch(self.conn).origin
+            self._last = max(self._last, timeline.last_tx(self.conn))
+            self._last_user = _UNKNOWN
+            self._version = version
+            if self.on_foreign_commit is not None:
+                self.on_foreign_commit()
+        origin = self._origin
+        assert origin is not None
+        tx_id = now_us - origin
+        if tx_id <= self._last:
+            tx_id = self._last + 1
+        us = origin + tx_id
+        if self._last_user is _UNKNOWN:
+            found = own.execute(timeline.LAST_USER).fetchone()
+            self._last_user = _UNKNOWN if found is None else found[0]
+        if user != self._last_user:
+            own.execute(_RECORD, (tx_id, us, user))
+            self._recorded = user
+        own.execute(SET_NOW, (tx_id,))
         self._pending = (tx_id, us)
         return tx_id, us
 
     def discard_tx(self) -> None:
-        """Delete the open transaction's record (it wrote nothing)."""
+        """Forget the open transaction: it wrote nothing (its record, if any, goes)."""
         if self._pending is None:
             return
-        tx_id, us = self._pending
-        self._own.execute(_DISCARD, (tx_id,))
-        if timeline.is_marked(tx_id):
-            self._own.execute(timeline.UNMARK, (us,))
+        if self._recorded is not _UNKNOWN:
+            self._own.execute(_DISCARD, (self._pending[0],))
         self._pending = None
+        self._recorded = _UNKNOWN
 
     def schema_cookie(self) -> int:
         return self.conn.execute("PRAGMA schema_version").fetchone()[0]

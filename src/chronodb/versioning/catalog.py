@@ -124,6 +124,8 @@ class Catalog:
         self.versions: list[SchemaVersion] = []
         self._by_name: dict[str, list[SchemaVersion]] = {}
         self.schema_cookie: int | None = None
+        # Where the file's transaction ids start (see timeline).
+        self.epoch = timeline.Epoch(0, 0)
 
     def load(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute(
@@ -135,6 +137,7 @@ class Catalog:
         for v in self.versions:
             by_name.setdefault(v.name.lower(), []).append(v)
         self._by_name = by_name
+        self.epoch = timeline.epoch(conn)
         self.schema_cookie = conn.execute("PRAGMA schema_version").fetchone()[0]
 
     def current(self, name: str) -> SchemaVersion | None:

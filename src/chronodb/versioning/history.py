@@ -11,7 +11,7 @@ from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.timepoint import from_micros, to_micros
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
 from chronodb.versioning.tables import OP, TX, key_list, keys_of, quote
-from chronodb.versioning.timeline import tx_at
+from chronodb.versioning.timeline import time_of, tx_at, user_of
 
 
 def _table(catalog: Catalog, table: str) -> SchemaVersion:
@@ -83,8 +83,8 @@ def _describe(
 def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: Any) -> list[dict]:
     sv = _table(catalog, table)
     rows = conn.execute(
-        f"SELECT h.*, t.tx_time, t.user FROM {quote(sv.hist)} AS h "
-        f"JOIN _chrono_tx AS t ON t.tx_id = h.{TX} WHERE {_match(sv)} ORDER BY h.{TX}",
+        f"SELECT h.*, {time_of(f'h.{TX}')} AS tx_time, {user_of(f'h.{TX}')} AS user "
+        f"FROM {quote(sv.hist)} AS h WHERE {_match(sv)} ORDER BY h.{TX}",
         key_values(sv, pk),
     ).fetchall()
     out: list[dict] = []

@@ -2,9 +2,11 @@
 
 Each check is one SQL query; a healthy database yields no problems:
 
-- transaction times strictly increase in transaction order;
-- the marks that turn points in time into transactions agree with the transactions;
-- every version in a history table names a transaction that exists;
+- transaction times strictly increase in transaction order, and since ids are times
+  (file format 8) a record's time is the file's origin plus its id;
+- the marks that turn points in time into counted transactions agree with them;
+- every version in a history table names a transaction: one with a record if the id was
+  counted (before format 8), else one no later than the newest;
 - history order is transaction order (the change feed and the ledger rely on it);
 - every table's current rows equal its rows AS OF the latest transaction.
 """
@@ -16,9 +18,7 @@ import sqlite3
 from chronodb.sql.snapshots import as_of
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import SEQ, TX, quote
-from chronodb.versioning.timeline import marked
-
-_LATEST_TX = "(SELECT coalesce(max(tx_id), 0) FROM _chrono_tx)"
+from chronodb.versioning.timeline import epoch, last_tx, marked
 
 
 def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
@@ -30,25 +30,38 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
     ).fetchone()
     if backwards is not None:
         problems.append(f"transaction {backwards[0]} is not later than the one before it")
-    # Every marked transaction has a mark with its time, and no mark names another time.
+    origin, last_counted = epoch(conn)
+    mistimed = conn.execute(
+        "SELECT tx_id FROM _chrono_tx WHERE tx_id > ? AND tx_time <> tx_id + ? "
+        "ORDER BY tx_id LIMIT 1",
+        (last_counted, origin),
+    ).fetchone()
+    if mistimed is not None:
+        problems.append(f"transaction {mistimed[0]}'s record gives a time other than its id says")
+    # Every marked counted transaction has a mark with its time, and no mark names another.
     unmarked, stray = conn.execute(
-        f"SELECT (SELECT count(*) FROM _chrono_tx AS t WHERE {marked('t.tx_id')} AND "
+        f"SELECT (SELECT count(*) FROM _chrono_tx AS t WHERE t.tx_id <= ?1 AND "
+        f"{marked('t.tx_id')} AND "
         "NOT EXISTS (SELECT 1 FROM _chrono_tx_mark AS m WHERE m.tx_time = t.tx_time "
         "AND m.tx_id = t.tx_id)), (SELECT count(*) FROM _chrono_tx_mark AS m WHERE NOT EXISTS "
-        "(SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = m.tx_id AND t.tx_time = m.tx_time))"
+        "(SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = m.tx_id AND t.tx_time = m.tx_time))",
+        (last_counted,),
     ).fetchone()
     if unmarked or stray:
         problems.append(
             f"_chrono_tx_mark: {unmarked} transaction(s) without their mark, {stray} mark(s) "
             "naming no transaction: points in time may resolve wrongly"
         )
+    newest = last_tx(conn)
     existing = {
         r[0].lower() for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
     }
     for hist in sorted({v.hist for v in catalog.versions if v.hist.lower() in existing}):
         dangling = conn.execute(
             f"SELECT count(*), min(h.{TX}) FROM {quote(hist)} AS h "
-            f"WHERE NOT EXISTS (SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = h.{TX})"
+            f"WHERE typeof(h.{TX}) <> 'integer' OR h.{TX} <= 0 OR h.{TX} > ?2 OR "
+            f"(h.{TX} <= ?1 AND NOT EXISTS (SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = h.{TX}))",
+            (last_counted, newest),
         ).fetchone()
         if dangling[0]:
             problems.append(
@@ -68,7 +81,7 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
             problems.append(f"{sv.name}: table or its history table {sv.hist} is missing")
             continue
         current = f"SELECT {', '.join(quote(c.name) for c in sv.columns)} FROM {quote(sv.name)}"
-        past = as_of(sv, _LATEST_TX, sv)
+        past = as_of(sv, str(newest), sv)
         only_now, only_past, count_now, count_past = conn.execute(
             f"SELECT (SELECT count(*) FROM ({current} EXCEPT {past})), "
             f"(SELECT count(*) FROM ({past} EXCEPT {current})), "

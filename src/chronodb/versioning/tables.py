@@ -36,17 +36,31 @@ from chronodb.versioning.catalog import ROWID_KEY, Catalog, Column, SchemaVersio
 TX = "_chrono_tx"
 OP = "_chrono_op"
 SEQ = "_chrono_seq"  # rowid alias: history order survives VACUUM
-CURRENT_TX = "(SELECT max(tx_id) FROM _chrono_tx)"
+LEAF = "_chrono_leaf"
+"""The audit ledger's leaf of the transaction whose last version of the table this row is
+(``audit/ledger.py``): a page the write dirties anyway, where a transaction record would
+cost a page of its own. NULL on every other row."""
+CURRENT_TX = "(SELECT tx FROM temp._chrono_now)"
+"""The open transaction, as the backend sets it in a one-row TEMP table of its connection.
+
+Transactions write no record to read it from (``timeline``), and a Python function called
+per history row cost about 0.7 µs a row (sqlite3 takes the GIL back for each call). A TEMP
+table is the connection's own and costs no page of the file; the triggers that read it are
+TEMP triggers, since a trigger stored in the file may not name a TEMP object."""
+NOW_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS _chrono_now (tx INTEGER)",
+    "INSERT INTO temp._chrono_now (tx) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM temp._chrono_now)",
+)
+SET_NOW = "UPDATE temp._chrono_now SET tx = ?"
 WRITE_GUARD = "write_through_chronodb"
-"""A collation only ChronoDB's connections define (``storage/sqlite.py``), named by the
-history triggers in a branch that never runs. SQLite looks it up when it compiles a write,
-so any other connection's INSERT, UPDATE or DELETE on a versioned table fails at once ("no
-such collation sequence: write_through_chronodb") and changes nothing. Let through, it would
-file its change under the newest ChronoDB transaction and overwrite that transaction's
-version of the row: AS OF that past moment would show the new value. Reads are not affected.
-A collation, not a function: a function in a trigger makes SQLite journal every statement
-in case it fails (about 1 µs a row of a batched UPDATE), a comparison does not."""
-_GUARD = f"coalesce(1, '' < '' COLLATE {WRITE_GUARD})"
+"""A collation only ChronoDB's connections define (``storage/sqlite.py``), named by each
+versioned table's guard triggers (:func:`create_guard`) in a condition that never holds.
+SQLite looks it up when it compiles a write, so any other connection's INSERT, UPDATE or
+DELETE on a versioned table fails at once ("no such collation sequence:
+write_through_chronodb") and changes nothing: it has none of ChronoDB's TEMP history
+triggers, so its change would have no version. Reads are not affected. A collation, not a
+function: a function in a trigger makes SQLite journal every statement in case it fails
+(about 1 µs a row of a batched UPDATE), a comparison does not."""
 
 
 def key_list(keys: Sequence[str], alias: str | None = None) -> str:
@@ -155,7 +169,7 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         0
     ]
     hist = f"_chrono_h{table_id}_{name}"
-    taken = {TX.lower(), OP.lower(), SEQ, ROWID_KEY}
+    taken = {TX.lower(), OP.lower(), SEQ, LEAF, ROWID_KEY}
     columns = tuple(Column(c, _fresh(c, taken), t) for c, t in cols)
     by_name = {c.name: c for c in columns}
     keys = tuple(by_name[p].hist for p in pk) if pk else (ROWID_KEY,)
@@ -163,7 +177,7 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
     col_defs = [quote(c.hist) for c in columns]
     conn.execute(
         f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER, "
-        f"{OP} TEXT, " + ", ".join(key_defs + col_defs) + ")"
+        f"{OP} TEXT, " + ", ".join(key_defs + col_defs) + f", {LEAF} BLOB)"
     )
     keylist = key_list(keys)
     conn.execute(f"CREATE UNIQUE INDEX {quote(hist + '_key')} ON {quote(hist)} ({keylist}, {TX})")
@@ -178,6 +192,7 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         (tx,),
     )
     create_key_set(conn, hist, keys)
+    create_guard(conn, sv)
     create_triggers(conn, sv)
     return sv
 
@@ -264,7 +279,8 @@ def trigger_names(sv: SchemaVersion) -> list[str]:
 
 
 def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
-    t = quote(sv.name)
+    """Version ``sv``'s table on this connection (TEMP triggers: see ``CURRENT_TX``)."""
+    t = "main." + quote(sv.name)
     cols = sv.columns
     key_cols = sv.key_columns
     tomb = [c for c in key_cols]
@@ -278,13 +294,13 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     changed = changed or "0"
     ai, au, ak, ad = (quote(n) for n in trigger_names(sv))
     conn.execute(
-        f"CREATE TRIGGER {ai} AFTER INSERT ON {t} WHEN {_GUARD} "
+        f"CREATE TEMP TRIGGER {ai} AFTER INSERT ON {t} "
         f"BEGIN {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
     )
     # A key change that changes other columns too fires this one as well; its 'U' for the
     # new key is overwritten by the 'I' of the trigger below, in either order (see _upsert).
     conn.execute(
-        f"CREATE TRIGGER {au} AFTER UPDATE ON {t} WHEN ({changed}) AND {_GUARD} "
+        f"CREATE TEMP TRIGGER {au} AFTER UPDATE ON {t} WHEN {changed} "
         f"BEGIN {_upsert(sv, 'U', 'NEW', cols)} END"
     )
     # A key changes only when the UPDATE names a key column or the rowid (by any of its
@@ -294,19 +310,47 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     for name in [c.name for c in key_cols] + ["rowid", "oid", "_rowid_"]:
         of_names.setdefault(name.lower(), quote(name))
     conn.execute(
-        f"CREATE TRIGGER {ak} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
-        f"WHEN NOT ({same_key}) AND {_GUARD} BEGIN "
+        f"CREATE TEMP TRIGGER {ak} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
+        f"WHEN NOT ({same_key}) BEGIN "
         f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
     )
     conn.execute(
-        f"CREATE TRIGGER {ad} AFTER DELETE ON {t} WHEN {_GUARD} "
-        f"BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"
+        f"CREATE TEMP TRIGGER {ad} AFTER DELETE ON {t} BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"
     )
 
 
-def drop_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
+def drop_triggers(conn: sqlite3.Connection, sv: SchemaVersion, schema: str = "temp") -> None:
+    """Drop ``sv``'s triggers from this connection (or, ``schema="main"``, from the file,
+    where files before format 8 kept them)."""
     for name in trigger_names(sv):
-        conn.execute(f"DROP TRIGGER IF EXISTS {quote(name)}")
+        conn.execute(f"DROP TRIGGER IF EXISTS {schema}.{quote(name)}")
+
+
+def guard_names(sv: SchemaVersion) -> list[str]:
+    return [f"_chrono_guard{sv.table_id}_{kind}" for kind in ("i", "u", "d")]
+
+
+def create_guard(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
+    """Refuse writes to ``sv``'s table from connections that are not ChronoDB's (see
+    ``WRITE_GUARD``). Stored in the file, unlike the history triggers; they follow the table
+    through ALTER TABLE and go with it on DROP TABLE."""
+    t = quote(sv.name)
+    for name, event in zip(guard_names(sv), ("INSERT", "UPDATE", "DELETE"), strict=True):
+        conn.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {quote(name)} BEFORE {event} ON {t} "
+            f"WHEN '' < '' COLLATE {WRITE_GUARD} BEGIN SELECT 1; END"
+        )
+
+
+def install_triggers(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """Version every live table on this connection, as the catalog now describes them."""
+    stale = conn.execute(
+        "SELECT name FROM sqlite_temp_schema WHERE type = 'trigger' AND name GLOB '_chrono_h*'"
+    ).fetchall()
+    for (name,) in stale:
+        conn.execute(f"DROP TRIGGER temp.{quote(name)}")
+    for sv in catalog.live_tables():
+        create_triggers(conn, sv)
 
 
 def user_tables(conn: sqlite3.Connection) -> list[str]:

@@ -1,24 +1,31 @@
-"""From a point in time to the last transaction committed by then, with no index on tx_time.
+"""Transactions in time: a transaction's id is its commit time, counted from the file's origin.
 
-An index on ``_chrono_tx.tx_time`` made every commit write a page of its own: about an
-eighth of an autocommit UPDATE (``benchmarks/performance_test.py``). ``tx_id`` and
-``tx_time`` increase together, so a sparse index serves: ``_chrono_tx_mark`` holds the time
-of every :data:`MARK_EVERY`-th transaction. A point resolves to the last mark at or before
-it, then a walk forward by ``tx_id`` (at most :data:`MARK_EVERY` rows) to the first
-transaction after the point; the answer is the transaction before that one.
+Since file format 8 the allocator (``storage/sqlite.py``) gives each transaction the id
+``max(now - origin, last + 1)``, in microseconds: ids increase strictly, a transaction's
+time is ``origin + id``, and a point in time *is* a transaction bound (the last transaction at
+or before ``t`` has an id <= ``t - origin``). So a transaction needs no record to be placed in
+time, and most write none: a record in ``_chrono_tx`` is written when the writing user
+differs from the user of the last record (a transaction's user is the last record's at or
+before it), and when the audit ledger indexes the transaction's leaf (``audit/ledger.py``).
+That took a page out of every autocommit (``benchmarks/performance_test.py``). The origin
+is the file's creation, not the Unix epoch, so that for four and a half years an id fits
+SQLite's 6-byte integer instead of its 8-byte one; it is stored in every history row and
+index entry, and the two bytes were measured at about 5% of a batched versioned UPDATE's
+pages.
 
-Why the walk may start at a mark: every transaction with a smaller id was committed earlier,
-so at or before the mark's time. Ids are never reused below the newest (a transaction that
-wrote nothing deletes its own record, the newest, and its mark with it).
-
-The allocator (``storage/sqlite.py``), the only writer of ``_chrono_tx``, writes and deletes
-the marks with :data:`MARK` and :data:`UNMARK`. Triggers did that until file format 4: a
-trigger on ``_chrono_tx`` cost every transaction about 0.8 µs to skip 31 times in 32.
+Files from earlier formats numbered transactions 1, 2, 3... with their time in the record.
+Those ids stay (ledger leaves name them), and the origin is put so that ids go on after
+them: the :class:`Epoch` knows the last counted one. A point before the new ids resolves as
+it did then: ``_chrono_tx_mark`` holds the time of every :data:`MARK_EVERY`-th counted
+transaction, the point goes to the last mark at or before it, then walks at most
+:data:`MARK_EVERY` records by id to the first one after the point; the answer is the id
+before that one.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from typing import NamedTuple
 
 MARK_EVERY = 32
 
@@ -26,20 +33,26 @@ DDL = (
     "CREATE TABLE IF NOT EXISTS _chrono_tx_mark ("
     "tx_time INTEGER PRIMARY KEY, tx_id INTEGER NOT NULL)",
 )
-MARK = "INSERT OR REPLACE INTO _chrono_tx_mark (tx_time, tx_id) VALUES (?, ?)"
-"""Mark transaction ``tx_id`` (when ``is_marked``), given its (final) time."""
-UNMARK = "DELETE FROM _chrono_tx_mark WHERE tx_time = ?"
-"""Drop the mark of a transaction record being deleted, given its time."""
 OLD_TRIGGERS = ("_chrono_tx_mark_ai", "_chrono_tx_mark_ad")
 """The triggers that kept the marks in file format 3."""
 
 
-def is_marked(tx_id: int) -> bool:
-    return tx_id % MARK_EVERY == 0
+class Epoch(NamedTuple):
+    """Where a file's transaction ids start: ``origin`` (µs since the Unix epoch; a
+    transaction's time is ``origin + id``) and ``counted``, the last id numbered by counting
+    in a file from before format 8 (0 if none)."""
+
+    origin: int
+    counted: int
+
+    @property
+    def start(self) -> int:
+        """The first time a new id can stand for: every point from here on is ``t - origin``."""
+        return self.origin + self.counted
 
 
 def marked(tx_id: str) -> str:
-    """:func:`is_marked` in SQL, of the expression ``tx_id``."""
+    """Whether the transaction ``tx_id`` (an SQL expression) of a counted era has a mark."""
     return f"{tx_id} % {MARK_EVERY} = 0"
 
 
@@ -49,13 +62,38 @@ FILL = (
 )
 """Marks for transactions recorded before the marks table existed (a file's upgrade)."""
 
+ORIGIN = "(SELECT CAST(value AS INTEGER) FROM _chrono_meta WHERE key = 'origin')"
+"""The file's origin, in SQL (a constant subquery: SQLite works it out once a statement)."""
 
-def tx_at_micros(ref: str) -> str:
-    """SQL for the last transaction at or before ``ref`` (microseconds; 0 if none).
 
-    ``ref`` is an SQL expression (a parameter or a literal), used twice: it must not be a
-    costly subquery.
+def set_origin(conn: sqlite3.Connection, now_us: int) -> None:
+    """Give a file its origin, once: new ids start after any counted ones, at ``now_us`` or
+    after the last counted transaction's time, whichever is later."""
+    last_id, last_time = conn.execute(
+        "SELECT coalesce(max(tx_id), 0), coalesce(max(tx_time), 0) FROM _chrono_tx"
+    ).fetchone()
+    origin = max(now_us, last_time + 1) - last_id - 1
+    conn.execute(
+        "INSERT OR IGNORE INTO _chrono_meta (key, value) VALUES ('origin', ?), ('counted', ?)",
+        (str(origin), str(last_id)),
+    )
+
+
+def epoch(conn: sqlite3.Connection) -> Epoch:
+    values = dict(
+        conn.execute("SELECT key, value FROM _chrono_meta WHERE key IN ('origin', 'counted')")
+    )
+    return Epoch(int(values.get("origin", 0)), int(values.get("counted", 0)))
+
+
+def tx_at_micros(ref: str, at: Epoch) -> str:
+    """SQL for the bound of the transactions at or before ``ref`` (microseconds; 0 if none).
+
+    ``ref`` is an SQL expression (a parameter or a literal), used several times: it must not
+    be a costly subquery.
     """
+    if not at.counted:
+        return f"coalesce({ref} - {at.origin}, 0)"
     start = (
         f"coalesce((SELECT m.tx_id FROM _chrono_tx_mark AS m WHERE m.tx_time <= {ref} "
         "ORDER BY m.tx_time DESC LIMIT 1), 0)"
@@ -67,11 +105,105 @@ def tx_at_micros(ref: str) -> str:
     # One scalar subquery: SQLite runs it once per statement and keeps the value, where a
     # bare expression would be worked out again at every use (each key's seek in AS OF).
     return (
-        f"(SELECT CASE WHEN {ref} IS NULL THEN 0 ELSE coalesce({after} - 1, "
-        "(SELECT max(tx_id) FROM _chrono_tx), 0) END)"
+        f"(SELECT CASE WHEN {ref} IS NULL THEN 0 WHEN {ref} >= {at.start} THEN {ref} - "
+        f"{at.origin} ELSE coalesce({after} - 1, {at.counted}) END)"
     )
 
 
 def tx_at(conn: sqlite3.Connection, micros: int) -> int:
-    """The last transaction at or before ``micros`` (0 if none), as one query."""
-    return conn.execute(f"SELECT {tx_at_micros('?1')}", (micros,)).fetchone()[0]
+    """The bound of the transactions at or before ``micros`` (0 if none), as one query."""
+    return conn.execute(f"SELECT {tx_at_micros('?1', epoch(conn))}", (micros,)).fetchone()[0]
+
+
+def time_of(tx: str) -> str:
+    """SQL for the commit time (µs) of transaction ``tx`` (an SQL expression; NULL stays NULL)."""
+    record = f"(SELECT t.tx_time FROM _chrono_tx AS t WHERE t.tx_id = {tx})"
+    return f"coalesce({record}, {tx} + {ORIGIN})"
+
+
+def user_of(tx: str) -> str:
+    """SQL for the user of transaction ``tx``: that of the last record at or before it."""
+    return (
+        f"(SELECT t.user FROM _chrono_tx AS t WHERE t.tx_id <= {tx} ORDER BY t.tx_id DESC LIMIT 1)"
+    )
+
+
+LAST_USER = "SELECT user FROM _chrono_tx ORDER BY tx_id DESC LIMIT 1"
+
+
+def _history_tables(conn: sqlite3.Connection) -> list[str]:
+    return [
+        '"' + r[0].replace('"', '""') + '"'
+        for r in conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB '_chrono_h[0-9]*'"
+        )
+    ]
+
+
+# Where a committed transaction leaves its id: records, the catalog (DDL), erasures; and
+# history, for the transactions with no record (most of them).
+_NAMED = (
+    "SELECT tx_id AS x FROM _chrono_tx",
+    "SELECT from_tx FROM _chrono_schema",
+    "SELECT to_tx FROM _chrono_schema WHERE to_tx IS NOT NULL",
+    "SELECT tx_id FROM _chrono_erasures",
+)
+
+
+def last_tx(conn: sqlite3.Connection) -> int:
+    """The newest transaction id anything in the file names (0 for none).
+
+    Each place's newest is its last row (history by position: history order is transaction
+    order), so this is a few seeks per table, not a scan.
+    """
+    parts = [
+        "SELECT max(tx_id) AS x FROM _chrono_tx",
+        "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM _chrono_schema",
+        "SELECT max(tx_id) FROM _chrono_erasures",
+    ]
+    parts += [
+        f"SELECT * FROM (SELECT _chrono_tx FROM {h} ORDER BY _chrono_seq DESC LIMIT 1)"
+        for h in _history_tables(conn)
+    ]
+    sql = f"SELECT coalesce(max(x), 0) FROM ({' UNION ALL '.join(parts)})"
+    return conn.execute(sql).fetchone()[0]
+
+
+def transactions(conn: sqlite3.Connection, limit: int | None = None) -> list[sqlite3.Row]:
+    """Committed transactions, newest first: (tx_id, tx_time µs, user).
+
+    All of them reads all history; the newest ``limit`` are found from each table's tail,
+    one transaction at a time (a binary search each), so their cost does not grow with it.
+    """
+    from chronodb.versioning.tables import seq_after  # tables needs the catalog, which needs us
+
+    if limit is None:
+        parts = [*_NAMED, *(f"SELECT _chrono_tx FROM {h}" for h in _history_tables(conn))]
+        ids = f"SELECT DISTINCT x FROM ({' UNION ALL '.join(parts)}) WHERE x > 0 ORDER BY x DESC"
+        return conn.execute(_DESCRIBED.format(ids=ids)).fetchall()
+    found: set[int] = set()
+    for named in _NAMED:
+        rows = conn.execute(f"SELECT * FROM ({named}) ORDER BY 1 DESC LIMIT ?", (limit,))
+        found.update(r[0] for r in rows if r[0] > 0)
+    for h in _history_tables(conn):
+        newest = (
+            f"SELECT _chrono_tx FROM {h} WHERE _chrono_seq < ?1 ORDER BY _chrono_seq DESC LIMIT 1"
+        )
+        start = f"SELECT {seq_after(h, '?1 - 1')}"
+        bound: int | None = None
+        for _ in range(limit):
+            row = conn.execute(newest, ((1 << 62) if bound is None else bound,)).fetchone()
+            if row is None:
+                break
+            found.add(row[0])
+            bound = conn.execute(start, (row[0],)).fetchone()[0]
+    ids = sorted(found, reverse=True)[:limit]
+    if not ids:
+        return []
+    values = ", ".join(f"({int(x)})" for x in ids)
+    return conn.execute(
+        _DESCRIBED.format(ids=f"SELECT column1 AS x FROM (VALUES {values}) ORDER BY x DESC")
+    ).fetchall()
+
+
+_DESCRIBED = f"SELECT x AS tx_id, {time_of('x')} AS tx_time, {user_of('x')} AS user FROM ({{ids}})"

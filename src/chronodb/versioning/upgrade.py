@@ -8,25 +8,31 @@ file is either wholly upgraded or untouched.
 from __future__ import annotations
 
 import sqlite3
+import time
 
+from chronodb.errors import ChronoDBError
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import (
+    LEAF,
     OP,
     TX,
+    create_guard,
     create_key_set,
-    create_triggers,
     drop_triggers,
     quote,
 )
 
-FORMAT = 7
+FORMAT = 8
 """1: births were a partial index of history ('I' versions); 2: a table of their own;
 3: a point in time resolves through sparse marks, not an index on every transaction's time;
 4: the allocator writes the marks, not triggers on ``_chrono_tx``; 5: nothing in a history
 write can abort the statement (see :func:`_abort_free_history`); 6: each history's key set
 (every key once) replaces its births (a key once per life); 7: the history triggers refuse
-writes from connections that are not ChronoDB's (``tables.WRITE_GUARD``)."""
+writes from connections that are not ChronoDB's; 8: a transaction's id is its time, most
+write no record (``timeline``), the history triggers are each connection's own TEMP
+triggers (``tables.CURRENT_TX``), and stored guard triggers refuse other connections'
+writes (``tables.WRITE_GUARD``); the ledger's leaves go on history rows (``tables.LEAF``)."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -57,12 +63,15 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
         _abort_free_history(conn, catalog)
     if found < 6:
         _key_sets(conn, catalog)
-    if found < 7:
-        # Formats 2 (births), 5 (no abort), 6 (key sets) and 7 (the guard) changed the
-        # triggers: written once, here.
+    if found < 8:
+        timeline.set_origin(conn, time.time_ns() // 1000)
+        # The history triggers are the connection's own (TEMP): the file's go, and guards
+        # refuse the writes of connections that have none.
+        for sv in catalog.versions:
+            drop_triggers(conn, sv, "main")
         for sv in catalog.live_tables():
-            drop_triggers(conn, sv)
-            create_triggers(conn, sv)
+            create_guard(conn, sv)
+        _leaf_columns(conn, catalog)
     conn.execute(
         "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
     )
@@ -111,3 +120,15 @@ def _key_sets(conn: sqlite3.Connection, catalog: Catalog) -> None:
             continue
         conn.execute(f"DROP TABLE IF EXISTS {quote('_chrono_b' + sv.hist[len('_chrono_h') :])}")
         create_key_set(conn, sv.hist, sv.keys)
+
+
+def _leaf_columns(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """Give every history table the column the ledger's leaves go in (``tables.LEAF``)."""
+    for hist in sorted({v.hist for v in catalog.versions}):
+        have = {r[1] for r in conn.execute(f"PRAGMA table_info({quote(hist)})")}
+        if LEAF in have:
+            raise ChronoDBError(
+                f"history table {hist} has a column named {LEAF}; this ChronoDB needs that "
+                "name for the audit ledger"
+            )
+        conn.execute(f"ALTER TABLE {quote(hist)} ADD COLUMN {LEAF} BLOB")

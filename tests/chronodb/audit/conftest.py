@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from chronodb import ChronoDB
+from chronodb.versioning.tables import WRITE_GUARD
 
 
 def write_busy(db: ChronoDB) -> None:
@@ -55,23 +57,20 @@ def busy_path(tmp_path: Path) -> Path:
     return path
 
 
-def drop_triggers(conn: sqlite3.Connection) -> None:
-    """What a tamperer does first, so that edits leave no history behind."""
-    names = conn.execute(
-        "SELECT name FROM sqlite_schema WHERE type = 'trigger' AND name GLOB '_chrono_h*_a[iukd]'"
-    ).fetchall()
-    for (name,) in names:
-        conn.execute(f'DROP TRIGGER "{name}"')
+def tamper(path: Path, *statements: str | tuple[str, tuple[Any, ...]]) -> None:
+    """Run ``statements`` (SQL, or SQL and its parameters) on the file with plain sqlite3,
+    behind ChronoDB's back.
 
-
-def tamper(path: Path, *statements: str, keep_triggers: bool = False) -> None:
-    """Run ``statements`` on the file with plain sqlite3, behind ChronoDB's back."""
+    The versioning triggers are ChronoDB's connections' own, so such edits leave no history;
+    the guard that refuses other connections' writes is passed as a tamperer would, by
+    defining its collation.
+    """
     conn = sqlite3.connect(path)
+    conn.create_collation(WRITE_GUARD, lambda _a, _b: 0)
     try:
-        if not keep_triggers:
-            drop_triggers(conn)
         for statement in statements:
-            conn.execute(statement)
+            sql, args = (statement, ()) if isinstance(statement, str) else statement
+            conn.execute(sql, args)
         conn.commit()
     finally:
         conn.close()

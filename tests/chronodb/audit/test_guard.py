@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from pathlib import Path
 
 import pytest
+from tests.chronodb.audit.conftest import tamper
 
 from chronodb import ChronoDB
 from chronodb.errors import AuditError
@@ -26,10 +26,7 @@ def _history(path: Path) -> tuple[ChronoDB, float]:
 
 
 def _edit_old_version(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("UPDATE _chrono_h1_acct SET balance = 999 WHERE id = 1 AND balance = 10")
-    conn.commit()
-    conn.close()
+    tamper(path, "UPDATE _chrono_h1_acct SET balance = 999 WHERE id = 1 AND balance = 10")
 
 
 def _tampered_history(path: Path) -> tuple[ChronoDB, float]:

@@ -14,8 +14,14 @@ from chronodb.audit.proofs import leaf_hash
 from chronodb.errors import AuditError
 
 
+def indexed(db: ChronoDB) -> ChronoDB:
+    """``db`` with its leaves indexed into ``_chrono_ledger`` (writers do it in batches)."""
+    db._store_leaves(merkle=False)
+    return db
+
+
 def leaf_count(db: ChronoDB) -> int:
-    return db.execute("SELECT count(*) FROM _chrono_ledger").scalar()
+    return indexed(db).execute("SELECT count(*) FROM _chrono_ledger").scalar()
 
 
 def test_every_committed_write_transaction_appends_one_leaf(db: ChronoDB) -> None:
@@ -27,7 +33,9 @@ def test_every_committed_write_transaction_appends_one_leaf(db: ChronoDB) -> Non
         db.execute("INSERT INTO t VALUES (2, 'c')")
         db.execute("DELETE FROM t WHERE id = 1")
     assert leaf_count(db) == before + 3
-    ledger_tx = [r[0] for r in db.execute("SELECT tx_id FROM _chrono_ledger ORDER BY leaf_index")]
+    ledger_tx = [
+        r[0] for r in indexed(db).execute("SELECT tx_id FROM _chrono_ledger ORDER BY leaf_index")
+    ]
     assert ledger_tx == [r[0] for r in db.execute("SELECT tx_id FROM _chrono_tx ORDER BY tx_id")]
 
 
@@ -66,7 +74,11 @@ def test_the_leaf_records_the_transaction(db: ChronoDB) -> None:
     with db.transaction():
         db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
         result = db.execute("UPDATE t SET v = 'c' WHERE id = 1")
-    blob = db.execute("SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id]).scalar()
+    blob = (
+        indexed(db)
+        .execute("SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id])
+        .scalar()
+    )
     assert leaf_hash(blob).hex() == db.tx_hash(result.tx_id)
     leaf = Leaf.decode(blob)
     assert (leaf.tx_id, leaf.user, leaf.kinds) == (result.tx_id, "tester", ("INSERT", "UPDATE"))
@@ -91,7 +103,9 @@ def test_each_leaf_counts_exactly_the_versions_its_transaction_left(db: ChronoDB
     after = db.execute("UPDATE small SET v = 'later' WHERE id = 2")
     names = dict(db.execute("SELECT DISTINCT table_id, name FROM _chrono_schema").rows)
     for result, want in ((mixed, {"big": 350, "small": 2}), (after, {"small": 1})):
-        blob = db.execute("SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id])
+        blob = indexed(db).execute(
+            "SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id]
+        )
         leaf = Leaf.decode(blob.scalar())
         assert {names[t.table_id]: t.versions for t in leaf.tables} == want
         assert db.audit_trail.verify_transaction(db.tx_hash(result.tx_id))
@@ -157,8 +171,9 @@ def test_merkle_nodes_are_stored_lazily_and_readers_see_every_leaf(tmp_path) -> 
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
     hashes = [db.execute("INSERT INTO t VALUES (?, ?)", (i, i)).tx_hash for i in range(150)]
     ledger = db._ledger
-    assert ledger.size == 151
-    # Writers only append leaves; the nodes wait for a reader (or BATCH more leaves).
+    # Writers put leaves on history rows and index them in batches (and on close); the
+    # tree's nodes wait for a reader (or BATCH more leaves).
+    assert ledger.indexed_size < 151
     assert ledger.tree.size == 0 < BATCH
     db.close()
     # A read-only reader completes the tree in memory; proofs cover every leaf.
@@ -186,12 +201,11 @@ def test_an_edited_hash_index_entry_fails_verification(tmp_path) -> None:
     path = tmp_path / "index.db"
     db = ChronoDB(path)
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
-    for i in range(70):
-        db.execute("INSERT INTO t VALUES (?, ?)", (i, i))
+    txs = [db.execute("INSERT INTO t VALUES (?, ?)", (i, i)).tx_id for i in range(70)]
     db.audit_trail.digest()  # stores the Merkle nodes and the hash index
     db.close()
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE _chrono_ledger_hash SET tx_id = tx_id + 1 WHERE tx_id = 5")
+    conn.execute("UPDATE _chrono_ledger_hash SET tx_id = ? WHERE tx_id = ?", (txs[5], txs[4]))
     conn.commit()
     conn.close()
     db = ChronoDB(path)
@@ -221,7 +235,9 @@ def test_versions_written_by_triggers_and_cascades_elsewhere_are_sealed(db: Chro
     names = dict(db.execute("SELECT DISTINCT table_id, name FROM _chrono_schema").rows)
 
     def sealed(result) -> dict[str, int]:
-        blob = db.execute("SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id])
+        blob = indexed(db).execute(
+            "SELECT leaf FROM _chrono_ledger WHERE tx_id = ?", [result.tx_id]
+        )
         return {names[t.table_id]: t.versions for t in Leaf.decode(blob.scalar()).tables}
 
     assert sealed(db.execute("UPDATE parent SET name = 'A' WHERE id = 1")) == {
@@ -237,7 +253,7 @@ def test_versions_written_by_triggers_and_cascades_elsewhere_are_sealed(db: Chro
 
 
 def leaf_indexes(db: ChronoDB) -> list[int]:
-    rows = db.connection.execute(
+    rows = indexed(db).connection.execute(
         "SELECT leaf_index FROM _chrono_tx WHERE leaf IS NOT NULL ORDER BY tx_id"
     )
     return [r[0] for r in rows]
@@ -343,4 +359,59 @@ def test_a_transaction_whose_changes_were_all_rolled_back_to_a_savepoint_leaves_
     db.execute("rollback to S")  # savepoint names are not case-sensitive
     db.execute("COMMIT")
     assert (leaf_count(db), len(db.transactions())) == (before, transactions)
+    assert db.verify_audit_integrity()
+
+
+def test_a_write_seals_its_leaf_on_its_history_row_and_writes_no_record(db: ChronoDB) -> None:
+    """The leaf goes on a page the write dirties anyway; indexing copies it later."""
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    indexed(db)
+    records = db.execute("SELECT count(*) FROM _chrono_tx").scalar()
+    result = db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    assert db.execute("SELECT count(*) FROM _chrono_tx").scalar() == records
+    on_rows = db.execute(
+        "SELECT _chrono_seq, _chrono_leaf FROM _chrono_h1_t WHERE _chrono_tx = ? "
+        "ORDER BY _chrono_seq",
+        [result.tx_id],
+    ).rows
+    assert [leaf is None for _, leaf in on_rows] == [True, False]  # the last row holds it
+    assert leaf_hash(bytes(on_rows[-1][1])).hex() == result.tx_hash == db.tx_hash(result.tx_id)
+    # DDL writes no version: its leaf is a record, after every leaf before it is indexed
+    db.execute("CREATE TABLE u (id INTEGER PRIMARY KEY)")
+    assert leaf_indexes(db) == list(range(3))
+
+
+def test_a_reader_that_cannot_write_sees_leaves_not_yet_indexed(tmp_path) -> None:
+    path = tmp_path / "unindexed.db"
+    writer = ChronoDB(path)
+    writer.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+    hashes = [writer.execute("INSERT INTO t VALUES (?, ?)", (i, i)).tx_hash for i in range(5)]
+    reader = ChronoDB(path, read_only=True)
+    assert reader._ledger.indexed_size == 1  # the CREATE's, a record
+    for digest in (hashes[0], hashes[-1]):
+        assert reader.audit_trail.verify_transaction(digest)
+        assert reader.audit_trail.prove(digest)["tree_size"] == 6
+    assert reader.audit_trail.verify().ok
+    assert reader.audit_trail.digest().tree_size == 6
+    assert reader._ledger.indexed_size == 1  # it wrote nothing
+    reader.close()
+    # a reader that may write indexes them first
+    other = ChronoDB(path)
+    assert other.audit_trail.verify_transaction(hashes[-1])
+    assert other._ledger.indexed_size == 6
+    other.close()
+    writer.close()
+
+
+@pytest.mark.parametrize("trim", ["prune", "erase"])
+def test_leaves_on_history_rows_that_go_are_indexed_first(db: ChronoDB, trim: str) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    first = db.execute("INSERT INTO t VALUES (1, 'a')")
+    db.execute("UPDATE t SET v = 'b' WHERE id = 1")
+    time.sleep(0.01)
+    if trim == "prune":
+        assert db.prune_history(time.time()) == 1  # the row that held first's leaf
+    else:
+        assert db.erase("t", 1) == 2
+    assert db.tx_hash(first.tx_id) == first.tx_hash
     assert db.verify_audit_integrity()

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from tests.chronodb.audit.conftest import drop_triggers
+from tests.chronodb.audit.conftest import tamper
 
 from chronodb import ChronoDB
 from chronodb.audit.digests import row_json
@@ -44,34 +44,15 @@ EDGES = [
 ]
 
 
-def _ledgered(path: Path, value: Any) -> None:
-    """tx 1 creates ``readings``, tx 2 inserts id 1 with ``value``, tx 3 inserts id 2."""
+def _ledgered(path: Path, value: Any) -> int:
+    """A transaction creates ``readings``, the next inserts id 1 with ``value`` (its id is
+    returned), a third inserts id 2."""
     with ChronoDB(path, user="alice") as db:
         db.execute("CREATE TABLE readings (id INTEGER PRIMARY KEY, value REAL, raw)")
-        db.execute("INSERT INTO readings VALUES (1, ?, ?)", [value, value])
+        tx = db.execute("INSERT INTO readings VALUES (1, ?, ?)", [value, value]).tx_id
         db.execute("INSERT INTO readings VALUES (2, 1.5, 'x')")
         assert db.verify_audit_integrity()
-
-
-def _edit(path: Path, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-    """Run parameterised statements with plain sqlite3, behind ChronoDB's back.
-
-    The versioning triggers are dropped for the edit and put back after it, as a careful
-    tamperer would: only the values themselves are left to give the edit away.
-    """
-    conn = sqlite3.connect(path)
-    try:
-        triggers = [
-            sql for (sql,) in conn.execute("SELECT sql FROM sqlite_schema WHERE type = 'trigger'")
-        ]
-        drop_triggers(conn)
-        for sql, args in statements:
-            conn.execute(sql, args)
-        for sql in triggers:
-            conn.execute(sql.replace("CREATE TRIGGER", "CREATE TRIGGER IF NOT EXISTS", 1))
-        conn.commit()
-    finally:
-        conn.close()
+    return tx
 
 
 def _first_problem(path: Path) -> tuple[str, int | None, str | None, Any]:
@@ -96,24 +77,22 @@ def test_one_ulp_edit_in_history_and_current_alike_fails_verification(
 ) -> None:
     """Only the ledger can catch this: history and the current table still agree."""
     path = tmp_path / "r.db"
-    _ledgered(path, original)
+    tx = _ledgered(path, original)
     edited = math.nextafter(original, 0.0)
     assert edited != original
-    _edit(
+    tamper(
         path,
-        [
-            (f"UPDATE {H} SET {column} = ? WHERE id = 1", (edited,)),
-            (f"UPDATE readings SET {column} = ? WHERE id = 1", (edited,)),
-        ],
+        (f"UPDATE {H} SET {column} = ? WHERE id = 1", (edited,)),
+        (f"UPDATE readings SET {column} = ? WHERE id = 1", (edited,)),
     )
-    assert _first_problem(path) == ("history row edited", 2, "readings", None)
+    assert _first_problem(path) == ("history row edited", tx, "readings", None)
 
 
 def test_0_3_written_over_0_1_plus_0_2_in_history_fails_verification(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
-    _ledgered(path, 0.1 + 0.2)
-    _edit(path, [(f"UPDATE {H} SET value = 0.3 WHERE id = 1", ())])
-    assert _first_problem(path) == ("history row edited", 2, "readings", None)
+    tx = _ledgered(path, 0.1 + 0.2)
+    tamper(path, f"UPDATE {H} SET value = 0.3 WHERE id = 1")
+    assert _first_problem(path) == ("history row edited", tx, "readings", None)
 
 
 @pytest.mark.parametrize("original", EDGES)
@@ -121,9 +100,9 @@ def test_one_ulp_edit_in_the_current_table_fails_verification(
     tmp_path: Path, original: float
 ) -> None:
     path = tmp_path / "r.db"
-    _ledgered(path, original)
-    _edit(path, [("UPDATE readings SET raw = ? WHERE id = 1", (math.nextafter(original, 0.0),))])
-    assert _first_problem(path) == ("current row edited", 2, "readings", 1)
+    tx = _ledgered(path, original)
+    tamper(path, ("UPDATE readings SET raw = ? WHERE id = 1", (math.nextafter(original, 0.0),)))
+    assert _first_problem(path) == ("current row edited", tx, "readings", 1)
 
 
 @pytest.mark.parametrize(
@@ -140,15 +119,13 @@ def test_changing_a_real_for_another_type_or_infinity_fails_verification(
     tmp_path: Path, original: float, edited: Any
 ) -> None:
     path = tmp_path / "r.db"
-    _ledgered(path, original)
-    _edit(
+    tx = _ledgered(path, original)
+    tamper(
         path,
-        [
-            (f"UPDATE {H} SET raw = ? WHERE id = 1", (edited,)),
-            ("UPDATE readings SET raw = ? WHERE id = 1", (edited,)),
-        ],
+        (f"UPDATE {H} SET raw = ? WHERE id = 1", (edited,)),
+        ("UPDATE readings SET raw = ? WHERE id = 1", (edited,)),
     )
-    assert _first_problem(path) == ("history row edited", 2, "readings", None)
+    assert _first_problem(path) == ("history row edited", tx, "readings", None)
 
 
 # ---------------------------------------------------------------- the canonical form itself

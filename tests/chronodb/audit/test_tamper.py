@@ -16,25 +16,38 @@ from chronodb import ChronoDB
 
 
 @pytest.fixture
-def ledger_path(tmp_path: Path) -> Path:
-    """tx 1 creates; tx 2 inserts ids 1..3; tx 3 updates id 1; tx 4 inserts id 4; a digest."""
+def bank(tmp_path: Path) -> tuple[Path, list[int | None]]:
+    """tx 1 creates; tx 2 inserts ids 1..3; tx 3 updates id 1; tx 4 inserts id 4; a digest.
+
+    Returns the file and the transactions' ids by number (``[None, tx1, ..., tx4, tx5]``,
+    tx5 being an id after all of them).
+    """
     path = tmp_path / "bank.db"
     db = ChronoDB(path, user="alice")
-    assert (
-        db.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT, balance REAL)").tx_id
-        == 1
-    )
-    db.execute("INSERT INTO accounts VALUES (1, 'ann', 10), (2, 'bob', 20), (3, 'cy', 30)")
-    db.execute("UPDATE accounts SET balance = 15 WHERE id = 1")
-    assert db.execute("INSERT INTO accounts VALUES (4, 'dee', 40)").tx_id == 4
+    txs = [
+        db.execute(sql).tx_id
+        for sql in (
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, owner TEXT, balance REAL)",
+            "INSERT INTO accounts VALUES (1, 'ann', 10), (2, 'bob', 20), (3, 'cy', 30)",
+            "UPDATE accounts SET balance = 15 WHERE id = 1",
+            "INSERT INTO accounts VALUES (4, 'dee', 40)",
+        )
+    ]
+    assert txs == sorted(set(txs))
     db.audit_trail.digest()  # signed off: the Merkle nodes of all four leaves are stored
     db.close()
-    return path
+    return path, [None, *txs, txs[-1] + 1]
+
+
+@pytest.fixture
+def ledger_path(bank: tuple[Path, list[int | None]]) -> Path:
+    return bank[0]
 
 
 H = "_chrono_h1_accounts"
 CASES = {
-    # name: (statements, kind, tx, table, row)
+    # name: (statements, kind, tx, table, row); {n} in a statement, and tx, are numbers of the
+    # fixture's transactions
     "user table value edited": (
         ["UPDATE accounts SET balance = 1e6 WHERE id = 2"],
         "current row edited",
@@ -57,7 +70,7 @@ CASES = {
         9,
     ),
     "history value edited": (
-        [f"UPDATE {H} SET balance = 11 WHERE id = 1 AND _chrono_tx = 2"],
+        [f"UPDATE {H} SET balance = 11 WHERE id = 1 AND _chrono_tx = {{2}}"],
         "history row edited",
         2,
         "accounts",
@@ -74,7 +87,7 @@ CASES = {
         None,
     ),
     "history row deleted": (
-        [f"DELETE FROM {H} WHERE id = 1 AND _chrono_tx = 3"],
+        [f"DELETE FROM {H} WHERE id = 1 AND _chrono_tx = {{3}}"],
         "history rows deleted",
         3,
         "accounts",
@@ -83,7 +96,7 @@ CASES = {
     "history row inserted": (
         [
             f"INSERT INTO {H} (_chrono_tx, _chrono_op, id, owner, balance) "
-            "VALUES (3, 'U', 2, 'bob', 0)"
+            "VALUES ({3}, 'U', 2, 'bob', 0)"
         ],
         "history rows inserted",
         3,
@@ -91,63 +104,71 @@ CASES = {
         None,
     ),
     "transaction user edited": (
-        ["UPDATE _chrono_tx SET user = 'mallory' WHERE tx_id = 3"],
+        ["UPDATE _chrono_tx SET user = 'mallory' WHERE tx_id = {3}"],
         "transaction record edited",
         3,
         None,
         None,
     ),
     "transaction time edited": (
-        ["UPDATE _chrono_tx SET tx_time = tx_time - 3600000000 WHERE tx_id = 3"],
+        ["UPDATE _chrono_tx SET tx_time = tx_time - 3600000000 WHERE tx_id = {3}"],
         "transaction record edited",
         3,
         None,
         None,
     ),
     "transaction record deleted": (
-        ["DELETE FROM _chrono_tx WHERE tx_id = 3"],
+        ["DELETE FROM _chrono_tx WHERE tx_id = {3}"],
         "transaction record deleted",
         3,
         "accounts",
         None,
     ),
     "transaction record inserted": (
-        ["INSERT INTO _chrono_tx (tx_id, tx_time, user) VALUES (5, 9e15, 'mallory')"],
+        ["INSERT INTO _chrono_tx (tx_id, tx_time, user) VALUES ({5}, {5}, 'mallory')"],
         "transaction record inserted",
         5,
         None,
         None,
     ),
     "ledger leaf edited": (
-        ["UPDATE _chrono_tx SET leaf = zeroblob(length(leaf)) WHERE tx_id = 3"],
+        ["UPDATE _chrono_tx SET leaf = zeroblob(length(leaf)) WHERE tx_id = {3}"],
         "ledger leaf edited",
         3,
         None,
         None,
     ),
     "ledger leaf edited as text": (
-        ["UPDATE _chrono_tx SET leaf = substr(leaf, 1, 20) || 'x' WHERE tx_id = 3"],
+        ["UPDATE _chrono_tx SET leaf = substr(leaf, 1, 20) || 'x' WHERE tx_id = {3}"],
         "ledger leaf edited",
         3,
         None,
         None,
     ),
     "ledger leaf_hash edited": (
-        ["UPDATE _chrono_tx SET leaf_hash = randomblob(32) WHERE tx_id = 3"],
+        ["UPDATE _chrono_tx SET leaf_hash = randomblob(32) WHERE tx_id = {3}"],
         "ledger leaf edited",
         3,
         None,
         None,
     ),
     "ledger row deleted": (
-        ["UPDATE _chrono_tx SET leaf_index = NULL, leaf = NULL, leaf_hash = NULL WHERE tx_id = 2"],
+        [
+            "UPDATE _chrono_tx SET leaf_index = NULL, leaf = NULL, leaf_hash = NULL "
+            "WHERE tx_id = {2}"
+        ],
         "ledger leaf deleted",
         2,
         None,
         None,
     ),
     "last ledger row deleted": (
-        ["UPDATE _chrono_tx SET leaf_index = NULL, leaf = NULL, leaf_hash = NULL WHERE tx_id = 4"],
+        [
+            # the leaf on the transaction's history row, and its copy in the index
+            f"UPDATE {H} SET _chrono_leaf = NULL WHERE _chrono_tx = {{4}}",
+            "UPDATE _chrono_tx SET leaf_index = NULL, leaf = NULL, leaf_hash = NULL "
+            "WHERE tx_id = {4}",
+        ],
         "ledger leaf deleted",
         4,
         None,
@@ -171,9 +192,13 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_tampering_fails_verification_and_is_named(ledger_path: Path, name: str) -> None:
-    statements, kind, tx, table, row = CASES[name]
-    tamper(ledger_path, *statements)
+def test_tampering_fails_verification_and_is_named(
+    bank: tuple[Path, list[int | None]], name: str
+) -> None:
+    ledger_path, txs = bank
+    statements, kind, number, table, row = CASES[name]
+    tx = None if number is None else txs[number]
+    tamper(ledger_path, *(s.format(*txs) for s in statements))
     db = ChronoDB(ledger_path)  # still opens
     assert db.verify_audit_integrity() is False
     report = db.audit_trail.verify()
@@ -190,13 +215,24 @@ def test_tampering_fails_verification_and_is_named(ledger_path: Path, name: str)
     read_only.close()
 
 
-def test_dropped_triggers_alone_are_reported(ledger_path: Path) -> None:
-    tamper(ledger_path)
-    db = ChronoDB(ledger_path, read_only=True)
-    report = db.audit_trail.verify()
-    assert [(p.kind, p.table) for p in report.problems] == [
-        ("versioning triggers dropped", "accounts")
+def test_a_plain_sqlite3_write_leaves_no_history_and_is_named(
+    bank: tuple[Path, list[int | None]],
+) -> None:
+    path, txs = bank
+    tamper(path, "UPDATE accounts SET balance = 1 WHERE id = 3")
+    db = ChronoDB(path, read_only=True)
+    assert [v["values"]["balance"] for v in db.get_change_history("accounts", 3)] == [30]
+    assert db.check_history() == [
+        "accounts: current rows differ from history AS OF the latest transaction "
+        "(1 row(s) only in the table, 1 only in history, 4 vs 4 rows)"
     ]
+    first = db.audit_trail.verify().first_problem
+    assert (first.kind, first.tx_id, first.table, first.row) == (
+        "current row edited",
+        txs[2],
+        "accounts",
+        3,
+    )
     db.close()
 
 

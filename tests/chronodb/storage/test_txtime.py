@@ -11,6 +11,7 @@ import pytest
 from storage_support import assert_sound, finish
 
 from chronodb import ChronoDB
+from chronodb.versioning import timeline
 
 HOUR_US = 3600 * 1_000_000
 
@@ -37,7 +38,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
 
 def raw_times(db: ChronoDB) -> list[int]:
     """Transaction times as stored: integer microseconds, in transaction order."""
-    return [r[0] for r in db.connection.execute("SELECT tx_time FROM _chrono_tx ORDER BY tx_id")]
+    return [r["tx_time"] for r in reversed(timeline.transactions(db.connection))]
 
 
 def test_time_is_the_clock_in_microseconds(db: ChronoDB, clock: Clock) -> None:

@@ -164,14 +164,16 @@ def test_prune_leaves_no_trace_of_a_key_whose_history_went(db: ChronoDB) -> None
     assert rows(db, "SELECT * FROM pairs ORDER BY a") == [("x", 1, "kept"), ("y", 3, "later")]
 
 
-def test_retention_days_prunes_on_open(tmp_path: Path) -> None:
+def test_retention_days_prunes_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "r.db"
+    real = time.time_ns
+    # the file is made, and these transactions happen, ten days ago
+    monkeypatch.setattr(time, "time_ns", lambda: real() - 10 * 86400 * 10**9)
     with ChronoDB(path) as db:
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
         db.execute("INSERT INTO t VALUES (1, 0)")
         db.execute("UPDATE t SET v = 1")
-        # pretend these transactions happened ten days ago
-        db.connection.execute("UPDATE _chrono_tx SET tx_time = tx_time - 10 * 86400000000")
+        monkeypatch.setattr(time, "time_ns", real)
         db.execute("UPDATE t SET v = 2")
     with ChronoDB(path, retention_days=30) as kept:
         assert [h["values"]["v"] for h in kept.get_change_history("t", 1)] == [0, 1, 2]

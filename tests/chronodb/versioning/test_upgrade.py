@@ -5,8 +5,9 @@ index of history); the statements that made it, one transaction each, are listed
 ``files/format2.db`` was written at format 2 (an index on every transaction's time),
 ``files/format3.db`` at format 3 (marks kept by triggers), ``files/format4.db`` at
 format 4 (history writes that could abort), ``files/format5.db`` at format 5 (births: a
-key once per life) and ``files/format6.db`` at format 6 (triggers that let any connection
-write), all by ``files/make_kv.py``.
+key once per life), ``files/format6.db`` at format 6 (triggers that let any connection
+write) and ``files/format7.db`` at format 7 (stored history triggers, counted transaction
+ids), all by ``files/make_kv.py``.
 """
 
 from __future__ import annotations
@@ -76,11 +77,16 @@ def test_an_upgraded_file_keeps_working(old_file: Path) -> None:
     with ChronoDB(old_file) as db:
         db.execute("INSERT INTO accounts VALUES (5, 'dee', 1.0)")
         db.execute("UPDATE accounts SET balance = 2.0 WHERE id = 5")
-        db.execute("DELETE FROM accounts WHERE id = 2")
-        db.execute("INSERT INTO notes VALUES ('third')")
-        now = db.execute("SELECT id, balance FROM accounts AS OF TRANSACTION 15 ORDER BY id")
+        deleted = db.execute("DELETE FROM accounts WHERE id = 2").tx_id
+        noted = db.execute("INSERT INTO notes VALUES ('third')").tx_id
+        # New transactions are numbered by their time, after the counted ones (1 to 12).
+        assert 12 < deleted < noted
+        sql = "SELECT id, balance FROM accounts AS OF TRANSACTION ? ORDER BY id"
+        now = db.execute(sql, [deleted])
         assert [tuple(r) for r in now] == [(3, 33.0), (4, 11.0), (5, 2.0)]
-        assert db.execute("SELECT count(*) FROM notes AS OF TRANSACTION 16").scalar() == 3
+        then = db.execute(sql, [7])
+        assert [tuple(r) for r in then] == [(r[0], r[2]) for r in ACCOUNTS[7]]
+        assert db.execute("SELECT count(*) FROM notes AS OF TRANSACTION ?", [noted]).scalar() == 3
         assert db.check_history() == []
         assert db.verify_audit_integrity()
     with sqlite3.connect(old_file) as conn:
@@ -114,7 +120,7 @@ def kv_after(tx: int) -> list[tuple[int, int]]:
 
 
 @pytest.mark.parametrize(
-    "fixture", ["format2.db", "format3.db", "format4.db", "format5.db", "format6.db"]
+    "fixture", ["format2.db", "format3.db", "format4.db", "format5.db", "format6.db", "format7.db"]
 )
 def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: str) -> None:
     path = tmp_path / fixture
@@ -127,9 +133,16 @@ def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: st
             assert [tuple(r) for r in at] == kv_after(tx), tx
             before = db.execute("SELECT * FROM kv AS OF TIMESTAMP ? ORDER BY k", [(us - 1) / 1e6])
             assert [tuple(r) for r in before] == kv_after(tx - 1), tx
-        for n in range(71, 97):  # the upgraded file marks transaction 96 as before
-            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [n % 7, n])
+        # Transactions after the upgrade are numbered by their time, after the counted
+        # ones, and need no marks.
+        later = [
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?)", [n % 7, n]) for n in range(71, 97)
+        ]
+        assert later[0].tx_id > 70
         assert db.execute("SELECT v FROM kv AS OF TRANSACTION 70 WHERE k = 0").scalar() == 70
+        at = "SELECT v FROM kv AS OF TIMESTAMP ? WHERE k = 0"
+        assert db.execute(at, [later[6].tx_time]).scalar() == 77
+        assert db.execute(at, [later[6].tx_time - 1e-6]).scalar() == 70
         assert db.check_history() == []
         assert db.verify_audit_integrity()
     with sqlite3.connect(path) as conn:
@@ -139,16 +152,18 @@ def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: st
         checked = conn.execute("PRAGMA integrity_check").fetchall()
         schema = dict(conn.execute("SELECT name, sql FROM sqlite_schema WHERE name LIKE '%kv%'"))
         key_set = conn.execute("SELECT k FROM _chrono_k1_kv ORDER BY k").fetchall()
+        triggers = dict(conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'"))
     assert checked == [("ok",)]
     # history writes cannot abort (format 5): no NOT NULL, the key not SET by the upsert
     assert "NOT NULL" not in schema["_chrono_h1_kv"]
-    assert '"k" = excluded' not in schema["_chrono_h1_kv_au"]
-    # only ChronoDB's connections may write a versioned table (format 7)
-    assert all(WRITE_GUARD in schema[f"_chrono_h1_kv_{t}"] for t in ("ai", "au", "ak", "ad"))
+    # the history triggers are each connection's own (format 8): in the file, only the
+    # guards that refuse other connections' writes
+    assert sorted(triggers) == ["_chrono_guard1_d", "_chrono_guard1_i", "_chrono_guard1_u"]
+    assert all(WRITE_GUARD in sql for sql in triggers.values())
     assert "_chrono_tx_time" not in indexes
     # each key once in the key set (format 6), though INSERT OR REPLACE began 69 lives
     assert key_set == [(k,) for k in range(7)]
     assert "_chrono_b1_kv" not in schema
     assert not [name for name, kind in kinds if name.startswith("_chrono_tx_mark_")]
-    assert marks == [(32,), (64,), (96,)]
+    assert marks == [(32,), (64,)]
     assert file_format(path) == str(FORMAT)

@@ -22,10 +22,9 @@ def notes(path: Path, deleted: tuple[str, ...] = ()) -> ChronoDB:
 
 def past(db: ChronoDB) -> list[list[str]]:
     """The table's rows as of every transaction so far."""
-    last = db.execute("SELECT max(tx_id) FROM _chrono_tx").scalar()
     return [
         [r[0] for r in db.execute("SELECT body FROM notes AS OF TRANSACTION ? ORDER BY 1", [t])]
-        for t in range(1, last + 1)
+        for t in sorted(t["tx_id"] for t in db.transactions())
     ]
 
 

@@ -112,8 +112,9 @@ def _big_int_literal(node: ValueNode, _variables: Any = None) -> int:
 
 BigInt = GraphQLScalarType(
     "BigInt",
-    description="A 64-bit integer, for columns declared BIGINT or INT8. Results carry it as a "
-    "JSON number (exact in JavaScript up to 2^53); arguments take a number or a string of digits.",
+    description="A 64-bit integer, for transaction ids (a transaction's time in microseconds) "
+    "and columns declared BIGINT or INT8. Results carry it as a JSON number (exact in "
+    "JavaScript up to 2^53); arguments take a number or a string of digits.",
     serialize=_big_int,
     parse_value=_big_int,
     parse_literal=_big_int_literal,
@@ -138,7 +139,7 @@ def _time_args() -> dict[str, GraphQLArgument]:
     return {
         "asOf": GraphQLArgument(Timestamp, description="Read the data as it was at this time."),
         "asOfTransaction": GraphQLArgument(
-            GraphQLInt, description="Read the data as it was after this transaction."
+            BigInt, description="Read the data as it was after this transaction."
         ),
     }
 
@@ -149,7 +150,7 @@ def _tx_fields() -> dict[str, GraphQLField]:
         "operation": GraphQLField(
             GraphQLNonNull(GraphQLString), description="INSERT/UPDATE/DELETE"
         ),
-        "tx_id": GraphQLField(GraphQLNonNull(GraphQLInt)),
+        "tx_id": GraphQLField(GraphQLNonNull(BigInt)),
         "tx_time": GraphQLField(GraphQLNonNull(GraphQLFloat), description="Epoch seconds."),
         "user": GraphQLField(GraphQLString),
         "tx_hash": GraphQLField(GraphQLString, description="The audit ledger's hash (hex)."),
@@ -304,7 +305,7 @@ class _Builder:
             {
                 "affected_rows": GraphQLField(GraphQLNonNull(GraphQLInt)),
                 "returning": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(row)))),
-                "tx_id": GraphQLField(GraphQLInt),
+                "tx_id": GraphQLField(BigInt),
                 "tx_time": GraphQLField(GraphQLFloat),
                 "tx_hash": GraphQLField(GraphQLString),
             },

@@ -42,7 +42,9 @@ def test_update_and_delete_with_where(shop: Any, gql: Any) -> None:
     assert data["returning"] == [{"id": 12}, {"id": 14}]
     assert gql("{ orders { id } }")["orders"] == [{"id": 10}, {"id": 11}, {"id": 13}]
     # The deleted rows are still there in the past.
-    past = gql("query($tx: Int) { orders(asOfTransaction: $tx) { id } }", {"tx": data["tx_id"] - 1})
+    past = gql(
+        "query($tx: BigInt) { orders(asOfTransaction: $tx) { id } }", {"tx": data["tx_id"] - 1}
+    )
     assert [o["id"] for o in past["orders"]] == [10, 11, 12, 13, 14]
 
 

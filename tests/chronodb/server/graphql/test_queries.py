@@ -84,7 +84,7 @@ def test_fragments_are_looked_through_for_relations(gql: Any) -> None:
 
 def test_as_of_transaction_at_top_level_and_inherited(shop: Any, gql: Any) -> None:
     query = (
-        "query($tx: Int) { users(id: 1, asOfTransaction: $tx) "
+        "query($tx: BigInt) { users(id: 1, asOfTransaction: $tx) "
         "{ name orders { id user { name } } } }"
     )
     data = gql(query, {"tx": shop.tx_orders})
@@ -116,7 +116,7 @@ def test_as_of_timestamp_iso_and_epoch(shop: Any, gql: Any) -> None:
 
 
 def test_nested_field_can_name_its_own_point(shop: Any, gql: Any) -> None:
-    query = "query($tx: Int) { users(id: 1) { name past: orders(asOfTransaction: $tx) { id } } }"
+    query = "query($tx: BigInt) { users(id: 1) { name past: orders(asOfTransaction: $tx) { id } } }"
     data = gql(query, {"tx": shop.tx_orders})
     assert data == {"users": [{"name": "Alicia", "past": [{"id": 10}, {"id": 11}]}]}
 
@@ -135,7 +135,7 @@ def test_by_pk(shop: Any, gql: Any) -> None:
     assert gql("{ users_by_pk(id: 2) { name } }") == {"users_by_pk": {"name": "Bob"}}
     assert gql("{ users_by_pk(id: 9) { name } }") == {"users_by_pk": None}
     data = gql(
-        "query($tx: Int) { users_by_pk(id: 1, asOfTransaction: $tx) { name orders { id } } }",
+        "query($tx: BigInt) { users_by_pk(id: 1, asOfTransaction: $tx) { name orders { id } } }",
         {"tx": shop.tx_users},
     )
     assert data == {"users_by_pk": {"name": "Alice", "orders": []}}
@@ -172,7 +172,7 @@ def test_aggregate(shop: Any, gql: Any) -> None:
         "max": {"total": 100.0},
     }
     data = gql(
-        "query($tx: Int) { orders_aggregate(asOfTransaction: $tx) { count sum { total } } }",
+        "query($tx: BigInt) { orders_aggregate(asOfTransaction: $tx) { count sum { total } } }",
         {"tx": shop.tx_users},
     )
     assert data["orders_aggregate"] == {"count": 0, "sum": {"total": None}}
