@@ -130,8 +130,8 @@ def inclusion(tmp: Path, total: int, samples: int) -> tuple[int, float, float, f
     real = [db.execute("INSERT INTO t VALUES (?, ?)", (i, i)).tx_hash for i in range(500)]
     real += [db.execute("UPDATE t SET v = -1 WHERE id = ?", (i,)).tx_hash for i in range(500)]
     conn = db.connection
+    synthetic = total - db.audit_trail.digest(save=False).tree_size  # indexes every leaf
     first = conn.execute("SELECT max(tx_id), max(tx_time) FROM _chrono_tx").fetchone()
-    synthetic = total - db.audit_trail.digest(save=False).tree_size
     conn.execute("BEGIN IMMEDIATE")
     ledger = db._ledger
     ledger.catch_up()  # the stored tree covers every real leaf before synthetic ones follow
