@@ -1003,7 +1003,7 @@ class ChronoDB:
     @property
     def connection(self) -> sqlite3.Connection:
         """The underlying sqlite3 connection, for reads. A write made through it bypasses
-        ChronoDB's transaction record: its versions are filed under the newest transaction."""
+        ChronoDB's transactions: its versions are filed under this connection's last one."""
         return self._conn
 
     def get_health_report(self) -> dict[str, Any]:
