@@ -467,7 +467,6 @@ class ChronoDB:
             if all(found):
                 tables = {sv.table_id for sv in found if sv is not None}
         digest = self._ledger.seal(
-            self._catalog,
             tx[0],
             tx[1],
             self.user,

@@ -135,7 +135,6 @@ class Ledger:
 
     def seal(
         self,
-        catalog: Catalog,
         tx_id: int,
         tx_time: int,
         user: str,
@@ -152,10 +151,10 @@ class Ledger:
         ``tables`` and ``versions``: where its versions probably are, and how many history
         writes it made (see :func:`table_digests`).
         """
-        digests = table_digests(self.conn, catalog, tx_id, written, tables, versions)
+        digests = table_digests(self.conn, self.catalog, tx_id, written, tables, versions)
         leaf = encode_leaf(tx_id, tx_time, user, kinds, digests, amendments)
         digest = leaf_hash(leaf)
-        if self._on_tail(catalog, tx_id, digests, leaf):
+        if self._on_tail(tx_id, digests, leaf):
             self._since_index += 1
             if self._since_index >= INDEX_EVERY:
                 self.index()
@@ -164,14 +163,9 @@ class Ledger:
             self._append([(tx_id, tx_time, user, leaf, digest)])
         return digest
 
-    def _on_tail(
-        self,
-        catalog: Catalog,
-        tx_id: int,
-        digests: Sequence[tuple[int, int, bytes]],
-        leaf: bytes,
-    ) -> bool:
+    def _on_tail(self, tx_id: int, digests: Sequence[tuple[int, int, bytes]], leaf: bytes) -> bool:
         """Put ``leaf`` on the transaction's last version in a table it wrote, if any."""
+        catalog = self.catalog
         cached = self._tail_sql
         if cached is None or cached[0] is not catalog.versions:
             cached = self._tail_sql = (catalog.versions, {})
