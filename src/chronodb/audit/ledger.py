@@ -45,7 +45,6 @@ LEDGER_DDL = (
 )
 OBJECTS = frozenset(("_chrono_ledger", "_chrono_ledger_hash", "_chrono_digests", "_chrono_merkle"))
 
-_LAST = "SELECT leaf_index FROM _chrono_tx WHERE leaf_index IS NOT NULL ORDER BY tx_id DESC LIMIT 1"
 _NEWEST = (
     "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM _chrono_tx "
     "WHERE leaf_index IS NOT NULL ORDER BY tx_id DESC LIMIT ?"
@@ -202,8 +201,7 @@ class Ledger:
         Stores the pending Merkle nodes too once they are ``BATCH`` behind.
         """
         self._since_index = 0
-        last = self.conn.execute(_INDEXED).fetchone()
-        waiting = unindexed_leaves(self.conn, self.catalog, 0 if last is None else last[0])
+        _, waiting = self._waiting()
         if waiting:
             heads = [(tx, header(blob), blob) for tx, blob in waiting]
             self._append((tx, at, who, blob, leaf_hash(blob)) for tx, (_, at, who), blob in heads)
@@ -214,12 +212,16 @@ class Ledger:
 
     def refresh(self) -> None:
         """For a reader that cannot write: find the leaves not indexed yet, keep them here."""
+        size, waiting = self._waiting()
+        self._unindexed = [
+            (size + i, tx, blob, leaf_hash(blob)) for i, (tx, blob) in enumerate(waiting)
+        ]
+
+    def _waiting(self) -> tuple[int, list[tuple[int, bytes]]]:
+        """How many leaves are indexed, and (tx_id, leaf) of those still on history rows."""
         last = self.conn.execute(_INDEXED).fetchone()
         after, size = (0, 0) if last is None else (last[0], last[1] + 1)
-        self._unindexed = [
-            (size + i, tx, blob, leaf_hash(blob))
-            for i, (tx, blob) in enumerate(unindexed_leaves(self.conn, self.catalog, after))
-        ]
+        return size, unindexed_leaves(self.conn, self.catalog, after)
 
     def rolled_back(self) -> None:
         """The open transaction was rolled back, perhaps after its seal: nothing to forget
@@ -314,19 +316,10 @@ class Ledger:
 
     @property
     def indexed_size(self) -> int:
-        last = self.conn.execute(_LAST).fetchone()
-        return 0 if last is None else last[0] + 1
+        last = self.conn.execute(_INDEXED).fetchone()
+        return 0 if last is None else last[1] + 1
 
     @property
     def size(self) -> int:
         """Leaves indexed, and those this reader found unindexed (see :meth:`refresh`)."""
         return self.indexed_size + len(self._unindexed)
-
-
-def iter_leaves(conn: sqlite3.Connection) -> Iterator[tuple[int, int, bytes, bytes]]:
-    """(leaf_index, tx_id, leaf, leaf_hash) of every leaf, in leaf order."""
-    for index, tx_id, blob, stored in conn.execute(
-        "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
-        "FROM _chrono_ledger ORDER BY leaf_index"
-    ):
-        yield index, tx_id, bytes(blob), bytes(stored)

@@ -166,8 +166,7 @@ class AuditTrail:
             index, tx_id, blob = found
             if leaf_hash(blob) != digest:
                 return False
-            leaf = Leaf.decode(blob)
-            self._db._refresh_catalog()
+            leaf = Leaf.decode(blob)  # _tree() brought the catalog up to date
             rows = {
                 t: (n, d) for t, n, d in table_digests(self._db._conn, self._db._catalog, tx_id)
             }
@@ -220,7 +219,6 @@ class AuditTrail:
                 backend = self._db._backend
                 backend.begin()
                 try:
-                    self._ledger.index()
                     self._ledger.catch_up()
                     self._db._conn.execute(
                         "INSERT OR REPLACE INTO _chrono_digests VALUES (?, ?, ?, ?, ?)",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -233,6 +233,24 @@ def _check_current(conn: sqlite3.Connection, sv: SchemaVersion, limit: int = 5) 
     return problems
 
 
+def _leaves(
+    conn: sqlite3.Connection, catalog: Catalog, unindexed: set[int]
+) -> Iterator[tuple[int, int, bytes, bytes]]:
+    """(leaf_index, tx_id, leaf, leaf_hash) of every leaf in order: the indexed ones (CAST: a
+    tamperer may have stored text where a BLOB belongs), then those still on history rows,
+    numbered after them; their transactions are added to ``unindexed``."""
+    last_tx, size = 0, 0
+    for index, tx_id, blob, stored in conn.execute(
+        "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
+        "FROM _chrono_ledger ORDER BY leaf_index"
+    ):
+        last_tx, size = max(last_tx, tx_id), index + 1
+        yield index, tx_id, bytes(blob), bytes(stored)
+    for i, (tx_id, blob) in enumerate(unindexed_leaves(conn, catalog, last_tx)):
+        unindexed.add(tx_id)
+        yield size + i, tx_id, blob, leaf_hash(blob)
+
+
 def verify(
     conn: sqlite3.Connection,
     catalog: Catalog,
@@ -243,24 +261,21 @@ def verify(
     problems = report.problems
     names = _table_names(catalog)
 
-    # 1. leaves (CAST: a tamperer may have stored text where a BLOB belongs)
+    # 1. leaves
     leaves: dict[int, Leaf] = {}
     hashes: list[bytes] = []
     tx_of_index: list[int] = []
     bad_leaves: set[int] = set()
     missing_indexes: list[int] = []
-    for index, tx_id, blob, stored in conn.execute(
-        "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
-        "FROM _chrono_ledger ORDER BY leaf_index"
-    ):
-        blob, stored = bytes(blob), bytes(stored)
+    unindexed: set[int] = set()  # transactions whose leaves are still on history rows
+    for index, tx_id, blob, stored in _leaves(conn, catalog, unindexed):
         missing_indexes += range(len(hashes), index)
         while len(hashes) < index:  # keep positions: index i is hashes[i]
             hashes.append(b"")
             tx_of_index.append(-1)
         hashes.append(stored)
         tx_of_index.append(tx_id)
-        if leaf_hash(blob) != stored:
+        if tx_id not in unindexed and leaf_hash(blob) != stored:
             bad_leaves.add(index)
             problems.append(
                 Problem("ledger leaf edited", "the leaf does not hash to its leaf_hash", tx_id)
@@ -273,22 +288,6 @@ def verify(
             continue
         if leaf.tx_id != tx_id:
             bad_leaves.add(index)
-            problems.append(Problem("ledger leaf edited", f"leaf names tx {leaf.tx_id}", tx_id))
-        leaves[tx_id] = leaf
-    # Leaves still on history tails, not yet indexed: after the last indexed one, in order.
-    last_indexed = max((t for t in tx_of_index if t >= 0), default=0)
-    unindexed = unindexed_leaves(conn, catalog, last_indexed)
-    for tx_id, blob in unindexed:
-        hashes.append(leaf_hash(blob))
-        tx_of_index.append(tx_id)
-        try:
-            leaf = Leaf.decode(blob)
-        except AuditError as err:
-            bad_leaves.add(len(hashes) - 1)
-            problems.append(Problem("ledger leaf edited", str(err), tx_id))
-            continue
-        if leaf.tx_id != tx_id:
-            bad_leaves.add(len(hashes) - 1)
             problems.append(Problem("ledger leaf edited", f"leaf names tx {leaf.tx_id}", tx_id))
         leaves[tx_id] = leaf
     report.checked["leaves"] = len(hashes) - len(missing_indexes)
@@ -332,7 +331,7 @@ def verify(
     missing_indexes_seen = bool(missing_indexes)
     for index in missing_indexes:
         problems.append(Problem("ledger leaf deleted", f"leaf index {index} is missing"))
-    for tx_id in sorted(leaves.keys() - tx_ids - {t for t, _ in unindexed}):
+    for tx_id in sorted(leaves.keys() - tx_ids - unindexed):
         problems.append(Problem("transaction record deleted", "leaf without a record", tx_id))
     report.checked["transactions"] = len(tx_ids)
 

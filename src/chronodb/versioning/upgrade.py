@@ -12,7 +12,7 @@ import time
 
 from chronodb.errors import ChronoDBError
 from chronodb.versioning import timeline
-from chronodb.versioning.catalog import Catalog
+from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.tables import (
     LEAF,
     OP,
@@ -112,19 +112,23 @@ def _abort_free_history(conn: sqlite3.Connection, catalog: Catalog) -> None:
         conn.execute("PRAGMA writable_schema = OFF")
 
 
+def _histories(conn: sqlite3.Connection, catalog: Catalog) -> list[SchemaVersion]:
+    """One shape of each history table the catalog names and the file holds."""
+    existing = {r[0].lower() for r in conn.execute("SELECT name FROM sqlite_schema")}
+    by_hist = {v.hist: v for v in catalog.versions}
+    return [sv for hist, sv in sorted(by_hist.items()) if hist.lower() in existing]
+
+
 def _key_sets(conn: sqlite3.Connection, catalog: Catalog) -> None:
     """Give each history its key set, in place of its births table (format 2 to 5)."""
-    existing = {r[0].lower() for r in conn.execute("SELECT name FROM sqlite_schema")}
-    for sv in {v.hist: v for v in catalog.versions}.values():
-        if sv.hist.lower() not in existing:
-            continue
+    for sv in _histories(conn, catalog):
         conn.execute(f"DROP TABLE IF EXISTS {quote('_chrono_b' + sv.hist[len('_chrono_h') :])}")
         create_key_set(conn, sv.hist, sv.keys)
 
 
 def _leaf_columns(conn: sqlite3.Connection, catalog: Catalog) -> None:
     """Give every history table the column the ledger's leaves go in (``tables.LEAF``)."""
-    for hist in sorted({v.hist for v in catalog.versions}):
+    for hist in (sv.hist for sv in _histories(conn, catalog)):
         have = {r[1] for r in conn.execute(f"PRAGMA table_info({quote(hist)})")}
         if LEAF in have:
             raise ChronoDBError(
