@@ -236,7 +236,7 @@ def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]
     tree = keep_column_names(tree)
     tree = push_query_as_of(tree)
     tree = expand_views(tree, view_body)
-    tree = expose_rowids(tree)
+    tree = expose_rowids(tree, catalog.has_column)
     tables = []
     for table in tree.find_all(exp.Table):
         version = table.args.get("version")

@@ -170,6 +170,10 @@ class Catalog:
         found = self._by_name.get(name.lower())
         return found[0] if found else None
 
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table``, in any of its shapes, has a column named ``column``."""
+        return any(v.column(column) is not None for v in self._by_name.get(table.lower(), ()))
+
     def versions_of(self, table_id: int) -> list[SchemaVersion]:
         return [v for v in self.versions if v.table_id == table_id]
 

@@ -460,6 +460,16 @@ def test_rowid_in_the_past_of_another_key_is_refused(db: ChronoDB) -> None:
 
 
 # --------------------------------------------------------------------- EXPLAIN
+def test_a_column_named_like_the_rowid_is_that_column_in_the_past(db: ChronoDB) -> None:
+    # SQLite: a real column named rowid, oid or _rowid_ hides the rowid of that name.
+    db.execute("CREATE TABLE items (oid INTEGER, sku TEXT, rowid TEXT, PRIMARY KEY (oid, sku))")
+    db.execute("INSERT INTO items VALUES (7, 'a', 'r'), (3, 'b', 's')")
+    query = "SELECT oid, rowid, sku FROM items {} WHERE oid > 1 ORDER BY oid"
+    now = rows(db, query.format(""))
+    assert now == [(3, "s", "b"), (7, "r", "a")]
+    assert rows(db, query.format("AS OF TIMESTAMP ?"), [FUTURE]) == now
+
+
 def test_explain_query_plan_of_a_temporal_query_shows_the_history_seeks(
     db: ChronoDB, story: Timeline
 ) -> None:

@@ -13,10 +13,14 @@ when the subquery is built, so that this column stays out of the result.
 
 Only references SQLite would resolve are rewritten: qualified by the table's name or
 alias, or unqualified in a query reading one table; from a subquery, names are looked up
-outward, so a correlated subquery reaches the outer query's table.
+outward, so a correlated subquery reaches the outer query's table. A table with a column
+of its own named ``rowid``, ``oid`` or ``_rowid_`` means that column by the name, as in
+SQLite; ``has_column(table, name)`` says whether it has one.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -66,7 +70,13 @@ def _source_of(column: exp.Column, select: exp.Select | None) -> exp.Table | Non
     return source
 
 
-def expose_rowids(expression: exp.Expr) -> exp.Expr:
+def _no_column(_table: str, _name: str) -> bool:
+    return False
+
+
+def expose_rowids(
+    expression: exp.Expr, has_column: Callable[[str, str], bool] = _no_column
+) -> exp.Expr:
     for column in list(expression.find_all(exp.Column)):
         if column.name.lower() not in ROWID_NAMES or isinstance(column.this, exp.Star):
             continue
@@ -74,7 +84,7 @@ def expose_rowids(expression: exp.Expr) -> exp.Expr:
         if select is None:
             continue
         table = _source_of(column, select)
-        if table is None:
+        if table is None or has_column(table.name, column.name):
             continue
         table.meta["rowid"] = True
         ref = exp.column(ROWID_COLUMN, table=table.alias_or_name, quoted=True)
