@@ -2,14 +2,19 @@
 
 from chronodb.database import ChronoDB
 from chronodb.errors import (
+    ArgumentError,
+    AuditError,
     ChronoDBError,
     ChronoDBWarning,
     ConfigError,
+    CorruptDatabaseError,
     IntegrityError,
+    NotADatabaseError,
     ReadOnlyError,
     SchemaError,
     SQLError,
     SQLSyntaxError,
+    StorageError,
     TemporalError,
     TimestampError,
     TransactionError,
@@ -19,16 +24,21 @@ from chronodb.result import Result
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
+    "AuditError",
     "ChronoDB",
     "ChronoDBError",
     "ChronoDBWarning",
     "ConfigError",
+    "CorruptDatabaseError",
     "IntegrityError",
+    "NotADatabaseError",
     "ReadOnlyError",
     "Result",
     "SQLError",
     "SQLSyntaxError",
     "SchemaError",
+    "StorageError",
     "TemporalError",
     "TimestampError",
     "TransactionError",

@@ -21,7 +21,7 @@ typo never silently falls back to a default.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import yaml
@@ -156,3 +156,52 @@ def _read(
             raise ConfigError(f"{source}: {prefix}.{key} must be {expected}, not {value!r}")
         out[option] = value
     return out
+
+
+def _finite(value: Any) -> bool:
+    return _non_negative_number(value) and value == value and value not in (float("inf"),)
+
+
+def _path(value: Any) -> bool:
+    return isinstance(value, str | PurePath)
+
+
+def _user(value: Any) -> bool:
+    if value is None:
+        return True
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# constructor option -> (check, what the value must be)
+OPTIONS: dict[str, tuple[Check, str]] = {
+    "path": (_path, "a file name (str or Path)"),
+    "user": (_user, "a string (UTF-8 encodable) or None"),
+    "wal": (_boolean, "True or False"),
+    "durability": (_one_of("normal", "full", "off"), "'normal', 'full' or 'off'"),
+    "auto_create_tables": (_boolean, "True or False"),
+    "time_travel": (_boolean, "True or False"),
+    "retention_days": (lambda v: v is None or (_finite(v) and v < 1e9), "a number of days"),
+    "read_only": (_boolean, "True or False"),
+    "timeout": (lambda v: _finite(v) and v < 1e9, "a number of seconds, 0 or more"),
+    "compression": (_boolean, "True or False"),
+    "ml_optimizer": (lambda v: v is None or isinstance(v, Mapping), "a mapping or None"),
+    "ledger": (_boolean, "True or False"),
+}
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """Refuse a constructor option of the wrong type or out of range, naming it and its value."""
+    for name, value in options.items():
+        check, expected = OPTIONS[name]
+        if not check(value):
+            shown = repr(value)
+            raise ConfigError(
+                f"ChronoDB option {name} must be {expected}, not "
+                f"{shown if len(shown) <= 60 else shown[:57] + '...'}"
+            )

@@ -20,6 +20,7 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
+from chronodb import _guard
 from chronodb import ddl as ddl_mod
 from chronodb.audit import ledger as ledger_mod
 from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
@@ -28,6 +29,7 @@ from chronodb.audit.guard import check_unchanged
 from chronodb.audit.leaf import Amendment
 from chronodb.audit.ledger import Ledger
 from chronodb.audit.trail import AuditTrail
+from chronodb.config import check_options
 from chronodb.errors import (
     AuditError,
     ChronoDBError,
@@ -92,6 +94,9 @@ def translate(err: sqlite3.Error, sql: str | None = None) -> ChronoDBError:
     where = f" in: {sql.strip()[:200]}" if sql else ""
     if isinstance(err, sqlite3.IntegrityError):
         return IntegrityError(f"{text}{where}")
+    about_the_file = _guard.by_code(err)
+    if about_the_file is not None:
+        return about_the_file
     missing = re.match(r"table (\S+) has no column named (\S+)$", text)
     if "no such table" in text or "no such column" in text or missing:
         name = missing.group(2) if missing else text.split(":", 1)[-1].strip()
@@ -150,6 +155,7 @@ class _Mark:
     changes: int
 
 
+@_guard.guard_class
 class ChronoDB:
     """A system-versioned SQLite database: ordinary SQL, plus every past state of every table.
 
@@ -158,6 +164,10 @@ class ChronoDB:
     ("normal" or "full"), ``auto_create_tables`` (an INSERT into a missing table creates it),
     ``retention_days`` (history older than this is pruned on open and by
     :meth:`apply_retention`), ``read_only``, ``timeout`` (seconds to wait for other writers).
+
+    Every public method raises only :class:`~chronodb.errors.ChronoDBError` subclasses
+    (``chronodb/_guard.py``); opening a damaged file raises CorruptDatabaseError, one that is
+    not a database at all NotADatabaseError.
     """
 
     def __init__(
@@ -181,6 +191,22 @@ class ChronoDB:
             from chronodb.errors import ConfigError
 
             raise ConfigError(f"Unknown ChronoDB option(s): {', '.join(sorted(unknown))}")
+        check_options(
+            {
+                "path": path,
+                "user": user,
+                "wal": wal,
+                "durability": durability,
+                "auto_create_tables": auto_create_tables,
+                "time_travel": time_travel,
+                "retention_days": retention_days,
+                "read_only": read_only,
+                "timeout": timeout,
+                "compression": compression,
+                "ml_optimizer": ml_optimizer,
+                "ledger": ledger,
+            }
+        )
         self.path = str(path)
         self.user = user or _os_user()
         self.auto_create_tables = auto_create_tables
@@ -196,13 +222,14 @@ class ChronoDB:
                 stacklevel=2,
             )
         self.options: dict[str, Any] = {"ml_optimizer": dict(ml_optimizer or {})}
-        self._backend = SQLiteBackend(
-            self.path,
-            wal=wal,
-            durability=durability,
-            timeout=timeout,
-            read_only=read_only,
-        )
+        with _guard.opening(self.path):
+            self._backend = SQLiteBackend(
+                self.path,
+                wal=wal,
+                durability=durability,
+                timeout=timeout,
+                read_only=read_only,
+            )
         self._conn = self._backend.conn
         self._lock = threading.RLock()
         self._catalog = Catalog()
@@ -231,13 +258,14 @@ class ChronoDB:
         # state when it was made), so that ROLLBACK TO forgets what it undid.
         self._savepoints: list[tuple[str, _Mark]] = []
         self._last_verification: tuple[float, bool] | None = None
-        self._setup()
-        self._backend.on_foreign_commit = self._follow_schema
-        if ledger:
-            self._ledger = Ledger(self._conn, self._catalog)
-        self.audit_trail = AuditTrail(self)
-        if retention_days is not None and not read_only:
-            self.apply_retention()
+        with _guard.opening(self.path, self._backend.close):
+            self._setup()
+            self._backend.on_foreign_commit = self._follow_schema
+            if ledger:
+                self._ledger = Ledger(self._conn, self._catalog)
+            self.audit_trail = AuditTrail(self)
+            if retention_days is not None and not read_only:
+                self.apply_retention()
 
     # ----------------------------------------------------------------- setup
     @classmethod
@@ -945,15 +973,20 @@ class ChronoDB:
         if self._ledger is not None:
             self._ledger.index()
 
-    def check_history(self) -> list[str]:
+    def check_history(self, *, quick: bool = False) -> list[str]:
         """Problems where data and history disagree (e.g. after a crash); empty means none.
 
-        Checks that transaction times strictly increase, that every version names an existing
-        transaction, and that each table's rows equal its rows AS OF the latest transaction.
+        Checks that SQLite finds the file's pages and indexes sound (``quick``: pages only,
+        several times faster, see :meth:`AuditTrail.verify`), that transaction times strictly
+        increase, that every version names an existing transaction, and that each table's rows
+        equal its rows AS OF the latest transaction. Damage is reported, never raised.
         """
         with self._lock:
-            self._refresh_catalog()
-            return integrity.check_history(self._conn, self._catalog)
+            try:
+                self._refresh_catalog()
+            except (sqlite3.DatabaseError, ChronoDBError) as err:
+                return [f"the file is damaged: the catalog cannot be read: {err}"]
+            return integrity.check_history(self._conn, self._catalog, quick=quick)
 
     def _amend(self, touched: set[tuple[int, int]]) -> None:
         """Record the new digests of earlier transactions whose versions were just removed."""

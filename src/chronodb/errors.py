@@ -2,6 +2,8 @@
 
 ChronoDBError
 ├── ConfigError            bad option or config file
+├── ArgumentError          an argument of the wrong type or out of range (``argument``,
+│                          ``value``); also a TypeError and a ValueError
 ├── SQLError               a statement SQLite or the parser rejected
 │   ├── SQLSyntaxError     malformed SQL (``position``, ``line``, ``column``)
 │   └── TemporalError      a bad AS OF / FOR SYSTEM_TIME clause
@@ -10,10 +12,17 @@ ChronoDBError
 ├── TransactionError       BEGIN inside a transaction, COMMIT outside one, ...
 ├── ReadOnlyError          a write on a read-only database
 ├── IntegrityError         a constraint failed (also sqlite3.IntegrityError's meaning)
+├── StorageError           the file cannot be read or written (disk full, I/O error)
+│   └── CorruptDatabaseError  a damaged file: malformed pages or ChronoDB metadata
+│       └── NotADatabaseError the file is not an SQLite database at all
 └── AuditError             the audit ledger's Merkle tree cannot answer (bad size or
                            index, a missing or overwritten node)
 
 ChronoDBWarning            something worked but deserves attention
+
+Every call on ChronoDB's public API raises only these (``chronodb/_guard.py`` translates
+what SQLite, sqlglot and Python raise underneath). A call with missing or unexpected
+arguments raises ArgumentError too, which is also the TypeError Python raises for those.
 """
 
 from __future__ import annotations
@@ -27,6 +36,19 @@ class ChronoDBError(Exception):
 
 class ConfigError(ChronoDBError):
     """An option or a config file that cannot be used."""
+
+
+class ArgumentError(ChronoDBError, TypeError, ValueError):
+    """An argument of the wrong type or out of range; ``argument`` names it, ``value`` holds it.
+
+    Also a TypeError and a ValueError, so code that catches Python's own errors for bad
+    arguments keeps working.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None, value: Any = None) -> None:
+        self.argument = argument
+        self.value = value
+        super().__init__(message)
 
 
 class SQLError(ChronoDBError):
@@ -104,6 +126,24 @@ class ReadOnlyError(ChronoDBError):
 
 class IntegrityError(ChronoDBError):
     """A constraint (UNIQUE, NOT NULL, CHECK, FOREIGN KEY) failed; nothing was written."""
+
+
+class StorageError(ChronoDBError):
+    """The database file cannot be read or written: the disk is full, an I/O error, no
+    permission. ``path`` names the file when known."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+class CorruptDatabaseError(StorageError):
+    """The file is damaged: SQLite found malformed pages, or ChronoDB's own metadata
+    (``_chrono_meta``, ``_chrono_schema``) cannot be read. Nothing was answered from it."""
+
+
+class NotADatabaseError(CorruptDatabaseError):
+    """The file is not an SQLite database (or its header is destroyed)."""
 
 
 class AuditError(ChronoDBError):

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from chronodb._guard import guard_class
 from chronodb.audit.digests import table_digests
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.proofs import (
@@ -20,8 +22,8 @@ from chronodb.audit.proofs import (
     verify_consistency,
     verify_inclusion,
 )
-from chronodb.audit.verify import VerificationReport, verify
-from chronodb.errors import AuditError
+from chronodb.audit.verify import DAMAGED, Problem, VerificationReport, verify
+from chronodb.errors import AuditError, CorruptDatabaseError
 from chronodb.timepoint import iso, to_micros
 
 if TYPE_CHECKING:
@@ -51,6 +53,24 @@ class Digest:
             return cls(**data)
         except (ValueError, TypeError) as err:
             raise AuditError(f"not a ChronoDB digest: {err}") from err
+
+    @classmethod
+    def coerce(cls, old: Digest | dict[str, Any] | str) -> Digest:
+        """A digest given as itself, its JSON or its fields; AuditError if it is not one."""
+        made = cls.from_json(old) if isinstance(old, str) else old
+        if isinstance(made, dict):
+            try:
+                made = cls(**made)
+            except TypeError as err:
+                raise AuditError(f"not a ChronoDB digest: {err}") from None
+        if not isinstance(made, cls):
+            raise AuditError(f"not a ChronoDB digest: {type(old).__name__}")
+        size, root = made.tree_size, made.root
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size < 2**63:
+            raise AuditError(f"not a ChronoDB digest: tree_size {size!r} is not a size")
+        if not isinstance(root, str) or len(root) != 64 or not _is_hex(root):
+            raise AuditError(f"not a ChronoDB digest: root {root!r} is not 64 hex digits")
+        return made
 
     @classmethod
     def load(cls, path: str | Path) -> Digest:
@@ -122,8 +142,9 @@ class AuditReport:
         return len(self.entries)
 
 
+@guard_class
 class AuditTrail:
-    """The tamper-evident ledger of one database."""
+    """The tamper-evident ledger of one database; its methods raise only ChronoDBErrors."""
 
     def __init__(self, db: ChronoDB) -> None:
         self._db = db
@@ -144,11 +165,29 @@ class AuditTrail:
         return ledger.view()
 
     # -- verification ---------------------------------------------------------
-    def verify(self, progress: Callable[[int, int], None] | None = None) -> VerificationReport:
-        """Recompute everything from the stored rows; the report names the first problem."""
+    def verify(
+        self, progress: Callable[[int, int], None] | None = None, *, quick: bool = False
+    ) -> VerificationReport:
+        """Recompute everything from the stored rows; the report names the first problem.
+
+        It starts with SQLite's check of every page and index of the file: by default
+        ``PRAGMA integrity_check``, which also looks up every index entry in its table (time
+        grows with the file, a little faster than its size); ``quick=True`` runs
+        ``quick_check`` instead, several times faster, which misses an index entry that
+        names the wrong row. Damage is reported as problems of kind "file damaged", never
+        raised.
+        """
         with self._db._lock:
-            self._db._refresh_catalog()
-            report = verify(self._db._conn, self._db._catalog, progress)
+            try:
+                self._db._refresh_catalog()
+            except (sqlite3.DatabaseError, CorruptDatabaseError) as err:
+                stale: Exception | None = err  # verify with the catalog loaded before
+            else:
+                stale = None
+            report = verify(self._db._conn, self._db._catalog, progress, quick=quick)
+        if stale is not None:
+            report.problems.insert(0, Problem(DAMAGED, f"the catalog cannot be read: {stale}"))
+            report.ok = False
         self._db._last_verification = (time.time(), report.ok)
         return report
 
@@ -187,6 +226,8 @@ class AuditTrail:
 
     def prove(self, tx_hash: str) -> dict[str, Any]:
         """The inclusion proof of one transaction against the current root (all hex)."""
+        if not isinstance(tx_hash, str) or not _is_hex(tx_hash):
+            raise AuditError(f"not a transaction hash (hex digits): {tx_hash!r:.80}")
         digest = bytes.fromhex(tx_hash)
         with self._db._lock:
             tree = self._tree()
@@ -247,11 +288,11 @@ class AuditTrail:
         return made
 
     def verify_consistency(self, old: Digest | dict[str, Any] | str) -> bool:
-        """Prove the ledger has only been appended to since ``old`` was taken."""
-        if isinstance(old, str):
-            old = Digest.from_json(old)
-        elif isinstance(old, dict):
-            old = Digest(**old)
+        """Prove the ledger has only been appended to since ``old`` was taken.
+
+        ``old`` is a :class:`Digest`, its JSON or its fields; anything else is an AuditError.
+        """
+        old = Digest.coerce(old)
         with self._db._lock:
             tree = self._tree()
             size = tree.size
@@ -310,6 +351,11 @@ class AuditTrail:
                 "root": report.root,
             }
         return AuditReport(entries, integrity)
+
+
+def _is_hex(text: str) -> bool:
+    """Whether ``text`` is an even number of hex digits (what bytes.fromhex reads)."""
+    return len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 _CHANGE_FIELDS = {"operation", "tx_id", "tx_time", "user", "before", "after"}

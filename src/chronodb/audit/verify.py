@@ -2,6 +2,10 @@
 
 What is checked, in order:
 
+0. the file itself: SQLite's ``integrity_check`` (``quick=True``: ``quick_check``) of every
+   page and index (``storage/filecheck.py`` says what each costs and misses); a damaged
+   file is reported as problems of kind "file damaged", and reading on past the damage
+   reports what it could not read the same way, never raising;
 1. every leaf decodes and hashes to its stored ``leaf_hash``; leaf indexes have no gaps;
 2. every transaction record (``_chrono_tx``) has a leaf, every leaf a record, and they
    agree on time and user;
@@ -28,11 +32,13 @@ from chronodb.audit.leaf import Leaf
 from chronodb.audit.ledger import BATCH, unindexed_leaves
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, SQLiteNodeStore
 from chronodb.audit.proofs import HASH_SIZE, leaf_hash
-from chronodb.errors import AuditError
+from chronodb.errors import AuditError, CorruptDatabaseError
+from chronodb.storage.filecheck import file_problems
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
 from chronodb.versioning.tables import OP, TX, quote
 
 _CURRENT = ("current row",)
+DAMAGED = "file damaged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +64,14 @@ class VerificationReport:
 
     @property
     def first_problem(self) -> Problem | None:
-        """The earliest problem in the ledger or history, else in the current tables.
+        """A damaged file first, else the earliest problem in the ledger or history, else
+        in the current tables.
 
         Current tables are checked against history, so a damaged history also shows there;
-        the history problem is the cause.
+        the history problem is the cause (and damage to the file, of both).
         """
         for group in (
+            [p for p in self.problems if p.kind == DAMAGED],
             [p for p in self.problems if not p.kind.startswith(_CURRENT)],
             self.problems,
         ):
@@ -98,7 +106,8 @@ class VerificationReport:
                 )
                 if x
             )
-            lines.append(f"first problem: {first.kind} at {where}: {first.detail}")
+            at = f" at {where}" if where else ""
+            lines.append(f"first problem: {first.kind}{at}: {first.detail}")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -255,9 +264,29 @@ def verify(
     conn: sqlite3.Connection,
     catalog: Catalog,
     progress: Callable[[int, int], None] | None = None,
+    *,
+    quick: bool = False,
 ) -> VerificationReport:
+    """Check the file, then the ledger, history and tables against each other (see above)."""
     start = time.perf_counter()
     report = VerificationReport(ok=True)
+    report.problems += [Problem(DAMAGED, line) for line in file_problems(conn, quick=quick)]
+    report.checked["file"] = 1
+    try:
+        _verify(conn, catalog, progress, report)
+    except (sqlite3.DatabaseError, CorruptDatabaseError) as err:
+        report.problems.append(Problem(DAMAGED, f"verification stopped: {err}"))
+    report.ok = not report.problems
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _verify(
+    conn: sqlite3.Connection,
+    catalog: Catalog,
+    progress: Callable[[int, int], None] | None,
+    report: VerificationReport,
+) -> None:
     problems = report.problems
     names = _table_names(catalog)
 
@@ -452,6 +481,3 @@ def verify(
     for sv in catalog.live_tables():
         problems += _check_current(conn, sv)
     report.checked["tables"] = len(catalog.live_tables())
-    report.ok = not problems
-    report.seconds = time.perf_counter() - start
-    return report

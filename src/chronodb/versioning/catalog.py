@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from chronodb.errors import CorruptDatabaseError
 from chronodb.versioning import timeline
 
 CATALOG_DDL = """
@@ -102,14 +103,42 @@ class SchemaVersion:
 
 
 def _row_to_version(row: Iterable) -> SchemaVersion:
+    """One ``_chrono_schema`` row; a row that cannot be read is a damaged file."""
+    row = tuple(row)
+    try:
+        version = _read_row(row)
+    except (ValueError, TypeError, RecursionError) as err:
+        raise CorruptDatabaseError(
+            f"ChronoDB's metadata is damaged: _chrono_schema row {row[0]!r} cannot be "
+            f"read ({type(err).__name__}: {err})"
+        ) from err
+    return version
+
+
+def _read_row(row: Iterable) -> SchemaVersion:
     id_, table_id, name, hist, keys, columns, from_tx, from_us, to_tx, to_us = row
+    ints = (id_, table_id, from_tx, from_us)
+    if not all(isinstance(v, int) for v in ints) or not all(
+        v is None or isinstance(v, int) for v in (to_tx, to_us)
+    ):
+        raise ValueError("an id, transaction or time is not an integer")
+    if not isinstance(name, str) or not isinstance(hist, str) or not name or not hist:
+        raise ValueError("the table or history name is not a name")
+    keys, columns = json.loads(keys), json.loads(columns)
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or not keys:
+        raise ValueError("keys is not a list of column names")
+    if not isinstance(columns, list) or not all(
+        isinstance(c, list) and len(c) == 3 and all(isinstance(x, str | None) for x in c)
+        for c in columns
+    ):
+        raise ValueError("columns is not a list of [name, history column, type]")
     return SchemaVersion(
         id=id_,
         table_id=table_id,
         name=name,
         hist=hist,
-        keys=tuple(json.loads(keys)),
-        columns=tuple(Column(*c) for c in json.loads(columns)),
+        keys=tuple(keys),
+        columns=tuple(Column(*c) for c in columns),
         from_tx=from_tx,
         from_us=from_us,
         to_tx=to_tx,

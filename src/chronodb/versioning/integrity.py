@@ -2,6 +2,9 @@
 
 Each check is one SQL query; a healthy database yields no problems:
 
+- SQLite finds every page and index of the file sound (``storage/filecheck.py``; with
+  ``quick``, pages only); a damaged file is reported, and what cannot be read past the
+  damage too, never raised;
 - transaction times strictly increase in transaction order, and since ids are times
   (file format 8) a record's time is the file's origin plus its id;
 - the marks that turn points in time into counted transactions agree with them;
@@ -16,14 +19,23 @@ from __future__ import annotations
 import sqlite3
 
 from chronodb.sql.snapshots import as_of
+from chronodb.storage.filecheck import file_problems
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import SEQ, TX, quote
 from chronodb.versioning.timeline import epoch, last_tx, marked
 
 
-def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
+def check_history(conn: sqlite3.Connection, catalog: Catalog, *, quick: bool = False) -> list[str]:
     """Problems found, one sentence each; an empty list means data and history agree."""
-    problems: list[str] = []
+    problems = [f"the file is damaged: {line}" for line in file_problems(conn, quick=quick)]
+    try:
+        _check_history(conn, catalog, problems)
+    except sqlite3.DatabaseError as err:
+        problems.append(f"the file is damaged: checking stopped: {err}")
+    return problems
+
+
+def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[str]) -> None:
     backwards = conn.execute(
         "SELECT tx_id FROM (SELECT tx_id, tx_time, lag(tx_time) OVER (ORDER BY tx_id) AS prev "
         "FROM _chrono_tx) WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
@@ -93,4 +105,3 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
                 f"({only_now} row(s) only in the table, {only_past} only in history, "
                 f"{count_now} vs {count_past} rows)"
             )
-    return problems

@@ -27,6 +27,8 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
+from chronodb.errors import CorruptDatabaseError
+
 MARK_EVERY = 32
 
 DDL = (
@@ -83,7 +85,13 @@ def epoch(conn: sqlite3.Connection) -> Epoch:
     values = dict(
         conn.execute("SELECT key, value FROM _chrono_meta WHERE key IN ('origin', 'counted')")
     )
-    return Epoch(int(values.get("origin", 0)), int(values.get("counted", 0)))
+    try:
+        return Epoch(int(values.get("origin", 0)), int(values.get("counted", 0)))
+    except (ValueError, TypeError) as err:
+        raise CorruptDatabaseError(
+            f"ChronoDB's metadata is damaged: _chrono_meta's origin or counted is not a "
+            f"number ({err})"
+        ) from err
 
 
 def tx_at_micros(ref: str, at: Epoch) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from chronodb.errors import ChronoDBError
+from chronodb.errors import ChronoDBError, CorruptDatabaseError
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.tables import (
@@ -41,7 +41,14 @@ def file_format(conn: sqlite3.Connection) -> int | None:
         row = conn.execute("SELECT value FROM _chrono_meta WHERE key = 'format'").fetchone()
     except sqlite3.OperationalError:  # no catalog yet
         return None
-    return int(row[0]) if row is not None else None
+    if row is None:
+        return None
+    try:
+        return int(row[0])
+    except (ValueError, TypeError) as err:
+        raise CorruptDatabaseError(
+            f"ChronoDB's metadata is damaged: _chrono_meta's format is {row[0]!r}, not a number"
+        ) from err
 
 
 def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
