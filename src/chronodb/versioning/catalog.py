@@ -104,12 +104,12 @@ class SchemaVersion:
 
 def _row_to_version(row: Iterable) -> SchemaVersion:
     """One ``_chrono_schema`` row; a row that cannot be read is a damaged file."""
-    row = tuple(row)
+    values = tuple(row)
     try:
-        version = _read_row(row)
+        version = _read_row(values)
     except (ValueError, TypeError, RecursionError) as err:
         raise CorruptDatabaseError(
-            f"ChronoDB's metadata is damaged: _chrono_schema row {row[0]!r} cannot be "
+            f"ChronoDB's metadata is damaged: _chrono_schema row {values[0]!r} cannot be "
             f"read ({type(err).__name__}: {err})"
         ) from err
     return version
