@@ -8,11 +8,16 @@ from collections.abc import Iterator
 import pytest
 
 from chronodb import (
+    ArgumentError,
+    AuditError,
     ChronoDB,
     ChronoDBError,
+    ConfigError,
     IntegrityError,
     SchemaError,
+    SQLError,
     SQLSyntaxError,
+    StorageError,
     TemporalError,
     TimestampError,
     TransactionError,
@@ -324,3 +329,204 @@ def test_a_statement_sqlglot_cannot_parse_logs_no_warning(
     assert not [r for r in caplog.records if r.name.startswith("sqlglot")]
     sqlglot.parse_one("CREATE copy AS SELECT 1")  # others' use of sqlglot still warns
     assert [r for r in caplog.records if r.name.startswith("sqlglot")]
+
+
+def test_the_public_names_are_listed_and_sorted() -> None:
+    import chronodb
+
+    assert chronodb.__all__ == sorted(chronodb.__all__)
+    assert set(chronodb.__all__) == {
+        "ArgumentError",
+        "AuditError",
+        "ChronoDB",
+        "ChronoDBError",
+        "ChronoDBWarning",
+        "ConfigError",
+        "CorruptDatabaseError",
+        "IntegrityError",
+        "NotADatabaseError",
+        "ReadOnlyError",
+        "Result",
+        "SQLError",
+        "SQLSyntaxError",
+        "SchemaError",
+        "StorageError",
+        "TemporalError",
+        "TimestampError",
+        "TransactionError",
+    }
+    for name in chronodb.__all__:
+        assert getattr(chronodb, name) is not None
+
+
+def test_an_unterminated_literal_after_as_of_points_at_the_quote(users: ChronoDB) -> None:
+    sql = "SELECT * FROM users AS OF TIMESTAMP '2024"
+    with pytest.raises(SQLSyntaxError, match="never closed") as info:
+        users.execute(sql)
+    assert info.value.position == sql.index("'2024")
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "SELECT {open}1{close} FROM users AS OF TRANSACTION 1",
+        "SELECT * FROM users AS OF TIMESTAMP {open}1{close}",
+    ],
+)
+def test_deeply_nested_temporal_sql_is_a_chronodb_error(users: ChronoDB, shape: str) -> None:
+    """Without AS OF, SQLite says "parser stack overflow"; with it, sqlglot used to recurse."""
+    sql = shape.format(open="(" * 5000, close=")" * 5000)
+    with pytest.raises(SQLError, match=r"nested too deeply|parser stack overflow"):
+        users.execute(sql)
+    assert users.execute("SELECT count(*) FROM users AS OF TRANSACTION 1").scalar() == 0
+
+
+def test_nested_subqueries_with_as_of_are_a_chronodb_error(users: ChronoDB) -> None:
+    sql = "SELECT * FROM users AS OF TRANSACTION 1 WHERE id IN " * 3000 + "(1)"
+    with pytest.raises(SQLError):
+        users.execute(sql)
+
+
+HUGE = 10**30
+
+
+@pytest.mark.parametrize(
+    ("call", "argument"),
+    [
+        (lambda db: db.execute("SELECT ?", [HUGE]), "params"),
+        (lambda db: db.execute("SELECT :n", {"n": -HUGE}), "params"),
+        (lambda db: db.executemany("INSERT INTO users VALUES (?, 'x')", [[HUGE]]), None),
+        (lambda db: db.get_change_history("users", HUGE), "pk"),
+        (lambda db: db.erase("users", HUGE), "pk"),
+        (lambda db: db.tx_hash(HUGE), "tx_id"),
+        (lambda db: db.transactions(HUGE), "limit"),
+    ],
+)
+def test_integers_beyond_64_bits_are_named(users: ChronoDB, call, argument) -> None:
+    with pytest.raises(ArgumentError, match="too large") as info:
+        call(users)
+    assert str(HUGE) in str(info.value)
+    if argument is not None:
+        assert info.value.argument == argument
+    assert isinstance(info.value, TypeError | ValueError)  # what Python's own would be
+
+
+def test_a_transaction_number_beyond_64_bits_points_at_it(users: ChronoDB) -> None:
+    sql = "SELECT * FROM users AS OF TRANSACTION 99999999999999999999999"
+    with pytest.raises(SQLError, match="too large") as info:
+        users.execute(sql)
+    assert info.value.position == sql.index("9999")
+
+
+def test_a_huge_hash_is_not_a_transaction(users: ChronoDB) -> None:
+    assert users.audit_trail.verify_transaction(HUGE) is False  # type: ignore[arg-type]
+
+
+def test_lone_surrogates_are_refused_with_a_chronodb_error(users: ChronoDB) -> None:
+    with pytest.raises(SQLError) as info:
+        users.execute("SELECT 'a\ud800'")
+    assert info.value.position == len("SELECT 'a")
+    with pytest.raises(ArgumentError, match="surrogate") as named:
+        users.execute("SELECT ?", ["\ud800"])
+    assert named.value.argument == "params"
+    with pytest.raises(ChronoDBError):
+        users.execute("SELECT * FROM users AS OF TIMESTAMP '\udfff'")
+    with pytest.raises(ConfigError, match="user"):
+        ChronoDB(":memory:", user="\ud800")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda db: db.audit_trail.prove("zz"),
+        lambda db: db.audit_trail.prove(None),
+        lambda db: db.audit_trail.prove(b"\x00"),
+        lambda db: db.audit_trail.verify_consistency({"a": 1}),
+        lambda db: db.audit_trail.verify_consistency("[]"),
+        lambda db: db.audit_trail.verify_consistency("{"),
+        lambda db: db.audit_trail.verify_consistency({"tree_size": "x", "root": "zz", "time": 1}),
+        lambda db: db.audit_trail.verify_consistency({"tree_size": 1, "root": "zz", "time": 1}),
+        lambda db: db.audit_trail.verify_consistency(42),
+    ],
+)
+def test_malformed_proofs_and_digests_are_audit_errors(users: ChronoDB, call) -> None:
+    with pytest.raises(AuditError, match="not a"):
+        call(users)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda db: db.changes(None),
+        lambda db: db.changes(b"users"),
+        lambda db: db.get_change_history(None, 1),
+        lambda db: db.get_change_history(["users"], 1),
+        lambda db: db.execute(["SELECT 1"]),
+        lambda db: db.execute("SELECT 1", object()),
+        lambda db: db.execute("SELECT ?", {1, 2}),
+        lambda db: db.executescript(None),
+        lambda db: db.executescript(b"SELECT 1"),
+        lambda db: db.executemany("INSERT INTO users VALUES (?, 'x')", 5),
+        lambda db: db.executemany(None, []),
+        lambda db: db.erase("users", 1, reason=object()),
+        lambda db: db.execute(),
+        lambda db: db.transaction(5),
+    ],
+)
+def test_odd_argument_types_are_chronodb_errors(users: ChronoDB, call) -> None:
+    with pytest.raises(ChronoDBError):
+        call(users)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"path": object()},
+        {"path": None},
+        {"timeout": "x"},
+        {"timeout": float("nan")},
+        {"timeout": -1},
+        {"durability": 3},
+        {"ml_optimizer": 3},
+        {"retention_days": float("inf")},
+        {"user": 5},
+        {"wal": "yes"},
+    ],
+    ids=repr,
+)
+def test_odd_constructor_options_are_config_errors(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, options: dict
+) -> None:
+    import os
+
+    before = set(os.listdir(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError):
+        ChronoDB(**{"path": ":memory:", **options})
+    assert set(os.listdir(tmp_path)) == before  # no file named after the object
+
+
+def test_from_config_with_no_path_is_a_chronodb_error() -> None:
+    with pytest.raises(ChronoDBError):
+        ChronoDB.from_config(None)  # type: ignore[arg-type]
+
+
+def test_an_exception_from_the_with_body_passes_through(users: ChronoDB) -> None:
+    with pytest.raises(KeyError, match="mine"), users.transaction():
+        users.execute("DELETE FROM users")
+        raise KeyError("mine")
+    assert users.execute("SELECT count(*) FROM users").scalar() == 2
+
+
+def test_a_full_disk_during_digest_is_a_storage_error(tmp_path) -> None:
+    path = tmp_path / "full.db"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        for i in range(300):  # leaves and tree nodes wait to be stored
+            db.execute("INSERT INTO t VALUES (?, 'y')", (i,))
+        pages = db.connection.execute("PRAGMA page_count").fetchone()[0]
+        db.connection.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StorageError, match="full"):
+            db.audit_trail.digest()
+        with ChronoDB(path, timeout=2) as other:  # the failed digest holds no lock
+            other.execute("INSERT INTO t VALUES (1000, 'z')")
