@@ -22,6 +22,7 @@ from starlette.responses import Response
 
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError, ReadOnlyError, SchemaError
+from chronodb.server import jsonin
 from chronodb.server.metrics import CONTENT_TYPE_LATEST, Metrics
 from chronodb.sql.classify import Route, classify
 from chronodb.versioning.tables import quote
@@ -89,7 +90,7 @@ async def read_json(request: Request) -> Any:
         if len(body) > limit:
             raise HTTPException(413, f"request body too large: at most {limit} bytes")
     try:
-        return json.loads(bytes(body))
+        return jsonin.loads(bytes(body))
     except ValueError as err:
         raise HTTPException(400, f"request body is not JSON: {err}") from None
 

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chronodb.errors import ChronoDBError
+from chronodb.server import jsonin
 from chronodb.server.feed import Change, ChangeFeed, Reader, tx_of
 from chronodb.server.filters import FilterError, Predicate, compile_where
 from chronodb.server.frames import EXTENSION, text_frame
@@ -268,7 +269,7 @@ class Connection:
                 f"message too large: at most {self.settings.max_message_bytes} bytes"
             )
         try:
-            message = json.loads(text)
+            message = jsonin.loads(text)
         except ValueError as err:
             raise ProtocolError(f"message is not JSON: {err}") from None
         if not isinstance(message, dict):
@@ -476,6 +477,10 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
             except ProtocolError as err:
                 metrics.errors.labels("stream").inc()
                 conn.control({"type": "error", "message": str(err)})
+            except Exception:  # a bad message never costs the connection
+                log.exception("change stream: a message could not be handled")
+                metrics.errors.labels("stream").inc()
+                conn.control({"type": "error", "message": "the message could not be handled"})
     except WebSocketDisconnect:
         pass
     finally:

@@ -156,3 +156,40 @@ def test_unknown_paths_and_methods_answer_json(client: httpx.Client):
     assert client.get("/nothing").json()["error"]["type"] == "NotFound"
     wrong = client.get("/sql")
     assert wrong.status_code == 405 and wrong.json()["error"]["type"] == "MethodNotAllowed"
+
+
+NESTED = [
+    b"[" * 30_000 + b"]" * 30_000,
+    b'{"sql": "SELECT 1", "params": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+    b'{"sql": ' + b'{"a": ' * 8_000 + b"1" + b"}" * 8_000 + b"}",
+    b"[" * 65 + b"]" * 65,
+]
+
+
+@pytest.mark.parametrize("body", NESTED, ids=lambda b: f"{len(b)} bytes")
+def test_deeply_nested_bodies_are_400_and_the_server_stays_up(client: httpx.Client, body: bytes):
+    assert len(body) < 64 * 1024
+    response = client.post("/sql", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 400, response.text
+    assert "nested" in response.json()["error"]["message"]
+    assert sql(client, "SELECT 1").status_code == 200
+
+
+def test_bodies_at_and_past_the_size_limit(start_server):
+    limit = 4096
+    server = start_server(max_body_bytes=limit)
+    with httpx.Client(base_url=server.url) as http:
+        head = b'{"sql": "SELECT 1", "pad": "'
+        at_limit = head + b"x" * (limit - len(head) - 2) + b'"}'
+        assert len(at_limit) == limit
+        assert http.post("/sql", content=at_limit).status_code == 200
+        past = at_limit[:-2] + b'x"}'
+        assert http.post("/sql", content=past).status_code == 413
+
+        def chunks():  # no content-length: the limit holds while reading
+            yield past[:2000]
+            yield past[2000:]
+
+        assert http.post("/sql", content=chunks()).status_code == 413
+        assert http.post("/sql", content=b"\xff\xfe" * 10).status_code == 400
+        assert http.post("/sql", json={"sql": "SELECT 2"}).json()["rows"] == [[2]]

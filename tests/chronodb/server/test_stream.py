@@ -446,3 +446,70 @@ async def test_blob_values_arrive_as_hex_objects(server: BackgroundServer, write
         await asyncio.to_thread(writer.execute, "INSERT INTO files VALUES (1, ?)", [b"\x00\xff"])
         (event,) = await changes(ws, 1)
     assert event["after"] == {"id": 1, "data": {"$hex": "00FF"}}
+
+
+async def _still_answers(ws) -> None:
+    pong = await send(ws, {"type": "ping", "id": 1})
+    assert pong["type"] == "pong" and pong["id"] == 1
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[" * 30_000 + "]" * 30_000,
+        '{"type": "ping", "id": ' + "[" * 30_000 + "]" * 30_000 + "}",
+        '{"type": "subscribe", "table": "orders", "where": '
+        + '{"a": ' * 9_000
+        + "1"
+        + "}" * 9_000
+        + "}",
+        '{"type": "ping", "id": ' + "[" * 900 + "]" * 900 + "}",
+        b"[" * 30_000 + b"]" * 30_000,
+    ],
+    ids=["array", "ping id", "where", "900 deep", "binary"],
+)
+async def test_deeply_nested_frames_get_an_error_and_the_connection_stays(
+    server: BackgroundServer, message: str | bytes
+):
+    assert len(message) < 64 * 1024
+    async with websockets.connect(server.ws_url) as ws:
+        await ws.send(message)
+        error = await receive(ws)
+        assert error["type"] == "error" and "nested" in error["message"]
+        await _still_answers(ws)
+
+
+async def test_frames_at_and_past_the_size_limit(start_server):
+    server = start_server(max_message_bytes=4096)
+    async with websockets.connect(server.ws_url) as ws:
+        head = '{"type": "ping", "id": 7, "pad": "'
+        at_limit = head + "x" * (4096 - len(head) - 2) + '"}'
+        assert len(at_limit) == 4096
+        assert (await send(ws, json.loads(at_limit)))["type"] == "pong"
+        await ws.send(at_limit)
+        assert (await receive(ws))["id"] == 7
+        await ws.send(at_limit[:-2] + 'x"}')
+        error = await receive(ws)
+        assert error["type"] == "error" and "too large" in error["message"]
+        await ws.send(at_limit.encode()[:-2] + b'xx"}')  # a binary frame past the limit
+        assert "too large" in (await receive(ws))["message"]
+        await _still_answers(ws)
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (b'{"type": "ping", "id": "b"}', "pong"),
+        (b"\xff\xfe\xfd", "error"),
+        (b"", "error"),
+        (b"\x00" * 100, "error"),
+        (b'{"type": "ping", "id": "\\ud800"}', "pong"),
+    ],
+)
+async def test_binary_frames_are_read_as_utf8_json(
+    server: BackgroundServer, frame: bytes, expected: str
+):
+    async with websockets.connect(server.ws_url) as ws:
+        await ws.send(frame)
+        assert (await receive(ws))["type"] == expected
+        await _still_answers(ws)

@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from chronodb.database import ChronoDB
+from chronodb.server import jsonin
 from chronodb.server.graphql.service import GraphQLService
 from chronodb.server.graphql.subscriptions import DEFAULT_QUEUE, serve_websocket, subscriber
 
@@ -151,7 +152,7 @@ def graphql_routes(
             variables: Any = params.get("variables")
             if variables:
                 try:
-                    variables = json.loads(variables)
+                    variables = jsonin.loads(variables)
                 except ValueError:
                     return _errors('"variables": not JSON')
             return await execute(
@@ -171,7 +172,7 @@ def graphql_routes(
             if len(body) > limit:
                 return _errors(f"request body too large: at most {limit} bytes", 413)
         try:
-            payload = json.loads(bytes(body))
+            payload = jsonin.loads(bytes(body))
         except ValueError as err:
             return _errors(f"request body is not JSON: {err}")
         if not isinstance(payload, dict):

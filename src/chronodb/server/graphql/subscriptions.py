@@ -29,6 +29,7 @@ from graphql.execution import create_source_event_stream
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from chronodb.server import jsonin
 from chronodb.server.feed import Reader, matching
 from chronodb.server.graphql.catalog import Table
 from chronodb.server.graphql.loader import POINT, Context, Point, like_regex, values_to_row
@@ -220,7 +221,7 @@ class _Session:
     async def handle(self, text: str) -> bool:
         """Act on one client message; False when the connection was closed."""
         try:
-            message = json.loads(text)
+            message = jsonin.loads(text)
             kind = message["type"]
         except (ValueError, TypeError, KeyError):
             await self.close(4400, "Invalid message")
