@@ -45,6 +45,7 @@ FOREIGN: tuple[type[BaseException], ...] = (
     LookupError,
 )
 INT64 = (-(2**63), 2**63 - 1)
+_SELF_GUARDED = "__chronodb_guards_itself__"
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html) that name the file's state.
 _CORRUPT, _NOTADB = 11, 26
@@ -263,7 +264,8 @@ def _bound(fn: Callable[..., Any], args: tuple, kw: dict) -> dict[str, Any] | No
     return arguments
 
 
-def _failure(fn: Callable[..., Any], err: BaseException, args: tuple, kw: dict) -> ChronoDBError:
+def failure(fn: Callable[..., Any], err: BaseException, args: tuple, kw: dict) -> ChronoDBError:
+    """The ChronoDBError for ``err``, raised by a call of ``fn`` with ``args`` and ``kw``."""
     arguments = _bound(fn, args, kw)
     if arguments is None:
         try:
@@ -285,7 +287,7 @@ def guarded(fn: F) -> F:
         except ChronoDBError:
             raise
         except FOREIGN as err:
-            raise _failure(fn, err, args, kw) from err
+            raise failure(fn, err, args, kw) from err
 
     return wrapper  # type: ignore[return-value]
 
@@ -304,7 +306,7 @@ class _GuardedContext:
         except ChronoDBError:
             raise
         except FOREIGN as err:
-            raise _failure(self._fn, err, (), {}) from err
+            raise failure(self._fn, err, (), {}) from err
 
     def __exit__(self, kind: Any, value: Any, tb: Any) -> Any:
         try:
@@ -314,7 +316,7 @@ class _GuardedContext:
         except FOREIGN as err:
             if err is value:
                 raise
-            raise _failure(self._fn, err, (), {}) from err
+            raise failure(self._fn, err, (), {}) from err
 
 
 def _guarded_context(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -325,16 +327,26 @@ def _guarded_context(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ChronoDBError:
             raise
         except FOREIGN as err:
-            raise _failure(fn, err, args, kw) from err
+            raise failure(fn, err, args, kw) from err
         return _GuardedContext(fn, inner)
 
     return wrapper
+
+
+def guards_itself(fn: F) -> F:
+    """Mark a method that translates its own errors (with :func:`failure`), so that
+    :func:`guard_class` leaves it unwrapped: for the hot path, where a wrapper's extra call
+    would cost every statement."""
+    fn.__dict__[_SELF_GUARDED] = True
+    return fn
 
 
 def guard_class(cls: C) -> C:
     """Wrap every public method of ``cls`` (and its constructor) with :func:`guarded`."""
     for name, member in list(vars(cls).items()):
         if name.startswith("_") and name != "__init__":
+            continue
+        if getattr(member, _SELF_GUARDED, False):
             continue
         if isinstance(member, classmethod | staticmethod):
             wrapped = guarded(member.__func__)

@@ -627,23 +627,24 @@ class ChronoDB:
         return result
 
     # ------------------------------------------------------------------ execute
+    @_guard.guards_itself
     def execute(self, sql: str, params: Params = None, *, _timed: bool = False) -> Result:
         """Run one SQL statement; temporal clauses (AS OF, FOR SYSTEM_TIME) work anywhere."""
-        # The learned optimizer (chronodb/optimizer) counts each call and times 1 in N.
-        if self._observer is not None and not _timed:
-            # Workload.due, inlined for statements already seen: this runs on every call.
-            seen = self._observed.get(sql)
-            if seen is None:
-                if self._observer(sql):
-                    return self.ml_optimizer.workload.measure(self.execute, sql, params)
-            else:
-                seen.calls += 1
-                if not seen.calls % seen.every and seen.kind is not None:
-                    return self.ml_optimizer.workload.measure(self.execute, sql, params)
-        route = self._routes.get(sql)
-        if route is None:
-            route = self._route(sql)
         try:
+            # The learned optimizer (chronodb/optimizer) counts each call and times 1 in N.
+            if self._observer is not None and not _timed:
+                # Workload.due, inlined for statements already seen: this runs on every call.
+                seen = self._observed.get(sql)
+                if seen is None:
+                    if self._observer(sql):
+                        return self.ml_optimizer.workload.measure(self.execute, sql, params)
+                else:
+                    seen.calls += 1
+                    if not seen.calls % seen.every and seen.kind is not None:
+                        return self.ml_optimizer.workload.measure(self.execute, sql, params)
+            route = self._routes.get(sql)
+            if route is None:
+                route = self._route(sql)
             if route is _READ:
                 with self._lock:
                     cur = self._conn.execute(sql, () if params is None else params)
@@ -677,6 +678,12 @@ class ChronoDB:
                 return Result(self._conn.execute(sql, () if params is None else params))
         except sqlite3.Error as err:
             raise translate(err, sql) from err
+        except ChronoDBError:
+            raise
+        except _guard.FOREIGN as err:
+            # The public API's error boundary (_guard.py), here rather than in a wrapper: a
+            # wrapper's extra call would cost every statement.
+            raise _guard.failure(ChronoDB.execute, err, (self, sql, params), {}) from err
 
     def _savepoint(self, sql: str) -> Result:
         """SAVEPOINT, RELEASE or ROLLBACK TO, inside a transaction opened with BEGIN.

@@ -21,8 +21,9 @@ ChronoDBError
 ChronoDBWarning            something worked but deserves attention
 
 Every call on ChronoDB's public API raises only these (``chronodb/_guard.py`` translates
-what SQLite, sqlglot and Python raise underneath). A call with missing or unexpected
-arguments raises ArgumentError too, which is also the TypeError Python raises for those.
+what SQLite, sqlglot and Python raise underneath), except where Python itself would: a call
+whose arguments do not fit the method's signature (one missing, one unknown) raises a
+TypeError, for most methods the ArgumentError above, which is one.
 """
 
 from __future__ import annotations

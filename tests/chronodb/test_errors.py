@@ -469,13 +469,23 @@ def test_malformed_proofs_and_digests_are_audit_errors(users: ChronoDB, call) ->
         lambda db: db.executemany("INSERT INTO users VALUES (?, 'x')", 5),
         lambda db: db.executemany(None, []),
         lambda db: db.erase("users", 1, reason=object()),
-        lambda db: db.execute(),
         lambda db: db.transaction(5),
+        lambda db: db.tx_hash(),
     ],
 )
 def test_odd_argument_types_are_chronodb_errors(users: ChronoDB, call) -> None:
     with pytest.raises(ChronoDBError):
         call(users)
+
+
+def test_arguments_that_do_not_fit_the_signature_are_type_errors(users: ChronoDB) -> None:
+    """As Python's own: execute() translates its errors itself, with no wrapper to bind."""
+    with pytest.raises(TypeError):
+        users.execute()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        users.execute("SELECT 1", None, "extra")  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        users.changes()  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize(
