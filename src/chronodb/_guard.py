@@ -24,6 +24,7 @@ from chronodb.errors import (
     ChronoDBError,
     CorruptDatabaseError,
     NotADatabaseError,
+    ReadOnlyError,
     SQLError,
     SQLSyntaxError,
     StorageError,
@@ -48,14 +49,15 @@ INT64 = (-(2**63), 2**63 - 1)
 _SELF_GUARDED = "__chronodb_guards_itself__"
 
 # SQLite's primary result codes (https://sqlite.org/rescode.html) that name the file's state.
-_CORRUPT, _NOTADB = 11, 26
+_READONLY, _CORRUPT, _NOTADB = 8, 11, 26
 _STORAGE = {10: "I/O error", 13: "disk full", 14: "cannot open the file", 3: "no permission"}
 _SQL_NAMES = ("sql", "script")
 _TEXT_NAMES = ("table", "reason", "tx_hash")
 
 
 def by_code(err: sqlite3.Error, path: str | None = None) -> ChronoDBError | None:
-    """SQLite's errors about the file itself, told apart by their result code, not text."""
+    """SQLite's errors about the file itself (damaged, not a database, full, read-only), told
+    apart by their result code, not their text."""
     code = getattr(err, "sqlite_errorcode", None)
     if code is None:
         return None
@@ -69,6 +71,8 @@ def by_code(err: sqlite3.Error, path: str | None = None) -> ChronoDBError | None
             "or run db.audit_trail.verify() on a copy to see what is affected",
             path=path,
         )
+    if primary == _READONLY:
+        return ReadOnlyError(f"{where}{err}")
     if primary in _STORAGE:
         return StorageError(f"{where}{_STORAGE[primary]}: {err}", path=path)
     return None
