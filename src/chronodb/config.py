@@ -82,7 +82,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
     {'path': '/srv/app/chronodb.data', 'wal': True, 'compression': True, 'time_travel': True,
      'retention_days': 365, 'ml_optimizer': {'enabled': True, 'training_interval': 1000}}
     """
-    file = Path(path).expanduser()
+    file = _expanded(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -94,6 +94,14 @@ def load_config(path: str | Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     return parse_config(document, base=file.resolve().parent, source=str(path))
+
+
+def _expanded(path: str | Path) -> Path:
+    """``path`` with ``~`` or ``~user`` expanded; ConfigError for a user with no home."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as err:  # what pathlib raises for ~nobody-known
+        raise ConfigError(f"{str(path)!r}: {err}") from None
 
 
 def parse_config(document: Any, *, base: Path | None = None, source: str = "config") -> dict:
@@ -113,7 +121,7 @@ def parse_config(document: Any, *, base: Path | None = None, source: str = "conf
         options["ml_optimizer"] = _read(optimizer, _ML_OPTIMIZER, source, "features.ml_optimizer")
     data_file = options.get("path")
     if data_file is not None and data_file != ":memory:":
-        location = Path(data_file).expanduser()
+        location = _expanded(data_file)
         if not location.is_absolute() and base is not None:
             location = base / location
         options["path"] = str(location)

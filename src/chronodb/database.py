@@ -20,7 +20,7 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
-from chronodb import _guard
+from chronodb import _guard, _translate
 from chronodb import ddl as ddl_mod
 from chronodb.audit import ledger as ledger_mod
 from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
@@ -94,7 +94,7 @@ def translate(err: sqlite3.Error, sql: str | None = None) -> ChronoDBError:
     where = f" in: {sql.strip()[:200]}" if sql else ""
     if isinstance(err, sqlite3.IntegrityError):
         return IntegrityError(f"{text}{where}")
-    about_the_file = _guard.by_code(err)
+    about_the_file = _translate.by_code(err)
     if about_the_file is not None:
         return about_the_file
     missing = re.match(r"table (\S+) has no column named (\S+)$", text)

@@ -519,6 +519,8 @@ def test_odd_constructor_options_are_config_errors(
 def test_from_config_with_no_path_is_a_chronodb_error() -> None:
     with pytest.raises(ChronoDBError):
         ChronoDB.from_config(None)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="home directory"):
+        ChronoDB.from_config("~no-such-user-here/config.yaml")
 
 
 def test_an_exception_from_the_with_body_passes_through(users: ChronoDB) -> None:
