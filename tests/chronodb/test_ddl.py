@@ -165,3 +165,27 @@ def test_table_options_are_versioned(db: ChronoDB, create: str) -> None:
     assert db.tables() == ["w"]
     assert rows(db, "SELECT * FROM w AS OF TIMESTAMP ?", [at]) == [("a", 1)]
     assert [h["values"]["v"] for h in db.get_change_history("w", "a")] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("column", "stored"),
+    [
+        ("note TEXT DEFAULT 3", "3"),
+        ("rate REAL DEFAULT 1", 1.0),
+        ("n INTEGER DEFAULT '7'", 7),
+        ("x DEFAULT 2.5", 2.5),
+        ("big REAL DEFAULT 1e308", 1e308),
+        ("b BLOB DEFAULT x'00ff'", b"\x00\xff"),
+    ],
+)
+def test_added_column_reads_the_default_the_table_stores(
+    people: tuple[ChronoDB, float], column: str, stored: object
+) -> None:
+    db, _ = people
+    added = db.execute(f"ALTER TABLE people ADD COLUMN {column}").tx_id
+    name = column.split()[0]
+    now = db.execute(f"SELECT {name} FROM people ORDER BY id").rows
+    past = db.execute(f"SELECT {name} FROM people AS OF TRANSACTION {added} ORDER BY id").rows
+    assert [(v, type(v)) for (v,) in now] == [(stored, type(stored))] * 2
+    assert [(v, type(v)) for (v,) in past] == [(stored, type(stored))] * 2
+    assert db.check_history() == []

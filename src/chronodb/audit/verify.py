@@ -197,9 +197,14 @@ def _check_current(conn: sqlite3.Connection, sv: SchemaVersion, limit: int = 5) 
     rowid = sv.keys == (ROWID_KEY,)
     cur_keys = ["rowid"] if rowid else [quote(c.name) for c in sv.key_columns]
     hist_keys = [quote(k) for k in sv.keys]
-    cur = ", ".join(cur_keys + [quote(c.name) for c in sv.columns])
+    # Values compare exactly: BINARY whatever the column's collation, and storage class too
+    # (EXCEPT takes 'alice' = 'ALICE' under NOCASE, and 5 = 5.0); the keys come first.
+    cur = ", ".join(
+        [f"{k} COLLATE BINARY" for k in cur_keys]
+        + [f"{quote(c.name)} COLLATE BINARY, typeof({quote(c.name)})" for c in sv.columns]
+    )
     old = ", ".join(f"h.{k}" for k in hist_keys) + "".join(
-        f", h.{quote(c.hist)}" for c in sv.columns
+        f", h.{quote(c.hist)} COLLATE BINARY, typeof(h.{quote(c.hist)})" for c in sv.columns
     )
     # A key's newest version has its largest _chrono_seq (history is append-only), so one
     # pass over the key index finds them all, instead of one seek per key.

@@ -92,8 +92,13 @@ def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[st
         if sv.name.lower() not in existing or sv.hist.lower() not in existing:
             problems.append(f"{sv.name}: table or its history table {sv.hist} is missing")
             continue
-        current = f"SELECT {', '.join(quote(c.name) for c in sv.columns)} FROM {quote(sv.name)}"
-        past = as_of(sv, str(newest), sv)
+        # Compared exactly: BINARY, whatever the columns' collations, and storage class too
+        # (EXCEPT takes 'alice' = 'ALICE' under NOCASE, and 5 = 5.0).
+        exact = ", ".join(
+            f"{quote(c.name)} COLLATE BINARY, typeof({quote(c.name)})" for c in sv.columns
+        )
+        current = f"SELECT {exact} FROM {quote(sv.name)}"
+        past = f"SELECT {exact} FROM ({as_of(sv, str(newest), sv)})"
         only_now, only_past, count_now, count_past = conn.execute(
             f"SELECT (SELECT count(*) FROM ({current} EXCEPT {past})), "
             f"(SELECT count(*) FROM ({past} EXCEPT {current})), "

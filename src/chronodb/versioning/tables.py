@@ -28,6 +28,7 @@ partial index on history, which it once was, SQLite opened it on every history i
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Sequence
 
@@ -221,7 +222,7 @@ def new_shape(
             columns.append(Column(cname, known.hist, ctype))
             continue
         hist_col = _fresh(cname, taken)
-        default = info[cname][4]
+        default = stored_default(conn, ctype, info[cname][4])
         extra = f" DEFAULT {default}" if default is not None else ""
         conn.execute(f"ALTER TABLE {quote(old.hist)} ADD COLUMN {quote(hist_col)}{extra}")
         columns.append(Column(cname, hist_col, ctype))
@@ -230,6 +231,34 @@ def new_shape(
         0, old.table_id, name, old.hist, old.keys, tuple(columns), tx, us, None, None
     )
     return _insert_version(conn, shaped, tx, us)
+
+
+def stored_default(conn: sqlite3.Connection, decl_type: str, default: str | None) -> str | None:
+    """A literal of exactly the value a column declared ``decl_type DEFAULT default`` stores.
+
+    Rows already in a table when ALTER TABLE adds a column read its default with the
+    column's affinity applied ('3' for ``TEXT DEFAULT 3``, 1.0 for ``REAL DEFAULT 1``); their
+    history has no version since, so the history column's default must be that value, with
+    that storage class, whatever affinity the history column has. SQLite itself says what
+    it stores: a scratch TEMP table with such a column takes one row of defaults.
+    """
+    if default is None:
+        return None
+    probe = "_chrono_default_probe"
+    conn.execute(f"DROP TABLE IF EXISTS temp.{probe}")
+    conn.execute(f"CREATE TEMP TABLE {probe} (c {decl_type} DEFAULT {default})")
+    try:
+        conn.execute(f"INSERT INTO temp.{probe} DEFAULT VALUES")
+        value, literal = conn.execute(f"SELECT c, quote(c) FROM temp.{probe}").fetchone()
+    finally:
+        conn.execute(f"DROP TABLE temp.{probe}")
+    if isinstance(value, float):
+        # quote() may print a REAL with too few digits to read back, and ALTER TABLE stores
+        # an integral REAL literal as an INTEGER in a column without affinity: a CAST keeps
+        # it REAL, and repr's digits read back exactly.
+        digits = repr(value) if math.isfinite(value) else f"{'-' * (value < 0)}9e999"
+        literal = f"(CAST({digits} AS REAL))"
+    return literal
 
 
 def _upsert(sv: SchemaVersion, op: str, row: str, cols: Sequence[Column]) -> str:
@@ -256,10 +285,29 @@ def _key_exprs(sv: SchemaVersion, row: str) -> list[str]:
     return [f"{row}.{quote(c.name)}" for c in sv.key_columns]
 
 
+def _key_cols(sv: SchemaVersion) -> tuple[Column, ...]:
+    """The key's columns, as :func:`_key_exprs` names them (the rowid is an INTEGER)."""
+    return sv.key_columns or (Column("rowid", ROWID_KEY, "INTEGER"),)
+
+
 def _add_key(sv: SchemaVersion) -> str:
     """Add NEW's key to the key set (once, however often it is inserted)."""
     values = ", ".join(_key_exprs(sv, "NEW"))
     return f"{_add_keys(sv.hist, sv.keys)} VALUES ({values});"
+
+
+def affinity(decl_type: str) -> str:
+    """SQLite's column affinity for a declared type (its rules, in their order)."""
+    decl = decl_type.upper()
+    if "INT" in decl:
+        return "INTEGER"
+    if any(word in decl for word in ("CHAR", "CLOB", "TEXT")):
+        return "TEXT"
+    if not decl or "BLOB" in decl:
+        return "BLOB"
+    if any(word in decl for word in ("REAL", "FLOA", "DOUB")):
+        return "REAL"
+    return "NUMERIC"
 
 
 def _compares_as_bytes(column: Column) -> bool:
@@ -268,10 +316,21 @@ def _compares_as_bytes(column: Column) -> bool:
     The update trigger tests numeric columns first: two numbers compare faster than two
     strings, and its OR of "changed" tests stops at the first that holds.
     """
-    decl = column.decl_type.upper()
-    if "INT" in decl:
-        return False
-    return not decl or any(word in decl for word in ("CHAR", "CLOB", "TEXT", "BLOB"))
+    return affinity(column.decl_type) in ("TEXT", "BLOB")
+
+
+def differs(old: str, new: str, column: Column) -> str:
+    """SQL true when ``old`` and ``new`` are not the very same value of ``column``.
+
+    Exact, as history must be: BINARY whatever the column's collation ('alice' and 'ALICE'
+    differ under NOCASE too), and, where the column has no affinity to give both one
+    storage class, the storage class as well (5 and 5.0 compare equal). A numeric or TEXT
+    affinity stores equal numbers in one class, so those columns pay only the comparison.
+    """
+    test = f"{old} IS NOT {new} COLLATE BINARY"
+    if affinity(column.decl_type) == "BLOB":
+        test += f" OR typeof({old}) IS NOT typeof({new})"
+    return test
 
 
 def trigger_names(sv: SchemaVersion) -> list[str]:
@@ -284,13 +343,16 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     cols = sv.columns
     key_cols = sv.key_columns
     tomb = [c for c in key_cols]
-    same_key = " AND ".join(
-        f"{o} IS {n}" for o, n in zip(_key_exprs(sv, "OLD"), _key_exprs(sv, "NEW"), strict=True)
+    moved = " OR ".join(
+        f"({differs(o, n, c)})"
+        for o, n, c in zip(_key_exprs(sv, "OLD"), _key_exprs(sv, "NEW"), _key_cols(sv), strict=True)
     )
     # Key columns are not tested: a changed key is the "ak" trigger's (a delete and an insert).
     keyed = {c.name for c in key_cols}
     tested = sorted((c for c in cols if c.name not in keyed), key=_compares_as_bytes)
-    changed = " OR ".join(f"OLD.{quote(c.name)} IS NOT NEW.{quote(c.name)}" for c in tested)
+    changed = " OR ".join(
+        differs(f"OLD.{quote(c.name)}", f"NEW.{quote(c.name)}", c) for c in tested
+    )
     changed = changed or "0"
     ai, au, ak, ad = (quote(n) for n in trigger_names(sv))
     conn.execute(
@@ -311,7 +373,7 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
         of_names.setdefault(name.lower(), quote(name))
     conn.execute(
         f"CREATE TEMP TRIGGER {ak} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
-        f"WHEN NOT ({same_key}) BEGIN "
+        f"WHEN {moved} BEGIN "
         f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
     )
     conn.execute(

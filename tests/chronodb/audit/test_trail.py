@@ -108,8 +108,9 @@ def rewrite_history(path: Path, tx_id: int) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.create_collation(WRITE_GUARD, lambda _a, _b: 0)  # past the guard, as in tamper()
     conn.execute("BEGIN")
+    # 5.0, as the REAL column stores it: verification compares values and storage classes.
     conn.execute(
-        "UPDATE _chrono_h1_accounts SET balance = 5 WHERE id = 2 AND _chrono_tx = ?", (tx_id,)
+        "UPDATE _chrono_h1_accounts SET balance = 5.0 WHERE id = 2 AND _chrono_tx = ?", (tx_id,)
     )
     conn.execute("UPDATE accounts SET balance = 5 WHERE id = 2")
     blobs = [
