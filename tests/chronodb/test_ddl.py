@@ -189,3 +189,27 @@ def test_added_column_reads_the_default_the_table_stores(
     assert [(v, type(v)) for (v,) in now] == [(stored, type(stored))] * 2
     assert [(v, type(v)) for (v,) in past] == [(stored, type(stored))] * 2
     assert db.check_history() == []
+
+
+def test_a_dropped_tables_versions_end_at_the_drop(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE ev (id INTEGER PRIMARY KEY, v TEXT)")
+    db.execute("INSERT INTO ev VALUES (1, 'a'), (2, 'b')")
+    db.execute("DELETE FROM ev WHERE id = 2")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO ev VALUES (3, 'written by the dropping transaction')")
+    db.execute("DROP TABLE ev")
+    db.execute("COMMIT")
+    dropped = db.transactions(1)[0]["tx_time"]
+    later = db.execute("CREATE TABLE other (x)").tx_time
+    periods = rows(db, "SELECT id, sys_to FROM ev FOR SYSTEM_TIME ALL ORDER BY id")
+    assert [p[0] for p in periods] == [1, 2]
+    assert periods[0][1] == pytest.approx(dropped, abs=1e-6)
+    assert periods[1][1] is not None and periods[1][1] < dropped
+    after = "SELECT id FROM ev FOR SYSTEM_TIME BETWEEN ? AND ?"
+    assert rows(db, after, [later, later + 1]) == []
+    assert rows(db, "SELECT id FROM ev FOR SYSTEM_TIME FROM ? TO ?", [dropped, later]) == []
+    assert rows(db, "SELECT id FROM ev FOR SYSTEM_TIME CONTAINED IN (?, ?)", [0, later]) == [
+        (1,),
+        (2,),
+    ]
+    assert rows(db, "SELECT id FROM ev AS OF TIMESTAMP ?", [dropped]) == []

@@ -93,22 +93,29 @@ def as_of(
     )
 
 
-def versions(sv: SchemaVersion, condition: str, *, rowid: bool = False) -> str:
+def versions(
+    sv: SchemaVersion, condition: str, *, rowid: bool = False, dropped: int | None = None
+) -> str:
     """Every live version of ``sv``'s table with its period ``sys_from``/``sys_to`` (seconds).
 
     ``condition`` may use ``v._chrono_from`` (start, microseconds) and ``v._chrono_to``
-    (end, NULL while current). ``rowid``: as for :func:`as_of`.
+    (end, NULL while current). ``rowid``: as for :func:`as_of`. ``dropped``: the
+    transaction that dropped the table, if it was; the versions alive then end there, and
+    those it wrote itself were never seen.
     """
     h = quote(sv.hist)
     keylist = key_list(sv.keys)
     select = [f"v.{quote(c.hist)} AS {quote(c.name)}" for c in sv.columns]
     select += [f"v._chrono_from / 1e6 AS {PERIOD[0]}", f"v._chrono_to / 1e6 AS {PERIOD[1]}"]
+    end, seen = "w._chrono_next", ""
+    if dropped is not None:
+        end, seen = f"coalesce(w._chrono_next, {int(dropped)})", f" AND v.{TX} < {int(dropped)}"
     return (
         f"SELECT {_with_rowid(select, 'v', sv, rowid)} FROM (SELECT w.*, "
-        f"{time_of(f'w.{TX}')} AS _chrono_from, {time_of('w._chrono_next')} AS _chrono_to "
+        f"{time_of(f'w.{TX}')} AS _chrono_from, {time_of(end)} AS _chrono_to "
         f"FROM (SELECT *, lead({TX}) OVER (PARTITION BY {keylist} ORDER BY {TX}) "
         f"AS _chrono_next FROM {h}) AS w) AS v "
-        f"WHERE v.{OP} <> 'D' AND ({condition})"
+        f"WHERE v.{OP} <> 'D'{seen} AND ({condition})"
     )
 
 

@@ -403,7 +403,8 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             _expose_rowid(table, sv, [c.name for c in sv.columns] + list(snapshots.PERIOD), p.sql)
         lo, hi = [*name, None, None][:2]
         condition = snapshots.range_condition(ref.kind, lo, hi)
-        return snapshots.versions(sv, condition, rowid=rowid)
+        dropped = catalog.versions_of(sv.table_id)[-1].to_tx
+        return snapshots.versions(sv, condition, rowid=rowid, dropped=dropped)
 
     tree = replace_temporal_tables(p.tree.copy(), build)
     if not mapping:
