@@ -72,8 +72,10 @@ class SQLiteBackend:
             # plain SQLite dirties one: checkpoint after as many commits, not as many pages.
             self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
         self.conn.execute(f"PRAGMA synchronous={durability.upper()}")
-        # REPLACE conflict resolution must fire delete triggers, or history misses the row.
-        self.conn.execute("PRAGMA recursive_triggers=ON")
+        # SQLite's default, stated: a user's triggers behave as in plain SQLite (a trigger
+        # updating its own table's row runs once; REPLACE fires no delete trigger). The rows
+        # REPLACE removes are versioned by triggers of their own (versioning/unique.py).
+        self.conn.execute("PRAGMA recursive_triggers=OFF")
         self.in_transaction = False
         # The newest transaction in the file and the user of its newest record, as known at
         # ``PRAGMA data_version`` ``_version`` (it changes when another connection commits);

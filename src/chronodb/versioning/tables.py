@@ -33,6 +33,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, Column, SchemaVersion
+from chronodb.versioning.unique import other_uniques
 
 TX = "_chrono_tx"
 OP = "_chrono_op"
@@ -275,7 +276,43 @@ def _upsert(sv: SchemaVersion, op: str, row: str, cols: Sequence[Column]) -> str
     sets += [f"{quote(c.hist)} = excluded.{quote(c.hist)}" for c in cols if c.hist not in sv.keys]
     return (
         f"INSERT INTO {quote(sv.hist)} ({', '.join(names)}) VALUES ({', '.join(values)}) "
-        f"ON CONFLICT ({keylist}, {TX}) DO UPDATE SET {', '.join(sets)};"
+        f"ON CONFLICT ({keylist}, {TX}) DO UPDATE SET {', '.join(sets)} "
+        f"WHERE {_still_so(sv, op, cols)};"
+    )
+
+
+def _still_so(sv: SchemaVersion, op: str, cols: Sequence[Column]) -> str:
+    """SQL true when the table still holds what a rewrite of a key's version says (``excluded``).
+
+    Checked only when a transaction writes a key's version again. A trigger of the user's
+    that SQLite runs before this one (a TEMP trigger of theirs may come first) can change
+    the row further; the history write of that change came first, and this one, with the
+    row as it was, must not overwrite it. A write that is no longer so is dropped: an 'I' or
+    'U' unless the row is there with exactly these values, a 'D' while the key is there.
+    """
+    same = [_holds(sv, "excluded")]
+    if op != "D":
+        keyed = {c.name for c in sv.key_columns}
+        same += [
+            f"NOT ({differs(f'o.{quote(c.name)}', f'excluded.{quote(c.hist)}', c)})"
+            for c in cols
+            if c.name not in keyed
+        ]
+    there = f"EXISTS (SELECT 1 FROM main.{quote(sv.name)} AS o WHERE {' AND '.join(same)})"
+    return f"NOT {there}" if op == "D" else there
+
+
+def _holds(sv: SchemaVersion, keys: str) -> str:
+    """SQL true when table row ``o`` has exactly the key of history row ``keys`` (an alias).
+
+    ``IS`` finds it through the table's key (a NULL in a composite key included), under the
+    key's collation; the exact test then tells 'abc' from 'ABC' under NOCASE.
+    """
+    return " AND ".join(
+        f"{o} IS {k} AND NOT ({differs(o, k, c)})"
+        for o, k, c in zip(
+            _key_exprs(sv, "o"), [f"{keys}.{quote(k)}" for k in sv.keys], _key_cols(sv), strict=True
+        )
     )
 
 
@@ -334,7 +371,77 @@ def differs(old: str, new: str, column: Column) -> str:
 
 
 def trigger_names(sv: SchemaVersion) -> list[str]:
-    return [f"{sv.hist}_{suffix}" for suffix in ("ai", "au", "ak", "ad")]
+    """The history triggers' names; the last four only on tables :func:`_replaced` covers."""
+    return [f"{sv.hist}_{suffix}" for suffix in ("ai", "au", "ak", "ad", "bi", "bu", "ri", "ru")]
+
+
+def notes_of(hist: str) -> str:
+    """The TEMP table noting the keys of rows a write of ``hist``'s table may REPLACE away."""
+    return "_chrono_r" + hist[len("_chrono_h") :]
+
+
+def _replaced(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
+    """Tombstone the rows REPLACE removes through a UNIQUE constraint other than the key.
+
+    With ``recursive_triggers`` off, as in plain SQLite (a user's triggers then behave as
+    they do there), such a deletion fires no delete trigger. For a table with such
+    constraints (``unique.other_uniques``), a BEFORE trigger notes the keys of the rows the
+    new row conflicts with, and the AFTER trigger tombstones those no longer in the table,
+    then clears the note (a row an OR IGNORE skipped fires no AFTER trigger: the next
+    BEFORE clears its note). Other tables get neither trigger.
+    """
+    uniques = other_uniques(conn, sv.name)
+    if not uniques:
+        return
+    t = "main." + quote(sv.name)
+    keylist = key_list(sv.keys)
+    # Named bare: a trigger may not qualify the table it writes; a TEMP table comes first.
+    note = quote(notes_of(sv.hist))
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {note} ({keylist})")
+    rowid = (
+        sv.keys == (ROWID_KEY,)
+        or not conn.execute(
+            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ? COLLATE NOCASE",
+            (sv.name,),
+        ).fetchone()[0]
+    )
+    if rowid:
+        other_row = "o.rowid IS NOT OLD.rowid"
+    else:
+        other_row = (
+            "NOT ("
+            + " AND ".join(
+                f"{o} IS {n}"
+                for o, n in zip(_key_exprs(sv, "o"), _key_exprs(sv, "OLD"), strict=True)
+            )
+            + ")"
+        )
+
+    def noting(extra: str) -> str:
+        return " ".join(
+            f"INSERT INTO {note} ({keylist}) SELECT {', '.join(_key_exprs(sv, 'o'))} "
+            f"FROM {t} AS o WHERE {u.match('o', 'NEW')}{extra};"
+            for u in uniques
+        )
+
+    tombstones = (
+        f"INSERT INTO {quote(sv.hist)} ({TX}, {OP}, {keylist}) "
+        f"SELECT {CURRENT_TX}, 'D', {key_list(sv.keys, 'n')} FROM {note} AS n "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS o WHERE {_holds(sv, 'n')}) "
+        f"ON CONFLICT ({keylist}, {TX}) DO UPDATE SET {OP} = excluded.{OP}; DELETE FROM {note};"
+    )
+    read = sorted({name.lower(): name for u in uniques for name in u.columns}.values())
+    of = ", ".join(quote(name) for name in read)
+    _, _, _, _, bi, bu, ri, ru = (quote(n) for n in trigger_names(sv))
+    conn.execute(
+        f"CREATE TEMP TRIGGER {bi} BEFORE INSERT ON {t} BEGIN DELETE FROM {note}; {noting('')} END"
+    )
+    conn.execute(f"CREATE TEMP TRIGGER {ri} AFTER INSERT ON {t} BEGIN {tombstones} END")
+    conn.execute(
+        f"CREATE TEMP TRIGGER {bu} BEFORE UPDATE OF {of} ON {t} "
+        f"BEGIN DELETE FROM {note}; {noting(f' AND {other_row}')} END"
+    )
+    conn.execute(f"CREATE TEMP TRIGGER {ru} AFTER UPDATE OF {of} ON {t} BEGIN {tombstones} END")
 
 
 def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
@@ -354,7 +461,7 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
         differs(f"OLD.{quote(c.name)}", f"NEW.{quote(c.name)}", c) for c in tested
     )
     changed = changed or "0"
-    ai, au, ak, ad = (quote(n) for n in trigger_names(sv))
+    ai, au, ak, ad = (quote(n) for n in trigger_names(sv)[:4])
     conn.execute(
         f"CREATE TEMP TRIGGER {ai} AFTER INSERT ON {t} "
         f"BEGIN {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
@@ -379,6 +486,7 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     conn.execute(
         f"CREATE TEMP TRIGGER {ad} AFTER DELETE ON {t} BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"
     )
+    _replaced(conn, sv)
 
 
 def drop_triggers(conn: sqlite3.Connection, sv: SchemaVersion, schema: str = "temp") -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from chronodb import ChronoDB
@@ -66,3 +68,103 @@ def test_check_history_sees_a_case_or_type_edit_behind_chronodbs_back(db: Chrono
     db.connection.execute(f"UPDATE \"{hist}\" SET v = 'ALICE'")
     assert db.check_history() != []
     assert not db.verify_audit_integrity()
+
+
+def test_replace_fires_no_delete_trigger_as_in_plain_sqlite(db: ChronoDB) -> None:
+    plain = sqlite3.connect(":memory:", isolation_level=None)
+    for run in (db.execute, plain.execute):
+        run("CREATE TABLE o (id INTEGER PRIMARY KEY, v)")
+        run("CREATE TABLE li (oid, x)")
+        run("INSERT INTO o VALUES (1, 'a')")
+        run("INSERT INTO li VALUES (1, 'x'), (1, 'y')")
+        run("CREATE TRIGGER c AFTER DELETE ON o BEGIN DELETE FROM li WHERE oid = OLD.id; END")
+        run("REPLACE INTO o VALUES (1, 'b')")
+    assert rows(db, "SELECT * FROM li") == [tuple(r) for r in plain.execute("SELECT * FROM li")]
+    assert rows(db, "SELECT * FROM li") == [(1, "x"), (1, "y")]
+    plain.close()
+
+
+def test_a_trigger_updating_its_own_row_runs_and_history_keeps_the_final_value(
+    db: ChronoDB,
+) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v, n INTEGER DEFAULT 0)")
+    db.execute(
+        "CREATE TRIGGER touch AFTER UPDATE ON t BEGIN UPDATE t SET n = n + 1 WHERE id = NEW.id; END"
+    )
+    db.execute(
+        "CREATE TRIGGER stamp AFTER INSERT ON t BEGIN UPDATE t SET v = v || '!' WHERE id = NEW.id; "
+        "END"
+    )
+    first = db.execute("INSERT INTO t (id, v) VALUES (1, 'a'), (2, 'b')").tx_id
+    assert rows(db, f"SELECT * FROM t AS OF TRANSACTION {first}") == [(1, "a!", 1), (2, "b!", 1)]
+    second = db.execute("UPDATE t SET v = 'c' WHERE id = 1").tx_id
+    assert rows(db, "SELECT * FROM t") == [(1, "c", 2), (2, "b!", 1)]
+    assert rows(db, f"SELECT * FROM t AS OF TRANSACTION {second}") == [(1, "c", 2), (2, "b!", 1)]
+    assert db.check_history() == []
+    assert db.verify_audit_integrity()
+
+
+def test_a_user_trigger_writing_another_versioned_table_is_versioned(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE acct (id INTEGER PRIMARY KEY, balance INTEGER)")
+    db.execute("CREATE TABLE audit_log (acct INTEGER, delta INTEGER)")
+    db.execute(
+        "CREATE TRIGGER log AFTER UPDATE ON acct BEGIN "
+        "INSERT INTO audit_log VALUES (NEW.id, NEW.balance - OLD.balance); END"
+    )
+    db.execute("INSERT INTO acct VALUES (1, 10)")
+    tx = db.execute("UPDATE acct SET balance = 15").tx_id
+    assert rows(db, f"SELECT * FROM audit_log AS OF TRANSACTION {tx}") == [(1, 5)]
+    assert rows(db, f"SELECT * FROM acct AS OF TRANSACTION {tx}") == [(1, 15)]
+    assert db.check_history() == []
+
+
+def test_a_cascading_foreign_key_delete_is_versioned(db: ChronoDB) -> None:
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    db.execute(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, "
+        "pid INTEGER REFERENCES parent (id) ON DELETE CASCADE)"
+    )
+    db.execute("INSERT INTO parent VALUES (1), (2)")
+    before = db.execute("INSERT INTO child VALUES (10, 1), (11, 1), (12, 2)").tx_id
+    after = db.execute("DELETE FROM parent WHERE id = 1").tx_id
+    assert rows(db, "SELECT * FROM child") == [(12, 2)]
+    assert rows(db, f"SELECT * FROM child AS OF TRANSACTION {after}") == [(12, 2)]
+    assert len(rows(db, f"SELECT * FROM child AS OF TRANSACTION {before}")) == 3
+    assert db.check_history() == []
+
+
+@pytest.mark.parametrize("remake_history_triggers", [False, True])
+def test_history_keeps_the_final_row_whichever_trigger_sqlite_runs_first(
+    db: ChronoDB, remake_history_triggers: bool
+) -> None:
+    """SQLite runs TEMP triggers before the file's, and among TEMP triggers (the history
+    triggers are TEMP) the order follows when each was made: DDL remakes the history ones."""
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v, n INTEGER DEFAULT 0)")
+    db.execute(
+        "CREATE TEMP TRIGGER touch AFTER UPDATE ON main.t "
+        "BEGIN UPDATE t SET n = n + 1 WHERE id = NEW.id; END"
+    )
+    db.execute(
+        "CREATE TEMP TRIGGER keep AFTER DELETE ON main.t WHEN OLD.v = 'keep' "
+        "BEGIN INSERT INTO t VALUES (OLD.id, 'kept', 0); END"
+    )
+    db.execute(
+        "CREATE TEMP TRIGGER drop_new AFTER INSERT ON main.t WHEN NEW.v = 'gone' "
+        "BEGIN DELETE FROM t WHERE id = NEW.id; END"
+    )
+    if remake_history_triggers:
+        db.execute("CREATE TABLE unrelated (x)")
+    db.execute("INSERT INTO t (id, v) VALUES (1, 'a'), (2, 'keep')")
+    written = [
+        db.execute("UPDATE t SET v = 'b' WHERE id = 1").tx_id,
+        db.execute("DELETE FROM t WHERE id = 2").tx_id,
+        db.execute("INSERT INTO t (id, v) VALUES (3, 'gone')").tx_id,
+    ]
+    assert rows(db, "SELECT * FROM t") == [(1, "b", 1), (2, "kept", 0)]
+    assert rows(db, f"SELECT * FROM t AS OF TRANSACTION {written[-1]}") == rows(
+        db, "SELECT * FROM t"
+    )
+    assert rows(db, f"SELECT * FROM t AS OF TRANSACTION {written[0]}")[0] == (1, "b", 1)
+    assert db.check_history() == []
+    assert db.verify_audit_integrity()
