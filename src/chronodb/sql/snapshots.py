@@ -83,13 +83,20 @@ def as_of(
             f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) AND h.{OP} <> 'D'"
         )
 
-    def same_key(alias: str) -> str:
-        return " AND ".join(f"{alias}.{quote(k)} = k.{quote(k)}" for k in keys)
+    # A key other than the rowid may hold a NULL (SQLite allows it in a rowid table's
+    # primary key), which only IS matches; IS seeks the key index as = does. Such a key's
+    # versions of one transaction are not merged (NULLs never conflict), so the newest is
+    # the last written.
+    eq = "=" if rowid_column(sv) is not None else "IS"
 
+    def same_key(alias: str) -> str:
+        return " AND ".join(f"{alias}.{quote(k)} {eq} k.{quote(k)}" for k in keys)
+
+    newest = f"h2.{TX} DESC" if eq == "=" else f"h2.{TX} DESC, h2.rowid DESC"
     return (
         f"SELECT {select_list('k')} FROM {key_set} AS k "
         f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key('h2')} "
-        f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) WHERE h.{OP} <> 'D'"
+        f"AND h2.{TX} <= {tx_ref} ORDER BY {newest} LIMIT 1) WHERE h.{OP} <> 'D'"
     )
 
 
@@ -101,7 +108,8 @@ def versions(
     ``condition`` may use ``v._chrono_from`` (start, microseconds) and ``v._chrono_to``
     (end, NULL while current). ``rowid``: as for :func:`as_of`. ``dropped``: the
     transaction that dropped the table, if it was; the versions alive then end there, and
-    those it wrote itself were never seen.
+    those it wrote itself were never seen. A version its own transaction replaced (a key
+    holding a NULL keeps each write: see :func:`as_of`) was never seen either.
     """
     h = quote(sv.hist)
     keylist = key_list(sv.keys)
@@ -113,9 +121,9 @@ def versions(
     return (
         f"SELECT {_with_rowid(select, 'v', sv, rowid)} FROM (SELECT w.*, "
         f"{time_of(f'w.{TX}')} AS _chrono_from, {time_of(end)} AS _chrono_to "
-        f"FROM (SELECT *, lead({TX}) OVER (PARTITION BY {keylist} ORDER BY {TX}) "
+        f"FROM (SELECT *, lead({TX}) OVER (PARTITION BY {keylist} ORDER BY {TX}, {SEQ}) "
         f"AS _chrono_next FROM {h}) AS w) AS v "
-        f"WHERE v.{OP} <> 'D'{seen} AND ({condition})"
+        f"WHERE v.{OP} <> 'D' AND v._chrono_next IS NOT v.{TX}{seen} AND ({condition})"
     )
 
 
@@ -249,7 +257,7 @@ def changes(
     return (
         f"SELECT {_change_columns(sv, shapes)} "
         f"FROM (SELECT x.*, x.rowid AS _chrono_row, lag(x.rowid) OVER "
-        f"(PARTITION BY {keylist} ORDER BY x.{TX}) AS _chrono_prev FROM {h} AS x) AS v "
+        f"(PARTITION BY {keylist} ORDER BY x.{TX}, x.rowid) AS _chrono_prev FROM {h} AS x) AS v "
         f"LEFT JOIN {h} AS p ON p.rowid = v._chrono_prev "
         f"WHERE v.{TX} > {tx_at_micros(lo, epoch)} AND v.{TX} <= {tx_at_micros(hi, epoch)} "
         f"AND {_NOT_EMPTY} "

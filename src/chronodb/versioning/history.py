@@ -145,7 +145,7 @@ def prune(
         conn.executemany(f"DELETE FROM {h} WHERE rowid = ?", ((r[0],) for r in rows))
         removed += len(rows)
         # A key whose every version went leaves the key set (erase's rule too).
-        numbered = " AND ".join(f"{quote(k)} = ?{i}" for i, k in enumerate(sv.keys, 1))
+        numbered = " AND ".join(f"{quote(k)} IS ?{i}" for i, k in enumerate(sv.keys, 1))
         conn.executemany(
             f"DELETE FROM {quote(keys_of(hist))} WHERE {numbered} "
             f"AND NOT EXISTS (SELECT 1 FROM {h} WHERE {numbered})",

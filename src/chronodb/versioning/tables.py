@@ -76,17 +76,43 @@ def keys_of(hist: str) -> str:
     return "_chrono_k" + hist[len("_chrono_h") :]
 
 
-def create_key_set(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
-    """Create ``hist``'s key set and fill it from the keys its history holds."""
+def create_key_set(
+    conn: sqlite3.Connection, hist: str, keys: Sequence[str], *, nullable: bool = False
+) -> None:
+    """Create ``hist``'s key set and fill it from the keys its history holds.
+
+    ``nullable``: the table's key may hold a NULL (SQLite allows it in a rowid table's
+    non-INTEGER primary key). Such a key set is a rowid table, whose primary key takes
+    NULLs, and its triggers add a key holding one only if no row IS it (:func:`_add_key`).
+    """
     keylist = key_list(keys)
     # Untyped key columns, as in history: values keep their storage class, so keys compare
-    # equal across the two tables. A NULL key (legal in SQLite's non-INTEGER primary keys)
-    # is not stored: AS OF joins keys with =, which never matched NULL anyway.
+    # equal across the two tables.
+    layout = "" if nullable else " WITHOUT ROWID"
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {quote(keys_of(hist))} ({keylist}, "
-        f"PRIMARY KEY ({keylist})) WITHOUT ROWID"
+        f"PRIMARY KEY ({keylist})){layout}"
     )
-    conn.execute(f"{_add_keys(hist, keys)} SELECT {keylist} FROM {quote(hist)}")
+    conn.execute(f"{_add_keys(hist, keys)} SELECT DISTINCT {keylist} FROM {quote(hist)}")
+
+
+def nullable_key(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether table ``name``'s primary key may hold a NULL: a rowid table's key that is not
+    the rowid, with a column not declared NOT NULL (a WITHOUT ROWID table refuses NULLs)."""
+    info = conn.execute(f"PRAGMA main.table_info({quote(name)})").fetchall()
+    pk = [r for r in info if r[5] > 0]
+    if not pk or (len(pk) == 1 and pk[0][2].upper() == "INTEGER"):
+        return False
+    return has_rowid(conn, name) and any(not r[3] for r in pk)
+
+
+def has_rowid(conn: sqlite3.Connection, name: str) -> bool:
+    """Whether table ``name`` is a rowid table (not WITHOUT ROWID)."""
+    listed = conn.execute(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ? COLLATE NOCASE",
+        (name,),
+    ).fetchone()
+    return not (listed and listed[0])
 
 
 def _add_keys(hist: str, keys: Sequence[str]) -> str:
@@ -193,7 +219,7 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         f"INSERT INTO {quote(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} FROM {quote(name)}",
         (tx,),
     )
-    create_key_set(conn, hist, keys)
+    create_key_set(conn, hist, keys, nullable=nullable_key(conn, name))
     create_guard(conn, sv)
     create_triggers(conn, sv)
     return sv
@@ -327,10 +353,21 @@ def _key_cols(sv: SchemaVersion) -> tuple[Column, ...]:
     return sv.key_columns or (Column("rowid", ROWID_KEY, "INTEGER"),)
 
 
-def _add_key(sv: SchemaVersion) -> str:
-    """Add NEW's key to the key set (once, however often it is inserted)."""
-    values = ", ".join(_key_exprs(sv, "NEW"))
-    return f"{_add_keys(sv.hist, sv.keys)} VALUES ({values});"
+def _add_key(sv: SchemaVersion, nullable: bool) -> str:
+    """Add NEW's key to the key set (once, however often it is inserted).
+
+    ``nullable`` (see :func:`create_key_set`): a key holding a NULL goes in only if no key
+    IS it, since its key set's primary key, like any UNIQUE, takes NULLs as all different.
+    """
+    values = _key_exprs(sv, "NEW")
+    if not nullable:
+        return f"{_add_keys(sv.hist, sv.keys)} VALUES ({', '.join(values)});"
+    no_null = " AND ".join(f"{v} IS NOT NULL" for v in values)
+    same = " AND ".join(f"{quote(k)} IS {v}" for k, v in zip(sv.keys, values, strict=True))
+    return (
+        f"{_add_keys(sv.hist, sv.keys)} SELECT {', '.join(values)} WHERE {no_null} "
+        f"OR NOT EXISTS (SELECT 1 FROM {quote(keys_of(sv.hist))} WHERE {same});"
+    )
 
 
 def affinity(decl_type: str) -> str:
@@ -398,13 +435,7 @@ def _replaced(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     # Named bare: a trigger may not qualify the table it writes; a TEMP table comes first.
     note = quote(notes_of(sv.hist))
     conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {note} ({keylist})")
-    rowid = (
-        sv.keys == (ROWID_KEY,)
-        or not conn.execute(
-            "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ? COLLATE NOCASE",
-            (sv.name,),
-        ).fetchone()[0]
-    )
+    rowid = sv.keys == (ROWID_KEY,) or has_rowid(conn, sv.name)
     if rowid:
         other_row = "o.rowid IS NOT OLD.rowid"
     else:
@@ -461,10 +492,11 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
         differs(f"OLD.{quote(c.name)}", f"NEW.{quote(c.name)}", c) for c in tested
     )
     changed = changed or "0"
+    add_key = _add_key(sv, nullable_key(conn, sv.name))
     ai, au, ak, ad = (quote(n) for n in trigger_names(sv)[:4])
     conn.execute(
         f"CREATE TEMP TRIGGER {ai} AFTER INSERT ON {t} "
-        f"BEGIN {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
+        f"BEGIN {_upsert(sv, 'I', 'NEW', cols)} {add_key} END"
     )
     # A key change that changes other columns too fires this one as well; its 'U' for the
     # new key is overwritten by the 'I' of the trigger below, in either order (see _upsert).
@@ -481,7 +513,7 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     conn.execute(
         f"CREATE TEMP TRIGGER {ak} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
         f"WHEN {moved} BEGIN "
-        f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {_add_key(sv)} END"
+        f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {add_key} END"
     )
     conn.execute(
         f"CREATE TEMP TRIGGER {ad} AFTER DELETE ON {t} BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"

@@ -168,3 +168,32 @@ def test_history_keeps_the_final_row_whichever_trigger_sqlite_runs_first(
     assert rows(db, f"SELECT * FROM t AS OF TRANSACTION {written[0]}")[0] == (1, "b", 1)
     assert db.check_history() == []
     assert db.verify_audit_integrity()
+
+
+def test_a_null_in_a_composite_key_is_a_row_in_every_past(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE c (a, b, v, PRIMARY KEY (a, b))")
+    first = db.execute("INSERT INTO c VALUES (1, NULL, 'x'), (1, 2, 'y'), (NULL, NULL, 'z')").tx_id
+    with db.transaction():
+        for write in ("INSERT INTO c VALUES (2, NULL, 'p')", "UPDATE c SET v = 'q' WHERE a = 2"):
+            db.execute(write)
+        db.execute("UPDATE c SET v = 'w' WHERE a IS NULL")
+    second = db.transactions(1)[0]["tx_id"]
+    third = db.execute("DELETE FROM c WHERE v = 'x'").tx_id
+    by = "ORDER BY a, b, v"
+    assert rows(db, f"SELECT * FROM c AS OF TRANSACTION {first} {by}") == [
+        (None, None, "z"),
+        (1, None, "x"),
+        (1, 2, "y"),
+    ]
+    assert rows(db, f"SELECT * FROM c AS OF TRANSACTION {second} {by}") == [
+        (None, None, "w"),
+        (1, None, "x"),
+        (1, 2, "y"),
+        (2, None, "q"),
+    ]
+    assert rows(db, f"SELECT * FROM c AS OF TRANSACTION {third} {by}") == rows(
+        db, f"SELECT * FROM c {by}"
+    )
+    assert len(rows(db, "SELECT * FROM c FOR SYSTEM_TIME ALL")) == 5
+    assert db.check_history() == []
+    assert db.verify_audit_integrity()
