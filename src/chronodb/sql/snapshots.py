@@ -9,7 +9,16 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
-from chronodb.versioning.tables import OP, SEQ, TX, key_list, keys_of, quote, seq_after
+from chronodb.versioning.tables import (
+    OP,
+    SEQ,
+    TX,
+    key_list,
+    keys_of,
+    null_keys_of,
+    quote,
+    seq_after,
+)
 from chronodb.versioning.timeline import Epoch, time_of, tx_at_micros, user_of
 
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
@@ -44,6 +53,7 @@ def as_of(
     fixed_key: list[str] | None = None,
     *,
     rowid: bool = False,
+    null_keys: bool = False,
 ) -> str:
     """Rows of ``sv`` current at transaction ``tx_ref``, with ``columns_from``'s columns.
 
@@ -52,7 +62,8 @@ def as_of(
     (the key was inserted later).
     Depth of history does not matter, only the number of keys; with the key fixed by the
     outer query (``WHERE id = ?``) it is a handful of seeks. ``rowid``: add the rows' rowids
-    as a column ``_chrono_rowid`` (see ``rules/rowid_columns.py``).
+    as a column ``_chrono_rowid`` (see ``rules/rowid_columns.py``). ``null_keys``: the
+    table keeps keys holding a NULL apart (``Catalog.null_keyed``); their rows are added.
     """
     cols = columns_from.columns
     if sv is None:  # the table did not exist then
@@ -83,21 +94,21 @@ def as_of(
             f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) AND h.{OP} <> 'D'"
         )
 
-    # A key other than the rowid may hold a NULL (SQLite allows it in a rowid table's
-    # primary key), which only IS matches; IS seeks the key index as = does. Such a key's
-    # versions of one transaction are not merged (NULLs never conflict), so the newest is
-    # the last written.
-    eq = "=" if rowid_column(sv) is not None else "IS"
+    def newest_of(key_set: str, eq: str, order: str) -> str:
+        same_key = " AND ".join(f"h2.{quote(k)} {eq} k.{quote(k)}" for k in keys)
+        return (
+            f"SELECT {select_list('k')} FROM {key_set} AS k "
+            f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key} "
+            f"AND h2.{TX} <= {tx_ref} ORDER BY {order} LIMIT 1) WHERE h.{OP} <> 'D'"
+        )
 
-    def same_key(alias: str) -> str:
-        return " AND ".join(f"{alias}.{quote(k)} {eq} k.{quote(k)}" for k in keys)
-
-    newest = f"h2.{TX} DESC" if eq == "=" else f"h2.{TX} DESC, h2.rowid DESC"
-    return (
-        f"SELECT {select_list('k')} FROM {key_set} AS k "
-        f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key('h2')} "
-        f"AND h2.{TX} <= {tx_ref} ORDER BY {newest} LIMIT 1) WHERE h.{OP} <> 'D'"
-    )
+    found = newest_of(key_set, "=", f"h2.{TX} DESC")
+    if null_keys:
+        # Keys holding a NULL, which only IS matches (still a seek of the key index); their
+        # versions of one transaction are not merged (NULLs never conflict): the last wins.
+        held = quote(null_keys_of(sv.hist))
+        found += f" UNION ALL {newest_of(held, 'IS', f'h2.{TX} DESC, h2.rowid DESC')}"
+    return found
 
 
 def versions(

@@ -397,7 +397,10 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             assert shape is not None
             if rowid:
                 _expose_rowid(table, sv, [c.name for c in shape.columns], p.sql)
-            return snapshots.as_of(sv, tx_ref, shape, _fixed_key(table, sv), rowid=rowid)
+            null_keys = sv is not None and sv.hist in catalog.null_keyed
+            return snapshots.as_of(
+                sv, tx_ref, shape, _fixed_key(table, sv), rowid=rowid, null_keys=null_keys
+            )
         assert sv is not None
         if rowid:
             _expose_rowid(table, sv, [c.name for c in sv.columns] + list(snapshots.PERIOD), p.sql)

@@ -155,6 +155,8 @@ class Catalog:
         self.schema_cookie: int | None = None
         # Where the file's transaction ids start (see timeline).
         self.epoch = timeline.Epoch(0, 0)
+        # History tables whose keys may hold a NULL, kept apart (tables.create_null_keys).
+        self.null_keyed: frozenset[str] = frozenset()
 
     def load(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute(
@@ -167,6 +169,10 @@ class Catalog:
             by_name.setdefault(v.name.lower(), []).append(v)
         self._by_name = by_name
         self.epoch = timeline.epoch(conn)
+        held = conn.execute(
+            "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name GLOB '_chrono_n*'"
+        )
+        self.null_keyed = frozenset("_chrono_h" + r[0][len("_chrono_n") :] for r in held)
         self.schema_cookie = conn.execute("PRAGMA schema_version").fetchone()[0]
 
     def current(self, name: str) -> SchemaVersion | None:

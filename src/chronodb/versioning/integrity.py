@@ -98,7 +98,8 @@ def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[st
             f"{quote(c.name)} COLLATE BINARY, typeof({quote(c.name)})" for c in sv.columns
         )
         current = f"SELECT {exact} FROM {quote(sv.name)}"
-        past = f"SELECT {exact} FROM ({as_of(sv, str(newest), sv)})"
+        newest_rows = as_of(sv, str(newest), sv, null_keys=sv.hist in catalog.null_keyed)
+        past = f"SELECT {exact} FROM ({newest_rows})"
         only_now, only_past, count_now, count_past = conn.execute(
             f"SELECT (SELECT count(*) FROM ({current} EXCEPT {past})), "
             f"(SELECT count(*) FROM ({past} EXCEPT {current})), "

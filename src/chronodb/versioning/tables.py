@@ -76,24 +76,40 @@ def keys_of(hist: str) -> str:
     return "_chrono_k" + hist[len("_chrono_h") :]
 
 
-def create_key_set(
-    conn: sqlite3.Connection, hist: str, keys: Sequence[str], *, nullable: bool = False
-) -> None:
-    """Create ``hist``'s key set and fill it from the keys its history holds.
-
-    ``nullable``: the table's key may hold a NULL (SQLite allows it in a rowid table's
-    non-INTEGER primary key). Such a key set is a rowid table, whose primary key takes
-    NULLs, and its triggers add a key holding one only if no row IS it (:func:`_add_key`).
-    """
+def create_key_set(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
+    """Create ``hist``'s key set and fill it from the keys its history holds."""
     keylist = key_list(keys)
     # Untyped key columns, as in history: values keep their storage class, so keys compare
-    # equal across the two tables.
-    layout = "" if nullable else " WITHOUT ROWID"
+    # equal across the two tables. A key holding a NULL (legal in SQLite's non-INTEGER
+    # primary keys) is not stored: it goes in the table :func:`create_null_keys` makes.
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {quote(keys_of(hist))} ({keylist}, "
-        f"PRIMARY KEY ({keylist})){layout}"
+        f"PRIMARY KEY ({keylist})) WITHOUT ROWID"
     )
-    conn.execute(f"{_add_keys(hist, keys)} SELECT DISTINCT {keylist} FROM {quote(hist)}")
+    conn.execute(f"{_add_keys(hist, keys)} SELECT {keylist} FROM {quote(hist)}")
+
+
+def null_keys_of(hist: str) -> str:
+    """The table of ``hist``'s keys that hold a NULL: ``_chrono_n{N}_{name}``."""
+    return "_chrono_n" + hist[len("_chrono_h") :]
+
+
+def create_null_keys(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
+    """Create the table of ``hist``'s keys that hold a NULL, filled from its history.
+
+    Made only for a table whose key may hold one (:func:`nullable_key`); a key set, WITHOUT
+    ROWID, cannot. A rowid table, whose primary key takes NULLs (all different, as in any
+    UNIQUE), so its trigger adds a key only if no row IS it. It is written only when a key
+    holds a NULL: other writes pay the trigger's WHEN alone.
+    """
+    keylist = key_list(keys)
+    table = quote(null_keys_of(hist))
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({keylist}, PRIMARY KEY ({keylist}))")
+    some_null = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
+    conn.execute(
+        f"INSERT INTO {table} ({keylist}) SELECT DISTINCT {keylist} FROM {quote(hist)} "
+        f"WHERE {some_null}"
+    )
 
 
 def nullable_key(conn: sqlite3.Connection, name: str) -> bool:
@@ -219,7 +235,9 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         f"INSERT INTO {quote(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} FROM {quote(name)}",
         (tx,),
     )
-    create_key_set(conn, hist, keys, nullable=nullable_key(conn, name))
+    create_key_set(conn, hist, keys)
+    if nullable_key(conn, name):
+        create_null_keys(conn, hist, keys)
     create_guard(conn, sv)
     create_triggers(conn, sv)
     return sv
@@ -356,17 +374,28 @@ def _key_cols(sv: SchemaVersion) -> tuple[Column, ...]:
 def _add_key(sv: SchemaVersion, nullable: bool) -> str:
     """Add NEW's key to the key set (once, however often it is inserted).
 
-    ``nullable`` (see :func:`create_key_set`): a key holding a NULL goes in only if no key
-    IS it, since its key set's primary key, like any UNIQUE, takes NULLs as all different.
+    ``ON CONFLICT DO NOTHING``, not ``OR IGNORE``: a statement's own conflict resolution
+    (``INSERT OR ABORT``, ``OR REPLACE``...) overrides a trigger's ``OR`` clause, and a key
+    inserted again would fail the key set's uniqueness. An upsert clause is kept. A key that
+    may hold a NULL (``nullable``) goes in only without one: the key set refuses NULLs.
     """
-    values = _key_exprs(sv, "NEW")
+    values = ", ".join(_key_exprs(sv, "NEW"))
+    head = f"INSERT INTO {quote(keys_of(sv.hist))} ({key_list(sv.keys)})"
     if not nullable:
-        return f"{_add_keys(sv.hist, sv.keys)} VALUES ({', '.join(values)});"
-    no_null = " AND ".join(f"{v} IS NOT NULL" for v in values)
+        return f"{head} VALUES ({values}) ON CONFLICT DO NOTHING;"
+    no_null = " AND ".join(f"{v} IS NOT NULL" for v in _key_exprs(sv, "NEW"))
+    return f"{head} SELECT {values} WHERE {no_null} ON CONFLICT DO NOTHING;"
+
+
+def _add_null_key(sv: SchemaVersion) -> tuple[str, str]:
+    """(WHEN, body) of a trigger adding NEW's key to the null keys (:func:`create_null_keys`)."""
+    values = _key_exprs(sv, "NEW")
+    when = " OR ".join(f"{v} IS NULL" for v in values)
     same = " AND ".join(f"{quote(k)} IS {v}" for k, v in zip(sv.keys, values, strict=True))
-    return (
-        f"{_add_keys(sv.hist, sv.keys)} SELECT {', '.join(values)} WHERE {no_null} "
-        f"OR NOT EXISTS (SELECT 1 FROM {quote(keys_of(sv.hist))} WHERE {same});"
+    table = quote(null_keys_of(sv.hist))
+    return when, (
+        f"INSERT INTO {table} ({key_list(sv.keys)}) SELECT {', '.join(values)} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {same});"
     )
 
 
@@ -408,8 +437,10 @@ def differs(old: str, new: str, column: Column) -> str:
 
 
 def trigger_names(sv: SchemaVersion) -> list[str]:
-    """The history triggers' names; the last four only on tables :func:`_replaced` covers."""
-    return [f"{sv.hist}_{suffix}" for suffix in ("ai", "au", "ak", "ad", "bi", "bu", "ri", "ru")]
+    """The history triggers' names: the first four on every table, the next four only on
+    tables :func:`_replaced` covers, the last two on those with null keys."""
+    suffixes = ("ai", "au", "ak", "ad", "bi", "bu", "ri", "ru", "ni", "nk")
+    return [f"{sv.hist}_{suffix}" for suffix in suffixes]
 
 
 def notes_of(hist: str) -> str:
@@ -463,7 +494,7 @@ def _replaced(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     )
     read = sorted({name.lower(): name for u in uniques for name in u.columns}.values())
     of = ", ".join(quote(name) for name in read)
-    _, _, _, _, bi, bu, ri, ru = (quote(n) for n in trigger_names(sv))
+    bi, bu, ri, ru = (quote(n) for n in trigger_names(sv)[4:8])
     conn.execute(
         f"CREATE TEMP TRIGGER {bi} BEFORE INSERT ON {t} BEGIN DELETE FROM {note}; {noting('')} END"
     )
@@ -519,6 +550,18 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
         f"CREATE TEMP TRIGGER {ad} AFTER DELETE ON {t} BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"
     )
     _replaced(conn, sv)
+    null_keys = conn.execute(
+        "SELECT 1 FROM main.sqlite_schema WHERE type = 'table' AND name = ?",
+        (null_keys_of(sv.hist),),
+    ).fetchone()
+    if null_keys:
+        ni, nk = (quote(n) for n in trigger_names(sv)[8:])
+        when, body = _add_null_key(sv)
+        conn.execute(f"CREATE TEMP TRIGGER {ni} AFTER INSERT ON {t} WHEN {when} BEGIN {body} END")
+        conn.execute(
+            f"CREATE TEMP TRIGGER {nk} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
+            f"WHEN ({moved}) AND ({when}) BEGIN {body} END"
+        )
 
 
 def drop_triggers(conn: sqlite3.Connection, sv: SchemaVersion, schema: str = "temp") -> None:

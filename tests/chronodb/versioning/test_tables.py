@@ -197,3 +197,23 @@ def test_a_null_in_a_composite_key_is_a_row_in_every_past(db: ChronoDB) -> None:
     assert len(rows(db, "SELECT * FROM c FOR SYSTEM_TIME ALL")) == 5
     assert db.check_history() == []
     assert db.verify_audit_integrity()
+
+
+@pytest.mark.parametrize("resolution", ["OR ABORT", "OR FAIL", "OR ROLLBACK", "OR REPLACE"])
+def test_a_key_inserted_again_under_any_conflict_resolution(db: ChronoDB, resolution: str) -> None:
+    """A statement's own resolution overrides its triggers' OR clauses: history must not
+    fail on a key it holds already, nor on a key holding a NULL."""
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+    db.execute("CREATE TABLE c (a, b, v, PRIMARY KEY (a, b))")
+    db.execute("INSERT INTO t VALUES (1, 'a')")
+    db.execute("DELETE FROM t")
+    again = db.execute(f"INSERT {resolution} INTO t VALUES (1, 'b')").tx_id
+    moved = db.execute(f"INSERT {resolution} INTO t VALUES (2, 'c')").tx_id
+    db.execute("DELETE FROM t WHERE id = 1")
+    db.execute(f"UPDATE {resolution} t SET id = 1 WHERE id = 2")  # onto a key history holds
+    held = db.execute(f"INSERT {resolution} INTO c VALUES (1, NULL, 'x')").tx_id
+    assert rows(db, f"SELECT * FROM t AS OF TRANSACTION {again}") == [(1, "b")]
+    assert rows(db, f"SELECT * FROM t AS OF TRANSACTION {moved}") == [(1, "b"), (2, "c")]
+    assert rows(db, "SELECT * FROM t") == [(1, "c")]
+    assert rows(db, f"SELECT * FROM c AS OF TRANSACTION {held}") == [(1, None, "x")]
+    assert db.check_history() == []

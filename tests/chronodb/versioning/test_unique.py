@@ -92,7 +92,7 @@ def test_a_replaced_row_is_a_delete_in_the_change_history(db: ChronoDB) -> None:
 
 def test_a_table_without_other_unique_constraints_gets_no_more_triggers(db: ChronoDB) -> None:
     db.execute("CREATE TABLE plain (id INTEGER PRIMARY KEY, v)")
-    db.execute("CREATE TABLE keyed (k TEXT PRIMARY KEY, v)")
+    db.execute("CREATE TABLE keyed (k TEXT NOT NULL PRIMARY KEY, v)")
     db.execute("CREATE TABLE uniq (id INTEGER PRIMARY KEY, v UNIQUE)")
     names = [
         r[0]
