@@ -102,3 +102,18 @@ def test_a_table_without_other_unique_constraints_gets_no_more_triggers(db: Chro
     ]
     assert names.count("plain") == names.count("keyed") == 4
     assert names.count("uniq") == 8
+
+
+def test_a_replaced_parents_cascade_is_versioned(db: ChronoDB) -> None:
+    db.execute("PRAGMA foreign_keys = ON")
+    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY, code UNIQUE)")
+    db.execute(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, "
+        "pid INTEGER REFERENCES parent (id) ON DELETE CASCADE)"
+    )
+    db.execute("INSERT INTO parent VALUES (1, 'a'), (2, 'b')")
+    db.execute("INSERT INTO child VALUES (10, 1), (11, 2)")
+    tx = db.execute("REPLACE INTO parent VALUES (3, 'a')").tx_id
+    assert state(db.execute, "parent", f"AS OF TRANSACTION {tx}") == [(2, "b"), (3, "a")]
+    assert state(db.execute, "child", f"AS OF TRANSACTION {tx}") == [(11, 2)]
+    assert db.check_history() == []
