@@ -10,7 +10,7 @@ from typing import Any
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.timepoint import from_micros, to_micros
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, key_list, keys_of, quote
+from chronodb.versioning.tables import OP, TX, key_list, keys_of, null_keys_of, quote
 from chronodb.versioning.timeline import time_of, tx_at, user_of
 
 
@@ -49,6 +49,12 @@ def key_values(sv: SchemaVersion, pk: Any) -> list[Any]:
 
 def _match(sv: SchemaVersion, alias: str = "h") -> str:
     return " AND ".join(f"{alias}.{quote(k)} IS ?" for k in sv.keys)
+
+
+def _key_tables(catalog: Catalog, hist: str) -> list[str]:
+    """The tables holding ``hist``'s keys: its key set, and those holding a NULL if kept."""
+    held = [quote(null_keys_of(hist))] if hist in catalog.null_keyed else []
+    return [quote(keys_of(hist)), *held]
 
 
 def _values(catalog: Catalog, sv: SchemaVersion, row: sqlite3.Row, tx: int) -> dict[str, Any]:
@@ -146,11 +152,12 @@ def prune(
         removed += len(rows)
         # A key whose every version went leaves the key set (erase's rule too).
         numbered = " AND ".join(f"{quote(k)} IS ?{i}" for i, k in enumerate(sv.keys, 1))
-        conn.executemany(
-            f"DELETE FROM {quote(keys_of(hist))} WHERE {numbered} "
-            f"AND NOT EXISTS (SELECT 1 FROM {h} WHERE {numbered})",
-            {tuple(r)[2:] for r in rows},
-        )
+        for key_table in _key_tables(catalog, hist):
+            conn.executemany(
+                f"DELETE FROM {key_table} WHERE {numbered} "
+                f"AND NOT EXISTS (SELECT 1 FROM {h} WHERE {numbered})",
+                {tuple(r)[2:] for r in rows},
+            )
         # The oldest surviving version of each key must read as its insert.
         first = conn.execute(
             f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE {OP} = 'U' AND NOT EXISTS "
@@ -189,7 +196,8 @@ def erase(
         before({t for t, _ in touched})
     for hist in hists:
         removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
-        conn.execute(f"DELETE FROM {quote(keys_of(hist))} AS h WHERE {_match(sv)}", keys)
+        for key_table in _key_tables(catalog, hist):
+            conn.execute(f"DELETE FROM {key_table} AS h WHERE {_match(sv)}", keys)
     if sv.to_tx is None:
         if sv.keys == (ROWID_KEY,):
             conn.execute(f"DELETE FROM {quote(sv.name)} WHERE rowid = ?", keys)

@@ -260,3 +260,19 @@ def test_changes_carry_blob_values_as_bytes(db: ChronoDB) -> None:
     assert updated["before"]["data"] == b"\x00\x01" and updated["after"]["data"] == b"\xff"
     raw = db.execute("SELECT after FROM chrono_changes('files', 0)").fetchall()
     assert raw[-1]["after"] == '{"id":1,"data":{"$hex":"FF"}}'
+
+
+def test_erase_and_prune_a_key_holding_a_null_leave_no_copy_of_it(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE c (a TEXT, b TEXT, v, PRIMARY KEY (a, b))")
+    db.execute("INSERT INTO c VALUES ('secret', NULL, 1), ('gone', NULL, 2), ('kept', 'x', 3)")
+    deleted = db.execute("DELETE FROM c WHERE a = 'gone'").tx_time
+    db.erase("c", ("secret", None))
+    assert db.prune_history(deleted) == 2
+    held = db.connection.execute(
+        "SELECT name FROM sqlite_schema WHERE name GLOB '_chrono_[kn]*_c'"
+    ).fetchall()
+    assert len(held) == 2
+    for (table,) in held:
+        assert rows(db, f'SELECT a FROM "{table}" ORDER BY a') in ([], [("kept",)]), table
+    assert [tuple(r) for r in db.execute("SELECT * FROM c")] == [("kept", "x", 3)]
+    assert db.check_history() == []
