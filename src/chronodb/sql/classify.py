@@ -104,7 +104,7 @@ def write_target(sql: str) -> str | None:
     """
     start = _LEADING.match(sql)
     found = _TARGET.match(sql, start.end() if start else 0)
-    return None if found is None else _unquote(found.group(2))
+    return None if found is None else unquote(found.group(2))
 
 
 def savepoint_of(sql: str) -> tuple[str, str] | None:
@@ -116,10 +116,11 @@ def savepoint_of(sql: str) -> tuple[str, str] | None:
     found = _SAVEPOINT.match(sql, start.end() if start else 0)
     if found is None:
         return None
-    return found.group(1).upper(), _unquote(found.group(2)).casefold()
+    return found.group(1).upper(), unquote(found.group(2)).casefold()
 
 
-def _unquote(name: str) -> str:
+def unquote(name: str) -> str:
+    """A name or string as SQL quotes it ("x", [x], `x`, 'x'), without its quotes."""
     if name[0] == "[":
         return name[1:-1]
     if name[0] in "\"`'":

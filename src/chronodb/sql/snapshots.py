@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
-from chronodb.versioning.catalog import ROWID_KEY, SchemaVersion
+from chronodb.versioning.catalog import ROWID_KEY, Column, SchemaVersion
 from chronodb.versioning.tables import (
     OP,
     SEQ,
@@ -36,6 +36,17 @@ def rowid_column(sv: SchemaVersion) -> str | None:
     if len(keys) == 1 and keys[0].decl_type.upper() == "INTEGER":
         return keys[0].hist
     return None
+
+
+def projected(source: str, column: Column) -> str:
+    """``source`` (a history column) as ``column``: under its name, with its collation.
+
+    SQLite gives a subquery's column its expression's collation, so the table's own
+    (NOCASE, RTRIM, or one the application defines) is named here; the affinity comes with
+    the history column's declared type (``versioning/columns.py``).
+    """
+    collate = f" COLLATE {quote(column.collation)}" if column.collated else ""
+    return f"{source}{collate} AS {quote(column.name)}"
 
 
 def _with_rowid(select: list[str], alias: str, sv: SchemaVersion | None, rowid: bool) -> str:
@@ -78,13 +89,15 @@ def as_of(
 
     def select_list(key_alias: str) -> str:
         picked = [
-            f"{key_alias if c.hist in key_hist else 'h'}.{quote(c.hist)} AS {quote(c.name)}"
+            projected(f"{key_alias if c.hist in key_hist else 'h'}.{quote(c.hist)}", c)
             for c in cols
         ]
         return _with_rowid(picked, key_alias, sv, rowid)
 
-    if fixed_key is not None:
+    if fixed_key is not None and not any(c.collated for c in sv.key_columns):
         # The outer query names the key (WHERE id = ?): one seek for its newest version.
+        # Not for a collated key (NOCASE, say): 'Bob' then matches history's keys 'bob'
+        # and 'BOB', which the scan below finds, with the outer query's WHERE.
         match = " AND ".join(
             f"h2.{quote(k)} = {ref}" for k, ref in zip(keys, fixed_key, strict=True)
         )
@@ -124,7 +137,7 @@ def versions(
     """
     h = quote(sv.hist)
     keylist = key_list(sv.keys)
-    select = [f"v.{quote(c.hist)} AS {quote(c.name)}" for c in sv.columns]
+    select = [projected(f"v.{quote(c.hist)}", c) for c in sv.columns]
     select += [f"v._chrono_from / 1e6 AS {PERIOD[0]}", f"v._chrono_to / 1e6 AS {PERIOD[1]}"]
     end, seen = "w._chrono_next", ""
     if dropped is not None:
@@ -233,7 +246,11 @@ def _change_columns(sv: SchemaVersion, shapes: Sequence[SchemaVersion] = ()) -> 
         )
         return f"CASE {whens} ELSE {one(spans[-1], alias)} END"
 
-    keys = [f"v.{quote(k)} AS {quote(n)}" for k, n in zip(sv.keys, key_select(sv), strict=True)]
+    by_hist = {c.hist: c for c in sv.key_columns}
+    keys = [
+        projected(f"v.{quote(k)}", by_hist.get(k, Column(n, k, "")))
+        for k, n in zip(sv.keys, key_select(sv), strict=True)
+    ]
     return (
         f"CASE WHEN v.{OP} = 'D' THEN 'DELETE' WHEN {_P_ALIVE} THEN 'UPDATE' "
         f"ELSE 'INSERT' END AS operation, v.{TX} AS tx_id, "

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from chronodb.errors import CorruptDatabaseError
 from chronodb.versioning import timeline
+from chronodb.versioning.columns import BINARY
 
 CATALOG_DDL = """
 CREATE TABLE IF NOT EXISTS _chrono_meta (key TEXT PRIMARY KEY, value TEXT);
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS _chrono_schema (
     name     TEXT NOT NULL,
     hist     TEXT NOT NULL,            -- the history table
     keys     TEXT NOT NULL,            -- JSON list of the history columns that identify a row
-    columns  TEXT NOT NULL,            -- JSON list of [name, hist column, declared type]
+    columns  TEXT NOT NULL,            -- JSON list of [name, hist column, declared type,
+                                       -- collation] (before format 9, no collation)
     from_tx  INTEGER NOT NULL,
     from_us  INTEGER NOT NULL,
     to_tx    INTEGER,
@@ -63,6 +65,12 @@ class Column:
     name: str
     hist: str
     decl_type: str
+    collation: str = BINARY  # as declared (``versioning/columns.py``)
+
+    @property
+    def collated(self) -> bool:
+        """Whether the column compares other than byte by byte (BINARY)."""
+        return self.collation.upper() != BINARY
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ insert, and AS OF a transaction is an index seek per key (never a scan of the ve
     _chrono_seq  history order (the rowid)
     _chrono_tx   transaction that wrote the version (see ``_chrono_tx``)
     _chrono_op   'I' insert, 'U' update, 'D' delete (a tombstone)
-    <columns>    the row's values; keys first
+    <columns>    the row's values; keys first. Each declares its table column's affinity
+                 (``columns.history_type``), none a collation: history compares exactly
 
 Writers are serialized and each new version gets the next rowid, so history order is
 transaction order: ``_chrono_tx`` never decreases along ``_chrono_seq``. The versions of a
@@ -33,6 +34,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, Column, SchemaVersion
+from chronodb.versioning.columns import BINARY, affinity, collations, history_type
 from chronodb.versioning.unique import other_uniques
 
 TX = "_chrono_tx"
@@ -76,14 +78,20 @@ def keys_of(hist: str) -> str:
     return "_chrono_k" + hist[len("_chrono_h") :]
 
 
-def create_key_set(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
-    """Create ``hist``'s key set and fill it from the keys its history holds."""
+def create_key_set(
+    conn: sqlite3.Connection, hist: str, keys: Sequence[str], types: Sequence[str] = ()
+) -> None:
+    """Create ``hist``'s key set and fill it from the keys its history holds.
+
+    ``types``: each key column's type as history declares it (``columns.history_type``).
+    """
     keylist = key_list(keys)
-    # Untyped key columns, as in history: values keep their storage class, so keys compare
-    # equal across the two tables. A key holding a NULL (legal in SQLite's non-INTEGER
-    # primary keys) is not stored: it goes in the table :func:`create_null_keys` makes.
+    # Key columns declare history's types, so keys compare equal across the two tables and
+    # AS OF reads them with the table's affinity; both stay BINARY. A key holding a NULL
+    # (legal in SQLite's non-INTEGER primary keys) is not stored: it goes in the table
+    # :func:`create_null_keys` makes.
     conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {quote(keys_of(hist))} ({keylist}, "
+        f"CREATE TABLE IF NOT EXISTS {quote(keys_of(hist))} ({declare(keys, types)}, "
         f"PRIMARY KEY ({keylist})) WITHOUT ROWID"
     )
     conn.execute(f"{_add_keys(hist, keys)} SELECT {keylist} FROM {quote(hist)}")
@@ -94,7 +102,9 @@ def null_keys_of(hist: str) -> str:
     return "_chrono_n" + hist[len("_chrono_h") :]
 
 
-def create_null_keys(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -> None:
+def create_null_keys(
+    conn: sqlite3.Connection, hist: str, keys: Sequence[str], types: Sequence[str] = ()
+) -> None:
     """Create the table of ``hist``'s keys that hold a NULL, filled from its history.
 
     Made only for a table whose key may hold one (:func:`nullable_key`); a key set, WITHOUT
@@ -104,7 +114,9 @@ def create_null_keys(conn: sqlite3.Connection, hist: str, keys: Sequence[str]) -
     """
     keylist = key_list(keys)
     table = quote(null_keys_of(hist))
-    conn.execute(f"CREATE TABLE IF NOT EXISTS {table} ({keylist}, PRIMARY KEY ({keylist}))")
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} ({declare(keys, types)}, PRIMARY KEY ({keylist}))"
+    )
     some_null = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
     conn.execute(
         f"INSERT INTO {table} ({keylist}) SELECT DISTINCT {keylist} FROM {quote(hist)} "
@@ -129,6 +141,20 @@ def has_rowid(conn: sqlite3.Connection, name: str) -> bool:
         (name,),
     ).fetchone()
     return not (listed and listed[0])
+
+
+def declare(names: Sequence[str], types: Sequence[str]) -> str:
+    """Column definitions: each quoted name with its type, if it has one."""
+    typed = list(types) + [""] * (len(names) - len(types))
+    return ", ".join(f"{quote(n)} {t}".rstrip() for n, t in zip(names, typed, strict=True))
+
+
+def key_types(sv: SchemaVersion) -> list[str]:
+    """The type history declares for each of ``sv``'s key columns."""
+    if sv.keys == (ROWID_KEY,):
+        return ["INTEGER"]
+    by_hist = {c.hist: c for c in sv.columns}
+    return [history_type(by_hist[k].decl_type) if k in by_hist else "" for k in sv.keys]
 
 
 def _add_keys(hist: str, keys: Sequence[str]) -> str:
@@ -173,6 +199,14 @@ def table_shape(conn: sqlite3.Connection, name: str) -> tuple[list[tuple[str, st
     return cols, pk
 
 
+def table_collations(conn: sqlite3.Connection, name: str) -> dict[str, str]:
+    """The collations ``name``'s columns declare, by lowercased column name."""
+    row = conn.execute(
+        "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ? COLLATE NOCASE", (name,)
+    ).fetchone()
+    return collations(row[0]) if row is not None and row[0] else {}
+
+
 def _fresh(name: str, taken: set[str]) -> str:
     base = name if not name.lower().startswith("_chrono_") else f"c_{name}"
     candidate, n = base, 1
@@ -192,7 +226,7 @@ def _insert_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: in
             sv.name,
             sv.hist,
             json.dumps(list(sv.keys)),
-            json.dumps([[c.name, c.hist, c.decl_type] for c in sv.columns]),
+            json.dumps([[c.name, c.hist, c.decl_type, c.collation] for c in sv.columns]),
             tx,
             us,
         ),
@@ -214,11 +248,15 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
     ]
     hist = f"_chrono_h{table_id}_{name}"
     taken = {TX.lower(), OP.lower(), SEQ, LEAF, ROWID_KEY}
-    columns = tuple(Column(c, _fresh(c, taken), t) for c, t in cols)
+    collated = table_collations(conn, name)
+    columns = tuple(
+        Column(c, _fresh(c, taken), t, collated.get(c.lower(), BINARY)) for c, t in cols
+    )
     by_name = {c.name: c for c in columns}
     keys = tuple(by_name[p].hist for p in pk) if pk else (ROWID_KEY,)
     key_defs = [] if pk else [f"{ROWID_KEY} INTEGER"]
-    col_defs = [quote(c.hist) for c in columns]
+    # Each column declares its table column's affinity (see versioning/columns.py).
+    col_defs = [f"{quote(c.hist)} {history_type(c.decl_type)}".rstrip() for c in columns]
     conn.execute(
         f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER, "
         f"{OP} TEXT, " + ", ".join(key_defs + col_defs) + f", {LEAF} BLOB)"
@@ -235,9 +273,9 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
         f"INSERT INTO {quote(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} FROM {quote(name)}",
         (tx,),
     )
-    create_key_set(conn, hist, keys)
+    create_key_set(conn, hist, keys, key_types(sv))
     if nullable_key(conn, name):
-        create_null_keys(conn, hist, keys)
+        create_null_keys(conn, hist, keys, key_types(sv))
     create_guard(conn, sv)
     create_triggers(conn, sv)
     return sv
@@ -261,16 +299,19 @@ def new_shape(
     taken = set(hist_cols) | {ROWID_KEY}
     columns = []
     info = {r[1]: r for r in conn.execute(f"PRAGMA table_xinfo({quote(name)})")}
+    collated = table_collations(conn, name)
     for cname, ctype in cols:
+        collation = collated.get(cname.lower(), BINARY)
         known = prior.get(cname.lower())
         if known is not None:
-            columns.append(Column(cname, known.hist, ctype))
+            columns.append(Column(cname, known.hist, ctype, collation))
             continue
         hist_col = _fresh(cname, taken)
         default = stored_default(conn, ctype, info[cname][4])
         extra = f" DEFAULT {default}" if default is not None else ""
-        conn.execute(f"ALTER TABLE {quote(old.hist)} ADD COLUMN {quote(hist_col)}{extra}")
-        columns.append(Column(cname, hist_col, ctype))
+        declared = f"{quote(hist_col)} {history_type(ctype)}".rstrip()
+        conn.execute(f"ALTER TABLE {quote(old.hist)} ADD COLUMN {declared}{extra}")
+        columns.append(Column(cname, hist_col, ctype, collation))
     close_version(conn, old, tx, us)
     shaped = SchemaVersion(
         0, old.table_id, name, old.hist, old.keys, tuple(columns), tx, us, None, None
@@ -397,20 +438,6 @@ def _add_null_key(sv: SchemaVersion) -> tuple[str, str]:
         f"INSERT INTO {table} ({key_list(sv.keys)}) SELECT {', '.join(values)} "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {same});"
     )
-
-
-def affinity(decl_type: str) -> str:
-    """SQLite's column affinity for a declared type (its rules, in their order)."""
-    decl = decl_type.upper()
-    if "INT" in decl:
-        return "INTEGER"
-    if any(word in decl for word in ("CHAR", "CLOB", "TEXT")):
-        return "TEXT"
-    if not decl or "BLOB" in decl:
-        return "BLOB"
-    if any(word in decl for word in ("REAL", "FLOA", "DOUB")):
-        return "REAL"
-    return "NUMERIC"
 
 
 def _compares_as_bytes(column: Column) -> bool:

@@ -7,23 +7,30 @@ file is either wholly upgraded or untouched.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
 from chronodb.errors import ChronoDBError, CorruptDatabaseError
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.columns import BINARY, history_type
 from chronodb.versioning.tables import (
     LEAF,
     OP,
     TX,
     create_guard,
     create_key_set,
+    declare,
     drop_triggers,
+    key_list,
+    key_types,
+    keys_of,
     quote,
+    table_collations,
 )
 
-FORMAT = 8
+FORMAT = 9
 """1: births were a partial index of history ('I' versions); 2: a table of their own;
 3: a point in time resolves through sparse marks, not an index on every transaction's time;
 4: the allocator writes the marks, not triggers on ``_chrono_tx``; 5: nothing in a history
@@ -32,7 +39,9 @@ write can abort the statement (see :func:`_abort_free_history`); 6: each history
 writes from connections that are not ChronoDB's; 8: a transaction's id is its time, most
 write no record (``timeline``), the history triggers are each connection's own TEMP
 triggers (``tables.CURRENT_TX``), and stored guard triggers refuse other connections'
-writes (``tables.WRITE_GUARD``); the ledger's leaves go on history rows (``tables.LEAF``)."""
+writes (``tables.WRITE_GUARD``); the ledger's leaves go on history rows (``tables.LEAF``);
+9: history columns declare their table column's affinity and the catalog records each
+column's collation (``versioning/columns.py``), so AS OF compares as the table does."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -79,6 +88,9 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
         for sv in catalog.live_tables():
             create_guard(conn, sv)
         _leaf_columns(conn, catalog)
+    if found < 9:
+        _collations(conn, catalog)
+        _typed_history(conn, catalog)
     conn.execute(
         "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
     )
@@ -143,3 +155,101 @@ def _leaf_columns(conn: sqlite3.Connection, catalog: Catalog) -> None:
                 "name for the audit ledger"
             )
         conn.execute(f"ALTER TABLE {quote(hist)} ADD COLUMN {LEAF} BLOB")
+
+
+def _collations(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """Record each column's collation in the catalog, as its live table declares it.
+
+    A history column keeps its collation under renames (no ALTER TABLE changes one), so
+    every shape of a live table takes its columns' from today's definition; a dropped
+    table's definition is gone, and its columns read as BINARY.
+    """
+    declared: dict[str, str] = {}  # history column of a live table -> collation
+    for sv in catalog.live_tables():
+        found = table_collations(conn, sv.name)
+        for c in sv.columns:
+            declared[f"{sv.hist}.{c.hist}"] = found.get(c.name.lower(), BINARY)
+    for sv in catalog.versions:
+        columns = [
+            [c.name, c.hist, c.decl_type, declared.get(f"{sv.hist}.{c.hist}", BINARY)]
+            for c in sv.columns
+        ]
+        conn.execute(
+            "UPDATE _chrono_schema SET columns = ? WHERE id = ?", (json.dumps(columns), sv.id)
+        )
+    catalog.load(conn)
+
+
+def _typed_history(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """Declare each history and key set column with its table column's affinity.
+
+    The stored values already have it (they came from the table), so only the declarations
+    change: SQLite cannot retype a column, but rewriting the CREATE TABLE text under
+    ``writable_schema`` is safe when only declared types change and no stored value would
+    convert (SQLite documents the same for removing a NOT NULL). A build that refuses it
+    (defensive mode) gets the tables copied instead.
+    """
+    edits: list[tuple[str, str]] = []
+    for sv in _histories(conn, catalog):
+        types: dict[str, str] = {}  # newest shape wins: a type never changes, a column may go
+        for shape in catalog.versions:
+            if shape.hist == sv.hist:
+                types.update({c.hist: history_type(c.decl_type) for c in shape.columns})
+        edits.append((sv.hist, _history_sql(conn, sv.hist, types)))
+        key_set = keys_of(sv.hist)
+        key_sql = (
+            f"CREATE TABLE {quote(key_set)} ({declare(sv.keys, key_types(sv))}, "
+            f"PRIMARY KEY ({key_list(sv.keys)})) WITHOUT ROWID"
+        )
+        edits.append((key_set, key_sql))
+    if edits and not _rewrite_schema(conn, edits):
+        for name, sql in edits:
+            copy_table(conn, name, sql)
+
+
+def _history_sql(conn: sqlite3.Connection, hist: str, types: dict[str, str]) -> str:
+    """``hist``'s CREATE TABLE with ``types`` declared; every other clause as it is."""
+    parts = []
+    for _cid, name, decl, notnull, default, pk in conn.execute(f"PRAGMA table_info({quote(hist)})"):
+        part = f"{quote(name)} {types.get(name, decl)}".rstrip()
+        part += " PRIMARY KEY" * bool(pk) + " NOT NULL" * bool(notnull)
+        part += f" DEFAULT {default}" if default is not None else ""
+        parts.append(part)
+    return f"CREATE TABLE {quote(hist)} ({', '.join(parts)})"
+
+
+def _rewrite_schema(conn: sqlite3.Connection, edits: list[tuple[str, str]]) -> bool:
+    """Put each ``(table, CREATE TABLE text)`` into sqlite_schema; False if SQLite refuses."""
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        conn.executemany(
+            "UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?",
+            [(sql, name) for name, sql in edits],
+        )
+        conn.execute(f"PRAGMA schema_version = {version + 1}")
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
+    return True
+
+
+def copy_table(conn: sqlite3.Connection, name: str, create_sql: str) -> None:
+    """Remake table ``name`` as ``create_sql`` declares it, with its rows and indexes.
+
+    ``create_sql`` must name the same columns in the same order; the rows keep their rowids.
+    """
+    indexes = conn.execute(
+        "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+        (name,),
+    ).fetchall()
+    scratch = f"{name}_chrono_copy"
+    head = f"CREATE TABLE {quote(name)} "
+    assert create_sql.startswith(head), create_sql
+    conn.execute(f"CREATE TABLE {quote(scratch)} {create_sql[len(head) :]}")
+    conn.execute(f"INSERT INTO {quote(scratch)} SELECT * FROM {quote(name)}")
+    conn.execute(f"DROP TABLE {quote(name)}")
+    conn.execute(f"ALTER TABLE {quote(scratch)} RENAME TO {quote(name)}")
+    for (sql,) in indexes:
+        conn.execute(sql)

@@ -1,6 +1,12 @@
-"""SQL over history: AS OF stays one index seek per key, a NULL in a key included."""
+"""SQL over history: AS OF stays one index seek per key, a NULL in a key included, and a
+table read in the past compares, sorts, groups and matches exactly as the table does.
+
+``AS OF TIMESTAMP 9e9`` is now: every query must answer as it does without the clause.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -47,3 +53,122 @@ def test_a_table_whose_key_may_hold_a_null_joins_and_scans_as_of(db: ChronoDB) -
     assert [tuple(r) for r in db.execute(sql)] == [(1, 1)]
     scan = db.execute(f"SELECT name, v FROM c AS OF TRANSACTION {tx} ORDER BY v")
     assert [tuple(r) for r in scan] == [("a", 1), (None, 2)]
+
+
+NOW = "AS OF TIMESTAMP 9e9"
+
+
+def rows(db: ChronoDB, sql: str, params: Any = None) -> list[tuple]:
+    return [tuple(r) for r in db.execute(sql, params)]
+
+
+def same_now(db: ChronoDB, sql: str, params: Any = None) -> list[tuple]:
+    """Run ``sql`` (``{}`` where a temporal clause may go) plain and AS OF now; both agree."""
+    plain = rows(db, sql.format(""), params)
+    assert rows(db, sql.format(NOW), params) == plain, sql
+    return plain
+
+
+@pytest.fixture
+def users(db: ChronoDB) -> ChronoDB:
+    db.execute(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, score REAL, n NUMERIC, label TEXT, "
+        "name TEXT COLLATE NOCASE, code TEXT COLLATE RTRIM)"
+    )
+    db.execute(
+        "INSERT INTO users VALUES (1, 2.0, '10', 5, 'bob', 'a'), (2, 3, 7.0, 'x', 'BOB', 'a  '), "
+        "(3, 1.5, '1e2', '6', 'alice', 'b')"
+    )
+    db.execute("UPDATE users SET score = score + 0.5 WHERE id = 3")
+    return db
+
+
+@pytest.mark.parametrize(
+    ("sql", "params", "expected"),
+    [
+        ("SELECT id FROM users {} WHERE id = ?", ["1"], [(1,)]),
+        ("SELECT id FROM users {} WHERE id IN ('2', '3') ORDER BY id", None, [(2,), (3,)]),
+        ("SELECT id FROM users {} WHERE score > '2.5' ORDER BY id", None, [(2,)]),
+        ("SELECT id FROM users {} WHERE n = ?", ["1e2"], [(3,)]),
+        ("SELECT id FROM users {} WHERE n < '8' ORDER BY id", None, [(2,)]),
+        ("SELECT id FROM users {} WHERE label = 5", None, [(1,)]),
+    ],
+)
+def test_a_past_column_keeps_its_type_affinity(
+    users: ChronoDB, sql: str, params: Any, expected: list[tuple]
+) -> None:
+    assert same_now(users, sql, params) == expected
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT count(*) FROM users {} WHERE name = 'Bob'", [(2,)]),
+        ("SELECT count(*) FROM users {} WHERE name IN ('BOB')", [(2,)]),
+        ("SELECT count(*) FROM users {} WHERE name > 'ALICE'", [(2,)]),
+        ("SELECT count(DISTINCT name) FROM users {}", [(2,)]),
+        ("SELECT lower(name), count(*) FROM users {} GROUP BY name ORDER BY 1", None),
+        ("SELECT id FROM users {} ORDER BY name, id", [(3,), (1,), (2,)]),
+        ("SELECT count(*) FROM (SELECT name FROM users {} UNION SELECT 'ALICE')", [(2,)]),
+        ("SELECT lower(min(name)), lower(max(name)) FROM users {}", [("alice", "bob")]),
+        ("SELECT count(*) FROM users {} WHERE code = 'a'", [(2,)]),
+        ("SELECT count(DISTINCT code) FROM users {}", [(2,)]),
+    ],
+)
+def test_a_past_column_keeps_its_collation(
+    users: ChronoDB, sql: str, expected: list[tuple] | None
+) -> None:
+    answer = same_now(users, sql)
+    if expected is not None:
+        assert answer == expected
+
+
+def test_a_collation_the_application_defines_applies_in_the_past(db: ChronoDB) -> None:
+    db.connection.create_collation("by_length", lambda a, b: (len(a) > len(b)) - (len(a) < len(b)))
+    db.execute("CREATE TABLE words (w TEXT COLLATE by_length)")
+    db.execute("INSERT INTO words VALUES ('ccc'), ('a'), ('bb'), ('zz')")
+    assert same_now(db, "SELECT count(*) FROM words {} WHERE w = 'xy'") == [(2,)]
+    assert same_now(db, "SELECT w FROM words {} WHERE length(w) <> 2 ORDER BY w") == [
+        ("a",),
+        ("ccc",),
+    ]
+
+
+@pytest.mark.parametrize(
+    "clause",
+    ["FOR SYSTEM_TIME ALL", "FOR SYSTEM_TIME BETWEEN 0 AND 9e9", "FOR SYSTEM_TIME FROM 0 TO 9e9"],
+)
+def test_ranges_of_versions_compare_as_the_table_does(users: ChronoDB, clause: str) -> None:
+    name = f"SELECT count(*) FROM users {clause} WHERE name = 'Bob'"
+    assert users.execute(name).scalar() == 2
+    assert users.execute(f"SELECT count(*) FROM users {clause} WHERE id = '3'").scalar() == 2
+    assert users.execute(f"SELECT count(*) FROM users {clause} WHERE score > '2.5'").scalar() == 1
+
+
+def test_a_collated_key_is_found_by_any_spelling_it_matches(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE codes (code TEXT COLLATE NOCASE PRIMARY KEY, label TEXT)")
+    db.execute("INSERT INTO codes VALUES ('ab', 'first')")
+    before = db.execute("UPDATE codes SET label = 'second' WHERE code = 'AB'").tx_id
+    # History keeps keys exact: the key changing case is a new key there (a delete and an
+    # insert), and AS OF still finds the one row under either spelling.
+    after = db.execute("UPDATE codes SET code = 'AB' WHERE code = 'ab'").tx_id
+    sql = "SELECT code, label FROM codes AS OF TRANSACTION ? WHERE code = ?"
+    assert rows(db, sql, [before, "Ab"]) == [("ab", "second")]
+    assert rows(db, sql, [after, "aB"]) == [("AB", "second")]
+    changes = rows(db, "SELECT operation, code FROM chrono_changes('codes', 0) WHERE code = 'ab'")
+    assert changes == [("INSERT", "ab"), ("UPDATE", "ab"), ("DELETE", "ab"), ("INSERT", "AB")]
+
+
+def test_a_column_added_later_keeps_its_affinity_and_collation(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    db.execute("ALTER TABLE t ADD COLUMN amount REAL DEFAULT 0")
+    db.execute("ALTER TABLE t ADD COLUMN tag TEXT COLLATE NOCASE")
+    db.execute("INSERT INTO t VALUES (1, 2.5, 'Red'), (2, 1, 'red'), (3, 4, 'blue')")
+    assert same_now(db, "SELECT id FROM t {} WHERE amount >= '2' ORDER BY id") == [(1,), (3,)]
+    assert same_now(db, "SELECT count(*) FROM t {} WHERE tag = 'RED'") == [(2,)]
+
+
+def test_a_change_of_case_is_a_new_version(users: ChronoDB) -> None:
+    changed = users.execute("UPDATE users SET name = 'Bob', code = 'a ' WHERE id = 1")
+    assert changed.tx_id is not None
+    assert same_now(users, "SELECT name, code FROM users {} WHERE id = 1") == [("Bob", "a ")]

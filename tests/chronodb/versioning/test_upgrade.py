@@ -7,7 +7,8 @@ index of history); the statements that made it, one transaction each, are listed
 format 4 (history writes that could abort), ``files/format5.db`` at format 5 (births: a
 key once per life), ``files/format6.db`` at format 6 (triggers that let any connection
 write) and ``files/format7.db`` at format 7 (stored history triggers, counted transaction
-ids), all by ``files/make_kv.py``.
+ids), all by ``files/make_kv.py``. ``files/format8.db`` was written at format 8 (untyped
+history columns, no collations in the catalog) by ``files/make_format8.py``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 
 from chronodb import ChronoDB, ChronoDBError, ReadOnlyError
 from chronodb.versioning.tables import WRITE_GUARD
-from chronodb.versioning.upgrade import FORMAT
+from chronodb.versioning.upgrade import FORMAT, copy_table
 
 FILES = Path(__file__).parent / "files"
 FORMAT1 = FILES / "format1.db"
@@ -167,3 +168,86 @@ def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: st
     assert not [name for name, kind in kinds if name.startswith("_chrono_tx_mark_")]
     assert marks == [(32,), (64,)]
     assert file_format(path) == str(FORMAT)
+
+
+@pytest.fixture
+def format8(tmp_path: Path) -> Path:
+    path = tmp_path / "format8.db"
+    shutil.copy(FILES / "format8.db", path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id FROM people {} WHERE id = '1'",
+        "SELECT id FROM people {} WHERE score > '2.5' ORDER BY id",
+        "SELECT id, n, extra FROM people {} WHERE n = '1e2'",
+        "SELECT count(*) FROM people {} WHERE name = 'Bob'",
+        "SELECT count(DISTINCT name) FROM people {}",
+        "SELECT code, label FROM codes {} WHERE code = 'AB'",
+        "SELECT code FROM codes {} WHERE label = 'x'",
+    ],
+)
+def test_a_format8_file_compares_as_its_tables_do(format8: Path, sql: str) -> None:
+    with ChronoDB(format8) as db:
+        plain = [tuple(r) for r in db.execute(sql.format(""))]
+        assert plain
+        assert [tuple(r) for r in db.execute(sql.format("AS OF TIMESTAMP 9e9"))] == plain
+
+
+def test_a_format8_file_keeps_its_values_and_history(format8: Path) -> None:
+    with sqlite3.connect(format8) as conn:
+        before = conn.execute(
+            "SELECT *, typeof(score), typeof(n), typeof(tag) FROM _chrono_h1_people ORDER BY 1"
+        ).fetchall()
+        txs = [r[0] for r in conn.execute("SELECT DISTINCT _chrono_tx FROM _chrono_h1_people")]
+    with ChronoDB(format8) as db:
+        first = db.execute(
+            "SELECT id, name, score, n, tag, data FROM people AS OF TRANSACTION ? ORDER BY id",
+            [min(txs)],
+        )
+        assert [tuple(r) for r in first] == [
+            (1, "bob", 2.5, 10, "x", b"\x00"),
+            (2, "BOB", 3.0, 7, 5, None),
+            (3, "alice", 1.0, 100, "y", b"\x01"),
+        ]
+        assert db.check_history() == []
+        assert db.verify_audit_integrity()
+        db.execute("UPDATE people SET name = 'Alice' WHERE id = 3")
+        assert db.execute("SELECT name FROM people AS OF TIMESTAMP 9e9 WHERE id = 3").scalar() == (
+            "Alice"
+        )
+    with sqlite3.connect(format8) as conn:
+        after = conn.execute(
+            "SELECT *, typeof(score), typeof(n), typeof(tag) FROM _chrono_h1_people ORDER BY 1"
+        ).fetchall()
+        checked = conn.execute("PRAGMA integrity_check").fetchall()
+        schema = dict(conn.execute("SELECT name, sql FROM sqlite_schema WHERE type = 'table'"))
+    assert after[: len(before)] == before
+    assert checked == [("ok",)]
+    assert (
+        '"id" INTEGER, "name" TEXT, "score" REAL, "n" NUMERIC, "tag", "data"'
+        in (schema["_chrono_h1_people"])
+    )
+    assert '"extra" INTEGER DEFAULT 7' in schema["_chrono_h1_people"]
+    assert '("code" TEXT, PRIMARY KEY ("code"))' in schema["_chrono_k2_codes"]
+    assert file_format(format8) == str(FORMAT)
+
+
+def test_a_table_copied_to_new_declarations_keeps_rows_rowids_and_indexes(
+    format8: Path,
+) -> None:
+    """What the upgrade does where SQLite refuses to rewrite sqlite_schema (defensive mode)."""
+    with sqlite3.connect(format8) as conn:
+        before = conn.execute("SELECT rowid, * FROM _chrono_h2_codes ORDER BY 1").fetchall()
+        sql = conn.execute("SELECT sql FROM sqlite_schema WHERE name = '_chrono_h2_codes'")
+        typed = sql.fetchone()[0].replace('"code", "label"', '"code" TEXT, "label" TEXT')
+        copy_table(conn, "_chrono_h2_codes", typed)
+        after = conn.execute("SELECT rowid, * FROM _chrono_h2_codes ORDER BY 1").fetchall()
+        schema = dict(conn.execute("SELECT name, sql FROM sqlite_schema"))
+        checked = conn.execute("PRAGMA integrity_check").fetchall()
+    assert after == before
+    assert schema["_chrono_h2_codes"] == typed
+    assert "_chrono_h2_codes_key" in schema
+    assert checked == [("ok",)]
