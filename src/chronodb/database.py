@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
 from chronodb import _guard, _translate
@@ -848,22 +847,12 @@ class ChronoDB:
                 head = explain.group(0)
                 final, bound = self._bind_current(" " * len(head) + sql[len(head) :], params)
                 return head + final.lstrip(), bound
-            planned = temporal.plan(sql, self._catalog, self._view_body)
+            planned = temporal.plan(sql, self._catalog)
             self._plans[sql] = planned
         return temporal.bind(planned, params, self._catalog, self._evaluate)
 
     def _evaluate(self, expression: str) -> Any:
         return self._conn.execute(f"SELECT {expression}").fetchone()[0]
-
-    def _view_body(self, name: str) -> exp.Expr | None:
-        row = self._conn.execute(
-            "SELECT sql FROM sqlite_schema WHERE type = 'view' AND name = ? COLLATE NOCASE",
-            (name,),
-        ).fetchone()
-        if row is None:
-            return None
-        tree = parse(row[0])[0]
-        return tree.args.get("expression")
 
     def _ddl(self, sql: str, params: Params) -> Result:
         return ddl_mod.run_ddl(self, sql, params)

@@ -15,7 +15,9 @@ from sqlglot.errors import ParseError
 from chronodb.errors import SchemaError, SQLSyntaxError
 from chronodb.result import Result
 from chronodb.sql import temporal
+from chronodb.sql.classify import plain_view_statement
 from chronodb.sql.dialect import parse
+from chronodb.versioning import views
 from chronodb.versioning.tables import (
     close_version,
     create_triggers,
@@ -48,10 +50,21 @@ def _has_version(tree: exp.Expr) -> bool:
 
 
 def run_ddl(db: ChronoDB, sql: str, params: Params) -> Result:
+    """Run one DDL statement, then record the views' definitions if it changed any (a
+    CREATE or DROP VIEW, or an ALTER TABLE whose renames SQLite wrote into views)."""
+    assert db._tx is not None
+    if plain_view_statement(sql):
+        result = Result(db._conn.execute(sql, () if params is None else params))
+    else:
+        result = _run(db, sql, params, *db._tx)
+    views.record(db._conn, *db._tx)
+    db._reload_catalog()
+    return result
+
+
+def _run(db: ChronoDB, sql: str, params: Params, tx: int, us: int) -> Result:
     conn = db._conn
     tree = _parse_one(sql)
-    assert db._tx is not None
-    tx, us = db._tx
     if isinstance(tree, exp.Create):
         run_sql, bound = sql, (() if params is None else params)
         if _has_version(tree):
@@ -66,7 +79,6 @@ def run_ddl(db: ChronoDB, sql: str, params: Params) -> Result:
         versionable = kind == "TABLE" and not temporary and not is_internal(name)
         if versionable and db._catalog.current(name) is None:
             register_table(conn, name, tx, us)
-        db._reload_catalog()
         return Result(cur)
     if isinstance(tree, exp.Alter):
         return _alter(db, sql, tree, tx, us)
@@ -77,13 +89,11 @@ def run_ddl(db: ChronoDB, sql: str, params: Params) -> Result:
         for sv in versions:
             if sv is not None:
                 close_version(conn, sv, tx, us)
-        db._reload_catalog()
         return Result(cur)
     cur = conn.execute(sql, () if params is None else params)
     # A statement sqlglot could not parse (CREATE TABLE ... WITHOUT ROWID): version what it made.
     for name in unversioned_tables(conn, db._catalog):
         register_table(conn, name, tx, us)
-    db._reload_catalog()
     return Result(cur)
 
 
@@ -108,7 +118,6 @@ def _alter(db: ChronoDB, sql: str, tree: exp.Alter, tx: int, us: int) -> Result:
         raise
     sv = new_shape(conn, old, new_name, renamed, tx, us)
     create_triggers(conn, sv)
-    db._reload_catalog()
     return Result(cur)
 
 

@@ -16,7 +16,7 @@ class Route(Enum):
     WRITE = "write"  # straight to SQLite, inside a versioned transaction
     TEMPORAL = "temporal"  # parsed and rewritten, then read
     TEMPORAL_WRITE = "temporal_write"  # INSERT ... SELECT ... AS OF
-    DDL = "ddl"  # CREATE/ALTER/DROP TABLE, CREATE VIEW ... AS OF: parsed
+    DDL = "ddl"  # CREATE/ALTER/DROP TABLE, CREATE/DROP VIEW (recorded: versioning/views.py)
     BEGIN = "begin"
     COMMIT = "commit"
     ROLLBACK = "rollback"
@@ -60,10 +60,11 @@ def classify(sql: str) -> Route:
         rest = sql[word_match.end() :] if word_match else ""
         target = _DDL_TARGET.match(rest)
         kind = (target.group(1) or target.group(2)).upper() if target else ""
-        if kind == "TABLE" or (kind == "VIEW" and temporal):
+        temporary = re.match(r"\s*TEMP", rest, re.I) is not None
+        if kind == "TABLE" or (kind == "VIEW" and (temporal or not temporary)):
             return Route.DDL
-        # Views, indexes and triggers change no rows: as a WRITE they would look empty and be
-        # rolled back.
+        # Indexes, triggers and TEMP views change no rows and are not versioned: as a WRITE
+        # they would look empty and be rolled back.
         return Route.PLAIN
     if word == "BEGIN":
         return Route.BEGIN
@@ -117,6 +118,18 @@ def savepoint_of(sql: str) -> tuple[str, str] | None:
     if found is None:
         return None
     return found.group(1).upper(), unquote(found.group(2)).casefold()
+
+
+def plain_view_statement(sql: str) -> bool:
+    """Whether ``sql`` is a CREATE or DROP VIEW without a temporal clause: SQLite runs it as
+    written (sqlglot need not understand the view's query)."""
+    return _VIEW_STATEMENT.match(sql) is not None and _TEMPORAL.search(sql) is None
+
+
+_VIEW_STATEMENT = re.compile(
+    r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(?:CREATE|DROP)\s+(?:TEMP(?:ORARY)?\s+)?VIEW\b",
+    re.I | re.S,
+)
 
 
 def unquote(name: str) -> str:

@@ -8,6 +8,7 @@ change it, and that is part of the cache key.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,11 @@ class Plan:
     # Whether every point is a timestamp: only then can ``recent`` hold (a transaction
     # number is not a time to compare with since_us).
     timestamps_only: bool = False
+    # The views the statement reads with a temporal clause: (name, index of its point or -1
+    # for a range, unit). A view reads as it was defined at its point, so such a statement
+    # is planned once per choice of definitions (``variants``, see bind).
+    views: tuple[tuple[str, int, str], ...] = ()
+    variants: dict[tuple, Plan] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.blank_params = tuple(
@@ -216,8 +222,12 @@ def _collect_points(tree: exp.Expr, sql: str) -> list[Point]:
     return points
 
 
-def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]) -> Plan:
-    """Parse a temporal statement and apply the catalog-independent rules."""
+def plan(sql: str, catalog: Catalog) -> Plan:
+    """Parse a temporal statement and apply the catalog-independent rules.
+
+    A statement that reads a view with a temporal clause is left before its views are
+    expanded: which definition each reads depends on the point (see :func:`bind`).
+    """
     try:
         trees = parse(sql)
     except ParseError as err:
@@ -235,7 +245,40 @@ def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]
     points = _collect_points(tree, sql)
     tree = keep_column_names(tree)
     tree = push_query_as_of(tree)
-    tree = expand_views(tree, view_body)
+    for select in tree.find_all(exp.Select):
+        if select.args.get(QUERY_AS_OF):
+            raise TemporalError("AS OF outside a query", sql=sql)
+    views = _view_refs(tree, catalog)
+    if views:
+        return Plan(sql, tree, points, [], positional, views=views)
+    return _planned(sql, tree, points, positional, catalog)
+
+
+def _view_refs(tree: exp.Expr, catalog: Catalog) -> tuple[tuple[str, int, str], ...]:
+    """Each view read with a temporal clause: its name, its point's index (or -1), unit."""
+    found = []
+    for table in tree.find_all(exp.Table):
+        version = table.args.get("version")
+        if version is None or not isinstance(table.this, exp.Identifier):
+            continue
+        if catalog.views.known(table.name):
+            as_of = version.text("kind").upper() == "AS OF"
+            point = version.meta["points"][0] if as_of else -1
+            found.append((table.name, point, version.meta.get("unit", "")))
+    return tuple(found)
+
+
+def _planned(
+    sql: str,
+    tree: exp.Expr,
+    points: list[Point],
+    positional: int,
+    catalog: Catalog,
+    values: list[int] | None = None,
+) -> Plan:
+    """The plan of a statement whose views (read as defined at ``values``) are expanded."""
+    if values is not None:
+        tree = expand_views(tree, lambda name, version: _view_body(catalog, name, version, values))
     tree = expose_rowids(tree, catalog.has_column)
     tables = []
     for table in tree.find_all(exp.Table):
@@ -249,10 +292,78 @@ def plan(sql: str, catalog: Catalog, view_body: Callable[[str], exp.Expr | None]
         tables.append(
             TableRef(table.name, version.text("kind").upper(), version.meta.get("points", ()))
         )
-    for select in tree.find_all(exp.Select):
-        if select.args.get(QUERY_AS_OF):
-            raise TemporalError("AS OF outside a query", sql=sql)
     return Plan(sql, tree, points, tables, positional)
+
+
+def _definition(
+    catalog: Catalog, name: str, point: int, unit: str, values: list[int]
+) -> str | None:
+    """The CREATE VIEW of ``name`` at its point (a range reads the latest), or None."""
+    if point < 0:
+        return catalog.views.latest(name)
+    return catalog.views.at(name, unit, values[point])
+
+
+def _view_body(
+    catalog: Catalog, name: str, version: exp.Version, values: list[int]
+) -> exp.Expr | None:
+    as_of = version.text("kind").upper() == "AS OF"
+    point = version.meta["points"][0] if as_of else -1
+    definition = _definition(catalog, name, point, version.meta.get("unit", ""), values)
+    return None if definition is None else _view_query(definition)
+
+
+@functools.lru_cache(maxsize=256)
+def _view_query(definition: str) -> exp.Expr:
+    """The query of a CREATE VIEW statement (copied by whoever changes it)."""
+    try:
+        tree = parse(definition)[0]
+    except ParseError as err:
+        raise TemporalError(f"A view cannot be read in the past: {definition!r}: {err}") from None
+    return tree.args["expression"]
+
+
+@functools.lru_cache(maxsize=256)
+def _tables_read(definition: str) -> tuple[str, ...]:
+    """The names a view's query reads without a temporal clause of its own."""
+    return tuple(
+        t.name
+        for t in _view_query(definition).find_all(exp.Table)
+        if not t.args.get("version") and isinstance(t.this, exp.Identifier)
+    )
+
+
+def _chosen(
+    refs: Sequence[tuple[str, int, str]], values: list[int], catalog: Catalog, depth: int = 0
+) -> tuple[str | None, ...]:
+    """The definition each view reference reads at ``values``, the views inside them too.
+
+    Mirrors :func:`expand_views`, so equal answers mean equal expansions.
+    """
+    chosen: list[str | None] = []
+    for name, point, unit in refs:
+        definition = _definition(catalog, name, point, unit, values)
+        chosen.append(definition)
+        if definition is not None and depth < 16:
+            inner = [(n, point, unit) for n in _tables_read(definition) if catalog.views.known(n)]
+            chosen.extend(_chosen(inner, values, catalog, depth + 1))
+    return tuple(chosen)
+
+
+def _bind_views(
+    p: Plan,
+    params: Sequence[Any] | Mapping[str, Any] | None,
+    catalog: Catalog,
+    evaluate: Callable[[str], Any],
+) -> tuple[str, Any]:
+    """Bind a statement that reads views in the past: planned per choice of definitions."""
+    values = _values(p, params, evaluate)
+    key = _chosen(p.views, values, catalog)
+    variant = p.variants.get(key)
+    if variant is None:
+        variant = _planned(p.sql, p.tree.copy(), p.points, p.positional, catalog, values)
+        p.variants[key] = variant
+    return bind(variant, params, catalog, evaluate)
 
 
 def _resolve(p: Plan, values: list[int], catalog: Catalog) -> list[SchemaVersion | None]:
@@ -278,6 +389,8 @@ def bind(
     evaluate: Callable[[str], Any],
 ) -> tuple[str, Any]:
     """The SQL to run and its parameters, for one call of a planned statement."""
+    if p.views:
+        return _bind_views(p, params, catalog, evaluate)
     plain = type(params) in _PLAIN_SEQUENCES
     if plain and p.all_positional and len(params) >= p.positional:  # type: ignore[arg-type]
         values = []

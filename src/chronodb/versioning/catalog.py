@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chronodb.errors import CorruptDatabaseError
-from chronodb.versioning import timeline
+from chronodb.versioning import timeline, views
 from chronodb.versioning.columns import BINARY
 
 CATALOG_DDL = """
@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS _chrono_erasures (
 CATALOG_STATEMENTS: tuple[str, ...] = (
     *(s.strip() for s in CATALOG_DDL.split(";") if s.strip()),
     *timeline.DDL,
+    views.DDL,
 )
 """Every statement that sets up the catalog; each creates one object, IF NOT EXISTS."""
 
@@ -165,6 +166,8 @@ class Catalog:
         self.epoch = timeline.Epoch(0, 0)
         # History tables whose keys may hold a NULL, kept apart (tables.create_null_keys).
         self.null_keyed: frozenset[str] = frozenset()
+        # Every view's definitions over time (see views).
+        self.views = views.ViewHistory()
 
     def load(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute(
@@ -181,6 +184,7 @@ class Catalog:
             "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name GLOB '_chrono_n*'"
         )
         self.null_keyed = frozenset("_chrono_h" + r[0][len("_chrono_n") :] for r in held)
+        self.views.load(conn)
         self.schema_cookie = conn.execute("PRAGMA schema_version").fetchone()[0]
 
     def current(self, name: str) -> SchemaVersion | None:

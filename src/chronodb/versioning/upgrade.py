@@ -12,7 +12,7 @@ import sqlite3
 import time
 
 from chronodb.errors import ChronoDBError, CorruptDatabaseError
-from chronodb.versioning import timeline
+from chronodb.versioning import timeline, views
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.columns import BINARY, history_type
 from chronodb.versioning.tables import (
@@ -41,7 +41,8 @@ write no record (``timeline``), the history triggers are each connection's own T
 triggers (``tables.CURRENT_TX``), and stored guard triggers refuse other connections'
 writes (``tables.WRITE_GUARD``); the ledger's leaves go on history rows (``tables.LEAF``);
 9: history columns declare their table column's affinity and the catalog records each
-column's collation (``versioning/columns.py``), so AS OF compares as the table does."""
+column's collation (``versioning/columns.py``), so AS OF compares as the table does; each
+view's definitions are recorded over time (``versioning/views.py``)."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -91,6 +92,8 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
     if found < 9:
         _collations(conn, catalog)
         _typed_history(conn, catalog)
+        # The views' past definitions are unknown: today's count from the first transaction.
+        views.record(conn, 0, 0)
     conn.execute(
         "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
     )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from chronodb import ChronoDB
-from chronodb.errors import TimestampError
+from chronodb.errors import SchemaError, TimestampError
 
 FUTURE = 4102444800  # 2100-01-01, after every write of these tests
 PAST = 1635724800  # 2021-11-01, the seed's point: before every write
@@ -322,9 +322,14 @@ def test_view_as_of_reads_its_tables_as_of(db: ChronoDB, story: Timeline) -> Non
         "CREATE VIEW named AS "
         "SELECT u.name, b.spent FROM users u JOIN big_spenders b ON b.user_id = u.id"
     )
+    made = db.execute("INSERT INTO orders VALUES (6, 1, 1.0)").tx_time
+    db.execute("UPDATE users SET name = 'Al' WHERE id = 1")
     sql = "SELECT * FROM named AS OF TIMESTAMP ? ORDER BY name"
-    assert rows(db, sql, [story.ordered]) == [("Alice", 12.5), ("Bob", 3.0)]
-    assert rows(db, "SELECT * FROM named ORDER BY name") == [("Alicia", 112.5)]
+    assert rows(db, sql, [made]) == [("Alicia", 113.5)]
+    assert rows(db, "SELECT * FROM named ORDER BY name") == [("Al", 113.5)]
+    # the views did not exist yet
+    with pytest.raises(SchemaError, match="no such table: named"):
+        db.execute(sql, [story.ordered])
 
 
 def test_point_in_time_restore(db: ChronoDB, story: Timeline) -> None:

@@ -251,3 +251,22 @@ def test_a_table_copied_to_new_declarations_keeps_rows_rowids_and_indexes(
     assert schema["_chrono_h2_codes"] == typed
     assert "_chrono_h2_codes_key" in schema
     assert checked == [("ok",)]
+
+
+def test_a_format8_files_views_count_from_its_first_transaction(format8: Path) -> None:
+    with ChronoDB(format8) as db:
+        first = db.execute("SELECT min(tx_id) FROM _chrono_tx").scalar()
+        sql = "SELECT name FROM names AS OF TRANSACTION ? ORDER BY id"
+        assert rows_of(db, sql, [first]) == []  # the table held no row yet
+        assert rows_of(db, "SELECT name FROM names AS OF TIMESTAMP 9e9 ORDER BY id") == [
+            ("bob",),
+            ("BOB",),
+            ("alice",),
+        ]
+        renamed = db.execute("INSERT INTO people (id, name) VALUES (4, 'dee')").tx_id
+        db.execute("ALTER TABLE people RENAME COLUMN name TO nick")
+        assert rows_of(db, sql, [renamed])[-1] == ("dee",)
+
+
+def rows_of(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
+    return [tuple(r) for r in db.execute(sql, params)]

@@ -1,7 +1,10 @@
-"""Read a view AS OF a point by reading its tables AS OF that point.
+"""Read a view AS OF a point by reading its definition then, over its tables AS OF that point.
 
-SELECT * FROM v AS OF TIMESTAMP 5   (CREATE VIEW v AS SELECT a FROM t)
+SELECT * FROM v AS OF TIMESTAMP 5   (CREATE VIEW v AS SELECT a FROM t, at 5)
 -> SELECT * FROM (SELECT a FROM t FOR SYSTEM_TIME AS OF 5) AS v
+
+``view_body(name, version)`` gives the view's query as it was at the reference's point (or
+None where ``name`` was no view then); the views a body reads take the same point.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from sqlglot import exp
 
 
 def expand_views(
-    expression: exp.Expr, view_body: Callable[[str], exp.Expr | None], depth: int = 0
+    expression: exp.Expr,
+    view_body: Callable[[str, exp.Version], exp.Expr | None],
+    depth: int = 0,
 ) -> exp.Expr:
     if depth > 16:
         return expression
@@ -20,7 +25,7 @@ def expand_views(
         version = table.args.get("version")
         if version is None or not isinstance(table.this, exp.Identifier):
             continue
-        body = view_body(table.name)
+        body = view_body(table.name, version)
         if body is None:
             continue
         body = body.copy()

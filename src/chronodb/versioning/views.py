@@ -1,0 +1,112 @@
+"""Every view's definition over time, so a view read AS OF a point is the view it was then.
+
+Each row of ``_chrono_views`` is one definition of one view, valid over the transactions
+``[from_tx, to_tx)``. :func:`record` compares the views in ``sqlite_schema`` with the open
+rows after each statement that may change them: CREATE and DROP VIEW, and ALTER TABLE,
+whose renames SQLite writes into the views that name the table or column. A view found
+when a file is first upgraded (or made by another program) has no known beginning: its
+definition counts from the file's first transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS _chrono_views (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    "sql TEXT NOT NULL, from_tx INTEGER NOT NULL, from_us INTEGER NOT NULL, to_tx INTEGER, "
+    "to_us INTEGER)"
+)
+
+_CURRENT = (  # the user's views (not ChronoDB's own, such as _chrono_ledger)
+    "SELECT name, sql FROM main.sqlite_schema WHERE type = 'view' AND sql IS NOT NULL "
+    "AND name NOT LIKE '\\_chrono\\_%' ESCAPE '\\'"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewDefinition:
+    """One view's CREATE VIEW statement over a span of transactions."""
+
+    name: str
+    sql: str
+    from_tx: int
+    from_us: int
+    to_tx: int | None
+    to_us: int | None
+
+    def covers(self, unit: str, value: int) -> bool:
+        """Whether the definition held at transaction (``unit`` "TRANSACTION") or time
+        (microseconds) ``value``."""
+        start, end = (
+            (self.from_tx, self.to_tx) if unit == "TRANSACTION" else (self.from_us, self.to_us)
+        )
+        return start <= value and (end is None or value < end)
+
+
+class ViewHistory:
+    """An in-memory copy of ``_chrono_views`` and of the views the file holds now."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, list[ViewDefinition]] = {}
+        self._now: dict[str, str] = {}
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        by_name: dict[str, list[ViewDefinition]] = {}
+        rows = conn.execute(
+            "SELECT name, sql, from_tx, from_us, to_tx, to_us FROM _chrono_views ORDER BY id"
+        )
+        for row in rows:
+            by_name.setdefault(row[0].lower(), []).append(ViewDefinition(*row))
+        self._by_name = by_name
+        self._now = {name.lower(): sql for name, sql in conn.execute(_CURRENT)}
+
+    def known(self, name: str) -> bool:
+        """Whether ``name`` is, or ever was, a view."""
+        lowered = name.lower()
+        return lowered in self._by_name or lowered in self._now
+
+    def at(self, name: str, unit: str, value: int) -> str | None:
+        """The CREATE VIEW statement of ``name`` at a point, or None if it was no view then.
+
+        A view no definition was recorded for (made by another program since) is taken as
+        it is now, at every point.
+        """
+        lowered = name.lower()
+        recorded = self._by_name.get(lowered)
+        if recorded is None:
+            return self._now.get(lowered)
+        for definition in recorded:
+            if definition.covers(unit, value):
+                return definition.sql
+        return None
+
+    def latest(self, name: str) -> str | None:
+        """The view's definition now, or its last one if it was dropped."""
+        lowered = name.lower()
+        recorded = self._by_name.get(lowered)
+        return self._now.get(lowered) or (recorded[-1].sql if recorded else None)
+
+
+def record(conn: sqlite3.Connection, tx: int, us: int) -> None:
+    """Close the definitions of views changed or dropped and open those of views made or
+    changed, as of transaction ``tx`` at ``us``; nothing if the views are as recorded."""
+    now = {name: sql for name, sql in conn.execute(_CURRENT)}
+    open_rows = conn.execute(
+        "SELECT id, name, sql FROM _chrono_views WHERE to_tx IS NULL"
+    ).fetchall()
+    recorded = {name: (id_, sql) for id_, name, sql in open_rows}
+    gone = [id_ for name, (id_, sql) in recorded.items() if now.get(name) != sql]
+    conn.executemany(
+        "UPDATE _chrono_views SET to_tx = ?, to_us = ? WHERE id = ?",
+        [(tx, us, id_) for id_ in gone],
+    )
+    conn.executemany(
+        "INSERT INTO _chrono_views (name, sql, from_tx, from_us) VALUES (?, ?, ?, ?)",
+        [
+            (name, sql, tx, us)
+            for name, sql in now.items()
+            if name not in recorded or recorded[name][1] != sql
+        ],
+    )
