@@ -148,12 +148,14 @@ def _history_tables(conn: sqlite3.Connection) -> list[str]:
     ]
 
 
-# Where a committed transaction leaves its id: records, the catalog (DDL), erasures; and
-# history, for the transactions with no record (most of them).
+# Where a committed transaction leaves its id: records, the catalog (DDL, views), erasures;
+# and history, for the transactions with no record (most of them).
 _NAMED = (
     "SELECT tx_id AS x FROM _chrono_tx",
     "SELECT from_tx FROM _chrono_schema",
     "SELECT to_tx FROM _chrono_schema WHERE to_tx IS NOT NULL",
+    "SELECT from_tx FROM _chrono_views",
+    "SELECT to_tx FROM _chrono_views WHERE to_tx IS NOT NULL",
     "SELECT tx_id FROM _chrono_erasures",
 )
 
@@ -167,6 +169,7 @@ def last_tx(conn: sqlite3.Connection) -> int:
     parts = [
         "SELECT max(tx_id) AS x FROM _chrono_tx",
         "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM _chrono_schema",
+        "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM _chrono_views",
         "SELECT max(tx_id) FROM _chrono_erasures",
     ]
     parts += [

@@ -6,9 +6,12 @@ table read in the past compares, sorts, groups and matches exactly as the table 
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chronodb import ChronoDB
 from chronodb.sql import snapshots
@@ -172,3 +175,85 @@ def test_a_change_of_case_is_a_new_version(users: ChronoDB) -> None:
     changed = users.execute("UPDATE users SET name = 'Bob', code = 'a ' WHERE id = 1")
     assert changed.tx_id is not None
     assert same_now(users, "SELECT name, code FROM users {} WHERE id = 1") == [("Bob", "a ")]
+
+
+# ------------------------------------------------------------------ oracle
+# Every affinity and the built-in collations, against plain sqlite3 replaying the writes.
+ORACLE_SCHEMA = [
+    "CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, r REAL, n NUMERIC, s TEXT, "
+    "sn TEXT COLLATE NOCASE, sr TEXT COLLATE RTRIM, b BLOB, u, un COLLATE NOCASE)",
+    "CREATE TABLE c (code TEXT COLLATE NOCASE PRIMARY KEY, v NUMERIC)",
+]
+T_COLUMNS = ["id", "i", "r", "n", "s", "sn", "sr", "b", "u", "un"]
+# {c}: a column of t; {} takes the temporal clause; the last ? is the drawn parameter.
+ORACLE_QUERIES = [
+    "SELECT id FROM t {} WHERE {c} = ? ORDER BY id",
+    "SELECT id FROM t {} WHERE {c} < ? ORDER BY id",
+    "SELECT id FROM t {} WHERE {c} IN ('a', ?) ORDER BY id",
+    "SELECT count(DISTINCT {c}) FROM t {} WHERE ? IS NOT 0.5",
+    "SELECT count(*) FROM t {} WHERE ? IS NOT 0.5 GROUP BY {c} ORDER BY 1",
+    "SELECT id FROM t {} WHERE ? IS NOT 0.5 ORDER BY {c}, id",
+    "SELECT count(*) FROM (SELECT {c} FROM t {} UNION SELECT ?)",
+    "SELECT count(*) FROM t {} WHERE {c} = (SELECT min({c}) FROM t {} WHERE ? IS NOT 0.5)",
+    "SELECT count(*) FROM t {} WHERE {c} = (SELECT max({c}) FROM t {} WHERE ? IS NOT 0.5)",
+    "SELECT v FROM c {} WHERE code = ? ORDER BY v",
+    "SELECT count(DISTINCT code), count(DISTINCT v) FROM c {} WHERE code > ?",
+]
+
+mixed = st.one_of(
+    st.none(),
+    st.integers(-3, 3),
+    st.sampled_from([0.5, 2.0, -1.25, 1e20]),
+    st.sampled_from(["1", "2.5", "1e1", " 3", "0x1", "a", "A", "a ", "b", "B ", "ab", ""]),
+    st.sampled_from([b"a", b"1", b""]),
+)
+codes = st.sampled_from(["a", "A", "a ", "b", "B", "1", "01"])
+writes = st.one_of(
+    st.tuples(
+        st.just("INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+        st.tuples(st.integers(1, 5), *[mixed] * 9),
+    ),
+    st.tuples(
+        st.sampled_from([f"UPDATE t SET {c} = ? WHERE id = ?" for c in T_COLUMNS[1:]]),
+        st.tuples(mixed, st.integers(1, 5)),
+    ),
+    st.tuples(st.just("DELETE FROM t WHERE id = ?"), st.tuples(st.integers(1, 5))),
+    st.tuples(st.just("INSERT OR REPLACE INTO c VALUES (?, ?)"), st.tuples(codes, mixed)),
+    st.tuples(st.just("UPDATE OR IGNORE c SET code = ? WHERE code = ?"), st.tuples(codes, codes)),
+    st.tuples(st.just("DELETE FROM c WHERE code = ?"), st.tuples(codes)),
+)
+asks = st.tuples(st.sampled_from(ORACLE_QUERIES), st.sampled_from(T_COLUMNS), mixed)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(writes, min_size=1, max_size=12), st.lists(asks, min_size=1, max_size=6))
+def test_past_answers_match_a_plain_sqlite_replay(
+    workload: list[tuple[str, tuple]], questions: list[tuple[str, str, Any]]
+) -> None:
+    plain = sqlite3.connect(":memory:")
+    db = ChronoDB(":memory:")
+    try:
+        for statement in ORACLE_SCHEMA:
+            plain.execute(statement)
+            db.execute(statement)
+        texts = [(q.replace("{c}", c), p) for q, c, p in questions]
+
+        def answers(connection: Any, clause: str) -> list[list[tuple]]:
+            return [
+                [tuple(r) for r in connection.execute(q.format(clause, clause), [p])]
+                for q, p in texts
+            ]
+
+        seen: list[tuple[int, list[list[tuple]]]] = []
+        for sql, params in workload:
+            plain.execute(sql, params)
+            plain.commit()
+            tx = db.execute(sql, params).tx_id
+            if tx is not None:
+                seen.append((tx, answers(plain, "")))
+        for tx, expected in seen:
+            assert answers(db, f"AS OF TRANSACTION {tx}") == expected, tx
+        assert answers(db, NOW) == answers(plain, "")
+    finally:
+        db.close()
+        plain.close()
