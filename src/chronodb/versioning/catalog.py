@@ -136,11 +136,17 @@ def _read_row(row: Iterable) -> SchemaVersion:
     keys, columns = json.loads(keys), json.loads(columns)
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys) or not keys:
         raise ValueError("keys is not a list of column names")
-    if not isinstance(columns, list) or not all(
-        isinstance(c, list) and len(c) == 3 and all(isinstance(x, str | None) for x in c)
-        for c in columns
+    if (
+        not isinstance(columns, list)
+        or not all(
+            isinstance(c, list)
+            and len(c) in (3, 4)  # the collation since format 9
+            and all(isinstance(x, str | None) for x in c[:3])
+            and all(isinstance(x, str) and x for x in c[3:])
+            for c in columns
+        )
     ):
-        raise ValueError("columns is not a list of [name, history column, type]")
+        raise ValueError("columns is not a list of [name, history column, type, collation]")
     return SchemaVersion(
         id=id_,
         table_id=table_id,
