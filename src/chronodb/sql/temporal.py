@@ -262,10 +262,15 @@ def _view_refs(tree: exp.Expr, catalog: Catalog) -> tuple[tuple[str, int, str], 
         if version is None or not isinstance(table.this, exp.Identifier):
             continue
         if catalog.views.known(table.name):
-            as_of = version.text("kind").upper() == "AS OF"
-            point = version.meta["points"][0] if as_of else -1
-            found.append((table.name, point, version.meta.get("unit", "")))
+            found.append((table.name, *_point_of(version)))
     return tuple(found)
+
+
+def _point_of(version: exp.Version) -> tuple[int, str]:
+    """A view reference's point (its index, or -1 for a range, whose views read as they are
+    now) and the point's unit."""
+    as_of = version.text("kind").upper() == "AS OF"
+    return (version.meta["points"][0] if as_of else -1), version.meta.get("unit", "")
 
 
 def _planned(
@@ -307,9 +312,7 @@ def _definition(
 def _view_body(
     catalog: Catalog, name: str, version: exp.Version, values: list[int]
 ) -> exp.Expr | None:
-    as_of = version.text("kind").upper() == "AS OF"
-    point = version.meta["points"][0] if as_of else -1
-    definition = _definition(catalog, name, point, version.meta.get("unit", ""), values)
+    definition = _definition(catalog, name, *_point_of(version), values)
     return None if definition is None else _view_query(definition)
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from chronodb.sql.classify import Route, classify, savepoint_of, write_target
+from chronodb.sql.classify import (
+    Route,
+    classify,
+    plain_view_statement,
+    savepoint_of,
+    write_target,
+)
 
 
 @pytest.mark.parametrize(
@@ -18,6 +24,11 @@ from chronodb.sql.classify import Route, classify, savepoint_of, write_target
         ("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", Route.WRITE),
         ("INSERT INTO t SELECT * FROM u AS OF TRANSACTION 3", Route.TEMPORAL_WRITE),
         ("CREATE TABLE t (id INTEGER PRIMARY KEY)", Route.DDL),
+        # views are recorded over time (versioning/views.py), TEMP views are not
+        ("CREATE VIEW v AS SELECT 1", Route.DDL),
+        ("drop view if exists v", Route.DDL),
+        ("CREATE TEMP VIEW v AS SELECT 1", Route.PLAIN),
+        ("CREATE INDEX i ON t (v)", Route.PLAIN),
         ("BEGIN", Route.BEGIN),
         ("COMMIT", Route.COMMIT),
         ("ROLLBACK", Route.ROLLBACK),
@@ -67,3 +78,17 @@ def test_the_table_a_write_names(sql: str, table: str | None) -> None:
 )
 def test_the_savepoint_a_statement_names(sql: str, action: tuple[str, str] | None) -> None:
     assert savepoint_of(sql) == action
+
+
+@pytest.mark.parametrize(
+    ("sql", "plain"),
+    [
+        ("CREATE VIEW v AS SELECT 1", True),
+        ("/* x */ drop temporary view v", True),
+        ("CREATE VIEW v AS SELECT * FROM t AS OF TIMESTAMP 5", False),
+        ("CREATE TABLE v (a)", False),
+        ("SELECT * FROM v", False),
+    ],
+)
+def test_a_view_statement_without_time_travel_runs_as_written(sql: str, plain: bool) -> None:
+    assert plain_view_statement(sql) is plain
