@@ -257,3 +257,11 @@ def test_past_answers_match_a_plain_sqlite_replay(
     finally:
         db.close()
         plain.close()
+
+
+def test_a_key_given_as_a_string_is_still_one_index_seek(users: ChronoDB) -> None:
+    plan = rows(users, f"EXPLAIN QUERY PLAN SELECT * FROM users {NOW} WHERE id = ?", ["2"])
+    details = " ".join(str(r[-1]) for r in plan)
+    assert "SCAN" not in details
+    assert "_chrono_h1_users_key (id=? AND _chrono_tx<?)" in details
+    assert same_now(users, "SELECT name FROM users {} WHERE id = ?", ["2"]) == [("BOB",)]
