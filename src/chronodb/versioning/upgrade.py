@@ -26,6 +26,7 @@ from chronodb.versioning.tables import (
     key_list,
     key_types,
     keys_of,
+    null_keys_of,
     quote,
     table_collations,
 )
@@ -184,7 +185,7 @@ def _collations(conn: sqlite3.Connection, catalog: Catalog) -> None:
 
 
 def _typed_history(conn: sqlite3.Connection, catalog: Catalog) -> None:
-    """Declare each history and key set column with its table column's affinity.
+    """Declare each history, key set and null keys column with its table column's affinity.
 
     The stored values already have it (they came from the table), so only the declarations
     change: SQLite cannot retype a column, but rewriting the CREATE TABLE text under
@@ -205,6 +206,13 @@ def _typed_history(conn: sqlite3.Connection, catalog: Catalog) -> None:
             f"PRIMARY KEY ({key_list(sv.keys)})) WITHOUT ROWID"
         )
         edits.append((key_set, key_sql))
+        if sv.hist in catalog.null_keyed:  # a key that may hold a NULL (tables.nullable_key)
+            held = null_keys_of(sv.hist)
+            held_sql = (
+                f"CREATE TABLE {quote(held)} ({declare(sv.keys, key_types(sv))}, "
+                f"PRIMARY KEY ({key_list(sv.keys)}))"
+            )
+            edits.append((held, held_sql))
     if edits and not _rewrite_schema(conn, edits):
         for name, sql in edits:
             copy_table(conn, name, sql)

@@ -8,7 +8,8 @@ format 4 (history writes that could abort), ``files/format5.db`` at format 5 (bi
 key once per life), ``files/format6.db`` at format 6 (triggers that let any connection
 write) and ``files/format7.db`` at format 7 (stored history triggers, counted transaction
 ids), all by ``files/make_kv.py``. ``files/format8.db`` was written at format 8 (untyped
-history columns, no collations in the catalog) by ``files/make_format8.py``.
+history columns, no collations in the catalog, no views recorded) by
+``files/make_format8.py``.
 """
 
 from __future__ import annotations
@@ -187,6 +188,7 @@ def format8(tmp_path: Path) -> Path:
         "SELECT count(DISTINCT name) FROM people {}",
         "SELECT code, label FROM codes {} WHERE code = 'AB'",
         "SELECT code FROM codes {} WHERE label = 'x'",
+        "SELECT tag FROM tags {} WHERE weight > '2' OR tag = 'X' ORDER BY weight",
     ],
 )
 def test_a_format8_file_compares_as_its_tables_do(format8: Path, sql: str) -> None:
@@ -232,6 +234,7 @@ def test_a_format8_file_keeps_its_values_and_history(format8: Path) -> None:
     )
     assert '"extra" INTEGER DEFAULT 7' in schema["_chrono_h1_people"]
     assert '("code" TEXT, PRIMARY KEY ("code"))' in schema["_chrono_k2_codes"]
+    assert '("tag" TEXT, PRIMARY KEY ("tag"))' in schema["_chrono_n4_tags"]
     assert file_format(format8) == str(FORMAT)
 
 

@@ -1,6 +1,6 @@
 """Write format8.db with ChronoDB at file format 8: ``python make_format8.py format8.db``.
 
-Run it with that ChronoDB on the path (``PYTHONPATH=<checkout of b8ae2f1>/src``): its
+Run it with that ChronoDB on the path (``PYTHONPATH=<checkout of 79f5d11>/src``): its
 history columns are untyped and its catalog knows no collations or views. Each statement
 is one transaction, numbered as in test_upgrade.py.
 """
@@ -30,4 +30,6 @@ db.execute("CREATE VIEW names AS SELECT id, name FROM people")
 db.execute("CREATE TABLE gone (k INTEGER PRIMARY KEY, v TEXT)")
 db.execute("INSERT INTO gone VALUES (1, 'one')")
 db.execute("DROP TABLE gone")
+db.execute("CREATE TABLE tags (tag TEXT COLLATE NOCASE PRIMARY KEY, weight REAL)")
+db.execute("INSERT INTO tags VALUES ('x', 1), (NULL, '2.5')")
 db.close()
