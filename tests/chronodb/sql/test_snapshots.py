@@ -207,7 +207,7 @@ mixed = st.one_of(
     st.sampled_from(["1", "2.5", "1e1", " 3", "0x1", "a", "A", "a ", "b", "B ", "ab", ""]),
     st.sampled_from([b"a", b"1", b""]),
 )
-codes = st.sampled_from(["a", "A", "a ", "b", "B", "1", "01"])
+codes = st.sampled_from(["a", "A", "a ", "b", "B", "1", "01", None])
 writes = st.one_of(
     st.tuples(
         st.just("INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
