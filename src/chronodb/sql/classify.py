@@ -1,7 +1,9 @@
 """Route a statement without parsing it: the fast path must not pay for sqlglot.
 
-Only the first keyword and a search for temporal keywords are looked at; the answer is
-cached by statement text by the caller.
+Only the first keyword and a search for temporal keywords are looked at, in the statement's
+code: string literals, quoted identifiers and comments are blanked first, so a statement
+that only mentions ``AS OF TIMESTAMP`` in them goes straight to SQLite. The answer is cached
+by statement text by the caller.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ class Route(Enum):
 
 _LEADING = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*", re.S)
 _WORDS = re.compile(r"[A-Za-z_]+")
+# What SQLite's tokenizer reads as one string, quoted name or comment (unterminated ones run
+# to the end, as there).
+_OPAQUE = re.compile(
+    r"'(?:[^']|'')*'?|\"(?:[^\"]|\"\")*\"?|`(?:[^`]|``)*`?|\[[^\]]*\]?|--[^\n]*|/\*.*?(?:\*/|$)",
+    re.S,
+)
+_OPENERS = ("'", '"', "`", "[", "--", "/*")
 _TEMPORAL = re.compile(
     r"\bAS\s+OF\s+(?:TIMESTAMP|TRANSACTION)\b|\bFOR\s+SYSTEM_?\s*TIME\b|\bSYSTEM_TIME\b"
     r"|\bchrono_changes\s*\(",
@@ -41,11 +50,20 @@ _READ = {"SELECT", "VALUES", "EXPLAIN", "PRAGMA"}
 _WRITE = {"INSERT", "UPDATE", "DELETE", "REPLACE"}
 
 
+def code_of(sql: str) -> str:
+    """``sql`` with its strings, quoted names and comments blanked (same length, so offsets
+    hold): what is left is keywords, names, numbers and punctuation."""
+    if not any(mark in sql for mark in _OPENERS):
+        return sql
+    return _OPAQUE.sub(lambda m: " " * len(m.group(0)), sql)
+
+
 def classify(sql: str) -> Route:
     start = _LEADING.match(sql)
     pos = start.end() if start else 0
     word_match = _WORDS.match(sql, pos)
     word = word_match.group(0).upper() if word_match else ""
+    sql = code_of(sql)
     temporal = _TEMPORAL.search(sql) is not None
     if word in _READ:
         return Route.TEMPORAL if temporal and word != "PRAGMA" else Route.READ
@@ -123,7 +141,7 @@ def savepoint_of(sql: str) -> tuple[str, str] | None:
 def plain_view_statement(sql: str) -> bool:
     """Whether ``sql`` is a CREATE or DROP VIEW without a temporal clause: SQLite runs it as
     written (sqlglot need not understand the view's query)."""
-    return _VIEW_STATEMENT.match(sql) is not None and _TEMPORAL.search(sql) is None
+    return _VIEW_STATEMENT.match(sql) is not None and _TEMPORAL.search(code_of(sql)) is None
 
 
 _VIEW_STATEMENT = re.compile(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chronodb import ChronoDB
 from chronodb.sql.classify import (
     Route,
     classify,
@@ -42,6 +43,39 @@ from chronodb.sql.classify import (
 )
 def test_statements_are_routed_by_their_words(sql: str, route: Route) -> None:
     assert classify(sql) is route
+
+
+@pytest.mark.parametrize(
+    ("sql", "route"),
+    [
+        ("SELECT 'AS OF TIMESTAMP 5' AS x", Route.READ),
+        ("SELECT 'it''s AS OF TRANSACTION 1' FROM t", Route.READ),
+        ("SELECT v FROM t -- FOR SYSTEM_TIME", Route.READ),
+        ("SELECT v /* AS OF TIMESTAMP 5 */ FROM t", Route.READ),
+        ('SELECT "as of timestamp 5" FROM t', Route.READ),
+        ("SELECT [for system_time] FROM t", Route.READ),
+        ("SELECT `chrono_changes(` FROM t", Route.READ),
+        ("WITH x AS (SELECT 'DELETE FROM t') SELECT * FROM x", Route.READ),
+        ("UPDATE t SET v = 'AS OF TIMESTAMP 1'", Route.WRITE),
+        ("CREATE VIEW w AS SELECT 'FOR SYSTEM_TIME ALL' AS v", Route.PLAIN),
+        ("SELECT 'a' || v FROM t AS OF TIMESTAMP 5 -- 'unclosed", Route.TEMPORAL),
+        ('SELECT "v" FROM t /* c */ AS OF TIMESTAMP 5', Route.TEMPORAL),
+    ],
+)
+def test_temporal_words_in_strings_names_and_comments_are_not_clauses(
+    sql: str, route: Route
+) -> None:
+    assert classify(sql) is route
+
+
+def test_a_mention_of_a_clause_runs_as_sqlite_runs_it() -> None:
+    db = ChronoDB(":memory:")
+    db.execute("CREATE TABLE t (v)")
+    db.execute("INSERT INTO t VALUES ('5')")
+    # Routed as temporal, the statement was rewritten by sqlglot, which casts to REAL.
+    result = db.execute("SELECT CAST(v AS NUMERIC) AS n FROM t -- FOR SYSTEM_TIME ALL")
+    assert [tuple(r) for r in result] == [(5,)]
+    assert type(result.to_dicts()[0]["n"]) is int
 
 
 @pytest.mark.parametrize(
@@ -86,6 +120,7 @@ def test_the_savepoint_a_statement_names(sql: str, action: tuple[str, str] | Non
         ("CREATE VIEW v AS SELECT 1", True),
         ("/* x */ drop temporary view v", True),
         ("CREATE VIEW v AS SELECT * FROM t AS OF TIMESTAMP 5", False),
+        ("CREATE VIEW v AS SELECT 'AS OF TIMESTAMP 5' AS x -- FOR SYSTEM_TIME", True),
         ("CREATE TABLE v (a)", False),
         ("SELECT * FROM v", False),
     ],
