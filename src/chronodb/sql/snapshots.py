@@ -223,6 +223,11 @@ def unblob(values: dict | None) -> dict | None:
     }
 
 
+def _string(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _change_columns(sv: SchemaVersion, shapes: Sequence[SchemaVersion] = ()) -> str:
     """The select list of a change: version ``v`` against its key's previous version ``p``.
 
@@ -232,7 +237,7 @@ def _change_columns(sv: SchemaVersion, shapes: Sequence[SchemaVersion] = ()) -> 
 
     def one(shape: SchemaVersion, alias: str) -> str:
         pairs = ", ".join(
-            f"'{c.name}', {json_value(f'{alias}.{quote(c.hist)}')}" for c in shape.columns
+            f"{_string(c.name)}, {json_value(f'{alias}.{quote(c.hist)}')}" for c in shape.columns
         )
         return f"json_object({pairs})"
 

@@ -494,3 +494,41 @@ def test_a_bad_point_under_explain_is_reported_where_it_is_written(db: ChronoDB)
     with pytest.raises(TimestampError) as info:
         db.execute(sql)
     assert info.value.position == sql.index("'soon'")
+
+
+# --------------------------------------------------------------------- names to quote
+@pytest.fixture
+def keyword_names(db: ChronoDB) -> ChronoDB:
+    """A table, its columns and a view named by keywords and by names that need quotes."""
+    db.execute('CREATE TABLE "order" (id INTEGER PRIMARY KEY, v, "home city", "select", "it\'s")')
+    db.execute('INSERT INTO "order" VALUES (1, 2, 3, 4, 5)')
+    db.execute('CREATE VIEW "group" AS SELECT "home city", "select" FROM "order"')
+    return db
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        'SELECT * FROM "order" {clause}',
+        'SELECT "home city", "select", "order".v, "it\'s" FROM "order" {clause}',
+        'SELECT "order"."select" FROM "order" {clause} WHERE "order".rowid = 1',
+        'SELECT * FROM "group" {clause}',
+        'SELECT o."home city" FROM "order" AS "where" {clause} JOIN "order" o ON o.id = "where".id',
+    ],
+)
+def test_keyword_names_read_in_the_past_as_now(keyword_names: ChronoDB, sql: str) -> None:
+    now = keyword_names.execute(sql.format(clause=""))
+    past = keyword_names.execute(sql.format(clause=f"AS OF TIMESTAMP {FUTURE}"))
+    assert past.columns == now.columns
+    assert rows(keyword_names, sql.format(clause=f"AS OF TIMESTAMP {FUTURE}")) == [
+        tuple(r) for r in now
+    ]
+
+
+def test_keyword_names_in_ranges_and_changes(keyword_names: ChronoDB) -> None:
+    everything = keyword_names.execute('SELECT "select", "it\'s" FROM "order" FOR SYSTEM_TIME ALL')
+    assert [tuple(r) for r in everything] == [(4, 5)]
+    changes = keyword_names.changes("order")
+    assert [c["after"] for c in changes] == [
+        {"id": 1, "v": 2, "home city": 3, "select": 4, "it's": 5}
+    ]

@@ -32,8 +32,9 @@ def changes_function(expression: exp.Expr) -> exp.Expr:
         start = args[1]
         end = args[2] if len(args) == 3 else exp.Literal.number(2**62 // 1_000_000)
         target = exp.Table(
-            this=exp.to_identifier(args[0].this),
-            alias=table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(FUNCTION)),
+            this=exp.to_identifier(args[0].this, quoted=True),
+            alias=table.args.get("alias")
+            or exp.TableAlias(this=exp.to_identifier(FUNCTION, quoted=True)),
             version=exp.Version(
                 this="TIMESTAMP", kind="CHANGES", expression=exp.Tuple(expressions=[start, end])
             ),

@@ -33,6 +33,6 @@ def expand_views(
             if not inner.args.get("version") and isinstance(inner.this, exp.Identifier):
                 inner.set("version", version.copy())
         body = expand_views(body, view_body, depth + 1)
-        alias = table.alias or table.name
-        table.replace(exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias))))
+        alias = exp.to_identifier(table.alias or table.name, quoted=True)
+        table.replace(exp.Subquery(this=body, alias=exp.TableAlias(this=alias)))
     return expression

@@ -25,8 +25,8 @@ def replace_temporal_tables(
         if version is None:
             continue
         body = parse(build(table, version))[0]
-        alias = table.alias or table.name
-        sub = exp.Subquery(this=body, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        alias = exp.to_identifier(table.alias or table.name, quoted=True)
+        sub = exp.Subquery(this=body, alias=exp.TableAlias(this=alias))
         if table is expression:
             return sub
         table.replace(sub)
