@@ -9,25 +9,111 @@ Parsed into sqlglot's own ``exp.Version`` node on the table (as T-SQL and BigQue
 
 Positional ``?`` placeholders are numbered in text order and written back as ``?N``, so a
 rewrite may repeat one (a query-wide AS OF applies the same point to every table).
+
+The parser notes where each node was written (``sql/spans.py``), so that ``to_sql(...,
+verbatim=True)`` writes what a rewrite left alone as the user wrote it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.tokens import TokenType
 
+from chronodb.sql import spans
+
 QUERY_AS_OF = "chrono_as_of"
 SEED_SYNTAX = "chrono_seed"  # meta key: a clause written AS OF TIMESTAMP/TRANSACTION
 SOURCE_TEXT = "chrono_text"  # meta key: a select-list item's text as written
 
 
+# Parse calls whose result is exactly the tokens they read, from the node's first token: the
+# innermost of them that returns a node gives its span. (Not, e.g., _parse_cast, which starts
+# after "CAST(", nor _parse_wrapped, which reads the parentheses around what it returns.)
+_SPANNED = (
+    "_parse_statement",
+    "_parse_select",
+    "_parse_with",
+    "_parse_cte",
+    "_parse_from",
+    "_parse_table",
+    "_parse_where",
+    "_parse_group",
+    "_parse_having",
+    "_parse_order",
+    "_parse_ordered",
+    "_parse_set_operations",
+    "_parse_expression",
+    "_parse_assignment",
+    "_parse_disjunction",
+    "_parse_conjunction",
+    "_parse_equality",
+    "_parse_comparison",
+    "_parse_range",
+    "_parse_bitwise",
+    "_parse_term",
+    "_parse_factor",
+    "_parse_exponent",
+    "_parse_unary",
+    "_parse_type",
+    "_parse_types",
+    "_parse_column",
+    "_parse_primary",
+    "_parse_function",
+    "_parse_lambda",
+    "_parse_window",
+    "_parse_projection",
+    "_parse_placeholder",
+    "_parse_as_of",
+    "_parse_version",
+)
+
+
+_CLAUSES = (exp.From, exp.Join, exp.Where, exp.Group, exp.Having, exp.Order, exp.Limit, exp.Offset)
+
+
+def _spanning(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` noting, on the node it returns, the text it read (see ``spans.record``)."""
+
+    def parse_noting_span(self: Any, *args: Any, **kwargs: Any) -> Any:
+        start = self._index
+        node = method(self, *args, **kwargs)
+        end = self._index
+        if end > start and isinstance(node, exp.Expr):
+            given = [a for a in (*args, *kwargs.values()) if isinstance(a, exp.Expr)]
+            meta = node.meta
+            if spans.FRAME not in meta and not any(a is node for a in given):
+                tokens = self._tokens
+                # a call handed a node to wrap read only the text after it
+                meta[spans.FRAME] = (tokens[start].start, tokens[end - 1].end + 1, bool(given))
+        return node
+
+    parse_noting_span.__name__ = method.__name__
+    parse_noting_span.__doc__ = method.__doc__
+    return parse_noting_span
+
+
+class UnaryPlus(exp.Unary):
+    """``+x``: SQLite's unary plus, kept (sqlglot drops it) because it strips affinity."""
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+_SIZE_TOKENS = (TokenType.NUMBER, TokenType.COMMA, TokenType.PLUS, TokenType.DASH)
+
+
 class ChronoSQL(SQLite):
     class Parser(SQLite.Parser):
+        UNARY_PARSERS: ClassVar = {
+            **SQLite.Parser.UNARY_PARSERS,
+            TokenType.PLUS: lambda self: self.expression(UnaryPlus(this=self._parse_unary())),
+        }
+
         QUERY_MODIFIER_PARSERS: ClassVar = {
             **SQLite.Parser.QUERY_MODIFIER_PARSERS,
             TokenType.ALIAS: lambda self: (QUERY_AS_OF, self._parse_as_of()),
@@ -52,6 +138,7 @@ class ChronoSQL(SQLite):
         def reset(self) -> None:
             super().reset()
             self._chrono_positional = 0
+            self._chrono_calls: list[int] = []  # where each function call being read starts
 
         def _parse_as_of(self) -> exp.Version | None:
             """``AS OF TIMESTAMP x`` / ``AS OF TRANSACTION n`` (seed 004's placement)."""
@@ -104,6 +191,57 @@ class ChronoSQL(SQLite):
                     table.set("version", version)
             return table
 
+        def _parse_function_call(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
+            self._chrono_calls.append(self._index)
+            try:
+                return super()._parse_function_call(*args, **kwargs)
+            finally:
+                self._chrono_calls.pop()
+
+        def _parse_window(self, this: exp.Expr | None, alias: bool = False) -> exp.Expr | None:
+            # A function read by the innermost call in progress: it ends here (OVER follows).
+            if isinstance(this, exp.Func) and self._chrono_calls and spans.FRAME not in this.meta:
+                tokens = self._tokens
+                start = tokens[self._chrono_calls[-1]].start
+                this.meta[spans.FRAME] = (start, self._prev.end + 1, False)
+            return super()._parse_window(this, alias)
+
+        def _parse_types(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
+            """Also SQLite's type names of several words ending a CAST: ``UNSIGNED BIG INT``,
+            ``VARYING CHARACTER(255)``, kept as written (a user-defined type to sqlglot)."""
+            end = self._sqlite_type_name_end()
+            if end is None:
+                return super()._parse_types(*args, **kwargs)
+            first = self._curr
+            while self._index < end:
+                self._advance()
+            text = self.sql[first.start : self._prev.end + 1]
+            return self.expression(exp.DataType(this=exp.DType.USERDEFINED, kind=text))
+
+        def _sqlite_type_name_end(self) -> int | None:
+            """Where a type name of two or more words (and a size) ends, if one starts here and
+            ``)`` follows it; else None."""
+            tokens, at, words = self._tokens, self._index, 0
+            while at < len(tokens) and tokens[at].token_type not in (
+                TokenType.STRING,
+                TokenType.IDENTIFIER,
+            ):
+                if not _WORD.fullmatch(tokens[at].text):
+                    break
+                at, words = at + 1, words + 1
+            if words < 2:
+                return None
+            if at < len(tokens) and tokens[at].token_type == TokenType.L_PAREN:
+                at += 1
+                while at < len(tokens) and tokens[at].token_type in _SIZE_TOKENS:
+                    at += 1
+                if at >= len(tokens) or tokens[at].token_type != TokenType.R_PAREN:
+                    return None
+                at += 1
+            if at < len(tokens) and tokens[at].token_type == TokenType.R_PAREN:
+                return at
+            return None
+
         def _parse_projections(self) -> tuple[list[exp.Expr], list[exp.Expr] | None]:
             return self._parse_csv(self._parse_projection), None
 
@@ -122,7 +260,26 @@ class ChronoSQL(SQLite):
                 node.meta["index"] = self._chrono_positional
             return node
 
+    for _name in _SPANNED:
+        setattr(Parser, _name, _spanning(getattr(Parser, _name)))
+    del _name
+
     class Generator(SQLite.Generator):
+        TRANSFORMS: ClassVar = {
+            **SQLite.Generator.TRANSFORMS,
+            UnaryPlus: lambda self, e: f"+{self.sql(e, 'this')}",
+        }
+
+        verbatim: spans.Verbatim | None = None
+
+        def sql(self, expression: Any, key: str | None = None, comment: bool = True) -> str:
+            if key is None and self.verbatim is not None and isinstance(expression, exp.Expr):
+                text = self.verbatim.text(expression)
+                if text is not None:
+                    # sqlglot writes a clause with the space before it
+                    return self.sep() + text if isinstance(expression, _CLAUSES) else text
+            return super().sql(expression, key, comment)
+
         def placeholder_sql(self, expression: exp.Placeholder) -> str:
             index = expression.meta.get("index") if expression._meta else None
             if index is not None:
@@ -199,11 +356,21 @@ def parse(sql: str) -> list[exp.Expr]:
     """Parse one or more ChronoSQL statements; raises sqlglot's ParseError."""
     _OWN_PARSES.parsing.on = True
     try:
-        return [e for e in ChronoSQL().parse(sql) if e is not None]
+        trees = [e for e in ChronoSQL().parse(sql) if e is not None]
     finally:
         _OWN_PARSES.parsing.on = False
+    for tree in trees:
+        spans.record(tree, sql)
+    return trees
 
 
-def to_sql(expression: exp.Expr) -> str:
-    """Write an expression as SQLite SQL."""
-    return ChronoSQL().generate(expression)
+def to_sql(expression: exp.Expr, *, verbatim: bool = False, comments: bool = True) -> str:
+    """Write an expression as SQLite SQL.
+
+    ``verbatim``: write each part a rewrite left as parsed as its source text (see
+    ``sql/spans.py``), not in sqlglot's spelling, which can change what SQLite answers.
+    """
+    generator = ChronoSQL().generator(comments=comments)
+    if verbatim:
+        generator.verbatim = spans.Verbatim(generator.sql)
+    return generator.generate(expression)

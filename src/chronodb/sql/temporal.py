@@ -173,7 +173,7 @@ def _point(kind: str, node: exp.Expr, sql: str) -> Point:
             sql=sql,
             position=pos,
         )
-    return Point(kind, expression=to_sql(node), position=pos)
+    return Point(kind, expression=to_sql(node, verbatim=True), position=pos)
 
 
 _INCOMPLETE = {
@@ -537,7 +537,7 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
         if name.startswith(KEY_PREFIX):  # the user's own positional parameter, repeated
             node.set("this", None)
             node.meta["index"] = int(name[len(KEY_PREFIX) :])
-    return to_sql(tree)
+    return to_sql(tree, verbatim=True)
 
 
 def _expose_rowid(table: exp.Table, sv: SchemaVersion | None, columns: list[str], sql: str) -> None:
@@ -600,5 +600,5 @@ def _value_ref(value: exp.Expr) -> str | None:
     if isinstance(value, exp.Literal) or (
         isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal)
     ):
-        return to_sql(value)
+        return to_sql(value, verbatim=True)
     return None

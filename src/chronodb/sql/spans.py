@@ -1,0 +1,160 @@
+"""Where each parsed node was written, so that SQL a rewrite did not touch is written as given.
+
+sqlglot writes a tree back in its own spelling, and for SQLite that spelling is not always
+the same statement: ``CAST(v AS NUMERIC)`` comes back as ``CAST(v AS REAL)``,
+``mod(a, b)`` as ``a % b``. So the parser notes the text each node was parsed from (its
+span) and the shape of its arguments; when the SQL is written, a node whose subtree is as
+it was parsed is written as its text, and a node whose own arguments are unchanged but
+that has rewritten descendants is its text with only those descendants' spans replaced::
+
+    SELECT CAST(v AS NUMERIC) FROM t AS OF TIMESTAMP ?
+    -> SELECT CAST(v AS NUMERIC) AS "CAST(v AS NUMERIC)" FROM (<history of t>) AS "t"
+
+Everything else is written by sqlglot, its children again by these rules.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from sqlglot import exp
+
+SPAN = "chrono_span"  # meta: (source text, start, end) the node was parsed from
+# meta while parsing: (start, end, handed a node) of the parse call that returned the node
+FRAME = "chrono_frame"
+_SERIAL = "chrono_serial"  # meta: unique number of a parsed node (kept by copies)
+_SHAPE = "chrono_shape"  # meta: the node's arguments as parsed, children by serial
+_SERIALS = itertools.count(1)
+# Nodes that are one token, whose position sqlglot notes (on a function, it notes the name's)
+_TOKENS = (exp.Identifier, exp.Literal, exp.Star, exp.Null, exp.Boolean, exp.Var)
+
+
+def _serial(value: Any) -> Any:
+    meta = value._meta
+    return meta.get(_SERIAL) if meta else None
+
+
+def _shape(node: exp.Expr) -> tuple:
+    shape = []
+    for key, value in node.args.items():
+        if isinstance(value, exp.Expr):
+            value = _serial(value)
+        elif isinstance(value, list):
+            value = tuple(_serial(v) if isinstance(v, exp.Expr) else v for v in value)
+        shape.append((key, value))
+    return tuple(shape)
+
+
+def _tops(node: exp.Expr) -> list[exp.Expr]:
+    """The nearest descendants of ``node`` that have a span."""
+    found = []
+    for child in node.iter_expressions():
+        if child._meta and SPAN in child._meta:
+            found.append(child)
+        else:
+            found.extend(_tops(child))
+    return found
+
+
+def record(tree: exp.Expr, sql: str) -> None:
+    """Give each node of a freshly parsed ``tree`` its span in ``sql``, serial and shape.
+
+    A node's span is what the innermost parse call returning it read (see the dialect's
+    parser), widened to its children's (a call given a node to extend starts after it). A
+    node is left without one when that does not cover all its descendants' spans, and so are
+    nodes whose spans overlap (sqlglot moved a clause from one node to another): those nodes
+    are written by sqlglot.
+    """
+    nodes = list(tree.walk(bfs=False))
+    for node in reversed(nodes):  # children before their parents
+        meta = node._meta
+        frame = meta.pop(FRAME, None) if meta else None
+        tops = _tops(node)
+        if frame is None and meta and "end" in meta and isinstance(node, _TOKENS):
+            frame = (meta["start"], meta["end"] + 1, False)  # its token's place, noted by sqlglot
+        spans = sorted((top.meta[SPAN][1], top.meta[SPAN][2], top) for top in tops)
+        overlapping = False
+        for (_, end, left), (start, _, right) in itertools.pairwise(spans):
+            if start < end:
+                overlapping = True
+                left.meta.pop(SPAN, None)
+                right.meta.pop(SPAN, None)
+        if frame is None or overlapping:
+            continue
+        start, end, extends = frame
+        whole = True
+        for child in node.iter_expressions():  # widened only by children with spans
+            child_span = child._meta.get(SPAN) if child._meta else None
+            if child_span is not None:
+                start, end = min(start, child_span[1]), max(end, child_span[2])
+            else:
+                whole = False
+        # A call that wraps a node handed to it (OVER after a function) read only the text
+        # after it: its span holds only if that node's is known.
+        if (whole or not extends) and all(start <= s[0] and s[1] <= end for s in spans):
+            node.meta[SPAN] = (sql, start, end)
+    for node in nodes:
+        node.meta[_SERIAL] = next(_SERIALS)
+    for node in nodes:
+        node.meta[_SHAPE] = _shape(node)
+
+
+class Verbatim:
+    """Writes nodes as their source text where a rewrite left them as parsed.
+
+    ``generate(node)`` is the generator's own writing of one node (its children written
+    back through :meth:`text`).
+    """
+
+    def __init__(self, generate: Callable[[exp.Expr], str]) -> None:
+        self.generate = generate
+        # by id, with the node itself so that its id cannot pass to another node meanwhile
+        self.intact: dict[int, tuple[exp.Expr, bool]] = {}
+
+    def _own_intact(self, node: exp.Expr) -> bool:
+        meta = node._meta
+        if not meta or _SHAPE not in meta:
+            return False
+        if isinstance(node, exp.Placeholder) and "index" in meta:
+            return False  # a positional ? is always written numbered: ?N
+        return _shape(node) == meta[_SHAPE]
+
+    def _is_intact(self, node: exp.Expr) -> bool:
+        known = self.intact.get(id(node))
+        if known is not None and known[0] is node:
+            return known[1]
+        found = self._own_intact(node) and all(
+            self._is_intact(child) for child in node.iter_expressions()
+        )
+        self.intact[id(node)] = (node, found)
+        return found
+
+    def text(self, node: exp.Expr) -> str | None:
+        """``node`` as its source text with rewritten parts spliced in, or None."""
+        meta = node._meta
+        span = meta.get(SPAN) if meta else None
+        if span is None or not self._own_intact(node):
+            return None
+        source, start, end = span
+        if self._is_intact(node):
+            return source[start:end]
+        edits = []
+        for child in node.iter_expressions():
+            if self._is_intact(child):
+                continue
+            child_span = child.meta.get(SPAN)
+            if child_span is None or child_span[0] is not source:
+                return None
+            edits.append((child_span[1], child_span[2], child))
+        edits.sort(key=lambda e: e[0])
+        pieces = []
+        at = start
+        for child_start, child_end, child in edits:
+            if child_start < at:
+                return None
+            pieces += [source[at:child_start], self.generate(child).strip()]
+            at = child_end
+        pieces.append(source[at:end])
+        return "".join(pieces)
