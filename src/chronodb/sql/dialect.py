@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from sqlglot import exp
 from sqlglot.dialects.sqlite import SQLite
+from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
 
 from chronodb.sql import spans
@@ -99,6 +100,10 @@ def _spanning(method: Callable[..., Any]) -> Callable[..., Any]:
     return parse_noting_span
 
 
+class InputEnded(ParseError):
+    """The statement stopped short: the parser wanted more after its last token."""
+
+
 class UnaryPlus(exp.Unary):
     """``+x``: SQLite's unary plus, kept (sqlglot drops it) because it strips affinity."""
 
@@ -135,9 +140,18 @@ class ChronoSQL(SQLite):
             self._advance()
             return self.expression(exp.Placeholder(this=token.text))
 
+        def raise_error(self, message: str, token: Any = None) -> None:
+            if self._index >= len(self._tokens):
+                self.ran_out = True
+            if token is None:
+                super().raise_error(message)
+            else:
+                super().raise_error(message, token)
+
         def reset(self) -> None:
             super().reset()
             self._chrono_positional = 0
+            self.ran_out = False  # whether an error came after the last token
             self._chrono_calls: list[int] = []  # where each function call being read starts
 
         def _parse_as_of(self) -> exp.Version | None:
@@ -353,12 +367,21 @@ logging.getLogger("sqlglot").addFilter(_OWN_PARSES)
 
 
 def parse(sql: str) -> list[exp.Expr]:
-    """Parse one or more ChronoSQL statements; raises sqlglot's ParseError."""
+    """Parse one or more ChronoSQL statements; raises sqlglot's ParseError (InputEnded where
+    the text stops short)."""
+    dialect = ChronoSQL()
+    parser = dialect.parser()
     _OWN_PARSES.parsing.on = True
     try:
-        trees = [e for e in ChronoSQL().parse(sql) if e is not None]
+        parsed = parser.parse(dialect.tokenize(sql), sql)
+    except ParseError as err:
+        if parser.ran_out and not str(err).startswith("Expected a point in time"):
+            raise InputEnded(str(err), errors=err.errors) from None
+        raise
     finally:
         _OWN_PARSES.parsing.on = False
+    # a semicolon followed only by comments is no statement
+    trees = [e for e in parsed if e is not None and type(e) is not exp.Semicolon]
     for tree in trees:
         spans.record(tree, sql)
     return trees

@@ -19,7 +19,8 @@ from sqlglot.errors import ParseError
 
 from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError, TimestampError
 from chronodb.sql import snapshots
-from chronodb.sql.dialect import QUERY_AS_OF, parse, to_sql
+from chronodb.sql.classify import code_of
+from chronodb.sql.dialect import QUERY_AS_OF, InputEnded, parse, to_sql
 from chronodb.sql.rules.changes_function import ChangesArgumentError, changes_function
 from chronodb.sql.rules.column_names import keep_column_names
 from chronodb.sql.rules.expand_views import expand_views
@@ -133,6 +134,11 @@ def syntax_error(err: ParseError, sql: str) -> SQLSyntaxError:
         highlight = info.get("highlight") or ""
         position = max(position - len(highlight) + 1, 0)
     description = info.get("description") or str(err).split("\n")[0]
+    if isinstance(err, InputEnded):  # as SQLite says of a statement that stops short
+        code = code_of(sql).rstrip()
+        if code.endswith(";"):
+            return SQLSyntaxError('near ";": syntax error', sql=sql, position=code.index(";"))
+        return SQLSyntaxError("incomplete input", sql=sql, position=len(sql.rstrip()))
     near = info.get("highlight")
     message = f"Syntax error: {description}" + (f" near {near!r}" if near else "")
     return SQLSyntaxError(message, sql=sql, position=position)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from chronodb import ChronoDB
-from chronodb.errors import SchemaError, TimestampError
+from chronodb.errors import SchemaError, SQLSyntaxError, TimestampError
 
 FUTURE = 4102444800  # 2100-01-01, after every write of these tests
 PAST = 1635724800  # 2021-11-01, the seed's point: before every write
@@ -532,3 +532,41 @@ def test_keyword_names_in_ranges_and_changes(keyword_names: ChronoDB) -> None:
     assert [c["after"] for c in changes] == [
         {"id": 1, "v": 2, "home city": 3, "select": 4, "it's": 5}
     ]
+
+
+# ---------------------------------------------------- statements as SQLite takes them
+@pytest.mark.parametrize("ending", [";", "; -- done", ";  \n", "; /* done */ ;", " -- done\n"])
+def test_a_statement_may_end_in_semicolons_and_comments(
+    db: ChronoDB, story: Timeline, ending: str
+) -> None:
+    sql = f"SELECT name FROM users AS OF TIMESTAMP {FUTURE} WHERE id = 1{ending}"
+    assert rows(db, sql) == [("Alicia",)]
+
+
+@pytest.mark.parametrize(
+    "type_name", ["UNSIGNED BIG INT", "VARYING CHARACTER(255)", "NATIVE CHARACTER(70)", "BIG INT"]
+)
+def test_every_sqlite_type_name_casts_in_the_past(
+    db: ChronoDB, story: Timeline, type_name: str
+) -> None:
+    sql = f"SELECT CAST(score AS {type_name}), typeof(CAST(name AS {type_name})) FROM users{{}}"
+    assert rows(db, sql.format(f" AS OF TIMESTAMP {FUTURE}")) == rows(db, sql.format(""))
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["WHERE", "WHERE id =", "WHERE id IN (1", "WHERE -- nothing yet\n", "WHERE;", "WHERE; -- x"],
+)
+def test_an_incomplete_statement_is_reported_as_sqlite_reports_it(
+    db: ChronoDB, story: Timeline, where: str
+) -> None:
+    plain = f"SELECT * FROM users {where}"
+    temporal = f"SELECT * FROM users AS OF TIMESTAMP 5 {where}"
+    shift = len(temporal) - len(plain)
+    errors = []
+    for sql in (plain, temporal):
+        with pytest.raises(SQLSyntaxError) as info:
+            db.execute(sql)
+        errors.append(info.value)
+    assert str(errors[1]).split(" (line")[0] == str(errors[0]).split(" (line")[0]
+    assert errors[1].position == errors[0].position + shift
