@@ -213,3 +213,15 @@ def test_a_dropped_tables_versions_end_at_the_drop(db: ChronoDB) -> None:
         (2,),
     ]
     assert rows(db, "SELECT id FROM ev AS OF TIMESTAMP ?", [dropped]) == []
+
+
+def test_type_names_of_several_words_as_sqlite_takes_them(db: ChronoDB) -> None:
+    db.execute(
+        "CREATE TABLE wide (id BIG INT PRIMARY KEY, a UNSIGNED BIG INT, "
+        "b VARYING CHARACTER(20) NOT NULL DEFAULT 'q', c DOUBLE PRECISION)"
+    )
+    db.execute("INSERT INTO wide (id, a, c) VALUES (1, '7', '2')")
+    now = db.execute("SELECT *, typeof(a), typeof(c) FROM wide").to_dicts()
+    assert now == [
+        {"id": 1, "a": 7, "b": "q", "c": 2.0, "typeof(a)": "integer", "typeof(c)": "real"}
+    ]

@@ -110,6 +110,23 @@ class UnaryPlus(exp.Unary):
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 _SIZE_TOKENS = (TokenType.NUMBER, TokenType.COMMA, TokenType.PLUS, TokenType.DASH)
+_QUOTED = (TokenType.STRING, TokenType.IDENTIFIER)
+# words that end a column's type name in CREATE TABLE (a column constraint starts)
+_CONSTRAINTS = frozenset(
+    [
+        "CONSTRAINT",
+        "PRIMARY",
+        "NOT",
+        "NULL",
+        "UNIQUE",
+        "CHECK",
+        "DEFAULT",
+        "COLLATE",
+        "REFERENCES",
+        "GENERATED",
+        "AS",
+    ]
+)
 
 
 class ChronoSQL(SQLite):
@@ -221,8 +238,8 @@ class ChronoSQL(SQLite):
             return super()._parse_window(this, alias)
 
         def _parse_types(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
-            """Also SQLite's type names of several words ending a CAST: ``UNSIGNED BIG INT``,
-            ``VARYING CHARACTER(255)``, kept as written (a user-defined type to sqlglot)."""
+            """Also SQLite's type names of several words (``UNSIGNED BIG INT``, ``VARYING
+            CHARACTER(255)``), kept as written: a user-defined type to sqlglot."""
             end = self._sqlite_type_name_end()
             if end is None:
                 return super()._parse_types(*args, **kwargs)
@@ -233,14 +250,12 @@ class ChronoSQL(SQLite):
             return self.expression(exp.DataType(this=exp.DType.USERDEFINED, kind=text))
 
         def _sqlite_type_name_end(self) -> int | None:
-            """Where a type name of two or more words (and a size) ends, if one starts here and
-            ``)`` follows it; else None."""
+            """Where a type name of two or more words (and a size) starting here ends, if what
+            follows can follow one (``)``, ``,`` or a column constraint); else None."""
             tokens, at, words = self._tokens, self._index, 0
-            while at < len(tokens) and tokens[at].token_type not in (
-                TokenType.STRING,
-                TokenType.IDENTIFIER,
-            ):
-                if not _WORD.fullmatch(tokens[at].text):
+            while at < len(tokens) and tokens[at].token_type not in _QUOTED:
+                text = tokens[at].text
+                if not _WORD.fullmatch(text) or text.upper() in _CONSTRAINTS:
                     break
                 at, words = at + 1, words + 1
             if words < 2:
@@ -252,7 +267,10 @@ class ChronoSQL(SQLite):
                 if at >= len(tokens) or tokens[at].token_type != TokenType.R_PAREN:
                     return None
                 at += 1
-            if at < len(tokens) and tokens[at].token_type == TokenType.R_PAREN:
+            if at < len(tokens) and (
+                tokens[at].token_type in (TokenType.R_PAREN, TokenType.COMMA)
+                or tokens[at].text.split()[0].upper() in _CONSTRAINTS  # one token: PRIMARY KEY
+            ):
                 return at
             return None
 
