@@ -405,13 +405,16 @@ def parse(sql: str) -> list[exp.Expr]:
     return trees
 
 
-def to_sql(expression: exp.Expr, *, verbatim: bool = False, comments: bool = True) -> str:
+def to_sql(
+    expression: exp.Expr, *, verbatim: bool = False, comments: bool = True, copy: bool = True
+) -> str:
     """Write an expression as SQLite SQL.
 
     ``verbatim``: write each part a rewrite left as parsed as its source text (see
     ``sql/spans.py``), not in sqlglot's spelling, which can change what SQLite answers.
+    ``copy=False``: the generator may change ``expression`` (for a tree made to be written).
     """
     generator = ChronoSQL().generator(comments=comments)
     if verbatim:
         generator.verbatim = spans.Verbatim(generator.sql)
-    return generator.generate(expression)
+    return generator.generate(expression, copy=copy)

@@ -17,23 +17,41 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any
 
 from sqlglot import exp
 
-SPAN = "chrono_span"  # meta: (source text, start, end) the node was parsed from
+PARSED = "chrono_parsed"  # meta: the node's Parsed record
 # meta while parsing: (start, end, handed a node) of the parse call that returned the node
 FRAME = "chrono_frame"
-_SERIAL = "chrono_serial"  # meta: unique number of a parsed node (kept by copies)
-_SHAPE = "chrono_shape"  # meta: the node's arguments as parsed, children by serial
 _SERIALS = itertools.count(1)
 # Nodes that are one token, whose position sqlglot notes (on a function, it notes the name's)
 _TOKENS = (exp.Identifier, exp.Literal, exp.Star, exp.Null, exp.Boolean, exp.Var)
 
 
-def _serial(value: Any) -> Any:
-    meta = value._meta
-    return meta.get(_SERIAL) if meta else None
+class Parsed:
+    """How a node was parsed: a unique serial (kept by copies), its arguments' shape (children
+    by serial) and its span, ``(source text, start, end)`` or None. Immutable, so copies of
+    the node share it."""
+
+    __slots__ = ("serial", "shape", "span")
+
+    def __init__(self, serial: int, span: tuple[str, int, int] | None) -> None:
+        self.serial = serial
+        self.span = span
+        self.shape: tuple = ()
+
+    def __deepcopy__(self, memo: dict) -> Parsed:
+        return self
+
+
+def _parsed(node: exp.Expr) -> Parsed | None:
+    meta = node._meta
+    return meta.get(PARSED) if meta else None
+
+
+def _serial(value: exp.Expr) -> int | None:
+    parsed = _parsed(value)
+    return parsed.serial if parsed else None
 
 
 def _shape(node: exp.Expr) -> tuple:
@@ -47,19 +65,17 @@ def _shape(node: exp.Expr) -> tuple:
     return tuple(shape)
 
 
-def _tops(node: exp.Expr) -> list[exp.Expr]:
-    """The nearest descendants of ``node`` that have a span."""
-    found = []
-    for child in node.iter_expressions():
-        if child._meta and SPAN in child._meta:
-            found.append(child)
-        else:
-            found.extend(_tops(child))
-    return found
+def text_of(node: exp.Expr) -> str | None:
+    """The text ``node`` was parsed from, if known."""
+    parsed = _parsed(node)
+    if parsed is None or parsed.span is None:
+        return None
+    source, start, end = parsed.span
+    return source[start:end]
 
 
 def record(tree: exp.Expr, sql: str) -> None:
-    """Give each node of a freshly parsed ``tree`` its span in ``sql``, serial and shape.
+    """Give each node of a freshly parsed ``tree`` its :class:`Parsed` record.
 
     A node's span is what the innermost parse call returning it read (see the dialect's
     parser), widened to its children's (a call given a node to extend starts after it). A
@@ -68,37 +84,50 @@ def record(tree: exp.Expr, sql: str) -> None:
     are written by sqlglot.
     """
     nodes = list(tree.walk(bfs=False))
+    found: dict[int, tuple[int, int]] = {}  # by node id: its span
+    below: dict[int, list[exp.Expr]] = {}  # by node id: its nearest descendants with spans
     for node in reversed(nodes):  # children before their parents
+        children = list(node.iter_expressions())
+        tops = []
+        for child in children:
+            if id(child) in found:
+                tops.append(child)
+            else:
+                tops.extend(below.get(id(child), ()))
+        below[id(node)] = tops
         meta = node._meta
         frame = meta.pop(FRAME, None) if meta else None
-        tops = _tops(node)
         if frame is None and meta and "end" in meta and isinstance(node, _TOKENS):
             frame = (meta["start"], meta["end"] + 1, False)  # its token's place, noted by sqlglot
-        spans = sorted((top.meta[SPAN][1], top.meta[SPAN][2], top) for top in tops)
+        inner = sorted((*found[id(top)], id(top)) for top in tops if id(top) in found)
         overlapping = False
-        for (_, end, left), (start, _, right) in itertools.pairwise(spans):
+        for (_, end, left), (start, _, right) in itertools.pairwise(inner):
             if start < end:
                 overlapping = True
-                left.meta.pop(SPAN, None)
-                right.meta.pop(SPAN, None)
+                found.pop(left, None)
+                found.pop(right, None)
         if frame is None or overlapping:
             continue
         start, end, extends = frame
         whole = True
-        for child in node.iter_expressions():  # widened only by children with spans
-            child_span = child._meta.get(SPAN) if child._meta else None
+        for child in children:  # widened only by children with spans
+            child_span = found.get(id(child))
             if child_span is not None:
-                start, end = min(start, child_span[1]), max(end, child_span[2])
+                start, end = min(start, child_span[0]), max(end, child_span[1])
             else:
                 whole = False
         # A call that wraps a node handed to it (OVER after a function) read only the text
         # after it: its span holds only if that node's is known.
-        if (whole or not extends) and all(start <= s[0] and s[1] <= end for s in spans):
-            node.meta[SPAN] = (sql, start, end)
+        if (whole or not extends) and all(start <= s[0] and s[1] <= end for s in inner):
+            found[id(node)] = (start, end)
+    records = []
     for node in nodes:
-        node.meta[_SERIAL] = next(_SERIALS)
-    for node in nodes:
-        node.meta[_SHAPE] = _shape(node)
+        span = found.get(id(node))
+        parsed = Parsed(next(_SERIALS), None if span is None else (sql, *span))
+        node.meta[PARSED] = parsed
+        records.append(parsed)
+    for node, parsed in zip(nodes, records, strict=True):
+        parsed.shape = _shape(node)
 
 
 class Verbatim:
@@ -114,12 +143,12 @@ class Verbatim:
         self.intact: dict[int, tuple[exp.Expr, bool]] = {}
 
     def _own_intact(self, node: exp.Expr) -> bool:
-        meta = node._meta
-        if not meta or _SHAPE not in meta:
+        parsed = _parsed(node)
+        if parsed is None:
             return False
-        if isinstance(node, exp.Placeholder) and "index" in meta:
+        if isinstance(node, exp.Placeholder) and "index" in node.meta:
             return False  # a positional ? is always written numbered: ?N
-        return _shape(node) == meta[_SHAPE]
+        return _shape(node) == parsed.shape
 
     def _is_intact(self, node: exp.Expr) -> bool:
         known = self.intact.get(id(node))
@@ -133,18 +162,18 @@ class Verbatim:
 
     def text(self, node: exp.Expr) -> str | None:
         """``node`` as its source text with rewritten parts spliced in, or None."""
-        meta = node._meta
-        span = meta.get(SPAN) if meta else None
-        if span is None or not self._own_intact(node):
+        parsed = _parsed(node)
+        if parsed is None or parsed.span is None or not self._own_intact(node):
             return None
-        source, start, end = span
+        source, start, end = parsed.span
         if self._is_intact(node):
             return source[start:end]
         edits = []
         for child in node.iter_expressions():
             if self._is_intact(child):
                 continue
-            child_span = child.meta.get(SPAN)
+            child_parsed = _parsed(child)
+            child_span = child_parsed.span if child_parsed else None
             if child_span is None or child_span[0] is not source:
                 return None
             edits.append((child_span[1], child_span[2], child))

@@ -543,7 +543,7 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
         if name.startswith(KEY_PREFIX):  # the user's own positional parameter, repeated
             node.set("this", None)
             node.meta["index"] = int(name[len(KEY_PREFIX) :])
-    return to_sql(tree, verbatim=True)
+    return to_sql(tree, verbatim=True, copy=False)
 
 
 def _expose_rowid(table: exp.Table, sv: SchemaVersion | None, columns: list[str], sql: str) -> None:

@@ -186,11 +186,10 @@ def test_every_span_is_text_that_parses_to_its_node(sql: str) -> None:
     writing the node)."""
     tree = parse(sql.format(T=f"t {NOW}"))[0]
     for node in tree.walk():
-        span = node.meta.get(spans.SPAN)
-        if span is None or not isinstance(node, EXPRESSIONS_OF_A_SELECT_LIST):
+        text = spans.text_of(node)
+        if text is None or not isinstance(node, EXPRESSIONS_OF_A_SELECT_LIST):
             continue
         if node.find(exp.Placeholder):  # numbered by their place in the statement
             continue
-        text = span[0][span[1] : span[2]]
         again = parse(f"SELECT {text}")[0].expressions[0]
         assert to_sql(again, comments=False) == to_sql(node, comments=False), text

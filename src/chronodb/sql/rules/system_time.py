@@ -10,11 +10,19 @@ column references still resolve.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from sqlglot import exp
 
 from chronodb.sql.dialect import parse
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_body(sql: str) -> exp.Expr:
+    """A subquery's SQL, parsed once: the same table read the same way gives the same text.
+    Callers copy it."""
+    return parse(sql)[0]
 
 
 def replace_temporal_tables(
@@ -24,7 +32,7 @@ def replace_temporal_tables(
         version = table.args.get("version")
         if version is None:
             continue
-        body = parse(build(table, version))[0]
+        body = _parse_body(build(table, version)).copy()
         alias = exp.to_identifier(table.alias or table.name, quoted=True)
         sub = exp.Subquery(this=body, alias=exp.TableAlias(this=alias))
         if table is expression:
