@@ -31,6 +31,7 @@ ROWS = [
     (8, 0.1, 0.2, "a_c", '"s"'),
 ]
 SCHEMA = "CREATE TABLE t (id INTEGER PRIMARY KEY, a, b, s TEXT, j)"
+VIEW = "CREATE VIEW w AS SELECT id, CAST(s AS NUMERIC) AS n, mod(b, 2) AS m FROM t"
 
 TYPE_NAMES = [
     "INTEGER", "INT", "TINYINT", "SMALLINT", "MEDIUMINT", "BIGINT", "UNSIGNED BIG INT",
@@ -105,6 +106,19 @@ STATEMENTS = [
     "SELECT CAST(rowid AS NUMERIC) || '', a FROM {T} WHERE rowid % 2 = 0",
     "SELECT json_group_array(a), json_group_object(s, b) FROM {T} WHERE id < 4",
     "SELECT a FROM {T} /* a comment */ WHERE -- another\n id > 6 ORDER BY id",
+    "SELECT t.id, u.a FROM t JOIN t AS u ON u.id = t.id {Q} WHERE CAST(t.s AS NUMERIC) > 0 "
+    "ORDER BY 1",
+    "SELECT id, u.a, mod(u.b, 2) FROM t JOIN t AS u USING (id) {Q} ORDER BY id",
+    "SELECT * FROM t NATURAL JOIN t AS u {Q} ORDER BY id",
+    "SELECT x.id, y.s || x.s FROM t AS x, t AS y {Q} WHERE x.id = y.id + 1 ORDER BY 1",
+    "SELECT * FROM w {Q} ORDER BY id",
+    "SELECT n, typeof(n), m FROM w {Q} WHERE m IS NOT NULL ORDER BY id",
+    "SELECT * FROM (SELECT id, mod(b, 3) AS m FROM t) {Q} ORDER BY id",
+    "SELECT id, CAST(s AS NUMERIC) FROM t WHERE id IN (SELECT id FROM {T} WHERE mod(id, 2) = 0) "
+    "ORDER BY id",
+    "SELECT (SELECT CAST(s AS NUMERIC) FROM {T} WHERE id = 2) AS x, CAST('7' AS NUMERIC)",
+    "SELECT rowid AS r, CAST(a AS NUMERIC) FROM {T} WHERE rowid > 2 ORDER BY rowid",
+    "SELECT t.s FROM {T} LEFT JOIN t AS u ON u.id = t.id + 100 WHERE u.id IS NULL ORDER BY t.id",
 ]
 PARAMS = {
     "SELECT id, a FROM {T} WHERE id = ? ORDER BY id": [2],
@@ -137,6 +151,8 @@ def both() -> Iterator[tuple[ChronoDB, sqlite3.Connection]]:
     db.executemany("INSERT INTO t VALUES (?, ?, ?, 'old', NULL)", [r[:3] for r in ROWS])
     db.executemany("UPDATE t SET s = ?, j = ? WHERE id = ?", [(*r[3:], r[0]) for r in ROWS])
     raw.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", ROWS)
+    db.execute(VIEW)
+    raw.execute(VIEW)
     yield db, raw
     db.close()
     raw.close()
@@ -146,9 +162,9 @@ def _three_ways(
     both: tuple[ChronoDB, sqlite3.Connection], sql: str, params: list[Any]
 ) -> tuple[tuple, tuple, tuple]:
     db, raw = both
-    now = db.execute(sql.format(T="t"), params)
-    past = db.execute(sql.format(T=f"t {NOW}"), params)
-    plain = raw.execute(sql.format(T="t"), params)
+    now = db.execute(sql.format(T="t", Q=""), params)
+    past = db.execute(sql.format(T=f"t {NOW}", Q=NOW), params)
+    plain = raw.execute(sql.format(T="t", Q=""), params)
     names = [d[0] for d in plain.description]
 
     def exact(rows: Any) -> list[list[tuple[str, Any]]]:
@@ -180,11 +196,30 @@ def test_a_statement_answers_as_in_sqlite(
     assert past == plain
 
 
+def test_a_table_made_from_the_past_holds_what_sqlite_would_put_there() -> None:
+    db = ChronoDB(":memory:")
+    raw = sqlite3.connect(":memory:")
+    for target in (db, raw):
+        target.execute(SCHEMA)
+        target.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?)", ROWS)
+    select = "SELECT id, CAST(s AS NUMERIC) AS n, mod(b, 2) AS m, a || s AS c FROM t"
+    db.execute(f"CREATE TABLE made AS {select} {NOW}")
+    raw.execute(f"CREATE TABLE made AS {select}")
+    db.execute(f"INSERT INTO made {select} {NOW}")
+    raw.execute(f"INSERT INTO made {select}")
+    read = "SELECT n, typeof(n), m, typeof(m), c FROM made ORDER BY rowid"
+    assert [[_exact(v) for v in r] for r in db.execute(read)] == [
+        [_exact(v) for v in r] for r in raw.execute(read)
+    ]
+    db.close()
+    raw.close()
+
+
 @pytest.mark.parametrize("sql", [f"SELECT {e} FROM t {NOW}" for e in EXPRESSIONS] + STATEMENTS)
 def test_every_span_is_text_that_parses_to_its_node(sql: str) -> None:
     """Each node's span, parsed again, gives the same node (so writing it as its text is
     writing the node)."""
-    tree = parse(sql.format(T=f"t {NOW}"))[0]
+    tree = parse(sql.format(T=f"t {NOW}", Q=NOW))[0]
     for node in tree.walk():
         text = spans.text_of(node)
         if text is None or not isinstance(node, EXPRESSIONS_OF_A_SELECT_LIST):
