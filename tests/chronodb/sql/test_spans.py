@@ -13,11 +13,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fixtures import load
 from sqlglot import exp
 
 from chronodb import ChronoDB
 from chronodb.sql import spans
 from chronodb.sql.dialect import parse, to_sql
+from chronodb.sql.rules.changes_function import changes_function
+from chronodb.sql.rules.column_names import keep_column_names
+from chronodb.sql.rules.query_as_of import push_query_as_of
+from chronodb.sql.rules.rowid_columns import expose_rowids
 
 NOW = "AS OF TIMESTAMP 9e9"
 ROWS = [
@@ -228,3 +233,10 @@ def test_every_span_is_text_that_parses_to_its_node(sql: str) -> None:
             continue
         again = parse(f"SELECT {text}")[0].expressions[0]
         assert to_sql(again, comments=False) == to_sql(node, comments=False), text
+
+
+@pytest.mark.parametrize(("sql", "expected"), load("verbatim.sql"))
+def test_what_the_rules_leave_alone_is_written_as_given(sql: str, expected: str) -> None:
+    tree = changes_function(parse(sql)[0])
+    tree = expose_rowids(push_query_as_of(keep_column_names(tree)))
+    assert to_sql(tree, verbatim=True) == expected
