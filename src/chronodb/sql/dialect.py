@@ -86,13 +86,19 @@ def _spanning(method: Callable[..., Any]) -> Callable[..., Any]:
         start = self._index
         node = method(self, *args, **kwargs)
         end = self._index
-        if end > start and isinstance(node, exp.Expr):
-            given = [a for a in (*args, *kwargs.values()) if isinstance(a, exp.Expr)]
-            meta = node.meta
-            if spans.FRAME not in meta and not any(a is node for a in given):
-                tokens = self._tokens
-                # a call handed a node to wrap read only the text after it
-                meta[spans.FRAME] = (tokens[start].start, tokens[end - 1].end + 1, bool(given))
+        if end > start and isinstance(node, exp.Expr) and spans.FRAME not in node.meta:
+            tokens = self._tokens
+            first = tokens[start].start
+            # a call handed a node to wrap (x, then IS NULL) read only the text after it
+            for given in (*args, *kwargs.values()):
+                if isinstance(given, exp.Expr):
+                    if given is node:
+                        return node
+                    frame = spans.frame_of(given)
+                    if frame is None:
+                        return node  # where the wrapped text starts is not known
+                    first = min(first, frame[0])
+            node.meta[spans.FRAME] = (first, tokens[end - 1].end + 1)
         return node
 
     parse_noting_span.__name__ = method.__name__
@@ -167,7 +173,7 @@ class ChronoSQL(SQLite):
 
         def reset(self) -> None:
             super().reset()
-            self._chrono_positional = 0
+            self._chrono_positional: dict[int, int] = {}  # a ? token's offset: its number
             self.ran_out = False  # whether an error came after the last token
             self._chrono_calls: list[int] = []  # where each function call being read starts
 
@@ -234,7 +240,7 @@ class ChronoSQL(SQLite):
             if isinstance(this, exp.Func) and self._chrono_calls and spans.FRAME not in this.meta:
                 tokens = self._tokens
                 start = tokens[self._chrono_calls[-1]].start
-                this.meta[spans.FRAME] = (start, self._prev.end + 1, False)
+                this.meta[spans.FRAME] = (start, self._prev.end + 1)
             return super()._parse_window(this, alias)
 
         def _parse_types(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
@@ -288,8 +294,9 @@ class ChronoSQL(SQLite):
         def _parse_placeholder(self) -> exp.Expr | None:
             node = super()._parse_placeholder()
             if isinstance(node, exp.Placeholder) and not node.this:
-                self._chrono_positional += 1
-                node.meta["index"] = self._chrono_positional
+                # by the token: one read again after the parser backs up keeps its number
+                numbers = self._chrono_positional
+                node.meta["index"] = numbers.setdefault(self._prev.start, len(numbers) + 1)
             return node
 
     for _name in _SPANNED:

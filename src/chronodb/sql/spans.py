@@ -21,8 +21,7 @@ from collections.abc import Callable
 from sqlglot import exp
 
 PARSED = "chrono_parsed"  # meta: the node's Parsed record
-# meta while parsing: (start, end, handed a node) of the parse call that returned the node
-FRAME = "chrono_frame"
+FRAME = "chrono_frame"  # meta while parsing: (start, end) of the text the node was read from
 _SERIALS = itertools.count(1)
 # Nodes that are one token, whose position sqlglot notes (on a function, it notes the name's)
 _TOKENS = (exp.Identifier, exp.Literal, exp.Star, exp.Null, exp.Boolean, exp.Var)
@@ -65,6 +64,17 @@ def _shape(node: exp.Expr) -> tuple:
     return tuple(shape)
 
 
+def frame_of(node: exp.Expr) -> tuple[int, int] | None:
+    """While parsing: where the text ``node`` was read from starts and ends, if known."""
+    meta = node._meta
+    if not meta:
+        return None
+    frame = meta.get(FRAME)
+    if frame is None and "end" in meta and isinstance(node, _TOKENS):
+        frame = (meta["start"], meta["end"] + 1)  # its token's place, noted by sqlglot
+    return frame
+
+
 def text_of(node: exp.Expr) -> str | None:
     """The text ``node`` was parsed from, if known."""
     parsed = _parsed(node)
@@ -78,10 +88,9 @@ def record(tree: exp.Expr, sql: str) -> None:
     """Give each node of a freshly parsed ``tree`` its :class:`Parsed` record.
 
     A node's span is what the innermost parse call returning it read (see the dialect's
-    parser), widened to its children's (a call given a node to extend starts after it). A
-    node is left without one when that does not cover all its descendants' spans, and so are
-    nodes whose spans overlap (sqlglot moved a clause from one node to another): those nodes
-    are written by sqlglot.
+    parser), widened to its children's. A node is left without one when that does not cover
+    all its descendants' spans, and so are nodes whose spans overlap (sqlglot moved a clause
+    from one node to another): those nodes are written by sqlglot.
     """
     nodes = list(tree.walk(bfs=False))
     found: dict[int, tuple[int, int]] = {}  # by node id: its span
@@ -95,10 +104,7 @@ def record(tree: exp.Expr, sql: str) -> None:
             else:
                 tops.extend(below.get(id(child), ()))
         below[id(node)] = tops
-        meta = node._meta
-        frame = meta.pop(FRAME, None) if meta else None
-        if frame is None and meta and "end" in meta and isinstance(node, _TOKENS):
-            frame = (meta["start"], meta["end"] + 1, False)  # its token's place, noted by sqlglot
+        frame = frame_of(node)
         inner = sorted((*found[id(top)], id(top)) for top in tops if id(top) in found)
         overlapping = False
         for (_, end, left), (start, _, right) in itertools.pairwise(inner):
@@ -108,20 +114,17 @@ def record(tree: exp.Expr, sql: str) -> None:
                 found.pop(right, None)
         if frame is None or overlapping:
             continue
-        start, end, extends = frame
-        whole = True
-        for child in children:  # widened only by children with spans
+        start, end = frame
+        for child in children:  # a clause attached after (WITH before the SELECT read first)
             child_span = found.get(id(child))
             if child_span is not None:
                 start, end = min(start, child_span[0]), max(end, child_span[1])
-            else:
-                whole = False
-        # A call that wraps a node handed to it (OVER after a function) read only the text
-        # after it: its span holds only if that node's is known.
-        if (whole or not extends) and all(start <= s[0] and s[1] <= end for s in inner):
+        if all(start <= s[0] and s[1] <= end for s in inner):
             found[id(node)] = (start, end)
     records = []
     for node in nodes:
+        if node._meta:
+            node._meta.pop(FRAME, None)
         span = found.get(id(node))
         parsed = Parsed(next(_SERIALS), None if span is None else (sql, *span))
         node.meta[PARSED] = parsed
@@ -168,22 +171,37 @@ class Verbatim:
         source, start, end = parsed.span
         if self._is_intact(node):
             return source[start:end]
-        edits = []
-        for child in node.iter_expressions():
-            if self._is_intact(child):
-                continue
-            child_parsed = _parsed(child)
-            child_span = child_parsed.span if child_parsed else None
-            if child_span is None or child_span[0] is not source:
-                return None
-            edits.append((child_span[1], child_span[2], child))
+        edits = self._edits(node, source)
+        if edits is None:
+            return None
         edits.sort(key=lambda e: e[0])
         pieces = []
         at = start
-        for child_start, child_end, child in edits:
-            if child_start < at:
+        for child_start, child_end, text in edits:
+            if child_start < at or child_end > end:
                 return None
-            pieces += [source[at:child_start], self.generate(child).strip()]
+            pieces += [source[at:child_start], text]
             at = child_end
         pieces.append(source[at:end])
         return "".join(pieces)
+
+    def _edits(self, node: exp.Expr, source: str) -> list[tuple[int, int, str]] | None:
+        """Where in ``source`` the rewritten parts of own-intact ``node`` are, and their SQL.
+
+        A rewritten child without a span of its own is looked into when its own arguments
+        are as parsed: its text is then all in ``node``'s, but for its rewritten parts.
+        """
+        edits: list[tuple[int, int, str]] = []
+        for child in node.iter_expressions():
+            if self._is_intact(child):
+                continue
+            parsed = _parsed(child)
+            span = parsed.span if parsed else None
+            if span is not None and span[0] is source:
+                edits.append((span[1], span[2], self.generate(child).strip()))
+                continue
+            inner = self._edits(child, source) if self._own_intact(child) else None
+            if inner is None:
+                return None
+            edits += inner
+        return edits

@@ -570,3 +570,8 @@ def test_an_incomplete_statement_is_reported_as_sqlite_reports_it(
         errors.append(info.value)
     assert str(errors[1]).split(" (line")[0] == str(errors[0]).split(" (line")[0]
     assert errors[1].position == errors[0].position + shift
+
+
+def test_parameters_in_parentheses_are_numbered_once(db: ChronoDB, story: Timeline) -> None:
+    sql = "SELECT abs((?)), (?) || name FROM users AS OF TIMESTAMP ? WHERE id = (?)"
+    assert rows(db, sql, [-3, "x", FUTURE, 1]) == [(3, "xAlicia")]
