@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import Any
 
 from sqlglot import exp
 
@@ -28,16 +29,18 @@ _TOKENS = (exp.Identifier, exp.Literal, exp.Star, exp.Null, exp.Boolean, exp.Var
 
 
 class Parsed:
-    """How a node was parsed: a unique serial (kept by copies), its arguments' shape (children
-    by serial) and its span, ``(source text, start, end)`` or None. Immutable, so copies of
-    the node share it."""
+    """How a node was parsed: a unique serial (kept by copies), its span ``(source text,
+    start, end)`` or None, its arguments, and each child's serial and span by its place.
+    Immutable once recorded, so copies of the node share it."""
 
-    __slots__ = ("serial", "shape", "span")
+    __slots__ = ("layout", "serial", "shape", "slots", "span")
 
     def __init__(self, serial: int, span: tuple[str, int, int] | None) -> None:
         self.serial = serial
         self.span = span
-        self.shape: tuple = ()
+        self.shape: tuple = ()  # arguments, children by serial
+        self.layout: tuple = ()  # arguments, children by place only
+        self.slots: dict[tuple[str, int], tuple[int, tuple[str, int, int] | None]] = {}
 
     def __deepcopy__(self, memo: dict) -> Parsed:
         return self
@@ -53,15 +56,29 @@ def _serial(value: exp.Expr) -> int | None:
     return parsed.serial if parsed else None
 
 
-def _shape(node: exp.Expr) -> tuple:
-    shape = []
+def _children(node: exp.Expr) -> list[tuple[tuple[str, int], exp.Expr]]:
+    """``node``'s children with their places: (argument, index in it or -1)."""
+    found = []
     for key, value in node.args.items():
         if isinstance(value, exp.Expr):
-            value = _serial(value)
+            found.append(((key, -1), value))
         elif isinstance(value, list):
-            value = tuple(_serial(v) if isinstance(v, exp.Expr) else v for v in value)
-        shape.append((key, value))
-    return tuple(shape)
+            found += [((key, i), v) for i, v in enumerate(value) if isinstance(v, exp.Expr)]
+    return found
+
+
+def _shape(node: exp.Expr, serials: bool = True) -> tuple:
+    """``node``'s arguments, each child as its serial (or, without ``serials``, as a place)."""
+
+    def one(value: Any) -> Any:
+        if isinstance(value, exp.Expr):
+            return ("node", _serial(value) if serials else None)
+        return value
+
+    return tuple(
+        (key, tuple(one(v) for v in value) if isinstance(value, list) else one(value))
+        for key, value in node.args.items()
+    )
 
 
 def frame_of(node: exp.Expr) -> tuple[int, int] | None:
@@ -131,6 +148,15 @@ def record(tree: exp.Expr, sql: str) -> None:
         records.append(parsed)
     for node, parsed in zip(nodes, records, strict=True):
         parsed.shape = _shape(node)
+        parsed.layout = _shape(node, serials=False)
+        for place, child in _children(node):
+            child_parsed = child.meta[PARSED]
+            parsed.slots[place] = (child_parsed.serial, child_parsed.span)
+
+
+# What a node put in a child's place is written as, unwrapped: anything else gets parentheses
+_ATOMS = (exp.Column, exp.Literal, exp.Identifier, exp.Placeholder, exp.Subquery, exp.Paren)
+_ATOMS += (exp.Func, exp.Alias, exp.Star, exp.Null, exp.Boolean, exp.Table, exp.TableAlias)
 
 
 class Verbatim:
@@ -166,12 +192,12 @@ class Verbatim:
     def text(self, node: exp.Expr) -> str | None:
         """``node`` as its source text with rewritten parts spliced in, or None."""
         parsed = _parsed(node)
-        if parsed is None or parsed.span is None or not self._own_intact(node):
+        if parsed is None or parsed.span is None:
             return None
         source, start, end = parsed.span
         if self._is_intact(node):
             return source[start:end]
-        edits = self._edits(node, source)
+        edits = self._edits(node, parsed, source)
         if edits is None:
             return None
         edits.sort(key=lambda e: e[0])
@@ -185,22 +211,37 @@ class Verbatim:
         pieces.append(source[at:end])
         return "".join(pieces)
 
-    def _edits(self, node: exp.Expr, source: str) -> list[tuple[int, int, str]] | None:
-        """Where in ``source`` the rewritten parts of own-intact ``node`` are, and their SQL.
+    def _edits(
+        self, node: exp.Expr, parsed: Parsed, source: str
+    ) -> list[tuple[int, int, str]] | None:
+        """Where in ``source`` the rewritten parts of ``node`` are, and their SQL; None if
+        ``node``'s own arguments are not as parsed (but for which node is in a child's place).
 
-        A rewritten child without a span of its own is looked into when its own arguments
-        are as parsed: its text is then all in ``node``'s, but for its rewritten parts.
+        A rewritten child without a span of its own is looked into: its text is all in
+        ``node``'s, but for its rewritten parts.
         """
+        if isinstance(node, exp.Placeholder) or _shape(node, serials=False) != parsed.layout:
+            return None
         edits: list[tuple[int, int, str]] = []
-        for child in node.iter_expressions():
+        for place, child in _children(node):
+            serial, span = parsed.slots[place]
+            child_parsed = _parsed(child)
+            if child_parsed is None or child_parsed.serial != serial:
+                # another node put in this child's place: written where the child was
+                if span is None or span[0] is not source:
+                    return None
+                text = self.generate(child).strip()
+                if not isinstance(child, _ATOMS):
+                    text = f"({text})"
+                edits.append((span[1], span[2], text))
+                continue
             if self._is_intact(child):
                 continue
-            parsed = _parsed(child)
-            span = parsed.span if parsed else None
+            span = child_parsed.span
             if span is not None and span[0] is source:
                 edits.append((span[1], span[2], self.generate(child).strip()))
                 continue
-            inner = self._edits(child, source) if self._own_intact(child) else None
+            inner = self._edits(child, child_parsed, source)
             if inner is None:
                 return None
             edits += inner

@@ -126,6 +126,7 @@ STATEMENTS = [
     "ORDER BY id",
     "SELECT (SELECT CAST(s AS NUMERIC) FROM {T} WHERE id = 2) AS x, CAST('7' AS NUMERIC)",
     "SELECT rowid AS r, CAST(a AS NUMERIC) FROM {T} WHERE rowid > 2 ORDER BY rowid",
+    "SELECT mod(rowid, 3), -rowid, CAST(rowid AS TEXT) || 'x' FROM {T} ORDER BY id",
     "SELECT t.s FROM {T} LEFT JOIN t AS u ON u.id = t.id + 100 WHERE u.id IS NULL ORDER BY t.id",
 ]
 PARAMS = {
@@ -246,7 +247,23 @@ def test_what_the_rules_leave_alone_is_written_as_given(sql: str, expected: str)
 
 
 # Columns without a declared type only: a column's affinity in the past is another matter.
-ATOMS = ["a", "b", "j", "'5'", "2.5", "x'01'", "NULL", "1e3", "0x10", "-0.0", "?"]
+# rowid and the subquery are rewritten: what is around them must be spliced, not respelled
+# (rowid + 0: without the rowid's INTEGER affinity, which the past's rowid column lacks).
+ATOMS = [
+    "(rowid + 0)",
+    "(SELECT max(b) FROM {T})",
+    "a",
+    "b",
+    "j",
+    "'5'",
+    "2.5",
+    "x'01'",
+    "NULL",
+    "1e3",
+    "0x10",
+    "-0.0",
+    "?",
+]
 OPERATORS = [" + ", " - ", " * ", " / ", " % ", " || ", " = ", " <> ", " < ", " IS "]
 OPERATORS += [" IS NOT ", " AND ", " OR ", " LIKE ", " GLOB ", " == ", " & ", " << "]
 TYPES = ["NUMERIC", "INTEGER", "REAL", "TEXT", "BLOB", "BOOLEAN", "DATE", "STRING", "INT8"]
