@@ -17,30 +17,25 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import Any
 
 from sqlglot import exp
 
 PARSED = "chrono_parsed"  # meta: the node's Parsed record
 FRAME = "chrono_frame"  # meta while parsing: (start, end) of the text the node was read from
-_SERIALS = itertools.count(1)
 # Nodes that are one token, whose position sqlglot notes (on a function, it notes the name's)
 _TOKENS = (exp.Identifier, exp.Literal, exp.Star, exp.Null, exp.Boolean, exp.Var)
 
 
 class Parsed:
-    """How a node was parsed: a unique serial (kept by copies), its span ``(source text,
-    start, end)`` or None, its arguments, and each child's serial and span by its place.
-    Immutable once recorded, so copies of the node share it."""
+    """How a node was parsed: its span ``(source text, start, end)`` or None, and its
+    arguments, each child as its own record. Immutable once recorded, so copies of the node
+    share it (and a child is the one parsed in its place if it has that one's record)."""
 
-    __slots__ = ("layout", "serial", "shape", "slots", "span")
+    __slots__ = ("shape", "span")
 
-    def __init__(self, serial: int, span: tuple[str, int, int] | None) -> None:
-        self.serial = serial
+    def __init__(self, span: tuple[str, int, int] | None) -> None:
         self.span = span
-        self.shape: tuple = ()  # arguments, children by serial
-        self.layout: tuple = ()  # arguments, children by place only
-        self.slots: dict[tuple[str, int], tuple[int, tuple[str, int, int] | None]] = {}
+        self.shape: tuple = ()
 
     def __deepcopy__(self, memo: dict) -> Parsed:
         return self
@@ -51,34 +46,42 @@ def _parsed(node: exp.Expr) -> Parsed | None:
     return meta.get(PARSED) if meta else None
 
 
-def _serial(value: exp.Expr) -> int | None:
-    parsed = _parsed(value)
-    return parsed.serial if parsed else None
-
-
-def _children(node: exp.Expr) -> list[tuple[tuple[str, int], exp.Expr]]:
-    """``node``'s children with their places: (argument, index in it or -1)."""
-    found = []
+def _shape(node: exp.Expr) -> tuple:
+    """``node``'s arguments, each child as its parse record (None for a node made since)."""
+    shape = []
     for key, value in node.args.items():
         if isinstance(value, exp.Expr):
-            found.append(((key, -1), value))
+            value = _parsed(value)
         elif isinstance(value, list):
-            found += [((key, i), v) for i, v in enumerate(value) if isinstance(v, exp.Expr)]
-    return found
+            value = tuple(_parsed(v) if isinstance(v, exp.Expr) else v for v in value)
+        shape.append((key, value))
+    return tuple(shape)
 
 
-def _shape(node: exp.Expr, serials: bool = True) -> tuple:
-    """``node``'s arguments, each child as its serial (or, without ``serials``, as a place)."""
-
-    def one(value: Any) -> Any:
-        if isinstance(value, exp.Expr):
-            return ("node", _serial(value) if serials else None)
-        return value
-
-    return tuple(
-        (key, tuple(one(v) for v in value) if isinstance(value, list) else one(value))
-        for key, value in node.args.items()
-    )
+def _pairs(node: exp.Expr, parsed: Parsed) -> list[tuple[Parsed, exp.Expr]] | None:
+    """Each child of ``node`` with the record of the child parsed in its place, if its
+    arguments are otherwise as parsed; else None."""
+    shape = parsed.shape
+    if len(shape) != len(node.args):
+        return None
+    pairs = []
+    for (key, value), (was_key, was) in zip(node.args.items(), shape, strict=True):
+        if key != was_key:
+            return None
+        if isinstance(value, list):
+            if not isinstance(was, tuple) or len(was) != len(value):
+                return None
+            items = list(zip(was, value, strict=True))
+        else:
+            items = [(was, value)]
+        for old, new in items:
+            if isinstance(new, exp.Expr):
+                if not isinstance(old, Parsed):
+                    return None
+                pairs.append((old, new))
+            elif isinstance(old, Parsed) or old != new:
+                return None
+    return pairs
 
 
 def frame_of(node: exp.Expr) -> tuple[int, int] | None:
@@ -111,18 +114,18 @@ def record(tree: exp.Expr, sql: str) -> None:
     """
     nodes = list(tree.walk(bfs=False))
     found: dict[int, tuple[int, int]] = {}  # by node id: its span
-    below: dict[int, list[exp.Expr]] = {}  # by node id: its nearest descendants with spans
+    below: dict[int, list[int]] = {}  # by node id: its nearest descendants with spans (ids)
     for node in reversed(nodes):  # children before their parents
         children = list(node.iter_expressions())
         tops = []
         for child in children:
             if id(child) in found:
-                tops.append(child)
+                tops.append(id(child))
             else:
                 tops.extend(below.get(id(child), ()))
         below[id(node)] = tops
         frame = frame_of(node)
-        inner = sorted((*found[id(top)], id(top)) for top in tops if id(top) in found)
+        inner = sorted((*found[top], top) for top in tops if top in found)
         overlapping = False
         for (_, end, left), (start, _, right) in itertools.pairwise(inner):
             if start < end:
@@ -138,20 +141,13 @@ def record(tree: exp.Expr, sql: str) -> None:
                 start, end = min(start, child_span[0]), max(end, child_span[1])
         if all(start <= s[0] and s[1] <= end for s in inner):
             found[id(node)] = (start, end)
-    records = []
     for node in nodes:
-        if node._meta:
-            node._meta.pop(FRAME, None)
+        meta = node.meta
+        meta.pop(FRAME, None)
         span = found.get(id(node))
-        parsed = Parsed(next(_SERIALS), None if span is None else (sql, *span))
-        node.meta[PARSED] = parsed
-        records.append(parsed)
-    for node, parsed in zip(nodes, records, strict=True):
-        parsed.shape = _shape(node)
-        parsed.layout = _shape(node, serials=False)
-        for place, child in _children(node):
-            child_parsed = child.meta[PARSED]
-            parsed.slots[place] = (child_parsed.serial, child_parsed.span)
+        meta[PARSED] = Parsed(None if span is None else (sql, *span))
+    for node in nodes:
+        node.meta[PARSED].shape = _shape(node)
 
 
 # What a node put in a child's place is written as, unwrapped: anything else gets parentheses
@@ -220,14 +216,15 @@ class Verbatim:
         A rewritten child without a span of its own is looked into: its text is all in
         ``node``'s, but for its rewritten parts.
         """
-        if isinstance(node, exp.Placeholder) or _shape(node, serials=False) != parsed.layout:
+        pairs = None if isinstance(node, exp.Placeholder) else _pairs(node, parsed)
+        if pairs is None:
             return None
         edits: list[tuple[int, int, str]] = []
-        for place, child in _children(node):
-            serial, span = parsed.slots[place]
+        for was, child in pairs:
             child_parsed = _parsed(child)
-            if child_parsed is None or child_parsed.serial != serial:
+            if child_parsed is not was:
                 # another node put in this child's place: written where the child was
+                span = was.span
                 if span is None or span[0] is not source:
                     return None
                 text = self.generate(child).strip()
