@@ -224,7 +224,15 @@ def test_a_table_made_from_the_past_holds_what_sqlite_would_put_there() -> None:
     raw.close()
 
 
-@pytest.mark.parametrize("sql", [f"SELECT {e} FROM t {NOW}" for e in EXPRESSIONS] + STATEMENTS)
+GOLDEN = ("dialect.sql", "query_as_of.sql", "rowid_columns.sql", "column_names.sql")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [f"SELECT {e} FROM t {NOW}" for e in EXPRESSIONS]
+    + STATEMENTS
+    + [case.values[0] for name in GOLDEN for case in load(name)],
+)
 def test_every_span_is_text_that_parses_to_its_node(sql: str) -> None:
     """Each node's span, parsed again, gives the same node (so writing it as its text is
     writing the node)."""
