@@ -225,3 +225,13 @@ def test_type_names_of_several_words_as_sqlite_takes_them(db: ChronoDB) -> None:
     assert now == [
         {"id": 1, "a": 7, "b": "q", "c": 2.0, "typeof(a)": "integer", "typeof(c)": "real"}
     ]
+
+
+def test_a_column_added_with_a_type_name_of_several_words(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE narrow (id INTEGER PRIMARY KEY)")
+    db.execute("INSERT INTO narrow VALUES (1)")
+    db.execute("ALTER TABLE narrow ADD COLUMN n UNSIGNED BIG INT")
+    db.execute("UPDATE narrow SET n = '7'")
+    assert db.execute("SELECT n, typeof(n) FROM narrow").to_dicts() == [
+        {"n": 7, "typeof(n)": "integer"}
+    ]

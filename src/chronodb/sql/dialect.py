@@ -257,7 +257,7 @@ class ChronoSQL(SQLite):
 
         def _sqlite_type_name_end(self) -> int | None:
             """Where a type name of two or more words (and a size) starting here ends, if what
-            follows can follow one (``)``, ``,`` or a column constraint); else None."""
+            follows can follow one (``)``, ``,``, a column constraint or the end); else None."""
             tokens, at, words = self._tokens, self._index, 0
             while at < len(tokens) and tokens[at].token_type not in _QUOTED:
                 text = tokens[at].text
@@ -273,7 +273,7 @@ class ChronoSQL(SQLite):
                 if at >= len(tokens) or tokens[at].token_type != TokenType.R_PAREN:
                     return None
                 at += 1
-            if at < len(tokens) and (
+            if at == len(tokens) or (  # ALTER TABLE t ADD c BIG INT
                 tokens[at].token_type in (TokenType.R_PAREN, TokenType.COMMA)
                 or tokens[at].text.split()[0].upper() in _CONSTRAINTS  # one token: PRIMARY KEY
             ):
