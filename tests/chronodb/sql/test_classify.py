@@ -57,7 +57,7 @@ def test_statements_are_routed_by_their_words(sql: str, route: Route) -> None:
         ("SELECT `chrono_changes(` FROM t", Route.READ),
         ("WITH x AS (SELECT 'DELETE FROM t') SELECT * FROM x", Route.READ),
         ("UPDATE t SET v = 'AS OF TIMESTAMP 1'", Route.WRITE),
-        ("CREATE VIEW w AS SELECT 'FOR SYSTEM_TIME ALL' AS v", Route.PLAIN),
+        ("CREATE TEMP VIEW w AS SELECT 'FOR SYSTEM_TIME ALL' AS v", Route.PLAIN),
         ("SELECT 'a' || v FROM t AS OF TIMESTAMP 5 -- 'unclosed", Route.TEMPORAL),
         ('SELECT "v" FROM t /* c */ AS OF TIMESTAMP 5', Route.TEMPORAL),
     ],
