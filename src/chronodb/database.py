@@ -320,7 +320,7 @@ class ChronoDB:
                 if self._ledger_wanted:
                     self._kinds = ["REGISTER"]
                     self._ledger = Ledger(self._conn, self._catalog)
-                    self._seal(tx)
+                    self._seal((tx, us))
             self._backend.commit()
         except BaseException:
             self._backend.rollback()
