@@ -129,6 +129,9 @@ def test_graphiql_page_with_local_assets(server: BackgroundServer) -> None:
         assert response.status_code == 200
         assert len(response.content) > 5000
     assert "MIT" in httpx.get(server.url + "/graphql/static/LICENSE-graphiql", timeout=15).text
+    assert "/graphql/static/operation.js" in page.text
+    assert "ChronoDBGraphQL" in httpx.get(server.url + "/graphql/static/operation.js").text
+    assert "asOfTransaction: " in page.text  # the opening query reads this file's history
     assert httpx.get(server.url + "/graphql/static/..%2fservice.py", timeout=15).status_code == 404
 
 
