@@ -36,7 +36,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ChronoDBError, sqlite3.Error) as err:
+        except ChronoDBError as err:
             raise click.ClickException(str(err)) from err
 
 

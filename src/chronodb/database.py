@@ -33,6 +33,7 @@ from chronodb.errors import (
     AuditError,
     ChronoDBError,
     ChronoDBWarning,
+    ClosedError,
     IntegrityError,
     ReadOnlyError,
     SchemaError,
@@ -154,7 +155,13 @@ class _Mark:
     changes: int
 
 
-@_guard.guard_class
+def _refuse_closed(db: ChronoDB) -> None:
+    """Run before every public method: a closed database says so, whatever the call."""
+    if db._closed:
+        raise ClosedError(db.path)
+
+
+@_guard.guard_class(_refuse_closed, skip=("close",))
 class ChronoDB:
     """A system-versioned SQLite database: ordinary SQL, plus every past state of every table.
 
@@ -629,6 +636,8 @@ class ChronoDB:
     @_guard.guards_itself
     def execute(self, sql: str, params: Params = None, *, _timed: bool = False) -> Result:
         """Run one SQL statement; temporal clauses (AS OF, FOR SYSTEM_TIME) work anywhere."""
+        if self._closed:
+            raise ClosedError(self.path)
         try:
             # The learned optimizer (chronodb/optimizer) counts each call and times 1 in N.
             if self._observer is not None and not _timed:
@@ -1029,9 +1038,15 @@ class ChronoDB:
         return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called; every other method then raises ClosedError."""
+        return self._closed
+
+    @property
     def connection(self) -> sqlite3.Connection:
         """The underlying sqlite3 connection, for reads. A write made through it bypasses
         ChronoDB's transactions: its versions are filed under this connection's last one."""
+        _refuse_closed(self)
         return self._conn
 
     def get_health_report(self) -> dict[str, Any]:

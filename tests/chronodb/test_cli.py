@@ -184,6 +184,14 @@ def test_exec_errors_are_one_line_and_exit_1(
     fails(run(runner, "exec", db_path, sql), message)
 
 
+def test_exec_with_a_param_too_large_for_sqlite_is_one_line(
+    runner: CliRunner, db_path: Path
+) -> None:
+    result = run(runner, "exec", db_path, "SELECT ?", "-p", "99999999999999999999999999999")
+    fails(result, "99999999999999999999999999999 is too large")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_exec_on_a_folder_is_a_clean_error(runner: CliRunner, tmp_path: Path) -> None:
     fails(run(runner, "exec", tmp_path, "SELECT 1"), "unable to open database file")
 

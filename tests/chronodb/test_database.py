@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from chronodb import ChronoDB
+from chronodb import ChronoDB, ChronoDBError, ClosedError
 
 
 def plain_sqlite_file(path: Path) -> Path:
@@ -53,3 +55,44 @@ def test_a_file_made_by_plain_sqlite_opens_and_keeps_its_history(
         again = db.execute("SELECT id, name FROM items AS OF TRANSACTION ? ORDER BY id", [opened])
         assert [tuple(r) for r in again.rows] == [(1, "pen"), (2, "ink")]
         assert db.check_history() == []
+
+
+def public_methods(cls: type) -> list[str]:
+    return [
+        name
+        for name, member in vars(cls).items()
+        if not name.startswith("_") and inspect.isfunction(member)
+    ]
+
+
+def test_every_public_method_of_a_closed_database_says_it_is_closed(tmp_path: Path) -> None:
+    db = ChronoDB(tmp_path / "shop.db")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    trail = db.audit_trail
+    db.close()
+    db.close()  # closing twice is harmless
+    assert db.closed
+    arguments: dict[str, tuple[Any, ...]] = {
+        "changes": ("t",),
+        "erase": ("t", 1),
+        "execute": ("SELECT 1",),
+        "executemany": ("INSERT INTO t VALUES (?)", [(1,)]),
+        "executescript": ("SELECT 1;",),
+        "get_change_history": ("t", 1),
+        "prune_history": (0,),
+        "tx_hash": (1,),
+    }
+    names = [n for n in public_methods(ChronoDB) if n != "close"]
+    assert {"transactions", "tables", "check_history", "verify_audit_integrity"} <= set(names)
+    for name in names:
+        with pytest.raises(ClosedError, match=r"shop\.db is closed") as info:
+            call = getattr(db, name)(*arguments.get(name, ()))
+            if name == "transaction":
+                call.__enter__()
+        assert isinstance(info.value, ChronoDBError), name
+    with pytest.raises(ClosedError):
+        db.connection  # noqa: B018
+    trail_arguments = {"verify_transaction": ("00",), "prove": ("00",), "export_digest": ("x",)}
+    for name in public_methods(type(trail)):
+        with pytest.raises(ClosedError):
+            getattr(trail, name)(*trail_arguments.get(name, ()))

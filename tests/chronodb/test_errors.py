@@ -341,6 +341,7 @@ def test_the_public_names_are_listed_and_sorted() -> None:
         "ChronoDB",
         "ChronoDBError",
         "ChronoDBWarning",
+        "ClosedError",
         "ConfigError",
         "CorruptDatabaseError",
         "IntegrityError",
