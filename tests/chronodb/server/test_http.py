@@ -149,7 +149,16 @@ def test_openapi_document_lists_every_endpoint(client: httpx.Client):
         "/health",
         "/metrics",
         "/openapi.json",
+        "/graphql",
     }
+    assert doc["paths"]["/graphql"]["post"]["summary"] == "Run a GraphQL query or mutation"
+
+
+def test_the_index_lists_graphql(client: httpx.Client):
+    index = client.get("/").json()
+    assert "/graphql" in index["endpoints"]
+    answer = client.post("/graphql", json={"query": "{ __typename }"})
+    assert answer.json() == {"data": {"__typename": "Query"}}
 
 
 def test_unknown_paths_and_methods_answer_json(client: httpx.Client):
