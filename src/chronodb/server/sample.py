@@ -46,7 +46,7 @@ def time_travel(db: ChronoDB, db_arg: str, url: str) -> list[str]:
     table = tables.get("orders") or next(iter(tables.values()))
     latest, before = recent
     tx, when = before["tx_id"], formatting.iso_time(before["tx_time"])
-    quoted = table.name if table.name.isidentifier() else '"' + table.name.replace('"', '""') + '"'
+    quoted = formatting.identifier(table.name)
     by_tx = f"SELECT * FROM {quoted} AS OF TRANSACTION {tx}"
     by_time = f"SELECT * FROM {quoted} AS OF TIMESTAMP '{when}'"
     fields = " ".join(c.field for c in table.columns[:4])
