@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from chronodb import __version__, formatting
+from chronodb import __version__, formatting, notes
 from chronodb.audit.command import digest_command, verify_command
 from chronodb.database import ChronoDB
 from chronodb.dbfile import require_file
@@ -99,6 +99,19 @@ def render(result: Result, fmt: str = "table", max_width: int | None = None) -> 
         )
     done = "OK" if result.rowcount < 0 else f"{_rows(result.rowcount)} changed"
     return f"{done} (transaction {result.tx_id} at {formatting.iso_time(result.tx_time)})"
+
+
+def _quietly(execute: Callable[..., Result], *args: Any) -> Result:
+    """``execute(*args)`` leaving its notes to :func:`_echo_notes`: the same words as the
+    ChronoDBWarning they would be, without Python's file-and-line prefix."""
+    with notes.notes_only():
+        return execute(*args)
+
+
+def _echo_notes(result: Result) -> None:
+    """A result's notes (why a time-travel read is empty) on stderr, after its rows."""
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
 
 
 def _rows(count: int) -> str:
@@ -201,10 +214,11 @@ def exec_command(
     if not create:
         require_file(db, can_create=True)
     with _open(db) as database:
-        result = database.execute(sql, [_value(p) for p in params])
+        result = _quietly(database.execute, sql, [_value(p) for p in params])
         output = render(result, fmt, _width(max_width))
     if output is not None:
         click.echo(output)
+    _echo_notes(result)
 
 
 @main.command("history")
@@ -307,9 +321,11 @@ class _Shell:
         click.echo(f"Error: {message}", err=True)
 
     def run_statement(self, sql: str) -> None:
-        output = render(self.db.execute(sql), max_width=self.max_width)
+        result = _quietly(self.db.execute, sql)
+        output = render(result, max_width=self.max_width)
         if output is not None:
             click.echo(output)
+        _echo_notes(result)
 
     def loop(self, read: Callable[[str], str | None]) -> None:
         buffer: list[str] = []

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlglot.errors import ParseError, SqlglotError
 
-from chronodb import _guard, _translate
+from chronodb import _guard, _translate, notes
 from chronodb import ddl as ddl_mod
 from chronodb.audit import ledger as ledger_mod
 from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
@@ -43,7 +43,7 @@ from chronodb.errors import (
 )
 from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.result import Result
-from chronodb.sql import temporal
+from chronodb.sql import pointnotes, temporal
 from chronodb.sql.classify import Route, classify, savepoint_of, write_target
 from chronodb.sql.dialect import parse
 from chronodb.sql.snapshots import unblob
@@ -661,7 +661,13 @@ class ChronoDB:
                 return self._write_alone(sql, params)
             if route is Route.TEMPORAL:
                 with self._lock:
-                    return Result(self._temporal_read(sql, params))
+                    try:
+                        result = Result(self._temporal_read(sql, params))
+                    except sqlite3.Error as err:
+                        raise self._point_error(translate(err, sql), sql, params) from err
+                    if not result.rows:  # only an empty answer can be the point's fault
+                        self._note_empty(result, sql, params)
+                    return result
             if route is Route.TEMPORAL_WRITE:
                 with self._lock:
                     final, bound = self._bind(sql, params)
@@ -859,6 +865,32 @@ class ChronoDB:
             planned = temporal.plan(sql, self._catalog)
             self._plans[sql] = planned
         return temporal.bind(planned, params, self._catalog, self._evaluate)
+
+    def _point_values(self, sql: str, params: Params) -> tuple[temporal.Plan, list[int]] | None:
+        """The plan of temporal ``sql`` and its points for ``params``, if it was planned."""
+        planned = self._plans.get(sql)
+        if planned is None:
+            return None
+        try:
+            return planned, temporal.point_values(planned, params, self._evaluate)
+        except (ChronoDBError, sqlite3.Error):
+            return None
+
+    def _note_empty(self, result: Result, sql: str, params: Params) -> None:
+        """Warn, and note on ``result``, when a point alone makes a read empty."""
+        found = self._point_values(sql, params)
+        if found is None:
+            return
+        result.notes = pointnotes.empty_notes(*found, self._catalog)
+        for note in result.notes:
+            notes.warn(note)
+
+    def _point_error(self, error: ChronoDBError, sql: str, params: Params) -> ChronoDBError:
+        """``error``, naming the point and the column's arrival if the point lacked it."""
+        found = self._point_values(sql, params)
+        if found is None:
+            return error
+        return pointnotes.column_error(error, *found, self._catalog)
 
     def _evaluate(self, expression: str) -> Any:
         return self._conn.execute(f"SELECT {expression}").fetchone()[0]

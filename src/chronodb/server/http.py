@@ -19,8 +19,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chronodb import notes
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError, ReadOnlyError, SchemaError
+from chronodb.result import Result
 from chronodb.server import jsonin
 from chronodb.server.metrics import CONTENT_TYPE_LATEST, Metrics
 from chronodb.sql.classify import Route, classify
@@ -111,6 +113,12 @@ def _check_statement(sql: Any, params: Any) -> None:
         )
 
 
+def _execute(db: ChronoDB, sql: str, params: Any) -> Result:
+    """Run one statement; its notes go into the answer rather than the server's log."""
+    with notes.notes_only():
+        return db.execute(sql, params)
+
+
 async def sql_endpoint(request: Request) -> Response:
     payload = await read_json(request)
     if not isinstance(payload, dict):
@@ -120,7 +128,7 @@ async def sql_endpoint(request: Request) -> Response:
     metrics = _metrics(request)
     started = time.perf_counter()
     try:
-        result = await run_in_threadpool(_db(request).execute, sql, params)
+        result = await run_in_threadpool(_execute, _db(request), sql, params)
     except ChronoDBError as err:  # the library's public calls raise nothing else
         metrics.statements.labels("error").inc()
         return _failure(request, err)
@@ -135,6 +143,7 @@ async def sql_endpoint(request: Request) -> Response:
             "tx_id": result.tx_id,
             "tx_time": result.tx_time,
             "tx_hash": result.tx_hash,
+            "notes": result.notes,
         }
     )
 

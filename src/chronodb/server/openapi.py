@@ -288,6 +288,12 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
                             "nullable": True,
                             "description": "The transaction's leaf hash in the audit ledger",
                         },
+                        "notes": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "Why a time-travel read is empty when its point "
+                            "alone explains it, e.g. a point before the table existed",
+                        },
                     },
                 },
                 "Table": {

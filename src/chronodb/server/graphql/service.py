@@ -39,6 +39,7 @@ from graphql.execution import ExecutionContext
 from graphql.pyutils import Path, Undefined
 
 from chronodb.database import ChronoDB
+from chronodb.notes import notes_only
 from chronodb.server.graphql.catalog import Table, read_catalog
 from chronodb.server.graphql.loader import Context
 from chronodb.server.graphql.schema import INT_BOUNDS, build_schema
@@ -174,15 +175,19 @@ class GraphQLService:
             return _refused("subscriptions run over WebSocket (graphql-transport-ws) at /graphql")
         if kind == OperationType.MUTATION and not allow_mutations:
             return _refused("mutations need POST")
-        result = execute(
-            prepared.generated.schema,
-            prepared.document,
-            context_value=self.context(prepared),
-            variable_values=variables,
-            operation_name=operation_name,
-            execution_context_class=FastExecution,
-        )
+        context = self.context(prepared)
+        with notes_only():  # the notes travel in the result, not the server's log
+            result = execute(
+                prepared.generated.schema,
+                prepared.document,
+                context_value=context,
+                variable_values=variables,
+                operation_name=operation_name,
+                execution_context_class=FastExecution,
+            )
         assert isinstance(result, ExecutionResult)  # every resolver is synchronous
+        if context.notes:
+            result.extensions = {"notes": context.notes}
         return result
 
 

@@ -115,6 +115,18 @@ def test_as_of_timestamp_iso_and_epoch(shop: Any, gql: Any) -> None:
     assert gql('{ users(asOf: "2000-01-01") { id } }') == {"users": []}
 
 
+def test_a_point_before_the_table_existed_is_noted_in_extensions(
+    shop: Any, service: GraphQLService
+) -> None:
+    result = service.run('{ users(asOf: "2000-01-01") { id } }')
+    assert result.errors is None and result.data == {"users": []}
+    (note,) = result.extensions["notes"]
+    assert note.startswith("users AS OF TIMESTAMP '2000-01-01T00:00:00.000000Z' is before")
+    first = min(t["tx_id"] for t in shop.db.transactions())
+    assert f"its first transaction is {first}, at " in note
+    assert "extensions" not in service.run("{ users { id } }").formatted
+
+
 def test_nested_field_can_name_its_own_point(shop: Any, gql: Any) -> None:
     query = "query($tx: BigInt) { users(id: 1) { name past: orders(asOfTransaction: $tx) { id } } }"
     data = gql(query, {"tx": shop.tx_orders})
