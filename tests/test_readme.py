@@ -63,7 +63,7 @@ def test_cli_lines_run_against_the_python_examples_database(
     # TX_ID stands for an id `chronodb history` printed: the stocking of the shop.
     history = CliRunner().invoke(main, ["history", "shop.db", "products", "1"]).output
     stocked = namespace["stocked"].tx_id
-    assert f"INSERT    | {stocked} |" in history
+    assert re.search(rf"^INSERT +\| +{stocked} \|", history, flags=re.M), history
     runner = CliRunner()
     outputs = {}
     for line in lines:
