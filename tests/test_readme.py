@@ -46,6 +46,24 @@ def test_python_blocks_run_twice_in_the_same_folder(
             exec(compile(block, f"README.md python block {number}, run {run}", "exec"), namespace)
 
 
+def test_python_blocks_leave_the_quick_starts_shop_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chronodb import ChronoDB
+    from chronodb.server.sample import seed_sample
+
+    monkeypatch.chdir(tmp_path)
+    with ChronoDB("shop.db") as shop:  # what `chronodb serve shop.db --sample` made
+        seed_sample(shop)
+        before = shop.transactions()
+    namespace: dict[str, object] = {"__name__": "__readme__"}
+    for block in blocks("python"):
+        exec(compile(block, "README.md", "exec"), namespace)
+    with ChronoDB("shop.db") as shop:
+        assert shop.tables() == ["orders", "users"]
+        assert shop.transactions() == before
+
+
 def test_cli_lines_run_against_the_python_examples_database(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -61,7 +79,7 @@ def test_cli_lines_run_against_the_python_examples_database(
     ]
     assert any(line.startswith("chronodb exec") for line in lines)
     # TX_ID stands for an id `chronodb history` printed: the stocking of the shop.
-    history = CliRunner().invoke(main, ["history", "shop.db", "products", "1"]).output
+    history = CliRunner().invoke(main, ["history", "store.db", "products", "1"]).output
     stocked = namespace["stocked"].tx_id
     assert re.search(rf"^INSERT +\| +{stocked} \|", history, flags=re.M), history
     runner = CliRunner()
