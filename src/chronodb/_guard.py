@@ -49,13 +49,16 @@ def failure(fn: Callable[..., Any], err: BaseException, args: tuple, kw: dict) -
     return translate(err, fn.__name__, arguments or {})
 
 
-def guarded(fn: F) -> F:
-    """Wrap ``fn`` so that only ChronoDBError subclasses leave it."""
+def guarded(fn: F, before: Callable[[Any], None] | None = None) -> F:
+    """Wrap ``fn`` so that only ChronoDBError subclasses leave it; ``before(self)`` runs
+    first (for a method), e.g. to refuse a call on a closed object."""
     if inspect.isgeneratorfunction(getattr(fn, "__wrapped__", None)):
-        return _guarded_context(fn)  # type: ignore[return-value]
+        return _guarded_context(fn, before)  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kw: Any) -> Any:
+        if before is not None and args:
+            before(args[0])
         try:
             return fn(*args, **kw)
         except ChronoDBError:
@@ -93,9 +96,13 @@ class _GuardedContext:
             raise failure(self._fn, err, (), {}) from err
 
 
-def _guarded_context(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded_context(
+    fn: Callable[..., Any], before: Callable[[Any], None] | None = None
+) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kw: Any) -> _GuardedContext:
+        if before is not None and args:
+            before(args[0])
         try:
             inner = fn(*args, **kw)
         except ChronoDBError:
@@ -115,19 +122,27 @@ def guards_itself(fn: F) -> F:
     return fn
 
 
-def guard_class(cls: C) -> C:
-    """Wrap every public method of ``cls`` (and its constructor) with :func:`guarded`."""
-    for name, member in list(vars(cls).items()):
-        if name.startswith("_") and name != "__init__":
-            continue
-        if getattr(member, _SELF_GUARDED, False):
-            continue
-        if isinstance(member, classmethod | staticmethod):
-            wrapped = guarded(member.__func__)
-            setattr(cls, name, type(member)(wrapped))
-        elif inspect.isfunction(member):
-            setattr(cls, name, guarded(member))
-    return cls
+def guard_class(
+    before: Callable[[Any], None] | None = None, *, skip: tuple[str, ...] = ()
+) -> Callable[[C], C]:
+    """A class decorator wrapping every public method (and the constructor) with
+    :func:`guarded`; ``before(self)`` runs ahead of each public method not in ``skip``."""
+
+    def decorate(cls: C) -> C:
+        for name, member in list(vars(cls).items()):
+            if name.startswith("_") and name != "__init__":
+                continue
+            if getattr(member, _SELF_GUARDED, False):
+                continue
+            check = None if name == "__init__" or name in skip else before
+            if isinstance(member, classmethod | staticmethod):
+                wrapped = guarded(member.__func__)
+                setattr(cls, name, type(member)(wrapped))
+            elif inspect.isfunction(member):
+                setattr(cls, name, guarded(member, check))
+        return cls
+
+    return decorate
 
 
 @contextlib.contextmanager

@@ -19,9 +19,10 @@ from typing import Any
 
 import click
 
-from chronodb import __version__, formatting
+from chronodb import __version__, formatting, notes
 from chronodb.audit.command import digest_command, verify_command
 from chronodb.database import ChronoDB
+from chronodb.dbfile import require_file
 from chronodb.errors import ChronoDBError
 from chronodb.optimizer.command import health_command
 from chronodb.result import Result
@@ -36,7 +37,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ChronoDBError, sqlite3.Error) as err:
+        except ChronoDBError as err:
             raise click.ClickException(str(err)) from err
 
 
@@ -72,15 +73,16 @@ def _value(text: str) -> Any:
     return number if str(number) == text else text
 
 
-def render(result: Result, fmt: str = "table") -> str | None:
-    """What ``exec`` and the shell print for one statement's result (None: nothing)."""
+def render(result: Result, fmt: str = "table", max_width: int | None = None) -> str | None:
+    """What ``exec`` and the shell print for one statement's result (None: nothing);
+    ``max_width``: the longest value a table shows uncut."""
     if result.columns:
         rows = [tuple(row) for row in result]
         if fmt == "csv":
             return formatting.to_csv(result.columns, rows)
         if fmt == "json":
             return formatting.to_json(result.to_dicts())
-        return formatting.table(result.columns, rows)
+        return formatting.table(result.columns, rows, max_width=max_width)
     if result.tx_id is None:
         if result.rowcount < 0:
             return None
@@ -99,6 +101,19 @@ def render(result: Result, fmt: str = "table") -> str | None:
     return f"{done} (transaction {result.tx_id} at {formatting.iso_time(result.tx_time)})"
 
 
+def _quietly(execute: Callable[..., Result], *args: Any) -> Result:
+    """``execute(*args)`` leaving its notes to :func:`_echo_notes`: the same words as the
+    ChronoDBWarning they would be, without Python's file-and-line prefix."""
+    with notes.notes_only():
+        return execute(*args)
+
+
+def _echo_notes(result: Result) -> None:
+    """A result's notes (why a time-travel read is empty) on stderr, after its rows."""
+    for note in result.notes:
+        click.echo(f"Note: {note}", err=True)
+
+
 def _rows(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
 
@@ -112,7 +127,9 @@ def _history(db: ChronoDB, table: str, key: Sequence[str]) -> list[dict[str, Any
     return versions
 
 
-def render_history(versions: list[dict[str, Any]], fmt: str = "table") -> str:
+def render_history(
+    versions: list[dict[str, Any]], fmt: str = "table", max_width: int | None = None
+) -> str:
     """Versions as ``history`` prints them: operation, tx_id, time (ISO), user, values."""
     records = [
         {
@@ -134,7 +151,25 @@ def render_history(versions: list[dict[str, Any]], fmt: str = "table") -> str:
         [r["operation"], r["tx_id"], r["time"], r["user"], *(r["values"].get(n) for n in names)]
         for r in records
     ]
-    return formatting.table(columns, rows)
+    return formatting.table(columns, rows, max_width=max_width)
+
+
+DEFAULT_MAX_WIDTH = 60
+max_width_option = click.option(
+    "--max-width",
+    type=click.IntRange(min=0),
+    default=DEFAULT_MAX_WIDTH,
+    show_default=True,
+    metavar="N",
+    help="Cut table values longer than N characters (0: never cut).",
+)
+create_option = click.option(
+    "--create", is_flag=True, help="Make DB a new, empty database if the file is missing."
+)
+
+
+def _width(max_width: int) -> int | None:
+    return max_width or None
 
 
 @main.command("exec")
@@ -157,22 +192,33 @@ def render_history(versions: list[dict[str, Any]], fmt: str = "table") -> str:
     show_default=True,
     help="How to print rows.",
 )
-def exec_command(db: str, sql: str, params: tuple[str, ...], fmt: str) -> None:
+@max_width_option
+@create_option
+def exec_command(
+    db: str, sql: str, params: tuple[str, ...], fmt: str, max_width: int, create: bool
+) -> None:
     """Run one SQL statement and print its result.
 
-    DB is the database file (created if missing).
+    DB is the database file (with --create, made if missing).
 
     Rows print as a table, CSV or JSON; a write prints how many rows it changed
-    and its transaction. Values given with -p that look like numbers are bound
-    as numbers.
+    and its transaction's id and time. Values given with -p that look like
+    numbers are bound as numbers. Any id or time a write or `chronodb history`
+    printed reads the database as it was then:
 
     \b
-      chronodb exec app.db "SELECT * FROM users AS OF TRANSACTION ?" -p 3
+      chronodb history app.db users 1
+      chronodb exec app.db "SELECT * FROM users AS OF TRANSACTION ?" -p TX_ID
+      chronodb exec app.db "SELECT * FROM users AS OF TIMESTAMP ?" -p TIME
     """
+    if not create:
+        require_file(db, can_create=True)
     with _open(db) as database:
-        output = render(database.execute(sql, [_value(p) for p in params]), fmt)
+        result = _quietly(database.execute, sql, [_value(p) for p in params])
+        output = render(result, fmt, _width(max_width))
     if output is not None:
         click.echo(output)
+    _echo_notes(result)
 
 
 @main.command("history")
@@ -195,8 +241,7 @@ def history_command(db: str, table: str, pk: tuple[str, ...], fmt: str) -> None:
     for a table without one). Each version shows the operation, transaction,
     time (UTC), user and the row's values.
     """
-    if db != ":memory:" and not Path(db).exists():
-        raise click.ClickException(f"No such database file: {db}")
+    require_file(db)
     with _open(db) as database:
         versions = _history(database, table, pk)
     if not versions:
@@ -204,15 +249,31 @@ def history_command(db: str, table: str, pk: tuple[str, ...], fmt: str) -> None:
     click.echo(render_history(versions, fmt))
 
 
-SHELL_HELP = """\
-Enter SQL statements terminated by ';' (they may span lines). Temporal SQL works:
-  SELECT * FROM t AS OF TIMESTAMP '2025-10-21T12:00:00';
-  SELECT * FROM t AS OF TRANSACTION 3;
-  SELECT * FROM t FOR SYSTEM_TIME ALL;
+SHELL_COMMANDS = """\
 .tables               list the tables
-.history TABLE PK...  every version of one row
+.history TABLE PK...  every version of one row (with its transactions' ids and times)
 .help                 this message
 .quit                 leave (also .exit or end of input)"""
+
+
+def shell_help(db: ChronoDB) -> str:
+    """The shell's .help: temporal SQL on one of DB's tables at its latest transaction."""
+    tables = db.tables()
+    latest = db.transactions(limit=1)
+    lines = ["Enter SQL statements terminated by ';' (they may span lines). Temporal SQL works:"]
+    if tables and latest:
+        table = formatting.identifier(tables[0])
+        tx, when = latest[0]["tx_id"], formatting.iso_time(latest[0]["tx_time"])
+        lines.append(f"  (this file's latest transaction is {tx}, at {when})")
+    else:
+        table, tx, when = "t", "TX_ID", "2026-12-07T12:00:00Z"
+        lines.append("  (ids and times come from writes and .history; these are placeholders)")
+    lines += [
+        f"  SELECT * FROM {table} AS OF TIMESTAMP '{when}';",
+        f"  SELECT * FROM {table} AS OF TRANSACTION {tx};",
+        f"  SELECT * FROM {table} FOR SYSTEM_TIME ALL;",
+    ]
+    return "\n".join([*lines, SHELL_COMMANDS])
 
 
 def _history_file() -> Path:
@@ -222,9 +283,15 @@ def _history_file() -> Path:
 class _Shell:
     """Reads statements until they are complete, runs them, prints results or errors."""
 
-    def __init__(self, db: ChronoDB, remember: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: ChronoDB,
+        remember: Callable[[str], None] | None = None,
+        max_width: int | None = DEFAULT_MAX_WIDTH,
+    ) -> None:
         self.db = db
         self.remember = remember  # records a statement in the line-editing history
+        self.max_width = max_width
         self.errors = 0
 
     def dot(self, line: str) -> bool:
@@ -233,7 +300,7 @@ class _Shell:
         if name in (".quit", ".exit", ".q"):
             return False
         if name == ".help":
-            click.echo(SHELL_HELP)
+            click.echo(shell_help(self.db))
         elif name == ".tables":
             click.echo("\n".join(self.db.tables()))
         elif name == ".history":
@@ -242,7 +309,7 @@ class _Shell:
             else:
                 versions = _history(self.db, args[0], args[1:])
                 if versions:
-                    click.echo(render_history(versions))
+                    click.echo(render_history(versions, max_width=self.max_width))
                 else:
                     self.fail(f"No history for key {' '.join(args[1:])} in table {args[0]!r}")
         else:
@@ -254,9 +321,11 @@ class _Shell:
         click.echo(f"Error: {message}", err=True)
 
     def run_statement(self, sql: str) -> None:
-        output = render(self.db.execute(sql))
+        result = _quietly(self.db.execute, sql)
+        output = render(result, max_width=self.max_width)
         if output is not None:
             click.echo(output)
+        _echo_notes(result)
 
     def loop(self, read: Callable[[str], str | None]) -> None:
         buffer: list[str] = []
@@ -309,7 +378,9 @@ def _remember(statement: str) -> None:
 
 @main.command("shell")
 @click.argument("db", metavar="DB")
-def shell_command(db: str) -> None:
+@max_width_option
+@create_option
+def shell_command(db: str, max_width: int, create: bool) -> None:
     """An interactive SQL prompt on the database file DB.
 
     Statements end with ';' and may span lines; results print as tables.
@@ -318,13 +389,15 @@ def shell_command(db: str) -> None:
     when readline is available. Without a terminal, statements are read from
     standard input and the exit code is 1 if any of them failed.
     """
+    if not create:
+        require_file(db, can_create=True)
     interactive = sys.stdin.isatty()
     with _open(db) as database:
         if interactive:
-            shell = _Shell(database, _remember)
+            shell = _Shell(database, _remember, _width(max_width))
             _interactive(shell, database)
         else:
-            shell = _Shell(database)
+            shell = _Shell(database, max_width=_width(max_width))
             stream = sys.stdin  # CliRunner swaps sys.stdin too
             lines = (line.rstrip("\n") for line in stream)
             shell.loop(lambda prompt: next(lines, None))

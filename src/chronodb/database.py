@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlglot.errors import ParseError, SqlglotError
 
-from chronodb import _guard, _translate
+from chronodb import _guard, _translate, notes
 from chronodb import ddl as ddl_mod
 from chronodb.audit import ledger as ledger_mod
 from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
@@ -33,6 +33,7 @@ from chronodb.errors import (
     AuditError,
     ChronoDBError,
     ChronoDBWarning,
+    ClosedError,
     IntegrityError,
     ReadOnlyError,
     SchemaError,
@@ -42,7 +43,7 @@ from chronodb.errors import (
 )
 from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.result import Result
-from chronodb.sql import temporal
+from chronodb.sql import pointnotes, temporal
 from chronodb.sql.classify import Route, classify, savepoint_of, write_target
 from chronodb.sql.dialect import parse
 from chronodb.sql.snapshots import unblob
@@ -154,7 +155,13 @@ class _Mark:
     changes: int
 
 
-@_guard.guard_class
+def _refuse_closed(db: ChronoDB) -> None:
+    """Run before every public method: a closed database says so, whatever the call."""
+    if db._closed:
+        raise ClosedError(db.path)
+
+
+@_guard.guard_class(_refuse_closed, skip=("close",))
 class ChronoDB:
     """A system-versioned SQLite database: ordinary SQL, plus every past state of every table.
 
@@ -320,7 +327,7 @@ class ChronoDB:
                 if self._ledger_wanted:
                     self._kinds = ["REGISTER"]
                     self._ledger = Ledger(self._conn, self._catalog)
-                    self._seal(tx)
+                    self._seal((tx, us))
             self._backend.commit()
         except BaseException:
             self._backend.rollback()
@@ -629,6 +636,8 @@ class ChronoDB:
     @_guard.guards_itself
     def execute(self, sql: str, params: Params = None, *, _timed: bool = False) -> Result:
         """Run one SQL statement; temporal clauses (AS OF, FOR SYSTEM_TIME) work anywhere."""
+        if self._closed:
+            raise ClosedError(self.path)
         try:
             # The learned optimizer (chronodb/optimizer) counts each call and times 1 in N.
             if self._observer is not None and not _timed:
@@ -652,7 +661,13 @@ class ChronoDB:
                 return self._write_alone(sql, params)
             if route is Route.TEMPORAL:
                 with self._lock:
-                    return Result(self._temporal_read(sql, params))
+                    try:
+                        result = Result(self._temporal_read(sql, params))
+                    except sqlite3.Error as err:
+                        raise self._point_error(translate(err, sql), sql, params) from err
+                    if not result.rows:  # only an empty answer can be the point's fault
+                        self._note_empty(result, sql, params)
+                    return result
             if route is Route.TEMPORAL_WRITE:
                 with self._lock:
                     final, bound = self._bind(sql, params)
@@ -851,6 +866,32 @@ class ChronoDB:
             self._plans[sql] = planned
         return temporal.bind(planned, params, self._catalog, self._evaluate)
 
+    def _point_values(self, sql: str, params: Params) -> tuple[temporal.Plan, list[int]] | None:
+        """The plan of temporal ``sql`` and its points for ``params``, if it was planned."""
+        planned = self._plans.get(sql)
+        if planned is None:
+            return None
+        try:
+            return planned, temporal.point_values(planned, params, self._evaluate)
+        except (ChronoDBError, sqlite3.Error):
+            return None
+
+    def _note_empty(self, result: Result, sql: str, params: Params) -> None:
+        """Warn, and note on ``result``, when a point alone makes a read empty."""
+        found = self._point_values(sql, params)
+        if found is None:
+            return
+        result.notes = pointnotes.empty_notes(*found, self._catalog)
+        for note in result.notes:
+            notes.warn(note)
+
+    def _point_error(self, error: ChronoDBError, sql: str, params: Params) -> ChronoDBError:
+        """``error``, naming the point and the column's arrival if the point lacked it."""
+        found = self._point_values(sql, params)
+        if found is None:
+            return error
+        return pointnotes.column_error(error, *found, self._catalog)
+
     def _evaluate(self, expression: str) -> Any:
         return self._conn.execute(f"SELECT {expression}").fetchone()[0]
 
@@ -1029,9 +1070,15 @@ class ChronoDB:
         return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
 
     @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called; every other method then raises ClosedError."""
+        return self._closed
+
+    @property
     def connection(self) -> sqlite3.Connection:
         """The underlying sqlite3 connection, for reads. A write made through it bypasses
         ChronoDB's transactions: its versions are filed under this connection's last one."""
+        _refuse_closed(self)
         return self._conn
 
     def get_health_report(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ ChronoDBError
 │       └── TimestampError a point in time that cannot be read (``value``)
 ├── SchemaError            unknown table or column (``table``, ``column``)
 ├── TransactionError       BEGIN inside a transaction, COMMIT outside one, ...
+├── ClosedError            a call on a ChronoDB after its close()
 ├── ReadOnlyError          a write on a read-only database
 ├── IntegrityError         a constraint failed (also sqlite3.IntegrityError's meaning)
 ├── StorageError           the file cannot be read or written (disk full, I/O error)
@@ -119,6 +120,14 @@ class SchemaError(ChronoDBError):
 
 class TransactionError(ChronoDBError):
     """Transaction statements out of order."""
+
+
+class ClosedError(ChronoDBError):
+    """A call on a database after ``close()``; ``path`` names its file."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__(f"the database {path} is closed; open it again to use it")
 
 
 class ReadOnlyError(ChronoDBError):

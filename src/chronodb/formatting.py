@@ -30,13 +30,37 @@ def cell(value: Any, *, time: bool = False) -> str:
     return str(value)
 
 
+def identifier(name: str) -> str:
+    """A table or column name as SQL to paste: bare when it is a plain word, else quoted.
+
+    >>> identifier("users"), identifier("order items")
+    ('users', '"order items"')
+    """
+    if name.isidentifier() and name.isascii():
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def cut(text: str, max_width: int | None) -> str:
+    """``text`` at most ``max_width`` characters long (None: any length), "…" marking a cut.
+
+    >>> cut("a long description", 7)
+    'a long…'
+    """
+    if max_width is None or len(text) <= max_width:
+        return text
+    return text[: max(max_width - 1, 0)] + "…"
+
+
 def table(
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
     *,
     time_columns: Collection[str] = TIME_COLUMNS,
+    max_width: int | None = None,
 ) -> str:
-    """An aligned text table with a header and a rule; numbers are right-aligned.
+    """An aligned text table with a header and a rule; numbers are right-aligned. A value
+    longer than ``max_width`` characters is cut to that width, ending in "…".
 
     >>> print(table(["id", "name"], [(1, "Alice"), (10, None)]))
     id | name
@@ -46,7 +70,9 @@ def table(
     """
     raw = [tuple(row) for row in rows]
     is_time = [c in time_columns for c in columns]
-    body = [[cell(v, time=t) for v, t in zip(row, is_time, strict=False)] for row in raw]
+    body = [
+        [cut(cell(v, time=t), max_width) for v, t in zip(row, is_time, strict=False)] for row in raw
+    ]
     numeric = []
     for i, time_column in enumerate(is_time):
         present = [row[i] for row in raw if row[i] is not None]

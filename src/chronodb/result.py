@@ -19,6 +19,7 @@ class Result:
         "_description",
         "_pos",
         "lastrowid",
+        "notes",
         "rowcount",
         "rows",
         "tx_hash",
@@ -49,6 +50,9 @@ class Result:
         self.tx_id = tx_id
         self.tx_time = tx_time
         self.tx_hash: str | None = None
+        # Why a time-travel read is empty when its point alone explains it (each is also
+        # issued as a ChronoDBWarning).
+        self.notes: list[str] = []
         self._pos = 0
 
     @property

@@ -184,6 +184,14 @@ def test_exec_errors_are_one_line_and_exit_1(
     fails(run(runner, "exec", db_path, sql), message)
 
 
+def test_exec_with_a_param_too_large_for_sqlite_is_one_line(
+    runner: CliRunner, db_path: Path
+) -> None:
+    result = run(runner, "exec", db_path, "SELECT ?", "-p", "99999999999999999999999999999")
+    fails(result, "99999999999999999999999999999 is too large")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_exec_on_a_folder_is_a_clean_error(runner: CliRunner, tmp_path: Path) -> None:
     fails(run(runner, "exec", tmp_path, "SELECT 1"), "unable to open database file")
 
@@ -430,3 +438,84 @@ def test_help_of_each_command(
     for text in documented:
         assert " ".join(text.split()) in flat
     assert "-h, --help" in out
+
+
+# ------------------------------------------------------------ the first five minutes
+def test_exec_and_shell_refuse_a_missing_file_unless_create(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    missing = tmp_path / "typo.db"
+    for args in (["exec", missing, "SELECT 1"], ["shell", missing]):
+        fails(
+            run(runner, *args, input=""),
+            f"No such database file: {missing}; pass --create to make a new one",
+        )
+        assert not missing.exists()
+    fails(run(runner, "history", missing, "t", "1"), f"No such database file: {missing}")
+    fails(run(runner, "health", missing), f"No such database file: {missing}")
+    fails(run(runner, "verify", missing), f"No such database file: {missing}")
+    ok(run(runner, "exec", missing, "CREATE TABLE t (id INTEGER PRIMARY KEY)", "--create"))
+    assert ok(run(runner, "shell", tmp_path / "new.db", "--create", input=".tables\n")) == "\n"
+    assert ok(run(runner, "exec", missing, "SELECT count(*) AS n FROM t")) == "n\n-\n0\n"
+
+
+def test_long_values_are_cut_in_tables_and_max_width_changes_where(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "notes.db"
+    long = "word " * 40
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+        db.execute("INSERT INTO notes VALUES (1, ?)", [long])
+    out = ok(run(runner, "exec", path, "SELECT * FROM notes"))
+    row = out.splitlines()[2]
+    assert row == " 1 | " + long[:59] + "…"
+    narrow = ok(run(runner, "exec", path, "SELECT * FROM notes", "--max-width", "10"))
+    assert narrow.splitlines()[2] == " 1 | word word…"
+    whole = ok(run(runner, "exec", path, "SELECT * FROM notes", "--max-width", "0"))
+    assert whole.splitlines()[2] == " 1 | " + long.rstrip()
+    as_csv = ok(run(runner, "exec", path, "SELECT body FROM notes", "--format", "csv"))
+    assert long in as_csv  # only tables are cut
+    shell = ok(run(runner, "shell", path, "--max-width", "12", input="SELECT * FROM notes;\n"))
+    assert shell.splitlines()[2] == " 1 | word word w…"
+
+
+def test_times_printed_by_exec_and_history_read_back_the_state_they_name(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "shop.db"
+    ok(run(runner, "exec", path, "CREATE TABLE p (id INTEGER PRIMARY KEY, n TEXT)", "--create"))
+    ok(run(runner, "exec", path, "INSERT INTO p VALUES (1, 'a')"))
+    wrote = ok(run(runner, "exec", path, "UPDATE p SET n = 'b' WHERE id = 1"))
+    ok(run(runner, "exec", path, "UPDATE p SET n = 'c' WHERE id = 1"))
+    match = re.search(rf"\(transaction (\d+) at ({ISO})\)", wrote)
+    assert match is not None
+    tx, when = match.groups()
+    by_time = f"SELECT n FROM p AS OF TIMESTAMP '{when}'"
+    assert ok(run(runner, "exec", path, by_time)).splitlines()[2] == "b"
+    by_tx = "SELECT n FROM p AS OF TRANSACTION ?"
+    assert ok(run(runner, "exec", path, by_tx, "-p", tx)).splitlines()[2] == "b"
+    history = ok(run(runner, "history", path, "p", "1")).splitlines()[2:]
+    for line in history:
+        _op, tx_id, time_text, _user, _id, value = (c.strip() for c in line.split("|"))
+        by_time = f"SELECT n FROM p AS OF TIMESTAMP '{time_text}'"
+        assert ok(run(runner, "exec", path, by_time)).splitlines()[2] == value
+        assert ok(run(runner, "exec", path, by_tx, "-p", tx_id)).splitlines()[2] == value
+
+
+def test_shell_help_shows_temporal_sql_at_this_files_latest_transaction(
+    runner: CliRunner, db_path: Path, txs: list[int | None]
+) -> None:
+    out = ok(run(runner, "shell", db_path, input=".help\n"))
+    assert f"latest transaction is {txs[5]}" in out
+    lines = [line.strip() for line in out.splitlines() if line.strip().startswith("SELECT")]
+    assert lines[1] == f"SELECT * FROM users AS OF TRANSACTION {txs[5]};"
+    script = "\n".join(lines) + "\n"
+    answers = ok(run(runner, "shell", db_path, input=script))
+    assert answers.count("Alicia") >= 3  # each example runs and finds the row
+
+
+def test_exec_help_uses_no_made_up_transaction_ids(runner: CliRunner) -> None:
+    out = runner.invoke(main, ["exec", "--help"], terminal_width=80).output
+    assert "-p 3" not in out and "chronodb history app.db users 1" in out
+    assert "-p TX_ID" in out

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chronodb import ChronoDB, SchemaError
+from chronodb import ChronoDB, ChronoDBWarning, SchemaError
 from chronodb.versioning.tables import WRITE_GUARD
 
 
@@ -511,7 +511,10 @@ def test_seed_quick_start_runs_verbatim(tmp_path: Path, monkeypatch: pytest.Monk
     db = ChronoDB("my_database.db")
     try:
         db.execute("INSERT INTO users (id, name, email) VALUES (1, 'Alice', 'alice@email.com')")
-        result = db.execute("SELECT * FROM users AS OF TIMESTAMP 1635724800 WHERE name = 'Alice'")
+        with pytest.warns(ChronoDBWarning, match="before the table existed"):
+            result = db.execute(
+                "SELECT * FROM users AS OF TIMESTAMP 1635724800 WHERE name = 'Alice'"
+            )
         assert list(result) == []
         assert result.columns == ["id", "name", "email"]
         now = db.execute("SELECT * FROM users AS OF TIMESTAMP 4102444800 WHERE name = 'Alice'")

@@ -10,12 +10,12 @@ import click
 
 from chronodb.audit.trail import Digest
 from chronodb.database import ChronoDB
+from chronodb.dbfile import require_file
 from chronodb.errors import AuditError
 
 
 def _open_existing(path: str, read_only: bool) -> ChronoDB:
-    if path != ":memory:" and not Path(path).exists():
-        raise click.ClickException(f"no such database file: {path}")
+    require_file(path)
     return ChronoDB(path, read_only=read_only)
 
 

@@ -23,7 +23,7 @@ from chronodb.audit.proofs import (
     verify_inclusion,
 )
 from chronodb.audit.verify import DAMAGED, Problem, VerificationReport, verify
-from chronodb.errors import AuditError, CorruptDatabaseError
+from chronodb.errors import AuditError, ClosedError, CorruptDatabaseError
 from chronodb.timepoint import iso, to_micros
 
 if TYPE_CHECKING:
@@ -142,7 +142,14 @@ class AuditReport:
         return len(self.entries)
 
 
-@guard_class
+def _refuse_closed(trail: AuditTrail) -> None:
+    """Run before every public method: the trail of a closed database says it is closed."""
+    db = trail._db
+    if db.closed:
+        raise ClosedError(db.path)
+
+
+@guard_class(_refuse_closed)
 class AuditTrail:
     """The tamper-evident ledger of one database; its methods raise only ChronoDBErrors."""
 

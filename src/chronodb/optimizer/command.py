@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
+from chronodb.dbfile import require_file
 from chronodb.formatting import to_json
 from chronodb.optimizer.health import render
 
@@ -17,8 +16,7 @@ def health_command(db: str, as_json: bool) -> None:
     """Print DB's health: status, sizes, history growth, alerts and recommendations."""
     from chronodb.database import ChronoDB
 
-    if db != ":memory:" and not Path(db).exists():
-        raise click.ClickException(f"No database file at {db!r}")
+    require_file(db)
     database = ChronoDB(db)
     try:
         report = database.get_health_report()

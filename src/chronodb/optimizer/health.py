@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chronodb.formatting import iso_time
 from chronodb.optimizer.plan import quote
 from chronodb.versioning.timeline import tx_at
 
@@ -260,6 +261,15 @@ def _ledger(db: ChronoDB) -> dict[str, Any]:
     return {"present": True, "last_verification": when, "valid": ok}
 
 
+def _ledger_line(ledger: dict[str, Any]) -> str:
+    """The ledger's line of the readable report."""
+    when = ledger["last_verification"]
+    if when is None:
+        return "Ledger: never verified by this connection (chronodb verify DB checks it)"
+    outcome = "valid" if ledger["valid"] else "INVALID"
+    return f"Ledger: verified at {iso_time(when)}: {outcome}"
+
+
 def render(report: dict[str, Any]) -> str:
     """The report as readable text (``chronodb health DB``)."""
     lat = report["latency"]
@@ -284,8 +294,7 @@ def render(report: dict[str, Any]) -> str:
             f"+{t['history_rows_last_24h']} in 24 h"
         )
     if "ledger" in report:
-        led = report["ledger"]
-        lines.append(f"Ledger: last verification {led['last_verification']}, valid {led['valid']}")
+        lines.append(_ledger_line(report["ledger"]))
     lines.append("Alerts:" if report["alerts"] else "Alerts: none")
     lines += [f"  [{a['level']}] {a['message']}" for a in report["alerts"]]
     lines.append("Recommendations:" if report["recommendations"] else "Recommendations: none")

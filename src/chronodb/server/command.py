@@ -22,7 +22,8 @@ from chronodb.errors import ChronoDBError
 @click.option(
     "--sample",
     is_flag=True,
-    help="Fill an empty DB with a small shop (users, orders) and some history first.",
+    help="Fill an empty DB with a small shop (users, orders) and some history first "
+    "(a DB that has tables is left as it is).",
 )
 @click.option(
     "--log-level",
@@ -39,28 +40,36 @@ def serve_command(
     sample: bool,
     log_level: str,
 ) -> None:
-    """Serve DB: change stream (WebSocket at / and /ws), SQL over HTTP, metrics.
+    """Serve DB: GraphQL (GraphiQL), SQL over HTTP, change stream, metrics.
 
     \b
+    /graphql   GraphQL with asOf/asOfTransaction; GraphiQL in a browser;
+               subscriptions over its WebSocket
     POST /sql  GET /tables  GET /tables/{table}/history/{pk}
     GET /health  GET /metrics  GET /openapi.json
+    WebSocket at / and /ws: the change stream
     """
     try:
-        from chronodb.server.runner import serve
+        from chronodb.server.auth import check_bind
+        from chronodb.server.runner import check_port, serve
     except ImportError as err:
         raise click.ClickException(
             f"chronodb serve needs the server extra: pip install 'chronodb[server]' ({err})"
         ) from err
     from chronodb.database import ChronoDB
-    from chronodb.server.sample import describe, seed_sample
+    from chronodb.server.sample import describe, seed_sample, time_travel
 
     try:
-        if sample:
-            with ChronoDB(db) as database:
-                if seed_sample(database):
-                    click.echo(f"Filled {db} with a sample shop (users, orders) and its history.")
+        check_bind(host, token)
+        check_port(host, port)
         url = f"http://{host}:{port}"
-        click.echo(describe(url, url.replace("http", "ws", 1) + "/ws"))
+        with ChronoDB(db, read_only=read_only and not sample) as database:
+            if sample and seed_sample(database):
+                click.echo(f"Filled {db} with a sample shop (users, orders) and its history.")
+            elif sample:
+                click.echo(f"--sample skipped: {db} already has tables, left as they are.")
+            examples = time_travel(database, db, url)
+        click.echo(describe(url, url.replace("http", "ws", 1) + "/ws", examples))
         serve(db, host=host, port=port, token=token, read_only=read_only, log_level=log_level)
     except (ChronoDBError, ValueError) as err:
         raise click.ClickException(str(err)) from err

@@ -176,6 +176,39 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
                     },
                 }
             },
+            "/graphql": {
+                "post": {
+                    "summary": "Run a GraphQL query or mutation",
+                    "description": (
+                        "GraphQL generated from the tables, with asOf/asOfTransaction on "
+                        "every field. GET /graphql in a browser opens GraphiQL; "
+                        "subscriptions run over a WebSocket at /graphql "
+                        "(graphql-transport-ws)."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/GraphQLRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(
+                            "The result: data, and errors if any part failed",
+                            {"$ref": "#/components/schemas/GraphQLResult"},
+                        ),
+                        "400": _json(
+                            "Not a GraphQL request", {"$ref": "#/components/schemas/GraphQLResult"}
+                        ),
+                        "413": _json(
+                            "Query or body too large",
+                            {"$ref": "#/components/schemas/GraphQLResult"},
+                        ),
+                        **unauthorized,
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",
@@ -190,6 +223,29 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
             "schemas": {
                 "Error": _ERROR,
                 "Scalar": _SCALAR,
+                "GraphQLRequest": {
+                    "type": "object",
+                    "required": ["query"],
+                    "properties": {
+                        "query": {"type": "string", "example": "{ users { id name } }"},
+                        "variables": {"type": "object", "nullable": True},
+                        "operationName": {"type": "string", "nullable": True},
+                    },
+                },
+                "GraphQLResult": {
+                    "type": "object",
+                    "properties": {
+                        "data": {"nullable": True},
+                        "errors": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["message"],
+                                "properties": {"message": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
                 "SQLRequest": {
                     "type": "object",
                     "required": ["sql"],
@@ -231,6 +287,12 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
                             "type": "string",
                             "nullable": True,
                             "description": "The transaction's leaf hash in the audit ledger",
+                        },
+                        "notes": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "Why a time-travel read is empty when its point "
+                            "alone explains it, e.g. a point before the table existed",
                         },
                     },
                 },

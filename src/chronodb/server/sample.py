@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+
+from chronodb import formatting
 from chronodb.database import ChronoDB
 
 SCHEMA = (
@@ -31,8 +34,43 @@ def seed_sample(db: ChronoDB) -> bool:
     return True
 
 
-def describe(url: str, ws_url: str) -> str:
-    """What to try once the server runs."""
+def time_travel(db: ChronoDB, db_arg: str, url: str) -> list[str]:
+    """Ready-to-paste reads of a table as it was before the latest transaction, with that
+    transaction's id and time as they are in the file; none if there is no such point."""
+    from chronodb.server.graphql.catalog import read_catalog
+
+    tables = {t.name: t for t in read_catalog(db)}
+    recent = db.transactions(limit=2)
+    if not tables or len(recent) < 2:
+        return []
+    table = tables.get("orders") or next(iter(tables.values()))
+    latest, before = recent
+    tx, when = before["tx_id"], formatting.iso_time(before["tx_time"])
+    quoted = formatting.identifier(table.name)
+    by_tx = f"SELECT * FROM {quoted} AS OF TRANSACTION {tx}"
+    by_time = f"SELECT * FROM {quoted} AS OF TIMESTAMP '{when}'"
+    fields = " ".join(c.field for c in table.columns[:4])
+    body = '{"sql": "' + by_tx.replace('"', '\\"') + '"}'
+    return [
+        f"Time travel: {table.name} as it was before the latest transaction "
+        f"({latest['tx_id']}, {formatting.iso_time(latest['tx_time'])}):",
+        f"  chronodb exec {shlex.quote(db_arg)} {_shell_word(by_tx)}",
+        f"  chronodb exec {shlex.quote(db_arg)} {_shell_word(by_time)}",
+        f"  curl -s {url}/sql -d {shlex.quote(body)}",
+        f"  GraphQL: {{ {table.field}(asOfTransaction: {tx}) {{ {fields} }} }}",
+        f'           {{ {table.field}(asOf: "{when}") {{ {fields} }} }}',
+    ]
+
+
+def _shell_word(text: str) -> str:
+    """``text`` as one shell word: in double quotes when nothing in it is special there."""
+    if not any(c in text for c in '"$`\\!'):
+        return f'"{text}"'
+    return shlex.quote(text)
+
+
+def describe(url: str, ws_url: str, examples: list[str] | None = None) -> str:
+    """What to try once the server runs; ``examples`` (from :func:`time_travel`) last."""
     return "\n".join(
         (
             f"ChronoDB is serving at {url}",
@@ -41,5 +79,6 @@ def describe(url: str, ws_url: str) -> str:
             f"  a row's history:  {url}/tables/users/history/1",
             f'  change stream:    {ws_url}  send {{"type": "subscribe", "table": "orders"}}',
             f"  health, metrics:  {url}/health  {url}/metrics  {url}/openapi.json",
+            *(examples or []),
         )
     )

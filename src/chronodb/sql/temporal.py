@@ -499,6 +499,13 @@ def _values(
     return values
 
 
+def point_values(
+    p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, evaluate: Callable[[str], Any]
+) -> list[int]:
+    """Each point of ``p`` for one call: microseconds or a tx_id, as :func:`bind` reads it."""
+    return _values(p, params, evaluate)
+
+
 def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, mapping: bool) -> str:
     refs = iter(zip(p.tables, resolved, strict=True))
 

@@ -68,7 +68,7 @@ def test_digest_to_stdout_signed(busy_path: Path, tmp_path: Path) -> None:
 
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     result = run("verify", str(tmp_path / "nope.db"))
-    assert result.exit_code == 1 and "no such database file" in result.output
+    assert result.exit_code == 1 and "No such database file: " in result.output
     assert not (tmp_path / "nope.db").exists()
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -97,7 +98,19 @@ def test_cli_health_prints_text_and_json(tmp_path: Path) -> None:
     text = runner.invoke(main, ["health", str(path)])
     assert text.exit_code == 0, text.output
     assert "Status: OK" in text.output and "t: 1 rows; history 1 versions" in text.output
+    assert "Ledger: never verified" in text.output and "None" not in text.output
     as_json = runner.invoke(main, ["health", str(path), "--json"])
     assert json.loads(as_json.output)["tables"][0]["table"] == "t"
     missing = runner.invoke(main, ["health", str(tmp_path / "nope.db")])
-    assert missing.exit_code == 1 and "No database file" in missing.output
+    assert missing.exit_code == 1 and "No such database file: " in missing.output
+
+
+def test_the_readable_report_says_when_the_ledger_was_verified(tmp_path: Path) -> None:
+    from chronodb.optimizer.health import render
+
+    with ChronoDB(tmp_path / "v.db") as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        assert "Ledger: never verified" in render(db.get_health_report())
+        assert db.verify_audit_integrity()
+        line = next(x for x in render(db.get_health_report()).splitlines() if "Ledger" in x)
+        assert re.fullmatch(r"Ledger: verified at \d{4}-\d\d-\d\dT[\d:.]+Z: valid", line)

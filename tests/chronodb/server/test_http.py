@@ -149,7 +149,16 @@ def test_openapi_document_lists_every_endpoint(client: httpx.Client):
         "/health",
         "/metrics",
         "/openapi.json",
+        "/graphql",
     }
+    assert doc["paths"]["/graphql"]["post"]["summary"] == "Run a GraphQL query or mutation"
+
+
+def test_the_index_lists_graphql(client: httpx.Client):
+    index = client.get("/").json()
+    assert "/graphql" in index["endpoints"]
+    answer = client.post("/graphql", json={"query": "{ __typename }"})
+    assert answer.json() == {"data": {"__typename": "Query"}}
 
 
 def test_unknown_paths_and_methods_answer_json(client: httpx.Client):
@@ -193,3 +202,12 @@ def test_bodies_at_and_past_the_size_limit(start_server):
         assert http.post("/sql", content=chunks()).status_code == 413
         assert http.post("/sql", content=b"\xff\xfe" * 10).status_code == 400
         assert http.post("/sql", json={"sql": "SELECT 2"}).json()["rows"] == [[2]]
+
+
+def test_a_read_before_the_table_existed_carries_a_note(client: httpx.Client):
+    sql(client, "CREATE TABLE early (id INTEGER PRIMARY KEY)")
+    answer = sql(client, "SELECT * FROM early AS OF TRANSACTION ?", [0]).json()
+    assert answer["rows"] == []
+    (note,) = answer["notes"]
+    assert note.startswith("early AS OF TRANSACTION 0 is before the table existed")
+    assert sql(client, "SELECT * FROM early").json()["notes"] == []

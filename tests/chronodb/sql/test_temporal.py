@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from chronodb import ChronoDB
+from chronodb import ChronoDB, ChronoDBWarning
 from chronodb.errors import SchemaError, SQLSyntaxError, TimestampError
 
 FUTURE = 4102444800  # 2100-01-01, after every write of these tests
@@ -167,7 +167,8 @@ def test_as_of_transaction(db: ChronoDB, story: Timeline) -> None:
     assert rows(db, sql.format(story.tx_inserted)) == [("Alice",)]
     assert rows(db, sql.format(story.tx_updated - 1)) == [("Alice",)]
     assert rows(db, sql.format(story.tx_updated)) == [("Alicia",)]
-    assert rows(db, "SELECT name FROM users AS OF TRANSACTION ? WHERE id = 1", [0]) == []
+    with pytest.warns(ChronoDBWarning, match="users AS OF TRANSACTION 0 is before the table"):
+        assert rows(db, "SELECT name FROM users AS OF TRANSACTION ? WHERE id = 1", [0]) == []
 
 
 def test_epoch_integer_literals(db: ChronoDB, story: Timeline) -> None:
@@ -358,11 +359,14 @@ def test_insert_select_as_of(db: ChronoDB, story: Timeline) -> None:
 
 
 def test_before_the_table_existed(db: ChronoDB, story: Timeline) -> None:
-    result = db.execute("SELECT * FROM users AS OF TIMESTAMP ?", [story.created - 0.5])
+    with pytest.warns(ChronoDBWarning, match="users AS OF TIMESTAMP .* before the table existed"):
+        result = db.execute("SELECT * FROM users AS OF TIMESTAMP ?", [story.created - 0.5])
     assert result.rows == []
     assert result.columns == ["id", "name", "score"]
-    assert rows(db, "SELECT * FROM orders AS OF TIMESTAMP ?", [story.created]) == []
-    assert rows(db, "SELECT * FROM users AS OF TRANSACTION 0") == []
+    with pytest.warns(ChronoDBWarning, match="orders AS OF"):
+        assert rows(db, "SELECT * FROM orders AS OF TIMESTAMP ?", [story.created]) == []
+    with pytest.warns(ChronoDBWarning, match="users AS OF TRANSACTION 0"):
+        assert rows(db, "SELECT * FROM users AS OF TRANSACTION 0") == []
 
 
 def test_file_database_keeps_history_across_reopen(tmp_path) -> None:
@@ -376,6 +380,7 @@ def test_file_database_keeps_history_across_reopen(tmp_path) -> None:
         assert rows(again, "SELECT v FROM t") == [("new",)]
 
 
+@pytest.mark.filterwarnings("ignore::chronodb.ChronoDBWarning")  # transaction 0: no kv yet
 def test_as_of_with_the_key_fixed_matches_the_general_path(db: ChronoDB) -> None:
     """``WHERE id = ?`` takes a one-seek plan; it must answer what the general plan answers."""
     db.execute("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")

@@ -124,6 +124,7 @@ def kv_after(tx: int) -> list[tuple[int, int]]:
 @pytest.mark.parametrize(
     "fixture", ["format2.db", "format3.db", "format4.db", "format5.db", "format6.db", "format7.db"]
 )
+@pytest.mark.filterwarnings("ignore::chronodb.ChronoDBWarning")  # before transaction 1: no kv
 def test_a_kv_file_resolves_points_in_time_as_before(tmp_path: Path, fixture: str) -> None:
     path = tmp_path / fixture
     shutil.copy(FILES / fixture, path)

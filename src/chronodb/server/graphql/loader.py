@@ -17,7 +17,7 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo
@@ -65,6 +65,9 @@ class Context:
     tables: dict[str, Table]  # by SQL name, lower-cased
     read_only: bool = False
     feed: Any = None  # the server's ChangeFeed, for subscriptions
+    # Why a read at a point came back empty (a point before the table existed), for the
+    # result's extensions; see chronodb/sql/pointnotes.py.
+    notes: list[str] = field(default_factory=list)
 
     def table(self, name: str) -> Table:
         return self.tables[name.lower()]
@@ -209,6 +212,7 @@ def _from(table: Table, point: Point | None, params: list[Any]) -> str:
 
 def _run(ctx: Context, table: Table, sql: str, params: list[Any]) -> list[dict]:
     result = ctx.db.execute(sql, params)
+    ctx.notes.extend(note for note in result.notes if note not in ctx.notes)
     return to_rows(table, result.columns, result.rows)
 
 

@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket
 
 from chronodb.database import ChronoDB
 from chronodb.server import jsonin
+from chronodb.server.graphql.example import default_query
 from chronodb.server.graphql.service import GraphQLService
 from chronodb.server.graphql.subscriptions import DEFAULT_QUEUE, serve_websocket, subscriber
 
@@ -39,6 +40,7 @@ MAX_QUERY_BYTES = 256 * 1024
 ASSETS = {
     "graphiql.min.js": "text/javascript; charset=utf-8",
     "graphiql.min.css": "text/css; charset=utf-8",
+    "operation.js": "text/javascript; charset=utf-8",
     "react.production.min.js": "text/javascript; charset=utf-8",
     "react-dom.production.min.js": "text/javascript; charset=utf-8",
     "LICENSE-graphiql": "text/plain; charset=utf-8",
@@ -76,9 +78,13 @@ def _errors(message: str, status: int = 400) -> Response:
     return _json({"errors": [{"message": message}]}, status)
 
 
-def graphiql_page(path: str) -> str:
-    """The GraphiQL page (static/graphiql.html) for GraphQL served at ``path``."""
-    return asset("graphiql.html").decode("utf-8").replace("{{PATH}}", path.rstrip("/"))
+def graphiql_page(path: str, default_query: str = "{\n  __typename\n}\n") -> str:
+    """The GraphiQL page (static/graphiql.html) for GraphQL served at ``path``, opening with
+    ``default_query`` in its editor."""
+    # As a JS string literal inside <script>: "</" must not close the element.
+    literal = json.dumps(default_query).replace("</", "<\\/")
+    page = asset("graphiql.html").decode("utf-8").replace("{{PATH}}", path.rstrip("/"))
+    return page.replace("{{DEFAULT_QUERY}}", literal)
 
 
 class _Services:
@@ -147,7 +153,8 @@ def graphql_routes(
             params = request.query_params
             if "query" not in params:
                 if "text/html" in request.headers.get("accept", ""):
-                    return HTMLResponse(graphiql_page(base))
+                    example = await run_in_threadpool(default_query, db_getter(request))
+                    return HTMLResponse(graphiql_page(base, example))
                 return _errors("GET needs ?query=...; POST a JSON body, or open this in a browser")
             variables: Any = params.get("variables")
             if variables:

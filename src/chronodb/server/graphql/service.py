@@ -39,11 +39,15 @@ from graphql.execution import ExecutionContext
 from graphql.pyutils import Path, Undefined
 
 from chronodb.database import ChronoDB
+from chronodb.notes import notes_only
 from chronodb.server.graphql.catalog import Table, read_catalog
 from chronodb.server.graphql.loader import Context
 from chronodb.server.graphql.schema import INT_BOUNDS, build_schema
 
-MAX_DEPTH = 12  # nesting levels of selections an operation may have
+MAX_DEPTH = 12  # nesting levels of data selections an operation may have
+# Nesting levels under __schema/__type: graphql-core's and GraphiQL's introspection query
+# needs 14; a little room above that, and still a bound on what one request can walk.
+MAX_SCHEMA_DEPTH = 16
 _CACHE_LIMIT = 512
 
 
@@ -171,15 +175,19 @@ class GraphQLService:
             return _refused("subscriptions run over WebSocket (graphql-transport-ws) at /graphql")
         if kind == OperationType.MUTATION and not allow_mutations:
             return _refused("mutations need POST")
-        result = execute(
-            prepared.generated.schema,
-            prepared.document,
-            context_value=self.context(prepared),
-            variable_values=variables,
-            operation_name=operation_name,
-            execution_context_class=FastExecution,
-        )
+        context = self.context(prepared)
+        with notes_only():  # the notes travel in the result, not the server's log
+            result = execute(
+                prepared.generated.schema,
+                prepared.document,
+                context_value=context,
+                variable_values=variables,
+                operation_name=operation_name,
+                execution_context_class=FastExecution,
+            )
         assert isinstance(result, ExecutionResult)  # every resolver is synchronous
+        if context.notes:
+            result.extensions = {"notes": context.notes}
         return result
 
 
@@ -308,22 +316,35 @@ def _refused(message: str) -> ExecutionResult:
     return ExecutionResult(None, [GraphQLError(message)])
 
 
-def _check_depth(document: DocumentNode, limit: int) -> list[GraphQLError]:
+def _check_depth(
+    document: DocumentNode, limit: int, schema_limit: int = MAX_SCHEMA_DEPTH
+) -> list[GraphQLError]:
+    """Refuse an operation nested deeper than ``limit`` in data fields.
+
+    The schema's own fields (``__schema``, ``__type``) read the schema, not the rows, and
+    the standard introspection query GraphiQL sends nests them 14 levels, so they are
+    measured apart, against ``schema_limit``: data fields keep their tighter bound.
+    """
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
 
-    def depth(selection_set: SelectionSetNode | None) -> int:
+    def depth(selection_set: SelectionSetNode | None, keep: Callable[[str], bool]) -> int:
+        """Levels below ``selection_set``, counting only the top fields ``keep`` accepts."""
         if selection_set is None:
             return 0
         deepest = 0
         for node in selection_set.selections:
             if isinstance(node, FieldNode):
-                d = 1 + depth(node.selection_set) if node.selection_set else 0
+                if not keep(node.name.value):
+                    d = 0
+                else:
+                    d = 1 + depth(node.selection_set, _every) if node.selection_set else 0
             elif isinstance(node, InlineFragmentNode):
-                d = depth(node.selection_set)
+                d = depth(node.selection_set, keep)
             elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
-                d = depth(fragments[node.name.value].selection_set)  # no cycles: validated
+                # No cycles: validation ran first.
+                d = depth(fragments[node.name.value].selection_set, keep)
             else:
                 d = 0
             deepest = max(deepest, d)
@@ -331,7 +352,24 @@ def _check_depth(document: DocumentNode, limit: int) -> list[GraphQLError]:
 
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
-            found = depth(definition.selection_set)
+            found = depth(definition.selection_set, _is_data_field)
             if found > limit:
                 return [GraphQLError(f"query too deep: {found} levels, at most {limit}")]
+            found = depth(definition.selection_set, _is_schema_field)
+            if found > schema_limit:
+                return [
+                    GraphQLError(f"introspection too deep: {found} levels, at most {schema_limit}")
+                ]
     return []
+
+
+def _every(name: str) -> bool:
+    return True
+
+
+def _is_schema_field(name: str) -> bool:
+    return name.startswith("__")
+
+
+def _is_data_field(name: str) -> bool:
+    return not name.startswith("__")

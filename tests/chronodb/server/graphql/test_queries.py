@@ -115,6 +115,18 @@ def test_as_of_timestamp_iso_and_epoch(shop: Any, gql: Any) -> None:
     assert gql('{ users(asOf: "2000-01-01") { id } }') == {"users": []}
 
 
+def test_a_point_before_the_table_existed_is_noted_in_extensions(
+    shop: Any, service: GraphQLService
+) -> None:
+    result = service.run('{ users(asOf: "2000-01-01") { id } }')
+    assert result.errors is None and result.data == {"users": []}
+    (note,) = result.extensions["notes"]
+    assert note.startswith("users AS OF TIMESTAMP '2000-01-01T00:00:00.000000Z' is before")
+    first = min(t["tx_id"] for t in shop.db.transactions())
+    assert f"its first transaction is {first}, at " in note
+    assert "extensions" not in service.run("{ users { id } }").formatted
+
+
 def test_nested_field_can_name_its_own_point(shop: Any, gql: Any) -> None:
     query = "query($tx: BigInt) { users(id: 1) { name past: orders(asOfTransaction: $tx) { id } } }"
     data = gql(query, {"tx": shop.tx_orders})
@@ -244,6 +256,39 @@ def test_too_deep_queries_are_refused(gql: Any, service: GraphQLService) -> None
     deep = "{ users { " + "orders { user { " * 6 + "id" + " } }" * 6 + " } }"
     result = service.run(deep)
     assert result.errors and "too deep" in result.errors[0].message
+
+
+def test_the_standard_introspection_query_passes_the_depth_limit(service: GraphQLService) -> None:
+    from graphql import get_introspection_query
+
+    for query in (
+        get_introspection_query(),
+        get_introspection_query(
+            descriptions=True,
+            specified_by_url=True,
+            directive_is_repeatable=True,
+            schema_description=True,
+            input_value_deprecation=True,
+        ),
+    ):
+        result = service.run(query)
+        assert result.errors is None
+        names = {t["name"] for t in result.data["__schema"]["types"]}
+        assert {"users", "orders"} <= names
+
+
+def test_introspection_beside_data_does_not_lift_the_data_limit(service: GraphQLService) -> None:
+    deep = "{ __typename users { " + "orders { user { " * 6 + "id" + " } }" * 6 + " } }"
+    result = service.run(deep)
+    assert result.errors and "too deep: 13 levels, at most 12" in result.errors[0].message
+    schema_and_data = "{ __schema { queryType { name } } users { id } }"
+    assert service.run(schema_and_data).errors is None
+
+
+def test_introspection_nested_past_its_own_bound_is_refused(service: GraphQLService) -> None:
+    nested = '{ __type(name: "users") { ' + "ofType { " * 16 + "name" + " }" * 16 + " } }"
+    result = service.run(nested)
+    assert result.errors and "introspection too deep" in result.errors[0].message
 
 
 def test_bigint_columns_carry_64_bit_values_both_ways() -> None:

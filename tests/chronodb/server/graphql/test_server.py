@@ -102,6 +102,17 @@ def test_token_is_required_when_set(db_file: Path) -> None:
         assert len(response.json()["data"]["users"]) == 3
 
 
+def test_graphiqls_introspection_query_answers_over_http_post(server: BackgroundServer) -> None:
+    from graphql import build_client_schema, get_introspection_query
+
+    response = post(server, {"query": get_introspection_query(descriptions=True)})
+    assert response.status_code == 200
+    body = response.json()
+    assert "errors" not in body
+    schema = build_client_schema(body["data"])
+    assert {"users", "orders"} <= set(schema.query_type.fields)
+
+
 def test_graphiql_page_with_local_assets(server: BackgroundServer) -> None:
     page = httpx.get(server.url + "/graphql", headers={"accept": "text/html"}, timeout=15)
     assert page.status_code == 200
@@ -118,6 +129,9 @@ def test_graphiql_page_with_local_assets(server: BackgroundServer) -> None:
         assert response.status_code == 200
         assert len(response.content) > 5000
     assert "MIT" in httpx.get(server.url + "/graphql/static/LICENSE-graphiql", timeout=15).text
+    assert "/graphql/static/operation.js" in page.text
+    assert "ChronoDBGraphQL" in httpx.get(server.url + "/graphql/static/operation.js").text
+    assert "asOfTransaction: " in page.text  # the opening query reads this file's history
     assert httpx.get(server.url + "/graphql/static/..%2fservice.py", timeout=15).status_code == 404
 
 
