@@ -21,12 +21,14 @@ from chronodb.versioning.tables import (
     TX,
     create_guard,
     create_key_set,
+    create_null_keys,
     declare,
     drop_triggers,
     key_list,
     key_types,
     keys_of,
     null_keys_of,
+    nullable_key,
     quote,
     table_collations,
 )
@@ -43,7 +45,8 @@ triggers (``tables.CURRENT_TX``), and stored guard triggers refuse other connect
 writes (``tables.WRITE_GUARD``); the ledger's leaves go on history rows (``tables.LEAF``);
 9: history columns declare their table column's affinity and the catalog records each
 column's collation (``versioning/columns.py``), so AS OF compares as the table does; each
-view's definitions are recorded over time (``versioning/views.py``)."""
+view's definitions are recorded over time (``versioning/views.py``), and a key that may hold
+a NULL has a table of such keys (``tables.create_null_keys``)."""
 
 
 def file_format(conn: sqlite3.Connection) -> int | None:
@@ -93,6 +96,7 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
     if found < 9:
         _collations(conn, catalog)
         _typed_history(conn, catalog)
+        _null_keys(conn, catalog)
         # The views' past definitions are unknown: today's count from the first transaction.
         views.record(conn, 0, 0)
     conn.execute(
@@ -182,6 +186,18 @@ def _collations(conn: sqlite3.Connection, catalog: Catalog) -> None:
             "UPDATE _chrono_schema SET columns = ? WHERE id = ?", (json.dumps(columns), sv.id)
         )
     catalog.load(conn)
+
+
+def _null_keys(conn: sqlite3.Connection, catalog: Catalog) -> None:
+    """Give each live table whose key may hold a NULL its table of such keys.
+
+    Files before format 9 refused a NULL in a key (the key set cannot hold one), so these
+    tables start empty; without one, a NULL-holding key written later would have versions
+    that no AS OF finds.
+    """
+    for sv in catalog.live_tables():
+        if sv.hist not in catalog.null_keyed and nullable_key(conn, sv.name):
+            create_null_keys(conn, sv.hist, sv.keys, key_types(sv))
 
 
 def _typed_history(conn: sqlite3.Connection, catalog: Catalog) -> None:

@@ -9,7 +9,8 @@ key once per life), ``files/format6.db`` at format 6 (triggers that let any conn
 write) and ``files/format7.db`` at format 7 (stored history triggers, counted transaction
 ids), all by ``files/make_kv.py``. ``files/format8.db`` was written at format 8 (untyped
 history columns, no collations in the catalog, no views recorded) by
-``files/make_format8.py``.
+``files/make_format8.py``, and ``files/nullable8.db`` by ``files/make_nullable8.py`` with
+the ChronoDB of that format, which refused a NULL in a key.
 """
 
 from __future__ import annotations
@@ -274,3 +275,22 @@ def test_a_format8_files_views_count_from_its_first_transaction(format8: Path) -
 
 def rows_of(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
     return [tuple(r) for r in db.execute(sql, params)]
+
+
+def test_a_format8_key_that_may_hold_a_null_takes_one_after_the_upgrade(tmp_path: Path) -> None:
+    # Format 8 refused NULLs in keys; written after the upgrade, such a row has a past.
+    path = tmp_path / "nullable8.db"
+    shutil.copy(FILES / "nullable8.db", path)
+    with ChronoDB(path) as db:
+        tx = db.execute("INSERT INTO items VALUES (3, NULL, 4)").tx_id
+        db.execute("UPDATE items SET qty = 5 WHERE oid = 3")
+        query = "SELECT oid, sku, qty FROM items {} ORDER BY oid"
+        assert rows_of(db, query.format("AS OF TRANSACTION ?"), [tx]) == [
+            (1, "a", 2),
+            (2, "b", 3),
+            (3, None, 4),
+        ]
+        now = rows_of(db, query.format(""))
+        assert rows_of(db, query.format("AS OF TIMESTAMP 9e9")) == now
+        assert db.check_history() == []
+        assert db.verify_audit_integrity()
