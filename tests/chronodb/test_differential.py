@@ -59,6 +59,14 @@ skus = st.one_of(st.sampled_from(["a", "A", "b"]), st.none())
 
 Op = tuple[str, tuple[Any, ...]]
 
+# SQLite lets two rows hold the same key when it holds a NULL ((1, NULL) twice: NULLs never
+# conflict); history knows a row by its key, so it keeps such twins as one row (a known
+# limit, in the README). The workload makes at most one row of each NULL-holding key.
+_ONE_NULL_KEY = (
+    "SELECT ?1, ?2, ?3, ?4, ?5 WHERE ?2 IS NOT NULL OR NOT EXISTS "
+    "(SELECT 1 FROM items WHERE oid IS ?1 AND sku IS NULL)"
+)
+
 writes: st.SearchStrategy[Op] = st.one_of(
     st.tuples(
         st.sampled_from(
@@ -80,13 +88,19 @@ writes: st.SearchStrategy[Op] = st.one_of(
     st.tuples(
         st.sampled_from(
             [
-                "INSERT OR REPLACE INTO items (oid, sku, qty, price, tag) VALUES (?, ?, ?, ?, ?)",
-                "INSERT OR IGNORE INTO items (oid, sku, qty, price, tag) VALUES (?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO items (oid, sku, qty, price, tag) {_ONE_NULL_KEY}",
+                f"INSERT OR IGNORE INTO items (oid, sku, qty, price, tag) {_ONE_NULL_KEY}",
             ]
         ),
         st.tuples(ids, skus, st.integers(0, 3), anything, texts),
     ),
-    st.tuples(st.just("UPDATE items SET sku = ? WHERE oid = ?"), st.tuples(skus, ids)),
+    st.tuples(
+        st.just(
+            "UPDATE items SET sku = ?1 WHERE oid = ?2 AND (?1 IS NOT NULL "
+            "OR (SELECT count(*) FROM items AS o WHERE o.oid = ?2) = 1)"
+        ),
+        st.tuples(skus, ids),
+    ),
     st.tuples(
         st.just("UPDATE items SET price = ?, tag = ? WHERE oid = ?"),
         st.tuples(anything, texts, ids),
