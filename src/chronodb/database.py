@@ -348,6 +348,28 @@ class ChronoDB:
         return bool(unversioned_tables(self._conn, self._catalog))
 
     def _reload_catalog(self) -> None:
+        """Load the catalog and remake this connection's history triggers, from one snapshot
+        of the file: outside a transaction each statement would see the file as another
+        process left it just then, and the triggers could follow a schema newer than the
+        catalog's cookie says (the next write would then not remake them)."""
+        with self._snapshot():
+            self._load_catalog()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """Read one state of the file throughout: a read transaction, unless one is open."""
+        if self._conn.in_transaction:
+            yield
+            return
+        self._conn.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def _load_catalog(self) -> None:
         self._catalog.load(self._conn)
         self._plans.clear()
         if not self.read_only:
@@ -670,8 +692,10 @@ class ChronoDB:
                     return result
             if route is Route.TEMPORAL_WRITE:
                 with self._lock:
-                    final, bound = self._bind(sql, params)
-                    return self._write(lambda: Result(self._conn.execute(final, bound)), sql=sql)
+                    # Bound inside the write transaction, after it followed the schema.
+                    return self._write(
+                        lambda: Result(self._conn.execute(*self._bind(sql, params))), sql=sql
+                    )
             if route is Route.DDL:
                 with self._lock:
                     return self._write(lambda: self._ddl(sql, params), ddl=True, sql=sql)
@@ -996,6 +1020,7 @@ class ChronoDB:
         with self._lock:
             self._backend.begin()
             try:
+                self._refresh_catalog()  # the leaves on tables another process made
                 ledger.index()
                 if merkle:
                     ledger.catch_up()
@@ -1018,7 +1043,9 @@ class ChronoDB:
         increase, that every version names an existing transaction, and that each table's rows
         equal its rows AS OF the latest transaction. Damage is reported, never raised.
         """
-        with self._lock:
+        # One snapshot: another process committing between the checks' queries must not make
+        # the table and its history look apart.
+        with self._lock, self._snapshot():
             try:
                 self._refresh_catalog()
             except (sqlite3.DatabaseError, ChronoDBError) as err:

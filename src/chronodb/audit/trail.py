@@ -184,7 +184,8 @@ class AuditTrail:
         names the wrong row. Damage is reported as problems of kind "file damaged", never
         raised.
         """
-        with self._db._lock:
+        # One snapshot: a commit by another process between its reads is not tampering.
+        with self._db._lock, self._db._snapshot():
             try:
                 self._db._refresh_catalog()
             except (sqlite3.DatabaseError, CorruptDatabaseError) as err:

@@ -225,9 +225,10 @@ class SQLiteBackend:
                 self._origin = timeline.epoch(self.conn).origin
             self._last = max(self._last, timeline.last_tx(self.conn))
             self._last_user = _UNKNOWN
-            self._version = version
             if self.on_foreign_commit is not None:
                 self.on_foreign_commit()
+            # Taken in only once followed: if following failed, the next write tries again.
+            self._version = version
         origin = self._origin
         assert origin is not None
         tx_id = now_us - origin

@@ -622,11 +622,23 @@ def create_guard(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
 
 
 def install_triggers(conn: sqlite3.Connection, catalog: Catalog) -> None:
-    """Version every live table on this connection, as the catalog now describes them."""
+    """Version every live table on this connection, as the catalog now describes them.
+
+    SQLite drops a TEMP trigger itself when its table is dropped or renamed by another
+    connection, but keeps its row in ``sqlite_temp_schema``, where it would come back to life
+    on a new table of the old name. So each stale name is made once more (on the TEMP table
+    ``_chrono_now``, if SQLite dropped it) and dropped: DROP TRIGGER removes every row of
+    that name.
+    """
     stale = conn.execute(
-        "SELECT name FROM sqlite_temp_schema WHERE type = 'trigger' AND name GLOB '_chrono_h*'"
+        "SELECT DISTINCT name FROM sqlite_temp_schema "
+        "WHERE type = 'trigger' AND name GLOB '_chrono_h*'"
     ).fetchall()
     for (name,) in stale:
+        conn.execute(
+            f"CREATE TEMP TRIGGER IF NOT EXISTS {quote(name)} AFTER INSERT ON temp._chrono_now "
+            "BEGIN SELECT 1; END"
+        )
         conn.execute(f"DROP TRIGGER temp.{quote(name)}")
     for sv in catalog.live_tables():
         create_triggers(conn, sv)

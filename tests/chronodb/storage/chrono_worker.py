@@ -2,6 +2,8 @@
 
     python chrono_worker.py write PATH WORKER COUNT   COUNT transactions of known content
     python chrono_worker.py crash PATH                write forever, reporting each commit
+    python chrono_worker.py follow PATH WORKER COUNT  COUNT increments of acc row WORKER while
+                                                      another process changes the schema
     python chrono_worker.py hold PATH SECONDS         hold a write transaction until a line (or
                                                       EOF) on stdin, SECONDS more, then commit
 
@@ -16,6 +18,7 @@ import sys
 import time
 
 from chronodb import ChronoDB
+from chronodb.errors import SchemaError
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS events (w INTEGER, i INTEGER, note TEXT, PRIMARY KEY (w, i))",
@@ -75,6 +78,36 @@ def crash(path: str) -> None:
         say("committed", seq)
 
 
+def _side_insert(db: ChronoDB, key: int) -> None:
+    """Insert into ``side``, which the other process drops, renames and makes again."""
+    try:
+        db.execute("INSERT INTO side (id, v) VALUES (?, ?)", (key, key))
+    except SchemaError as err:
+        if "no such table" not in str(err):
+            raise
+
+
+def follow(path: str, worker: int, count: int) -> None:
+    """Increment acc row ``worker`` ``count`` times, by autocommit, in a transaction (with an
+    insert into ``side``) and by executemany in turn; then report whether the file is sound."""
+    db = ChronoDB(path, user=f"worker{worker}", auto_create_tables=False)
+    bump = "UPDATE acc SET bal = bal + 1 WHERE id = ?"
+    for i in range(count):
+        if i % 3 == 0:
+            db.execute(bump, (worker,))
+            _side_insert(db, worker * 1000 + i)
+        elif i % 3 == 1:
+            with db.transaction():
+                db.execute(bump, (worker,))
+                _side_insert(db, worker * 1000 + i)
+        else:
+            db.executemany(bump, [(worker,)])
+        time.sleep(0.005)
+    problems = db.check_history()
+    say("sound" if not problems and db.verify_audit_integrity() else f"unsound {problems}")
+    db.close()
+
+
 def hold(path: str, seconds: float) -> None:
     """Open a write transaction, report it, keep it open until the parent says so (a line or
     the end of stdin) and ``seconds`` more, then commit."""
@@ -95,6 +128,8 @@ if __name__ == "__main__":
         write(target, int(rest[0]), int(rest[1]))
     elif command == "crash":
         crash(target)
+    elif command == "follow":
+        follow(target, int(rest[0]), int(rest[1]))
     elif command == "hold":
         hold(target, float(rest[0]))
     else:
