@@ -646,9 +646,12 @@ class ChronoDB:
         tx = self._ensure_tx()
         self._note_target(sql, ddl)
         if ddl:
-            self._tx_has_ddl = True
-            self._refresh_catalog()
-        result = run()
+            with self._atomic():
+                self._tx_has_ddl = True
+                self._refresh_catalog()
+                result = run()
+        else:
+            result = run()
         if not ddl:
             self._rows_written += max(result.rowcount, 0)
         result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
@@ -751,10 +754,8 @@ class ChronoDB:
         A prune or erase rolled back must not have its digests recorded, and rows changed
         then must not count as versions (``total_changes`` never goes down).
         """
-        changes = self._backend.total_changes()
         if action == "SAVEPOINT":
-            mark = _Mark(len(self._amendments), len(self._kinds), self._rows_written, changes)
-            self._savepoints.append((name, mark))
+            self._savepoints.append((name, self._mark()))
             return
         names = [entry[0] for entry in self._savepoints]
         if name not in names:
@@ -765,10 +766,49 @@ class ChronoDB:
             del self._savepoints[depth:]
             return
         del self._savepoints[depth + 1 :]
+        self._undo_to(mark)
+
+    def _mark(self) -> _Mark:
+        """What the open transaction has done so far (see :meth:`_undo_to`)."""
+        changes = self._backend.total_changes()
+        return _Mark(len(self._amendments), len(self._kinds), self._rows_written, changes)
+
+    def _undo_to(self, mark: _Mark) -> None:
+        """Forget what the transaction did after ``mark``, which SQLite has just undone."""
         del self._amendments[mark.amendments :]
         del self._kinds[mark.kinds :]
         self._rows_written = mark.rows_written
-        self._changes_at_alloc += changes - mark.changes
+        self._changes_at_alloc += self._backend.total_changes() - mark.changes
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """Make a write of several steps all or nothing inside an explicit transaction.
+
+        SQLite undoes one failed statement and keeps the transaction open; DDL, a table
+        created for an INSERT, executemany and executescript are several statements, so a
+        savepoint around them undoes all their steps (and what ChronoDB noted of them) when
+        one fails. Outside a transaction the write runs in one of its own, rolled back whole.
+        """
+        if not self._explicit:
+            yield
+            return
+        if not self.read_only:
+            self._ensure_tx()  # the transaction's record stays outside the savepoint
+        mark, depth, had_ddl = self._mark(), len(self._savepoints), self._tx_has_ddl
+        conn = self._conn
+        conn.execute("SAVEPOINT _chrono_atomic")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:  # a statement's ON CONFLICT ROLLBACK ends it all
+                conn.execute("ROLLBACK TO _chrono_atomic")
+                conn.execute("RELEASE _chrono_atomic")
+            del self._savepoints[depth:]
+            self._undo_to(mark)
+            self._tx_has_ddl = had_ddl
+            self._refresh_catalog()  # the catalog of a CREATE or ALTER just undone
+            raise
+        conn.execute("RELEASE _chrono_atomic")
 
     def _vacuum(self, sql: str, params: Params) -> Result:
         """VACUUM, unless it could give rows of a rowid-keyed table another row's history.
@@ -809,33 +849,63 @@ class ChronoDB:
             missing = _missing_table(err)
             if missing:
                 self._refresh_catalog()
-            if (
-                missing
-                and self.auto_create_tables
-                and ddl_mod.create_from_insert(self, sql, params)
-            ):
-                return Result(self._conn.execute(sql, () if params is None else params))
+            if missing and self.auto_create_tables:
+                # The table is created and the INSERT run again as one step: if the INSERT
+                # fails, no table is left behind in an open transaction either.
+                with self._atomic():
+                    if ddl_mod.create_from_insert(self, sql, params):
+                        return Result(self._conn.execute(sql, () if params is None else params))
             raise
 
     def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> Result:
-        """Run one write statement for each parameter set, in one transaction."""
+        """Run one write statement for each parameter set, in one transaction: all or
+        nothing (inside an open transaction, a failure undoes every parameter set's write
+        and leaves the transaction open)."""
         route = self._routes.get(sql) or self._route(sql)
         if route not in (Route.WRITE, Route.READ):
-            rows: list[Result] = [self.execute(sql, p) for p in seq_of_params]
+            with self._whole():
+                rows: list[Result] = [self.execute(sql, p) for p in seq_of_params]
             return rows[-1] if rows else Result(None)
         try:
-            return self._write(lambda: Result(self._conn.executemany(sql, seq_of_params)), sql=sql)
+            with self._lock, self._atomic():
+                return self._write(
+                    lambda: Result(self._conn.executemany(sql, seq_of_params)), sql=sql
+                )
         except sqlite3.Error as err:
             raise translate(err, sql) from err
 
     def executescript(self, script: str) -> None:
-        """Run several statements separated by semicolons, each through :meth:`execute`."""
+        """Run several statements separated by semicolons, each through :meth:`execute`.
+
+        Unlike sqlite3's, the script is all or nothing: its statements run in one
+        transaction (inside an open transaction, a failure undoes the whole script and
+        leaves the transaction open). A script that controls transactions itself (BEGIN,
+        COMMIT, ROLLBACK) or runs VACUUM runs statement by statement, as it says.
+        """
         try:
             statements = [s for s in sqlite3_split(script) if s.strip()]
         except ValueError as err:
             raise SQLError(str(err)) from err
-        for statement in statements:
-            self.execute(statement)
+        own = (Route.BEGIN, Route.COMMIT, Route.ROLLBACK, Route.VACUUM)
+        if any((self._routes.get(s) or self._route(s)) in own for s in statements):
+            for statement in statements:
+                self.execute(statement)
+            return
+        with self._whole():
+            for statement in statements:
+                self.execute(statement)
+
+    @contextmanager
+    def _whole(self) -> Iterator[None]:
+        """Run a batch of statements as one: in a transaction of its own, or atomically
+        inside the open one."""
+        with self._lock:
+            if self._explicit:
+                with self._atomic():
+                    yield
+                return
+            with self.transaction():
+                yield
 
     # ------------------------------------------------------------------ temporal
     def _refresh_catalog(self) -> bool:

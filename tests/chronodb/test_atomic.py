@@ -1,0 +1,117 @@
+"""Batches are all or nothing: executemany, executescript, transactions, on every route.
+
+A batch whose last part fails leaves the database as it was: no rows, no table, no
+version, no transaction; inside an open transaction it leaves the transaction as it was
+before the batch, still open, and what the transaction did before it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from chronodb import ChronoDB
+from chronodb.errors import ChronoDBError, IntegrityError
+
+COPY = "INSERT INTO t (id, name) SELECT ?, name FROM t AS OF TRANSACTION ? WHERE id = 1"
+
+
+def _state(db: ChronoDB) -> tuple[list[tuple[object, ...]], list[str], int]:
+    """The rows of t, the versioned tables, and how many versions t's history holds."""
+    rows = [tuple(r) for r in db.execute("SELECT * FROM t ORDER BY id")]
+    versions = sum(len(db.get_change_history("t", r[0])) for r in rows)
+    return rows, db.tables(), versions
+
+
+@pytest.fixture
+def db() -> ChronoDB:
+    database = ChronoDB(":memory:", user="tester")
+    database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+    database.execute("INSERT INTO t VALUES (1, 'ann')")
+    return database
+
+
+def _tx(db: ChronoDB) -> int:
+    return db.transactions(limit=1)[0]["tx_id"]
+
+
+# Each batch's last part fails on t's primary key or on a table that exists by then.
+BATCHES: dict[str, Callable[[ChronoDB], object]] = {
+    "executemany, temporal source": lambda db: db.executemany(
+        COPY, [(10, _tx(db)), (11, _tx(db)), (1, _tx(db))]
+    ),
+    "executemany, plain": lambda db: db.executemany(
+        "INSERT INTO t VALUES (?, ?)", [(10, "a"), (11, "b"), (1, "c")]
+    ),
+    "executemany, DDL": lambda db: db.executemany(
+        "CREATE TABLE made AS SELECT ? AS v", [(1,), (2,)]
+    ),
+    "executescript": lambda db: db.executescript(
+        "INSERT INTO t VALUES (10, 'a'); CREATE TABLE made (v); ALTER TABLE t ADD COLUMN x;"
+        "INSERT INTO made VALUES (1); INSERT INTO t (id, name) VALUES (1, 'dup')"
+    ),
+    "executescript, temporal write": lambda db: db.executescript(
+        f"INSERT INTO t VALUES (10, 'a'); {COPY.replace('?', '11', 1).replace('?', str(_tx(db)))};"
+        "INSERT INTO t VALUES (1, 'dup')"
+    ),
+    "auto-created table": lambda db: db.execute(
+        "INSERT INTO fresh (id, v) VALUES (1, 'a'), (1, 'b')"
+    ),
+}
+
+
+@pytest.mark.parametrize("batch", BATCHES, ids=list(BATCHES))
+def test_a_failing_batch_leaves_nothing(db: ChronoDB, batch: str) -> None:
+    before, txs = _state(db), db.transactions()
+    with pytest.raises(ChronoDBError):
+        BATCHES[batch](db)
+    assert _state(db) == before
+    assert db.transactions() == txs
+    assert db.check_history() == []
+    assert db.verify_audit_integrity() is True
+
+
+@pytest.mark.parametrize("batch", BATCHES, ids=list(BATCHES))
+def test_a_failing_batch_inside_a_transaction_undoes_only_itself(db: ChronoDB, batch: str) -> None:
+    db.execute("BEGIN")
+    db.execute("INSERT INTO t VALUES (5, 'kept')")
+    db.execute("SAVEPOINT s")
+    db.execute("INSERT INTO t VALUES (6, 'kept too')")
+    during = _state(db)
+    with pytest.raises(ChronoDBError):
+        BATCHES[batch](db)
+    assert _state(db) == during
+    db.execute("RELEASE s")
+    db.execute("COMMIT")
+    rows, tables, _ = _state(db)
+    assert rows == [(1, "ann"), (5, "kept"), (6, "kept too")]
+    assert tables == ["t"]
+    assert db.check_history() == []
+    assert db.verify_audit_integrity() is True
+
+
+def test_a_with_block_that_catches_a_failed_batch_commits_the_rest(db: ChronoDB) -> None:
+    with db.transaction():
+        db.execute("INSERT INTO t VALUES (5, 'kept')")
+        with pytest.raises(IntegrityError):
+            db.executescript("CREATE TABLE made (v); INSERT INTO t VALUES (1, 'dup')")
+        db.execute("INSERT INTO t VALUES (6, 'kept too')")
+    assert _state(db)[:2] == ([(1, "ann"), (5, "kept"), (6, "kept too")], ["t"])
+    assert db.check_history() == []
+    assert db.verify_audit_integrity() is True
+
+
+def test_a_script_commits_as_one_transaction(db: ChronoDB) -> None:
+    txs = len(db.transactions())
+    db.executescript("INSERT INTO t VALUES (2, 'b'); UPDATE t SET name = 'c' WHERE id = 2")
+    assert len(db.transactions()) == txs + 1
+    assert [v["operation"] for v in db.get_change_history("t", 2)] == ["INSERT"]
+
+
+def test_a_script_with_its_own_transactions_runs_as_written(db: ChronoDB) -> None:
+    with pytest.raises(IntegrityError):
+        db.executescript(
+            "BEGIN; INSERT INTO t VALUES (2, 'b'); COMMIT; INSERT INTO t VALUES (1, 'x')"
+        )
+    assert _state(db)[0] == [(1, "ann"), (2, "b")]
