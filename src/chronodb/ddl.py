@@ -76,15 +76,16 @@ def _run(db: ChronoDB, sql: str, params: Params, tx: int, us: int) -> Result:
         )
         target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
         name = target.name
-        versionable = kind == "TABLE" and not temporary and not is_internal(name)
+        in_main = (target.db or "main").lower() == "main"  # not CREATE TABLE temp.x
+        versionable = kind == "TABLE" and not temporary and in_main and not is_internal(name)
         if versionable and db._catalog.current(name) is None:
             register_table(conn, name, tx, us)
         return Result(cur)
     if isinstance(tree, exp.Alter):
         return _alter(db, sql, tree, tx, us)
     if isinstance(tree, exp.Drop):
-        names = [t.name for t in tree.find_all(exp.Table)]
-        versions = [db._catalog.current(n) for n in names]
+        tables = [t for t in tree.find_all(exp.Table) if _in_main(conn, t)]
+        versions = [db._catalog.current(t.name) for t in tables]
         cur = conn.execute(sql, () if params is None else params)
         for sv in versions:
             if sv is not None:
@@ -97,10 +98,22 @@ def _run(db: ChronoDB, sql: str, params: Params, tx: int, us: int) -> Result:
     return Result(cur)
 
 
+def _in_main(conn: sqlite3.Connection, table: exp.Table) -> bool:
+    """Whether a statement naming ``table`` changes the file's table of that name: SQLite
+    looks for an unqualified name among the connection's TEMP tables first."""
+    if table.db:
+        return table.db.lower() == "main"
+    shadow = conn.execute(
+        "SELECT 1 FROM sqlite_temp_schema WHERE type = 'table' AND name = ? COLLATE NOCASE",
+        (table.name,),
+    )
+    return shadow.fetchone() is None
+
+
 def _alter(db: ChronoDB, sql: str, tree: exp.Alter, tx: int, us: int) -> Result:
     conn = db._conn
     name = tree.this.name
-    old = db._catalog.current(name)
+    old = db._catalog.current(name) if _in_main(conn, tree.this) else None
     if old is None:
         return Result(conn.execute(sql))
     renamed: dict[str, str] = {}

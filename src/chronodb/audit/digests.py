@@ -28,7 +28,7 @@ from itertools import groupby
 from operator import itemgetter
 
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, SEQ, TX, quote, seq_after
+from chronodb.versioning.tables import OP, SEQ, TX, qualified, quote, seq_after
 
 EMPTY = hashlib.sha256(b"[]").digest()
 
@@ -121,7 +121,7 @@ def seal_statement(
         sv = shape_at(catalog, table_id, tx)
         if sv is None:
             continue
-        h = quote(sv.hist)
+        h = qualified(sv.hist)
         if newest:
             where = f"{SEQ} > (SELECT max({SEQ}) FROM {h}) - ?2 AND {TX} = ?1"
             if only is None:
@@ -218,7 +218,7 @@ def scan(conn: sqlite3.Connection, catalog: Catalog) -> Iterator[tuple[int, int,
     """
     for table_id in sorted({v.table_id for v in catalog.versions}):
         shapes = catalog.versions_of(table_id)
-        hist = quote(shapes[0].hist)
+        hist = qualified(shapes[0].hist)
         for i, sv in enumerate(shapes):
             lo = 0 if i == 0 else sv.from_tx
             hi = shapes[i + 1].from_tx if i + 1 < len(shapes) else None

@@ -17,7 +17,7 @@ from chronodb.errors import AuditError
 from chronodb.versioning.catalog import Catalog
 
 _AMENDING = (
-    "SELECT CAST(leaf AS BLOB) FROM _chrono_tx WHERE leaf IS NOT NULL AND "
+    "SELECT CAST(leaf AS BLOB) FROM main._chrono_tx WHERE leaf IS NOT NULL AND "
     "(instr(leaf, CAST('PRUNE' AS BLOB)) OR instr(leaf, CAST('ERASE' AS BLOB))) ORDER BY tx_id"
 )
 
@@ -28,7 +28,7 @@ def recorded(conn: sqlite3.Connection, txs: Iterable[int]) -> dict[int, dict[int
     out: dict[int, dict[int, tuple]] = {}
     for tx in wanted:
         row = conn.execute(
-            "SELECT CAST(leaf AS BLOB) FROM _chrono_tx WHERE tx_id = ? AND leaf IS NOT NULL",
+            "SELECT CAST(leaf AS BLOB) FROM main._chrono_tx WHERE tx_id = ? AND leaf IS NOT NULL",
             (tx,),
         ).fetchone()
         if row is not None:

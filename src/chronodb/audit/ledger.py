@@ -25,7 +25,7 @@ from chronodb.audit.leaf import encode as encode_leaf
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
 from chronodb.versioning.catalog import Catalog
-from chronodb.versioning.tables import LEAF, SEQ, TX, quote, seq_after
+from chronodb.versioning.tables import LEAF, SEQ, TX, qualified, seq_after
 
 BATCH = 65_536
 INDEX_EVERY = BATCH  # seals between a writer's indexings: the backlog a reader may meet
@@ -46,22 +46,22 @@ LEDGER_DDL = (
 OBJECTS = frozenset(("_chrono_ledger", "_chrono_ledger_hash", "_chrono_digests", "_chrono_merkle"))
 
 _NEWEST = (
-    "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM _chrono_tx "
+    "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM main._chrono_tx "
     "WHERE leaf_index IS NOT NULL ORDER BY tx_id DESC LIMIT ?"
 )
 _INDEXED = (
-    "SELECT tx_id, leaf_index FROM _chrono_tx WHERE leaf_index IS NOT NULL "
+    "SELECT tx_id, leaf_index FROM main._chrono_tx WHERE leaf_index IS NOT NULL "
     "ORDER BY tx_id DESC LIMIT 1"
 )
 _INDEX = (
-    "INSERT INTO _chrono_tx (tx_id, tx_time, user, leaf_index, leaf, leaf_hash) "
+    "INSERT INTO main._chrono_tx (tx_id, tx_time, user, leaf_index, leaf, leaf_hash) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
     "leaf_index = excluded.leaf_index, leaf = excluded.leaf, leaf_hash = excluded.leaf_hash"
 )
 
 
 def create(conn: sqlite3.Connection) -> None:
-    have = {r[1] for r in conn.execute("PRAGMA table_info(_chrono_tx)")}
+    have = {r[1] for r in conn.execute("PRAGMA main.table_info(_chrono_tx)")}
     for column, kind in (("leaf_index", "INTEGER"), ("leaf", "BLOB"), ("leaf_hash", "BLOB")):
         if column not in have:  # a file made before the ledger kept its leaves here
             conn.execute(f"ALTER TABLE _chrono_tx ADD COLUMN {column} {kind}")
@@ -100,7 +100,7 @@ def unindexed_leaves(
     found: dict[int, bytes] = {}
     bound = "" if upto is None else " AND {seq} < {upto}"
     for hist in sorted({v.hist for v in catalog.versions}):
-        h = quote(hist)
+        h = qualified(hist)
         below = bound.format(seq=SEQ, upto=seq_after(h, "?2"))
         try:
             rows = conn.execute(
@@ -175,7 +175,7 @@ class Ledger:
                 sv = shape_at(catalog, table_id, tx_id)
                 if sv is None:
                     continue
-                h = quote(sv.hist)
+                h = qualified(sv.hist)
                 sql = statements[table_id] = (
                     f"UPDATE {h} SET {LEAF} = ?1 "
                     f"WHERE {SEQ} = (SELECT max({SEQ}) FROM {h}) AND {TX} = ?2"
@@ -241,7 +241,7 @@ class Ledger:
         if rows:
             self.tree.append_leaf_hashes(h for _, _, h in rows)
             self.conn.executemany(
-                "INSERT INTO _chrono_ledger_hash (leaf_hash, tx_id) VALUES (?, ?)",
+                "INSERT INTO main._chrono_ledger_hash (leaf_hash, tx_id) VALUES (?, ?)",
                 ((h, t) for _, t, h in rows),
             )
         return len(rows)
@@ -267,7 +267,7 @@ class Ledger:
     def leaf_of(self, tx_id: int) -> tuple[int | None, bytes] | None:
         """(leaf_index, leaf) of one transaction, indexed or not (index None: not yet)."""
         row = self.conn.execute(
-            "SELECT leaf_index, CAST(leaf AS BLOB) FROM _chrono_tx "
+            "SELECT leaf_index, CAST(leaf AS BLOB) FROM main._chrono_tx "
             "WHERE tx_id = ? AND leaf IS NOT NULL",
             (tx_id,),
         ).fetchone()
@@ -287,7 +287,7 @@ class Ledger:
     def leaves_after(self, tx_id: int) -> Iterator[bytes]:
         """The leaves of the transactions after ``tx_id``, in order (the reader's view)."""
         for (blob,) in self.conn.execute(
-            "SELECT CAST(leaf AS BLOB) FROM _chrono_tx WHERE tx_id > ? AND leaf IS NOT NULL "
+            "SELECT CAST(leaf AS BLOB) FROM main._chrono_tx WHERE tx_id > ? AND leaf IS NOT NULL "
             "ORDER BY tx_id",
             (tx_id,),
         ):
@@ -299,7 +299,7 @@ class Ledger:
     def find(self, digest: bytes) -> tuple[int, int, bytes] | None:
         """(leaf_index, tx_id, leaf) of the indexed leaf with this hash."""
         row = self.conn.execute(
-            "SELECT tx_id FROM _chrono_ledger_hash WHERE leaf_hash = ?", (digest,)
+            "SELECT tx_id FROM main._chrono_ledger_hash WHERE leaf_hash = ?", (digest,)
         ).fetchone()
         if row is not None:
             tx_id = row[0]

@@ -127,9 +127,12 @@ class SQLiteNodeStore:
             )
         except sqlite3.OperationalError as exc:  # e.g. a read-only file without the table
             raise AuditError(f"cannot create the Merkle table {table}: {exc}") from exc
-        self._get_sql = f'SELECT hash FROM "{table}" WHERE level = ? AND idx = ?'
-        self._put_sql = f'INSERT INTO "{table}" (level, idx, hash) VALUES (?, ?, ?)'
-        self._count_sql = f'SELECT idx FROM "{table}" WHERE level = 0 ORDER BY idx DESC LIMIT 1'
+        # The file's table, even where a TEMP table of the same name would hide it.
+        self._get_sql = f'SELECT hash FROM main."{table}" WHERE level = ? AND idx = ?'
+        self._put_sql = f'INSERT INTO main."{table}" (level, idx, hash) VALUES (?, ?, ?)'
+        self._count_sql = (
+            f'SELECT idx FROM main."{table}" WHERE level = 0 ORDER BY idx DESC LIMIT 1'
+        )
 
     def get(self, level: int, index: int) -> bytes | None:
         row = self._conn.execute(self._get_sql, (level, index)).fetchone()

@@ -270,7 +270,7 @@ class AuditTrail:
                 try:
                     self._ledger.catch_up()
                     self._db._conn.execute(
-                        "INSERT OR REPLACE INTO _chrono_digests VALUES (?, ?, ?, ?, ?)",
+                        "INSERT OR REPLACE INTO main._chrono_digests VALUES (?, ?, ?, ?, ?)",
                         (
                             made.tree_size,
                             bytes.fromhex(made.root),

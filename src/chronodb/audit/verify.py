@@ -35,7 +35,7 @@ from chronodb.audit.proofs import HASH_SIZE, leaf_hash
 from chronodb.errors import AuditError, CorruptDatabaseError
 from chronodb.storage.filecheck import file_problems
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, quote
+from chronodb.versioning.tables import OP, TX, qualified, quote
 
 _CURRENT = ("current row",)
 DAMAGED = "file damaged"
@@ -134,7 +134,7 @@ def _check_nodes(
     leaf_level: list[Problem] = []
     inner: list[Problem] = []
     for level, idx, digest in conn.execute(
-        "SELECT level, idx, CAST(hash AS BLOB) FROM _chrono_merkle ORDER BY level, idx"
+        "SELECT level, idx, CAST(hash AS BLOB) FROM main._chrono_merkle ORDER BY level, idx"
     ):
         want = store.get(level, idx)
         found += want is not None
@@ -155,7 +155,7 @@ def _check_nodes(
 def _wrote_history(conn: sqlite3.Connection, catalog: Catalog, tx_id: int) -> bool:
     for hist in sorted({v.hist for v in catalog.versions}):
         found = conn.execute(
-            f"SELECT 1 FROM {quote(hist)} WHERE _chrono_tx = ? LIMIT 1", (tx_id,)
+            f"SELECT 1 FROM {qualified(hist)} WHERE _chrono_tx = ? LIMIT 1", (tx_id,)
         ).fetchone()
         if found:
             return True
@@ -169,7 +169,9 @@ def _check_hash_index(
     want = {hashes[i]: tx_of_index[i] for i in range(stored_size)}
     got = {
         bytes(h): t
-        for h, t in conn.execute("SELECT CAST(leaf_hash AS BLOB), tx_id FROM _chrono_ledger_hash")
+        for h, t in conn.execute(
+            "SELECT CAST(leaf_hash AS BLOB), tx_id FROM main._chrono_ledger_hash"
+        )
     }
     if got == want:
         return []
@@ -193,7 +195,7 @@ def _check_current(conn: sqlite3.Connection, sv: SchemaVersion, limit: int = 5) 
     edited row has a live version, a deleted one a live version but no row, an inserted one
     no live version.
     """
-    hist, table = quote(sv.hist), quote(sv.name)
+    hist, table = qualified(sv.hist), qualified(sv.name)
     rowid = sv.keys == (ROWID_KEY,)
     cur_keys = ["rowid"] if rowid else [quote(c.name) for c in sv.key_columns]
     hist_keys = [quote(k) for k in sv.keys]
@@ -256,7 +258,7 @@ def _leaves(
     last_tx, size = 0, 0
     for index, tx_id, blob, stored in conn.execute(
         "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
-        "FROM _chrono_ledger ORDER BY leaf_index"
+        "FROM main._chrono_ledger ORDER BY leaf_index"
     ):
         last_tx, size = max(last_tx, tx_id), index + 1
         yield index, tx_id, bytes(blob), bytes(stored)
@@ -333,7 +335,7 @@ def _verify(
     # missing between its neighbours' leaves, else an inserted record
     tx_ids: set[int] = set()
     for tx_id, tx_time, user in conn.execute(
-        "SELECT tx_id, tx_time, user FROM _chrono_tx ORDER BY tx_id"
+        "SELECT tx_id, tx_time, user FROM main._chrono_tx ORDER BY tx_id"
     ):
         tx_ids.add(tx_id)
         leaf = leaves.get(tx_id)
@@ -392,7 +394,7 @@ def _verify(
             MerkleTree(covered).append_leaf_hashes(hashes[:stored_size])
             problems += _check_nodes(conn, covered, tx_of_index, bad_leaves)
             problems += _check_hash_index(conn, hashes, tx_of_index, stored_size)
-    digests = conn.execute("SELECT tree_size, root FROM _chrono_digests ORDER BY tree_size")
+    digests = conn.execute("SELECT tree_size, root FROM main._chrono_digests ORDER BY tree_size")
     checked_digests = 0
     for tree_size, saved_root in digests:
         checked_digests += 1

@@ -22,6 +22,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 from chronodb.optimizer.plan import TableStats, explain, indexes_used, quote
 from chronodb.sql.dialect import parse
+from chronodb.versioning.tables import qualified
 
 _MAX_COLUMNS = 3
 _RANGES = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Like)
@@ -188,7 +189,7 @@ def rowid_alias(conn: sqlite3.Connection, candidate: Candidate) -> bool:
     """Whether the candidate is just the table's INTEGER PRIMARY KEY (already the rowid)."""
     if len(candidate.columns) != 1:
         return False
-    info = conn.execute(f"PRAGMA table_info({quote(candidate.table)})").fetchall()
+    info = conn.execute(f"PRAGMA main.table_info({quote(candidate.table)})").fetchall()
     pk = [r for r in info if r[5]]
     return len(pk) == 1 and pk[0][1] == candidate.columns[0] and pk[0][2].upper() == "INTEGER"
 
@@ -196,7 +197,7 @@ def rowid_alias(conn: sqlite3.Connection, candidate: Candidate) -> bool:
 def candidate_stat(conn: sqlite3.Connection, candidate: Candidate, rows: int) -> str:
     """The ``sqlite_stat1`` line the candidate would get: rows, then rows per key prefix."""
     numbers = [str(rows)]
-    table = quote(candidate.table)
+    table = qualified(candidate.table)
     for k in range(1, len(candidate.columns) + 1):
         cols = ", ".join(quote(c) for c in candidate.columns[:k])
         distinct = conn.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM {table})")

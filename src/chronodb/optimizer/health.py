@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from chronodb.formatting import iso_time
 from chronodb.optimizer.plan import quote
+from chronodb.versioning.tables import qualified
 from chronodb.versioning.timeline import tx_at
 
 if TYPE_CHECKING:
@@ -62,10 +63,10 @@ def _tables(db: ChronoDB, page_size: int, now_us: int) -> list[dict[str, Any]]:
     before_day = tx_at(db._conn, now_us - _DAY_US - 1)
     for version in sorted(db._catalog.live_tables(), key=lambda v: v.name):
         name, hist = version.name, version.hist
-        rows = _scalar(db, f"SELECT count(*) FROM {quote(name)}")
-        history_rows = _scalar(db, f"SELECT count(*) FROM {quote(hist)}")
+        rows = _scalar(db, f"SELECT count(*) FROM {qualified(name)}")
+        history_rows = _scalar(db, f"SELECT count(*) FROM {qualified(hist)}")
         last_day = _scalar(
-            db, f"SELECT count(*) FROM {quote(hist)} WHERE _chrono_tx > ?", (before_day,)
+            db, f"SELECT count(*) FROM {qualified(hist)} WHERE _chrono_tx > ?", (before_day,)
         )
         indexes = [
             r[0]
@@ -133,8 +134,9 @@ def _prunable(db: ChronoDB, hist: str, keys: tuple[str, ...], older_tx: int) -> 
     return int(
         _scalar(
             db,
-            f"SELECT count(*) FROM {quote(hist)} AS a WHERE EXISTS (SELECT 1 FROM {quote(hist)} "
-            f"AS b WHERE {same_key} AND b._chrono_tx > a._chrono_tx AND b._chrono_tx <= ?)",
+            f"SELECT count(*) FROM {qualified(hist)} AS a WHERE EXISTS (SELECT 1 FROM "
+            f"{qualified(hist)} AS b WHERE {same_key} AND b._chrono_tx > a._chrono_tx "
+            "AND b._chrono_tx <= ?)",
             (older_tx,),
         )
     )

@@ -206,7 +206,7 @@ class MLOptimizer:
         conn = self._db._conn
         out = {}
         for table in stats.rows:
-            info = conn.execute(f"PRAGMA table_info({quote(table)})").fetchall()
+            info = conn.execute(f"PRAGMA main.table_info({quote(table)})").fetchall()
             out[table] = {r[1] for r in info}
         return out
 

@@ -20,6 +20,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from chronodb.sql.dialect import parse
+from chronodb.versioning.tables import qualified
 
 FEATURES = (
     "bias",
@@ -75,7 +76,7 @@ class TableStats:
             "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index'"
         ):
             stats.index_table[name] = table
-            cols = conn.execute(f"PRAGMA index_info({quote(name)})").fetchall()
+            cols = conn.execute(f"PRAGMA main.index_info({quote(name)})").fetchall()
             stats.index_columns[name] = [c[2] for c in cols]
         has_stat1 = conn.execute(
             "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'"
@@ -91,7 +92,7 @@ class TableStats:
                     stats.indexes[index] = numbers
         for table in tables:
             if table not in stats.rows:
-                count = conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0]
+                count = conn.execute(f"SELECT count(*) FROM {qualified(table)}").fetchone()[0]
                 stats.rows[table] = int(count)
         return stats
 

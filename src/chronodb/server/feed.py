@@ -31,7 +31,7 @@ from chronodb.sql.snapshots import changes_by_tx
 from chronodb.timepoint import to_micros
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
-from chronodb.versioning.tables import SEQ, TX, quote, seq_after
+from chronodb.versioning.tables import SEQ, TX, qualified, seq_after
 
 log = logging.getLogger("chronodb.server")
 _MAX_FAILURES = 5
@@ -117,7 +117,8 @@ class Reader:
         if not self.has_ledger:
             return {}
         rows = self.conn.execute(
-            "SELECT tx_id, leaf_hash FROM _chrono_ledger WHERE tx_id > ? AND tx_id <= ?", (lo, hi)
+            "SELECT tx_id, leaf_hash FROM main._chrono_ledger WHERE tx_id > ? AND tx_id <= ?",
+            (lo, hi),
         )
         hashes = {tx: bytes(digest).hex() for tx, digest in rows}
         # The newest leaves may still be on history tails (audit/ledger.py).
@@ -150,7 +151,7 @@ class Reader:
         self.refresh()
         bounds = []
         for hist in {sv.hist for sv in self.catalog.versions if sv.name.lower() == table}:
-            h = quote(hist)
+            h = qualified(hist)
             row = self.conn.execute(
                 f"SELECT {TX} FROM {h} WHERE {SEQ} >= {seq_after(h, '?1')} "
                 f"ORDER BY {SEQ} LIMIT 1 OFFSET ?2",

@@ -151,7 +151,7 @@ async def sql_endpoint(request: Request) -> Response:
 def _describe_tables(db: ChronoDB) -> list[dict[str, Any]]:
     tables = []
     for (name,) in db.execute(_LIST_TABLES):
-        info = db.execute(f"PRAGMA table_xinfo({quote(name)})")
+        info = db.execute(f"PRAGMA main.table_xinfo({quote(name)})")
         columns = [
             {"name": r[1], "type": r[2] or "", "primary_key": r[5] > 0}
             for r in info

@@ -16,6 +16,7 @@ from chronodb.versioning.tables import (
     key_list,
     keys_of,
     null_keys_of,
+    qualified,
     quote,
     seq_after,
 )
@@ -82,8 +83,8 @@ def as_of(
         # Empty at every point; the point stays named, so the statement's parameters do not
         # depend on which tables existed then.
         return f"SELECT {names} WHERE 0 AND {tx_ref}"
-    h = quote(sv.hist)
-    key_set = quote(keys_of(sv.hist))
+    h = qualified(sv.hist)
+    key_set = qualified(keys_of(sv.hist))
     keys = sv.keys
     key_hist = set(keys)
 
@@ -119,7 +120,7 @@ def as_of(
     if null_keys:
         # Keys holding a NULL, which only IS matches (still a seek of the key index); their
         # versions of one transaction are not merged (NULLs never conflict): the last wins.
-        held = quote(null_keys_of(sv.hist))
+        held = qualified(null_keys_of(sv.hist))
         found += f" UNION ALL {newest_of(held, 'IS', f'h2.{TX} DESC, h2.rowid DESC')}"
     return found
 
@@ -135,7 +136,7 @@ def versions(
     those it wrote itself were never seen. A version its own transaction replaced (a key
     holding a NULL keeps each write: see :func:`as_of`) was never seen either.
     """
-    h = quote(sv.hist)
+    h = qualified(sv.hist)
     keylist = key_list(sv.keys)
     select = [projected(f"v.{quote(c.hist)}", c) for c in sv.columns]
     select += [f"v._chrono_from / 1e6 AS {PERIOD[0]}", f"v._chrono_to / 1e6 AS {PERIOD[1]}"]
@@ -285,7 +286,7 @@ def changes(
     file's transaction ids start (``timeline.epoch``).
     """
     epoch = epoch or Epoch(0, 0)
-    h = quote(sv.hist)
+    h = qualified(sv.hist)
     keylist = key_list(sv.keys)
     return (
         f"SELECT {_change_columns(sv, shapes)} "
@@ -306,7 +307,7 @@ def changes_by_tx(sv: SchemaVersion, lo_tx: str, hi_tx: str) -> str:
     follows the number of changes in the range, not the size of the history, so a change
     feed can poll it every few milliseconds.
     """
-    h = quote(sv.hist)
+    h = qualified(sv.hist)
     same_key = " AND ".join(f"x.{quote(k)} IS v.{quote(k)}" for k in sv.keys)
     previous = (
         f"(SELECT x.rowid FROM {h} AS x WHERE {same_key} AND x.{TX} < v.{TX} "

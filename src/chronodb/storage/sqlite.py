@@ -12,8 +12,8 @@ from chronodb.versioning import timeline
 from chronodb.versioning.tables import NOW_TABLE, SET_NOW, WRITE_GUARD
 
 # A transaction's id is its time (versioning/timeline.py); most write no record.
-_RECORD = "INSERT INTO _chrono_tx (tx_id, tx_time, user) VALUES (?, ?, ?)"
-_DISCARD = "DELETE FROM _chrono_tx WHERE tx_id = ?"
+_RECORD = "INSERT INTO main._chrono_tx (tx_id, tx_time, user) VALUES (?, ?, ?)"
+_DISCARD = "DELETE FROM main._chrono_tx WHERE tx_id = ?"
 _UNKNOWN = object()
 R = TypeVar("R")
 S = TypeVar("S")

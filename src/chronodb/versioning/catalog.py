@@ -178,7 +178,7 @@ class Catalog:
     def load(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute(
             "SELECT id, table_id, name, hist, keys, columns, from_tx, from_us, to_tx, to_us "
-            "FROM _chrono_schema ORDER BY id"
+            "FROM main._chrono_schema ORDER BY id"
         ).fetchall()
         self.versions = [_row_to_version(r) for r in rows]
         by_name: dict[str, list[SchemaVersion]] = {}

@@ -10,7 +10,7 @@ from typing import Any
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.timepoint import from_micros, to_micros
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, key_list, keys_of, null_keys_of, quote
+from chronodb.versioning.tables import OP, TX, key_list, keys_of, null_keys_of, qualified, quote
 from chronodb.versioning.timeline import time_of, tx_at, user_of
 
 
@@ -53,8 +53,8 @@ def _match(sv: SchemaVersion, alias: str = "h") -> str:
 
 def _key_tables(catalog: Catalog, hist: str) -> list[str]:
     """The tables holding ``hist``'s keys: its key set, and those holding a NULL if kept."""
-    held = [quote(null_keys_of(hist))] if hist in catalog.null_keyed else []
-    return [quote(keys_of(hist)), *held]
+    held = [qualified(null_keys_of(hist))] if hist in catalog.null_keyed else []
+    return [qualified(keys_of(hist)), *held]
 
 
 def _values(catalog: Catalog, sv: SchemaVersion, row: sqlite3.Row, tx: int) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: A
     sv = _table(catalog, table)
     rows = conn.execute(
         f"SELECT h.*, {time_of(f'h.{TX}')} AS tx_time, {user_of(f'h.{TX}')} AS user "
-        f"FROM {quote(sv.hist)} AS h WHERE {_match(sv)} ORDER BY h.{TX}",
+        f"FROM {qualified(sv.hist)} AS h WHERE {_match(sv)} ORDER BY h.{TX}",
         key_values(sv, pk),
     ).fetchall()
     out: list[dict] = []
@@ -121,7 +121,7 @@ def prune(
     touched: set[tuple[int, int]] = set()
     for hist in sorted({v.hist for v in catalog.versions}):
         sv = next(v for v in catalog.versions if v.hist == hist)
-        h = quote(hist)
+        h = qualified(hist)
         same = " AND ".join(f"n.{quote(k)} IS h.{quote(k)}" for k in sv.keys)
         doomed = (
             f"SELECT h.rowid, h.{TX}, {key_list(sv.keys, 'h')} FROM {h} AS h "
@@ -190,23 +190,25 @@ def erase(
     touched: set[tuple[int, int]] = set()
     for hist in hists:
         table_id = next(v.table_id for v in catalog.versions if v.hist == hist)
-        txs = conn.execute(f"SELECT {TX} FROM {quote(hist)} AS h WHERE {_match(sv)}", keys)
+        txs = conn.execute(f"SELECT {TX} FROM {qualified(hist)} AS h WHERE {_match(sv)}", keys)
         touched.update((r[0], table_id) for r in txs)
     if before is not None:
         before({t for t, _ in touched})
     for hist in hists:
-        removed += conn.execute(f"DELETE FROM {quote(hist)} AS h WHERE {_match(sv)}", keys).rowcount
+        removed += conn.execute(
+            f"DELETE FROM {qualified(hist)} AS h WHERE {_match(sv)}", keys
+        ).rowcount
         for key_table in _key_tables(catalog, hist):
             conn.execute(f"DELETE FROM {key_table} AS h WHERE {_match(sv)}", keys)
     if sv.to_tx is None:
         if sv.keys == (ROWID_KEY,):
-            conn.execute(f"DELETE FROM {quote(sv.name)} WHERE rowid = ?", keys)
+            conn.execute(f"DELETE FROM {qualified(sv.name)} WHERE rowid = ?", keys)
         else:
             cond = " AND ".join(f"{quote(c.name)} IS ?" for c in sv.key_columns)
-            conn.execute(f"DELETE FROM {quote(sv.name)} WHERE {cond}", keys)
-        conn.execute(f"DELETE FROM {quote(sv.hist)} AS h WHERE {_match(sv)}", keys)
+            conn.execute(f"DELETE FROM {qualified(sv.name)} WHERE {cond}", keys)
+        conn.execute(f"DELETE FROM {qualified(sv.hist)} AS h WHERE {_match(sv)}", keys)
     conn.execute(
-        "INSERT INTO _chrono_erasures (table_name, row_key, versions, tx_id, user, reason) "
+        "INSERT INTO main._chrono_erasures (table_name, row_key, versions, tx_id, user, reason) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         (sv.name, json.dumps(keys, default=str), removed, tx, user, reason),
     )

@@ -21,7 +21,7 @@ import sqlite3
 from chronodb.sql.snapshots import as_of
 from chronodb.storage.filecheck import file_problems
 from chronodb.versioning.catalog import Catalog
-from chronodb.versioning.tables import SEQ, TX, quote
+from chronodb.versioning.tables import SEQ, TX, qualified, quote
 from chronodb.versioning.timeline import epoch, last_tx, marked
 
 
@@ -38,13 +38,13 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog, *, quick: bool = F
 def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[str]) -> None:
     backwards = conn.execute(
         "SELECT tx_id FROM (SELECT tx_id, tx_time, lag(tx_time) OVER (ORDER BY tx_id) AS prev "
-        "FROM _chrono_tx) WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
+        "FROM main._chrono_tx) WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
     ).fetchone()
     if backwards is not None:
         problems.append(f"transaction {backwards[0]} is not later than the one before it")
     origin, last_counted = epoch(conn)
     mistimed = conn.execute(
-        "SELECT tx_id FROM _chrono_tx WHERE tx_id > ? AND tx_time <> tx_id + ? "
+        "SELECT tx_id FROM main._chrono_tx WHERE tx_id > ? AND tx_time <> tx_id + ? "
         "ORDER BY tx_id LIMIT 1",
         (last_counted, origin),
     ).fetchone()
@@ -52,11 +52,11 @@ def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[st
         problems.append(f"transaction {mistimed[0]}'s record gives a time other than its id says")
     # Every marked counted transaction has a mark with its time, and no mark names another.
     unmarked, stray = conn.execute(
-        f"SELECT (SELECT count(*) FROM _chrono_tx AS t WHERE t.tx_id <= ?1 AND "
+        f"SELECT (SELECT count(*) FROM main._chrono_tx AS t WHERE t.tx_id <= ?1 AND "
         f"{marked('t.tx_id')} AND "
-        "NOT EXISTS (SELECT 1 FROM _chrono_tx_mark AS m WHERE m.tx_time = t.tx_time "
-        "AND m.tx_id = t.tx_id)), (SELECT count(*) FROM _chrono_tx_mark AS m WHERE NOT EXISTS "
-        "(SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = m.tx_id AND t.tx_time = m.tx_time))",
+        "NOT EXISTS (SELECT 1 FROM main._chrono_tx_mark AS m WHERE m.tx_time = t.tx_time "
+        "AND m.tx_id = t.tx_id)), (SELECT count(*) FROM main._chrono_tx_mark AS m WHERE NOT EXISTS "
+        "(SELECT 1 FROM main._chrono_tx AS t WHERE t.tx_id = m.tx_id AND t.tx_time = m.tx_time))",
         (last_counted,),
     ).fetchone()
     if unmarked or stray:
@@ -70,9 +70,10 @@ def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[st
     }
     for hist in sorted({v.hist for v in catalog.versions if v.hist.lower() in existing}):
         dangling = conn.execute(
-            f"SELECT count(*), min(h.{TX}) FROM {quote(hist)} AS h "
+            f"SELECT count(*), min(h.{TX}) FROM {qualified(hist)} AS h "
             f"WHERE typeof(h.{TX}) <> 'integer' OR h.{TX} <= 0 OR h.{TX} > ?2 OR "
-            f"(h.{TX} <= ?1 AND NOT EXISTS (SELECT 1 FROM _chrono_tx AS t WHERE t.tx_id = h.{TX}))",
+            f"(h.{TX} <= ?1 AND NOT EXISTS "
+            f"(SELECT 1 FROM main._chrono_tx AS t WHERE t.tx_id = h.{TX}))",
             (last_counted, newest),
         ).fetchone()
         if dangling[0]:
@@ -81,7 +82,7 @@ def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[st
             )
         disorder = conn.execute(
             f"SELECT {SEQ}, {TX}, prev FROM (SELECT {SEQ}, {TX}, lag({TX}) OVER (ORDER BY {SEQ}) "
-            f"AS prev FROM {quote(hist)}) WHERE {TX} < prev ORDER BY {SEQ} LIMIT 1"
+            f"AS prev FROM {qualified(hist)}) WHERE {TX} < prev ORDER BY {SEQ} LIMIT 1"
         ).fetchone()
         if disorder is not None:
             problems.append(
@@ -97,7 +98,7 @@ def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[st
         exact = ", ".join(
             f"{quote(c.name)} COLLATE BINARY, typeof({quote(c.name)})" for c in sv.columns
         )
-        current = f"SELECT {exact} FROM {quote(sv.name)}"
+        current = f"SELECT {exact} FROM {qualified(sv.name)}"
         newest_rows = as_of(sv, str(newest), sv, null_keys=sv.hist in catalog.null_keyed)
         past = f"SELECT {exact} FROM ({newest_rows})"
         only_now, only_past, count_now, count_past = conn.execute(

@@ -94,7 +94,7 @@ def create_key_set(
         f"CREATE TABLE IF NOT EXISTS {quote(keys_of(hist))} ({declare(keys, types)}, "
         f"PRIMARY KEY ({keylist})) WITHOUT ROWID"
     )
-    conn.execute(f"{_add_keys(hist, keys)} SELECT {keylist} FROM {quote(hist)}")
+    conn.execute(f"{_add_keys(hist, keys)} SELECT {keylist} FROM {qualified(hist)}")
 
 
 def null_keys_of(hist: str) -> str:
@@ -119,7 +119,7 @@ def create_null_keys(
     )
     some_null = " OR ".join(f"{quote(k)} IS NULL" for k in keys)
     conn.execute(
-        f"INSERT INTO {table} ({keylist}) SELECT DISTINCT {keylist} FROM {quote(hist)} "
+        f"INSERT INTO {table} ({keylist}) SELECT DISTINCT {keylist} FROM {qualified(hist)} "
         f"WHERE {some_null}"
     )
 
@@ -186,6 +186,12 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def qualified(name: str) -> str:
+    """The quoted name of a table in the file (``main``): a TEMP table of the same name,
+    which SQLite would otherwise look in first, cannot stand in for it."""
+    return "main." + quote(name)
+
+
 def is_internal(name: str) -> bool:
     lowered = name.lower()
     return lowered.startswith(("_chrono_", "sqlite_"))
@@ -193,7 +199,7 @@ def is_internal(name: str) -> bool:
 
 def table_shape(conn: sqlite3.Connection, name: str) -> tuple[list[tuple[str, str]], list[str]]:
     """The table's visible columns (name, declared type) and its primary key columns."""
-    info = conn.execute(f"PRAGMA table_xinfo({quote(name)})").fetchall()
+    info = conn.execute(f"PRAGMA main.table_xinfo({quote(name)})").fetchall()
     cols = [(r[1], r[2] or "") for r in info if r[6] != 1]
     pk = [r[1] for r in sorted((r for r in info if r[5] > 0), key=lambda r: r[5])]
     return cols, pk
@@ -219,7 +225,7 @@ def _fresh(name: str, taken: set[str]) -> str:
 
 def _insert_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: int) -> SchemaVersion:
     cur = conn.execute(
-        "INSERT INTO _chrono_schema (table_id, name, hist, keys, columns, from_tx, from_us) "
+        "INSERT INTO main._chrono_schema (table_id, name, hist, keys, columns, from_tx, from_us) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             sv.table_id,
@@ -237,15 +243,17 @@ def _insert_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: in
 
 
 def close_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: int) -> None:
-    conn.execute("UPDATE _chrono_schema SET to_tx = ?, to_us = ? WHERE id = ?", (tx, us, sv.id))
+    conn.execute(
+        "UPDATE main._chrono_schema SET to_tx = ?, to_us = ? WHERE id = ?", (tx, us, sv.id)
+    )
 
 
 def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> SchemaVersion:
     """Start versioning an existing table: history table, indexes, triggers, first versions."""
     cols, pk = table_shape(conn, name)
-    table_id = conn.execute("SELECT coalesce(max(table_id), 0) + 1 FROM _chrono_schema").fetchone()[
-        0
-    ]
+    table_id = conn.execute(
+        "SELECT coalesce(max(table_id), 0) + 1 FROM main._chrono_schema"
+    ).fetchone()[0]
     hist = f"_chrono_h{table_id}_{name}"
     taken = {TX.lower(), OP.lower(), SEQ, LEAF, ROWID_KEY}
     collated = table_collations(conn, name)
@@ -270,7 +278,8 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
     src = ", ".join(["rowid"] * (not pk) + [quote(c.name) for c in columns])
     dst = ", ".join([ROWID_KEY] * (not pk) + [quote(c.hist) for c in columns])
     conn.execute(
-        f"INSERT INTO {quote(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} FROM {quote(name)}",
+        f"INSERT INTO {qualified(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} "
+        f"FROM {qualified(name)}",
         (tx,),
     )
     create_key_set(conn, hist, keys, key_types(sv))
@@ -295,10 +304,10 @@ def new_shape(
     for before, after in renamed.items():
         if before.lower() in prior:
             prior[after.lower()] = prior.pop(before.lower())
-    hist_cols = {r[1].lower() for r in conn.execute(f"PRAGMA table_info({quote(old.hist)})")}
+    hist_cols = {r[1].lower() for r in conn.execute(f"PRAGMA main.table_info({quote(old.hist)})")}
     taken = set(hist_cols) | {ROWID_KEY}
     columns = []
-    info = {r[1]: r for r in conn.execute(f"PRAGMA table_xinfo({quote(name)})")}
+    info = {r[1]: r for r in conn.execute(f"PRAGMA main.table_xinfo({quote(name)})")}
     collated = table_collations(conn, name)
     for cname, ctype in cols:
         collation = collated.get(cname.lower(), BINARY)

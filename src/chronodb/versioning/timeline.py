@@ -59,12 +59,12 @@ def marked(tx_id: str) -> str:
 
 
 FILL = (
-    "INSERT OR REPLACE INTO _chrono_tx_mark (tx_time, tx_id) "
-    f"SELECT tx_time, tx_id FROM _chrono_tx WHERE {marked('tx_id')}"
+    "INSERT OR REPLACE INTO main._chrono_tx_mark (tx_time, tx_id) "
+    f"SELECT tx_time, tx_id FROM main._chrono_tx WHERE {marked('tx_id')}"
 )
 """Marks for transactions recorded before the marks table existed (a file's upgrade)."""
 
-ORIGIN = "(SELECT CAST(value AS INTEGER) FROM _chrono_meta WHERE key = 'origin')"
+ORIGIN = "(SELECT CAST(value AS INTEGER) FROM main._chrono_meta WHERE key = 'origin')"
 """The file's origin, in SQL (a constant subquery: SQLite works it out once a statement)."""
 
 
@@ -72,18 +72,18 @@ def set_origin(conn: sqlite3.Connection, now_us: int) -> None:
     """Give a file its origin, once: new ids start after any counted ones, at ``now_us`` or
     after the last counted transaction's time, whichever is later."""
     last_id, last_time = conn.execute(
-        "SELECT coalesce(max(tx_id), 0), coalesce(max(tx_time), 0) FROM _chrono_tx"
+        "SELECT coalesce(max(tx_id), 0), coalesce(max(tx_time), 0) FROM main._chrono_tx"
     ).fetchone()
     origin = max(now_us, last_time + 1) - last_id - 1
     conn.execute(
-        "INSERT OR IGNORE INTO _chrono_meta (key, value) VALUES ('origin', ?), ('counted', ?)",
+        "INSERT OR IGNORE INTO main._chrono_meta (key, value) VALUES ('origin', ?), ('counted', ?)",
         (str(origin), str(last_id)),
     )
 
 
 def epoch(conn: sqlite3.Connection) -> Epoch:
     values = dict(
-        conn.execute("SELECT key, value FROM _chrono_meta WHERE key IN ('origin', 'counted')")
+        conn.execute("SELECT key, value FROM main._chrono_meta WHERE key IN ('origin', 'counted')")
     )
     try:
         return Epoch(int(values.get("origin", 0)), int(values.get("counted", 0)))
@@ -103,11 +103,11 @@ def tx_at_micros(ref: str, at: Epoch) -> str:
     if not at.counted:
         return f"coalesce({ref} - {at.origin}, 0)"
     start = (
-        f"coalesce((SELECT m.tx_id FROM _chrono_tx_mark AS m WHERE m.tx_time <= {ref} "
+        f"coalesce((SELECT m.tx_id FROM main._chrono_tx_mark AS m WHERE m.tx_time <= {ref} "
         "ORDER BY m.tx_time DESC LIMIT 1), 0)"
     )
     after = (
-        f"(SELECT t.tx_id FROM _chrono_tx AS t WHERE t.tx_id >= {start} "
+        f"(SELECT t.tx_id FROM main._chrono_tx AS t WHERE t.tx_id >= {start} "
         f"AND t.tx_time > {ref} ORDER BY t.tx_id LIMIT 1)"
     )
     # One scalar subquery: SQLite runs it once per statement and keeps the value, where a
@@ -125,23 +125,24 @@ def tx_at(conn: sqlite3.Connection, micros: int) -> int:
 
 def time_of(tx: str) -> str:
     """SQL for the commit time (µs) of transaction ``tx`` (an SQL expression; NULL stays NULL)."""
-    record = f"(SELECT t.tx_time FROM _chrono_tx AS t WHERE t.tx_id = {tx})"
+    record = f"(SELECT t.tx_time FROM main._chrono_tx AS t WHERE t.tx_id = {tx})"
     return f"coalesce({record}, {tx} + {ORIGIN})"
 
 
 def user_of(tx: str) -> str:
     """SQL for the user of transaction ``tx``: that of the last record at or before it."""
     return (
-        f"(SELECT t.user FROM _chrono_tx AS t WHERE t.tx_id <= {tx} ORDER BY t.tx_id DESC LIMIT 1)"
+        f"(SELECT t.user FROM main._chrono_tx AS t WHERE t.tx_id <= {tx} "
+        "ORDER BY t.tx_id DESC LIMIT 1)"
     )
 
 
-LAST_USER = "SELECT user FROM _chrono_tx ORDER BY tx_id DESC LIMIT 1"
+LAST_USER = "SELECT user FROM main._chrono_tx ORDER BY tx_id DESC LIMIT 1"
 
 
 def _history_tables(conn: sqlite3.Connection) -> list[str]:
     return [
-        '"' + r[0].replace('"', '""') + '"'
+        'main."' + r[0].replace('"', '""') + '"'
         for r in conn.execute(
             "SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB '_chrono_h[0-9]*'"
         )
@@ -151,12 +152,12 @@ def _history_tables(conn: sqlite3.Connection) -> list[str]:
 # Where a committed transaction leaves its id: records, the catalog (DDL, views), erasures;
 # and history, for the transactions with no record (most of them).
 _NAMED = (
-    "SELECT tx_id AS x FROM _chrono_tx",
-    "SELECT from_tx FROM _chrono_schema",
-    "SELECT to_tx FROM _chrono_schema WHERE to_tx IS NOT NULL",
-    "SELECT from_tx FROM _chrono_views",
-    "SELECT to_tx FROM _chrono_views WHERE to_tx IS NOT NULL",
-    "SELECT tx_id FROM _chrono_erasures",
+    "SELECT tx_id AS x FROM main._chrono_tx",
+    "SELECT from_tx FROM main._chrono_schema",
+    "SELECT to_tx FROM main._chrono_schema WHERE to_tx IS NOT NULL",
+    "SELECT from_tx FROM main._chrono_views",
+    "SELECT to_tx FROM main._chrono_views WHERE to_tx IS NOT NULL",
+    "SELECT tx_id FROM main._chrono_erasures",
 )
 
 
@@ -167,10 +168,10 @@ def last_tx(conn: sqlite3.Connection) -> int:
     order), so this is a few seeks per table, not a scan.
     """
     parts = [
-        "SELECT max(tx_id) AS x FROM _chrono_tx",
-        "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM _chrono_schema",
-        "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM _chrono_views",
-        "SELECT max(tx_id) FROM _chrono_erasures",
+        "SELECT max(tx_id) AS x FROM main._chrono_tx",
+        "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM main._chrono_schema",
+        "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM main._chrono_views",
+        "SELECT max(tx_id) FROM main._chrono_erasures",
     ]
     parts += [
         f"SELECT * FROM (SELECT _chrono_tx FROM {h} ORDER BY _chrono_seq DESC LIMIT 1)"

@@ -52,7 +52,7 @@ a NULL has a table of such keys (``tables.create_null_keys``)."""
 def file_format(conn: sqlite3.Connection) -> int | None:
     """The file's format, or None for a file ChronoDB has not set up."""
     try:
-        row = conn.execute("SELECT value FROM _chrono_meta WHERE key = 'format'").fetchone()
+        row = conn.execute("SELECT value FROM main._chrono_meta WHERE key = 'format'").fetchone()
     except sqlite3.OperationalError:  # no catalog yet
         return None
     if row is None:
@@ -100,7 +100,7 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
         # The views' past definitions are unknown: today's count from the first transaction.
         views.record(conn, 0, 0)
     conn.execute(
-        "INSERT OR REPLACE INTO _chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
+        "INSERT OR REPLACE INTO main._chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
     )
 
 
@@ -156,7 +156,7 @@ def _key_sets(conn: sqlite3.Connection, catalog: Catalog) -> None:
 def _leaf_columns(conn: sqlite3.Connection, catalog: Catalog) -> None:
     """Give every history table the column the ledger's leaves go in (``tables.LEAF``)."""
     for hist in (sv.hist for sv in _histories(conn, catalog)):
-        have = {r[1] for r in conn.execute(f"PRAGMA table_info({quote(hist)})")}
+        have = {r[1] for r in conn.execute(f"PRAGMA main.table_info({quote(hist)})")}
         if LEAF in have:
             raise ChronoDBError(
                 f"history table {hist} has a column named {LEAF}; this ChronoDB needs that "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 
 from chronodb.versioning.catalog import ROWID_KEY, Catalog
-from chronodb.versioning.tables import quote
+from chronodb.versioning.tables import qualified
 
 
 def renumbered_tables(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
@@ -22,7 +22,7 @@ def renumbered_tables(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:
         if sv.keys != (ROWID_KEY,):
             continue
         count, low, high = conn.execute(
-            f"SELECT count(*), min(rowid), max(rowid) FROM {quote(sv.name)}"
+            f"SELECT count(*), min(rowid), max(rowid) FROM {qualified(sv.name)}"
         ).fetchone()
         if count and (low != 1 or high != count):
             found.append(sv.name)

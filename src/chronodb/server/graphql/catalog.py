@@ -149,7 +149,7 @@ def read_catalog(db: ChronoDB) -> list[Table]:
     taken_fields: set[str] = set()
     raw_fks: dict[str, list[Any]] = {}
     for name in list_tables(db):
-        info = db.execute(f"PRAGMA table_xinfo({quote(name)})").rows
+        info = db.execute(f"PRAGMA main.table_xinfo({quote(name)})").rows
         used: set[str] = set()
         columns = [
             Column(r[1], unique(graphql_name(r[1]), used), scalar_of(r[2]), r[5], bool(r[3]))
@@ -170,7 +170,7 @@ def read_catalog(db: ChronoDB) -> list[Table]:
             n += 1
         taken_fields.update((field_name, *(field_name + s for s in _FIELD_SUFFIXES)))
         tables[name.lower()] = Table(name, type_name, field_name, columns)
-        raw_fks[name.lower()] = db.execute(f"PRAGMA foreign_key_list({quote(name)})").rows
+        raw_fks[name.lower()] = db.execute(f"PRAGMA main.foreign_key_list({quote(name)})").rows
     _add_relations(tables, raw_fks)
     return list(tables.values())
 
