@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chronodb import ChronoDB
+from chronodb.errors import IntegrityError
 
 WORKER = Path(__file__).parent / "storage" / "chrono_worker.py"
 
@@ -100,18 +101,29 @@ class Table:
 
 
 @dataclass
+class Then:
+    """A table as it was at a committed transaction: its name, value columns and rows."""
+
+    name: str
+    cols: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass
 class Model:
     oracle: sqlite3.Connection
     tables: list[Table] = field(default_factory=list)
-    # (tx_id, tx_time, {table id: (name then, rows then)}) after each committed transaction
-    points: list[tuple[int, Any, dict[int, tuple[str, list[tuple[Any, ...]]]]]] = field(
-        default_factory=list
-    )
+    # (tx_id, tx_time, {table id: Then}) after each committed transaction
+    points: list[tuple[int, Any, dict[int, Then]]] = field(default_factory=list)
     made: int = 0
 
-    def snapshot(self) -> dict[int, tuple[str, list[tuple[Any, ...]]]]:
+    def snapshot(self) -> dict[int, Then]:
         return {
-            t.tid: (t.name, sorted(self.oracle.execute(f'SELECT * FROM "{t.name}"').fetchall()))
+            t.tid: Then(
+                t.name,
+                list(t.cols),
+                sorted(self.oracle.execute(f'SELECT * FROM "{t.name}"').fetchall()),
+            )
             for t in self.tables
         }
 
@@ -142,6 +154,11 @@ steps = st.lists(
                 "vacuum",
                 "prune",
                 "erase",
+                "script",
+                "sql_txn",
+                "temporal",
+                "failing",
+                "autocreate",
             ]
         ),
         st.integers(0, 1000),  # picks a table, a key, a point: taken modulo
@@ -249,17 +266,86 @@ def _step(db: ChronoDB, model: Model, action: str, pick: int, value: int) -> Any
         both(f'DELETE FROM "{t.name}" WHERE id = ?', (key,))
         for _tx, _time, tables_then in model.points:
             if t.tid in tables_then:
-                name, rows = tables_then[t.tid]
-                tables_then[t.tid] = (name, [r for r in rows if r[0] != key])
+                then = tables_then[t.tid]
+                then.rows = [r for r in then.rows if r[0] != key]
         return None
+    return _batch(db, model, action, t, pick, value)
+
+
+def _batch(db: ChronoDB, model: Model, action: str, t: Table, pick: int, value: int) -> Any:
+    """The steps of several statements: scripts, transactions in SQL, temporal writes, a
+    failing batch, and a table created by its first INSERT."""
+    both = model.oracle.execute
+    key = pick % 5 + 1
+    if action == "script":
+        col = model.fresh("c")
+        script = (
+            f'INSERT OR REPLACE INTO "{t.name}" (id) VALUES ({key});'
+            f'ALTER TABLE "{t.name}" ADD COLUMN {col} INTEGER DEFAULT {value};'
+            f'UPDATE "{t.name}" SET {col} = {col} + 1 WHERE id = {key}'
+        )
+        model.oracle.executescript(script)
+        t.cols.append(col)
+        db.executescript(script)
+        return None
+    if action == "sql_txn":
+        col = model.fresh("c")
+        statements = [
+            "BEGIN",
+            f'INSERT OR REPLACE INTO "{t.name}" (id) VALUES ({key})',
+            "SAVEPOINT s",
+            f'DELETE FROM "{t.name}"',
+            f'ALTER TABLE "{t.name}" ADD COLUMN gone{col}',
+            "ROLLBACK TO s",
+            f'ALTER TABLE "{t.name}" ADD COLUMN {col} DEFAULT {value}',
+            "RELEASE s",
+        ]
+        result = None
+        for statement in statements:
+            both(statement)
+            result = db.execute(statement)
+        t.cols.append(col)
+        both("COMMIT")
+        db.execute("COMMIT")
+        return result
+    if action == "temporal":
+        for tx, _time, tables_then in reversed(model.points):
+            then = tables_then.get(t.tid)
+            if then is not None and then.name == t.name and then.cols == t.cols:
+                names = ", ".join(["id", *t.cols])
+                sql = (
+                    f'INSERT OR REPLACE INTO "{t.name}" ({names}) '
+                    f'SELECT {", ".join(["id + 10", *t.cols])} FROM "{t.name}" AS OF TRANSACTION ?'
+                )
+                marks = ", ".join("?" * (len(t.cols) + 1))
+                model.oracle.executemany(
+                    f'INSERT OR REPLACE INTO "{t.name}" ({names}) VALUES ({marks})',
+                    [(r[0] + 10, *r[1:]) for r in then.rows],
+                )
+                return db.execute(sql, [tx])
+        return _write(db, model, t, key, value)
+    if action == "failing":
+        row = both(f'SELECT id FROM "{t.name}" LIMIT 1').fetchone()
+        if row is None:
+            return _write(db, model, t, key, value)
+        with pytest.raises(IntegrityError):
+            db.executemany(f'INSERT INTO "{t.name}" (id) VALUES (?)', [(row[0] + 50,), row])
+        return None
+    assert action == "autocreate"
+    fresh = Table(model.made + 1, model.fresh("auto"), ["a"])
+    both(f'CREATE TABLE "{fresh.name}" (id INTEGER PRIMARY KEY, a INTEGER)')
+    sql = f'INSERT INTO "{fresh.name}" (id, a) VALUES (?, ?)'
+    both(sql, (key, value))
+    model.tables.append(fresh)
+    return db.execute(sql, (key, value))
     return _write(db, model, t, key, value)
 
 
 def _check_as_of(db: ChronoDB, model: Model) -> None:
     for tx, _time, tables_then in model.points:
-        for name, rows in tables_then.values():
-            got = db.execute(f'SELECT * FROM "{name}" AS OF TRANSACTION ?', [tx]).fetchall()
-            assert sorted(tuple(r) for r in got) == rows, (name, tx)
+        for then in tables_then.values():
+            got = db.execute(f'SELECT * FROM "{then.name}" AS OF TRANSACTION ?', [tx])
+            assert sorted(tuple(r) for r in got) == then.rows, (then.name, tx)
 
 
 @settings(
