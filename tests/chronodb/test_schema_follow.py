@@ -269,7 +269,9 @@ def _step(db: ChronoDB, model: Model, action: str, pick: int, value: int) -> Any
                 then = tables_then[t.tid]
                 then.rows = [r for r in then.rows if r[0] != key]
         return None
-    return _batch(db, model, action, t, pick, value)
+    if action in ("script", "sql_txn", "temporal", "failing", "autocreate"):
+        return _batch(db, model, action, t, pick, value)
+    return _write(db, model, t, key, value)  # an action its table has no column for
 
 
 def _batch(db: ChronoDB, model: Model, action: str, t: Table, pick: int, value: int) -> Any:
