@@ -388,7 +388,7 @@ def test_worker_processes_keep_versioning_through_schema_changes(tmp_path: Path)
     db.execute("CREATE TABLE side (id INTEGER PRIMARY KEY, v INTEGER)")
     db.executemany("INSERT INTO acc (id, bal) VALUES (?, 0)", [(w,) for w in range(3)])
     db.execute("INSERT INTO side VALUES (1, 1)")
-    count = 60
+    count = 120
     procs = [
         subprocess.Popen(
             [sys.executable, str(WORKER), "follow", str(path), str(w), str(count)],
@@ -398,6 +398,8 @@ def test_worker_processes_keep_versioning_through_schema_changes(tmp_path: Path)
         )
         for w in range(3)
     ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     changes = [
         "ALTER TABLE acc DROP COLUMN note",
         "ALTER TABLE acc ADD COLUMN note TEXT DEFAULT 'added'",
@@ -412,11 +414,12 @@ def test_worker_processes_keep_versioning_through_schema_changes(tmp_path: Path)
         "VACUUM",
         "ALTER TABLE acc ADD COLUMN later INTEGER DEFAULT 7",
     ]
-    for statement in changes:
+    for statement in changes:  # while the workers write (each for about a second)
         time.sleep(0.05)
         db.execute(statement)
     db.prune_history(time.time() - 3600)
     db.erase("side_old", 1)
+    ChronoDB(path, retention_days=1).close()  # retention applied on open
     outputs = []
     for proc in procs:
         out, err = proc.communicate(timeout=120)

@@ -91,15 +91,16 @@ def follow(path: str, worker: int, count: int) -> None:
     """Increment acc row ``worker`` ``count`` times, by autocommit, in a transaction (with an
     insert into ``side``) and by executemany in turn; then report whether the file is sound."""
     db = ChronoDB(path, user=f"worker{worker}", auto_create_tables=False)
+    say("ready")
     bump = "UPDATE acc SET bal = bal + 1 WHERE id = ?"
     for i in range(count):
         if i % 3 == 0:
             db.execute(bump, (worker,))
-            _side_insert(db, worker * 1000 + i)
+            _side_insert(db, (worker + 1) * 1000 + i)
         elif i % 3 == 1:
             with db.transaction():
                 db.execute(bump, (worker,))
-                _side_insert(db, worker * 1000 + i)
+                _side_insert(db, (worker + 1) * 1000 + i)
         else:
             db.executemany(bump, [(worker,)])
         time.sleep(0.005)
