@@ -243,6 +243,9 @@ class ChronoDB:
         self._plans: dict[str, temporal.Plan] = {}
         self._tx: tuple[int, int] | None = None  # (tx_id, tx_time_us) of the open transaction
         self._explicit = False
+        # Why SQLite rolled the open explicit transaction back by itself (ON CONFLICT
+        # ROLLBACK, RAISE(ROLLBACK), a full disk), until COMMIT or ROLLBACK ends it.
+        self._aborted: str | None = None
         self._changes_at_alloc = 0
         self._rows_written = 0  # rows the open transaction's statements changed themselves
         # Tables the open transaction's statements name (None: some statement named none the
@@ -418,6 +421,7 @@ class ChronoDB:
             self._lock.release()
             raise
         self._explicit = True
+        self._aborted = None
         self._tx = None
         self._savepoints = []
 
@@ -437,6 +441,13 @@ class ChronoDB:
         with self._lock:
             if not self._explicit:
                 raise TransactionError("COMMIT without an open transaction")
+            if self._aborted is not None:
+                reason = self._aborted
+                self._rollback()
+                raise TransactionError(
+                    f"COMMIT: SQLite rolled this transaction back after an error ({reason}); "
+                    "none of it was committed"
+                )
             try:
                 self._finish_tx()
                 self._backend.commit()
@@ -459,6 +470,7 @@ class ChronoDB:
                 self._rolled_back()
             finally:
                 self._explicit = False
+                self._aborted = None
                 self._tx = None
                 self._lock.release()
             if had_ddl:
@@ -468,6 +480,28 @@ class ChronoDB:
         self._backend.rollback()
         if self._ledger is not None:
             self._ledger.rolled_back()
+
+    def _note_abort(self, err: BaseException) -> None:
+        """After an error: if SQLite rolled the whole open transaction back, so does ChronoDB.
+
+        The transaction then refuses writes until COMMIT or ROLLBACK ends it: run on their
+        own, they would commit one by one, and a later COMMIT would keep part of a
+        transaction that was meant to be all or nothing.
+        """
+        if not self._explicit or self._aborted is not None or self._conn.in_transaction:
+            return
+        self._aborted = str(err) or type(err).__name__
+        self._tx = None
+        self._savepoints = []
+        self._rolled_back()
+        self._refresh_catalog()  # a CREATE or ALTER it undid
+
+    def _refuse_if_aborted(self) -> None:
+        if self._aborted is not None:
+            raise TransactionError(
+                f"SQLite rolled this transaction back after an error ({self._aborted}); "
+                "ROLLBACK (or COMMIT) to end it before writing again"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[ChronoDB]:
@@ -643,6 +677,7 @@ class ChronoDB:
         return seal
 
     def _write_in_transaction(self, run: Any, ddl: bool, sql: str | None) -> Result:
+        self._refuse_if_aborted()
         tx = self._ensure_tx()
         self._note_target(sql, ddl)
         if ddl:
@@ -718,8 +753,10 @@ class ChronoDB:
             with self._lock:
                 return Result(self._conn.execute(sql, () if params is None else params))
         except sqlite3.Error as err:
+            self._note_abort(err)
             raise translate(err, sql) from err
-        except ChronoDBError:
+        except ChronoDBError as err:
+            self._note_abort(err)
             raise
         except _guard.FOREIGN as err:
             # The public API's error boundary (_guard.py), here rather than in a wrapper: a
@@ -738,6 +775,7 @@ class ChronoDB:
                     f"{sql.strip()[:60]!r}: savepoints work inside a transaction; run BEGIN "
                     "(or use db.transaction()) first, so that ChronoDB records it"
                 )
+            self._refuse_if_aborted()
             if not self.read_only and self._tx is None:
                 self._ensure_tx()
             result = Result(self._conn.execute(sql))
@@ -872,6 +910,7 @@ class ChronoDB:
                     lambda: Result(self._conn.executemany(sql, seq_of_params)), sql=sql
                 )
         except sqlite3.Error as err:
+            self._note_abort(err)
             raise translate(err, sql) from err
 
     def executescript(self, script: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from chronodb import ChronoDB
-from chronodb.errors import ChronoDBError, IntegrityError
+from chronodb.errors import ChronoDBError, IntegrityError, TransactionError
 
 COPY = "INSERT INTO t (id, name) SELECT ?, name FROM t AS OF TRANSACTION ? WHERE id = 1"
 
@@ -115,3 +115,36 @@ def test_a_script_with_its_own_transactions_runs_as_written(db: ChronoDB) -> Non
             "BEGIN; INSERT INTO t VALUES (2, 'b'); COMMIT; INSERT INTO t VALUES (1, 'x')"
         )
     assert _state(db)[0] == [(1, "ann"), (2, "b")]
+
+
+def test_a_transaction_sqlite_rolled_back_writes_nothing_more(db: ChronoDB) -> None:
+    """INSERT OR ROLLBACK ends the whole transaction in SQLite: ChronoDB's ends with it, and
+    what follows is refused instead of committed statement by statement."""
+    db.execute("BEGIN")
+    db.execute("INSERT INTO t VALUES (2, 'gone')")
+    with pytest.raises(IntegrityError):
+        db.execute("INSERT OR ROLLBACK INTO t VALUES (1, 'dup')")
+    with pytest.raises(TransactionError, match="rolled this transaction back"):
+        db.execute("INSERT INTO t VALUES (3, 'refused')")
+    with pytest.raises(TransactionError, match="none of it was committed"):
+        db.execute("COMMIT")
+    assert not db.in_transaction
+    assert _state(db)[0] == [(1, "ann")]
+    db.execute("INSERT INTO t VALUES (4, 'after')")
+    assert _state(db)[0] == [(1, "ann"), (4, "after")]
+    assert db.check_history() == []
+    assert db.verify_audit_integrity() is True
+
+
+def test_a_with_block_that_catches_a_rollback_commits_nothing(db: ChronoDB) -> None:
+    db.execute(
+        "CREATE TRIGGER no_ben BEFORE INSERT ON t WHEN NEW.name = 'ben' "
+        "BEGIN SELECT RAISE(ROLLBACK, 'no ben'); END"
+    )
+    with pytest.raises(TransactionError), db.transaction():
+        db.execute("INSERT INTO t VALUES (2, 'cy')")
+        with pytest.raises(ChronoDBError, match="no ben"):
+            db.execute("INSERT INTO t VALUES (3, 'ben')")
+    assert _state(db)[0] == [(1, "ann")]
+    assert db.check_history() == []
+    assert db.verify_audit_integrity() is True
