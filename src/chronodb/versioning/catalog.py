@@ -176,6 +176,9 @@ class Catalog:
         self.views = views.ViewHistory()
 
     def load(self, conn: sqlite3.Connection) -> None:
+        # The cookie first: outside a transaction, a change committed while this reads makes
+        # the catalog newer than its cookie, never older, so the next check loads it again.
+        cookie = conn.execute("PRAGMA schema_version").fetchone()[0]
         rows = conn.execute(
             "SELECT id, table_id, name, hist, keys, columns, from_tx, from_us, to_tx, to_us "
             "FROM main._chrono_schema ORDER BY id"
@@ -191,7 +194,7 @@ class Catalog:
         )
         self.null_keyed = frozenset("_chrono_h" + r[0][len("_chrono_n") :] for r in held)
         self.views.load(conn)
-        self.schema_cookie = conn.execute("PRAGMA schema_version").fetchone()[0]
+        self.schema_cookie = cookie
 
     def current(self, name: str) -> SchemaVersion | None:
         for v in reversed(self._by_name.get(name.lower(), ())):
