@@ -364,13 +364,24 @@ class ChronoDB:
         if self._conn.in_transaction:
             yield
             return
-        self._conn.execute("BEGIN")
+        conn = self._conn
+        conn.execute("BEGIN")
         try:
             yield
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")  # keeps the TEMP triggers a catalog load made meanwhile
+        except sqlite3.Error:
+            # On a damaged file sqlite3 can report a read's earlier error at COMMIT, which
+            # still ends the transaction; one that did not end is undone, and the catalog
+            # loaded in it is forgotten so that the next check loads it again.
+            if not conn.in_transaction:
+                return
+            conn.execute("ROLLBACK")
+            self._catalog.schema_cookie = None
+            raise
 
     def _load_catalog(self) -> None:
         self._catalog.load(self._conn)
