@@ -55,7 +55,7 @@ class ViewHistory:
     def load(self, conn: sqlite3.Connection) -> None:
         by_name: dict[str, list[ViewDefinition]] = {}
         rows = conn.execute(
-            "SELECT name, sql, from_tx, from_us, to_tx, to_us FROM _chrono_views ORDER BY id"
+            "SELECT name, sql, from_tx, from_us, to_tx, to_us FROM main._chrono_views ORDER BY id"
         )
         for row in rows:
             by_name.setdefault(row[0].lower(), []).append(ViewDefinition(*row))
@@ -94,16 +94,16 @@ def record(conn: sqlite3.Connection, tx: int, us: int) -> None:
     changed, as of transaction ``tx`` at ``us``; nothing if the views are as recorded."""
     now = {name: sql for name, sql in conn.execute(_CURRENT)}
     open_rows = conn.execute(
-        "SELECT id, name, sql FROM _chrono_views WHERE to_tx IS NULL"
+        "SELECT id, name, sql FROM main._chrono_views WHERE to_tx IS NULL"
     ).fetchall()
     recorded = {name: (id_, sql) for id_, name, sql in open_rows}
     gone = [id_ for name, (id_, sql) in recorded.items() if now.get(name) != sql]
     conn.executemany(
-        "UPDATE _chrono_views SET to_tx = ?, to_us = ? WHERE id = ?",
+        "UPDATE main._chrono_views SET to_tx = ?, to_us = ? WHERE id = ?",
         [(tx, us, id_) for id_ in gone],
     )
     conn.executemany(
-        "INSERT INTO _chrono_views (name, sql, from_tx, from_us) VALUES (?, ?, ?, ?)",
+        "INSERT INTO main._chrono_views (name, sql, from_tx, from_us) VALUES (?, ?, ?, ?)",
         [
             (name, sql, tx, us)
             for name, sql in now.items()
