@@ -19,6 +19,7 @@ from chronodb.errors import (
     TemporalError,
     TimestampError,
     TransactionError,
+    UnversionedTablesError,
 )
 from chronodb.result import Result
 
@@ -44,4 +45,5 @@ __all__ = [
     "TemporalError",
     "TimestampError",
     "TransactionError",
+    "UnversionedTablesError",
 ]

@@ -40,6 +40,7 @@ from chronodb.errors import (
     SQLError,
     SQLSyntaxError,
     TransactionError,
+    UnversionedTablesError,
 )
 from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.result import Result
@@ -49,9 +50,9 @@ from chronodb.sql.dialect import parse
 from chronodb.sql.snapshots import unblob
 from chronodb.storage.sqlite import SQLiteBackend
 from chronodb.timepoint import MAX_EPOCH, from_micros
-from chronodb.versioning import history, integrity, timeline
+from chronodb.versioning import adoption, history, integrity, timeline
 from chronodb.versioning.catalog import CATALOG_STATEMENTS, Catalog
-from chronodb.versioning.tables import install_triggers, register_table, unversioned_tables
+from chronodb.versioning.tables import install_triggers, unversioned_tables
 from chronodb.versioning.upgrade import FORMAT, file_format, upgrade
 from chronodb.versioning.vacuum import renumbered_tables
 
@@ -169,7 +170,9 @@ class ChronoDB:
     transaction (default: the OS user), ``wal`` (default True), ``durability``
     ("normal" or "full"), ``auto_create_tables`` (an INSERT into a missing table creates it),
     ``retention_days`` (history older than this is pruned on open and by
-    :meth:`apply_retention`), ``read_only``, ``timeout`` (seconds to wait for other writers).
+    :meth:`apply_retention`), ``read_only``, ``timeout`` (seconds to wait for other writers),
+    ``adopt`` (default True: tables the file holds unversioned, made by other tools, are
+    versioned on open, their rows as first versions; False: UnversionedTablesError instead).
 
     Every public method raises only :class:`~chronodb.errors.ChronoDBError` subclasses
     (``chronodb/_guard.py``); opening a damaged file raises CorruptDatabaseError, one that is
@@ -191,6 +194,7 @@ class ChronoDB:
         compression: bool = False,
         ml_optimizer: Mapping[str, Any] | None = None,
         ledger: bool = True,
+        adopt: bool = True,
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -261,6 +265,8 @@ class ChronoDB:
         # transaction, sealed into one leaf just before COMMIT.
         self._ledger: Ledger | None = None
         self._ledger_wanted = ledger
+        # Whether opening versions the tables the file holds unversioned (adoption.py).
+        self._adopt = adopt
         self._kinds: list[str] = []
         self._amendments: list[Amendment] = []
         # The open transaction's savepoints, oldest first: (name, and the transaction's
@@ -322,13 +328,14 @@ class ChronoDB:
             if (file_format(self._conn) or 0) < FORMAT:
                 upgrade(self._conn, self._catalog)
             missing = unversioned_tables(self._conn, self._catalog)
+            if missing and not self._adopt:
+                raise UnversionedTablesError(self.path, missing)
             if missing:
                 tx, us = self._allocate()
-                for name in missing:
-                    register_table(self._conn, name, tx, us)
+                adoption.version_tables(self._conn, missing, tx, us)
                 self._catalog.load(self._conn)
                 if self._ledger_wanted:
-                    self._kinds = ["REGISTER"]
+                    self._kinds = adoption.kinds(missing)
                     self._ledger = Ledger(self._conn, self._catalog)
                     self._seal((tx, us))
             self._backend.commit()

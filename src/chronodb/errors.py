@@ -118,6 +118,19 @@ class SchemaError(ChronoDBError):
         super().__init__(message)
 
 
+class UnversionedTablesError(ChronoDBError):
+    """The file has tables ChronoDB does not version yet and adopting them was refused
+    (``adopt=False``); ``tables`` names them."""
+
+    def __init__(self, path: str, tables: list[str]) -> None:
+        self.path = path
+        self.tables = tables
+        super().__init__(
+            f"{path} has tables ChronoDB does not version yet: {', '.join(tables)}; open it "
+            f"without adopt=False (or run `chronodb adopt {path}`) to version them"
+        )
+
+
 class TransactionError(ChronoDBError):
     """Transaction statements out of order."""
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from chronodb.versioning.catalog import ROWID_KEY, Catalog, Column, SchemaVersion
 from chronodb.versioning.columns import BINARY, affinity, collations, history_type
@@ -248,8 +248,42 @@ def close_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: int)
     )
 
 
-def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> SchemaVersion:
-    """Start versioning an existing table: history table, indexes, triggers, first versions."""
+BATCH_ROWS = 50_000
+"""Rows a table's first versions are copied in at a time when progress is reported."""
+
+
+def _copy_in_batches(
+    conn: sqlite3.Connection, name: str, copy: str, tx: int, on_rows: Callable[[int], None]
+) -> None:
+    """Run ``copy`` (an INSERT ... SELECT from table ``name``) over rowid ranges of
+    :data:`BATCH_ROWS` rows, calling ``on_rows`` with each range's count."""
+    last: int | None = None
+    while True:
+        bound = conn.execute(
+            f"SELECT max(rowid), count(*) FROM (SELECT rowid FROM {qualified(name)} "
+            "WHERE ?1 IS NULL OR rowid > ?1 ORDER BY rowid LIMIT ?2)",
+            (last, BATCH_ROWS),
+        ).fetchone()
+        if not bound[1]:
+            return
+        where = "rowid <= ?2" if last is None else "rowid > ?3 AND rowid <= ?2"
+        args = (tx, bound[0]) if last is None else (tx, bound[0], last)
+        conn.execute(f"{copy.replace('SELECT ?,', 'SELECT ?1,')} WHERE {where}", args)
+        on_rows(bound[1])
+        last = bound[0]
+
+
+def register_table(
+    conn: sqlite3.Connection,
+    name: str,
+    tx: int,
+    us: int,
+    on_rows: Callable[[int], None] | None = None,
+) -> SchemaVersion:
+    """Start versioning an existing table: history table, indexes, triggers, first versions.
+
+    ``on_rows``: called with the number of rows each batch of first versions copied.
+    """
     cols, pk = table_shape(conn, name)
     table_id = conn.execute(
         "SELECT coalesce(max(table_id), 0) + 1 FROM main._chrono_schema"
@@ -277,11 +311,16 @@ def register_table(conn: sqlite3.Connection, name: str, tx: int, us: int) -> Sch
     # Rows already in the table (CREATE TABLE ... AS SELECT, or a file made before ChronoDB).
     src = ", ".join(["rowid"] * (not pk) + [quote(c.name) for c in columns])
     dst = ", ".join([ROWID_KEY] * (not pk) + [quote(c.hist) for c in columns])
-    conn.execute(
+    copy = (
         f"INSERT INTO {qualified(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} "
-        f"FROM {qualified(name)}",
-        (tx,),
+        f"FROM {qualified(name)}"
     )
+    if on_rows is None or not has_rowid(conn, name):
+        copied = conn.execute(copy, (tx,)).rowcount
+        if on_rows is not None:
+            on_rows(copied)
+    else:
+        _copy_in_batches(conn, name, copy, tx, on_rows)
     create_key_set(conn, hist, keys, key_types(sv))
     if nullable_key(conn, name):
         create_null_keys(conn, hist, keys, key_types(sv))
@@ -653,11 +692,38 @@ def install_triggers(conn: sqlite3.Connection, catalog: Catalog) -> None:
         create_triggers(conn, sv)
 
 
+SHADOW_SUFFIXES = ("data", "idx", "content", "docsize", "config", "node", "parent", "rowid")
+"""The tables FTS5, FTS3/4 and R*Tree virtual tables keep their contents in, named after
+the virtual table (``docs_data`` for ``docs``)."""
+
+
+def unversionable_tables(conn: sqlite3.Connection) -> dict[str, str]:
+    """The user's tables ChronoDB leaves unversioned, each with the reason.
+
+    A virtual table runs its module's code instead of storing rows, and takes no trigger; its
+    shadow tables are the module's own storage, written only through it.
+    """
+    listed = conn.execute(
+        "SELECT name, type FROM pragma_table_list WHERE schema = 'main'"
+    ).fetchall()
+    virtual = [name for name, kind in listed if kind == "virtual"]
+    skipped = {name: "virtual table (its module stores the rows)" for name in virtual}
+    shadows = {f"{v}_{suffix}".lower(): v for v in virtual for suffix in SHADOW_SUFFIXES}
+    for name, kind in listed:
+        owner = shadows.get(name.lower())
+        if kind == "shadow" or owner is not None:
+            of = f" of {owner}" if owner is not None else ""
+            skipped[name] = f"shadow table{of} (written only through its virtual table)"
+    return {name: why for name, why in skipped.items() if not is_internal(name)}
+
+
 def user_tables(conn: sqlite3.Connection) -> list[str]:
+    """The user's tables that ChronoDB versions, in creation order."""
     rows = conn.execute(
         "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY rowid"
     ).fetchall()
-    return [r[0] for r in rows if not is_internal(r[0])]
+    skipped = {name.lower() for name in unversionable_tables(conn)}
+    return [r[0] for r in rows if not is_internal(r[0]) and r[0].lower() not in skipped]
 
 
 def unversioned_tables(conn: sqlite3.Connection, catalog: Catalog) -> list[str]:

@@ -1,0 +1,170 @@
+"""Adopting files other tools made: every kind of table, one transaction, plans, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from tests.chronodb.foreign_files import (
+    FTS_SHADOWS,
+    VERSIONED,
+    make_app,
+    make_big,
+    plain_rows,
+    schema_names,
+)
+
+from chronodb import ChronoDB, UnversionedTablesError
+from chronodb.adopt import adopt, plan_adoption
+from chronodb.audit.leaf import Leaf
+from chronodb.versioning import tables
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    return make_app(tmp_path / "app.db")
+
+
+def _rows(db: ChronoDB, sql: str, *params: object) -> list[tuple[object, ...]]:
+    return sorted(tuple(r) for r in db.execute(sql, list(params)))
+
+
+def test_opening_versions_every_kind_of_table_with_its_rows(app: Path) -> None:
+    before = {t: plain_rows(app, t) for t in VERSIONED}
+    with ChronoDB(app, user="ops") as db:
+        assert db.tables() == VERSIONED
+        [adoption] = db.transactions()
+        assert adoption["user"] == "ops"
+        tx = adoption["tx_id"]
+        for table in VERSIONED:
+            assert _rows(db, f"SELECT * FROM {table} AS OF TRANSACTION ?", tx) == before[table]
+        assert db.check_history() == []
+        assert db.verify_audit_integrity()
+
+
+def test_writes_after_adoption_keep_the_adopted_state(app: Path) -> None:
+    before = {t: plain_rows(app, t) for t in VERSIONED}
+    with ChronoDB(app) as db:
+        tx = db.transactions()[0]["tx_id"]
+        db.execute("INSERT INTO users (name) VALUES ('new')")
+        db.execute("UPDATE settings SET v = v + 100")
+        db.execute("DELETE FROM grid WHERE x = 0")
+        db.execute("UPDATE notes SET score = -1")
+        db.execute("UPDATE orders SET qty = 10 WHERE id = 1")
+        db.execute("INSERT INTO docs VALUES ('later', 'words')")
+        # The user's trigger, CHECK, NOT NULL, generated columns and FTS5 still work.
+        assert db.execute("SELECT msg FROM log ORDER BY rowid DESC").scalar() == "new new"
+        assert tuple(db.execute("SELECT doubled, tripled FROM orders WHERE id = 1")[0]) == (20, 30)
+        assert db.execute("SELECT title FROM docs WHERE docs MATCH 'words'").scalar() == "later"
+        with pytest.raises(Exception, match="CHECK"):
+            db.execute("INSERT INTO users (name, age) VALUES ('bad', -1)")
+        with pytest.raises(Exception, match="NOT NULL"):
+            db.execute("INSERT INTO users (age) VALUES (3)")
+        assert db.execute("SELECT max(id) FROM users").scalar() == 6  # AUTOINCREMENT goes on
+        for table in VERSIONED:
+            assert _rows(db, f"SELECT * FROM {table} AS OF TRANSACTION ?", tx) == before[table]
+        assert db.check_history() == []
+        assert db.verify_audit_integrity()
+
+
+def test_fts5_tables_and_their_shadow_tables_stay_unversioned(app: Path) -> None:
+    with ChronoDB(app) as db:
+        assert "docs" not in db.tables()
+        assert not set(FTS_SHADOWS) & set(db.tables())
+    skipped = dict(plan_adoption(app).skipped)
+    assert "virtual table" in skipped["docs"]
+    for shadow in FTS_SHADOWS:
+        assert skipped[shadow].startswith("shadow table of docs")
+
+
+def test_adoption_is_one_ledger_leaf_recorded_as_the_adoption(app: Path) -> None:
+    with ChronoDB(app) as db:
+        tx = db.transactions()[0]["tx_id"]
+        tx_hash = db.tx_hash(tx)
+        assert tx_hash is not None
+        leaf = Leaf.decode(bytes.fromhex(db.audit_trail.prove(tx_hash)["leaf"]))
+    assert leaf.kinds == ("ADOPT", f"TABLES {len(VERSIONED)}")
+    assert len(leaf.tables) == len(VERSIONED)
+
+
+def test_adopt_false_refuses_a_file_with_unversioned_tables(app: Path) -> None:
+    with pytest.raises(UnversionedTablesError, match="users") as caught:
+        ChronoDB(app, adopt=False)
+    assert caught.value.tables == ["users", "notes", "grid", "settings", "orders", "log"]
+    assert not [n for n in schema_names(app) if n.startswith("_chrono_")]
+    with ChronoDB(app) as db:
+        assert db.tables() == VERSIONED
+    ChronoDB(app, adopt=False).close()  # nothing left to adopt
+
+
+def test_plan_says_what_adoption_will_do_and_writes_nothing(app: Path) -> None:
+    plan = plan_adoption(app)
+    assert sorted(t.name for t in plan.tables) == VERSIONED
+    assert {t.name: t.rows for t in plan.tables}["users"] == 5
+    assert {t.name: t.key for t in plan.tables}["grid"] == "primary key (x, y)"
+    assert {t.name: t.key for t in plan.tables}["notes"] == "rowid"
+    assert plan.rows == 30 and plan.history_bytes > 0
+    text = "\n".join(plan.describe())
+    assert "6 table(s) to version, 30 row(s)" in text and "skip docs: virtual table" in text
+    assert not [n for n in schema_names(app) if n.startswith("_chrono_")]
+    adopt(app)
+    assert plan_adoption(app).tables == ()
+
+
+def test_adopt_reports_progress_batch_by_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = make_big(tmp_path / "big.db", 1000)
+    monkeypatch.setattr(tables, "BATCH_ROWS", 300)
+    batches: list[int] = []
+    plan = adopt(path, progress=batches.append)
+    assert sum(batches) == plan.rows == 2000
+    assert max(batches) == 300 and len(batches) == 8
+    with ChronoDB(path) as db:
+        assert db.check_history() == []
+
+
+KILLED_ADOPTION = """
+import sys, time
+from chronodb.adopt import adopt
+from chronodb.versioning import tables
+tables.BATCH_ROWS = 2000
+seen = []
+def progress(rows):
+    seen.append(rows)
+    if len(seen) == 3:  # midway through the first table: wait here to be killed
+        print("copying", flush=True)
+        time.sleep(60)
+adopt(sys.argv[1], progress=progress)
+"""
+
+
+def test_adoption_killed_midway_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    path = make_big(tmp_path / "big.db", 20_000)
+    before = plain_rows(path, "items")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(KILLED_ADOPTION), str(path)],
+        stdout=subprocess.PIPE,
+        env=env,
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == b"copying\n"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    conn = sqlite3.connect(path)
+    names = [r[0] for r in conn.execute("SELECT name FROM sqlite_schema")]
+    conn.close()
+    assert names == ["events", "items"]
+    assert plain_rows(path, "items") == before
+    with ChronoDB(path) as db:
+        assert db.tables() == ["events", "items"]
+        assert db.check_history() == []
+        tx = db.transactions()[0]["tx_id"]
+        assert _rows(db, "SELECT * FROM items AS OF TRANSACTION ?", tx) == before
