@@ -20,10 +20,12 @@ from typing import Any
 import click
 
 from chronodb import __version__, formatting, notes
+from chronodb.adopt import adopt, plan_adoption
 from chronodb.audit.command import digest_command, verify_command
 from chronodb.database import ChronoDB
 from chronodb.dbfile import require_file
 from chronodb.errors import ChronoDBError
+from chronodb.export import export
 from chronodb.optimizer.command import health_command
 from chronodb.result import Result
 from chronodb.server.command import serve_command
@@ -505,6 +507,64 @@ def run_demo(db: ChronoDB, echo: Callable[[str], object]) -> None:
         echo(
             f"  tx {change['tx_id']} {change['operation']}: {change['before']} -> {change['after']}"
         )
+
+
+@main.command("adopt")
+@click.argument("db")
+@click.option("--dry-run", is_flag=True, help="Say what adopting would do; write nothing.")
+@click.option("--user", help="The user the adoption is recorded under (default: OS user).")
+def adopt_command(db: str, dry_run: bool, user: str | None) -> None:
+    """Version the tables of DB, a SQLite file made by other tools.
+
+    Says first which tables it versions (with their rows), which it leaves
+    unversioned and why, and about how much history it writes. Every row then
+    becomes its table's first version, all in one transaction: a run that is
+    stopped leaves the file as it was. Opening the file with ChronoDB does
+    the same silently.
+    """
+    require_file(db)
+    plan = plan_adoption(db)
+    for line in plan.describe():
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+        return
+    if not plan.tables:
+        return
+    with click.progressbar(length=plan.rows, label="Adopting", file=sys.stderr) as bar:
+        adopt(db, user=user, progress=bar.update)
+    with _open(db) as database:
+        latest = database.transactions(limit=1)[0]
+    click.echo(
+        f"Adopted {len(plan.tables)} table(s) in transaction {latest['tx_id']} at "
+        f"{formatting.iso_time(latest['tx_time'])}: AS OF it or any later point works."
+    )
+
+
+@main.command("export")
+@click.argument("db")
+@click.argument("target")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="T",
+    help="A transaction id or a time, as AS OF takes them (default: the current state).",
+)
+def export_command(db: str, target: str, as_of: str | None) -> None:
+    """Write TARGET, a plain SQLite file of DB's tables now or as of T.
+
+    TARGET has the tables with their own CREATE TABLE statements, their
+    indexes, views and triggers, and no history, ChronoDB tables or
+    triggers: any SQLite tool can read and write it.
+    """
+    require_file(db)
+    report = export(db, target, as_of=as_of)
+    point = "now" if as_of is None else f"as of {as_of}"
+    click.echo(
+        f"Wrote {target}: {len(report.rows)} table(s), {sum(report.rows.values())} row(s), {point}."
+    )
+    for note in report.notes:
+        click.echo(f"  {note}")
 
 
 main.add_command(serve_command)
