@@ -303,7 +303,12 @@ class ChronoDB:
                 f"version reads up to {FORMAT})"
             )
         if self.read_only:
-            if found is not None and found < FORMAT:
+            if found is None:
+                raise ReadOnlyError(
+                    f"{self.path} is not a ChronoDB file yet; open it once without read_only "
+                    "to version its tables"
+                )
+            if found < FORMAT:
                 raise ReadOnlyError(
                     f"{self.path} is in an earlier ChronoDB file format ({found}, now "
                     f"{FORMAT}); open it once without read_only to upgrade it"

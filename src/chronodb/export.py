@@ -90,6 +90,17 @@ def _read(db: ChronoDB, table: str, as_of: Any, versioned: set[str]) -> tuple[An
     return result, []
 
 
+def _is_chronodb(path: str | Path) -> bool:
+    conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        found = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_chrono_meta'"
+        return conn.execute(found).fetchone() is not None
+    except sqlite3.DatabaseError as err:
+        raise ChronoDBError(f"{path} is not a SQLite database: {err}") from err
+    finally:
+        conn.close()
+
+
 def export(source: str | Path, target: str | Path, *, as_of: Any = None) -> ExportReport:
     """Write a plain SQLite file at ``target`` of ``source``'s tables as they are now or, with
     ``as_of`` (a transaction id or a time), as they were then. ``target`` must not exist."""
@@ -97,6 +108,11 @@ def export(source: str | Path, target: str | Path, *, as_of: Any = None) -> Expo
         raise ChronoDBError(f"No such database file: {source}")
     if Path(target).exists():
         raise ChronoDBError(f"{target} exists already; export writes a new file")
+    if not _is_chronodb(source):
+        raise ChronoDBError(
+            f"{source} is not a ChronoDB file: it is plain SQLite already "
+            f"(`chronodb adopt {source}` versions it)"
+        )
     report = ExportReport(str(target), as_of)
     db = ChronoDB(source, read_only=True)
     out = sqlite3.connect(target, isolation_level=None)

@@ -7,6 +7,7 @@ reads any table's rows with plain sqlite3, sorted, for comparing with ChronoDB's
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +69,16 @@ def make_big(path: Path, rows: int) -> Path:
     return path
 
 
+def sorted_rows(rows: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """Rows as tuples in one order whatever they hold (NULLs and mixed types included)."""
+    return sorted((tuple(r) for r in rows), key=repr)
+
+
 def plain_rows(path: Path, table: str) -> list[tuple[Any, ...]]:
     """``table``'s rows as plain sqlite3 reads them, sorted."""
     conn = sqlite3.connect(path)
     try:
-        return sorted(tuple(r) for r in conn.execute(f'SELECT * FROM "{table}"'))
+        return sorted_rows(conn.execute(f'SELECT * FROM "{table}"'))
     finally:
         conn.close()
 

@@ -18,9 +18,10 @@ from tests.chronodb.foreign_files import (
     make_big,
     plain_rows,
     schema_names,
+    sorted_rows,
 )
 
-from chronodb import ChronoDB, UnversionedTablesError
+from chronodb import ChronoDB, ReadOnlyError, UnversionedTablesError
 from chronodb.adopt import adopt, plan_adoption
 from chronodb.audit.leaf import Leaf
 from chronodb.versioning import tables
@@ -32,7 +33,7 @@ def app(tmp_path: Path) -> Path:
 
 
 def _rows(db: ChronoDB, sql: str, *params: object) -> list[tuple[object, ...]]:
-    return sorted(tuple(r) for r in db.execute(sql, list(params)))
+    return sorted_rows(db.execute(sql, list(params)))
 
 
 def test_opening_versions_every_kind_of_table_with_its_rows(app: Path) -> None:
@@ -168,3 +169,41 @@ def test_adoption_killed_midway_leaves_the_file_as_it_was(tmp_path: Path) -> Non
         assert db.check_history() == []
         tx = db.transactions()[0]["tx_id"]
         assert _rows(db, "SELECT * FROM items AS OF TRANSACTION ?", tx) == before
+
+
+def test_strict_tables_odd_names_null_keys_and_cascades_adopt(tmp_path: Path) -> None:
+    path = tmp_path / "odd.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        """
+        CREATE TABLE "order items" ("it""em" TEXT, n INTEGER NOT NULL) STRICT;
+        CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE child (id INTEGER PRIMARY KEY,
+                            pid INT REFERENCES parent (id) ON DELETE CASCADE);
+        CREATE TABLE pairs (a TEXT, b TEXT, PRIMARY KEY (a, b));
+        INSERT INTO "order items" VALUES ('x', 1), ('y', 2);
+        INSERT INTO parent VALUES (1, 'a'), (2, 'b');
+        INSERT INTO child VALUES (1, 1), (2, 1), (3, 2);
+        INSERT INTO pairs VALUES (NULL, 'b'), ('a', NULL), (NULL, NULL);
+        ANALYZE;
+        """
+    )
+    conn.close()
+    before = {t: plain_rows(path, t) for t in ("order items", "child", "pairs")}
+    with ChronoDB(path) as db:
+        assert db.tables() == ["child", "order items", "pairs", "parent"]
+        tx = db.transactions()[0]["tx_id"]
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM parent WHERE id = 1")
+        db.execute('UPDATE "order items" SET n = 5')
+        assert _rows(db, "SELECT * FROM child") == [(3, 2)]
+        for table, rows in before.items():
+            assert _rows(db, f'SELECT * FROM "{table}" AS OF TRANSACTION ?', tx) == rows
+        assert db.check_history() == []
+        assert db.verify_audit_integrity()
+
+
+def test_read_only_on_a_file_not_yet_adopted_says_what_to_do(app: Path) -> None:
+    with pytest.raises(ReadOnlyError, match="not a ChronoDB file yet; open it once without"):
+        ChronoDB(app, read_only=True)
+    assert not [n for n in schema_names(app) if n.startswith("_chrono_")]

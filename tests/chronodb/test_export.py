@@ -6,7 +6,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from tests.chronodb.foreign_files import VERSIONED, make_app, plain_rows, schema_names
+from tests.chronodb.foreign_files import (
+    VERSIONED,
+    make_app,
+    plain_rows,
+    schema_names,
+    sorted_rows,
+)
 
 from chronodb import ChronoDB, ChronoDBError
 from chronodb.export import export
@@ -32,7 +38,7 @@ def _as_of(path: Path, table: str, point: object) -> list[tuple[object, ...]]:
         sql = f"SELECT * FROM {table}"
         if point is not None:
             sql += " AS OF TRANSACTION ?" if isinstance(point, int) else " AS OF TIMESTAMP ?"
-        return sorted(tuple(r) for r in db.execute(sql, [] if point is None else [point]))
+        return sorted_rows(db.execute(sql, [] if point is None else [point]))
 
 
 def test_export_of_now_is_a_plain_file_with_the_current_rows(
@@ -97,3 +103,10 @@ def test_export_refuses_to_overwrite_a_file(app: tuple[Path, int], tmp_path: Pat
     with pytest.raises(ChronoDBError, match="exists already"):
         export(path, target)
     assert target.read_bytes() == b"mine"
+
+
+def test_export_of_a_plain_file_points_to_adopt(tmp_path: Path) -> None:
+    path = make_app(tmp_path / "plain.db")
+    with pytest.raises(ChronoDBError, match=r"plain SQLite already .*chronodb adopt"):
+        export(path, tmp_path / "out.db")
+    assert not (tmp_path / "out.db").exists()
