@@ -63,6 +63,7 @@ _DATABASE: dict[str, tuple[str, Check, str]] = {
     "durability": ("durability", _one_of("normal", "full", "off"), "'normal', 'full' or 'off'"),
     "auto_create_tables": ("auto_create_tables", _boolean, "true or false"),
     "read_only": ("read_only", _boolean, "true or false"),
+    "adopt": ("adopt", _boolean, "true or false"),
     "timeout": ("timeout", _non_negative_number, "a number of seconds"),
 }
 _TIME_TRAVEL: dict[str, tuple[str, Check, str]] = {
@@ -200,6 +201,7 @@ OPTIONS: dict[str, tuple[Check, str]] = {
     "compression": (_boolean, "True or False"),
     "ml_optimizer": (lambda v: v is None or isinstance(v, Mapping), "a mapping or None"),
     "ledger": (_boolean, "True or False"),
+    "adopt": (_boolean, "True or False"),
 }
 
 

@@ -215,6 +215,7 @@ class ChronoDB:
                 "compression": compression,
                 "ml_optimizer": ml_optimizer,
                 "ledger": ledger,
+                "adopt": adopt,
             }
         )
         self.path = str(path)

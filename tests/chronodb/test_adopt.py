@@ -21,7 +21,7 @@ from tests.chronodb.foreign_files import (
     sorted_rows,
 )
 
-from chronodb import ChronoDB, ReadOnlyError, UnversionedTablesError
+from chronodb import ChronoDB, ConfigError, ReadOnlyError, UnversionedTablesError
 from chronodb.adopt import adopt, plan_adoption
 from chronodb.audit.leaf import Leaf
 from chronodb.versioning import tables
@@ -207,3 +207,12 @@ def test_read_only_on_a_file_not_yet_adopted_says_what_to_do(app: Path) -> None:
     with pytest.raises(ReadOnlyError, match="not a ChronoDB file yet; open it once without"):
         ChronoDB(app, read_only=True)
     assert not [n for n in schema_names(app) if n.startswith("_chrono_")]
+
+
+def test_adopt_option_is_checked_and_read_from_config(app: Path) -> None:
+    with pytest.raises(ConfigError, match="adopt must be True or False, not 'no'"):
+        ChronoDB(app, adopt="no")
+    config = app.parent / "config.yaml"
+    config.write_text(f"database:\n  data_file: {app.name}\n  adopt: false\n", encoding="utf-8")
+    with pytest.raises(UnversionedTablesError):
+        ChronoDB.from_config(config)
