@@ -1,4 +1,4 @@
-"""Exporting a ChronoDB file to plain SQLite, now or as of a past point."""
+"""Exporting a ChronoDB file to plain SQLite, now or as of a past point (chronodb/export.py)."""
 
 from __future__ import annotations
 
