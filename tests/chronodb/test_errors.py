@@ -356,6 +356,7 @@ def test_the_public_names_are_listed_and_sorted() -> None:
         "TemporalError",
         "TimestampError",
         "TransactionError",
+        "UnversionedTablesError",
     }
     for name in chronodb.__all__:
         assert getattr(chronodb, name) is not None
