@@ -269,7 +269,7 @@ def shell_help(db: ChronoDB) -> str:
         lines.append(f"  (this file's latest transaction is {tx}, at {when})")
     else:
         table, tx, when = "t", "TX_ID", "2026-12-07T12:00:00Z"
-        lines.append("  (ids and times come from writes and .history; these are placeholders)")
+        lines.append("  (no writes yet: TX_ID and the time stand for what .history shows later)")
     lines += [
         f"  SELECT * FROM {table} AS OF TIMESTAMP '{when}';",
         f"  SELECT * FROM {table} AS OF TRANSACTION {tx};",
