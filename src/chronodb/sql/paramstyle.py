@@ -29,6 +29,22 @@ _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z_0-9]*)?\$")
 _PSYCOPG = re.compile(r"%[sbt]|%\([^)]*\)[sbt]|%%")
 
 
+def _close_quote(sql: str, at: int, quote: str, escapes: bool) -> int:
+    """The index after the quote closing the one at ``at`` (doubled quotes, and with
+    ``escapes`` backslashes, escape it); the end of text if it is not closed."""
+    i = at + 1
+    while i < len(sql):
+        if escapes and sql[i] == "\\":
+            i += 2
+        elif sql[i] == quote:
+            if not sql.startswith(quote * 2, i):
+                return i + 1
+            i += 2
+        else:
+            i += 1
+    return len(sql)
+
+
 def _skip_quoted(sql: str, at: int) -> int | None:
     """Where the literal, quoted name or comment starting at ``at`` ends (the index after
     it; its end of text if unterminated), or None if none starts there."""
@@ -47,31 +63,10 @@ def _skip_quoted(sql: str, at: int) -> int | None:
             else:
                 i += 1
         return i
-    if ch == "'":
-        escapes = at > 0 and sql[at - 1] in "eE" and (at < 2 or not sql[at - 2].isalnum())
-        i = at + 1
-        while i < len(sql):
-            if escapes and sql[i] == "\\":
-                i += 2
-            elif sql[i] == "'":
-                if sql.startswith("''", i):
-                    i += 2
-                else:
-                    return i + 1
-            else:
-                i += 1
-        return len(sql)
-    if ch == '"':
-        i = at + 1
-        while i < len(sql):
-            if sql[i] == '"':
-                if sql.startswith('""', i):
-                    i += 2
-                else:
-                    return i + 1
-            else:
-                i += 1
-        return len(sql)
+    if ch in "'\"":
+        escapes = ch == "'" and at > 0 and sql[at - 1] in "eE"
+        escapes = escapes and (at < 2 or not sql[at - 2].isalnum())
+        return _close_quote(sql, at, ch, escapes)
     if ch == "$" and (at == 0 or not (sql[at - 1].isalnum() or sql[at - 1] == "_")):
         tag = _DOLLAR_TAG.match(sql, at)
         if tag:
