@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
 from sqlglot.dialects.sqlite import SQLite
 from sqlglot.errors import ParseError
 from sqlglot.tokens import TokenType
@@ -135,18 +136,191 @@ _CONSTRAINTS = frozenset(
 )
 
 
+class _TemporalParser:
+    """The temporal clauses, placeholder numbering and spans: the same on every backend."""
+
+    _index: int
+    _tokens: Any
+    _curr: Any
+    _next: Any
+    _prev: Any
+    sql: str
+
+    def raise_error(self, message: str, token: Any = None) -> None:
+        if self._index >= len(self._tokens):
+            self.ran_out = True
+        if token is None:
+            super().raise_error(message)  # type: ignore[misc]
+        else:
+            super().raise_error(message, token)  # type: ignore[misc]
+
+    def reset(self) -> None:
+        super().reset()  # type: ignore[misc]
+        self._chrono_positional: dict[int, int] = {}  # a placeholder's offset: its number
+        self.ran_out = False  # whether an error came after the last token
+        self._chrono_calls: list[int] = []  # where each function call being read starts
+
+    def _parse_as_of(self) -> exp.Version | None:
+        """``AS OF TIMESTAMP x`` / ``AS OF TRANSACTION n`` (seed 004's placement)."""
+        index = self._index
+        if not self._match_text_seq("AS", "OF"):  # type: ignore[attr-defined]
+            return None
+        if self._match_text_seq("TIMESTAMP"):  # type: ignore[attr-defined]
+            this = "TIMESTAMP"
+        elif self._match_text_seq("TRANSACTION"):  # type: ignore[attr-defined]
+            this = "TRANSACTION"
+        else:
+            self._retreat(index)  # type: ignore[attr-defined]
+            return None
+        point = self._parse_bitwise()  # type: ignore[attr-defined]
+        if point is None:
+            self.raise_error(f"Expected a point in time after AS OF {this}")
+        version = self.expression(  # type: ignore[attr-defined]
+            exp.Version(this=this, kind="AS OF", expression=point)
+        )
+        version.meta[SEED_SYNTAX] = True
+        return version
+
+    def _parse_query_modifiers(self, this: Any) -> Any:
+        this = super()._parse_query_modifiers(this)  # type: ignore[misc]
+        if isinstance(this, exp.Select) and not this.args.get(QUERY_AS_OF):
+            _widen_trailing_as_of(this)
+        return this
+
+    def _parse_version(self) -> exp.Version | None:
+        as_of = self._parse_as_of()
+        if as_of is not None:
+            return as_of
+        return super()._parse_version()  # type: ignore[misc]
+
+    def _parse_table_alias(self, alias_tokens: Any = None) -> exp.TableAlias | None:
+        # "(SELECT ...) AS OF TIMESTAMP x": AS starts the temporal clause, not an alias.
+        if (
+            self._curr
+            and self._next
+            and self._curr.text.upper() == "AS"
+            and self._next.text.upper() == "OF"
+        ):
+            return None
+        return super()._parse_table_alias(alias_tokens)  # type: ignore[misc]
+
+    def _parse_table(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
+        table = super()._parse_table(*args, **kwargs)  # type: ignore[misc]
+        # Accept the temporal clause after the alias too: FROM t u AS OF TIMESTAMP x
+        if isinstance(table, exp.Table) and not table.args.get("version"):
+            version = self._parse_version()
+            if version is not None:
+                table.set("version", version)
+        return table
+
+    def _parse_function_call(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
+        self._chrono_calls.append(self._index)
+        try:
+            return super()._parse_function_call(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            self._chrono_calls.pop()
+
+    def _parse_window(self, this: exp.Expr | None, alias: bool = False) -> exp.Expr | None:
+        # A function read by the innermost call in progress: it ends here (OVER follows).
+        if isinstance(this, exp.Func) and self._chrono_calls and spans.FRAME not in this.meta:
+            tokens = self._tokens
+            start = tokens[self._chrono_calls[-1]].start
+            this.meta[spans.FRAME] = (start, self._prev.end + 1)
+        return super()._parse_window(this, alias)  # type: ignore[misc]
+
+    def _parse_projections(self) -> tuple[list[exp.Expr], list[exp.Expr] | None]:
+        return self._parse_csv(self._parse_projection), None  # type: ignore[attr-defined]
+
+    def _parse_projection(self) -> exp.Expr | None:
+        """One select-list item, remembering its text: SQLite names result columns by it."""
+        start = self._curr
+        node = self._parse_expression()  # type: ignore[attr-defined]
+        if node is not None and start is not None and self._prev is not None and self.sql:
+            node.meta[SOURCE_TEXT] = self.sql[start.start : self._prev.end + 1].strip()
+        return node
+
+    def _parse_placeholder(self) -> exp.Expr | None:
+        node = super()._parse_placeholder()  # type: ignore[misc]
+        if isinstance(node, exp.Placeholder) and not node.this:
+            # by the token: one read again after the parser backs up keeps its number
+            numbers = self._chrono_positional
+            node.meta["index"] = numbers.setdefault(self._prev.start, len(numbers) + 1)
+        return node
+
+
+def _temporal_modifiers(base: dict[Any, Any]) -> dict[Any, Any]:
+    """A parser's query modifiers plus the query-wide temporal clause after the joins."""
+    return {
+        **base,
+        TokenType.ALIAS: lambda self: (QUERY_AS_OF, self._parse_as_of()),
+        TokenType.FOR: lambda self: (QUERY_AS_OF, self._parse_version()),
+    }
+
+
+def _note_spans(parser: type) -> None:
+    for name in _SPANNED:
+        setattr(parser, name, _spanning(getattr(parser, name)))
+
+
+class _TemporalGenerator:
+    """Writes the temporal clauses back, and (``verbatim``) untouched parts as written."""
+
+    verbatim: spans.Verbatim | None = None
+    POSITIONAL = "?{}"  # how a numbered positional placeholder is written
+
+    def sql(self, expression: Any, key: str | None = None, comment: bool = True) -> str:
+        if key is None and self.verbatim is not None and isinstance(expression, exp.Expr):
+            text = self.verbatim.text(expression)
+            if text is not None:
+                # sqlglot writes a clause with the space before it
+                return self.sep() + text if isinstance(expression, _CLAUSES) else text  # type: ignore[attr-defined]
+        return super().sql(expression, key, comment)  # type: ignore[misc]
+
+    def placeholder_sql(self, expression: exp.Placeholder) -> str:
+        index = expression.meta.get("index") if expression._meta else None
+        if index is not None:
+            return self.POSITIONAL.format(index)
+        return super().placeholder_sql(expression)  # type: ignore[misc]
+
+    def query_modifiers(self, expression: exp.Expr, *sqls: str) -> str:
+        # A query-wide clause (FROM a JOIN b ON ... AS OF ...) goes after the joins, where
+        # it was written; before them it would read as the first table's own clause.
+        as_of = expression.args.get(QUERY_AS_OF)
+        if not isinstance(as_of, exp.Version):
+            return super().query_modifiers(expression, *sqls)  # type: ignore[misc]
+        joins = [self.sql(join) for join in expression.args.get("joins") or []]
+        rest = expression.copy()
+        rest.set("joins", None)
+        clause = self.sql(as_of)
+        if as_of.text("kind") == "AS OF" and as_of.name == "TIMESTAMP":
+            # the seed's syntax: FOR SYSTEM_TIME after a join without ON is the table's own
+            clause = f"AS OF TIMESTAMP {self.sql(as_of, 'expression')}"
+        return super().query_modifiers(rest, *sqls, *joins, self.seg(clause))  # type: ignore[misc]
+
+    def version_sql(self, expression: exp.Version) -> str:
+        kind = expression.text("kind")
+        point = self.sql(expression, "expression")
+        if expression.name == "TRANSACTION":
+            return f"AS OF TRANSACTION {point}"
+        if kind == "ALL":
+            return "FOR SYSTEM_TIME ALL"
+        if kind in ("BETWEEN", "FROM") and isinstance(expression.expression, exp.Tuple):
+            lo, hi = (self.sql(e) for e in expression.expression.expressions)
+            sep = "AND" if kind == "BETWEEN" else "TO"
+            return f"FOR SYSTEM_TIME {kind} {lo} {sep} {hi}"
+        return f"FOR SYSTEM_TIME {kind} {point}"
+
+
 class ChronoSQL(SQLite):
-    class Parser(SQLite.Parser):
+    """SQLite's dialect with the temporal clauses, as SQLite reads and writes SQL."""
+
+    class Parser(_TemporalParser, SQLite.Parser):
         UNARY_PARSERS: ClassVar = {
             **SQLite.Parser.UNARY_PARSERS,
             TokenType.PLUS: lambda self: self.expression(UnaryPlus(this=self._parse_unary())),
         }
 
-        QUERY_MODIFIER_PARSERS: ClassVar = {
-            **SQLite.Parser.QUERY_MODIFIER_PARSERS,
-            TokenType.ALIAS: lambda self: (QUERY_AS_OF, self._parse_as_of()),
-            TokenType.FOR: lambda self: (QUERY_AS_OF, self._parse_version()),
-        }
+        QUERY_MODIFIER_PARSERS: ClassVar = _temporal_modifiers(SQLite.Parser.QUERY_MODIFIER_PARSERS)
 
         PLACEHOLDER_PARSERS: ClassVar = {
             **SQLite.Parser.PLACEHOLDER_PARSERS,
@@ -162,86 +336,6 @@ class ChronoSQL(SQLite):
                 return None
             self._advance()
             return self.expression(exp.Placeholder(this=token.text))
-
-        def raise_error(self, message: str, token: Any = None) -> None:
-            if self._index >= len(self._tokens):
-                self.ran_out = True
-            if token is None:
-                super().raise_error(message)
-            else:
-                super().raise_error(message, token)
-
-        def reset(self) -> None:
-            super().reset()
-            self._chrono_positional: dict[int, int] = {}  # a ? token's offset: its number
-            self.ran_out = False  # whether an error came after the last token
-            self._chrono_calls: list[int] = []  # where each function call being read starts
-
-        def _parse_as_of(self) -> exp.Version | None:
-            """``AS OF TIMESTAMP x`` / ``AS OF TRANSACTION n`` (seed 004's placement)."""
-            index = self._index
-            if not self._match_text_seq("AS", "OF"):
-                return None
-            if self._match_text_seq("TIMESTAMP"):
-                this = "TIMESTAMP"
-            elif self._match_text_seq("TRANSACTION"):
-                this = "TRANSACTION"
-            else:
-                self._retreat(index)
-                return None
-            point = self._parse_bitwise()
-            if point is None:
-                self.raise_error(f"Expected a point in time after AS OF {this}")
-            version = self.expression(exp.Version(this=this, kind="AS OF", expression=point))
-            version.meta[SEED_SYNTAX] = True
-            return version
-
-        def _parse_query_modifiers(self, this: Any) -> Any:
-            this = super()._parse_query_modifiers(this)
-            if isinstance(this, exp.Select) and not this.args.get(QUERY_AS_OF):
-                _widen_trailing_as_of(this)
-            return this
-
-        def _parse_version(self) -> exp.Version | None:
-            as_of = self._parse_as_of()
-            if as_of is not None:
-                return as_of
-            return super()._parse_version()
-
-        def _parse_table_alias(self, alias_tokens: Any = None) -> exp.TableAlias | None:
-            # "(SELECT ...) AS OF TIMESTAMP x": AS starts the temporal clause, not an alias.
-            if (
-                self._curr
-                and self._next
-                and self._curr.text.upper() == "AS"
-                and self._next.text.upper() == "OF"
-            ):
-                return None
-            return super()._parse_table_alias(alias_tokens)
-
-        def _parse_table(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
-            table = super()._parse_table(*args, **kwargs)
-            # Accept the temporal clause after the alias too: FROM t u AS OF TIMESTAMP x
-            if isinstance(table, exp.Table) and not table.args.get("version"):
-                version = self._parse_version()
-                if version is not None:
-                    table.set("version", version)
-            return table
-
-        def _parse_function_call(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
-            self._chrono_calls.append(self._index)
-            try:
-                return super()._parse_function_call(*args, **kwargs)
-            finally:
-                self._chrono_calls.pop()
-
-        def _parse_window(self, this: exp.Expr | None, alias: bool = False) -> exp.Expr | None:
-            # A function read by the innermost call in progress: it ends here (OVER follows).
-            if isinstance(this, exp.Func) and self._chrono_calls and spans.FRAME not in this.meta:
-                tokens = self._tokens
-                start = tokens[self._chrono_calls[-1]].start
-                this.meta[spans.FRAME] = (start, self._prev.end + 1)
-            return super()._parse_window(this, alias)
 
         def _parse_types(self, *args: Any, **kwargs: Any) -> exp.Expr | None:
             """Also SQLite's type names of several words (``UNSIGNED BIG INT``, ``VARYING
@@ -280,78 +374,32 @@ class ChronoSQL(SQLite):
                 return at
             return None
 
-        def _parse_projections(self) -> tuple[list[exp.Expr], list[exp.Expr] | None]:
-            return self._parse_csv(self._parse_projection), None
+    _note_spans(Parser)
 
-        def _parse_projection(self) -> exp.Expr | None:
-            """One select-list item, remembering its text: SQLite names result columns by it."""
-            start = self._curr
-            node = self._parse_expression()
-            if node is not None and start is not None and self._prev is not None and self.sql:
-                node.meta[SOURCE_TEXT] = self.sql[start.start : self._prev.end + 1].strip()
-            return node
-
-        def _parse_placeholder(self) -> exp.Expr | None:
-            node = super()._parse_placeholder()
-            if isinstance(node, exp.Placeholder) and not node.this:
-                # by the token: one read again after the parser backs up keeps its number
-                numbers = self._chrono_positional
-                node.meta["index"] = numbers.setdefault(self._prev.start, len(numbers) + 1)
-            return node
-
-    for _name in _SPANNED:
-        setattr(Parser, _name, _spanning(getattr(Parser, _name)))
-    del _name
-
-    class Generator(SQLite.Generator):
+    class Generator(_TemporalGenerator, SQLite.Generator):
         TRANSFORMS: ClassVar = {
             **SQLite.Generator.TRANSFORMS,
             UnaryPlus: lambda self, e: f"+{self.sql(e, 'this')}",
         }
 
-        verbatim: spans.Verbatim | None = None
 
-        def sql(self, expression: Any, key: str | None = None, comment: bool = True) -> str:
-            if key is None and self.verbatim is not None and isinstance(expression, exp.Expr):
-                text = self.verbatim.text(expression)
-                if text is not None:
-                    # sqlglot writes a clause with the space before it
-                    return self.sep() + text if isinstance(expression, _CLAUSES) else text
-            return super().sql(expression, key, comment)
+class ChronoPostgres(Postgres):
+    """PostgreSQL's dialect with the temporal clauses.
 
-        def placeholder_sql(self, expression: exp.Placeholder) -> str:
-            index = expression.meta.get("index") if expression._meta else None
-            if index is not None:
-                return f"?{index}"
-            return super().placeholder_sql(expression)
+    Statements reach it with psycopg's placeholders (``sql/paramstyle.py``): positional
+    ``%s`` are numbered in text order and written back as ``%(_N)s``, so that a rewrite may
+    repeat one, and the call binds a mapping of ``_N`` to values.
+    """
 
-        def query_modifiers(self, expression: exp.Expr, *sqls: str) -> str:
-            # A query-wide clause (FROM a JOIN b ON ... AS OF ...) goes after the joins, where
-            # it was written; before them it would read as the first table's own clause.
-            as_of = expression.args.get(QUERY_AS_OF)
-            if not isinstance(as_of, exp.Version):
-                return super().query_modifiers(expression, *sqls)
-            joins = [self.sql(join) for join in expression.args.get("joins") or []]
-            rest = expression.copy()
-            rest.set("joins", None)
-            clause = self.sql(as_of)
-            if as_of.text("kind") == "AS OF" and as_of.name == "TIMESTAMP":
-                # the seed's syntax: FOR SYSTEM_TIME after a join without ON is the table's own
-                clause = f"AS OF TIMESTAMP {self.sql(as_of, 'expression')}"
-            return super().query_modifiers(rest, *sqls, *joins, self.seg(clause))
+    class Parser(_TemporalParser, Postgres.Parser):
+        QUERY_MODIFIER_PARSERS: ClassVar = _temporal_modifiers(
+            Postgres.Parser.QUERY_MODIFIER_PARSERS
+        )
 
-        def version_sql(self, expression: exp.Version) -> str:
-            kind = expression.text("kind")
-            point = self.sql(expression, "expression")
-            if expression.name == "TRANSACTION":
-                return f"AS OF TRANSACTION {point}"
-            if kind == "ALL":
-                return "FOR SYSTEM_TIME ALL"
-            if kind in ("BETWEEN", "FROM") and isinstance(expression.expression, exp.Tuple):
-                lo, hi = (self.sql(e) for e in expression.expression.expressions)
-                sep = "AND" if kind == "BETWEEN" else "TO"
-                return f"FOR SYSTEM_TIME {kind} {lo} {sep} {hi}"
-            return f"FOR SYSTEM_TIME {kind} {point}"
+    _note_spans(Parser)
+
+    class Generator(_TemporalGenerator, Postgres.Generator):
+        POSITIONAL = "%(_{})s"
 
 
 def _widen_trailing_as_of(select: exp.Select) -> None:
@@ -391,10 +439,16 @@ _OWN_PARSES = _OwnParses()
 logging.getLogger("sqlglot").addFilter(_OWN_PARSES)
 
 
-def parse(sql: str) -> list[exp.Expr]:
-    """Parse one or more ChronoSQL statements; raises sqlglot's ParseError (InputEnded where
-    the text stops short)."""
-    dialect = ChronoSQL()
+DIALECTS: dict[str, type[SQLite] | type[Postgres]] = {
+    "sqlite": ChronoSQL,
+    "postgresql": ChronoPostgres,
+}
+
+
+def parse(sql: str, backend: str = "sqlite") -> list[exp.Expr]:
+    """Parse one or more ChronoSQL statements in ``backend``'s SQL; raises sqlglot's
+    ParseError (InputEnded where the text stops short)."""
+    dialect = DIALECTS[backend]()
     parser = dialect.parser()
     _OWN_PARSES.parsing.on = True
     try:
@@ -413,15 +467,20 @@ def parse(sql: str) -> list[exp.Expr]:
 
 
 def to_sql(
-    expression: exp.Expr, *, verbatim: bool = False, comments: bool = True, copy: bool = True
+    expression: exp.Expr,
+    *,
+    verbatim: bool = False,
+    comments: bool = True,
+    copy: bool = True,
+    backend: str = "sqlite",
 ) -> str:
-    """Write an expression as SQLite SQL.
+    """Write an expression as ``backend``'s SQL.
 
     ``verbatim``: write each part a rewrite left as parsed as its source text (see
     ``sql/spans.py``), not in sqlglot's spelling, which can change what SQLite answers.
     ``copy=False``: the generator may change ``expression`` (for a tree made to be written).
     """
-    generator = ChronoSQL().generator(comments=comments)
+    generator = DIALECTS[backend]().generator(comments=comments)
     if verbatim:
         generator.verbatim = spans.Verbatim(generator.sql)
     return generator.generate(expression, copy=copy)
