@@ -10,12 +10,18 @@ ChronoDBError
 │       └── TimestampError a point in time that cannot be read (``value``)
 ├── SchemaError            unknown table or column (``table``, ``column``)
 ├── TransactionError       BEGIN inside a transaction, COMMIT outside one, ...
+│   ├── SerializationError a concurrent transaction conflicted; nothing was written, retry
+│   └── StatementTimeoutError the server's statement or lock timeout cancelled a statement
 ├── ClosedError            a call on a ChronoDB after its close()
 ├── ReadOnlyError          a write on a read-only database
 ├── IntegrityError         a constraint failed (also sqlite3.IntegrityError's meaning)
 ├── StorageError           the file cannot be read or written (disk full, I/O error)
-│   └── CorruptDatabaseError  a damaged file: malformed pages or ChronoDB metadata
-│       └── NotADatabaseError the file is not an SQLite database at all
+│   ├── CorruptDatabaseError  a damaged file: malformed pages or ChronoDB metadata
+│   │   └── NotADatabaseError the file is not an SQLite database at all
+│   └── ServerError        the PostgreSQL server cannot be used (``host``)
+│       ├── ServerUnavailableError  no connection: refused, unreachable, full
+│       ├── AuthenticationError     the server refused the user, password or database
+│       └── ConnectionLostError     the connection dropped; its open transaction is undone
 └── AuditError             the audit ledger's Merkle tree cannot answer (bad size or
                            index, a missing or overwritten node)
 
@@ -167,6 +173,38 @@ class CorruptDatabaseError(StorageError):
 
 class NotADatabaseError(CorruptDatabaseError):
     """The file is not an SQLite database (or its header is destroyed)."""
+
+
+class ServerError(StorageError):
+    """The PostgreSQL server cannot be used; ``host`` names it (``host:port``), ``path`` the
+    database's URL without its password."""
+
+    def __init__(self, message: str, *, host: str | None = None, path: str | None = None):
+        self.host = host
+        super().__init__(message, path=path)
+
+
+class ServerUnavailableError(ServerError):
+    """No connection to the server: refused, unreachable, timed out, or out of connections."""
+
+
+class AuthenticationError(ServerError):
+    """The server refused the user, the password, or the database named."""
+
+
+class ConnectionLostError(ServerError):
+    """The connection dropped; the transaction open on it was not applied. The next call
+    connects again."""
+
+
+class SerializationError(TransactionError):
+    """A concurrent transaction conflicted with this one (a serialization failure or a
+    deadlock); the server rolled this one back, nothing of it was written: retry it."""
+
+
+class StatementTimeoutError(TransactionError):
+    """A statement ran past the server's ``statement_timeout`` (or waited past
+    ``lock_timeout``) and was cancelled; its transaction was rolled back."""
 
 
 class AuditError(ChronoDBError):
