@@ -234,9 +234,10 @@ class ChronoDB:
             )
         self.options: dict[str, Any] = {"ml_optimizer": dict(ml_optimizer or {})}
         with _guard.opening(self.path):
+            # WAL once the file is set up: a refused adoption leaves the file as it was.
             self._backend = SQLiteBackend(
                 self.path,
-                wal=wal,
+                wal=False,
                 durability=durability,
                 timeout=timeout,
                 read_only=read_only,
@@ -276,6 +277,8 @@ class ChronoDB:
         self._last_verification: tuple[float, bool] | None = None
         with _guard.opening(self.path, self._backend.close):
             self._setup()
+            if wal:
+                self._backend.use_wal()
             self._backend.on_foreign_commit = self._follow_schema
             if ledger:
                 self._ledger = Ledger(self._conn, self._catalog)

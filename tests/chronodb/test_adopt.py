@@ -104,6 +104,28 @@ def test_adopt_false_refuses_a_file_with_unversioned_tables(app: Path) -> None:
     ChronoDB(app, adopt=False).close()  # nothing left to adopt
 
 
+def _file_state(path: Path) -> tuple[bytes, list[str]]:
+    """The file's bytes and the files SQLite keeps beside it (-wal, -shm, -journal)."""
+    beside = sorted(p.name for p in path.parent.glob(f"{path.name}-*"))
+    return path.read_bytes(), beside
+
+
+def test_refused_adoption_leaves_the_file_exactly_as_it_was(app: Path) -> None:
+    conn = sqlite3.connect(app)
+    conn.execute("PRAGMA user_version = 7")
+    conn.execute("PRAGMA application_id = 1234")
+    conn.close()
+    before = _file_state(app)
+    with pytest.raises(UnversionedTablesError):
+        ChronoDB(app, adopt=False)
+    assert _file_state(app) == before
+    conn = sqlite3.connect(app)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert conn.execute("PRAGMA user_version").fetchone() == (7,)
+    assert conn.execute("PRAGMA application_id").fetchone() == (1234,)
+    conn.close()
+
+
 def test_plan_says_what_adoption_will_do_and_writes_nothing(app: Path) -> None:
     plan = plan_adoption(app)
     assert sorted(t.name for t in plan.tables) == VERSIONED

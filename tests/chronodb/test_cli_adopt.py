@@ -14,6 +14,7 @@ from chronodb.cli import main
 
 def test_adopt_dry_run_says_what_it_would_do_and_writes_nothing(tmp_path: Path) -> None:
     path = make_app(tmp_path / "app.db")
+    before = path.read_bytes()
     result = CliRunner().invoke(main, ["adopt", str(path), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "6 table(s) to version, 30 row(s) as their first versions, about" in result.output
@@ -23,6 +24,8 @@ def test_adopt_dry_run_says_what_it_would_do_and_writes_nothing(tmp_path: Path) 
     assert "skip docs_data: shadow table of docs" in result.output
     assert "Dry run: nothing was written." in result.output
     assert not [n for n in schema_names(path) if n.startswith("_chrono_")]
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["app.db"]
 
 
 def test_adopt_versions_the_file_and_names_the_transaction(tmp_path: Path) -> None:

@@ -63,14 +63,9 @@ class SQLiteBackend:
         # 0.13 µs). Each runs to completion, so none is left holding a lock: a query stopped
         # part-way would be, so queries keep to their own cursors.
         self._own = self.conn.cursor()
-        if wal and path != ":memory:" and not read_only:
-            # Switching a new file to WAL needs it to itself: when several processes open
-            # it at once, SQLite may answer "locked" without calling the busy handler.
-            self._retry("PRAGMA journal_mode=WAL")
-            self._own.fetchall()  # the mode it answers; read, so the statement completes
-            # A versioned write dirties several pages (table, history, indexes, ledger) where
-            # plain SQLite dirties one: checkpoint after as many commits, not as many pages.
-            self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
+        self.read_only = read_only
+        if wal:
+            self.use_wal()
         self.conn.execute(f"PRAGMA synchronous={durability.upper()}")
         # SQLite's default, stated: a user's triggers behave as in plain SQLite (a trigger
         # updating its own table's row runs once; REPLACE fires no delete trigger). The rows
@@ -95,6 +90,18 @@ class SQLiteBackend:
         # Called, inside the write lock, when another connection has committed since this
         # one last wrote: the engine checks whether the schema changed (see allocate_tx).
         self.on_foreign_commit: Callable[[], None] | None = None
+
+    def use_wal(self) -> None:
+        """Put the file in WAL mode (it stays so); nothing for ``:memory:`` or read-only."""
+        if self.path == ":memory:" or self.read_only:
+            return
+        # Switching a new file to WAL needs it to itself: when several processes open
+        # it at once, SQLite may answer "locked" without calling the busy handler.
+        self._retry("PRAGMA journal_mode=WAL")
+        self._own.fetchall()  # the mode it answers; read, so the statement completes
+        # A versioned write dirties several pages (table, history, indexes, ledger) where
+        # plain SQLite dirties one: checkpoint after as many commits, not as many pages.
+        self.conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
 
     def _on_compile(self, *_action: object) -> int:
         """Note that SQLite compiled a statement; it allows everything.
