@@ -342,6 +342,7 @@ class ChronoDB:
             if missing:
                 tx, us = self._allocate()
                 adoption.version_tables(self._conn, missing, tx, us)
+                adoption.record(self._conn, missing, tx)
                 self._catalog.load(self._conn)
                 if self._ledger_wanted:
                     self._kinds = adoption.kinds(missing)
@@ -1223,14 +1224,20 @@ class ChronoDB:
 
     def transactions(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Committed write transactions, newest first: id, time and user; ``limit``: at
-        most that many."""
+        most that many. The transaction that adopted the file's tables (versioned the rows
+        other tools wrote) also says so: ``"kind": "adopt"`` and ``"tables"``, how many."""
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
         ):
             raise ChronoDBError(f"limit is a whole number, 0 or more; got {limit!r}")
         with self._lock:
             rows = timeline.transactions(self._conn, limit)
-        return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
+            adopted = adoption.recorded(self._conn)
+        found = [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
+        for entry in found:
+            if entry["tx_id"] in adopted:
+                entry.update(kind="adopt", tables=len(adopted[entry["tx_id"]]))
+        return found
 
     @property
     def closed(self) -> bool:

@@ -126,6 +126,25 @@ def test_refused_adoption_leaves_the_file_exactly_as_it_was(app: Path) -> None:
     conn.close()
 
 
+@pytest.mark.parametrize("ledger", [True, False])
+def test_transactions_name_the_adoption_and_its_table_count(app: Path, ledger: bool) -> None:
+    with ChronoDB(app, user="ops", ledger=ledger) as db:
+        db.execute("INSERT INTO users (name) VALUES ('after')")
+        db.execute("CREATE TABLE added (a TEXT)")
+    conn = sqlite3.connect(app)
+    conn.execute("CREATE TABLE other_tool (x INT)")
+    conn.execute("INSERT INTO other_tool VALUES (1)")
+    conn.commit()
+    conn.close()
+    with ChronoDB(app, user="ops", ledger=ledger) as db:
+        second, create, write, first = db.transactions()
+        assert db.transactions(limit=1) == [second]
+    assert (first["kind"], first["tables"], first["user"]) == ("adopt", len(VERSIONED), "ops")
+    assert (second["kind"], second["tables"]) == ("adopt", 1)
+    assert "kind" not in write and "kind" not in create
+    assert first["tx_id"] < write["tx_id"] < create["tx_id"] < second["tx_id"]
+
+
 def test_plan_says_what_adoption_will_do_and_writes_nothing(app: Path) -> None:
     plan = plan_adoption(app)
     assert sorted(t.name for t in plan.tables) == VERSIONED

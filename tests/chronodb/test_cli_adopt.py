@@ -38,7 +38,13 @@ def test_adopt_versions_the_file_and_names_the_transaction(tmp_path: Path) -> No
     with ChronoDB(path, adopt=False) as db:
         assert db.tables() == VERSIONED
         assert db.transactions() == [
-            {"tx_id": int(found[1]), "tx_time": db.transactions()[0]["tx_time"], "user": "ops"}
+            {
+                "tx_id": int(found[1]),
+                "tx_time": db.transactions()[0]["tx_time"],
+                "user": "ops",
+                "kind": "adopt",
+                "tables": 6,
+            }
         ]
         rows = db.execute(f"SELECT * FROM users AS OF TRANSACTION {found[1]}")
         assert sorted(tuple(r) for r in rows) == before
