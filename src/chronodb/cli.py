@@ -555,7 +555,10 @@ def export_command(db: str, target: str, as_of: str | None) -> None:
 
     TARGET has the tables with their own CREATE TABLE statements, their
     indexes, views and triggers, and no history, ChronoDB tables or
-    triggers: any SQLite tool can read and write it.
+    triggers: any SQLite tool can read and write it. As of T it has the
+    tables, columns and views of then; the notes printed after it name the
+    tables made from their recorded columns (changed since), left out (made
+    since) or written with their current rows (unversioned, such as FTS5).
     """
     require_file(db)
     report = export(db, target, as_of=as_of)

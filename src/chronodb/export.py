@@ -3,18 +3,28 @@
 The export holds the user's tables with their own CREATE TABLE statements, their indexes,
 views and triggers, and the rows the tables held at the point; no history, catalog, ledger,
 ChronoDB trigger or write guard. Any SQLite tool reads and writes it.
+
+At a past point each table is written as it was then: the tables that existed then (dropped
+ones too, renamed ones under their name of then), with the columns they had then, and the
+views of then. A table whose shape changed since has no CREATE TABLE statement of then on
+record: it is made from the catalog's columns (declared types, collations) and key, without
+its other constraints, indexes and triggers, and a note says so. Tables ChronoDB does not
+version (FTS5 and other virtual tables) have no past: they are written with their current
+rows, and a note says so.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chronodb.database import ChronoDB
-from chronodb.errors import ChronoDBError, ChronoDBWarning
+from chronodb.errors import ChronoDBError
+from chronodb.timepoint import to_micros
+from chronodb.versioning import timeline
+from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.tables import is_internal, quote, unversionable_tables
 
 BATCH_ROWS = 10_000
@@ -23,7 +33,7 @@ BATCH_ROWS = 10_000
 
 @dataclass
 class ExportReport:
-    """What :func:`export` wrote: rows per table, and what it left out or could not date."""
+    """What :func:`export` wrote: rows per table, and what it left out or wrote differently."""
 
     path: str
     as_of: Any
@@ -31,14 +41,27 @@ class ExportReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _point(as_of: Any) -> tuple[str, Any]:
-    """The AS OF clause and its parameter: a whole number is a transaction id, anything
-    else a time, as ``AS OF`` takes them."""
+@dataclass(frozen=True)
+class _Table:
+    """One table of the export: how it is made and where its rows come from."""
+
+    name: str
+    sql: str
+    select: str
+    params: tuple[int, ...] = ()
+    virtual: bool = False
+    own: bool = True
+    """Whether ``sql`` is the table's own statement: its indexes and triggers go with it."""
+
+
+def _bound(conn: sqlite3.Connection, as_of: Any) -> int:
+    """The point as a transaction bound: a whole number is a transaction id, anything else
+    a time, as ``AS OF`` takes them."""
     if isinstance(as_of, int) and not isinstance(as_of, bool):
-        return "AS OF TRANSACTION ?", as_of
+        return as_of
     if isinstance(as_of, str) and as_of.strip().isdigit():
-        return "AS OF TRANSACTION ?", int(as_of)
-    return "AS OF TIMESTAMP ?", as_of
+        return int(as_of)
+    return timeline.tx_at(conn, to_micros(as_of))
 
 
 def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
@@ -52,6 +75,86 @@ def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
         (kind, name, table, sql)
         for kind, name, table, sql in rows
         if not is_internal(name) and not is_internal(table) and table.lower() not in skipped
+    ]
+
+
+def _create_table(version: SchemaVersion) -> str:
+    """A CREATE TABLE statement for a table's shape: its columns' declared types and
+    collations, and its key."""
+    parts = []
+    for column in version.columns:
+        part = quote(column.name)
+        if column.decl_type:
+            part += f" {column.decl_type}"
+        if column.collated:
+            part += f" COLLATE {quote(column.collation)}"
+        parts.append(part)
+    if version.key_columns:
+        parts.append(f"PRIMARY KEY ({', '.join(quote(c.name) for c in version.key_columns)})")
+    return f"CREATE TABLE {quote(version.name)} ({', '.join(parts)})"
+
+
+def _now(schema: list[tuple[str, str, str, str]], virtual: set[str]) -> list[_Table]:
+    return [
+        _Table(name, sql, f"SELECT * FROM {quote(name)}", virtual=name in virtual)
+        for kind, name, _table, sql in schema
+        if kind == "table"
+    ]
+
+
+def _then(
+    catalog: Catalog,
+    schema: list[tuple[str, str, str, str]],
+    virtual: set[str],
+    tx: int,
+    report: ExportReport,
+) -> list[_Table]:
+    """The tables at transaction ``tx``, each with its columns of then; notes what differs."""
+    made = {name.lower(): sql for kind, name, _table, sql in schema if kind == "table"}
+    found: list[_Table] = []
+    for then in sorted((v for v in catalog.versions if v.covers_tx(tx)), key=lambda v: v.table_id):
+        now = next((v for v in catalog.versions_of(then.table_id) if v.to_tx is None), None)
+        own = (
+            now is not None
+            and (now.name, now.keys, now.columns) == (then.name, then.keys, then.columns)
+            and then.name.lower() in made
+        )
+        if not own:
+            since = "dropped" if now is None else "renamed" if now.name != then.name else "changed"
+            report.notes.append(
+                f"{then.name}: {since} since {report.as_of}, whose CREATE TABLE is not stored; "
+                "made from its columns and key, without its other constraints, indexes and "
+                "triggers"
+            )
+        select = f"SELECT * FROM {quote(then.name)} AS OF TRANSACTION ?"
+        sql = made[then.name.lower()] if own else _create_table(then)
+        found.append(_Table(then.name, sql, select, (tx,), own=own))
+    at_point = {t.name.lower() for t in found}
+    for kind, name, _table, sql in schema:
+        if kind != "table" or name.lower() in at_point:
+            continue
+        if catalog.current(name) is None:
+            report.notes.append(
+                f"{name}: not versioned, exported with its current rows, not those of "
+                f"{report.as_of}"
+            )
+            select = f"SELECT * FROM {quote(name)}"
+            found.append(_Table(name, sql, select, virtual=name in virtual))
+        else:
+            report.notes.append(f"{name}: did not exist at {report.as_of}, left out")
+    return found
+
+
+def _dependents(
+    schema: list[tuple[str, str, str, str]], tables: list[_Table], views: dict[str, str]
+) -> list[str]:
+    """The views, then the indexes and triggers of the tables written with their own SQL."""
+    own = {t.name.lower() for t in tables if t.own}
+    on = own | set(views)
+    return [*views.values()] + [
+        sql
+        for kind, _name, table, sql in schema
+        if kind in ("index", "trigger") and table.lower() in on
     ]
 
 
@@ -74,22 +177,6 @@ def _copy(
     return len(rows)
 
 
-def _read(db: ChronoDB, table: str, as_of: Any, versioned: set[str]) -> tuple[Any, list[str]]:
-    """The rows of ``table`` at the point (None: it did not exist then) and notes."""
-    if as_of is None or table not in versioned:
-        notes = []
-        if as_of is not None:
-            notes.append(f"{table}: not versioned, exported with its current rows")
-        return db.execute(f"SELECT * FROM {quote(table)}"), notes
-    clause, value = _point(as_of)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ChronoDBWarning)
-        result = db.execute(f"SELECT * FROM {quote(table)} {clause}", [value])
-    if any(issubclass(w.category, ChronoDBWarning) for w in caught) and not len(result):
-        return None, [f"{table}: did not exist at {as_of}, left out"]
-    return result, []
-
-
 def _is_chronodb(path: str | Path) -> bool:
     conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
@@ -103,7 +190,13 @@ def _is_chronodb(path: str | Path) -> bool:
 
 def export(source: str | Path, target: str | Path, *, as_of: Any = None) -> ExportReport:
     """Write a plain SQLite file at ``target`` of ``source``'s tables as they are now or, with
-    ``as_of`` (a transaction id or a time), as they were then. ``target`` must not exist."""
+    ``as_of`` (a transaction id or a time), as they were then. ``target`` must not exist.
+
+    At a past point the tables, their columns and the views are those of then; the report's
+    notes name each table made from its catalog columns (its shape changed since: other
+    constraints, indexes and triggers are not kept), each table that did not exist then,
+    and each unversioned table (FTS5), written with its current rows.
+    """
     if not Path(source).exists():
         raise ChronoDBError(f"No such database file: {source}")
     if Path(target).exists():
@@ -118,27 +211,27 @@ def export(source: str | Path, target: str | Path, *, as_of: Any = None) -> Expo
     out = sqlite3.connect(target, isolation_level=None)
     try:
         conn = db.connection
-        versioned = set(db.tables())
         schema = _schema(conn)
         virtual = set(unversionable_tables(conn))
+        if as_of is None:
+            tables = _now(schema, virtual)
+            views = {name.lower(): sql for kind, name, _t, sql in schema if kind == "view"}
+        else:
+            tx = _bound(conn, as_of)
+            catalog = Catalog()
+            catalog.load(conn)
+            tables = _then(catalog, schema, virtual, tx, report)
+            views = catalog.views.all_at("TRANSACTION", tx)
         out.execute("BEGIN")
-        left_out: set[str] = set()
-        for kind, name, _table, sql in schema:
-            if kind != "table":
-                continue
-            result, notes = _read(db, name, as_of, versioned)
-            report.notes += notes
-            if result is None:
-                left_out.add(name)
-                continue
-            out.execute(sql)
-            columns = _insertable(out, name) if name not in virtual else result.columns
-            report.rows[name] = _copy(out, name, columns, list(result), result.columns)
+        for table in tables:
+            out.execute(table.sql)
+            result = db.execute(table.select, list(table.params))
+            columns = result.columns if table.virtual else _insertable(out, table.name)
+            report.rows[table.name] = _copy(out, table.name, columns, list(result), result.columns)
         if as_of is None:
             _copy_sequences(conn, out)
-        for kind, _name, table, sql in schema:
-            if kind in ("index", "view", "trigger") and table not in left_out:
-                out.execute(sql)
+        for sql in _dependents(schema, tables, views):
+            out.execute(sql)
         out.execute("COMMIT")
     except BaseException:
         out.close()

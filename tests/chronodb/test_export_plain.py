@@ -110,3 +110,105 @@ def test_export_of_a_plain_file_points_to_adopt(tmp_path: Path) -> None:
     with pytest.raises(ChronoDBError, match=r"plain SQLite already .*chronodb adopt"):
         export(path, tmp_path / "out.db")
     assert not (tmp_path / "out.db").exists()
+
+
+def _shaped(path: Path) -> tuple[Path, int]:
+    """A ChronoDB file whose tables change shape after a point: returns it and the point."""
+    with ChronoDB(path) as db:
+        db.execute(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT NOT NULL, "
+            "gone INT, code TEXT COLLATE NOCASE)"
+        )
+        db.execute("CREATE INDEX items_label ON items (label)")
+        db.execute("CREATE TABLE dropped (k TEXT, n INT, v TEXT, PRIMARY KEY (k, n))")
+        db.execute("CREATE TABLE steady (id INTEGER PRIMARY KEY, n INT CHECK (n > 0))")
+        db.execute("CREATE INDEX steady_n ON steady (n)")
+        db.execute("CREATE VIEW labels AS SELECT label FROM items")
+        db.executemany(
+            "INSERT INTO items VALUES (?, ?, ?, ?)",
+            [(i, f"l{i}", i * 10, f"c{i}") for i in range(3)],
+        )
+        db.executemany("INSERT INTO dropped VALUES (?, ?, ?)", [("a", 1, "x"), ("b", 2, "y")])
+        db.execute("INSERT INTO steady VALUES (1, 5)")
+        point = db.transactions(limit=1)[0]["tx_id"]
+        db.execute("ALTER TABLE items RENAME COLUMN label TO title")
+        db.execute("DROP VIEW labels")
+        db.execute("ALTER TABLE items DROP COLUMN gone")
+        db.execute("ALTER TABLE items ADD COLUMN extra TEXT DEFAULT 'new'")
+        db.execute("UPDATE items SET title = 'changed' WHERE id = 0")
+        db.execute("DROP TABLE dropped")
+        db.execute("CREATE TABLE later (a INT)")
+        db.execute("UPDATE steady SET n = 6")
+    return path, point
+
+
+def test_export_as_of_a_point_writes_the_tables_and_columns_of_then(tmp_path: Path) -> None:
+    path, point = _shaped(tmp_path / "shaped.db")
+    target = tmp_path / "then.db"
+    report = export(path, target, as_of=point)
+    conn = sqlite3.connect(target)
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    assert names == {"items", "dropped", "steady"}
+    columns = [r[1:3] + r[5:] for r in conn.execute("PRAGMA table_info(items)")]
+    assert columns == [
+        ("id", "INTEGER", 1),
+        ("label", "TEXT", 0),
+        ("gone", "INT", 0),
+        ("code", "TEXT", 0),
+    ]
+    assert plain_rows(target, "items") == [(i, f"l{i}", i * 10, f"c{i}") for i in range(3)]
+    assert conn.execute("SELECT count(*) FROM items WHERE code = 'C1'").fetchone() == (1,)
+    assert [r[5] for r in conn.execute("PRAGMA table_info(dropped)")] == [1, 2, 0]
+    assert plain_rows(target, "dropped") == [("a", 1, "x"), ("b", 2, "y")]
+    assert plain_rows(target, "steady") == [(1, 5)]
+    source = sqlite3.connect(path)
+    create = "SELECT sql FROM sqlite_schema WHERE name = 'steady'"
+    assert conn.execute(create).fetchone() == source.execute(create).fetchone()
+    source.close()
+    others = (
+        "SELECT type, name FROM sqlite_schema WHERE type IN ('index', 'view') "
+        "AND sql IS NOT NULL ORDER BY name"
+    )
+    assert conn.execute(others).fetchall() == [("view", "labels"), ("index", "steady_n")]
+    assert conn.execute("SELECT * FROM labels ORDER BY 1").fetchall() == [("l0",), ("l1",), ("l2",)]
+    assert any(
+        n.startswith("items: changed since") and "without its other" in n for n in report.notes
+    )
+    assert any(n.startswith("dropped: dropped since") for n in report.notes)
+    assert f"later: did not exist at {point}, left out" in report.notes
+    assert not any(n.startswith("steady") for n in report.notes)
+    conn.execute("INSERT INTO items VALUES (9, 'more', NULL, NULL)")
+    conn.execute("INSERT INTO dropped VALUES ('a', 2, 'z')")
+    conn.commit()
+    conn.close()
+
+
+def test_export_as_of_every_transaction_matches_as_of(tmp_path: Path) -> None:
+    path, _point = _shaped(tmp_path / "shaped.db")
+    with ChronoDB(path, read_only=True) as db:
+        points = [t["tx_id"] for t in db.transactions()]
+    checked: set[str] = set()
+    for n, point in enumerate(points):
+        target = tmp_path / f"at{n}.db"
+        report = export(path, target, as_of=point)
+        with ChronoDB(path, read_only=True) as db:
+            for table in ("items", "dropped", "steady", "later"):
+                if table not in report.rows:
+                    continue
+                result = db.execute(f"SELECT * FROM {table} AS OF TRANSACTION ?", [point])
+                assert plain_rows(target, table) == sorted_rows(result), (point, table)
+                conn = sqlite3.connect(target)
+                exported = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+                conn.close()
+                assert exported == result.columns, (point, table)
+                checked.add(table)
+    assert checked == {"items", "dropped", "steady", "later"}
+
+
+def test_export_as_of_says_unversioned_tables_hold_their_current_rows(
+    app: tuple[Path, int], tmp_path: Path
+) -> None:
+    path, tx = app
+    report = export(path, tmp_path / "then.db", as_of=tx)
+    assert f"docs: not versioned, exported with its current rows, not those of {tx}" in report.notes
+    assert report.rows["docs"] == 5

@@ -82,6 +82,12 @@ class ViewHistory:
                 return definition.sql
         return None
 
+    def all_at(self, unit: str, value: int) -> dict[str, str]:
+        """Every view at a point: its name (lower case) -> its CREATE VIEW statement."""
+        names = [*self._by_name, *(n for n in self._now if n not in self._by_name)]
+        found = {name: self.at(name, unit, value) for name in names}
+        return {name: sql for name, sql in found.items() if sql is not None}
+
     def latest(self, name: str) -> str | None:
         """The view's definition now, or its last one if it was dropped."""
         lowered = name.lower()
