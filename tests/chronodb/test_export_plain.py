@@ -212,3 +212,19 @@ def test_export_as_of_says_unversioned_tables_hold_their_current_rows(
     report = export(path, tmp_path / "then.db", as_of=tx)
     assert f"docs: not versioned, exported with its current rows, not those of {tx}" in report.notes
     assert report.rows["docs"] == 5
+
+
+def test_export_as_of_leaves_out_a_unique_index_the_rows_of_then_break(tmp_path: Path) -> None:
+    path = tmp_path / "twins.db"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT)")
+        db.execute("INSERT INTO people (email) VALUES ('a@x'), ('a@x'), ('b@x')")
+        point = db.transactions(limit=1)[0]["tx_id"]
+        db.execute("DELETE FROM people WHERE id = 2")
+        db.execute("CREATE UNIQUE INDEX people_email ON people (email)")
+    report = export(path, tmp_path / "then.db", as_of=point)
+    assert plain_rows(tmp_path / "then.db", "people") == [(1, "a@x"), (2, "a@x"), (3, "b@x")]
+    assert any(n.startswith("people_email: left out, the rows of") for n in report.notes)
+    assert "people_email" not in schema_names(tmp_path / "then.db")
+    export(path, tmp_path / "now.db")
+    assert "people_email" in schema_names(tmp_path / "now.db")
