@@ -266,7 +266,10 @@ def shell_help(db: ChronoDB) -> str:
     if tables and latest:
         table = formatting.identifier(tables[0])
         tx, when = latest[0]["tx_id"], formatting.iso_time(latest[0]["tx_time"])
-        lines.append(f"  (this file's latest transaction is {tx}, at {when})")
+        what = ""
+        if latest[0].get("kind") == "adopt":
+            what = f", the adoption of {latest[0]['tables']} table(s) other tools made"
+        lines.append(f"  (this file's latest transaction is {tx}, at {when}{what})")
     else:
         table, tx, when = "t", "TX_ID", "2026-12-07T12:00:00Z"
         lines.append("  (no writes yet: TX_ID and the time stand for what .history shows later)")

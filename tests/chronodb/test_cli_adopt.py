@@ -77,3 +77,16 @@ def test_export_writes_a_plain_file_as_of_a_transaction(tmp_path: Path) -> None:
     assert plain_rows(tmp_path / "now.db", "settings") == [(f"k{i}", -1) for i in range(5)]
     twice = CliRunner().invoke(main, ["export", str(path), str(tmp_path / "now.db")])
     assert twice.exit_code == 1 and "exists already" in twice.output
+
+
+def test_shell_help_names_the_adoption_when_it_is_the_latest_transaction(tmp_path: Path) -> None:
+    path = make_app(tmp_path / "app.db")
+    CliRunner().invoke(main, ["adopt", str(path)])
+    out = CliRunner().invoke(main, ["shell", str(path)], input=".help\n").output
+    assert re.search(
+        r"latest transaction is \d+, at \S+, the adoption of 6 table\(s\) other tools made", out
+    ), out
+    with ChronoDB(path) as db:
+        db.execute("UPDATE settings SET v = 0")
+    out = CliRunner().invoke(main, ["shell", str(path)], input=".help\n").output
+    assert "latest transaction is" in out and "adoption" not in out
