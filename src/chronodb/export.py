@@ -196,7 +196,8 @@ def export(source: str | Path, target: str | Path, *, as_of: Any = None) -> Expo
     At a past point the tables, their columns and the views are those of then; the report's
     notes name each table made from its catalog columns (its shape changed since: other
     constraints, indexes and triggers are not kept), each table that did not exist then,
-    and each unversioned table (FTS5), written with its current rows.
+    each unversioned table (FTS5), written with its current rows, and each UNIQUE index
+    made since that the rows of then break, left out.
     """
     if not Path(source).exists():
         raise ChronoDBError(f"No such database file: {source}")
