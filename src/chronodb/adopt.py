@@ -15,6 +15,7 @@ from pathlib import Path
 
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
+from chronodb.layout import SCHEMA
 from chronodb.versioning.adoption import PROGRESS
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import (
@@ -104,7 +105,7 @@ def _read_only(path: str) -> sqlite3.Connection:
 def _unversioned(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
     """(tables to version, tables versioned already) of the file."""
     has_catalog = conn.execute(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_chrono_schema'"
+        f"SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '{SCHEMA}'"
     ).fetchone()
     if has_catalog is None:
         return user_tables(conn), []

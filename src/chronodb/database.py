@@ -42,6 +42,7 @@ from chronodb.errors import (
     TransactionError,
     UnversionedTablesError,
 )
+from chronodb.layout import ATOMIC
 from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.result import Result
 from chronodb.sql import pointnotes, temporal
@@ -862,19 +863,19 @@ class ChronoDB:
             self._ensure_tx()  # the transaction's record stays outside the savepoint
         mark, depth, had_ddl = self._mark(), len(self._savepoints), self._tx_has_ddl
         conn = self._conn
-        conn.execute("SAVEPOINT _chrono_atomic")
+        conn.execute(f"SAVEPOINT {ATOMIC}")
         try:
             yield
         except BaseException:
             if conn.in_transaction:  # a statement's ON CONFLICT ROLLBACK ends it all
-                conn.execute("ROLLBACK TO _chrono_atomic")
-                conn.execute("RELEASE _chrono_atomic")
+                conn.execute(f"ROLLBACK TO {ATOMIC}")
+                conn.execute(f"RELEASE {ATOMIC}")
             del self._savepoints[depth:]
             self._undo_to(mark)
             self._tx_has_ddl = had_ddl
             self._refresh_catalog()  # the catalog of a CREATE or ALTER just undone
             raise
-        conn.execute("RELEASE _chrono_atomic")
+        conn.execute(f"RELEASE {ATOMIC}")
 
     def _vacuum(self, sql: str, params: Params) -> Result:
         """VACUUM, unless it could give rows of a rowid-keyed table another row's history.

@@ -22,10 +22,11 @@ from typing import Any
 
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
+from chronodb.layout import META, is_internal
 from chronodb.timepoint import to_micros
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
-from chronodb.versioning.tables import is_internal, quote, unversionable_tables
+from chronodb.versioning.tables import quote, unversionable_tables
 
 BATCH_ROWS = 10_000
 """Rows written to the export per executemany."""
@@ -181,7 +182,7 @@ def _copy(
 def _is_chronodb(path: str | Path) -> bool:
     conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
-        found = "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_chrono_meta'"
+        found = f"SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '{META}'"
         return conn.execute(found).fetchone() is not None
     except sqlite3.DatabaseError as err:
         raise ChronoDBError(f"{path} is not a SQLite database: {err}") from err

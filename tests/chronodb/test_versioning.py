@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from chronodb import ChronoDB, ChronoDBWarning, SchemaError
-from chronodb.versioning.tables import WRITE_GUARD
+from chronodb.layout import WRITE_GUARD
 
 
 def rows(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:

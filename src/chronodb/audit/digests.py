@@ -27,8 +27,9 @@ from collections.abc import Iterable, Iterator, Set
 from itertools import groupby
 from operator import itemgetter
 
-from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, SEQ, TX, qualified, quote, seq_after
+from chronodb.layout import OP, ROWID_KEY, SEQ, TX
+from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.tables import qualified, quote, seq_after
 
 EMPTY = hashlib.sha256(b"[]").digest()
 

@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from chronodb.audit.digests import table_digests
 from chronodb.audit.leaf import Leaf
 from chronodb.errors import AuditError
+from chronodb.layout import TRANSACTIONS
 from chronodb.versioning.catalog import Catalog
 
 _AMENDING = (
-    "SELECT CAST(leaf AS BLOB) FROM main._chrono_tx WHERE leaf IS NOT NULL AND "
+    f"SELECT CAST(leaf AS BLOB) FROM main.{TRANSACTIONS} WHERE leaf IS NOT NULL AND "
     "(instr(leaf, CAST('PRUNE' AS BLOB)) OR instr(leaf, CAST('ERASE' AS BLOB))) ORDER BY tx_id"
 )
 
@@ -28,7 +29,8 @@ def recorded(conn: sqlite3.Connection, txs: Iterable[int]) -> dict[int, dict[int
     out: dict[int, dict[int, tuple]] = {}
     for tx in wanted:
         row = conn.execute(
-            "SELECT CAST(leaf AS BLOB) FROM main._chrono_tx WHERE tx_id = ? AND leaf IS NOT NULL",
+            f"SELECT CAST(leaf AS BLOB) FROM main.{TRANSACTIONS} "
+            "WHERE tx_id = ? AND leaf IS NOT NULL",
             (tx,),
         ).fetchone()
         if row is not None:

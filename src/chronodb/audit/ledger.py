@@ -24,47 +24,48 @@ from chronodb.audit.leaf import Amendment, header
 from chronodb.audit.leaf import encode as encode_leaf
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
+from chronodb.layout import DIGESTS, LEAF, LEDGER, LEDGER_HASH, MERKLE, SEQ, TRANSACTIONS, TX
 from chronodb.versioning.catalog import Catalog
-from chronodb.versioning.tables import LEAF, SEQ, TX, qualified, seq_after
+from chronodb.versioning.tables import qualified, seq_after
 
 BATCH = 65_536
 INDEX_EVERY = BATCH  # seals between a writer's indexings: the backlog a reader may meet
 
 LEDGER_DDL = (
-    "CREATE VIEW IF NOT EXISTS _chrono_ledger AS SELECT tx_id, leaf_index, leaf, leaf_hash "
-    "FROM _chrono_tx WHERE leaf IS NOT NULL",
-    "CREATE TABLE IF NOT EXISTS _chrono_ledger_hash ("
+    f"CREATE VIEW IF NOT EXISTS {LEDGER} AS SELECT tx_id, leaf_index, leaf, leaf_hash "
+    f"FROM {TRANSACTIONS} WHERE leaf IS NOT NULL",
+    f"CREATE TABLE IF NOT EXISTS {LEDGER_HASH} ("
     " leaf_hash BLOB PRIMARY KEY,"
     " tx_id INTEGER NOT NULL) WITHOUT ROWID",
-    "CREATE TABLE IF NOT EXISTS _chrono_digests ("
+    f"CREATE TABLE IF NOT EXISTS {DIGESTS} ("
     " tree_size INTEGER PRIMARY KEY,"
     " root BLOB NOT NULL,"
     " created REAL NOT NULL,"
     " signature BLOB,"
     " public_key BLOB)",
 )
-OBJECTS = frozenset(("_chrono_ledger", "_chrono_ledger_hash", "_chrono_digests", "_chrono_merkle"))
+OBJECTS = frozenset((LEDGER, LEDGER_HASH, DIGESTS, MERKLE))
 
 _NEWEST = (
-    "SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM main._chrono_tx "
+    f"SELECT leaf_index, tx_id, CAST(leaf_hash AS BLOB) FROM main.{TRANSACTIONS} "
     "WHERE leaf_index IS NOT NULL ORDER BY tx_id DESC LIMIT ?"
 )
 _INDEXED = (
-    "SELECT tx_id, leaf_index FROM main._chrono_tx WHERE leaf_index IS NOT NULL "
+    f"SELECT tx_id, leaf_index FROM main.{TRANSACTIONS} WHERE leaf_index IS NOT NULL "
     "ORDER BY tx_id DESC LIMIT 1"
 )
 _INDEX = (
-    "INSERT INTO main._chrono_tx (tx_id, tx_time, user, leaf_index, leaf, leaf_hash) "
+    f"INSERT INTO main.{TRANSACTIONS} (tx_id, tx_time, user, leaf_index, leaf, leaf_hash) "
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tx_id) DO UPDATE SET "
     "leaf_index = excluded.leaf_index, leaf = excluded.leaf, leaf_hash = excluded.leaf_hash"
 )
 
 
 def create(conn: sqlite3.Connection) -> None:
-    have = {r[1] for r in conn.execute("PRAGMA main.table_info(_chrono_tx)")}
+    have = {r[1] for r in conn.execute(f"PRAGMA main.table_info({TRANSACTIONS})")}
     for column, kind in (("leaf_index", "INTEGER"), ("leaf", "BLOB"), ("leaf_hash", "BLOB")):
         if column not in have:  # a file made before the ledger kept its leaves here
-            conn.execute(f"ALTER TABLE _chrono_tx ADD COLUMN {column} {kind}")
+            conn.execute(f"ALTER TABLE {TRANSACTIONS} ADD COLUMN {column} {kind}")
     for statement in LEDGER_DDL:
         conn.execute(statement)
     SQLiteNodeStore(conn)  # creates _chrono_merkle
@@ -241,7 +242,7 @@ class Ledger:
         if rows:
             self.tree.append_leaf_hashes(h for _, _, h in rows)
             self.conn.executemany(
-                "INSERT INTO main._chrono_ledger_hash (leaf_hash, tx_id) VALUES (?, ?)",
+                f"INSERT INTO main.{LEDGER_HASH} (leaf_hash, tx_id) VALUES (?, ?)",
                 ((h, t) for _, t, h in rows),
             )
         return len(rows)
@@ -267,7 +268,7 @@ class Ledger:
     def leaf_of(self, tx_id: int) -> tuple[int | None, bytes] | None:
         """(leaf_index, leaf) of one transaction, indexed or not (index None: not yet)."""
         row = self.conn.execute(
-            "SELECT leaf_index, CAST(leaf AS BLOB) FROM main._chrono_tx "
+            f"SELECT leaf_index, CAST(leaf AS BLOB) FROM main.{TRANSACTIONS} "
             "WHERE tx_id = ? AND leaf IS NOT NULL",
             (tx_id,),
         ).fetchone()
@@ -287,8 +288,8 @@ class Ledger:
     def leaves_after(self, tx_id: int) -> Iterator[bytes]:
         """The leaves of the transactions after ``tx_id``, in order (the reader's view)."""
         for (blob,) in self.conn.execute(
-            "SELECT CAST(leaf AS BLOB) FROM main._chrono_tx WHERE tx_id > ? AND leaf IS NOT NULL "
-            "ORDER BY tx_id",
+            f"SELECT CAST(leaf AS BLOB) FROM main.{TRANSACTIONS} "
+            "WHERE tx_id > ? AND leaf IS NOT NULL ORDER BY tx_id",
             (tx_id,),
         ):
             yield bytes(blob)
@@ -299,7 +300,7 @@ class Ledger:
     def find(self, digest: bytes) -> tuple[int, int, bytes] | None:
         """(leaf_index, tx_id, leaf) of the indexed leaf with this hash."""
         row = self.conn.execute(
-            "SELECT tx_id FROM main._chrono_ledger_hash WHERE leaf_hash = ?", (digest,)
+            f"SELECT tx_id FROM main.{LEDGER_HASH} WHERE leaf_hash = ?", (digest,)
         ).fetchone()
         if row is not None:
             tx_id = row[0]

@@ -43,6 +43,7 @@ from chronodb.audit.proofs import (
     node_hash,
 )
 from chronodb.errors import AuditError
+from chronodb.layout import MERKLE
 
 Node = tuple[int, int, bytes]
 """``(level, index, hash)`` of one complete subtree."""
@@ -114,7 +115,7 @@ class SQLiteNodeStore:
     transaction, and vanish with its rollback.
     """
 
-    def __init__(self, conn: sqlite3.Connection, table: str = "_chrono_merkle") -> None:
+    def __init__(self, conn: sqlite3.Connection, table: str = MERKLE) -> None:
         if not _IDENTIFIER.match(table):
             raise AuditError(f"not a plain table name: {table!r}")
         self._conn = conn

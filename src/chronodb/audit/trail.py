@@ -24,6 +24,7 @@ from chronodb.audit.proofs import (
 )
 from chronodb.audit.verify import DAMAGED, Problem, VerificationReport, verify
 from chronodb.errors import AuditError, ClosedError, CorruptDatabaseError
+from chronodb.layout import DIGESTS
 from chronodb.timepoint import iso, to_micros
 
 if TYPE_CHECKING:
@@ -270,7 +271,7 @@ class AuditTrail:
                 try:
                     self._ledger.catch_up()
                     self._db._conn.execute(
-                        "INSERT OR REPLACE INTO main._chrono_digests VALUES (?, ?, ?, ?, ?)",
+                        f"INSERT OR REPLACE INTO main.{DIGESTS} VALUES (?, ?, ?, ?, ?)",
                         (
                             made.tree_size,
                             bytes.fromhex(made.root),

@@ -33,9 +33,21 @@ from chronodb.audit.ledger import BATCH, unindexed_leaves
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, SQLiteNodeStore
 from chronodb.audit.proofs import HASH_SIZE, leaf_hash
 from chronodb.errors import AuditError, CorruptDatabaseError
+from chronodb.layout import (
+    DELETED,
+    DIGESTS,
+    LEDGER,
+    LEDGER_HASH,
+    MERKLE,
+    NEWEST,
+    OP,
+    ROWID_KEY,
+    TRANSACTIONS,
+    TX,
+)
 from chronodb.storage.filecheck import file_problems
-from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, qualified, quote
+from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.tables import qualified, quote
 
 _CURRENT = ("current row",)
 DAMAGED = "file damaged"
@@ -134,7 +146,7 @@ def _check_nodes(
     leaf_level: list[Problem] = []
     inner: list[Problem] = []
     for level, idx, digest in conn.execute(
-        "SELECT level, idx, CAST(hash AS BLOB) FROM main._chrono_merkle ORDER BY level, idx"
+        f"SELECT level, idx, CAST(hash AS BLOB) FROM main.{MERKLE} ORDER BY level, idx"
     ):
         want = store.get(level, idx)
         found += want is not None
@@ -155,7 +167,7 @@ def _check_nodes(
 def _wrote_history(conn: sqlite3.Connection, catalog: Catalog, tx_id: int) -> bool:
     for hist in sorted({v.hist for v in catalog.versions}):
         found = conn.execute(
-            f"SELECT 1 FROM {qualified(hist)} WHERE _chrono_tx = ? LIMIT 1", (tx_id,)
+            f"SELECT 1 FROM {qualified(hist)} WHERE {TX} = ? LIMIT 1", (tx_id,)
         ).fetchone()
         if found:
             return True
@@ -169,9 +181,7 @@ def _check_hash_index(
     want = {hashes[i]: tx_of_index[i] for i in range(stored_size)}
     got = {
         bytes(h): t
-        for h, t in conn.execute(
-            "SELECT CAST(leaf_hash AS BLOB), tx_id FROM main._chrono_ledger_hash"
-        )
+        for h, t in conn.execute(f"SELECT CAST(leaf_hash AS BLOB), tx_id FROM main.{LEDGER_HASH}")
     }
     if got == want:
         return []
@@ -182,7 +192,7 @@ def _check_hash_index(
     return [
         Problem(
             "ledger hash index edited",
-            f"{len(wrong)} entry(ies) of _chrono_ledger_hash differ from the leaves",
+            f"{len(wrong)} entry(ies) of {LEDGER_HASH} differ from the leaves",
             wrong[0] if wrong else None,
         )
     ]
@@ -210,18 +220,18 @@ def _check_current(conn: sqlite3.Connection, sv: SchemaVersion, limit: int = 5) 
     )
     # A key's newest version has its largest _chrono_seq (history is append-only), so one
     # pass over the key index finds them all, instead of one seek per key.
-    conn.execute("DROP TABLE IF EXISTS temp._chrono_newest")
+    conn.execute(f"DROP TABLE IF EXISTS temp.{NEWEST}")
     conn.execute(
-        f"CREATE TEMP TABLE _chrono_newest AS SELECT {old} FROM {hist} AS h WHERE h.rowid IN "
-        f"(SELECT max(rowid) FROM {hist} GROUP BY {', '.join(hist_keys)}) AND h.{OP} <> 'D'"
+        f"CREATE TEMP TABLE {NEWEST} AS SELECT {old} FROM {hist} AS h WHERE h.rowid IN "
+        f"(SELECT max(rowid) FROM {hist} GROUP BY {', '.join(hist_keys)}) AND h.{OP} <> '{DELETED}'"
     )
-    newest = "SELECT * FROM temp._chrono_newest"
+    newest = f"SELECT * FROM temp.{NEWEST}"
     n = len(cur_keys)
     try:
         edited = [tuple(r)[:n] for r in conn.execute(f"SELECT {cur} FROM {table} EXCEPT {newest}")]
         gone = [tuple(r)[:n] for r in conn.execute(f"{newest} EXCEPT SELECT {cur} FROM {table}")]
     finally:
-        conn.execute("DROP TABLE IF EXISTS temp._chrono_newest")
+        conn.execute(f"DROP TABLE IF EXISTS temp.{NEWEST}")
     by_key = " AND ".join(f"{k} IS ?" for k in hist_keys)
     here = " AND ".join(f"{k} IS ?" for k in cur_keys)
     problems = []
@@ -258,7 +268,7 @@ def _leaves(
     last_tx, size = 0, 0
     for index, tx_id, blob, stored in conn.execute(
         "SELECT leaf_index, tx_id, CAST(leaf AS BLOB), CAST(leaf_hash AS BLOB) "
-        "FROM main._chrono_ledger ORDER BY leaf_index"
+        f"FROM main.{LEDGER} ORDER BY leaf_index"
     ):
         last_tx, size = max(last_tx, tx_id), index + 1
         yield index, tx_id, bytes(blob), bytes(stored)
@@ -335,7 +345,7 @@ def _verify(
     # missing between its neighbours' leaves, else an inserted record
     tx_ids: set[int] = set()
     for tx_id, tx_time, user in conn.execute(
-        "SELECT tx_id, tx_time, user FROM main._chrono_tx ORDER BY tx_id"
+        f"SELECT tx_id, tx_time, user FROM main.{TRANSACTIONS} ORDER BY tx_id"
     ):
         tx_ids.add(tx_id)
         leaf = leaves.get(tx_id)
@@ -394,7 +404,7 @@ def _verify(
             MerkleTree(covered).append_leaf_hashes(hashes[:stored_size])
             problems += _check_nodes(conn, covered, tx_of_index, bad_leaves)
             problems += _check_hash_index(conn, hashes, tx_of_index, stored_size)
-    digests = conn.execute("SELECT tree_size, root FROM main._chrono_digests ORDER BY tree_size")
+    digests = conn.execute(f"SELECT tree_size, root FROM main.{DIGESTS} ORDER BY tree_size")
     checked_digests = 0
     for tree_size, saved_root in digests:
         checked_digests += 1

@@ -20,6 +20,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
+from chronodb.layout import HISTORY, PREFIX
 from chronodb.optimizer.plan import TableStats, explain, indexes_used, quote
 from chronodb.sql.dialect import parse
 from chronodb.versioning.tables import qualified
@@ -171,7 +172,7 @@ def indexable(table: str) -> bool:
     lowered = table.lower()
     if lowered.startswith("sqlite_"):
         return False
-    return not lowered.startswith("_chrono_") or lowered.startswith("_chrono_h")
+    return not lowered.startswith(PREFIX) or lowered.startswith(HISTORY)
 
 
 def existing_covers(stats: TableStats, candidate: Candidate) -> str | None:

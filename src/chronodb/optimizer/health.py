@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chronodb.formatting import iso_time
+from chronodb.layout import TX
 from chronodb.optimizer.plan import quote
 from chronodb.versioning.tables import qualified
 from chronodb.versioning.timeline import tx_at
@@ -66,7 +67,7 @@ def _tables(db: ChronoDB, page_size: int, now_us: int) -> list[dict[str, Any]]:
         rows = _scalar(db, f"SELECT count(*) FROM {qualified(name)}")
         history_rows = _scalar(db, f"SELECT count(*) FROM {qualified(hist)}")
         last_day = _scalar(
-            db, f"SELECT count(*) FROM {qualified(hist)} WHERE _chrono_tx > ?", (before_day,)
+            db, f"SELECT count(*) FROM {qualified(hist)} WHERE {TX} > ?", (before_day,)
         )
         indexes = [
             r[0]
@@ -135,8 +136,8 @@ def _prunable(db: ChronoDB, hist: str, keys: tuple[str, ...], older_tx: int) -> 
         _scalar(
             db,
             f"SELECT count(*) FROM {qualified(hist)} AS a WHERE EXISTS (SELECT 1 FROM "
-            f"{qualified(hist)} AS b WHERE {same_key} AND b._chrono_tx > a._chrono_tx "
-            "AND b._chrono_tx <= ?)",
+            f"{qualified(hist)} AS b WHERE {same_key} AND b.{TX} > a.{TX} "
+            f"AND b.{TX} <= ?)",
             (older_tx,),
         )
     )

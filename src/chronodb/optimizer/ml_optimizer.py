@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chronodb.errors import ConfigError
+from chronodb.layout import HISTORY, INTERNAL_LIKE, KEY_SET
 from chronodb.optimizer.advisor import (
     Candidate,
     WhatIf,
@@ -46,7 +47,7 @@ _OPTIONS = ("enabled", "training_interval", "auto_apply", "sample_rate")
 _MIN_CALLS = 5  # a fingerprint this frequent is worth an index ...
 _SLOW_NS = 5_000_000  # ... and so is one this slow (5 ms at p50)
 _MIN_STATEMENTS_FOR_DROP = 500
-_HISTORY = re.compile(r"^_chrono_[hk]\d+_(.+)$", re.I)  # history tables and key sets
+_HISTORY = re.compile(rf"^(?:{HISTORY}|{KEY_SET})\d+_(.+)$", re.I)  # history tables and key sets
 
 
 @dataclass
@@ -316,7 +317,7 @@ class MLOptimizer:
         with self._db._lock:
             rows = conn.execute(
                 "SELECT name, tbl_name, sql FROM sqlite_schema WHERE type = 'index' "
-                "AND sql IS NOT NULL AND tbl_name NOT LIKE '\\_chrono\\_%' ESCAPE '\\'"
+                f"AND sql IS NOT NULL AND tbl_name NOT LIKE {INTERNAL_LIKE}"
             ).fetchall()
             for name, table, sql in rows:
                 if name in used or "UNIQUE" in str(sql).upper().split("INDEX")[0]:

@@ -26,12 +26,13 @@ from typing import Any, Protocol
 
 from chronodb.audit.ledger import unindexed_leaves
 from chronodb.audit.proofs import leaf_hash
+from chronodb.layout import LEDGER, SEQ, TX
 from chronodb.server.frames import text_frame
 from chronodb.sql.snapshots import changes_by_tx
 from chronodb.timepoint import to_micros
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
-from chronodb.versioning.tables import SEQ, TX, qualified, seq_after
+from chronodb.versioning.tables import qualified, seq_after
 
 log = logging.getLogger("chronodb.server")
 _MAX_FAILURES = 5
@@ -107,9 +108,7 @@ class Reader:
         if cookie != self.catalog.schema_cookie:
             self.catalog.load(self.conn)
             self.has_ledger = bool(
-                self.conn.execute(
-                    "SELECT 1 FROM sqlite_schema WHERE name = '_chrono_ledger'"
-                ).fetchone()
+                self.conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{LEDGER}'").fetchone()
             )
 
     def tx_hashes(self, lo: int, hi: int) -> dict[int, str]:
@@ -117,7 +116,7 @@ class Reader:
         if not self.has_ledger:
             return {}
         rows = self.conn.execute(
-            "SELECT tx_id, leaf_hash FROM main._chrono_ledger WHERE tx_id > ? AND tx_id <= ?",
+            f"SELECT tx_id, leaf_hash FROM main.{LEDGER} WHERE tx_id > ? AND tx_id <= ?",
             (lo, hi),
         )
         hashes = {tx: bytes(digest).hex() for tx, digest in rows}

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from chronodb import notes
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError, ReadOnlyError, SchemaError
+from chronodb.layout import INTERNAL_LIKE
 from chronodb.result import Result
 from chronodb.server import jsonin
 from chronodb.server.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -33,8 +34,8 @@ from chronodb.versioning.tables import quote
 _REFUSED = re.compile(r"\s*(ATTACH|DETACH|VACUUM)\b", re.I)
 _TRANSACTION_CONTROL = (Route.BEGIN, Route.COMMIT, Route.ROLLBACK, Route.SAVEPOINT)
 _LIST_TABLES = (
-    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE '\\_chrono\\_%' "
-    "ESCAPE '\\' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+    f"SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE {INTERNAL_LIKE} "
+    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
 )
 
 

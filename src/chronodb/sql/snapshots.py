@@ -1,6 +1,7 @@
 """SQL over history tables: a table as of one transaction, and its versions over a range.
 
-These are the only places that know how history is laid out (see versioning/tables.py).
+These are the only places that know how history is laid out (see versioning/tables.py;
+the names are ``layout``'s).
 """
 
 from __future__ import annotations
@@ -8,18 +9,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
-from chronodb.versioning.catalog import ROWID_KEY, Column, SchemaVersion
-from chronodb.versioning.tables import (
+from chronodb.layout import (
+    DELETED,
+    FROM,
+    NEXT,
     OP,
+    PREV,
+    ROW,
+    ROWID_KEY,
     SEQ,
+    TO,
     TX,
-    key_list,
     keys_of,
     null_keys_of,
-    qualified,
-    quote,
-    seq_after,
 )
+from chronodb.versioning.catalog import Column, SchemaVersion
+from chronodb.versioning.tables import key_list, qualified, quote, seq_after
 from chronodb.versioning.timeline import Epoch, time_of, tx_at_micros, user_of
 
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
@@ -105,7 +110,7 @@ def as_of(
         return (
             f"SELECT {select_list('h')} FROM {h} AS h "
             f"WHERE h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {match} "
-            f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) AND h.{OP} <> 'D'"
+            f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) AND h.{OP} <> '{DELETED}'"
         )
 
     def newest_of(key_set: str, eq: str, order: str) -> str:
@@ -113,7 +118,7 @@ def as_of(
         return (
             f"SELECT {select_list('k')} FROM {key_set} AS k "
             f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key} "
-            f"AND h2.{TX} <= {tx_ref} ORDER BY {order} LIMIT 1) WHERE h.{OP} <> 'D'"
+            f"AND h2.{TX} <= {tx_ref} ORDER BY {order} LIMIT 1) WHERE h.{OP} <> '{DELETED}'"
         )
 
     found = newest_of(key_set, "=", f"h2.{TX} DESC")
@@ -139,30 +144,30 @@ def versions(
     h = qualified(sv.hist)
     keylist = key_list(sv.keys)
     select = [projected(f"v.{quote(c.hist)}", c) for c in sv.columns]
-    select += [f"v._chrono_from / 1e6 AS {PERIOD[0]}", f"v._chrono_to / 1e6 AS {PERIOD[1]}"]
-    end, seen = "w._chrono_next", ""
+    select += [f"v.{FROM} / 1e6 AS {PERIOD[0]}", f"v.{TO} / 1e6 AS {PERIOD[1]}"]
+    end, seen = f"w.{NEXT}", ""
     if dropped is not None:
-        end, seen = f"coalesce(w._chrono_next, {int(dropped)})", f" AND v.{TX} < {int(dropped)}"
+        end, seen = f"coalesce(w.{NEXT}, {int(dropped)})", f" AND v.{TX} < {int(dropped)}"
     return (
         f"SELECT {_with_rowid(select, 'v', sv, rowid)} FROM (SELECT w.*, "
-        f"{time_of(f'w.{TX}')} AS _chrono_from, {time_of(end)} AS _chrono_to "
+        f"{time_of(f'w.{TX}')} AS {FROM}, {time_of(end)} AS {TO} "
         f"FROM (SELECT *, lead({TX}) OVER (PARTITION BY {keylist} ORDER BY {TX}, {SEQ}) "
-        f"AS _chrono_next FROM {h}) AS w) AS v "
-        f"WHERE v.{OP} <> 'D' AND v._chrono_next IS NOT v.{TX}{seen} AND ({condition})"
+        f"AS {NEXT} FROM {h}) AS w) AS v "
+        f"WHERE v.{OP} <> '{DELETED}' AND v.{NEXT} IS NOT v.{TX}{seen} AND ({condition})"
     )
 
 
 def range_condition(kind: str, lo: str | None, hi: str | None) -> str:
     """SQL:2011 period predicates, on microsecond bounds."""
-    end_after = "(v._chrono_to IS NULL OR v._chrono_to > {lo})"
+    end_after = f"(v.{TO} IS NULL OR v.{TO} > {{lo}})"
     if kind == "ALL":
         return "1"
     if kind == "BETWEEN":
-        return f"v._chrono_from <= {hi} AND " + end_after.format(lo=lo)
+        return f"v.{FROM} <= {hi} AND " + end_after.format(lo=lo)
     if kind == "FROM":
-        return f"v._chrono_from < {hi} AND " + end_after.format(lo=lo)
+        return f"v.{FROM} < {hi} AND " + end_after.format(lo=lo)
     if kind == "CONTAINED IN":
-        return f"v._chrono_from >= {lo} AND v._chrono_to IS NOT NULL AND v._chrono_to <= {hi}"
+        return f"v.{FROM} >= {lo} AND v.{TO} IS NOT NULL AND v.{TO} <= {hi}"
     raise ValueError(kind)
 
 
@@ -258,18 +263,18 @@ def _change_columns(sv: SchemaVersion, shapes: Sequence[SchemaVersion] = ()) -> 
         for k, n in zip(sv.keys, key_select(sv), strict=True)
     ]
     return (
-        f"CASE WHEN v.{OP} = 'D' THEN 'DELETE' WHEN {_P_ALIVE} THEN 'UPDATE' "
+        f"CASE WHEN v.{OP} = '{DELETED}' THEN 'DELETE' WHEN {_P_ALIVE} THEN 'UPDATE' "
         f"ELSE 'INSERT' END AS operation, v.{TX} AS tx_id, "
         f"{time_of(f'v.{TX}')} / 1e6 AS tx_time, {user_of(f'v.{TX}')} AS user, "
         f"{', '.join(keys)}, "
         f"CASE WHEN {_P_ALIVE} THEN {obj('p')} END AS before, "
-        f"CASE WHEN v.{OP} <> 'D' THEN {obj('v')} END AS after"
+        f"CASE WHEN v.{OP} <> '{DELETED}' THEN {obj('v')} END AS after"
     )
 
 
-_P_ALIVE = f"(p.{OP} IS NOT NULL AND p.{OP} <> 'D')"
+_P_ALIVE = f"(p.{OP} IS NOT NULL AND p.{OP} <> '{DELETED}')"
 # A tombstone of a key that was not alive (e.g. inserted and deleted in one transaction).
-_NOT_EMPTY = f"NOT (v.{OP} = 'D' AND NOT {_P_ALIVE})"
+_NOT_EMPTY = f"NOT (v.{OP} = '{DELETED}' AND NOT {_P_ALIVE})"
 
 
 def changes(
@@ -290,12 +295,12 @@ def changes(
     keylist = key_list(sv.keys)
     return (
         f"SELECT {_change_columns(sv, shapes)} "
-        f"FROM (SELECT x.*, x.rowid AS _chrono_row, lag(x.rowid) OVER "
-        f"(PARTITION BY {keylist} ORDER BY x.{TX}, x.rowid) AS _chrono_prev FROM {h} AS x) AS v "
-        f"LEFT JOIN {h} AS p ON p.rowid = v._chrono_prev "
+        f"FROM (SELECT x.*, x.rowid AS {ROW}, lag(x.rowid) OVER "
+        f"(PARTITION BY {keylist} ORDER BY x.{TX}, x.rowid) AS {PREV} FROM {h} AS x) AS v "
+        f"LEFT JOIN {h} AS p ON p.rowid = v.{PREV} "
         f"WHERE v.{TX} > {tx_at_micros(lo, epoch)} AND v.{TX} <= {tx_at_micros(hi, epoch)} "
         f"AND {_NOT_EMPTY} "
-        f"ORDER BY v.{TX}, v._chrono_row"
+        f"ORDER BY v.{TX}, v.{ROW}"
     )
 
 

@@ -18,6 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError, TimestampError
+from chronodb.layout import KEY_PARAM, POINT_PARAM
 from chronodb.sql import snapshots
 from chronodb.sql.classify import code_of
 from chronodb.sql.dialect import QUERY_AS_OF, InputEnded, parse, to_sql
@@ -35,9 +36,6 @@ from chronodb.sql.rules.system_time import replace_temporal_tables
 from chronodb.timepoint import MAX_EPOCH, to_micros
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.timeline import tx_at_micros
-
-POINT_PREFIX = "_chrono_p"
-KEY_PREFIX = "_chrono_k"
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,7 +431,7 @@ def bind(
             p.recent = _recent(p, resolved, catalog, final)
     if mapping:
         bound: Any = dict(params)  # type: ignore[arg-type]
-        bound.update({f"{POINT_PREFIX}{i}": v for i, v in enumerate(values)})
+        bound.update({f"{POINT_PARAM}{i}": v for i, v in enumerate(values)})
     else:
         bound = list(params or ())
         if len(bound) < p.positional:
@@ -512,7 +510,7 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
     def build(table: exp.Table, version: exp.Version) -> str:
         ref, sv = next(refs)
         idx = ref.points
-        name = [f":{POINT_PREFIX}{i}" for i in idx]
+        name = [f":{POINT_PARAM}{i}" for i in idx]
         if ref.kind == "CHANGES":
             assert sv is not None
             return snapshots.changes(
@@ -542,14 +540,14 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
     if not mapping:
         for node in tree.find_all(exp.Placeholder):
             name = str(node.this or "")
-            if name.startswith(POINT_PREFIX):
+            if name.startswith(POINT_PARAM):
                 node.set("this", None)
-                node.meta["index"] = p.positional + int(name[len(POINT_PREFIX) :]) + 1
+                node.meta["index"] = p.positional + int(name[len(POINT_PARAM) :]) + 1
     for node in tree.find_all(exp.Placeholder):
         name = str(node.this or "")
-        if name.startswith(KEY_PREFIX):  # the user's own positional parameter, repeated
+        if name.startswith(KEY_PARAM):  # the user's own positional parameter, repeated
             node.set("this", None)
-            node.meta["index"] = int(name[len(KEY_PREFIX) :])
+            node.meta["index"] = int(name[len(KEY_PARAM) :])
     return to_sql(tree, verbatim=True, copy=False)
 
 
@@ -609,7 +607,7 @@ def _value_ref(value: exp.Expr) -> str | None:
         if value.this:
             return f":{value.this}"
         index = value.meta.get("index") if value._meta else None
-        return None if index is None else f":{KEY_PREFIX}{index}"
+        return None if index is None else f":{KEY_PARAM}{index}"
     if isinstance(value, exp.Literal) or (
         isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal)
     ):

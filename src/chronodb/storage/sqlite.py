@@ -8,12 +8,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from chronodb.errors import ChronoDBError, TransactionError
+from chronodb.layout import TRANSACTIONS, WRITE_GUARD
 from chronodb.versioning import timeline
-from chronodb.versioning.tables import NOW_TABLE, SET_NOW, WRITE_GUARD
+from chronodb.versioning.tables import NOW_TABLE, SET_NOW
 
 # A transaction's id is its time (versioning/timeline.py); most write no record.
-_RECORD = "INSERT INTO main._chrono_tx (tx_id, tx_time, user) VALUES (?, ?, ?)"
-_DISCARD = "DELETE FROM main._chrono_tx WHERE tx_id = ?"
+_RECORD = f"INSERT INTO main.{TRANSACTIONS} (tx_id, tx_time, user) VALUES (?, ?, ?)"
+_DISCARD = f"DELETE FROM main.{TRANSACTIONS} WHERE tx_id = ?"
 _UNKNOWN = object()
 R = TypeVar("R")
 S = TypeVar("S")

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 
+from chronodb.layout import META
 from chronodb.versioning.tables import register_table
 
 PROGRESS: ContextVar[Callable[[int], None] | None] = ContextVar("adoption_progress", default=None)
@@ -35,7 +36,7 @@ _KEY = "adopt "
 def record(conn: sqlite3.Connection, tables: Sequence[str], tx: int) -> None:
     """Note in the open transaction ``tx`` that it is the adoption of ``tables``."""
     conn.execute(
-        "INSERT INTO main._chrono_meta (key, value) VALUES (?, ?)",
+        f"INSERT INTO main.{META} (key, value) VALUES (?, ?)",
         (f"{_KEY}{tx}", json.dumps(list(tables))),
     )
 
@@ -43,7 +44,7 @@ def record(conn: sqlite3.Connection, tables: Sequence[str], tx: int) -> None:
 def recorded(conn: sqlite3.Connection) -> dict[int, list[str]]:
     """The file's adoptions: transaction id -> the tables it versioned."""
     rows = conn.execute(
-        "SELECT key, value FROM main._chrono_meta WHERE substr(key, 1, ?) = ?",
+        f"SELECT key, value FROM main.{META} WHERE substr(key, 1, ?) = ?",
         (len(_KEY), _KEY),
     )
     return {int(key[len(_KEY) :]): json.loads(value) for key, value in rows}

@@ -14,12 +14,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chronodb.errors import CorruptDatabaseError
+from chronodb.layout import (
+    ERASURES,
+    META,
+    NULL_KEYS,
+    ROWID_KEY,
+    SCHEMA,
+    TRANSACTIONS,
+    history_of,
+)
 from chronodb.versioning import timeline, views
 from chronodb.versioning.columns import BINARY
 
-CATALOG_DDL = """
-CREATE TABLE IF NOT EXISTS _chrono_meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS _chrono_tx (
+CATALOG_DDL = f"""
+CREATE TABLE IF NOT EXISTS {META} (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS {TRANSACTIONS} (
     tx_id   INTEGER PRIMARY KEY,
     tx_time INTEGER NOT NULL,          -- microseconds since the epoch, strictly increasing
     user    TEXT,
@@ -27,7 +36,7 @@ CREATE TABLE IF NOT EXISTS _chrono_tx (
     leaf    BLOB,                      -- the transaction's own row: sealing then writes no
     leaf_hash BLOB                     -- page the transaction did not already write
 );
-CREATE TABLE IF NOT EXISTS _chrono_schema (
+CREATE TABLE IF NOT EXISTS {SCHEMA} (
     id       INTEGER PRIMARY KEY,
     table_id INTEGER NOT NULL,
     name     TEXT NOT NULL,
@@ -40,7 +49,7 @@ CREATE TABLE IF NOT EXISTS _chrono_schema (
     to_tx    INTEGER,
     to_us    INTEGER
 );
-CREATE TABLE IF NOT EXISTS _chrono_erasures (
+CREATE TABLE IF NOT EXISTS {ERASURES} (
     id       INTEGER PRIMARY KEY,
     table_name TEXT NOT NULL,
     row_key  TEXT NOT NULL,            -- JSON of the erased key
@@ -57,8 +66,6 @@ CATALOG_STATEMENTS: tuple[str, ...] = (
     views.DDL,
 )
 """Every statement that sets up the catalog; each creates one object, IF NOT EXISTS."""
-
-ROWID_KEY = "_chrono_rowid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +125,7 @@ def _row_to_version(row: Iterable) -> SchemaVersion:
         version = _read_row(values)
     except (ValueError, TypeError, RecursionError) as err:
         raise CorruptDatabaseError(
-            f"ChronoDB's metadata is damaged: _chrono_schema row {values[0]!r} cannot be "
+            f"ChronoDB's metadata is damaged: {SCHEMA} row {values[0]!r} cannot be "
             f"read ({type(err).__name__}: {err})"
         ) from err
     return version
@@ -181,7 +188,7 @@ class Catalog:
         cookie = conn.execute("PRAGMA schema_version").fetchone()[0]
         rows = conn.execute(
             "SELECT id, table_id, name, hist, keys, columns, from_tx, from_us, to_tx, to_us "
-            "FROM main._chrono_schema ORDER BY id"
+            f"FROM main.{SCHEMA} ORDER BY id"
         ).fetchall()
         self.versions = [_row_to_version(r) for r in rows]
         by_name: dict[str, list[SchemaVersion]] = {}
@@ -190,9 +197,9 @@ class Catalog:
         self._by_name = by_name
         self.epoch = timeline.epoch(conn)
         held = conn.execute(
-            "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name GLOB '_chrono_n*'"
+            f"SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name GLOB '{NULL_KEYS}*'"
         )
-        self.null_keyed = frozenset("_chrono_h" + r[0][len("_chrono_n") :] for r in held)
+        self.null_keyed = frozenset(history_of(r[0]) for r in held)
         self.views.load(conn)
         self.schema_cookie = cookie
 

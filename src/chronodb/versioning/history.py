@@ -8,9 +8,21 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from chronodb.errors import ChronoDBError, SchemaError
+from chronodb.layout import (
+    DELETED,
+    ERASURES,
+    GONE,
+    INSERTED,
+    OP,
+    ROWID_KEY,
+    TX,
+    UPDATED,
+    keys_of,
+    null_keys_of,
+)
 from chronodb.timepoint import from_micros, to_micros
-from chronodb.versioning.catalog import ROWID_KEY, Catalog, SchemaVersion
-from chronodb.versioning.tables import OP, TX, key_list, keys_of, null_keys_of, qualified, quote
+from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.tables import key_list, qualified, quote
 from chronodb.versioning.timeline import time_of, tx_at, user_of
 
 
@@ -127,7 +139,7 @@ def prune(
             f"SELECT h.rowid, h.{TX}, {key_list(sv.keys, 'h')} FROM {h} AS h "
             f"WHERE (h.{TX} < ?1 AND EXISTS (SELECT 1 FROM "
             f"{h} AS n WHERE {same} AND n.{TX} > h.{TX} AND n.{TX} <= ?1)) "
-            f"OR (h.{OP} = 'D' AND h.{TX} <= ?1)"
+            f"OR (h.{OP} = '{DELETED}' AND h.{TX} <= ?1)"
         )
         rows = conn.execute(doomed, (cut_tx,)).fetchall()
         if not rows:
@@ -135,17 +147,17 @@ def prune(
         if before is not None:
             # The doomed versions' transactions, and each such key's oldest survivor (which
             # may be rewritten as the key's insert below).
-            conn.execute("CREATE TEMP TABLE IF NOT EXISTS _chrono_gone (rid INTEGER PRIMARY KEY)")
-            conn.execute("DELETE FROM temp._chrono_gone")
-            conn.executemany("INSERT INTO temp._chrono_gone VALUES (?)", ((r[0],) for r in rows))
+            conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {GONE} (rid INTEGER PRIMARY KEY)")
+            conn.execute(f"DELETE FROM temp.{GONE}")
+            conn.executemany(f"INSERT INTO temp.{GONE} VALUES (?)", ((r[0],) for r in rows))
             match = " AND ".join(f"s.{quote(k)} IS d.{quote(k)}" for k in sv.keys)
             survivors = conn.execute(
                 f"SELECT DISTINCT (SELECT min(s.{TX}) FROM {h} AS s WHERE {match} AND s.rowid "
-                f"NOT IN (SELECT rid FROM temp._chrono_gone)) FROM {h} AS d "
-                f"WHERE d.rowid IN (SELECT rid FROM temp._chrono_gone)"
+                f"NOT IN (SELECT rid FROM temp.{GONE})) FROM {h} AS d "
+                f"WHERE d.rowid IN (SELECT rid FROM temp.{GONE})"
             )
             firsts = {r[0] for r in survivors if r[0] is not None}
-            conn.execute("DELETE FROM temp._chrono_gone")
+            conn.execute(f"DELETE FROM temp.{GONE}")
             before({r[1] for r in rows} | firsts)
         touched.update((r[1], sv.table_id) for r in rows)
         conn.executemany(f"DELETE FROM {h} WHERE rowid = ?", ((r[0],) for r in rows))
@@ -160,11 +172,13 @@ def prune(
             )
         # The oldest surviving version of each key must read as its insert.
         first = conn.execute(
-            f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE {OP} = 'U' AND NOT EXISTS "
+            f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE {OP} = '{UPDATED}' AND NOT EXISTS "
             f"(SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} < h.{TX})"
         ).fetchall()
         touched.update((r[1], sv.table_id) for r in first)
-        conn.executemany(f"UPDATE {h} SET {OP} = 'I' WHERE rowid = ?", ((r[0],) for r in first))
+        conn.executemany(
+            f"UPDATE {h} SET {OP} = '{INSERTED}' WHERE rowid = ?", ((r[0],) for r in first)
+        )
     return removed, touched
 
 
@@ -208,7 +222,7 @@ def erase(
             conn.execute(f"DELETE FROM {qualified(sv.name)} WHERE {cond}", keys)
         conn.execute(f"DELETE FROM {qualified(sv.hist)} AS h WHERE {_match(sv)}", keys)
     conn.execute(
-        "INSERT INTO main._chrono_erasures (table_name, row_key, versions, tx_id, user, reason) "
+        f"INSERT INTO main.{ERASURES} (table_name, row_key, versions, tx_id, user, reason) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         (sv.name, json.dumps(keys, default=str), removed, tx, user, reason),
     )

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import sqlite3
 
+from chronodb.layout import SEQ, TRANSACTIONS, TX, TX_MARKS
 from chronodb.sql.snapshots import as_of
 from chronodb.storage.filecheck import file_problems
 from chronodb.versioning.catalog import Catalog
-from chronodb.versioning.tables import SEQ, TX, qualified, quote
+from chronodb.versioning.tables import qualified, quote
 from chronodb.versioning.timeline import epoch, last_tx, marked
 
 
@@ -38,13 +39,13 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog, *, quick: bool = F
 def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[str]) -> None:
     backwards = conn.execute(
         "SELECT tx_id FROM (SELECT tx_id, tx_time, lag(tx_time) OVER (ORDER BY tx_id) AS prev "
-        "FROM main._chrono_tx) WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
+        f"FROM main.{TRANSACTIONS}) WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
     ).fetchone()
     if backwards is not None:
         problems.append(f"transaction {backwards[0]} is not later than the one before it")
     origin, last_counted = epoch(conn)
     mistimed = conn.execute(
-        "SELECT tx_id FROM main._chrono_tx WHERE tx_id > ? AND tx_time <> tx_id + ? "
+        f"SELECT tx_id FROM main.{TRANSACTIONS} WHERE tx_id > ? AND tx_time <> tx_id + ? "
         "ORDER BY tx_id LIMIT 1",
         (last_counted, origin),
     ).fetchone()
@@ -52,16 +53,17 @@ def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[st
         problems.append(f"transaction {mistimed[0]}'s record gives a time other than its id says")
     # Every marked counted transaction has a mark with its time, and no mark names another.
     unmarked, stray = conn.execute(
-        f"SELECT (SELECT count(*) FROM main._chrono_tx AS t WHERE t.tx_id <= ?1 AND "
+        f"SELECT (SELECT count(*) FROM main.{TRANSACTIONS} AS t WHERE t.tx_id <= ?1 AND "
         f"{marked('t.tx_id')} AND "
-        "NOT EXISTS (SELECT 1 FROM main._chrono_tx_mark AS m WHERE m.tx_time = t.tx_time "
-        "AND m.tx_id = t.tx_id)), (SELECT count(*) FROM main._chrono_tx_mark AS m WHERE NOT EXISTS "
-        "(SELECT 1 FROM main._chrono_tx AS t WHERE t.tx_id = m.tx_id AND t.tx_time = m.tx_time))",
+        f"NOT EXISTS (SELECT 1 FROM main.{TX_MARKS} AS m WHERE m.tx_time = t.tx_time "
+        f"AND m.tx_id = t.tx_id)), (SELECT count(*) FROM main.{TX_MARKS} AS m WHERE NOT EXISTS "
+        f"(SELECT 1 FROM main.{TRANSACTIONS} AS t "
+        "WHERE t.tx_id = m.tx_id AND t.tx_time = m.tx_time))",
         (last_counted,),
     ).fetchone()
     if unmarked or stray:
         problems.append(
-            f"_chrono_tx_mark: {unmarked} transaction(s) without their mark, {stray} mark(s) "
+            f"{TX_MARKS}: {unmarked} transaction(s) without their mark, {stray} mark(s) "
             "naming no transaction: points in time may resolve wrongly"
         )
     newest = last_tx(conn)
@@ -73,7 +75,7 @@ def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[st
             f"SELECT count(*), min(h.{TX}) FROM {qualified(hist)} AS h "
             f"WHERE typeof(h.{TX}) <> 'integer' OR h.{TX} <= 0 OR h.{TX} > ?2 OR "
             f"(h.{TX} <= ?1 AND NOT EXISTS "
-            f"(SELECT 1 FROM main._chrono_tx AS t WHERE t.tx_id = h.{TX}))",
+            f"(SELECT 1 FROM main.{TRANSACTIONS} AS t WHERE t.tx_id = h.{TX}))",
             (last_counted, newest),
         ).fetchone()
         if dangling[0]:

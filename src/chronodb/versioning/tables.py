@@ -33,18 +33,35 @@ import math
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from chronodb.versioning.catalog import ROWID_KEY, Catalog, Column, SchemaVersion
+from chronodb import layout
+from chronodb.layout import (
+    DEFAULT_PROBE,
+    DELETED,
+    HISTORY,
+    INSERTED,
+    LEAF,
+    NOW,
+    OP,
+    PREFIX,
+    ROWID_KEY,
+    SCHEMA,
+    SEQ,
+    TX,
+    UPDATED,
+    WRITE_GUARD,
+    guard_names,
+    history,
+    history_index,
+    is_internal,
+    keys_of,
+    notes_of,
+    null_keys_of,
+)
+from chronodb.versioning.catalog import Catalog, Column, SchemaVersion
 from chronodb.versioning.columns import BINARY, affinity, collations, history_type
 from chronodb.versioning.unique import other_uniques
 
-TX = "_chrono_tx"
-OP = "_chrono_op"
-SEQ = "_chrono_seq"  # rowid alias: history order survives VACUUM
-LEAF = "_chrono_leaf"
-"""The audit ledger's leaf of the transaction whose last version of the table this row is
-(``audit/ledger.py``): a page the write dirties anyway, where a transaction record would
-cost a page of its own. NULL on every other row."""
-CURRENT_TX = "(SELECT tx FROM temp._chrono_now)"
+CURRENT_TX = f"(SELECT tx FROM temp.{NOW})"
 """The open transaction, as the backend sets it in a one-row TEMP table of its connection.
 
 Transactions write no record to read it from (``timeline``), and a Python function called
@@ -52,30 +69,16 @@ per history row cost about 0.7 µs a row (sqlite3 takes the GIL back for each ca
 table is the connection's own and costs no page of the file; the triggers that read it are
 TEMP triggers, since a trigger stored in the file may not name a TEMP object."""
 NOW_TABLE = (
-    "CREATE TEMP TABLE IF NOT EXISTS _chrono_now (tx INTEGER)",
-    "INSERT INTO temp._chrono_now (tx) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM temp._chrono_now)",
+    f"CREATE TEMP TABLE IF NOT EXISTS {NOW} (tx INTEGER)",
+    f"INSERT INTO temp.{NOW} (tx) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM temp.{NOW})",
 )
-SET_NOW = "UPDATE temp._chrono_now SET tx = ?"
-WRITE_GUARD = "write_through_chronodb"
-"""A collation only ChronoDB's connections define (``storage/sqlite.py``), named by each
-versioned table's guard triggers (:func:`create_guard`) in a condition that never holds.
-SQLite looks it up when it compiles a write, so any other connection's INSERT, UPDATE or
-DELETE on a versioned table fails at once ("no such collation sequence:
-write_through_chronodb") and changes nothing: it has none of ChronoDB's TEMP history
-triggers, so its change would have no version. Reads are not affected. A collation, not a
-function: a function in a trigger makes SQLite journal every statement in case it fails
-(about 1 µs a row of a batched UPDATE), a comparison does not."""
+SET_NOW = f"UPDATE temp.{NOW} SET tx = ?"
 
 
 def key_list(keys: Sequence[str], alias: str | None = None) -> str:
     """The quoted key columns, comma-separated (history and key set name them alike)."""
     prefix = "" if alias is None else f"{alias}."
     return ", ".join(prefix + quote(k) for k in keys)
-
-
-def keys_of(hist: str) -> str:
-    """The key set of history table ``_chrono_h{N}_{name}``: ``_chrono_k{N}_{name}``."""
-    return "_chrono_k" + hist[len("_chrono_h") :]
 
 
 def create_key_set(
@@ -95,11 +98,6 @@ def create_key_set(
         f"PRIMARY KEY ({keylist})) WITHOUT ROWID"
     )
     conn.execute(f"{_add_keys(hist, keys)} SELECT {keylist} FROM {qualified(hist)}")
-
-
-def null_keys_of(hist: str) -> str:
-    """The table of ``hist``'s keys that hold a NULL: ``_chrono_n{N}_{name}``."""
-    return "_chrono_n" + hist[len("_chrono_h") :]
 
 
 def create_null_keys(
@@ -192,11 +190,6 @@ def qualified(name: str) -> str:
     return "main." + quote(name)
 
 
-def is_internal(name: str) -> bool:
-    lowered = name.lower()
-    return lowered.startswith(("_chrono_", "sqlite_"))
-
-
 def table_shape(conn: sqlite3.Connection, name: str) -> tuple[list[tuple[str, str]], list[str]]:
     """The table's visible columns (name, declared type) and its primary key columns."""
     info = conn.execute(f"PRAGMA main.table_xinfo({quote(name)})").fetchall()
@@ -214,7 +207,7 @@ def table_collations(conn: sqlite3.Connection, name: str) -> dict[str, str]:
 
 
 def _fresh(name: str, taken: set[str]) -> str:
-    base = name if not name.lower().startswith("_chrono_") else f"c_{name}"
+    base = name if not name.lower().startswith(PREFIX) else f"c_{name}"
     candidate, n = base, 1
     while candidate.lower() in taken:
         n += 1
@@ -225,7 +218,7 @@ def _fresh(name: str, taken: set[str]) -> str:
 
 def _insert_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: int) -> SchemaVersion:
     cur = conn.execute(
-        "INSERT INTO main._chrono_schema (table_id, name, hist, keys, columns, from_tx, from_us) "
+        f"INSERT INTO main.{SCHEMA} (table_id, name, hist, keys, columns, from_tx, from_us) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
             sv.table_id,
@@ -243,9 +236,7 @@ def _insert_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: in
 
 
 def close_version(conn: sqlite3.Connection, sv: SchemaVersion, tx: int, us: int) -> None:
-    conn.execute(
-        "UPDATE main._chrono_schema SET to_tx = ?, to_us = ? WHERE id = ?", (tx, us, sv.id)
-    )
+    conn.execute(f"UPDATE main.{SCHEMA} SET to_tx = ?, to_us = ? WHERE id = ?", (tx, us, sv.id))
 
 
 BATCH_ROWS = 50_000
@@ -285,10 +276,9 @@ def register_table(
     ``on_rows``: called with the number of rows each batch of first versions copied.
     """
     cols, pk = table_shape(conn, name)
-    table_id = conn.execute(
-        "SELECT coalesce(max(table_id), 0) + 1 FROM main._chrono_schema"
-    ).fetchone()[0]
-    hist = f"_chrono_h{table_id}_{name}"
+    next_id = f"SELECT coalesce(max(table_id), 0) + 1 FROM main.{SCHEMA}"
+    table_id = conn.execute(next_id).fetchone()[0]
+    hist = history(table_id, name)
     taken = {TX.lower(), OP.lower(), SEQ, LEAF, ROWID_KEY}
     collated = table_collations(conn, name)
     columns = tuple(
@@ -304,7 +294,9 @@ def register_table(
         f"{OP} TEXT, " + ", ".join(key_defs + col_defs) + f", {LEAF} BLOB)"
     )
     keylist = key_list(keys)
-    conn.execute(f"CREATE UNIQUE INDEX {quote(hist + '_key')} ON {quote(hist)} ({keylist}, {TX})")
+    conn.execute(
+        f"CREATE UNIQUE INDEX {quote(history_index(hist))} ON {quote(hist)} ({keylist}, {TX})"
+    )
     sv = _insert_version(
         conn, SchemaVersion(0, table_id, name, hist, keys, columns, tx, us, None, None), tx, us
     )
@@ -312,7 +304,7 @@ def register_table(
     src = ", ".join(["rowid"] * (not pk) + [quote(c.name) for c in columns])
     dst = ", ".join([ROWID_KEY] * (not pk) + [quote(c.hist) for c in columns])
     copy = (
-        f"INSERT INTO {qualified(hist)} ({TX}, {OP}, {dst}) SELECT ?, 'I', {src} "
+        f"INSERT INTO {qualified(hist)} ({TX}, {OP}, {dst}) SELECT ?, '{INSERTED}', {src} "
         f"FROM {qualified(name)}"
     )
     if on_rows is None or not has_rowid(conn, name):
@@ -378,7 +370,7 @@ def stored_default(conn: sqlite3.Connection, decl_type: str, default: str | None
     """
     if default is None:
         return None
-    probe = "_chrono_default_probe"
+    probe = DEFAULT_PROBE
     conn.execute(f"DROP TABLE IF EXISTS temp.{probe}")
     conn.execute(f"CREATE TEMP TABLE {probe} (c {decl_type} DEFAULT {default})")
     try:
@@ -405,7 +397,10 @@ def _upsert(sv: SchemaVersion, op: str, row: str, cols: Sequence[Column]) -> str
         + [f"{row}.{quote(c.name)}" for c in cols]
     )
     keylist = key_list(sv.keys)
-    sets = [f"{OP} = CASE WHEN {OP} = 'I' AND excluded.{OP} = 'U' THEN 'I' ELSE excluded.{OP} END"]
+    sets = [
+        f"{OP} = CASE WHEN {OP} = '{INSERTED}' AND excluded.{OP} = '{UPDATED}' THEN '{INSERTED}' "
+        f"ELSE excluded.{OP} END"
+    ]
     sets += [f"{quote(c.hist)} = excluded.{quote(c.hist)}" for c in cols if c.hist not in sv.keys]
     return (
         f"INSERT INTO {quote(sv.hist)} ({', '.join(names)}) VALUES ({', '.join(values)}) "
@@ -424,7 +419,7 @@ def _still_so(sv: SchemaVersion, op: str, cols: Sequence[Column]) -> str:
     'U' unless the row is there with exactly these values, a 'D' while the key is there.
     """
     same = [_holds(sv, "excluded")]
-    if op != "D":
+    if op != DELETED:
         keyed = {c.name for c in sv.key_columns}
         same += [
             f"NOT ({differs(f'o.{quote(c.name)}', f'excluded.{quote(c.hist)}', c)})"
@@ -432,7 +427,7 @@ def _still_so(sv: SchemaVersion, op: str, cols: Sequence[Column]) -> str:
             if c.name not in keyed
         ]
     there = f"EXISTS (SELECT 1 FROM main.{quote(sv.name)} AS o WHERE {' AND '.join(same)})"
-    return f"NOT {there}" if op == "D" else there
+    return f"NOT {there}" if op == DELETED else there
 
 
 def _holds(sv: SchemaVersion, keys: str) -> str:
@@ -514,13 +509,7 @@ def differs(old: str, new: str, column: Column) -> str:
 def trigger_names(sv: SchemaVersion) -> list[str]:
     """The history triggers' names: the first four on every table, the next four only on
     tables :func:`_replaced` covers, the last two on those with null keys."""
-    suffixes = ("ai", "au", "ak", "ad", "bi", "bu", "ri", "ru", "ni", "nk")
-    return [f"{sv.hist}_{suffix}" for suffix in suffixes]
-
-
-def notes_of(hist: str) -> str:
-    """The TEMP table noting the keys of rows a write of ``hist``'s table may REPLACE away."""
-    return "_chrono_r" + hist[len("_chrono_h") :]
+    return layout.trigger_names(sv.hist)
 
 
 def _replaced(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
@@ -563,7 +552,7 @@ def _replaced(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
 
     tombstones = (
         f"INSERT INTO {quote(sv.hist)} ({TX}, {OP}, {keylist}) "
-        f"SELECT {CURRENT_TX}, 'D', {key_list(sv.keys, 'n')} FROM {note} AS n "
+        f"SELECT {CURRENT_TX}, '{DELETED}', {key_list(sv.keys, 'n')} FROM {note} AS n "
         f"WHERE NOT EXISTS (SELECT 1 FROM {t} AS o WHERE {_holds(sv, 'n')}) "
         f"ON CONFLICT ({keylist}, {TX}) DO UPDATE SET {OP} = excluded.{OP}; DELETE FROM {note};"
     )
@@ -609,13 +598,13 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     ai, au, ak, ad = (quote(n) for n in trigger_names(sv)[:4])
     conn.execute(
         f"CREATE TEMP TRIGGER {ai} AFTER INSERT ON {t} "
-        f"BEGIN {_upsert(sv, 'I', 'NEW', cols)} {add_key} END"
+        f"BEGIN {_upsert(sv, INSERTED, 'NEW', cols)} {add_key} END"
     )
     # A key change that changes other columns too fires this one as well; its 'U' for the
     # new key is overwritten by the 'I' of the trigger below, in either order (see _upsert).
     conn.execute(
         f"CREATE TEMP TRIGGER {au} AFTER UPDATE ON {t} WHEN {changed} "
-        f"BEGIN {_upsert(sv, 'U', 'NEW', cols)} END"
+        f"BEGIN {_upsert(sv, UPDATED, 'NEW', cols)} END"
     )
     # A key changes only when the UPDATE names a key column or the rowid (by any of its
     # names; SQLite matches the list by name): for every other UPDATE, SQLite leaves this
@@ -626,10 +615,11 @@ def create_triggers(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     conn.execute(
         f"CREATE TEMP TRIGGER {ak} AFTER UPDATE OF {', '.join(of_names.values())} ON {t} "
         f"WHEN {moved} BEGIN "
-        f"{_upsert(sv, 'D', 'OLD', tomb)} {_upsert(sv, 'I', 'NEW', cols)} {add_key} END"
+        f"{_upsert(sv, DELETED, 'OLD', tomb)} {_upsert(sv, INSERTED, 'NEW', cols)} {add_key} END"
     )
     conn.execute(
-        f"CREATE TEMP TRIGGER {ad} AFTER DELETE ON {t} BEGIN {_upsert(sv, 'D', 'OLD', tomb)} END"
+        f"CREATE TEMP TRIGGER {ad} AFTER DELETE ON {t} "
+        f"BEGIN {_upsert(sv, DELETED, 'OLD', tomb)} END"
     )
     _replaced(conn, sv)
     null_keys = conn.execute(
@@ -653,16 +643,12 @@ def drop_triggers(conn: sqlite3.Connection, sv: SchemaVersion, schema: str = "te
         conn.execute(f"DROP TRIGGER IF EXISTS {schema}.{quote(name)}")
 
 
-def guard_names(sv: SchemaVersion) -> list[str]:
-    return [f"_chrono_guard{sv.table_id}_{kind}" for kind in ("i", "u", "d")]
-
-
 def create_guard(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     """Refuse writes to ``sv``'s table from connections that are not ChronoDB's (see
     ``WRITE_GUARD``). Stored in the file, unlike the history triggers; they follow the table
     through ALTER TABLE and go with it on DROP TABLE."""
     t = quote(sv.name)
-    for name, event in zip(guard_names(sv), ("INSERT", "UPDATE", "DELETE"), strict=True):
+    for name, event in zip(guard_names(sv.table_id), ("INSERT", "UPDATE", "DELETE"), strict=True):
         conn.execute(
             f"CREATE TRIGGER IF NOT EXISTS {quote(name)} BEFORE {event} ON {t} "
             f"WHEN '' < '' COLLATE {WRITE_GUARD} BEGIN SELECT 1; END"
@@ -680,11 +666,11 @@ def install_triggers(conn: sqlite3.Connection, catalog: Catalog) -> None:
     """
     stale = conn.execute(
         "SELECT DISTINCT name FROM sqlite_temp_schema "
-        "WHERE type = 'trigger' AND name GLOB '_chrono_h*'"
+        f"WHERE type = 'trigger' AND name GLOB '{HISTORY}*'"
     ).fetchall()
     for (name,) in stale:
         conn.execute(
-            f"CREATE TEMP TRIGGER IF NOT EXISTS {quote(name)} AFTER INSERT ON temp._chrono_now "
+            f"CREATE TEMP TRIGGER IF NOT EXISTS {quote(name)} AFTER INSERT ON temp.{NOW} "
             "BEGIN SELECT 1; END"
         )
         conn.execute(f"DROP TRIGGER temp.{quote(name)}")

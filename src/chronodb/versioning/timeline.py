@@ -28,15 +28,23 @@ import sqlite3
 from typing import NamedTuple
 
 from chronodb.errors import CorruptDatabaseError
+from chronodb.layout import (
+    ERASURES,
+    HISTORY,
+    META,
+    SCHEMA,
+    SEQ,
+    TRANSACTIONS,
+    TX,
+    TX_MARKS,
+    VIEWS,
+)
 
 MARK_EVERY = 32
 
 DDL = (
-    "CREATE TABLE IF NOT EXISTS _chrono_tx_mark ("
-    "tx_time INTEGER PRIMARY KEY, tx_id INTEGER NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS {TX_MARKS} (tx_time INTEGER PRIMARY KEY, tx_id INTEGER NOT NULL)",
 )
-OLD_TRIGGERS = ("_chrono_tx_mark_ai", "_chrono_tx_mark_ad")
-"""The triggers that kept the marks in file format 3."""
 
 
 class Epoch(NamedTuple):
@@ -59,12 +67,12 @@ def marked(tx_id: str) -> str:
 
 
 FILL = (
-    "INSERT OR REPLACE INTO main._chrono_tx_mark (tx_time, tx_id) "
-    f"SELECT tx_time, tx_id FROM main._chrono_tx WHERE {marked('tx_id')}"
+    f"INSERT OR REPLACE INTO main.{TX_MARKS} (tx_time, tx_id) "
+    f"SELECT tx_time, tx_id FROM main.{TRANSACTIONS} WHERE {marked('tx_id')}"
 )
 """Marks for transactions recorded before the marks table existed (a file's upgrade)."""
 
-ORIGIN = "(SELECT CAST(value AS INTEGER) FROM main._chrono_meta WHERE key = 'origin')"
+ORIGIN = f"(SELECT CAST(value AS INTEGER) FROM main.{META} WHERE key = 'origin')"
 """The file's origin, in SQL (a constant subquery: SQLite works it out once a statement)."""
 
 
@@ -72,25 +80,24 @@ def set_origin(conn: sqlite3.Connection, now_us: int) -> None:
     """Give a file its origin, once: new ids start after any counted ones, at ``now_us`` or
     after the last counted transaction's time, whichever is later."""
     last_id, last_time = conn.execute(
-        "SELECT coalesce(max(tx_id), 0), coalesce(max(tx_time), 0) FROM main._chrono_tx"
+        f"SELECT coalesce(max(tx_id), 0), coalesce(max(tx_time), 0) FROM main.{TRANSACTIONS}"
     ).fetchone()
     origin = max(now_us, last_time + 1) - last_id - 1
     conn.execute(
-        "INSERT OR IGNORE INTO main._chrono_meta (key, value) VALUES ('origin', ?), ('counted', ?)",
+        f"INSERT OR IGNORE INTO main.{META} (key, value) VALUES ('origin', ?), ('counted', ?)",
         (str(origin), str(last_id)),
     )
 
 
 def epoch(conn: sqlite3.Connection) -> Epoch:
     values = dict(
-        conn.execute("SELECT key, value FROM main._chrono_meta WHERE key IN ('origin', 'counted')")
+        conn.execute(f"SELECT key, value FROM main.{META} WHERE key IN ('origin', 'counted')")
     )
     try:
         return Epoch(int(values.get("origin", 0)), int(values.get("counted", 0)))
     except (ValueError, TypeError) as err:
         raise CorruptDatabaseError(
-            f"ChronoDB's metadata is damaged: _chrono_meta's origin or counted is not a "
-            f"number ({err})"
+            f"ChronoDB's metadata is damaged: {META}'s origin or counted is not a number ({err})"
         ) from err
 
 
@@ -103,11 +110,11 @@ def tx_at_micros(ref: str, at: Epoch) -> str:
     if not at.counted:
         return f"coalesce({ref} - {at.origin}, 0)"
     start = (
-        f"coalesce((SELECT m.tx_id FROM main._chrono_tx_mark AS m WHERE m.tx_time <= {ref} "
+        f"coalesce((SELECT m.tx_id FROM main.{TX_MARKS} AS m WHERE m.tx_time <= {ref} "
         "ORDER BY m.tx_time DESC LIMIT 1), 0)"
     )
     after = (
-        f"(SELECT t.tx_id FROM main._chrono_tx AS t WHERE t.tx_id >= {start} "
+        f"(SELECT t.tx_id FROM main.{TRANSACTIONS} AS t WHERE t.tx_id >= {start} "
         f"AND t.tx_time > {ref} ORDER BY t.tx_id LIMIT 1)"
     )
     # One scalar subquery: SQLite runs it once per statement and keeps the value, where a
@@ -125,26 +132,26 @@ def tx_at(conn: sqlite3.Connection, micros: int) -> int:
 
 def time_of(tx: str) -> str:
     """SQL for the commit time (µs) of transaction ``tx`` (an SQL expression; NULL stays NULL)."""
-    record = f"(SELECT t.tx_time FROM main._chrono_tx AS t WHERE t.tx_id = {tx})"
+    record = f"(SELECT t.tx_time FROM main.{TRANSACTIONS} AS t WHERE t.tx_id = {tx})"
     return f"coalesce({record}, {tx} + {ORIGIN})"
 
 
 def user_of(tx: str) -> str:
     """SQL for the user of transaction ``tx``: that of the last record at or before it."""
     return (
-        f"(SELECT t.user FROM main._chrono_tx AS t WHERE t.tx_id <= {tx} "
+        f"(SELECT t.user FROM main.{TRANSACTIONS} AS t WHERE t.tx_id <= {tx} "
         "ORDER BY t.tx_id DESC LIMIT 1)"
     )
 
 
-LAST_USER = "SELECT user FROM main._chrono_tx ORDER BY tx_id DESC LIMIT 1"
+LAST_USER = f"SELECT user FROM main.{TRANSACTIONS} ORDER BY tx_id DESC LIMIT 1"
 
 
 def _history_tables(conn: sqlite3.Connection) -> list[str]:
     return [
         'main."' + r[0].replace('"', '""') + '"'
         for r in conn.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB '_chrono_h[0-9]*'"
+            f"SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB '{HISTORY}[0-9]*'"
         )
     ]
 
@@ -152,12 +159,12 @@ def _history_tables(conn: sqlite3.Connection) -> list[str]:
 # Where a committed transaction leaves its id: records, the catalog (DDL, views), erasures;
 # and history, for the transactions with no record (most of them).
 _NAMED = (
-    "SELECT tx_id AS x FROM main._chrono_tx",
-    "SELECT from_tx FROM main._chrono_schema",
-    "SELECT to_tx FROM main._chrono_schema WHERE to_tx IS NOT NULL",
-    "SELECT from_tx FROM main._chrono_views",
-    "SELECT to_tx FROM main._chrono_views WHERE to_tx IS NOT NULL",
-    "SELECT tx_id FROM main._chrono_erasures",
+    f"SELECT tx_id AS x FROM main.{TRANSACTIONS}",
+    f"SELECT from_tx FROM main.{SCHEMA}",
+    f"SELECT to_tx FROM main.{SCHEMA} WHERE to_tx IS NOT NULL",
+    f"SELECT from_tx FROM main.{VIEWS}",
+    f"SELECT to_tx FROM main.{VIEWS} WHERE to_tx IS NOT NULL",
+    f"SELECT tx_id FROM main.{ERASURES}",
 )
 
 
@@ -168,13 +175,13 @@ def last_tx(conn: sqlite3.Connection) -> int:
     order), so this is a few seeks per table, not a scan.
     """
     parts = [
-        "SELECT max(tx_id) AS x FROM main._chrono_tx",
-        "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM main._chrono_schema",
-        "SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM main._chrono_views",
-        "SELECT max(tx_id) FROM main._chrono_erasures",
+        f"SELECT max(tx_id) AS x FROM main.{TRANSACTIONS}",
+        f"SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM main.{SCHEMA}",
+        f"SELECT max(max(from_tx), coalesce(max(to_tx), 0)) FROM main.{VIEWS}",
+        f"SELECT max(tx_id) FROM main.{ERASURES}",
     ]
     parts += [
-        f"SELECT * FROM (SELECT _chrono_tx FROM {h} ORDER BY _chrono_seq DESC LIMIT 1)"
+        f"SELECT * FROM (SELECT {TX} FROM {h} ORDER BY {SEQ} DESC LIMIT 1)"
         for h in _history_tables(conn)
     ]
     sql = f"SELECT coalesce(max(x), 0) FROM ({' UNION ALL '.join(parts)})"
@@ -190,7 +197,7 @@ def transactions(conn: sqlite3.Connection, limit: int | None = None) -> list[sql
     from chronodb.versioning.tables import seq_after  # tables needs the catalog, which needs us
 
     if limit is None:
-        parts = [*_NAMED, *(f"SELECT _chrono_tx FROM {h}" for h in _history_tables(conn))]
+        parts = [*_NAMED, *(f"SELECT {TX} FROM {h}" for h in _history_tables(conn))]
         ids = f"SELECT DISTINCT x FROM ({' UNION ALL '.join(parts)}) WHERE x > 0 ORDER BY x DESC"
         return conn.execute(_DESCRIBED.format(ids=ids)).fetchall()
     found: set[int] = set()
@@ -198,9 +205,7 @@ def transactions(conn: sqlite3.Connection, limit: int | None = None) -> list[sql
         rows = conn.execute(f"SELECT * FROM ({named}) ORDER BY 1 DESC LIMIT ?", (limit,))
         found.update(r[0] for r in rows if r[0] > 0)
     for h in _history_tables(conn):
-        newest = (
-            f"SELECT _chrono_tx FROM {h} WHERE _chrono_seq < ?1 ORDER BY _chrono_seq DESC LIMIT 1"
-        )
+        newest = f"SELECT {TX} FROM {h} WHERE {SEQ} < ?1 ORDER BY {SEQ} DESC LIMIT 1"
         start = f"SELECT {seq_after(h, '?1 - 1')}"
         bound: int | None = None
         for _ in range(limit):

@@ -12,13 +12,24 @@ import sqlite3
 import time
 
 from chronodb.errors import ChronoDBError, CorruptDatabaseError
+from chronodb.layout import (
+    COPY_SUFFIX,
+    LEAF,
+    META,
+    OLD_MARK_TRIGGERS,
+    OLD_TX_TIME_INDEX,
+    OP,
+    SCHEMA,
+    TX,
+    births_index,
+    births_of,
+    keys_of,
+    null_keys_of,
+)
 from chronodb.versioning import timeline, views
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.columns import BINARY, history_type
 from chronodb.versioning.tables import (
-    LEAF,
-    OP,
-    TX,
     create_guard,
     create_key_set,
     create_null_keys,
@@ -26,8 +37,6 @@ from chronodb.versioning.tables import (
     drop_triggers,
     key_list,
     key_types,
-    keys_of,
-    null_keys_of,
     nullable_key,
     quote,
     table_collations,
@@ -52,7 +61,7 @@ a NULL has a table of such keys (``tables.create_null_keys``)."""
 def file_format(conn: sqlite3.Connection) -> int | None:
     """The file's format, or None for a file ChronoDB has not set up."""
     try:
-        row = conn.execute("SELECT value FROM main._chrono_meta WHERE key = 'format'").fetchone()
+        row = conn.execute(f"SELECT value FROM main.{META} WHERE key = 'format'").fetchone()
     except sqlite3.OperationalError:  # no catalog yet
         return None
     if row is None:
@@ -61,7 +70,7 @@ def file_format(conn: sqlite3.Connection) -> int | None:
         return int(row[0])
     except (ValueError, TypeError) as err:
         raise CorruptDatabaseError(
-            f"ChronoDB's metadata is damaged: _chrono_meta's format is {row[0]!r}, not a number"
+            f"ChronoDB's metadata is damaged: {META}'s format is {row[0]!r}, not a number"
         ) from err
 
 
@@ -73,12 +82,12 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
     found = file_format(conn) or 1
     if found < 2:
         for hist in {v.hist for v in catalog.versions}:
-            conn.execute(f"DROP INDEX IF EXISTS {quote(hist + '_ins')}")
+            conn.execute(f"DROP INDEX IF EXISTS {quote(births_index(hist))}")
     if found < 3:
-        conn.execute("DROP INDEX IF EXISTS _chrono_tx_time")
+        conn.execute(f"DROP INDEX IF EXISTS {OLD_TX_TIME_INDEX}")
         conn.execute(timeline.FILL)
     if found < 4:
-        for name in timeline.OLD_TRIGGERS:
+        for name in OLD_MARK_TRIGGERS:
             conn.execute(f"DROP TRIGGER IF EXISTS {name}")
     if found < 5:
         _abort_free_history(conn, catalog)
@@ -100,7 +109,7 @@ def upgrade(conn: sqlite3.Connection, catalog: Catalog) -> None:
         # The views' past definitions are unknown: today's count from the first transaction.
         views.record(conn, 0, 0)
     conn.execute(
-        "INSERT OR REPLACE INTO main._chrono_meta (key, value) VALUES ('format', ?)", (str(FORMAT),)
+        f"INSERT OR REPLACE INTO main.{META} (key, value) VALUES ('format', ?)", (str(FORMAT),)
     )
 
 
@@ -149,7 +158,7 @@ def _histories(conn: sqlite3.Connection, catalog: Catalog) -> list[SchemaVersion
 def _key_sets(conn: sqlite3.Connection, catalog: Catalog) -> None:
     """Give each history its key set, in place of its births table (format 2 to 5)."""
     for sv in _histories(conn, catalog):
-        conn.execute(f"DROP TABLE IF EXISTS {quote('_chrono_b' + sv.hist[len('_chrono_h') :])}")
+        conn.execute(f"DROP TABLE IF EXISTS {quote(births_of(sv.hist))}")
         create_key_set(conn, sv.hist, sv.keys)
 
 
@@ -182,9 +191,7 @@ def _collations(conn: sqlite3.Connection, catalog: Catalog) -> None:
             [c.name, c.hist, c.decl_type, declared.get(f"{sv.hist}.{c.hist}", BINARY)]
             for c in sv.columns
         ]
-        conn.execute(
-            "UPDATE _chrono_schema SET columns = ? WHERE id = ?", (json.dumps(columns), sv.id)
-        )
+        conn.execute(f"UPDATE {SCHEMA} SET columns = ? WHERE id = ?", (json.dumps(columns), sv.id))
     catalog.load(conn)
 
 
@@ -271,7 +278,7 @@ def copy_table(conn: sqlite3.Connection, name: str, create_sql: str) -> None:
         "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
         (name,),
     ).fetchall()
-    scratch = f"{name}_chrono_copy"
+    scratch = f"{name}{COPY_SUFFIX}"
     head = f"CREATE TABLE {quote(name)} "
     assert create_sql.startswith(head), create_sql
     conn.execute(f"CREATE TABLE {quote(scratch)} {create_sql[len(head) :]}")

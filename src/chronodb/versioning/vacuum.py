@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from chronodb.versioning.catalog import ROWID_KEY, Catalog
+from chronodb.layout import ROWID_KEY
+from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import qualified
 
 

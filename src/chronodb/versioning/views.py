@@ -13,15 +13,17 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from chronodb.layout import INTERNAL_LIKE, VIEWS
+
 DDL = (
-    "CREATE TABLE IF NOT EXISTS _chrono_views (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    f"CREATE TABLE IF NOT EXISTS {VIEWS} (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
     "sql TEXT NOT NULL, from_tx INTEGER NOT NULL, from_us INTEGER NOT NULL, to_tx INTEGER, "
     "to_us INTEGER)"
 )
 
 _CURRENT = (  # the user's views (not ChronoDB's own, such as _chrono_ledger)
     "SELECT name, sql FROM main.sqlite_schema WHERE type = 'view' AND sql IS NOT NULL "
-    "AND name NOT LIKE '\\_chrono\\_%' ESCAPE '\\'"
+    f"AND name NOT LIKE {INTERNAL_LIKE}"
 )
 
 
@@ -55,7 +57,7 @@ class ViewHistory:
     def load(self, conn: sqlite3.Connection) -> None:
         by_name: dict[str, list[ViewDefinition]] = {}
         rows = conn.execute(
-            "SELECT name, sql, from_tx, from_us, to_tx, to_us FROM main._chrono_views ORDER BY id"
+            f"SELECT name, sql, from_tx, from_us, to_tx, to_us FROM main.{VIEWS} ORDER BY id"
         )
         for row in rows:
             by_name.setdefault(row[0].lower(), []).append(ViewDefinition(*row))
@@ -100,16 +102,16 @@ def record(conn: sqlite3.Connection, tx: int, us: int) -> None:
     changed, as of transaction ``tx`` at ``us``; nothing if the views are as recorded."""
     now = {name: sql for name, sql in conn.execute(_CURRENT)}
     open_rows = conn.execute(
-        "SELECT id, name, sql FROM main._chrono_views WHERE to_tx IS NULL"
+        f"SELECT id, name, sql FROM main.{VIEWS} WHERE to_tx IS NULL"
     ).fetchall()
     recorded = {name: (id_, sql) for id_, name, sql in open_rows}
     gone = [id_ for name, (id_, sql) in recorded.items() if now.get(name) != sql]
     conn.executemany(
-        "UPDATE main._chrono_views SET to_tx = ?, to_us = ? WHERE id = ?",
+        f"UPDATE main.{VIEWS} SET to_tx = ?, to_us = ? WHERE id = ?",
         [(tx, us, id_) for id_ in gone],
     )
     conn.executemany(
-        "INSERT INTO main._chrono_views (name, sql, from_tx, from_us) VALUES (?, ?, ?, ?)",
+        f"INSERT INTO main.{VIEWS} (name, sql, from_tx, from_us) VALUES (?, ?, ?, ?)",
         [
             (name, sql, tx, us)
             for name, sql in now.items()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chronodb import ChronoDB
-from chronodb.versioning.tables import WRITE_GUARD
+from chronodb.layout import WRITE_GUARD
 
 
 def write_busy(db: ChronoDB) -> None:

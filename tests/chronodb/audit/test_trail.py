@@ -19,7 +19,7 @@ from chronodb.audit.leaf import Leaf, TableDigest
 from chronodb.audit.merkle import MerkleTree, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash, verify_inclusion
 from chronodb.audit.trail import Digest
-from chronodb.versioning.tables import WRITE_GUARD
+from chronodb.layout import WRITE_GUARD
 
 
 @pytest.fixture

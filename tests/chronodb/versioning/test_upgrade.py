@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from chronodb import ChronoDB, ChronoDBError, ReadOnlyError
-from chronodb.versioning.tables import WRITE_GUARD
+from chronodb.layout import WRITE_GUARD
 from chronodb.versioning.upgrade import FORMAT, copy_table
 
 FILES = Path(__file__).parent / "files"

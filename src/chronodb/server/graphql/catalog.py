@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chronodb.database import ChronoDB
-from chronodb.versioning.tables import is_internal, quote
+from chronodb.layout import is_internal
+from chronodb.versioning.tables import quote
 
 # The GraphQL scalar each SQLite declared type maps to (SQLite's affinity rules, roughly,
 # with BOOL and date/time types singled out).

@@ -26,11 +26,12 @@ from graphql.execution.values import get_argument_values
 from graphql.language import FieldNode
 
 from chronodb.database import ChronoDB
+from chronodb.layout import RANK
 from chronodb.server.graphql.catalog import BLOB, Column, Relation, Table
 
 POINT = "\0point"  # a row's own point in time, for relations resolved one row at a time
 HIDDEN = "\0"  # prefix of the keys under which prefetched relations wait in a row
-_RANK = "_chrono_rank"
+_RANK = RANK
 
 
 @dataclass(frozen=True, slots=True)

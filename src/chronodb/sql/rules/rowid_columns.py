@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from chronodb.versioning.catalog import ROWID_KEY
+from chronodb.layout import ROWID_KEY
 
 ROWID_NAMES = frozenset({"rowid", "oid", "_rowid_"})
 ROWID_COLUMN = ROWID_KEY  # the history's name for the rowid; snapshots expose it so
