@@ -27,6 +27,7 @@ from chronodb.errors import (
     TransactionError,
     UnversionedTablesError,
 )
+from chronodb.introspect import Column, ForeignKey, View
 from chronodb.result import Result
 
 __version__ = "0.1.0"
@@ -39,9 +40,11 @@ __all__ = [
     "ChronoDBError",
     "ChronoDBWarning",
     "ClosedError",
+    "Column",
     "ConfigError",
     "ConnectionLostError",
     "CorruptDatabaseError",
+    "ForeignKey",
     "IntegrityError",
     "NotADatabaseError",
     "ReadOnlyError",
@@ -58,4 +61,5 @@ __all__ = [
     "TimestampError",
     "TransactionError",
     "UnversionedTablesError",
+    "View",
 ]

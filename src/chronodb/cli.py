@@ -253,6 +253,7 @@ def history_command(db: str, table: str, pk: tuple[str, ...], fmt: str) -> None:
 
 SHELL_COMMANDS = """\
 .tables               list the tables
+.schema [TABLE]...    the tables' columns (as `chronodb schema` prints them)
 .history TABLE PK...  every version of one row (with its transactions' ids and times)
 .help                 this message
 .quit                 leave (also .exit or end of input)"""
@@ -308,6 +309,11 @@ class _Shell:
             click.echo(shell_help(self.db))
         elif name == ".tables":
             click.echo("\n".join(self.db.tables()))
+        elif name == ".schema":
+            try:
+                click.echo(render_schema(self.db, args, None))
+            except ChronoDBError as err:
+                self.fail(str(err))
         elif name == ".history":
             if len(args) < 2:
                 self.fail("Usage: .history TABLE PK...")
@@ -510,6 +516,56 @@ def run_demo(db: ChronoDB, echo: Callable[[str], object]) -> None:
         echo(
             f"  tx {change['tx_id']} {change['operation']}: {change['before']} -> {change['after']}"
         )
+
+
+SCHEMA_HEADER = ["column", "type", "key", "not null", "default", "generated", "collation"]
+
+
+def render_schema(db: ChronoDB, tables: Sequence[str], as_of: str | None) -> str:
+    """Each table's columns (``db.columns``), one aligned table after its name.
+
+    A value history does not record for a column dropped since (see introspect.py) shows
+    as "?"."""
+    blocks = []
+    for name in tables or db.tables(as_of):
+        rows = [
+            (
+                c.name,
+                c.type,
+                str(c.primary_key or ""),
+                "?" if c.notnull is None else ("yes" if c.notnull else ""),
+                "?" if c.notnull is None else (c.default or ""),
+                "?" if c.generated is None else c.generated,
+                c.collation,
+            )
+            for c in db.columns(name, as_of)
+        ]
+        blocks.append(f"{name}\n{formatting.table(SCHEMA_HEADER, rows)}")
+    return "\n\n".join(blocks)
+
+
+@main.command("schema")
+@click.argument("db", metavar="DB")
+@click.argument("tables", nargs=-1, metavar="[TABLE]...")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="T",
+    help="A transaction id or a time, as AS OF takes them (default: now).",
+)
+def schema_command(db: str, tables: tuple[str, ...], as_of: str | None) -> None:
+    """Print the columns of DB's tables, now or as of T.
+
+    Only the tables named, if any. Each column's declared type, its position
+    in the primary key, NOT NULL, DEFAULT, whether it is GENERATED (VIRTUAL
+    or STORED) and its collation, as the HTTP API's /tables and GraphQL
+    describe them.
+    """
+    require_file(db)
+    with _open(db) as database:
+        output = render_schema(database, tables, as_of)
+    if output:
+        click.echo(output)
 
 
 @main.command("adopt")

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlglot.errors import ParseError, SqlglotError
 
-from chronodb import _guard, _translate, notes
+from chronodb import _guard, _translate, introspect, notes
 from chronodb import ddl as ddl_mod
 from chronodb.audit import ledger as ledger_mod
 from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
@@ -1219,9 +1219,12 @@ class ChronoDB:
         return self.audit_trail.verify().ok
 
     # ------------------------------------------------------------------ introspection
-    def tables(self) -> list[str]:
-        """Names of the versioned tables that exist now."""
-        return sorted(v.name for v in self._catalog.live_tables())
+    def tables(self, as_of: Any = None) -> list[str]:
+        """Names of the versioned tables that exist now, or AS OF ``as_of`` (a transaction
+        id, or a time)."""
+        with self._lock:
+            self._refresh_catalog()
+            return introspect.tables(self._catalog, as_of)
 
     def transactions(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Committed write transactions, newest first: id, time and user; ``limit``: at
@@ -1279,6 +1282,25 @@ class ChronoDB:
 
     def __repr__(self) -> str:
         return f"<ChronoDB {self.path!r} user={self.user!r}>"
+
+    # ------------------------------------------------------------------ introspection
+    # (chronodb/introspect.py; the CLI, the HTTP API and GraphQL read these)
+    def columns(self, table: str, as_of: Any = None) -> list[introspect.Column]:
+        """``table``'s columns now, or AS OF ``as_of`` (a transaction id, or a time)."""
+        with self._lock:
+            self._refresh_catalog()
+            return introspect.columns(self._conn, self._catalog, table, as_of)
+
+    def foreign_keys(self, table: str) -> list[introspect.ForeignKey]:
+        """``table``'s foreign keys, in the order they are declared."""
+        with self._lock:
+            self._refresh_catalog()
+            return introspect.foreign_keys(self._conn, self._catalog, table)
+
+    def views(self) -> list[introspect.View]:
+        """The views, with their CREATE VIEW statements, sorted by name."""
+        with self._lock:
+            return introspect.views(self._conn)
 
 
 def sqlite3_split(script: str) -> Iterator[str]:

@@ -22,8 +22,8 @@ from typing import Any
 
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
+from chronodb.introspect import point
 from chronodb.layout import META, is_internal
-from chronodb.timepoint import to_micros
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.tables import quote, unversionable_tables
@@ -56,13 +56,10 @@ class _Table:
 
 
 def _bound(conn: sqlite3.Connection, as_of: Any) -> int:
-    """The point as a transaction bound: a whole number is a transaction id, anything else
-    a time, as ``AS OF`` takes them."""
-    if isinstance(as_of, int) and not isinstance(as_of, bool):
-        return as_of
-    if isinstance(as_of, str) and as_of.strip().isdigit():
-        return int(as_of)
-    return timeline.tx_at(conn, to_micros(as_of))
+    """The point as a transaction bound: a transaction id, or the last transaction at or
+    before a time (``introspect.point`` reads which)."""
+    kind, value = point(as_of)
+    return value if kind == "TRANSACTION" else timeline.tx_at(conn, value)
 
 
 def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:

@@ -344,9 +344,11 @@ def test_the_public_names_are_listed_and_sorted() -> None:
         "ChronoDBError",
         "ChronoDBWarning",
         "ClosedError",
+        "Column",
         "ConfigError",
         "ConnectionLostError",
         "CorruptDatabaseError",
+        "ForeignKey",
         "IntegrityError",
         "NotADatabaseError",
         "ReadOnlyError",
@@ -363,6 +365,7 @@ def test_the_public_names_are_listed_and_sorted() -> None:
         "TimestampError",
         "TransactionError",
         "UnversionedTablesError",
+        "View",
     }
     for name in chronodb.__all__:
         assert getattr(chronodb, name) is not None

@@ -7,6 +7,7 @@ serialises them itself. Errors are JSON: ``{"error": {"type", "message", "positi
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import math
 import os
@@ -22,21 +23,15 @@ from starlette.responses import Response
 from chronodb import notes
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError, ReadOnlyError, SchemaError
-from chronodb.layout import INTERNAL_LIKE
 from chronodb.result import Result
 from chronodb.server import jsonin
 from chronodb.server.metrics import CONTENT_TYPE_LATEST, Metrics
 from chronodb.sql.classify import Route, classify
-from chronodb.versioning.tables import quote
 
 # Statements that would outlive the request (a transaction left open on the shared
 # connection) or reach beyond the database file.
 _REFUSED = re.compile(r"\s*(ATTACH|DETACH|VACUUM)\b", re.I)
 _TRANSACTION_CONTROL = (Route.BEGIN, Route.COMMIT, Route.ROLLBACK, Route.SAVEPOINT)
-_LIST_TABLES = (
-    f"SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE {INTERNAL_LIKE} "
-    "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
-)
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -151,14 +146,12 @@ async def sql_endpoint(request: Request) -> Response:
 
 def _describe_tables(db: ChronoDB) -> list[dict[str, Any]]:
     tables = []
-    for (name,) in db.execute(_LIST_TABLES):
-        info = db.execute(f"PRAGMA main.table_xinfo({quote(name)})")
-        columns = [
-            {"name": r[1], "type": r[2] or "", "primary_key": r[5] > 0}
-            for r in info
-            if r[6] != 1  # hidden columns of virtual tables
-        ]
-        tables.append({"name": name, "columns": columns})
+    for name in db.tables():
+        try:
+            columns = db.columns(name)
+        except SchemaError:  # dropped by another connection meanwhile
+            continue
+        tables.append({"name": name, "columns": [dataclasses.asdict(c) for c in columns]})
     return tables
 
 

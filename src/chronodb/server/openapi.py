@@ -305,11 +305,39 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
                             "type": "array",
                             "items": {
                                 "type": "object",
-                                "required": ["name", "type", "primary_key"],
+                                "required": [
+                                    "name",
+                                    "type",
+                                    "primary_key",
+                                    "notnull",
+                                    "default",
+                                    "generated",
+                                    "collation",
+                                ],
                                 "properties": {
                                     "name": {"type": "string"},
-                                    "type": {"type": "string"},
-                                    "primary_key": {"type": "boolean"},
+                                    "type": {
+                                        "type": "string",
+                                        "description": "The declared type; empty if none",
+                                    },
+                                    "primary_key": {
+                                        "type": "integer",
+                                        "description": "1-based position in the primary "
+                                        "key; 0 outside it",
+                                    },
+                                    "notnull": {"type": "boolean"},
+                                    "default": {
+                                        "type": "string",
+                                        "nullable": True,
+                                        "description": "The DEFAULT expression's SQL",
+                                    },
+                                    "generated": {
+                                        "type": "string",
+                                        "enum": ["", "VIRTUAL", "STORED"],
+                                        "description": "VIRTUAL or STORED for a generated "
+                                        "column (read, never written); empty otherwise",
+                                    },
+                                    "collation": {"type": "string"},
                                 },
                             },
                         },

@@ -91,7 +91,15 @@ def test_tables_lists_columns_and_keys(client: httpx.Client):
     tables = client.get("/tables").json()["tables"]
     assert [t["name"] for t in tables] == ["orders", "users"]
     orders = tables[0]
-    assert orders["columns"][0] == {"name": "id", "type": "INTEGER", "primary_key": True}
+    assert orders["columns"][0] == {
+        "name": "id",
+        "type": "INTEGER",
+        "primary_key": 1,
+        "notnull": False,
+        "default": None,
+        "generated": "",
+        "collation": "BINARY",
+    }
     assert [c["name"] for c in orders["columns"]] == ["id", "status", "total"]
 
 

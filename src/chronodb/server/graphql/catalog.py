@@ -1,19 +1,20 @@
 """What the GraphQL schema is generated from: the live tables, their columns and foreign keys.
 
-Everything here comes from SQLite's own catalog (``sqlite_schema``, ``PRAGMA table_xinfo``,
-``PRAGMA foreign_key_list``); the GraphQL names derived from it are sanitised and made unique,
-and each keeps the SQL identifier it stands for, so SQL is only ever written with identifiers
-read from the catalog, never with text from a query.
+Everything here comes from the database's introspection API (``chronodb/introspect.py``), as
+the HTTP API's and the CLI's listings do; the GraphQL names derived from it are sanitised and
+made unique, and each keeps the SQL identifier it stands for, so SQL is only ever written
+with identifiers read from the catalog, never with text from a query. Generated columns are
+fields to read and filter on, and are left out of the mutations' inputs.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from chronodb.database import ChronoDB
-from chronodb.layout import is_internal
+from chronodb.errors import SchemaError
+from chronodb.introspect import ForeignKey
 from chronodb.versioning.tables import quote
 
 # The GraphQL scalar each SQLite declared type maps to (SQLite's affinity rules, roughly,
@@ -71,6 +72,7 @@ class Column:
     scalar: str  # INT, BIGINT, FLOAT, STRING, BOOLEAN or BLOB
     pk: int  # position in the primary key (1-based), 0 if not part of it
     not_null: bool
+    generated: str = ""  # "VIRTUAL" or "STORED" for a generated column, which no one writes
 
     @property
     def sql(self) -> str:
@@ -138,24 +140,29 @@ _RESERVED_TYPES = {
 }
 
 
-def list_tables(db: ChronoDB) -> list[str]:
-    rows = db.execute("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").rows
-    return [r[0] for r in rows if not is_internal(r[0])]
-
-
 def read_catalog(db: ChronoDB) -> list[Table]:
     """The live tables of ``db`` with GraphQL names and foreign-key relations both ways."""
     tables: dict[str, Table] = {}
     taken_types: set[str] = set(_RESERVED_TYPES)
     taken_fields: set[str] = set()
-    raw_fks: dict[str, list[Any]] = {}
-    for name in list_tables(db):
-        info = db.execute(f"PRAGMA main.table_xinfo({quote(name)})").rows
+    foreign_keys: dict[str, list[ForeignKey]] = {}
+    for name in db.tables():
+        try:
+            described = db.columns(name)
+            foreign_keys[name.lower()] = db.foreign_keys(name)
+        except SchemaError:  # dropped by another connection meanwhile
+            continue
         used: set[str] = set()
         columns = [
-            Column(r[1], unique(graphql_name(r[1]), used), scalar_of(r[2]), r[5], bool(r[3]))
-            for r in info
-            if r[6] == 0  # hidden and generated columns are not written by users
+            Column(
+                c.name,
+                unique(graphql_name(c.name), used),
+                scalar_of(c.type),
+                c.primary_key,
+                bool(c.notnull),
+                c.generated or "",
+            )
+            for c in described
         ]
         if not columns:
             continue
@@ -171,31 +178,23 @@ def read_catalog(db: ChronoDB) -> list[Table]:
             n += 1
         taken_fields.update((field_name, *(field_name + s for s in _FIELD_SUFFIXES)))
         tables[name.lower()] = Table(name, type_name, field_name, columns)
-        raw_fks[name.lower()] = db.execute(f"PRAGMA main.foreign_key_list({quote(name)})").rows
-    _add_relations(tables, raw_fks)
+    _add_relations(tables, foreign_keys)
     return list(tables.values())
 
 
 _FIELD_SUFFIXES = ("_by_pk", "_history", "_aggregate", "_changes")
 
 
-def _add_relations(tables: dict[str, Table], raw_fks: dict[str, list[Any]]) -> None:
+def _add_relations(tables: dict[str, Table], foreign_keys: dict[str, list[ForeignKey]]) -> None:
     used = {key: {c.field for c in t.columns} for key, t in tables.items()}
     pending: list[tuple[Table, Table, tuple[Column, ...], tuple[Column, ...]]] = []
     for key, table in tables.items():
-        groups: dict[int, list[Any]] = {}
-        for row in raw_fks[key]:
-            groups.setdefault(row[0], []).append(row)
-        for rows in groups.values():
-            target = tables.get(rows[0][2].lower())
+        for fk in foreign_keys[key]:
+            target = tables.get(fk.other_table.lower())
             if target is None:
                 continue
-            rows.sort(key=lambda r: r[1])
-            local = [table.column(r[3]) for r in rows]
-            if rows[0][4] is None:  # REFERENCES t without columns: t's primary key
-                remote: list[Column | None] = list(target.key)
-            else:
-                remote = [target.column(r[4]) for r in rows]
+            local = [table.column(c) for c in fk.columns]
+            remote = [target.column(c) for c in fk.other_columns]
             if None in local or None in remote or len(local) != len(remote) or not remote:
                 continue
             pending.append((table, target, tuple(local), tuple(remote)))  # type: ignore[arg-type]

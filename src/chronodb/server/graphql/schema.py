@@ -310,7 +310,9 @@ class _Builder:
                 "tx_hash": GraphQLField(GraphQLString),
             },
         )
-        values = {c.field: GraphQLInputField(_scalar(c.scalar)) for c in table.columns}
+        values = {
+            c.field: GraphQLInputField(_scalar(c.scalar)) for c in table.columns if not c.generated
+        }
         insert_input = GraphQLInputObjectType(f"{table.type_name}_insert_input", values)
         set_input = GraphQLInputObjectType(f"{table.type_name}_set_input", dict(values))
         where = GraphQLArgument(GraphQLNonNull(self.bool_exps[table.name]))
