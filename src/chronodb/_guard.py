@@ -15,8 +15,9 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from chronodb._translate import FOREIGN, by_code, translate
+from chronodb._translate import FOREIGN, translate
 from chronodb.errors import ArgumentError, ChronoDBError, StorageError
+from chronodb.storage.sqlite_errors import about_the_file
 
 F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C", bound=type)
@@ -163,7 +164,7 @@ def opening(path: str, close: Callable[[], Any] | None = None) -> Iterator[None]
 
 def _about_file(err: BaseException, path: str) -> BaseException:
     if isinstance(err, sqlite3.Error):
-        return by_code(err, path) or err
+        return about_the_file(err, path) or err
     if isinstance(err, StorageError) and err.path is None:
         return type(err)(f"{path}: {err}", path=path)
     return err

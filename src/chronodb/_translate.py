@@ -14,16 +14,8 @@ from typing import Any
 
 from sqlglot.errors import ParseError, SqlglotError, TokenError
 
-from chronodb.errors import (
-    ArgumentError,
-    ChronoDBError,
-    CorruptDatabaseError,
-    NotADatabaseError,
-    ReadOnlyError,
-    SQLError,
-    SQLSyntaxError,
-    StorageError,
-)
+from chronodb.errors import ArgumentError, ChronoDBError, SQLError, SQLSyntaxError
+from chronodb.storage.sqlite_errors import translate as translate_sqlite
 
 # What the layers underneath raise on input they cannot take; ChronoDBError is checked first
 # (ArgumentError is a TypeError too).
@@ -39,34 +31,8 @@ FOREIGN: tuple[type[BaseException], ...] = (
 )
 INT64 = (-(2**63), 2**63 - 1)
 
-# SQLite's primary result codes (https://sqlite.org/rescode.html) that name the file's state.
-_READONLY, _CORRUPT, _NOTADB = 8, 11, 26
-_STORAGE = {10: "I/O error", 13: "disk full", 14: "cannot open the file", 3: "no permission"}
 _SQL_NAMES = ("sql", "script")
 _TEXT_NAMES = ("table", "reason", "tx_hash")
-
-
-def by_code(err: sqlite3.Error, path: str | None = None) -> ChronoDBError | None:
-    """SQLite's errors about the file itself (damaged, not a database, full, read-only), told
-    apart by their result code, not their text."""
-    code = getattr(err, "sqlite_errorcode", None)
-    if code is None:
-        return None
-    primary = code & 0xFF
-    where = f"{path}: " if path else ""
-    if primary == _NOTADB:
-        return NotADatabaseError(f"{where}not an SQLite database ({err})", path=path)
-    if primary == _CORRUPT:
-        return CorruptDatabaseError(
-            f"{where}the database file is damaged ({err}); restore it from a backup, "
-            "or run db.audit_trail.verify() on a copy to see what is affected",
-            path=path,
-        )
-    if primary == _READONLY:
-        return ReadOnlyError(f"{where}{err}")
-    if primary in _STORAGE:
-        return StorageError(f"{where}{_STORAGE[primary]}: {err}", path=path)
-    return None
 
 
 def unclosed_quote(sql: str) -> int | None:
@@ -205,8 +171,6 @@ def translate(err: BaseException, call: str, args: Mapping[str, Any]) -> ChronoD
         return named
     sql = next((args[n] for n in _SQL_NAMES if isinstance(args.get(n), str)), None)
     if isinstance(err, sqlite3.Error):
-        from chronodb.database import translate as translate_sqlite
-
         return translate_sqlite(err, sql)
     if isinstance(err, TokenError) and sql is not None:
         at = unclosed_quote(sql)

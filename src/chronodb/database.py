@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlglot.errors import ParseError, SqlglotError
-
-from chronodb import _guard, _translate, introspect, notes
+from chronodb import _guard, introspect, notes
 from chronodb import ddl as ddl_mod
 from chronodb.audit import ledger as ledger_mod
 from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
@@ -34,11 +32,8 @@ from chronodb.errors import (
     ChronoDBError,
     ChronoDBWarning,
     ClosedError,
-    IntegrityError,
     ReadOnlyError,
-    SchemaError,
     SQLError,
-    SQLSyntaxError,
     TransactionError,
     UnversionedTablesError,
 )
@@ -47,9 +42,9 @@ from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.result import Result
 from chronodb.sql import pointnotes, temporal
 from chronodb.sql.classify import Route, classify, savepoint_of, write_target
-from chronodb.sql.dialect import parse
 from chronodb.sql.snapshots import unblob
 from chronodb.storage.sqlite import SQLiteBackend
+from chronodb.storage.sqlite_errors import missing_table, translate
 from chronodb.timepoint import MAX_EPOCH, from_micros
 from chronodb.versioning import adoption, history, integrity, timeline
 from chronodb.versioning.catalog import CATALOG_STATEMENTS, Catalog
@@ -78,73 +73,11 @@ def statement_kind(sql: str) -> str:
     return found.group(1).upper() if found else "WRITE"
 
 
-def _missing_table(err: sqlite3.OperationalError) -> bool:
-    """SQLite's error for a statement naming a table that does not exist (yet)."""
-    return str(err).startswith("no such table")
-
-
 def _os_user() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
-
-
-def translate(err: sqlite3.Error, sql: str | None = None) -> ChronoDBError:
-    """SQLite's errors as ChronoDB's, keeping the message and naming the statement."""
-    text = str(err)
-    where = f" in: {sql.strip()[:200]}" if sql else ""
-    if isinstance(err, sqlite3.IntegrityError):
-        return IntegrityError(f"{text}{where}")
-    about_the_file = _translate.by_code(err)
-    if about_the_file is not None:
-        return about_the_file
-    missing = re.match(r"table (\S+) has no column named (\S+)$", text)
-    if "no such table" in text or "no such column" in text or missing:
-        name = missing.group(2) if missing else text.split(":", 1)[-1].strip()
-        kind = "table" if "table" in text and not missing else "column"
-        position = _name_position(name, sql)
-        if position is None:
-            return SchemaError(f"{text}{where}", **{kind: name})
-        return SchemaError(text, sql=sql, position=position, **{kind: name})
-    if "syntax error" in text or "incomplete input" in text or "unrecognized token" in text:
-        return SQLSyntaxError(text, sql=sql, position=_syntax_position(text, sql))
-    if "readonly" in text or "read-only" in text:
-        return ReadOnlyError(text)
-    return SQLError(f"{text}{where}")
-
-
-def _name_position(name: str, sql: str | None) -> int | None:
-    """Where the unknown ``name`` (``t.c`` for a qualified column) is written in ``sql``:
-    as a word, in any case, each part bare or quoted."""
-    if not sql or not name:
-        return None
-    parts = [rf"(?:{re.escape(p)}|[\"`\[]{re.escape(p)}[\"`\]])" for p in name.split(".")]
-    found = re.search(r"(?<![\w$])" + r"\s*\.\s*".join(parts) + r"(?![\w$])", sql, re.I)
-    return None if found is None else found.start()
-
-
-def _syntax_position(text: str, sql: str | None) -> int | None:
-    """Where SQLite's syntax error is: it names the token, sqlglot's parser says which one."""
-    if not sql:
-        return None
-    if "incomplete input" in text:
-        return len(sql.rstrip())
-    near = re.search(r'(?:near|token:) "(.*)"', text, re.S)
-    if near is None:
-        return None
-    token = near.group(1)
-    edge = r"\b" if token[:1].isalnum() else ""
-    found = [m.start() for m in re.finditer(edge + re.escape(token), sql)]
-    if len(found) <= 1:
-        return found[0] if found else None
-    try:
-        parse(sql)
-    except SqlglotError as err:
-        guess = temporal.syntax_error(err, sql).position if isinstance(err, ParseError) else None
-        if guess is not None:
-            return min(found, key=lambda at: abs(at - guess))
-    return found[0]
 
 
 @dataclass(frozen=True)
@@ -685,7 +618,7 @@ class ChronoDB:
                     )
                 except BaseException as err:
                     self._rolled_back()  # the backend rolled back; the ledger forgets its seal
-                    if not isinstance(err, sqlite3.OperationalError) or not _missing_table(err):
+                    if not isinstance(err, sqlite3.OperationalError) or not missing_table(err):
                         raise
                 else:
                     if tx is not None:
@@ -913,7 +846,7 @@ class ChronoDB:
         try:
             return Result(self._conn.execute(sql, () if params is None else params))
         except sqlite3.OperationalError as err:
-            missing = _missing_table(err)
+            missing = missing_table(err)
             if missing:
                 self._refresh_catalog()
             if missing and self.auto_create_tables:

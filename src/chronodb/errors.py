@@ -10,11 +10,16 @@ ChronoDBError
 │       └── TimestampError a point in time that cannot be read (``value``)
 ├── SchemaError            unknown table or column (``table``, ``column``)
 ├── TransactionError       BEGIN inside a transaction, COMMIT outside one, ...
+│   ├── BusyError          another connection held the lock past the timeout (``timeout``)
 │   ├── SerializationError a concurrent transaction conflicted; nothing was written, retry
 │   └── StatementTimeoutError the server's statement or lock timeout cancelled a statement
 ├── ClosedError            a call on a ChronoDB after its close()
 ├── ReadOnlyError          a write on a read-only database
 ├── IntegrityError         a constraint failed (also sqlite3.IntegrityError's meaning)
+│   ├── UniqueViolation    UNIQUE or PRIMARY KEY
+│   ├── NotNullViolation   NOT NULL
+│   ├── CheckViolation     CHECK
+│   └── ForeignKeyViolation  FOREIGN KEY
 ├── StorageError           the file cannot be read or written (disk full, I/O error)
 │   ├── CorruptDatabaseError  a damaged file: malformed pages or ChronoDB metadata
 │   │   └── NotADatabaseError the file is not an SQLite database at all
@@ -141,6 +146,15 @@ class TransactionError(ChronoDBError):
     """Transaction statements out of order."""
 
 
+class BusyError(TransactionError):
+    """Another connection kept the database locked for longer than ``timeout`` seconds
+    (None when not known); nothing of the statement was written. Trying again may work."""
+
+    def __init__(self, message: str, *, timeout: float | None = None) -> None:
+        self.timeout = timeout
+        super().__init__(message)
+
+
 class ClosedError(ChronoDBError):
     """A call on a database after ``close()``; ``path`` names its file."""
 
@@ -155,6 +169,22 @@ class ReadOnlyError(ChronoDBError):
 
 class IntegrityError(ChronoDBError):
     """A constraint (UNIQUE, NOT NULL, CHECK, FOREIGN KEY) failed; nothing was written."""
+
+
+class UniqueViolation(IntegrityError):
+    """A row would repeat another's UNIQUE or PRIMARY KEY value."""
+
+
+class NotNullViolation(IntegrityError):
+    """A NOT NULL column would hold NULL."""
+
+
+class CheckViolation(IntegrityError):
+    """A CHECK constraint would fail."""
+
+
+class ForeignKeyViolation(IntegrityError):
+    """A FOREIGN KEY would reference no row (or a referenced row would go)."""
 
 
 class StorageError(ChronoDBError):

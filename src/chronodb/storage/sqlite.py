@@ -7,8 +7,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from chronodb.errors import ChronoDBError, TransactionError
+from chronodb.errors import ChronoDBError
 from chronodb.layout import TRANSACTIONS, WRITE_GUARD
+from chronodb.storage.sqlite_errors import busy, is_busy
 from chronodb.versioning import timeline
 from chronodb.versioning.tables import NOW_TABLE, SET_NOW
 
@@ -133,13 +134,10 @@ class SQLiteBackend:
                 self._own.execute(statement)
                 return
             except sqlite3.OperationalError as err:
-                if "locked" not in str(err) and "busy" not in str(err):
+                if not is_busy(err):
                     raise
                 if time.monotonic() > deadline:
-                    raise TransactionError(
-                        f"The database is busy: another connection kept it locked for longer "
-                        f"than the timeout ({self.timeout:g} s) ({err})"
-                    ) from err
+                    raise busy(err, self.timeout) from err
                 time.sleep(0.005)
 
     def begin(self, *, single: bool = False) -> None:
