@@ -16,10 +16,13 @@ import psycopg
 
 from chronodb.errors import (
     AuthenticationError,
+    CheckViolation,
     ChronoDBError,
     ConnectionLostError,
     CorruptDatabaseError,
+    ForeignKeyViolation,
     IntegrityError,
+    NotNullViolation,
     ReadOnlyError,
     SchemaError,
     SerializationError,
@@ -29,6 +32,7 @@ from chronodb.errors import (
     StatementTimeoutError,
     StorageError,
     TransactionError,
+    UniqueViolation,
 )
 from chronodb.storage.urls import ServerURL, redact
 
@@ -52,6 +56,14 @@ _FULL = {"53100"}  # disk_full
 _NO_CONNECTIONS = {"53300"}  # too_many_connections
 _CORRUPT = {"XX001", "XX002"}  # data_corrupted, index_corrupted
 _TRANSACTION_STATE = {"25P02", "25001", "25P01", "2D000", "3B001"}
+# The integrity_constraint_violation class (23) by kind, as storage/sqlite_errors.py maps
+# SQLite's extended constraint codes; others of the class are IntegrityError itself.
+_CONSTRAINTS: dict[str, type[IntegrityError]] = {
+    "23505": UniqueViolation,
+    "23502": NotNullViolation,
+    "23514": CheckViolation,
+    "23503": ForeignKeyViolation,
+}
 
 
 def translate(err: psycopg.Error, server: ServerURL, sql: str | None = None) -> ChronoDBError:
@@ -91,7 +103,7 @@ def translate(err: psycopg.Error, server: ServerURL, sql: str | None = None) -> 
     if state in _READ_ONLY:
         return ReadOnlyError(f"{where} takes no writes here ({primary})")
     if state.startswith("23"):  # integrity_constraint_violation
-        return IntegrityError(primary + _detail(err))
+        return _CONSTRAINTS.get(state, IntegrityError)(primary + _detail(err))
     if state in _UNDEFINED_TABLE or state in _UNDEFINED_COLUMN:
         name = _quoted_name(primary)
         position = _position(err, sql)

@@ -16,14 +16,18 @@ import pytest
 
 from chronodb.errors import (
     AuthenticationError,
+    CheckViolation,
     ConnectionLostError,
+    ForeignKeyViolation,
     IntegrityError,
+    NotNullViolation,
     ReadOnlyError,
     SchemaError,
     SerializationError,
     ServerUnavailableError,
     SQLSyntaxError,
     StatementTimeoutError,
+    UniqueViolation,
 )
 from chronodb.storage.postgres_errors import translate
 from chronodb.storage.urls import parse
@@ -99,14 +103,18 @@ def test_syntax_errors_and_unknown_names_point_at_their_position(scratch: str) -
 
 
 def test_constraint_failures_are_integrity_errors(scratch: str) -> None:
-    setup = "CREATE TABLE t (id int PRIMARY KEY, n int CHECK (n > 0)); INSERT INTO t VALUES (1, 1)"
-    for sql in (
-        "INSERT INTO t VALUES (1, 1)",
-        "INSERT INTO t VALUES (2, -1)",
-        "INSERT INTO t VALUES (NULL, 1)",
+    setup = (
+        "CREATE TABLE t (id int PRIMARY KEY, n int CHECK (n > 0)); INSERT INTO t VALUES (1, 1);"
+        "CREATE TABLE r (t_id int REFERENCES t (id))"
+    )
+    for sql, kind in (
+        ("INSERT INTO t VALUES (1, 1)", UniqueViolation),
+        ("INSERT INTO t VALUES (2, -1)", CheckViolation),
+        ("INSERT INTO t VALUES (NULL, 1)", NotNullViolation),
+        ("INSERT INTO r VALUES (9)", ForeignKeyViolation),
     ):
         error, _ = _caught(scratch, sql, setup=setup)
-        assert isinstance(error, IntegrityError), sql
+        assert isinstance(error, IntegrityError) and type(error) is kind, sql
 
 
 def test_a_read_only_transaction_refuses_writes(scratch: str) -> None:
