@@ -16,6 +16,7 @@ from pathlib import Path
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
 from chronodb.layout import SCHEMA
+from chronodb.storage.sqlite_errors import about_the_file
 from chronodb.versioning.adoption import PROGRESS
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import (
@@ -98,7 +99,7 @@ def _read_only(path: str) -> sqlite3.Connection:
         conn = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
         conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
     except sqlite3.DatabaseError as err:
-        raise ChronoDBError(f"{path} is not a SQLite database: {err}") from err
+        raise about_the_file(err, str(path)) or ChronoDBError(f"{path}: {err}") from err
     return conn
 
 

@@ -24,6 +24,7 @@ from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
 from chronodb.introspect import point
 from chronodb.layout import META, is_internal
+from chronodb.storage.sqlite_errors import about_the_file
 from chronodb.versioning import timeline
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.tables import quote, unversionable_tables
@@ -182,7 +183,7 @@ def _is_chronodb(path: str | Path) -> bool:
         found = f"SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '{META}'"
         return conn.execute(found).fetchone() is not None
     except sqlite3.DatabaseError as err:
-        raise ChronoDBError(f"{path} is not a SQLite database: {err}") from err
+        raise about_the_file(err, str(path)) or ChronoDBError(f"{path}: {err}") from err
     finally:
         conn.close()
 

@@ -21,7 +21,13 @@ from tests.chronodb.foreign_files import (
     sorted_rows,
 )
 
-from chronodb import ChronoDB, ConfigError, ReadOnlyError, UnversionedTablesError
+from chronodb import (
+    ChronoDB,
+    ConfigError,
+    NotADatabaseError,
+    ReadOnlyError,
+    UnversionedTablesError,
+)
 from chronodb.adopt import adopt, plan_adoption
 from chronodb.audit.leaf import Leaf
 from chronodb.versioning import tables
@@ -257,3 +263,10 @@ def test_adopt_option_is_checked_and_read_from_config(app: Path) -> None:
     config.write_text(f"database:\n  data_file: {app.name}\n  adopt: false\n", encoding="utf-8")
     with pytest.raises(UnversionedTablesError):
         ChronoDB.from_config(config)
+
+
+def test_planning_a_file_that_is_no_database_says_so(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_bytes(b"shopping list\n" * 500)
+    with pytest.raises(NotADatabaseError, match=r"notes\.db: not an SQLite database"):
+        plan_adoption(notes)

@@ -14,7 +14,7 @@ from tests.chronodb.foreign_files import (
     sorted_rows,
 )
 
-from chronodb import ChronoDB, ChronoDBError
+from chronodb import ChronoDB, ChronoDBError, NotADatabaseError
 from chronodb.export import export
 
 
@@ -228,3 +228,12 @@ def test_export_as_of_leaves_out_a_unique_index_the_rows_of_then_break(tmp_path:
     assert "people_email" not in schema_names(tmp_path / "then.db")
     export(path, tmp_path / "now.db")
     assert "people_email" in schema_names(tmp_path / "now.db")
+
+
+def test_export_of_a_file_that_is_no_database_says_so(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.db"
+    notes.write_bytes(b"shopping list\n" * 500)
+    with pytest.raises(NotADatabaseError, match=r"notes\.db: not an SQLite database") as info:
+        export(notes, tmp_path / "out.db")
+    assert info.value.path == str(notes)
+    assert not (tmp_path / "out.db").exists()
