@@ -13,6 +13,7 @@ change them), for one dropped since, or of a table dropped since, they are None.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,7 @@ from chronodb.versioning.tables import quote
 
 # PRAGMA table_xinfo's ``hidden``: 1 a virtual table's hidden column, 2 and 3 generated.
 _GENERATED = {2: "VIRTUAL", 3: "STORED"}
+_DIGITS = re.compile(r"\s*[0-9]{1,19}\s*")  # a transaction id (64-bit) as text
 _VIEWS = "SELECT name, sql FROM main.sqlite_schema WHERE type = 'view' ORDER BY name"
 
 
@@ -84,7 +86,7 @@ def point(as_of: Any) -> tuple[str, int]:
     """("TRANSACTION", id) for a transaction id (an int, or a string of digits), else
     ("TIMESTAMP", microseconds) for a time (epoch seconds as a float, an ISO-8601 string,
     a datetime), as ``chronodb export --as-of`` and ``chronodb schema --as-of`` read them."""
-    if isinstance(as_of, str) and as_of.strip().isdigit():
+    if isinstance(as_of, str) and _DIGITS.fullmatch(as_of):
         as_of = int(as_of)
     if isinstance(as_of, int) and not isinstance(as_of, bool):
         if as_of < 0:

@@ -210,3 +210,11 @@ def test_another_connections_schema_change_is_seen(tmp_path: Path) -> None:
         assert mine.tables() == ["t", "u"]
         assert names(mine.columns("t")) == ["x", "z"]
         assert mine.foreign_keys("u")[0].other_table == "t"
+
+
+def test_only_ascii_digits_make_a_transaction_id(db: ChronoDB) -> None:
+    tx = db.execute("CREATE TABLE t (x)").tx_id
+    assert names(db.columns("t", as_of=f" {tx} ")) == ["x"]
+    for text in ("²", "9" * 5000):
+        with pytest.raises(TimestampError):
+            db.columns("t", as_of=text)

@@ -144,11 +144,11 @@ async def sql_endpoint(request: Request) -> Response:
     )
 
 
-def _describe_tables(db: ChronoDB) -> list[dict[str, Any]]:
+def _describe_tables(db: ChronoDB, as_of: str | None) -> list[dict[str, Any]]:
     tables = []
-    for name in db.tables():
+    for name in db.tables(as_of):
         try:
-            columns = db.columns(name)
+            columns = db.columns(name, as_of)
         except SchemaError:  # dropped by another connection meanwhile
             continue
         tables.append({"name": name, "columns": [dataclasses.asdict(c) for c in columns]})
@@ -156,7 +156,11 @@ def _describe_tables(db: ChronoDB) -> list[dict[str, Any]]:
 
 
 async def tables_endpoint(request: Request) -> Response:
-    tables = await run_in_threadpool(_describe_tables, _db(request))
+    as_of = request.query_params.get("as_of") or None
+    try:
+        tables = await run_in_threadpool(_describe_tables, _db(request), as_of)
+    except ChronoDBError as err:
+        return _failure(request, err)
     return json_response({"tables": tables})
 
 

@@ -91,7 +91,18 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
             },
             "/tables": {
                 "get": {
-                    "summary": "List the tables and their columns",
+                    "summary": "List the tables and their columns, now or as of a point",
+                    "parameters": [
+                        {
+                            "name": "as_of",
+                            "in": "query",
+                            "required": False,
+                            "description": "A transaction id (digits), or a time (ISO-8601, "
+                            "or epoch seconds with a decimal point): the tables and columns "
+                            "as they were then",
+                            "schema": {"type": "string"},
+                        }
+                    ],
                     "responses": {
                         "200": _json(
                             "The tables",
@@ -106,6 +117,7 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
                                 },
                             },
                         ),
+                        "400": _error("A point in time that cannot be read"),
                         **unauthorized,
                     },
                 }
@@ -325,7 +337,12 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
                                         "description": "1-based position in the primary "
                                         "key; 0 outside it",
                                     },
-                                    "notnull": {"type": "boolean"},
+                                    "notnull": {
+                                        "type": "boolean",
+                                        "nullable": True,
+                                        "description": "null for a column dropped since "
+                                        "as_of: history does not record it",
+                                    },
                                     "default": {
                                         "type": "string",
                                         "nullable": True,
@@ -333,9 +350,11 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
                                     },
                                     "generated": {
                                         "type": "string",
-                                        "enum": ["", "VIRTUAL", "STORED"],
+                                        "nullable": True,
+                                        "enum": ["", "VIRTUAL", "STORED", None],
                                         "description": "VIRTUAL or STORED for a generated "
-                                        "column (read, never written); empty otherwise",
+                                        "column (read, never written); empty otherwise; "
+                                        "null as notnull is",
                                     },
                                     "collation": {"type": "string"},
                                 },

@@ -86,3 +86,21 @@ def test_the_three_agree_on_every_column(path: Path) -> None:
     assert [c["name"] for c in boxes["columns"]] == [c.name for c in described]
     assert [f["name"] for f in graphql.data["__type"]["fields"]] == [c.name for c in described]
     assert [line.split("|")[0].strip() for line in cli] == [c.name for c in described]
+
+
+def test_http_tables_as_of_a_point(path: Path) -> None:
+    with ChronoDB(path) as db:
+        labelled = db.execute("ALTER TABLE boxes ADD COLUMN label TEXT NOT NULL DEFAULT ''").tx_id
+        db.execute("ALTER TABLE boxes DROP COLUMN label")
+        db.execute("CREATE TABLE crates (id INTEGER PRIMARY KEY)")
+    with BackgroundServer(path, port=0) as server, httpx.Client(base_url=server.url) as http:
+        now = http.get("/tables").json()["tables"]
+        then = http.get("/tables", params={"as_of": labelled}).json()["tables"]
+        bad = http.get("/tables", params={"as_of": "last tuesday"})
+    assert [t["name"] for t in now] == ["boxes", "crates"]
+    assert [t["name"] for t in then] == ["boxes"]
+    assert [c["name"] for c in then[0]["columns"]] == [*COLUMNS, "label"]
+    label = then[0]["columns"][-1]
+    assert (label["notnull"], label["generated"]) == (None, None)  # dropped: history kept no more
+    assert then[0]["columns"][3]["generated"] == "VIRTUAL"
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "TimestampError"
