@@ -1,8 +1,9 @@
-"""The small interface the SQL layer needs from a storage engine.
+"""The small interface the engine needs from a storage backend.
 
-SQLite is one implementation; PostgreSQL will be another. The SQL layer never touches a
-connection directly: it runs statements, opens and ends transactions, and asks for a new
-transaction number and time.
+SQLite is one implementation. The engine (``chronodb/engine``) runs statements on the
+backend's ``conn``, opens and ends write transactions through the backend, asks it for a new
+transaction number and time, and for the counts and schema cookie that tell it what
+happened since.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ S = TypeVar("S")
 
 
 class Backend(Protocol):
+    # The DB-API connection statements run on (reads, and writes inside a transaction).
+    conn: Any
     in_transaction: bool
+    # Whether the backend compiled a statement since the engine last cleared this: only
+    # then can another connection have changed the schema the engine's plans rely on.
+    compiled: bool
+    # Called inside the write lock when another connection committed since this one last
+    # wrote, so that the engine can follow its schema changes.
+    on_foreign_commit: Callable[[], None] | None
 
     def run(self, sql: str, params: Any = ()) -> Any:
         """Run one statement; returns a DB-API cursor."""
@@ -60,5 +69,8 @@ class Backend(Protocol):
 
     def schema_cookie(self) -> int:
         """A number that changes whenever any process changes the schema."""
+
+    def total_changes(self) -> int:
+        """Rows changed through this connection since it opened (triggers' included)."""
 
     def close(self) -> None: ...
