@@ -32,6 +32,7 @@ from wal_cycle import checkpointed
 from chronodb import ChronoDB
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.proofs import leaf_hash, verify_inclusion
+from chronodb.database import engine_of
 
 DROP_TARGET = 25.0
 VERIFY_TARGET = 300_000
@@ -133,7 +134,7 @@ def inclusion(tmp: Path, total: int, samples: int) -> tuple[int, float, float, f
     synthetic = total - db.audit_trail.digest(save=False).tree_size  # indexes every leaf
     first = conn.execute("SELECT max(tx_id), max(tx_time) FROM _chrono_tx").fetchone()
     conn.execute("BEGIN IMMEDIATE")
-    ledger = db._ledger
+    ledger = engine_of(db).ledger
     ledger.catch_up()  # the stored tree covers every real leaf before synthetic ones follow
     start_index = ledger.size
     txs, blobs = [], []

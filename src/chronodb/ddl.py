@@ -1,6 +1,6 @@
 """Schema changes on versioned tables: CREATE, ALTER and DROP keep every past shape queryable.
 
-Each runs inside the write transaction ChronoDB opened for it, so the user's table, its
+Each runs inside the write transaction the engine opened for it, so the user's table, its
 history table, its triggers and the catalog change together or not at all.
 """
 
@@ -30,7 +30,7 @@ from chronodb.versioning.tables import (
 )
 
 if TYPE_CHECKING:
-    from chronodb.database import ChronoDB, Params
+    from chronodb.engine import Engine, Params
 
 
 def _parse_one(sql: str) -> exp.Expr:
@@ -49,26 +49,26 @@ def _has_version(tree: exp.Expr) -> bool:
     )
 
 
-def run_ddl(db: ChronoDB, sql: str, params: Params) -> Result:
+def run_ddl(engine: Engine, sql: str, params: Params) -> Result:
     """Run one DDL statement, then record the views' definitions if it changed any (a
     CREATE or DROP VIEW, or an ALTER TABLE whose renames SQLite wrote into views)."""
-    assert db._tx is not None
+    assert engine.open_tx is not None
     if plain_view_statement(sql):
-        result = Result(db._conn.execute(sql, () if params is None else params))
+        result = Result(engine.conn.execute(sql, () if params is None else params))
     else:
-        result = _run(db, sql, params, *db._tx)
-    views.record(db._conn, *db._tx)
-    db._reload_catalog()
+        result = _run(engine, sql, params, *engine.open_tx)
+    views.record(engine.conn, *engine.open_tx)
+    engine.reload_catalog()
     return result
 
 
-def _run(db: ChronoDB, sql: str, params: Params, tx: int, us: int) -> Result:
-    conn = db._conn
+def _run(engine: Engine, sql: str, params: Params, tx: int, us: int) -> Result:
+    conn = engine.conn
     tree = _parse_one(sql)
     if isinstance(tree, exp.Create):
         run_sql, bound = sql, (() if params is None else params)
         if _has_version(tree):
-            run_sql, bound = db._bind(sql, params)
+            run_sql, bound = engine.bind(sql, params)
         cur = conn.execute(run_sql, bound)
         kind = (tree.args.get("kind") or "").upper()
         temporary = any(
@@ -78,14 +78,14 @@ def _run(db: ChronoDB, sql: str, params: Params, tx: int, us: int) -> Result:
         name = target.name
         in_main = (target.db or "main").lower() == "main"  # not CREATE TABLE temp.x
         versionable = kind == "TABLE" and not temporary and in_main and not is_internal(name)
-        if versionable and db._catalog.current(name) is None:
+        if versionable and engine.catalog.current(name) is None:
             register_table(conn, name, tx, us)
         return Result(cur)
     if isinstance(tree, exp.Alter):
-        return _alter(db, sql, tree, tx, us)
+        return _alter(engine, sql, tree, tx, us)
     if isinstance(tree, exp.Drop):
         tables = [t for t in tree.find_all(exp.Table) if _in_main(conn, t)]
-        versions = [db._catalog.current(t.name) for t in tables]
+        versions = [engine.catalog.current(t.name) for t in tables]
         cur = conn.execute(sql, () if params is None else params)
         for sv in versions:
             if sv is not None:
@@ -93,7 +93,7 @@ def _run(db: ChronoDB, sql: str, params: Params, tx: int, us: int) -> Result:
         return Result(cur)
     cur = conn.execute(sql, () if params is None else params)
     # A statement sqlglot could not parse (CREATE TABLE ... WITHOUT ROWID): version what it made.
-    for name in unversioned_tables(conn, db._catalog):
+    for name in unversioned_tables(conn, engine.catalog):
         register_table(conn, name, tx, us)
     return Result(cur)
 
@@ -110,10 +110,10 @@ def _in_main(conn: sqlite3.Connection, table: exp.Table) -> bool:
     return shadow.fetchone() is None
 
 
-def _alter(db: ChronoDB, sql: str, tree: exp.Alter, tx: int, us: int) -> Result:
-    conn = db._conn
+def _alter(engine: Engine, sql: str, tree: exp.Alter, tx: int, us: int) -> Result:
+    conn = engine.conn
     name = tree.this.name
-    old = db._catalog.current(name) if _in_main(conn, tree.this) else None
+    old = engine.catalog.current(name) if _in_main(conn, tree.this) else None
     if old is None:
         return Result(conn.execute(sql))
     renamed: dict[str, str] = {}
@@ -149,7 +149,7 @@ def _infer(values: list[Any]) -> str:
     return ""
 
 
-def create_from_insert(db: ChronoDB, sql: str, params: Params) -> bool:
+def create_from_insert(engine: Engine, sql: str, params: Params) -> bool:
     """Create the missing table of an INSERT from its column list, types from its values.
 
     The seed's quick start inserts into ``users`` without creating it; a column named ``id``
@@ -163,7 +163,7 @@ def create_from_insert(db: ChronoDB, sql: str, params: Params) -> bool:
         return False
     table = tree.this.this
     name = table.name
-    if db._catalog.current(name) is not None or is_internal(name):
+    if engine.catalog.current(name) is not None or is_internal(name):
         return False
     columns = [c.name for c in tree.this.expressions]
     if not columns:
@@ -181,15 +181,15 @@ def create_from_insert(db: ChronoDB, sql: str, params: Params) -> bool:
         defs.append(f"{quote(col)} {typ}{pk}".rstrip())
     if not any("PRIMARY KEY" in d for d in defs) and columns[0].lower() == "id":
         defs[0] += " PRIMARY KEY"
-    assert db._tx is not None
-    db._tx_has_ddl = True
-    conn = db._conn
+    assert engine.open_tx is not None
+    engine.note_ddl()
+    conn = engine.conn
     try:
         conn.execute(f"CREATE TABLE {quote(name)} ({', '.join(defs)})")
     except sqlite3.Error as err:
         raise SchemaError(f"Could not create table {name!r}: {err}", table=name) from err
-    register_table(conn, name, *db._tx)
-    db._reload_catalog()
+    register_table(conn, name, *engine.open_tx)
+    engine.reload_catalog()
     return True
 
 

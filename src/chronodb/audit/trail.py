@@ -29,6 +29,7 @@ from chronodb.timepoint import iso, to_micros
 
 if TYPE_CHECKING:
     from chronodb.database import ChronoDB
+    from chronodb.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -152,23 +153,29 @@ def _refuse_closed(trail: AuditTrail) -> None:
 
 @guard_class(_refuse_closed)
 class AuditTrail:
-    """The tamper-evident ledger of one database; its methods raise only ChronoDBErrors."""
+    """The tamper-evident ledger of one database; its methods raise only ChronoDBErrors.
 
-    def __init__(self, db: ChronoDB) -> None:
+    It works on the database's engine; ``db`` is the database itself, whose public
+    :meth:`~chronodb.ChronoDB.changes` and :meth:`~chronodb.ChronoDB.tx_hash` its reports
+    read.
+    """
+
+    def __init__(self, engine: Engine, db: ChronoDB) -> None:
+        self._engine = engine
         self._db = db
 
     @property
     def _ledger(self) -> Any:
-        if self._db._ledger is None:
+        if self._engine.ledger is None:
             raise AuditError("This database was opened with ledger=False")
-        return self._db._ledger
+        return self._engine.ledger
 
     def _tree(self) -> Any:
         """The tree over every leaf: indexed and stored first when this connection may
         write, else completed in memory."""
         ledger = self._ledger
-        self._db._refresh_catalog()
-        if self._db._store_leaves():
+        self._engine.refresh_catalog()
+        if self._engine.store_leaves():
             return ledger.tree
         return ledger.view()
 
@@ -186,18 +193,18 @@ class AuditTrail:
         raised.
         """
         # One snapshot: a commit by another process between its reads is not tampering.
-        with self._db._lock, self._db._snapshot():
+        with self._engine.lock, self._engine.snapshot():
             try:
-                self._db._refresh_catalog()
+                self._engine.refresh_catalog()
             except (sqlite3.DatabaseError, CorruptDatabaseError) as err:
                 stale: Exception | None = err  # verify with the catalog loaded before
             else:
                 stale = None
-            report = verify(self._db._conn, self._db._catalog, progress, quick=quick)
+            report = verify(self._engine.conn, self._engine.catalog, progress, quick=quick)
         if stale is not None:
             report.problems.insert(0, Problem(DAMAGED, f"the catalog cannot be read: {stale}"))
             report.ok = False
-        self._db._last_verification = (time.time(), report.ok)
+        self._engine.last_verification = (time.time(), report.ok)
         return report
 
     def verify_transaction(self, tx_hash: str) -> bool:
@@ -206,7 +213,7 @@ class AuditTrail:
             digest = bytes.fromhex(tx_hash)
         except (ValueError, TypeError):
             return False
-        with self._db._lock:
+        with self._engine.lock:
             tree = self._tree()
             found = self._ledger.find(digest)
             if found is None:
@@ -216,7 +223,8 @@ class AuditTrail:
                 return False
             leaf = Leaf.decode(blob)  # _tree() brought the catalog up to date
             rows = {
-                t: (n, d) for t, n, d in table_digests(self._db._conn, self._db._catalog, tx_id)
+                t: (n, d)
+                for t, n, d in table_digests(self._engine.conn, self._engine.catalog, tx_id)
             }
             recorded = {t.table_id: (t.versions, t.digest) for t in leaf.tables}
             if rows != recorded and not self._amended(tx_id):
@@ -238,7 +246,7 @@ class AuditTrail:
         if not isinstance(tx_hash, str) or not _is_hex(tx_hash):
             raise AuditError(f"not a transaction hash (hex digits): {tx_hash!r:.80}")
         digest = bytes.fromhex(tx_hash)
-        with self._db._lock:
+        with self._engine.lock:
             tree = self._tree()
             found = self._ledger.find(digest)
             if found is None:
@@ -257,20 +265,20 @@ class AuditTrail:
     # -- digests ---------------------------------------------------------------
     def digest(self, signing_key: Any = None, *, save: bool = True) -> Digest:
         """(tree size, root, time) now, optionally signed with an Ed25519 private key."""
-        with self._db._lock:
+        with self._engine.lock:
             tree = self._tree()
             size = tree.size
             root = tree.root(size).hex() if size else EMPTY_ROOT.hex()
             made = Digest(size, root, time.time())
             if signing_key is not None:
                 made = _sign(made, signing_key)
-            if save and not self._db.read_only and not self._db._explicit:
+            if save and not self._engine.read_only and not self._engine.explicit:
                 # Signing off also stores the tree's pending nodes (ledger.py batches them).
-                backend = self._db._backend
+                backend = self._engine.backend
                 backend.begin()
                 try:
                     self._ledger.catch_up()
-                    self._db._conn.execute(
+                    self._engine.conn.execute(
                         f"INSERT OR REPLACE INTO main.{DIGESTS} VALUES (?, ?, ?, ?, ?)",
                         (
                             made.tree_size,
@@ -302,7 +310,7 @@ class AuditTrail:
         ``old`` is a :class:`Digest`, its JSON or its fields; anything else is an AuditError.
         """
         old = Digest.coerce(old)
-        with self._db._lock:
+        with self._engine.lock:
             tree = self._tree()
             size = tree.size
             if old.tree_size > size:

@@ -19,7 +19,7 @@ from chronodb.errors import ChronoDBError
 from chronodb.optimizer.plan import explain, indexes_used, quote
 
 if TYPE_CHECKING:
-    from chronodb.database import ChronoDB
+    from chronodb.engine import Engine
     from chronodb.optimizer.workload import Statement, Workload
 
 REQUIRED_SPEEDUP = 0.20
@@ -75,15 +75,15 @@ def _median_ns(run: Callable[[], object]) -> float:
 class Verifier:
     """Measures statements directly on the connection (not through the capture hook)."""
 
-    def __init__(self, db: ChronoDB, workload: Workload) -> None:
-        self.db = db
+    def __init__(self, engine: Engine, workload: Workload) -> None:
+        self.engine = engine
         self.workload = workload
 
     def read_ns(self, stmt: Statement) -> float:
-        db = self.db
-        with db._lock:
+        engine = self.engine
+        with engine.lock:
             sql, params = self.workload.executed_sql(*stmt.example)
-            ns = _median_ns(lambda: db._conn.execute(sql, params).fetchall())
+            ns = _median_ns(lambda: engine.conn.execute(sql, params).fetchall())
             features = self._features(stmt, sql, params)
         self.workload.model.observe(features, ns)  # a measured latency: a training sample
         return ns
@@ -91,18 +91,18 @@ class Verifier:
     def _features(self, stmt: Statement, sql: str, params: Any) -> tuple[float, ...]:
         from chronodb.optimizer.plan import aliases, plan_features
 
-        plan = explain(self.db._conn, sql, params)
+        plan = explain(self.engine.conn, sql, params)
         stats = self.workload.table_stats()
         return plan_features(plan, stats, aliases(sql), stmt.mean_rows, stmt.kind == "write")
 
     def write_ns(self, stmt: Statement) -> float | None:
         """A write's latency, run in a savepoint and rolled back; None if it cannot be rerun."""
-        db = self.db
-        with db._lock:
-            if db._explicit:
+        engine = self.engine
+        with engine.lock:
+            if engine.explicit:
                 return None
             sql, params = self.workload.executed_sql(*stmt.example)
-            conn = db._conn
+            conn = engine.conn
 
             def run() -> None:
                 conn.execute("SAVEPOINT chrono_measure")
@@ -118,9 +118,9 @@ class Verifier:
                 return None
 
     def plan_uses(self, stmt: Statement, index: str) -> bool:
-        with self.db._lock:
+        with self.engine.lock:
             sql, params = self.workload.executed_sql(*stmt.example)
-            return index in indexes_used(explain(self.db._conn, sql, params))
+            return index in indexes_used(explain(self.engine.conn, sql, params))
 
 
 def verify(
@@ -133,19 +133,21 @@ def verify(
     writes: list[Statement],
 ) -> Outcome:
     """Create the index, measure, and keep it or drop it (see the module docstring)."""
-    db = verifier.db
-    if db._explicit:
+    engine = verifier.engine
+    if engine.explicit:
         raise ChronoDBError("Finish the open transaction before applying recommendations")
     before = {id(s): verifier.read_ns(s) for s in reads}
     w_before = {id(s): verifier.write_ns(s) for s in writes}
-    with db._lock:
-        db._conn.execute(ddl)
+    with engine.lock:
+        engine.conn.execute(ddl)
         analyzed = (
-            db._conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'").fetchone()
-            and db._conn.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)).fetchone()
+            engine.conn.execute(
+                "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'"
+            ).fetchone()
+            and engine.conn.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)).fetchone()
         )
         if analyzed:  # keep the planner's statistics complete for this table
-            db._conn.execute(f"ANALYZE {quote(index)}")
+            engine.conn.execute(f"ANALYZE {quote(index)}")
     after = {id(s): verifier.read_ns(s) for s in reads}
     w_after = {id(s): verifier.write_ns(s) for s in writes}
     reads_before = sum(s.calls * before[id(s)] for s in reads) / 1e6
@@ -175,8 +177,8 @@ def verify(
             f"({reads_before:.3f} -> {reads_after:.3f} ms), writes +{write_cost:.3f} ms"
         )
     if not kept:
-        with db._lock:
-            db._conn.execute(f"DROP INDEX IF EXISTS {quote(index)}")
+        with engine.lock:
+            engine.conn.execute(f"DROP INDEX IF EXISTS {quote(index)}")
     details = [
         {
             "fingerprint": s.fingerprint,

@@ -26,6 +26,8 @@ from chronodb.versioning.timeline import tx_at
 
 if TYPE_CHECKING:
     from chronodb.database import ChronoDB
+    from chronodb.engine import Engine
+    from chronodb.optimizer.ml_optimizer import MLOptimizer
 
 log = logging.getLogger("chronodb.health")
 
@@ -40,38 +42,40 @@ _DISK_WARN = 0.10
 _DAY_US = 86_400 * 1_000_000
 
 
-def _scalar(db: ChronoDB, sql: str, params: Any = ()) -> Any:
-    row = db._conn.execute(sql, params).fetchone()
+def _scalar(engine: Engine, sql: str, params: Any = ()) -> Any:
+    row = engine.conn.execute(sql, params).fetchone()
     return None if row is None else row[0]
 
 
-def _bytes_of(db: ChronoDB, names: list[str], page_size: int) -> int | None:
+def _bytes_of(engine: Engine, names: list[str], page_size: int) -> int | None:
     """Bytes used by tables and their indexes (dbstat), or None if dbstat is missing."""
     try:
         marks = ", ".join("?" for _ in names)
         return int(
             _scalar(
-                db, f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})", names
+                engine,
+                f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})",
+                names,
             )
         )
     except Exception:  # SQLite built without SQLITE_ENABLE_DBSTAT_VTAB
         return None
 
 
-def _tables(db: ChronoDB, page_size: int, now_us: int) -> list[dict[str, Any]]:
+def _tables(engine: Engine, page_size: int, now_us: int) -> list[dict[str, Any]]:
     out = []
     # Transactions of the last day: those after the last one before it.
-    before_day = tx_at(db._conn, now_us - _DAY_US - 1)
-    for version in sorted(db._catalog.live_tables(), key=lambda v: v.name):
+    before_day = tx_at(engine.conn, now_us - _DAY_US - 1)
+    for version in sorted(engine.catalog.live_tables(), key=lambda v: v.name):
         name, hist = version.name, version.hist
-        rows = _scalar(db, f"SELECT count(*) FROM {qualified(name)}")
-        history_rows = _scalar(db, f"SELECT count(*) FROM {qualified(hist)}")
+        rows = _scalar(engine, f"SELECT count(*) FROM {qualified(name)}")
+        history_rows = _scalar(engine, f"SELECT count(*) FROM {qualified(hist)}")
         last_day = _scalar(
-            db, f"SELECT count(*) FROM {qualified(hist)} WHERE {TX} > ?", (before_day,)
+            engine, f"SELECT count(*) FROM {qualified(hist)} WHERE {TX} > ?", (before_day,)
         )
         indexes = [
             r[0]
-            for r in db._conn.execute(
+            for r in engine.conn.execute(
                 "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?", (hist,)
             )
         ]
@@ -81,40 +85,40 @@ def _tables(db: ChronoDB, page_size: int, now_us: int) -> list[dict[str, Any]]:
                 "rows": rows,
                 "history_table": hist,
                 "history_rows": history_rows,
-                "history_bytes": _bytes_of(db, [hist, *indexes], page_size),
+                "history_bytes": _bytes_of(engine, [hist, *indexes], page_size),
                 "history_rows_last_24h": last_day,
             }
         )
     return out
 
 
-def _files(db: ChronoDB, page_size: int, page_count: int) -> dict[str, Any]:
+def _files(engine: Engine, page_size: int, page_count: int) -> dict[str, Any]:
     info: dict[str, Any] = {
-        "path": db.path,
+        "path": engine.path,
         "page_size": page_size,
         "page_count": page_count,
-        "free_pages": _scalar(db, "PRAGMA freelist_count"),
+        "free_pages": _scalar(engine, "PRAGMA freelist_count"),
         "size_bytes": page_size * page_count,
         "wal_bytes": 0,
         "free_disk_bytes": None,
         "disk_bytes": None,
     }
-    if db.path != ":memory:" and not db.path.startswith("file:"):
-        path = Path(db.path)
+    if engine.path != ":memory:" and not engine.path.startswith("file:"):
+        path = Path(engine.path)
         if path.exists():
             info["size_bytes"] = path.stat().st_size
-        wal = Path(db.path + "-wal")
+        wal = Path(engine.path + "-wal")
         info["wal_bytes"] = wal.stat().st_size if wal.exists() else 0
         usage = shutil.disk_usage(path.parent if path.parent.exists() else os.getcwd())
         info["free_disk_bytes"], info["disk_bytes"] = usage.free, usage.total
     return info
 
 
-def _stale_statistics(db: ChronoDB, tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _stale_statistics(engine: Engine, tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Tables with enough rows whose sqlite_stat1 row count is missing or off by > 25%."""
     analyzed: dict[str, int] = {}
-    if _scalar(db, "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'"):
-        for table, stat in db._conn.execute("SELECT tbl, stat FROM sqlite_stat1"):
+    if _scalar(engine, "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'"):
+        for table, stat in engine.conn.execute("SELECT tbl, stat FROM sqlite_stat1"):
             first = str(stat).split()[0] if stat else ""
             if first.isdigit():
                 analyzed[table] = int(first)
@@ -129,12 +133,12 @@ def _stale_statistics(db: ChronoDB, tables: list[dict[str, Any]]) -> list[dict[s
     return stale
 
 
-def _prunable(db: ChronoDB, hist: str, keys: tuple[str, ...], older_tx: int) -> int:
+def _prunable(engine: Engine, hist: str, keys: tuple[str, ...], older_tx: int) -> int:
     """Versions that ended (a later version of the key exists) by transaction ``older_tx``."""
     same_key = " AND ".join(f"b.{quote(k)} IS a.{quote(k)}" for k in keys) or "1"
     return int(
         _scalar(
-            db,
+            engine,
             f"SELECT count(*) FROM {qualified(hist)} AS a WHERE EXISTS (SELECT 1 FROM "
             f"{qualified(hist)} AS b WHERE {same_key} AND b.{TX} > a.{TX} "
             f"AND b.{TX} <= ?)",
@@ -148,22 +152,28 @@ def _rule(kind: str, sql: str, reason: str, **evidence: Any) -> dict[str, Any]:
 
 
 def health_report(db: ChronoDB) -> dict[str, Any]:
+    """The health report of ``db``: the same as ``db.get_health_report()``."""
+    return db.get_health_report()
+
+
+def build_report(
+    engine: Engine, optimizer: MLOptimizer, retention_days: float | None
+) -> dict[str, Any]:
     """The health report; see the module docstring. Status: "ok", "warn" or "critical"."""
     now = time.time()
-    with db._lock:
-        page_size = _scalar(db, "PRAGMA page_size")
-        page_count = _scalar(db, "PRAGMA page_count")
-        tables = _tables(db, page_size, int(now * 1_000_000))
-        files = _files(db, page_size, page_count)
-        stale = _stale_statistics(db, tables)
+    with engine.lock:
+        page_size = _scalar(engine, "PRAGMA page_size")
+        page_count = _scalar(engine, "PRAGMA page_count")
+        tables = _tables(engine, page_size, int(now * 1_000_000))
+        files = _files(engine, page_size, page_count)
+        stale = _stale_statistics(engine, tables)
         prunable = 0
-        if db.retention_days is not None:
-            cutoff = int((now - float(db.retention_days) * 86400) * 1_000_000)
-            older = tx_at(db._conn, cutoff - 1)
+        if retention_days is not None:
+            cutoff = int((now - float(retention_days) * 86400) * 1_000_000)
+            older = tx_at(engine.conn, cutoff - 1)
             if older:
-                for version in db._catalog.live_tables():
-                    prunable += _prunable(db, version.hist, version.keys, older)
-    optimizer = db.ml_optimizer
+                for version in engine.catalog.live_tables():
+                    prunable += _prunable(engine, version.hist, version.keys, older)
     workload = optimizer.workload
     latency = workload.latency_percentiles()
     slow = [s for s in optimizer.slowest(limit=20) if (s["p95_ms"] or 0) >= SLOW_MS]
@@ -219,7 +229,7 @@ def health_report(db: ChronoDB) -> dict[str, Any]:
             )
         )
     if prunable:
-        days = db.retention_days
+        days = retention_days
         recommendations.append(
             _rule(
                 "prune_history",
@@ -250,14 +260,13 @@ def health_report(db: ChronoDB) -> dict[str, Any]:
             "statements_seen": workload.calls(),
         },
     }
-    if hasattr(db, "audit_trail"):
-        report["ledger"] = _ledger(db)
+    report["ledger"] = _ledger(engine)
     return report
 
 
-def _ledger(db: ChronoDB) -> dict[str, Any]:
+def _ledger(engine: Engine) -> dict[str, Any]:
     """The ledger's last verification, as far as the database remembers one."""
-    last = getattr(db, "_last_verification", None)
+    last = engine.last_verification
     if not last:
         return {"present": True, "last_verification": None, "valid": None}
     when, ok = last
@@ -326,7 +335,7 @@ class HealthMonitor:
 
     def check(self) -> list[dict[str, Any]]:
         """Run one check now; returns the alerts not raised before."""
-        report = health_report(self.db)
+        report = self.db.get_health_report()
         self.last_report = report
         fresh = [a for a in report["alerts"] if a["message"] not in self._seen]
         for alert in fresh:
@@ -339,7 +348,7 @@ class HealthMonitor:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            if self.db._closed:
+            if self.db.closed:
                 return
             try:
                 self.check()

@@ -41,7 +41,7 @@ from chronodb.optimizer.plan import (
 from chronodb.optimizer.workload import Reservoir, Statement, Workload
 
 if TYPE_CHECKING:
-    from chronodb.database import ChronoDB
+    from chronodb.engine import Engine
 
 _OPTIONS = ("enabled", "training_interval", "auto_apply", "sample_rate")
 _MIN_CALLS = 5  # a fingerprint this frequent is worth an index ...
@@ -109,16 +109,16 @@ def _base_table(table: str) -> str:
 class MLOptimizer:
     """The learned optimizer of one database; see the module docstring."""
 
-    def __init__(self, db: ChronoDB, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, engine: Engine, config: Mapping[str, Any] | None = None) -> None:
         options = _options(config)
-        self._db = db
+        self._engine = engine
         self.enabled: bool = options["enabled"]
         self.training_interval: int = options["training_interval"]
         self.auto_apply: bool = options["auto_apply"]
         self.sample_rate: float = options["sample_rate"]
         self.model = CostModel()
         self.workload = Workload(
-            db, self.model, every=round(1 / self.sample_rate), on_sample=self._on_sample
+            engine, self.model, every=round(1 / self.sample_rate), on_sample=self._on_sample
         )
         self._next_training = self.training_interval
         self._applying = threading.Lock()
@@ -140,7 +140,7 @@ class MLOptimizer:
         if not self.model.worth_training():
             return  # little new to learn from: training again would give the same model
         self.train()
-        if self.auto_apply and not self._db._explicit:
+        if self.auto_apply and not self._engine.explicit:
             self.apply_recommendations()
 
     def train(self) -> bool:
@@ -169,15 +169,15 @@ class MLOptimizer:
         return stmt.kind == "read" and (stmt.calls >= _MIN_CALLS or p50 >= _SLOW_NS)
 
     def _index_recommendations(self) -> list[Recommendation]:
-        db = self._db
+        engine = self._engine
         statements = [s for s in self.workload.captured() if self._worth_indexing(s)]
         if not statements:
             return []
         stats = self.workload.table_stats()
-        with db._lock:
+        with engine.lock:
             runnable = [(s, self.workload.executed_sql(*s.example)) for s in statements]
             columns_of = self._columns(stats)
-            whatif = WhatIf(db._conn, stats)
+            whatif = WhatIf(engine.conn, stats)
         try:
             proposals: dict[Candidate, list[tuple[Statement, tuple[str, Any]]]] = {}
             for stmt, (sql, params) in runnable:
@@ -204,7 +204,7 @@ class MLOptimizer:
         return chosen
 
     def _columns(self, stats: TableStats) -> dict[str, set[str]]:
-        conn = self._db._conn
+        conn = self._engine.conn
         out = {}
         for table in stats.rows:
             info = conn.execute(f"PRAGMA main.table_info({quote(table)})").fetchall()
@@ -218,8 +218,8 @@ class MLOptimizer:
         cand: Candidate,
         users: list[tuple[Statement, tuple[str, Any]]],
     ) -> Recommendation | None:
-        with self._db._lock:
-            if existing_covers(stats, cand) or rowid_alias(self._db._conn, cand):
+        with self._engine.lock:
+            if existing_covers(stats, cand) or rowid_alias(self._engine.conn, cand):
                 return None
             base_plans = [explain(whatif.conn, sql, params) for _, (sql, params) in users]
             tried = whatif.plan_with(cand, [sql_params for _, sql_params in users])
@@ -312,9 +312,9 @@ class MLOptimizer:
             except Exception:
                 continue
             used |= indexes_used(stmt.plan)
-        conn = self._db._conn
+        conn = self._engine.conn
         out = []
-        with self._db._lock:
+        with self._engine.lock:
             rows = conn.execute(
                 "SELECT name, tbl_name, sql FROM sqlite_schema WHERE type = 'index' "
                 f"AND sql IS NOT NULL AND tbl_name NOT LIKE {INTERNAL_LIKE}"
@@ -363,12 +363,12 @@ class MLOptimizer:
         try:
             if recommendations is None:
                 recommendations = [r for r in self.recommendations() if r.kind == "create_index"]
-            verifier = Verifier(self._db, self.workload)
+            verifier = Verifier(self._engine, self.workload)
             results = []
             for rec in recommendations:
                 if rec.kind == "drop_index":
-                    with self._db._lock:
-                        self._db._conn.execute(rec.sql)
+                    with self._engine.lock:
+                        self._engine.conn.execute(rec.sql)
                     results.append({"index": rec.index, "dropped": True, "reason": rec.reason})
                     continue
                 fingerprints = {s["fingerprint"] for s in rec.statements}

@@ -23,7 +23,7 @@ from chronodb.optimizer.plan import Step, TableStats, aliases, explain, plan_fea
 from chronodb.sql.classify import Route, classify
 
 if TYPE_CHECKING:
-    from chronodb.database import ChronoDB
+    from chronodb.engine import Engine
     from chronodb.result import Result
 
 _RESERVOIR = 256
@@ -125,16 +125,16 @@ class Workload:
 
     def __init__(
         self,
-        db: ChronoDB,
+        engine: Engine,
         model: CostModel,
         *,
         every: int = 16,
         on_sample: Callable[[], None] | None = None,
     ) -> None:
-        self._db = db
+        self._engine = engine
         self.model = model
         self.every = max(1, every)
-        self._texts: dict[str, Statement] = {}
+        self.by_text: dict[str, Statement] = {}
         self.statements: dict[str, Statement] = {}
         self._fingerprint = Fingerprinter()
         self._guard = threading.Lock()
@@ -147,7 +147,7 @@ class Workload:
     # The hot path: ChronoDB.execute asks this about every statement.
     def due(self, sql: str) -> bool:
         """Count one call of ``sql``; True if this call is to be timed (see :meth:`measure`)."""
-        stmt = self._texts.get(sql)
+        stmt = self.by_text.get(sql)
         if stmt is None:
             stmt = self._learn_text(sql)
         calls = stmt.calls = stmt.calls + 1
@@ -158,7 +158,7 @@ class Workload:
         start = time.perf_counter_ns()
         result = run(sql, params, _timed=True)
         elapsed = time.perf_counter_ns() - start
-        stmt = self._texts.get(sql)
+        stmt = self.by_text.get(sql)
         if stmt is not None:
             self._record(stmt, sql, params, elapsed, result)
         return result
@@ -167,15 +167,15 @@ class Workload:
         if not isinstance(sql, str):
             return Statement("", None)  # execute raises the error; nothing to remember
         with self._guard:
-            if len(self._texts) > 50_000:
-                self._texts.clear()
+            if len(self.by_text) > 50_000:
+                self.by_text.clear()
             fingerprint = self._fingerprint(sql)
             stmt = self.statements.get(fingerprint)
             if stmt is None:
                 route = classify(sql)
                 stmt = Statement(fingerprint, _CAPTURED.get(route), route in _TEMPORAL)
                 self.statements[fingerprint] = stmt
-            self._texts[sql] = stmt
+            self.by_text[sql] = stmt
             return stmt
 
     def _record(self, stmt: Statement, sql: str, params: Any, elapsed: int, result: Any) -> None:
@@ -202,11 +202,11 @@ class Workload:
 
     # ------------------------------------------------------------------ plans
     def table_stats(self) -> TableStats:
-        db = self._db
-        with db._lock:
-            cookie = db._backend.schema_cookie()
+        engine = self._engine
+        with engine.lock:
+            cookie = engine.backend.schema_cookie()
             if self._stats is None or cookie != self._stats_cookie:
-                self._stats = TableStats.read(db._conn)
+                self._stats = TableStats.read(engine.conn)
                 self._stats_cookie = cookie
             return self._stats
 
@@ -216,22 +216,22 @@ class Workload:
 
     def executed_sql(self, sql: str, params: Any) -> tuple[str, Any]:
         """The SQL SQLite really runs for a statement: temporal ones after rewriting."""
-        db = self._db
+        engine = self._engine
         if classify(sql) in _TEMPORAL:
-            return db._bind_current(sql, params)
+            return engine.bind_current(sql, params)
         return sql, () if params is None else params
 
     def features_of(self, stmt: Statement) -> tuple[float, ...] | None:
         """The plan features of a fingerprint, from its plan read once per schema version."""
-        db = self._db
-        with db._lock:
-            cookie = db._backend.schema_cookie()
+        engine = self._engine
+        with engine.lock:
+            cookie = engine.backend.schema_cookie()
             if stmt.plan_cookie == cookie and stmt.features and stmt.timed % _FEATURES_EVERY:
                 return stmt.features
             if stmt.plan_cookie != cookie or not stmt.features:
                 sql, params = stmt.example
                 final, bound = self.executed_sql(sql, params)
-                stmt.plan = explain(db._conn, final, bound)
+                stmt.plan = explain(engine.conn, final, bound)
                 stmt.names = aliases(final)
                 stmt.plan_cookie = cookie
                 stmt.features = ()

@@ -36,6 +36,10 @@ class Backend(Protocol):
         """Start a write transaction, waiting for other writers (``single``: for one
         statement, committed after it)."""
 
+    def use_wal(self) -> None:
+        """Switch the file to write-ahead logging, once the engine has set it up (a backend
+        without such a mode does nothing)."""
+
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...

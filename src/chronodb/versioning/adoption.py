@@ -1,7 +1,7 @@
 """Adoption: versioning the tables a file already holds, their rows as first versions.
 
 All of a file's unversioned tables are versioned in the one SQLite transaction that opening
-it runs (``ChronoDB._create_catalog``), so a process killed midway leaves the file as it was.
+it runs (``Engine._create_catalog``), so a process killed midway leaves the file as it was.
 Whoever wants to watch the copy (the CLI's progress bar) sets :data:`PROGRESS` around
 opening the file; the copy then runs in batches and reports each batch's rows.
 

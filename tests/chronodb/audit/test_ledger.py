@@ -11,12 +11,13 @@ from hypothesis import strategies as st
 from chronodb import ChronoDB
 from chronodb.audit.leaf import Amendment, Leaf, TableDigest
 from chronodb.audit.proofs import leaf_hash
+from chronodb.database import engine_of
 from chronodb.errors import AuditError
 
 
 def indexed(db: ChronoDB) -> ChronoDB:
     """``db`` with its leaves indexed into ``_chrono_ledger`` (writers do it in batches)."""
-    db._store_leaves(merkle=False)
+    engine_of(db).store_leaves(merkle=False)
     return db
 
 
@@ -170,7 +171,7 @@ def test_merkle_nodes_are_stored_lazily_and_readers_see_every_leaf(tmp_path) -> 
     db = ChronoDB(path)
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
     hashes = [db.execute("INSERT INTO t VALUES (?, ?)", (i, i)).tx_hash for i in range(150)]
-    ledger = db._ledger
+    ledger = engine_of(db).ledger
     # Writers put leaves on history rows and index them in batches (and on close); the
     # tree's nodes wait for a reader (or BATCH more leaves).
     assert ledger.indexed_size < 151
@@ -179,12 +180,12 @@ def test_merkle_nodes_are_stored_lazily_and_readers_see_every_leaf(tmp_path) -> 
     # A read-only reader completes the tree in memory; proofs cover every leaf.
     reader = ChronoDB(path, read_only=True)
     assert reader.audit_trail.verify_transaction(hashes[-1])
-    assert reader._ledger.tree.size == 0
+    assert engine_of(reader).ledger.tree.size == 0
     reader.close()
     # A reader that may write stores the pending nodes first.
     db = ChronoDB(path)
     assert db.audit_trail.verify_transaction(hashes[-1])
-    assert db._ledger.tree.size == 151
+    assert engine_of(db).ledger.tree.size == 151
     hashes.append(db.execute("INSERT INTO t VALUES (999, 1)").tx_hash)
     assert db.audit_trail.verify_transaction(hashes[-1])
     db.close()
@@ -312,7 +313,7 @@ def test_a_seal_whose_commit_failed_does_not_number_the_next_leaf(tmp_path, monk
     db, plain = ChronoDB(path), ChronoDB(path, ledger=False)
     db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v INTEGER)")
     db.execute("INSERT INTO t VALUES (1, 1)")
-    backend = db._backend
+    backend = engine_of(db).backend
     commit = backend.commit
 
     def busy() -> None:
@@ -387,18 +388,18 @@ def test_a_reader_that_cannot_write_sees_leaves_not_yet_indexed(tmp_path) -> Non
     writer.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
     hashes = [writer.execute("INSERT INTO t VALUES (?, ?)", (i, i)).tx_hash for i in range(5)]
     reader = ChronoDB(path, read_only=True)
-    assert reader._ledger.indexed_size == 1  # the CREATE's, a record
+    assert engine_of(reader).ledger.indexed_size == 1  # the CREATE's, a record
     for digest in (hashes[0], hashes[-1]):
         assert reader.audit_trail.verify_transaction(digest)
         assert reader.audit_trail.prove(digest)["tree_size"] == 6
     assert reader.audit_trail.verify().ok
     assert reader.audit_trail.digest().tree_size == 6
-    assert reader._ledger.indexed_size == 1  # it wrote nothing
+    assert engine_of(reader).ledger.indexed_size == 1  # it wrote nothing
     reader.close()
     # a reader that may write indexes them first
     other = ChronoDB(path)
     assert other.audit_trail.verify_transaction(hashes[-1])
-    assert other._ledger.indexed_size == 6
+    assert engine_of(other).ledger.indexed_size == 6
     other.close()
     writer.close()
 

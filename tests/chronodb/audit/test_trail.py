@@ -19,6 +19,7 @@ from chronodb.audit.leaf import Leaf, TableDigest
 from chronodb.audit.merkle import MerkleTree, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash, verify_inclusion
 from chronodb.audit.trail import Digest
+from chronodb.database import engine_of
 from chronodb.layout import WRITE_GUARD
 
 
@@ -103,7 +104,7 @@ def rewrite_history(path: Path, tx_id: int) -> None:
     Account 2's balance written by ``tx_id`` becomes 5, in its history and its current row.
     """
     db = ChronoDB(path)
-    catalog = db._catalog
+    catalog = engine_of(db).catalog
     db.close()
     conn = sqlite3.connect(path, isolation_level=None)
     conn.create_collation(WRITE_GUARD, lambda _a, _b: 0)  # past the guard, as in tamper()

@@ -64,7 +64,7 @@ def test_config_keys_enabled_and_training_interval(tmp_path: Path) -> None:
     off = ChronoDB.from_config(config, path=":memory:")
     off.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
     off.execute("SELECT * FROM t")
-    assert off._observer is None
+    assert off.ml_optimizer.observer is None
     assert off.ml_optimizer.get_performance_metrics()["statements_seen"] == 0
     assert "disabled" in off.ml_optimizer.generate_training_report()
     assert off.ml_optimizer.recommendations() == []
@@ -99,7 +99,7 @@ def test_capture_samples_a_hot_statement_instead_of_timing_every_call() -> None:
     db.execute("INSERT INTO t VALUES (1, 'a')")
     for _ in range(3000):
         db.execute("SELECT * FROM t WHERE id = ?", (1,))
-    stmt = db.ml_optimizer.workload._texts["SELECT * FROM t WHERE id = ?"]
+    stmt = db.ml_optimizer.workload.by_text["SELECT * FROM t WHERE id = ?"]
     assert stmt.calls == 3000
     assert 4 <= stmt.timed < 3000 // 8
     db.close()

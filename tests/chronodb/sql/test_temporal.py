@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from chronodb import ChronoDB, ChronoDBWarning
+from chronodb.database import engine_of
 from chronodb.errors import SchemaError, SQLSyntaxError, TimestampError
 
 FUTURE = 4102444800  # 2100-01-01, after every write of these tests
@@ -401,7 +402,7 @@ def test_as_of_with_the_key_fixed_matches_the_general_path(db: ChronoDB) -> None
             want = [general[key]] if key in general else []
             assert [tuple(r) for r in fixed] == want
             assert [tuple(r) for r in named] == want
-    plan = db._plans["SELECT * FROM kv AS OF TRANSACTION ? WHERE id = ?"]
+    plan = engine_of(db).plans["SELECT * FROM kv AS OF TRANSACTION ? WHERE id = ?"]
     assert any('h2."id" = ?2' in final for final in plan.finals.values())
 
 
