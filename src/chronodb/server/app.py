@@ -19,6 +19,7 @@ from chronodb.server.graphql import mount_graphql
 from chronodb.server.metrics import Metrics
 from chronodb.server.openapi import openapi_document
 from chronodb.server.stream import StreamSettings, websocket_endpoint
+from chronodb.server.ui import Suffixes, ui_routes
 
 MiB = 1024 * 1024
 
@@ -33,7 +34,8 @@ def create_app(
     queue_size: int = 10_000,
     poll_interval: float = 0.005,
 ) -> Starlette:
-    """A starlette app serving ``db_path``: the change stream, the HTTP API and metrics.
+    """A starlette app serving ``db_path``: the change stream, the HTTP API, metrics and the
+    web UI (pages at ``/``, ``/tables/…``, ``/sql``, ``/diff``).
 
     ``token``: every request and WebSocket must present it. ``read_only``: writes are refused.
     ``queue_size``: changes queued per WebSocket before it overflows. ``poll_interval``:
@@ -49,6 +51,8 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.db = ChronoDB(path, read_only=read_only)
+        # Reads from a link (GET /sql in a browser) run where nothing can write.
+        app.state.reader = ChronoDB(path, read_only=True)
         feed = ChangeFeed(
             path,
             interval=poll_interval,
@@ -62,16 +66,15 @@ def create_app(
             yield
         finally:
             await feed.stop()
+            app.state.reader.close()
             app.state.db.close()
 
     app = Starlette(
         routes=[
-            Route("/", http.index_endpoint, methods=["GET"]),
+            *ui_routes(),  # "/", "/sql" and a row's history also answer as before
             WebSocketRoute("/", websocket_endpoint),
             WebSocketRoute("/ws", websocket_endpoint),
-            Route("/sql", http.sql_endpoint, methods=["POST"]),
             Route("/tables", http.tables_endpoint, methods=["GET"]),
-            Route("/tables/{table}/history/{pk}", http.history_endpoint, methods=["GET"]),
             Route("/health", http.health_endpoint, methods=["GET"]),
             Route("/metrics", http.metrics_endpoint, methods=["GET"]),
             Route("/openapi.json", http.openapi_endpoint, methods=["GET"]),
@@ -87,6 +90,7 @@ def create_app(
     )
     app.state.started = time.monotonic()
     mount_graphql(app, read_only=read_only, max_query_bytes=max_body_bytes, queue_size=queue_size)
+    app.add_middleware(Suffixes)
     if token is not None:
         app.add_middleware(TokenAuth, token=token)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chronodb.server.ui.openapi import page_paths
+
 _SCALAR: dict[str, Any] = {
     "nullable": True,
     "anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}],
@@ -408,4 +410,6 @@ def openapi_document(*, token: bool, read_only: bool, max_body_bytes: int) -> di
     if token:
         doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         doc["security"] = [{"bearer": []}]
+    for path, operations in page_paths(_error, unauthorized).items():
+        doc["paths"].setdefault(path, {}).update(operations)
     return doc

@@ -158,6 +158,17 @@ def test_openapi_document_lists_every_endpoint(client: httpx.Client):
         "/metrics",
         "/openapi.json",
         "/graphql",
+        # the web UI's pages, each also JSON
+        "/",
+        "/sql",
+        "/diff",
+        "/tables/{table}",
+        "/tables/{table}/diff",
+        "/tables/{table}/rows/{pk}",
+        "/tables/{table}/restore",
+        "/tables/{table}/rows/{pk}/restore",
+        "/ledger/verify",
+        "/ledger/proofs/{tx_hash}",
     }
     assert doc["paths"]["/graphql"]["post"]["summary"] == "Run a GraphQL query or mutation"
 
