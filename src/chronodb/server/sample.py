@@ -74,6 +74,7 @@ def describe(url: str, ws_url: str, examples: list[str] | None = None) -> str:
     return "\n".join(
         (
             f"ChronoDB is serving at {url}",
+            f"  the time-travel browser:           {url}/  (in a web browser)",
             f"  GraphiQL (time travel with asOf):  {url}/graphql",
             f'  SQL over HTTP:    curl -s {url}/sql -d \'{{"sql": "SELECT * FROM users"}}\'',
             f"  a row's history:  {url}/tables/users/history/1",

@@ -160,7 +160,6 @@ def test_openapi_document_lists_every_endpoint(client: httpx.Client):
         "/graphql",
         # the web UI's pages, each also JSON
         "/",
-        "/sql",
         "/diff",
         "/tables/{table}",
         "/tables/{table}/diff",

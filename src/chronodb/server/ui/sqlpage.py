@@ -6,6 +6,7 @@ Writes are a form POST with the CSRF token, and refused when the server is read-
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -48,11 +49,13 @@ def run(db: ChronoDB, sql: str) -> dict[str, Any]:
 
 
 def _marked(sql: str, error: dict[str, Any] | None) -> tuple[str, str, str] | None:
-    """The statement split around the character its error points at."""
+    """The statement split around the token its error points at."""
     if not error or error.get("position") is None:
         return None
     pos = min(max(int(error["position"]), 0), len(sql))
-    return sql[:pos], sql[pos : pos + 1] or " ", sql[pos + 1 :]
+    token = re.match(r"\w+|\S", sql[pos:])
+    end = pos + (len(token.group()) if token else 0)
+    return sql[:pos], sql[pos:end] or " ", sql[end:]
 
 
 async def _page(request: Request, sql: str, write: bool) -> Response:

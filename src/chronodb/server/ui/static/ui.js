@@ -107,6 +107,11 @@ function swap(region, fresh) {
   const gone = [...old].filter(([k]) => !seen.has(k)).map(([, r]) => r);
   for (const row of gone) row.classList.add("fade");
   const versions = region.querySelectorAll("li.version").length;
+  const page = fresh.ownerDocument;
+  for (const el of document.querySelectorAll("[data-live][id]")) {
+    const now = page.getElementById(el.id);
+    if (now) el.textContent = now.textContent;
+  }
   setTimeout(() => {
     region.replaceChildren(...fresh.childNodes);
     const items = region.querySelectorAll("li.version");
