@@ -20,8 +20,17 @@ from chronodb.server.ui.render import csv_response, path_param, respond, to_csv,
 from chronodb.server.ui.rows import changed_cells
 from chronodb.server.ui.tables import key_columns
 
-#: Rows a table's part of the whole-database diff lists (the counts cover all).
+#: Rows of each kind a table's diff page lists, and a table's part of the whole-database
+#: diff (the counts cover all; the table's CSV has every row).
+TABLE_DIFF_ROWS = 1000
 DB_DIFF_ROWS = 100
+
+
+def _shorten(diff: dict[str, Any], limit: int) -> dict[str, Any]:
+    for kind in ("inserted", "deleted", "updated"):
+        diff[kind] = diff[kind][:limit]
+    diff["listed"] = limit
+    return diff
 
 
 def table_diff(
@@ -92,14 +101,14 @@ async def table_diff_page(request: Request) -> Response:
     db: ChronoDB = request.app.state.db
     table = path_param(request, "table")
     data = await run_in_threadpool(_table_diff_data, db, table, request)
-    if wanted(request) == "csv":
-        rows = [
-            [kind, *(e["key"]), str(e["before"]), str(e["after"])]
-            for kind in ("inserted", "deleted", "updated")
-            for e in data[kind]
-        ]
-        return csv_response(to_csv(["change", *data["key"], "before", "after"], rows), table)
-    return respond(request, "diff.html", data, at=None)
+    if wanted(request) != "csv":
+        return respond(request, "diff.html", _shorten(data, TABLE_DIFF_ROWS), at=None)
+    rows = [
+        [kind, *(e["key"]), str(e["before"]), str(e["after"])]
+        for kind in ("inserted", "deleted", "updated")
+        for e in data[kind]
+    ]
+    return csv_response(to_csv(["change", *data["key"], "before", "after"], rows), table)
 
 
 def _db_diff_data(db: ChronoDB, request: Request) -> dict[str, Any]:
@@ -113,9 +122,7 @@ def _db_diff_data(db: ChronoDB, request: Request) -> dict[str, Any]:
         key = _key_of(db, name, start, end)
         part = table_diff(db, name, timeline.seconds(start) or 0.0, timeline.seconds(end), key)
         if any(part["counts"].values()):
-            for kind in ("inserted", "deleted", "updated"):
-                part[kind] = part[kind][:DB_DIFF_ROWS]
-            tables.append(part)
+            tables.append(_shorten(part, DB_DIFF_ROWS))
     return {
         "from": start.text if start else None,
         "to": end.text if end else None,

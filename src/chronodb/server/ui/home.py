@@ -13,34 +13,50 @@ from chronodb.database import ChronoDB
 from chronodb.server.ui.csrf import checked_form
 from chronodb.server.ui.points import Point, Timeline, parse_point
 from chronodb.server.ui.render import respond
-from chronodb.server.ui.tables import source
+from chronodb.server.ui.tables import COUNT_CAP, count_rows
 from chronodb.versioning.tables import quote
 
 #: Transactions the home page lists (the slider shows more).
 RECENT = 30
+#: Versions a table may have for the home page to find its last change by reading them.
+LAST_CHANGE_SCAN = 50_000
 
 
-def table_summary(db: ChronoDB, table: str, at: Point | None) -> dict[str, Any]:
-    """Rows now (or AS OF ``at``), versions kept and the time of the last change."""
-    src, params = source(table, at)
-    rows = db.execute(f"SELECT count(*) FROM {src}", params).scalar()
-    versions, last_from, last_to = db.execute(
-        f"SELECT count(*), max(sys_from), max(sys_to) FROM {quote(table)} FOR SYSTEM_TIME ALL"
-    ).rows[0]
-    last = max((t for t in (last_from, last_to) if t is not None), default=None)
-    return {"name": table, "rows": rows, "versions": versions, "last_change": last}
+def table_summary(
+    db: ChronoDB, table: str, at: Point | None, sizes: dict[str, Any]
+) -> dict[str, Any]:
+    """Rows now (or AS OF ``at``, counting at most COUNT_CAP + 1), the rows of its history (a
+    version each, and one for each delete) and the time of the last change (for a history
+    small enough to scan: finding it reads every version). ``sizes``: the table's entry of
+    the health report, which counts without scanning."""
+    rows = sizes.get("rows") if at is None else count_rows(db, table, at)
+    versions = sizes.get("history_rows")
+    last = None
+    if versions is not None and versions <= LAST_CHANGE_SCAN:
+        last_from, last_to = db.execute(
+            f"SELECT max(sys_from), max(sys_to) FROM {quote(table)} FOR SYSTEM_TIME ALL"
+        ).rows[0]
+        last = max((t for t in (last_from, last_to) if t is not None), default=None)
+    return {
+        "name": table,
+        "rows": rows,
+        "rows_exact": rows is None or rows <= COUNT_CAP or at is None,
+        "history_rows": versions,
+        "last_change": last,
+    }
 
 
 def home_data(db: ChronoDB, at: Point | None, search: str) -> dict[str, Any]:
     names = db.tables(as_of=at.arg) if at else db.tables()
     if search:
         names = [n for n in names if search.lower() in n.lower()]
+    sizes = {t["table"]: t for t in db.get_health_report().get("tables", [])}
     digest = db.audit_trail.digest(save=False)
     return {
         "database": db.path,
         "as_of": at.text if at else None,
         "search": search,
-        "tables": [table_summary(db, n, at) for n in names],
+        "tables": [table_summary(db, n, at, sizes.get(n, {})) for n in names],
         "transactions": db.transactions(limit=RECENT),
         "ledger": {"tree_size": digest.tree_size, "root": digest.root},
         "read_only": db.read_only,

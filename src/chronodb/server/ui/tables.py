@@ -25,6 +25,8 @@ from chronodb.versioning.tables import quote
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 FACET_VALUES = 10
+#: Rows a page counts at most: a count AS OF a point reads every key up to there.
+COUNT_CAP = 10_000
 RESERVED = {"as_of", "token", "_sort", "_desc", "_next", "_facet", "_size", "live"}
 _LABEL_NAMES = ("name", "title", "label", "email")
 
@@ -163,10 +165,7 @@ def table_page_data(
     if more and rows:
         last = rows[-1]
         nxt = json.dumps(([last[q.sort]] if q.sort else []) + [last[k] for k in key])
-    count_sql = "SELECT count(*) FROM " + source(table, at)[0]
-    if filters:
-        count_sql += " WHERE " + " AND ".join(filters)
-    total = db.execute(count_sql, [*at_params, *filter_params]).scalar()
+    total = count_rows(db, table, at, filters, filter_params)
     return {
         "table": table,
         "as_of": at.text if at else None,
@@ -175,6 +174,7 @@ def table_page_data(
         ],
         "key": key,
         "count": total,
+        "count_exact": total <= COUNT_CAP,
         "rows": rows,
         "keys": [row_key(key, r) for r in rows],
         "next": nxt,
@@ -184,6 +184,23 @@ def table_page_data(
         "facets": [_facet(db, table, at, q, f) for f in q.facets if f],
         "foreign_keys": _links(db, table, at, rows),
     }
+
+
+def count_rows(
+    db: ChronoDB,
+    table: str,
+    at: Point | None,
+    conditions: list[str] = (),  # type: ignore[assignment]
+    params: list[Any] = (),  # type: ignore[assignment]
+) -> int:
+    """How many rows ``table`` has (had ``at``) where ``conditions`` hold, counting at most
+    COUNT_CAP + 1: more than COUNT_CAP is "COUNT_CAP+" on a page."""
+    src, at_params = source(table, at)
+    where = " WHERE " + " AND ".join(conditions) if conditions else ""
+    return db.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {src}{where} LIMIT ?)",
+        [*at_params, *params, COUNT_CAP + 1],
+    ).scalar()
 
 
 def _facet(db: ChronoDB, table: str, at: Point | None, q: Query, column: str) -> dict[str, Any]:

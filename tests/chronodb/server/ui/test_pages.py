@@ -21,7 +21,9 @@ def test_home_lists_tables_timeline_and_ledger(client: TestClient, txs: list[int
     assert 'href="/tables/orders"' in page.text and "Verify now" in page.text
     twin = client.get("/index.json").json()
     orders = next(t for t in twin["tables"] if t["name"] == "orders")
-    assert (orders["rows"], orders["versions"]) == (2, 4)  # order 3 deleted, order 1 updated
+    # 3 inserted, 1 updated, 1 deleted: 4 versions and the delete
+    assert (orders["rows"], orders["history_rows"]) == (2, 5)
+    assert orders["last_change"] == twin["transactions"][0]["tx_time"]
     assert [t["tx_id"] for t in twin["transactions"]] == txs[::-1]
     assert twin["ledger"]["tree_size"] == len(txs)
 
@@ -163,3 +165,44 @@ def test_openapi_documents_the_pages(client: TestClient):
 def test_static_assets_are_served(client: TestClient):
     assert "--accent" in client.get("/static/ui/ui.css").text
     assert "setupSlider" in client.get("/static/ui/ui.js").text
+
+
+def test_counts_as_of_a_point_stop_at_the_cap(tmp_path):
+    from chronodb import ChronoDB
+    from chronodb.server import create_app
+    from chronodb.server.ui.tables import COUNT_CAP
+
+    path = tmp_path / "big.db"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(COUNT_CAP + 5)])
+        tx = db.transactions(limit=1)[0]["tx_id"]
+        db.execute("DELETE FROM t WHERE id < 10")
+    with TestClient(create_app(path)) as client:
+        now = client.get("/tables/t.json").json()
+        assert (now["count"], now["count_exact"]) == (COUNT_CAP - 5, True)
+        then = client.get(f"/tables/t.json?as_of={tx}").json()
+        assert (then["count"], then["count_exact"]) == (COUNT_CAP + 1, False)
+        page = client.get(f"/tables/t?as_of={tx}", headers=HTML).text
+        assert f"{COUNT_CAP}+ rows" in page
+        home = client.get("/index.json").json()["tables"][0]
+        assert (home["rows"], home["rows_exact"]) == (COUNT_CAP - 5, True)  # exact now
+        then = client.get(f"/index.json?as_of={tx}").json()["tables"][0]
+        assert (then["rows"], then["rows_exact"]) == (COUNT_CAP + 1, False)
+
+
+def test_a_big_diff_lists_the_first_rows_and_counts_all(tmp_path, monkeypatch):
+    from chronodb import ChronoDB
+    from chronodb.server import create_app
+    from chronodb.server.ui import diff
+
+    monkeypatch.setattr(diff, "TABLE_DIFF_ROWS", 3)
+    path = tmp_path / "d.db"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
+        db.executemany("INSERT INTO t VALUES (?, 0)", [(i,) for i in range(10)])
+    with TestClient(create_app(path)) as client:
+        listed = client.get("/tables/t/diff.json").json()
+        assert listed["counts"]["inserted"] == 10 and len(listed["inserted"]) == 3
+        assert "first 3 of each" in client.get("/tables/t/diff", headers=HTML).text
+        assert len(client.get("/tables/t/diff.csv").text.splitlines()) == 11

@@ -149,3 +149,11 @@ def test_login_never_redirects_off_site(make_client: Callable[..., TestClient]):
         "/login", data={"token": "s3cret", "next": "//evil.example/"}, follow_redirects=False
     )
     assert ok.headers["location"] == "/"
+
+
+def test_the_login_cookie_opens_the_change_stream(make_client: Callable[..., TestClient]):
+    client = make_client(token="s3cret")
+    cookie = {"cookie": "chronodb_token=s3cret"}
+    with client.websocket_connect("/ws", headers=cookie) as ws:
+        ws.send_json({"type": "subscribe", "table": "orders"})
+        assert ws.receive_json()["type"] == "subscribed"
