@@ -17,7 +17,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from chronodb.formatting import iso_time
+from chronodb.formatting import TIME_COLUMNS, cell, iso_time
 from chronodb.server.auth import ASGIApp, Receive, Scope, Send
 from chronodb.server.http import json_response, jsonable
 
@@ -32,12 +32,9 @@ ENV = jinja2.Environment(
 )
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bytes):
-        return "x'" + value.hex() + "'"
-    return str(value)
+def _cell(value: Any, column: str = "") -> str:
+    """A value as the pages show it (as the CLI does): the periods of versions as times."""
+    return cell(value, time=column in TIME_COLUMNS)
 
 
 ENV.filters["cell"] = _cell

@@ -128,18 +128,38 @@ def test_live_change_from_another_process(
     page.goto(server.url + "/tables/orders")
     page.get_by_label("Live").check()
     page.wait_for_timeout(300)  # subscribed
-    script = (
-        "import sys; from chronodb import ChronoDB\n"
-        "with ChronoDB(sys.argv[1], user='other') as db:\n"
-        "    db.execute(\"INSERT INTO orders VALUES (99, 2, 1.5, 'live')\")\n"
-        "    db.execute('DELETE FROM orders WHERE id = 2')\n"
+    write_elsewhere(
+        shop,
+        "INSERT INTO orders VALUES (99, 2, 1.5, 'live')",
+        "DELETE FROM orders WHERE id = 2",
     )
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    subprocess.run([sys.executable, "-c", script, str(shop)], check=True, env=env, timeout=60)
     expect(page.locator("tr[data-key='99']")).to_be_visible(timeout=10_000)
     expect(page.locator("tr[data-key='99']")).to_have_class(re.compile("flash"))
     expect(page.locator("tr[data-key='2']")).to_have_count(0, timeout=10_000)
     page.screenshot(path=shots / "table-live.png", full_page=True)
+
+
+def test_live_row_page_shows_a_new_version(page: Page, server: BackgroundServer, shop: Path):
+    page.goto(server.url + "/tables/orders/rows/2")
+    page.get_by_label("Live").check()
+    page.wait_for_timeout(300)
+    write_elsewhere(shop, "UPDATE orders SET status = 'paid' WHERE id = 2")
+    expect(page.locator("li.version")).to_have_count(2, timeout=10_000)
+    expect(page.locator("li.version").last).to_have_class(re.compile("flash"))
+    expect(page.locator("table.record")).to_contain_text("paid")
+
+
+def write_elsewhere(path: Path, *statements: str) -> None:
+    """Run ``statements`` in another process, as another program writing the file would."""
+    script = (
+        "import sys; from chronodb import ChronoDB\n"
+        "with ChronoDB(sys.argv[1], user='other') as db:\n"
+        "    for statement in sys.argv[2:]:\n"
+        "        db.execute(statement)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    command = [sys.executable, "-c", script, str(path), *statements]
+    subprocess.run(command, check=True, env=env, timeout=60)
 
 
 def test_csv_export_honours_as_of(page: Page, server: BackgroundServer, txs: list[int]):

@@ -157,3 +157,8 @@ def test_the_login_cookie_opens_the_change_stream(make_client: Callable[..., Tes
     with client.websocket_connect("/ws", headers=cookie) as ws:
         ws.send_json({"type": "subscribe", "table": "orders"})
         assert ws.receive_json()["type"] == "subscribed"
+
+
+def test_sql_page_shows_periods_as_times(client: TestClient):
+    page = client.get("/sql?sql=SELECT sys_from FROM orders FOR SYSTEM_TIME ALL", headers=HTML)
+    assert re.search(r"<td[^>]*>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z</td>", page.text)
