@@ -65,7 +65,7 @@ def _metrics(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-def _failure(request: Request, err: Exception) -> Response:
+def failure(request: Request, err: Exception) -> Response:
     """The response for an error a client caused."""
     _metrics(request).errors.labels("http").inc()
     if isinstance(err, ReadOnlyError):
@@ -92,7 +92,7 @@ async def read_json(request: Request) -> Any:
         raise HTTPException(400, f"request body is not JSON: {err}") from None
 
 
-def _check_statement(sql: Any, params: Any) -> None:
+def check_statement(sql: Any, params: Any) -> None:
     if not isinstance(sql, str) or not sql.strip():
         raise HTTPException(400, '"sql": expected a SQL statement')
     scalars = (str, int, float, bool, type(None))
@@ -109,7 +109,7 @@ def _check_statement(sql: Any, params: Any) -> None:
         )
 
 
-def _execute(db: ChronoDB, sql: str, params: Any) -> Result:
+def execute_statement(db: ChronoDB, sql: str, params: Any) -> Result:
     """Run one statement; its notes go into the answer rather than the server's log."""
     with notes.notes_only():
         return db.execute(sql, params)
@@ -120,14 +120,14 @@ async def sql_endpoint(request: Request) -> Response:
     if not isinstance(payload, dict):
         raise HTTPException(400, 'expected a JSON object {"sql": ..., "params": ...}')
     sql, params = payload.get("sql"), payload.get("params")
-    _check_statement(sql, params)
+    check_statement(sql, params)
     metrics = _metrics(request)
     started = time.perf_counter()
     try:
-        result = await run_in_threadpool(_execute, _db(request), sql, params)
+        result = await run_in_threadpool(execute_statement, _db(request), sql, params)
     except ChronoDBError as err:  # the library's public calls raise nothing else
         metrics.statements.labels("error").inc()
-        return _failure(request, err)
+        return failure(request, err)
     finally:
         metrics.statement_seconds.observe(time.perf_counter() - started)
     metrics.statements.labels("ok").inc()
@@ -160,11 +160,11 @@ async def tables_endpoint(request: Request) -> Response:
     try:
         tables = await run_in_threadpool(_describe_tables, _db(request), as_of)
     except ChronoDBError as err:
-        return _failure(request, err)
+        return failure(request, err)
     return json_response({"tables": tables})
 
 
-def _key(text: str) -> Any:
+def parse_key(text: str) -> Any:
     """A key from the URL: a JSON array for a composite key, a number, or text."""
     if text.startswith("["):
         try:
@@ -178,8 +178,8 @@ def _key(text: str) -> Any:
     return text
 
 
-def _history(db: ChronoDB, table: str, pk: str) -> list[dict[str, Any]]:
-    key = _key(pk)
+def row_history(db: ChronoDB, table: str, pk: str) -> list[dict[str, Any]]:
+    key = parse_key(pk)
     versions = db.get_change_history(table, key)
     if not versions and key != pk:
         versions = db.get_change_history(table, pk)  # a text key that looked like a number
@@ -189,11 +189,11 @@ def _history(db: ChronoDB, table: str, pk: str) -> list[dict[str, Any]]:
 async def history_endpoint(request: Request) -> Response:
     table, pk = request.path_params["table"], request.path_params["pk"]
     try:
-        versions = await run_in_threadpool(_history, _db(request), table, pk)
+        versions = await run_in_threadpool(row_history, _db(request), table, pk)
     except ChronoDBError as err:
-        return _failure(request, err)
+        return failure(request, err)
     return json_response(
-        {"table": table, "pk": _key(pk), "versions": [jsonable(v) for v in versions]}
+        {"table": table, "pk": parse_key(pk), "versions": [jsonable(v) for v in versions]}
     )
 
 

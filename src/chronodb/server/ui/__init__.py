@@ -57,7 +57,7 @@ def page(endpoint: Endpoint) -> Endpoint:
             if wanted(request) != "html":
                 if isinstance(err, HTTPException):
                     raise
-                return http._failure(request, err)
+                return http.failure(request, err)
             message = err.detail if isinstance(err, HTTPException) else str(err)
             kind = type(err).__name__
             data = {"error": {"type": kind, "message": message}}

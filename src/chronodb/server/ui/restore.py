@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from chronodb.database import ChronoDB
 from chronodb.errors import ReadOnlyError
-from chronodb.server.http import _key
+from chronodb.server.http import parse_key
 from chronodb.server.ui.csrf import checked_form
 from chronodb.server.ui.diff import table_diff
 from chronodb.server.ui.points import Point, Timeline, parse_point
@@ -78,7 +78,7 @@ def _target(request: Request) -> tuple[str, Any, Point]:
         raise HTTPException(400, "say which point to restore to: ?as_of=")
     key = None
     if pk is not None:
-        value = _key(pk)
+        value = parse_key(pk)
         key = [str(v) for v in (value if isinstance(value, list) else [value])]
     return table, key, at
 

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chronodb.database import ChronoDB
-from chronodb.server.http import _history, _key
+from chronodb.server.http import parse_key, row_history
 from chronodb.server.ui.points import Point, Timeline, parse_point
 from chronodb.server.ui.render import csv_response, path_param, respond, to_csv, wanted
 from chronodb.server.ui.tables import key_columns, source
@@ -28,7 +28,7 @@ def changed_cells(version: dict[str, Any]) -> list[str]:
 def row_at(db: ChronoDB, table: str, pk: str, at: Point | None) -> dict[str, Any] | None:
     """The row ``pk`` names, as it is now or was AS OF ``at``; None if it did not exist."""
     key = key_columns(db.columns(table, as_of=at.arg if at else None))
-    value = _key(pk)
+    value = parse_key(pk)
     values = value if isinstance(value, list) else [value]
     if len(values) != len(key):
         return None
@@ -45,7 +45,7 @@ def row_page_data(db: ChronoDB, table: str, pk: str, at: Point | None) -> dict[s
     timeline = Timeline(db)
     cutoff = timeline.seconds(at)
     versions = []
-    for v in _history(db, table, pk):
+    for v in row_history(db, table, pk):
         versions.append(
             {
                 **v,
@@ -59,7 +59,7 @@ def row_page_data(db: ChronoDB, table: str, pk: str, at: Point | None) -> dict[s
         current[-1]["in_effect"] = True
     return {
         "table": table,
-        "pk": _key(pk),
+        "pk": parse_key(pk),
         "as_of": at.text if at else None,
         "row": row_at(db, table, pk, at),
         "versions": versions,

@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
-from chronodb.server.http import _check_statement, _execute
+from chronodb.server.http import check_statement, execute_statement
 from chronodb.server.ui.csrf import checked_form
 from chronodb.server.ui.render import csv_response, respond, to_csv, wanted
 
@@ -30,7 +30,7 @@ def run(db: ChronoDB, sql: str) -> dict[str, Any]:
     if not sql.strip():
         return data
     try:
-        result = _execute(db, sql, None)
+        result = execute_statement(db, sql, None)
     except ChronoDBError as err:
         data["error"] = {
             "type": type(err).__name__,
@@ -63,7 +63,7 @@ async def _page(request: Request, sql: str, write: bool) -> Response:
     db: ChronoDB = request.app.state.db if write else request.app.state.reader
     if sql.strip():
         try:
-            _check_statement(sql, None)
+            check_statement(sql, None)
         except HTTPException as err:
             error = {"type": "BadRequest", "message": err.detail, "position": None}
             data = {"sql": sql, "columns": [], "rows": [], "error": error}

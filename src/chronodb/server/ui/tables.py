@@ -9,6 +9,7 @@ links, labelled with the referenced row's first text column.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -190,8 +191,8 @@ def count_rows(
     db: ChronoDB,
     table: str,
     at: Point | None,
-    conditions: list[str] = (),  # type: ignore[assignment]
-    params: list[Any] = (),  # type: ignore[assignment]
+    conditions: Sequence[str] = (),
+    params: Sequence[Any] = (),
 ) -> int:
     """How many rows ``table`` has (had ``at``) where ``conditions`` hold, counting at most
     COUNT_CAP + 1: more than COUNT_CAP is "COUNT_CAP+" on a page."""
@@ -218,30 +219,36 @@ def _facet(db: ChronoDB, table: str, at: Point | None, q: Query, column: str) ->
 def _links(
     db: ChronoDB, table: str, at: Point | None, rows: list[dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """For each one-column foreign key: the table it points at and the labels of the rows
-    this page references."""
+    """For each one-column foreign key: the table and column it points at, whether that
+    column is the table's key (then a value links to the row, else to the rows that have
+    it), and the labels of the rows this page references."""
     links: dict[str, dict[str, Any]] = {}
     for fk in db.foreign_keys(table):
-        if len(fk.columns) != 1 or len(fk.other_columns) > 1:
+        if len(fk.columns) != 1 or len(fk.other_columns) != 1:
             continue
-        other = fk.other_columns[0] if fk.other_columns else None
-        column = fk.columns[0]
-        labels: dict[str, Any] = {}
-        label = label_column(db, fk.other_table, at) if other else None
+        column, other = fk.columns[0], fk.other_columns[0]
+        try:
+            other_columns = db.columns(fk.other_table, as_of=at.arg if at else None)
+        except ChronoDBError:  # the referenced table did not exist then
+            continue
+        label = label_column(db, fk.other_table, at)
         values = sorted({r[column] for r in rows if r.get(column) is not None}, key=str)
+        labels: dict[str, Any] = {}
         if label and values:
             src, at_params = source(fk.other_table, at)
             marks = ", ".join("?" for _ in values)
-            try:
-                found = db.execute(
-                    f"SELECT {quote(other)}, {quote(label)} FROM {src} "  # type: ignore[arg-type]
-                    f"WHERE {quote(other)} IN ({marks})",  # type: ignore[arg-type]
-                    [*at_params, *values],
-                )
-                labels = {str(k): v for k, v in found.rows}
-            except ChronoDBError:
-                labels = {}
-        links[column] = {"table": fk.other_table, "column": other, "labels": labels}
+            found = db.execute(
+                f"SELECT {quote(other)}, {quote(label)} FROM {src} "
+                f"WHERE {quote(other)} IN ({marks})",
+                [*at_params, *values],
+            )
+            labels = {str(k): v for k, v in found.rows}
+        links[column] = {
+            "table": fk.other_table,
+            "column": other,
+            "is_key": key_columns(other_columns) == [other],
+            "labels": labels,
+        }
     return links
 
 

@@ -206,3 +206,18 @@ def test_a_big_diff_lists_the_first_rows_and_counts_all(tmp_path, monkeypatch):
         assert listed["counts"]["inserted"] == 10 and len(listed["inserted"]) == 3
         assert "first 3 of each" in client.get("/tables/t/diff", headers=HTML).text
         assert len(client.get("/tables/t/diff.csv").text.splitlines()) == 11
+
+
+def test_a_foreign_key_to_a_unique_column_links_to_the_rows_with_the_value(tmp_path):
+    from chronodb import ChronoDB
+    from chronodb.server import create_app
+
+    path = tmp_path / "fk.db"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE teams (id INTEGER PRIMARY KEY, code TEXT UNIQUE, name TEXT)")
+        db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, team TEXT REFERENCES teams(code))")
+        db.execute("INSERT INTO teams VALUES (1, 'db', 'Databases')")
+        db.execute("INSERT INTO people VALUES (7, 'db')")
+    with TestClient(create_app(path)) as client:
+        page = client.get("/tables/people", headers=HTML).text
+        assert 'href="/tables/teams?code=db"' in page and "Databases" in page
