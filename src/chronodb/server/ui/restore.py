@@ -13,25 +13,41 @@ from starlette.responses import RedirectResponse, Response
 
 from chronodb.database import ChronoDB
 from chronodb.errors import ReadOnlyError
-from chronodb.server.http import parse_key
 from chronodb.server.ui.csrf import checked_form
 from chronodb.server.ui.diff import table_diff
 from chronodb.server.ui.points import Point, Timeline, parse_point
 from chronodb.server.ui.render import optional_path_param, path_param, respond, segment, url
+from chronodb.server.ui.rows import changed_cells, row_at
 from chronodb.server.ui.tables import key_columns
 from chronodb.versioning.tables import quote
 
 
-def plan(db: ChronoDB, table: str, at: Point, pk: Any = None) -> dict[str, Any]:
-    """What restoring ``table`` (or only its row ``pk``, a list of key values) to ``at``
+def plan(db: ChronoDB, table: str, at: Point, pk: str | None = None) -> dict[str, Any]:
+    """What restoring ``table`` (or only its row ``pk``, as the URL names it) to ``at``
     would write: the diff from ``at`` to now, to be undone."""
     key = key_columns(db.columns(table))
-    timeline = Timeline(db)
-    diff = table_diff(db, table, timeline.seconds(at) or 0.0, None, key)
-    if pk is not None:
-        for kind in ("inserted", "deleted", "updated"):
-            diff[kind] = [e for e in diff[kind] if [str(v) for v in e["key"]] == pk]
-        diff["counts"] = {kind: len(diff[kind]) for kind in ("inserted", "deleted", "updated")}
+    if pk is None:
+        return table_diff(db, table, Timeline(db).seconds(at) or 0.0, None, key)
+    # One row: its values then and now, without reading the table's history.
+    then, now = row_at(db, table, pk, at), row_at(db, table, pk, None)
+    diff: dict[str, Any] = {
+        "table": table,
+        "key": key,
+        "inserted": [],
+        "deleted": [],
+        "updated": [],
+    }
+    either = then or now
+    if either is not None and then != now:
+        entry = {"key": [either[k] for k in key], "before": then, "after": now}
+        if then is None:
+            diff["inserted"].append(entry)
+        elif now is None:
+            diff["deleted"].append(entry)
+        else:
+            entry["changed"] = changed_cells(entry)
+            diff["updated"].append(entry)
+    diff["counts"] = {kind: len(diff[kind]) for kind in ("inserted", "deleted", "updated")}
     return diff
 
 
@@ -70,17 +86,11 @@ def apply(db: ChronoDB, table: str, diff: dict[str, Any]) -> int | None:
     return tx_id
 
 
-def _target(request: Request) -> tuple[str, Any, Point]:
-    table = path_param(request, "table")
-    pk = optional_path_param(request, "pk")
+def _target(request: Request) -> tuple[str, str | None, Point]:
     at = parse_point(request.query_params.get("as_of"))
     if at is None:
         raise HTTPException(400, "say which point to restore to: ?as_of=")
-    key = None
-    if pk is not None:
-        value = parse_key(pk)
-        key = [str(v) for v in (value if isinstance(value, list) else [value])]
-    return table, key, at
+    return path_param(request, "table"), optional_path_param(request, "pk"), at
 
 
 def _refuse_read_only(db: ChronoDB) -> None:
@@ -91,10 +101,10 @@ def _refuse_read_only(db: ChronoDB) -> None:
 async def restore_page(request: Request) -> Response:
     """GET: what the restore would change, and a form to confirm it."""
     db: ChronoDB = request.app.state.db
-    table, key, at = _target(request)
+    table, pk, at = _target(request)
     _refuse_read_only(db)
-    data = await run_in_threadpool(plan, db, table, at, key)
-    data.update(as_of=at.text, pk=optional_path_param(request, "pk"))
+    data = await run_in_threadpool(plan, db, table, at, pk)
+    data.update(as_of=at.text, pk=pk)
     return respond(request, "restore.html", data, at=at)
 
 
@@ -102,11 +112,11 @@ async def restore_action(request: Request) -> Response:
     """POST: write the restore; back to the row (or table) page, naming the transaction."""
     await checked_form(request)
     db: ChronoDB = request.app.state.db
-    table, key, at = _target(request)
+    table, pk, at = _target(request)
     _refuse_read_only(db)
 
     def run() -> dict[str, Any]:
-        diff = plan(db, table, at, key)
+        diff = plan(db, table, at, pk)
         return {
             "table": table,
             "restored_to": at.text,
@@ -115,7 +125,6 @@ async def restore_action(request: Request) -> Response:
         }
 
     data = await run_in_threadpool(run)
-    pk = optional_path_param(request, "pk")
     back = "/tables/" + segment(table) + (f"/rows/{segment(pk)}" if pk is not None else "")
     if "text/html" in request.headers.get("accept", ""):
         return RedirectResponse(url(request, back, restored=data["tx_id"] or "none"), 303)

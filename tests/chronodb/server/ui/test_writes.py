@@ -162,3 +162,48 @@ def test_the_login_cookie_opens_the_change_stream(make_client: Callable[..., Tes
 def test_sql_page_shows_periods_as_times(client: TestClient):
     page = client.get("/sql?sql=SELECT sys_from FROM orders FOR SYSTEM_TIME ALL", headers=HTML)
     assert re.search(r"<td[^>]*>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z</td>", page.text)
+
+
+def test_restore_a_deleted_row_inserts_it_again(client: TestClient, shop, txs: list[int]):
+    token = csrf_of(client)
+    plan = client.get(f"/tables/orders/rows/3/restore.json?as_of={txs[3]}").json()
+    assert plan["counts"] == {"inserted": 0, "deleted": 1, "updated": 0}
+    done = client.post(f"/tables/orders/rows/3/restore?as_of={txs[3]}", data={"csrf": token})
+    assert done.json()["counts"]["deleted"] == 1
+    with ChronoDB(shop) as db:
+        assert db.execute("SELECT status FROM orders WHERE id = 3").scalar() == "new"
+
+
+def test_restore_a_row_to_before_it_existed_deletes_it(client: TestClient, shop, txs: list[int]):
+    token = csrf_of(client)
+    done = client.post(f"/tables/orders/rows/2/restore?as_of={txs[2]}", data={"csrf": token})
+    assert done.json()["counts"] == {"inserted": 1, "deleted": 0, "updated": 0}
+    again = client.post(f"/tables/orders/rows/2/restore?as_of={txs[2]}", data={"csrf": token})
+    assert again.json() | {"restored_to": None} == {
+        "table": "orders",
+        "restored_to": None,
+        "counts": {"inserted": 0, "deleted": 0, "updated": 0},
+        "tx_id": None,
+    }
+    with ChronoDB(shop) as db:
+        assert db.execute("SELECT count(*) FROM orders WHERE id = 2").scalar() == 0
+
+
+def test_restore_a_row_of_a_table_without_a_key(tmp_path):
+    from chronodb.server import create_app
+
+    path = tmp_path / "nokey.db"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+        db.execute("INSERT INTO notes VALUES ('first')")
+        tx = db.transactions(limit=1)[0]["tx_id"]
+        db.execute("UPDATE notes SET body = 'second'")
+        db.execute("DELETE FROM notes")
+    with TestClient(create_app(path)) as client:
+        token = csrf_of(client)
+        done = client.post(f"/tables/notes/rows/1/restore?as_of={tx}", data={"csrf": token})
+        assert done.json()["counts"]["deleted"] == 1
+    with ChronoDB(path) as db:
+        assert [tuple(r) for r in db.execute("SELECT rowid, body FROM notes").rows] == [
+            (1, "first")
+        ]
