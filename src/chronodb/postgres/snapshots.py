@@ -1,0 +1,129 @@
+"""SQL reading a versioned PostgreSQL table in the past: AS OF a point, and its versions.
+
+A history row names its writer by xid; ``_chrono_tx`` maps a committed writer to its
+commit-order id and time. AS OF transaction ``n``, a key's row is its newest version whose
+writer committed with an id <= ``n``, unless that is a tombstone.
+
+Finding it is a seek, whatever the depth of the key's history. Each transaction's record
+keeps ``seq_hi``, the history sequence's value at its commit: every version written before
+that commit lies at or below it, and a version written after it, by a writer that commits
+later, lies above. So the versions of a key at or below the point's ``seq_hi`` that belong
+to a later transaction can only be those of the one writer that held the key's row lock
+across the point's commit: reading the key's versions backwards from ``seq_hi`` (index
+``(key, _chrono_seq)``), the first whose writer's id is <= ``n`` is found after at most
+that writer's versions of the key.
+
+Every function returns SQL text for a table subquery with the table's columns; a point is
+an SQL expression (a literal or a placeholder) given once.
+"""
+
+from __future__ import annotations
+
+from chronodb.postgres.install import qualified
+from chronodb.postgres.names import OP, SEQ, TX_TABLE, XID, key_list, quote
+from chronodb.postgres.tables import Versioned
+
+PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
+
+
+def point_at_tx(v: Versioned, tx: str) -> str:
+    """The point AS OF TRANSACTION ``tx``: the newest committed id <= it, and its seq_hi."""
+    return (
+        f"SELECT tx_id AS n, seq_hi AS b FROM {qualified(v.schema, TX_TABLE)} "
+        f"WHERE tx_id <= {tx} ORDER BY tx_id DESC LIMIT 1"
+    )
+
+
+def point_at_time(v: Versioned, micros: str) -> str:
+    """The point AS OF a time (µs since the epoch): the last transaction at or before it.
+
+    Times increase with ids, so the newest by time is the newest by id.
+    """
+    return (
+        f"SELECT tx_id AS n, seq_hi AS b FROM {qualified(v.schema, TX_TABLE)} "
+        f"WHERE tx_time <= {micros} ORDER BY tx_time DESC LIMIT 1"
+    )
+
+
+def _newest(v: Versioned, match: str) -> str:
+    """The newest version matching ``match`` (on alias ``h``) visible at point ``p``."""
+    h = qualified(v.schema, v.hist)
+    tx = qualified(v.schema, TX_TABLE)
+    return (
+        f"SELECT h.* FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID} "
+        f"WHERE {match} AND h.{SEQ} <= p.b AND x.tx_id <= p.n "
+        f"ORDER BY h.{SEQ} DESC LIMIT 1"
+    )
+
+
+def _select(v: Versioned, alias: str) -> str:
+    return ", ".join(f"{alias}.{quote(c)}" for c in v.columns)
+
+
+def as_of(v: Versioned, point: str) -> str:
+    """``v``'s rows at ``point`` (from :func:`point_at_tx` or :func:`point_at_time`).
+
+    The keys come from history's key index, one descent per key (a recursive "loose index
+    scan": PostgreSQL 15 has no skip scan), so no key table is written on insert; each
+    key's version is then one seek (see the module's docstring).
+    """
+    h = qualified(v.schema, v.hist)
+    keys = key_list(v.keys, "h")
+    row = f"({keys})"
+    previous = f"({key_list(v.keys, 'c')})"
+    same_key = " AND ".join(f"h.{quote(k)} = c.{quote(k)}" for k in v.keys)
+    return (
+        "(WITH RECURSIVE _chrono_k AS ("
+        f"(SELECT {keys} FROM {h} AS h ORDER BY {keys} LIMIT 1) UNION ALL "
+        f"SELECT s.* FROM _chrono_k AS c CROSS JOIN LATERAL "
+        f"(SELECT {keys} FROM {h} AS h WHERE {row} > {previous} ORDER BY {keys} LIMIT 1) AS s) "
+        f"SELECT {_select(v, 'v')} FROM ({point}) AS p CROSS JOIN _chrono_k AS c "
+        f"CROSS JOIN LATERAL ({_newest(v, same_key)}) AS v WHERE v.{OP} <> 'D')"
+    )
+
+
+def as_of_key(v: Versioned, point: str, key: list[str]) -> str:
+    """The row of ``v`` with key ``key`` (SQL expressions, in key order) at ``point``: one
+    seek, for a query that fixes the whole key (``WHERE id = %s``)."""
+    match = " AND ".join(f"h.{quote(k)} = {ref}" for k, ref in zip(v.keys, key, strict=True))
+    return (
+        f"(SELECT {_select(v, 'v')} FROM ({point}) AS p "
+        f"CROSS JOIN LATERAL ({_newest(v, match)}) AS v WHERE v.{OP} <> 'D')"
+    )
+
+
+def versions(v: Versioned, condition: str = "true") -> str:
+    """Every committed version of ``v`` with its period ``sys_from``/``sys_to`` (seconds).
+
+    ``condition`` may use ``w._chrono_from`` and ``w._chrono_to`` (µs; the end is NULL
+    while current; see :func:`range_condition`). A version its own transaction replaced
+    was never seen by anyone and is left out; tombstones end periods and are not rows.
+    """
+    h = qualified(v.schema, v.hist)
+    tx = qualified(v.schema, TX_TABLE)
+    keys = key_list(v.keys, "h")
+    window = f"OVER (PARTITION BY {keys} ORDER BY h.{SEQ})"
+    return (
+        f"(SELECT {_select(v, 'w')}, w._chrono_from / 1e6::float8 AS {PERIOD[0]}, "
+        f"w._chrono_to / 1e6::float8 AS {PERIOD[1]} FROM ("
+        f"SELECT h.*, x.tx_id AS _chrono_tx, x.tx_time AS _chrono_from, "
+        f"lead(x.tx_time) {window} AS _chrono_to, lead(x.tx_id) {window} AS _chrono_next "
+        f"FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID}) AS w "
+        f"WHERE w.{OP} <> 'D' AND w._chrono_next IS DISTINCT FROM w._chrono_tx "
+        f"AND ({condition}))"
+    )
+
+
+def range_condition(kind: str, lo: str | None = None, hi: str | None = None) -> str:
+    """SQL:2011 period predicates (``FOR SYSTEM_TIME ALL``, ``BETWEEN``, ``FROM … TO``,
+    ``CONTAINED IN``) on microsecond bounds, for :func:`versions`."""
+    end_after = f"(w._chrono_to IS NULL OR w._chrono_to > {lo})"
+    if kind == "ALL":
+        return "true"
+    if kind == "BETWEEN":
+        return f"w._chrono_from <= {hi} AND {end_after}"
+    if kind == "FROM":
+        return f"w._chrono_from < {hi} AND {end_after}"
+    if kind == "CONTAINED IN":
+        return f"w._chrono_from >= {lo} AND w._chrono_to IS NOT NULL AND w._chrono_to <= {hi}"
+    raise ValueError(f"unknown period predicate: {kind}")

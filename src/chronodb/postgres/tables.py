@@ -1,0 +1,231 @@
+"""Versioning one PostgreSQL table: its history table, key index, triggers and adoption.
+
+History is append-only and written by PL/pgSQL triggers in the database, so a write by any
+client (psql, another application) is versioned, not only ChronoDB's own. The triggers are
+statement-level with transition tables: one INSERT ... SELECT per statement writes all of
+its versions (``benchmarks/pg_layout_bench.py`` compares them with row-level triggers).
+
+    _chrono_seq   history order, from one shared sequence
+    _chrono_xid   the writing transaction's xid8: its commit-order id is found through
+                  ``_chrono_tx`` (written at commit, ``install.py``)
+    _chrono_op    'I', 'U', or 'D' (a tombstone: key columns only)
+    <columns>     the table's columns with their types, no constraints
+
+Index: ``(key..., _chrono_seq)``. Row locks (and the primary key's uniqueness check) make
+two transactions writing one key run that write one after the other, so along one key
+history order is commit order; AS OF relies on that (``snapshots.py``).
+
+A transaction that changes a key several times leaves one version per statement; readers
+take the last one of each transaction (the newest in history order), as SQLite's upsert
+keeps only that one.
+
+A table needs a primary key. PostgreSQL has no stable row identity to key history by
+otherwise: a ``ctid`` changes on every UPDATE and on VACUUM FULL, so unlike SQLite's rowid
+it cannot say which row a version belongs to. Such a table is refused with a
+:class:`~chronodb.errors.SchemaError` naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import psycopg
+
+from chronodb.errors import SchemaError
+from chronodb.postgres.install import install, installed, qualified
+from chronodb.postgres.names import (
+    CATALOG,
+    OP,
+    PENDING,
+    SEQ,
+    SEQ_NEXT,
+    XID,
+    function_of,
+    history_of,
+    key_list,
+    quote,
+    trigger_names,
+)
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """A versioned table: its name, schema, history table, key and columns (in order)."""
+
+    schema: str
+    table: str
+    hist: str
+    keys: tuple[str, ...]
+    columns: tuple[str, ...]
+
+
+def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, type) of ``table``'s columns, in order."""
+    return conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        (qualified(schema, table),),
+    ).fetchall()
+
+
+def _primary_key(conn: psycopg.Connection, schema: str, table: str) -> list[str]:
+    """The primary key's columns of ``table``, in key order (empty without one)."""
+    rows = conn.execute(
+        "SELECT a.attname FROM pg_index AS i "
+        "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+        "JOIN pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        "WHERE i.indrelid = %s::regclass AND i.indisprimary ORDER BY k.n",
+        (qualified(schema, table),),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def lookup(conn: psycopg.Connection, table: str, schema: str = "public") -> Versioned | None:
+    """The versioned table ``table``, or None if it is not versioned."""
+    if not installed(conn, schema):
+        return None
+    row = conn.execute(
+        f"SELECT hist, keys FROM {qualified(schema, CATALOG)} WHERE table_name = %s", (table,)
+    ).fetchone()
+    if row is None:
+        return None
+    columns = tuple(name for name, _ in _columns(conn, schema, table))
+    return Versioned(schema, table, row[0], tuple(row[1]), columns)
+
+
+def version_table(conn: psycopg.Connection, table: str, schema: str = "public") -> Versioned:
+    """Version ``table``: create its history and triggers, and adopt its rows.
+
+    The rows already in the table become their first versions, written by this call's
+    transaction (which gets an id at commit like any other). Everything happens in one
+    transaction, with the table locked against writes, so no write falls between the copy
+    and the triggers. Versioning a table again returns it unchanged.
+    """
+    if not installed(conn, schema):
+        install(conn, schema)
+    with conn.transaction():
+        target = qualified(schema, table)
+        exists = conn.execute("SELECT to_regclass(%s)", (target,)).fetchone()
+        if exists is None or exists[0] is None:
+            raise SchemaError(f"no such table: {schema}.{table}", table=table)
+        conn.execute(f"LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
+        found = lookup(conn, table, schema)
+        if found is not None:
+            return found
+        keys = _primary_key(conn, schema, table)
+        if not keys:
+            raise SchemaError(
+                f"table {schema}.{table} has no primary key; ChronoDB on PostgreSQL versions "
+                "rows by their primary key (a ctid changes on every update): add one",
+                table=table,
+            )
+        columns = _columns(conn, schema, table)
+        catalog = qualified(schema, CATALOG)
+        conn.execute(f"LOCK TABLE {catalog} IN EXCLUSIVE MODE")
+        (number,) = conn.execute(f"SELECT coalesce(max(number), 0) + 1 FROM {catalog}").fetchone()
+        versioned = Versioned(
+            schema, table, history_of(number, table), tuple(keys), tuple(c for c, _ in columns)
+        )
+        for statement in history_ddl(versioned, columns):
+            conn.execute(statement)
+        for statement in trigger_ddl(versioned):
+            conn.execute(statement)
+        conn.execute(adopt_sql(versioned))
+        conn.execute(
+            f"INSERT INTO {catalog} (table_name, hist, keys, number) VALUES (%s, %s, %s, %s)",
+            (table, versioned.hist, list(keys), number),
+        )
+        return versioned
+
+
+def history_ddl(v: Versioned, columns: Sequence[tuple[str, str]]) -> list[str]:
+    """CREATE statements for ``v``'s history table and its key index."""
+    hist = qualified(v.schema, v.hist)
+    declared = ", ".join(f"{quote(name)} {kind}" for name, kind in columns)
+    index = quote(v.hist.replace("_chrono_h", "_chrono_i", 1))
+    return [
+        f"CREATE TABLE {hist} ("
+        f"{SEQ} bigint NOT NULL DEFAULT nextval('{qualified(v.schema, SEQ_NEXT)}'), "
+        f'{XID} xid8 NOT NULL, {OP} "char" NOT NULL, {declared})',
+        f"CREATE INDEX {index} ON {hist} ({key_list(v.keys)}, {SEQ})",
+    ]
+
+
+def _pending(v: Versioned) -> str:
+    """Queue the commit step, once per transaction (see ``install.py``)."""
+    return (
+        f"INSERT INTO {qualified(v.schema, PENDING)} (xid) VALUES (pg_current_xact_id()) "
+        "ON CONFLICT DO NOTHING"
+    )
+
+
+def _function(v: Versioned, name: str, write: str) -> str:
+    """A trigger function running ``write`` (one INSERT into history), then, if it wrote
+    a version, queuing the commit step."""
+    return (
+        f"CREATE OR REPLACE FUNCTION {qualified(v.schema, name)}() RETURNS trigger "
+        f"LANGUAGE plpgsql AS $body$\nBEGIN\n  {write};\n"
+        f"  IF FOUND THEN\n    {_pending(v)};\n  END IF;\n  RETURN NULL;\nEND\n$body$"
+    )
+
+
+def _insert(v: Versioned, columns: Sequence[str]) -> str:
+    names = ", ".join([XID, OP, *(quote(c) for c in columns)])
+    return f"INSERT INTO {qualified(v.schema, v.hist)} ({names})"
+
+
+def trigger_ddl(v: Versioned) -> list[str]:
+    """The trigger functions and statement-level triggers that write ``v``'s history."""
+    target = qualified(v.schema, v.table)
+    ai, au, ad, at = trigger_names(v.hist)
+    cols = v.columns
+    keyed = set(v.keys)
+    everything = ", ".join(f"n.{quote(c)}" for c in cols)
+    insert = (
+        f"{_insert(v, cols)} SELECT pg_current_xact_id(), 'I', {everything} FROM _chrono_new AS n"
+    )
+    # Old and new rows are paired by key: a key only in the new rows was inserted (by a key
+    # change), one only in the old rows is gone (a tombstone), one in both was updated,
+    # unless its row is byte for byte the same (*=, record image equality).
+    first = quote(v.keys[0])
+    same_key = " AND ".join(f"o.{quote(k)} = n.{quote(k)}" for k in v.keys)
+    picked = ", ".join(
+        f"coalesce(n.{quote(c)}, o.{quote(c)})" if c in keyed else f"n.{quote(c)}" for c in cols
+    )
+    update = (
+        f"{_insert(v, cols)} SELECT pg_current_xact_id(), "
+        f"CASE WHEN n.{first} IS NULL THEN 'D' WHEN o.{first} IS NULL THEN 'I' ELSE 'U' END, "
+        f"{picked} FROM _chrono_old AS o FULL JOIN _chrono_new AS n ON {same_key} "
+        f"WHERE o.{first} IS NULL OR n.{first} IS NULL OR NOT (o *= n)"
+    )
+    tomb = f"{_insert(v, v.keys)} SELECT pg_current_xact_id(), 'D', {key_list(v.keys, 'o')}"
+    statements = [
+        _function(v, function_of(ai), insert),
+        _function(v, function_of(au), update),
+        _function(v, function_of(ad), f"{tomb} FROM _chrono_old AS o"),
+        # TRUNCATE fires no DELETE trigger: tombstone every row before it goes.
+        _function(v, function_of(at), f"{tomb} FROM {target} AS o"),
+    ]
+    for name, when, refs in (
+        (ai, "AFTER INSERT", "REFERENCING NEW TABLE AS _chrono_new"),
+        (au, "AFTER UPDATE", "REFERENCING OLD TABLE AS _chrono_old NEW TABLE AS _chrono_new"),
+        (ad, "AFTER DELETE", "REFERENCING OLD TABLE AS _chrono_old"),
+        (at, "BEFORE TRUNCATE", ""),
+    ):
+        statements.append(
+            f"CREATE OR REPLACE TRIGGER {quote(name)} {when} ON {target} {refs} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {qualified(v.schema, function_of(name))}()"
+        )
+    return statements
+
+
+def adopt_sql(v: Versioned) -> str:
+    """Copy ``v``'s current rows into history as inserts, queuing the commit step if any."""
+    everything = ", ".join(f"o.{quote(c)}" for c in v.columns)
+    copy = (
+        f"{_insert(v, v.columns)} SELECT pg_current_xact_id(), 'I', {everything} "
+        f"FROM {qualified(v.schema, v.table)} AS o"
+    )
+    return f"DO $adopt$ BEGIN {copy}; IF FOUND THEN {_pending(v)}; END IF; END $adopt$"

@@ -1,0 +1,170 @@
+"""Concurrent writers on PostgreSQL: ids follow commit order and snapshots never change.
+
+Writer threads (one connection each, READ COMMITTED or REPEATABLE READ) commit or roll back
+random transactions, with savepoints, while reader threads check snapshot stability: once
+a reader has seen id n, no id below n appears later, and AS OF n reads the same. Afterwards
+AS OF TRANSACTION n, for every n, equals a replay of the committed transactions in id order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+
+import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg import IsolationLevel
+
+from chronodb.postgres import lookup, version_table
+from chronodb.postgres.snapshots import as_of, point_at_tx
+
+KEYS = 6
+ABORTED = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
+
+op = st.tuples(st.sampled_from(["upsert", "update", "delete"]), st.integers(0, KEYS - 1))
+transaction = st.fixed_dictionaries(
+    {
+        "isolation": st.sampled_from(
+            [IsolationLevel.READ_COMMITTED, IsolationLevel.REPEATABLE_READ]
+        ),
+        "ops": st.lists(op, min_size=1, max_size=4),
+        "undone": st.lists(op, max_size=2),  # run in a savepoint that is rolled back
+        "commit": st.booleans() | st.just(True),
+    }
+)
+writers = st.lists(st.lists(transaction, min_size=1, max_size=6), min_size=2, max_size=4)
+
+
+@dataclass
+class Log:
+    """What the writers committed: per xid, the rows they left (value, or None: deleted)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    committed: dict[str, dict[int, int | None]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def run(cur: psycopg.Cursor, table: str, kind: str, key: int, value: int) -> set[int]:
+    """One statement; the keys it changed."""
+    if kind == "upsert":
+        sql = (
+            f"INSERT INTO {table} VALUES (%s, %s) ON CONFLICT (id) DO UPDATE SET v = %s "
+            "RETURNING id"
+        )
+        cur.execute(sql, (key, value, value))
+    elif kind == "update":
+        cur.execute(f"UPDATE {table} SET v = %s WHERE id = %s RETURNING id", (value, key))
+    else:
+        cur.execute(f"DELETE FROM {table} WHERE id = %s RETURNING id", (key,))
+    return {r[0] for r in cur.fetchall()}
+
+
+def write(url: str, table: str, plan: list[dict], seed: int, log: Log) -> None:
+    values = itertools.count(seed * 1000)
+    with psycopg.connect(url) as conn:
+        for tx in plan:
+            conn.isolation_level = tx["isolation"]
+            try:
+                with conn.cursor() as cur:
+                    touched: set[int] = set()
+                    for kind, key in tx["ops"]:
+                        touched |= run(cur, table, kind, key, next(values))
+                    cur.execute("SAVEPOINT undone")
+                    for kind, key in tx["undone"]:
+                        run(cur, table, kind, key, next(values))
+                    cur.execute("ROLLBACK TO SAVEPOINT undone")
+                    cur.execute("SELECT pg_current_xact_id()::text")
+                    (xid,) = cur.fetchone()
+                    cur.execute(f"SELECT id, v FROM {table} WHERE id = ANY(%s)", (list(touched),))
+                    left: dict[int, int | None] = dict.fromkeys(touched)
+                    left.update(dict(cur.fetchall()))
+                if not tx["commit"]:
+                    conn.rollback()
+                    continue
+                conn.commit()
+            except ABORTED:
+                conn.rollback()
+                continue
+            with log.lock:
+                log.committed[xid] = left
+
+
+def read(url: str, table: str, stop: threading.Event, log: Log) -> None:
+    """Check that the ids a reader sees only grow at the top, and AS OF n never changes."""
+    seen: list[int] = []
+    first_as_of: dict[int, list] = {}
+    with psycopg.connect(url, autocommit=True) as conn:
+        v = None
+        while not stop.is_set():
+            now = [r[0] for r in conn.execute("SELECT tx_id FROM _chrono_tx ORDER BY tx_id")]
+            top = seen[-1] if seen else 0
+            if [i for i in now if i <= top] != seen:
+                log.errors.append(f"ids up to {top} were {seen}, now {now}")
+                return
+            seen = now
+            if v is None:
+                v = lookup(conn, table)
+            if seen:
+                for n in {seen[-1], seen[len(seen) // 2]}:
+                    rows = conn.execute(
+                        f"SELECT * FROM {as_of(v, point_at_tx(v, '%s'))} s ORDER BY 1", (n,)
+                    ).fetchall()
+                    if first_as_of.setdefault(n, rows) != rows:
+                        log.errors.append(f"AS OF {n} was {first_as_of[n]}, later {rows}")
+                        return
+
+
+counter = itertools.count()
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plans=writers)
+def test_concurrent_writers_exact_history(pg_url: str, plans: list[list[dict]]) -> None:
+    table = f"t{next(counter)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v int)")
+        v = version_table(conn, table)
+        start = conn.execute("SELECT coalesce(max(tx_id), 0) FROM _chrono_tx").fetchone()[0]
+    log = Log()
+    stop = threading.Event()
+    readers = [threading.Thread(target=read, args=(pg_url, table, stop, log)) for _ in range(2)]
+    threads = [
+        threading.Thread(target=write, args=(pg_url, table, plan, i + 1, log))
+        for i, plan in enumerate(plans)
+    ]
+    for t in readers + threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    stop.set()
+    for t in readers:
+        t.join(60)
+    assert not log.errors, log.errors
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT tx_id, xid::text FROM _chrono_tx WHERE tx_id > %s ORDER BY tx_id", (start,)
+        ).fetchall()
+        changed = {xid for xid, left in log.committed.items() if left}
+        assert {xid for _, xid in rows} <= set(log.committed), "an id for a rolled-back writer"
+        assert changed <= {xid for _, xid in rows}, "a committed change without an id"
+        state: dict[int, int] = {}
+        for tx_id, xid in rows:
+            for key, value in log.committed[xid].items():
+                if value is None:
+                    state.pop(key, None)
+                else:
+                    state[key] = value
+            got = conn.execute(
+                f"SELECT id, v FROM {as_of(v, point_at_tx(v, '%s'))} s ORDER BY 1", (tx_id,)
+            ).fetchall()
+            assert got == sorted(state.items()), f"AS OF {tx_id}"
+        assert conn.execute(f"SELECT id, v FROM {table} ORDER BY 1").fetchall() == sorted(
+            state.items()
+        )
