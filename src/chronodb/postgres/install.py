@@ -2,18 +2,28 @@
 
 A write transaction gets its id and time when it commits, not when it starts: the first
 history write of a transaction inserts its xid into the pending table, and that insert
-queues a deferred constraint trigger which runs once, at COMMIT. The trigger takes a
-transaction-scoped advisory lock, hands out the next id and a time (µs since the epoch,
-``max(now, last + 1)``) and records them with the writer's xid in ``_chrono_tx``. The lock
-is released only after the commit is visible, so the next transaction to get an id is
-visible after this one: ids follow commit order, and a reader that has seen id ``n`` can
-never later see a smaller one. Everything before COMMIT stays parallel.
+queues a deferred constraint trigger which runs once, at COMMIT. There, under an advisory
+lock held for microseconds, it takes the next id and a time (µs since the epoch,
+``max(now, last + 1)``), and takes the transaction-scoped lock ``COMMITTING + id``, which
+PostgreSQL releases only once the commit is visible (or rolled back). It records id, time,
+user and xid in ``_chrono_tx``. So ids and times increase together in allocation order,
+and every id handed out is either visible, rolled back, or still held.
+
+The allocation lock is not held through COMMIT: a lock held until the transaction ends is
+held through its WAL flush, and writers would then flush one at a time instead of together
+(group commit); ``benchmarks/pg_layout_bench.py`` measures both. A transaction may
+therefore become visible before one with a smaller id that is still flushing. Readers
+settle that with :func:`horizon` (``_chrono_horizon()``): it waits for every id handed out
+so far to be visible or rolled back and returns the last one. A reader that bounds every
+point by a horizon it got before its snapshot (the statement before, under READ
+COMMITTED; before BEGIN, under REPEATABLE READ) sees AS OF n exactly the transactions with
+id <= n, and nothing below n can appear later.
 
 The id and the time come from sequences, not from ``max(tx_id) + 1``: under REPEATABLE
 READ the commit trigger's snapshot is the transaction's first one and would miss the
 transactions committed since, while a sequence answers with its current value. A
 transaction that fails after the trigger ran (another deferred constraint, say) leaves a
-gap in the ids; ids stay strictly increasing in commit order.
+gap in the ids.
 
 Every statement here is idempotent, so :func:`install` also upgrades a database to the
 current definitions of the functions.
@@ -24,10 +34,12 @@ from __future__ import annotations
 import psycopg
 
 from chronodb.postgres.names import (
+    ALLOCATE_LOCK,
     CATALOG,
     COMMIT_FUNCTION,
-    COMMIT_LOCK,
     COMMIT_TRIGGER,
+    COMMITTING,
+    HORIZON_FUNCTION,
     PENDING,
     SEQ_NEXT,
     TIME_LAST,
@@ -37,7 +49,7 @@ from chronodb.postgres.names import (
     quote,
 )
 
-INSTALL_LOCK = COMMIT_LOCK + 1
+INSTALL_LOCK = ALLOCATE_LOCK + 1
 """Advisory lock taken while installing, so that two installs cannot interleave."""
 
 
@@ -74,6 +86,7 @@ def ddl(schema: str) -> list[str]:
         " keys text[] NOT NULL,"
         " number integer NOT NULL UNIQUE)",
         _commit_function(schema),
+        _horizon_function(schema),
     ]
 
 
@@ -88,26 +101,74 @@ CREATE OR REPLACE FUNCTION {q(COMMIT_FUNCTION)}() RETURNS trigger LANGUAGE plpgs
 DECLARE
   new_id bigint;
   new_time bigint;
+  hi bigint;
 BEGIN
-  -- SET CONSTRAINTS ALL IMMEDIATE fires this before COMMIT; the transaction keeps its id
-  -- (and the lock, so no other id is handed out) to the end. A later write's pending row
-  -- must not allocate again, only raise seq_hi over the versions written since.
-  UPDATE {q(TX_TABLE)} SET seq_hi = (SELECT last_value FROM {q(SEQ_NEXT)})
-  WHERE xid = NEW.xid;
-  IF FOUND THEN
-    DELETE FROM {q(PENDING)} WHERE xid = NEW.xid;
-    RETURN NULL;
-  END IF;
-  PERFORM pg_advisory_xact_lock({COMMIT_LOCK});
-  new_id := nextval('{q(TX_NEXT)}');
-  SELECT greatest({now_us}, last_value + 1) INTO new_time FROM {q(TIME_LAST)};
-  PERFORM setval('{q(TIME_LAST)}', new_time);
+  -- The allocation lock is a session lock, released here: if anything fails while it is
+  -- held, the handler releases it before the error goes on.
+  BEGIN
+    PERFORM pg_advisory_lock({ALLOCATE_LOCK});
+    new_id := nextval('{q(TX_NEXT)}');
+    PERFORM pg_advisory_xact_lock({COMMITTING} + new_id);
+    SELECT greatest({now_us}, last_value + 1) INTO new_time FROM {q(TIME_LAST)};
+    PERFORM setval('{q(TIME_LAST)}', new_time);
+    SELECT last_value INTO hi FROM {q(SEQ_NEXT)};
+    PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
+  EXCEPTION WHEN OTHERS THEN
+    PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
+    RAISE;
+  END;
+  -- SET CONSTRAINTS ALL IMMEDIATE fires this before COMMIT, once per statement that
+  -- writes after the last firing: each firing takes a new id over the versions written
+  -- so far, the last one stands, and the ids before it stay unused.
   INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_hi)
-  SELECT new_id, NEW.xid, new_time, {user}, last_value FROM {q(SEQ_NEXT)};
+  VALUES (new_id, NEW.xid, new_time, {user}, hi)
+  ON CONFLICT (xid) DO UPDATE SET tx_id = excluded.tx_id, tx_time = excluded.tx_time,
+    "user" = excluded."user", seq_hi = excluded.seq_hi;
   DELETE FROM {q(PENDING)} WHERE xid = NEW.xid;
   RETURN NULL;
 END
 $body$"""
+
+
+def _horizon_function(schema: str) -> str:
+    def q(name: str) -> str:
+        return qualified(schema, name)
+
+    base = COMMITTING >> 32
+    return f"""
+CREATE OR REPLACE FUNCTION {q(HORIZON_FUNCTION)}() RETURNS bigint LANGUAGE plpgsql AS $body$
+DECLARE
+  last bigint;
+  held bigint;
+BEGIN
+  -- No id is half handed out (allocated, its lock not yet taken) while this is held.
+  PERFORM pg_advisory_lock_shared({ALLOCATE_LOCK});
+  SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO last FROM {q(TX_NEXT)};
+  PERFORM pg_advisory_unlock_shared({ALLOCATE_LOCK});
+  FOR held IN
+    SELECT (l.classid::bigint << 32 | l.objid::bigint) - {COMMITTING} FROM pg_locks AS l
+    WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid::bigint >= {base} AND l.classid::bigint < {base + 256}
+  LOOP
+    IF held <= last THEN  -- still committing: wait until it is visible or rolled back
+      PERFORM pg_advisory_lock_shared({COMMITTING} + held);
+      PERFORM pg_advisory_unlock_shared({COMMITTING} + held);
+    END IF;
+  END LOOP;
+  RETURN last;
+END
+$body$"""
+
+
+def horizon(conn: psycopg.Connection, schema: str = "public") -> int:
+    """The last id handed out, once every id up to it is visible or rolled back.
+
+    Bound every point by it in the statements after this one (READ COMMITTED), or in a
+    transaction begun after it (REPEATABLE READ): see the module's docstring.
+    """
+    row = conn.execute(f"SELECT {qualified(schema, HORIZON_FUNCTION)}()").fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 def install(conn: psycopg.Connection, schema: str = "public") -> None:

@@ -31,7 +31,13 @@ TIME_LAST = "_chrono_time_last"
 """A sequence holding the last transaction time handed out (µs), set under the commit lock."""
 COMMIT_FUNCTION = "_chrono_commit"
 COMMIT_TRIGGER = "_chrono_commit"
-COMMIT_LOCK = 0x6368726F6E6F  # "chrono": the advisory lock key of the commit step
+ALLOCATE_LOCK = 0x6368726F6E6F  # "chrono"
+"""Advisory lock key serializing the allocation of ids (held for microseconds, not through
+the commit's WAL flush)."""
+COMMITTING = 0x63686E << 40
+"""Base of the per-id advisory lock keys: a transaction holds ``COMMITTING + id`` from the
+allocation of its id until it is visible (or rolled back)."""
+HORIZON_FUNCTION = "_chrono_horizon"
 USER_SETTING = "chronodb.user"
 """Session setting naming the user recorded for a transaction (default: current_user)."""
 

@@ -1,20 +1,23 @@
 """SQL reading a versioned PostgreSQL table in the past: AS OF a point, and its versions.
 
-A history row names its writer by xid; ``_chrono_tx`` maps a committed writer to its
-commit-order id and time. AS OF transaction ``n``, a key's row is its newest version whose
+A history row names its writer by xid; ``_chrono_tx`` maps a committed writer to the id
+and time it got at commit. AS OF transaction ``n``, a key's row is its newest version whose
 writer committed with an id <= ``n``, unless that is a tombstone.
 
 Finding it is a seek, whatever the depth of the key's history. Each transaction's record
-keeps ``seq_hi``, the history sequence's value at its commit: every version written before
-that commit lies at or below it, and a version written after it, by a writer that commits
+keeps ``seq_hi``, the history sequence's value when it got its id: every version written
+before then lies at or below it, and a version written after, by a writer that gets its id
 later, lies above. So the versions of a key at or below the point's ``seq_hi`` that belong
 to a later transaction can only be those of the one writer that held the key's row lock
-across the point's commit: reading the key's versions backwards from ``seq_hi`` (index
-``(key, _chrono_seq)``), the first whose writer's id is <= ``n`` is found after at most
-that writer's versions of the key.
+when the point's transaction got its id: reading the key's versions backwards from
+``seq_hi`` (index ``(key, _chrono_seq)``), the first whose writer's id is <= ``n`` is found
+after at most that writer's versions of the key.
 
 Every function returns SQL text for a table subquery with the table's columns; a point is
-an SQL expression (a literal or a placeholder) given once.
+an SQL expression (a literal or a placeholder) given once. A point is bounded by the
+reader's horizon (``install.horizon``), taken before the reader's snapshot: transactions
+can become visible out of id order while they flush, and the horizon is the last id below
+which none is still missing.
 """
 
 from __future__ import annotations
@@ -26,22 +29,28 @@ from chronodb.postgres.tables import Versioned
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
 
 
-def point_at_tx(v: Versioned, tx: str) -> str:
-    """The point AS OF TRANSACTION ``tx``: the newest committed id <= it, and its seq_hi."""
+def _bounded(horizon: str | None) -> str:
+    return "" if horizon is None else f" AND tx_id <= {horizon}"
+
+
+def point_at_tx(v: Versioned, tx: str, horizon: str | None = None) -> str:
+    """The point AS OF TRANSACTION ``tx``: the newest committed id <= it (and <= the
+    ``horizon``, an SQL expression, if given), and its seq_hi."""
     return (
         f"SELECT tx_id AS n, seq_hi AS b FROM {qualified(v.schema, TX_TABLE)} "
-        f"WHERE tx_id <= {tx} ORDER BY tx_id DESC LIMIT 1"
+        f"WHERE tx_id <= {tx}{_bounded(horizon)} ORDER BY tx_id DESC LIMIT 1"
     )
 
 
-def point_at_time(v: Versioned, micros: str) -> str:
-    """The point AS OF a time (µs since the epoch): the last transaction at or before it.
+def point_at_time(v: Versioned, micros: str, horizon: str | None = None) -> str:
+    """The point AS OF a time (µs since the epoch): the last transaction at or before it
+    (and at or before the ``horizon``, if given).
 
     Times increase with ids, so the newest by time is the newest by id.
     """
     return (
         f"SELECT tx_id AS n, seq_hi AS b FROM {qualified(v.schema, TX_TABLE)} "
-        f"WHERE tx_time <= {micros} ORDER BY tx_time DESC LIMIT 1"
+        f"WHERE tx_time <= {micros}{_bounded(horizon)} ORDER BY tx_time DESC LIMIT 1"
     )
 
 

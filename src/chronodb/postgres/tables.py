@@ -162,17 +162,25 @@ def _pending(v: Versioned) -> str:
 
 
 def _function(v: Versioned, name: str, write: str) -> str:
-    """A trigger function running ``write`` (one INSERT into history), then, if it wrote
-    a version, queuing the commit step."""
+    """A trigger function running ``write`` (one INSERT into history, from ``_insert``),
+    then, if it wrote a version, queuing the commit step.
+
+    The statement's versions share one number of history order: a statement writes each
+    key once, and one ``nextval`` a statement instead of one a row is cheaper.
+    """
     return (
         f"CREATE OR REPLACE FUNCTION {qualified(v.schema, name)}() RETURNS trigger "
-        f"LANGUAGE plpgsql AS $body$\nBEGIN\n  {write};\n"
+        f"LANGUAGE plpgsql AS $body$\nDECLARE\n"
+        f"  seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}');\n"
+        f"  xid xid8 := pg_current_xact_id();\nBEGIN\n  {write};\n"
         f"  IF FOUND THEN\n    {_pending(v)};\n  END IF;\n  RETURN NULL;\nEND\n$body$"
     )
 
 
 def _insert(v: Versioned, columns: Sequence[str]) -> str:
-    names = ", ".join([XID, OP, *(quote(c) for c in columns)])
+    """INSERT into history; the SELECT that follows starts with ``seq, xid,`` (the trigger
+    function's variables) and the version's op."""
+    names = ", ".join([SEQ, XID, OP, *(quote(c) for c in columns)])
     return f"INSERT INTO {qualified(v.schema, v.hist)} ({names})"
 
 
@@ -183,9 +191,7 @@ def trigger_ddl(v: Versioned) -> list[str]:
     cols = v.columns
     keyed = set(v.keys)
     everything = ", ".join(f"n.{quote(c)}" for c in cols)
-    insert = (
-        f"{_insert(v, cols)} SELECT pg_current_xact_id(), 'I', {everything} FROM _chrono_new AS n"
-    )
+    insert = f"{_insert(v, cols)} SELECT seq, xid, 'I', {everything} FROM _chrono_new AS n"
     # Old and new rows are paired by key: a key only in the new rows was inserted (by a key
     # change), one only in the old rows is gone (a tombstone), one in both was updated,
     # unless its row is byte for byte the same (*=, record image equality).
@@ -195,12 +201,12 @@ def trigger_ddl(v: Versioned) -> list[str]:
         f"coalesce(n.{quote(c)}, o.{quote(c)})" if c in keyed else f"n.{quote(c)}" for c in cols
     )
     update = (
-        f"{_insert(v, cols)} SELECT pg_current_xact_id(), "
+        f"{_insert(v, cols)} SELECT seq, xid, "
         f"CASE WHEN n.{first} IS NULL THEN 'D' WHEN o.{first} IS NULL THEN 'I' ELSE 'U' END, "
         f"{picked} FROM _chrono_old AS o FULL JOIN _chrono_new AS n ON {same_key} "
         f"WHERE o.{first} IS NULL OR n.{first} IS NULL OR NOT (o *= n)"
     )
-    tomb = f"{_insert(v, v.keys)} SELECT pg_current_xact_id(), 'D', {key_list(v.keys, 'o')}"
+    tomb = f"{_insert(v, v.keys)} SELECT seq, xid, 'D', {key_list(v.keys, 'o')}"
     statements = [
         _function(v, function_of(ai), insert),
         _function(v, function_of(au), update),
@@ -225,7 +231,7 @@ def adopt_sql(v: Versioned) -> str:
     """Copy ``v``'s current rows into history as inserts, queuing the commit step if any."""
     everything = ", ".join(f"o.{quote(c)}" for c in v.columns)
     copy = (
-        f"{_insert(v, v.columns)} SELECT pg_current_xact_id(), 'I', {everything} "
-        f"FROM {qualified(v.schema, v.table)} AS o"
+        f"{_insert(v, v.columns)} SELECT nextval('{qualified(v.schema, SEQ_NEXT)}'), "
+        f"pg_current_xact_id(), 'I', {everything} FROM {qualified(v.schema, v.table)} AS o"
     )
     return f"DO $adopt$ BEGIN {copy}; IF FOUND THEN {_pending(v)}; END IF; END $adopt$"

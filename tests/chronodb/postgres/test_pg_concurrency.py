@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import IsolationLevel
 
-from chronodb.postgres import lookup, version_table
+from chronodb.postgres import horizon, lookup, version_table
 from chronodb.postgres.snapshots import as_of, point_at_tx
 
 KEYS = 6
@@ -92,28 +92,33 @@ def write(url: str, table: str, plan: list[dict], seed: int, log: Log) -> None:
 
 
 def read(url: str, table: str, stop: threading.Event, log: Log) -> None:
-    """Check that the ids a reader sees only grow at the top, and AS OF n never changes."""
+    """Check that, up to each horizon, the ids seen never change, nor AS OF n."""
     seen: list[int] = []
+    top = 0
     first_as_of: dict[int, list] = {}
     with psycopg.connect(url, autocommit=True) as conn:
-        v = None
+        v = lookup(conn, table)
+        assert v is not None
         while not stop.is_set():
-            now = [r[0] for r in conn.execute("SELECT tx_id FROM _chrono_tx ORDER BY tx_id")]
-            top = seen[-1] if seen else 0
+            bound = horizon(conn)  # before the snapshot of the statements below
+            now = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tx_id FROM _chrono_tx WHERE tx_id <= %s ORDER BY tx_id", (bound,)
+                )
+            ]
             if [i for i in now if i <= top] != seen:
                 log.errors.append(f"ids up to {top} were {seen}, now {now}")
                 return
-            seen = now
-            if v is None:
-                v = lookup(conn, table)
-            if seen:
-                for n in {seen[-1], seen[len(seen) // 2]}:
-                    rows = conn.execute(
-                        f"SELECT * FROM {as_of(v, point_at_tx(v, '%s'))} s ORDER BY 1", (n,)
-                    ).fetchall()
-                    if first_as_of.setdefault(n, rows) != rows:
-                        log.errors.append(f"AS OF {n} was {first_as_of[n]}, later {rows}")
-                        return
+            seen, top = now, bound
+            for n in {seen[-1], seen[len(seen) // 2]} if seen else ():
+                rows = conn.execute(
+                    f"SELECT * FROM {as_of(v, point_at_tx(v, '%s', '%s'))} s ORDER BY 1",
+                    (n, bound),
+                ).fetchall()
+                if first_as_of.setdefault(n, rows) != rows:
+                    log.errors.append(f"AS OF {n} was {first_as_of[n]}, later {rows}")
+                    return
 
 
 counter = itertools.count()

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from chronodb.errors import SchemaError
-from chronodb.postgres import install, lookup, version_table
-from chronodb.postgres.names import COMMIT_LOCK
+from chronodb.postgres import horizon, install, lookup, version_table
+from chronodb.postgres.names import ALLOCATE_LOCK, COMMITTING
 from chronodb.postgres.snapshots import (
     as_of,
     as_of_key,
@@ -134,17 +134,6 @@ def test_savepoint_rollback_then_write_gets_one_id(pg: psycopg.Connection) -> No
     assert rows_at(pg, "t", tx - 1) == []
 
 
-def test_constraints_immediate_keeps_one_id(pg: psycopg.Connection) -> None:
-    pg.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
-    version_table(pg, "t")
-    with pg.transaction():
-        pg.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        pg.execute("INSERT INTO t VALUES (1, 1)")
-        pg.execute("INSERT INTO t VALUES (2, 2)")
-    (tx,) = ids(pg)
-    assert rows_at(pg, "t", tx) == [(1, 1), (2, 2)]
-
-
 def test_no_change_update_writes_no_version(pg: psycopg.Connection) -> None:
     pg.execute("CREATE TABLE t (id int PRIMARY KEY, v jsonb)")
     v = version_table(pg, "t")
@@ -186,8 +175,8 @@ def test_install_and_version_table_are_idempotent(pg: psycopg.Connection) -> Non
     assert pg.execute(f"SELECT count(*) FROM {first.hist}").fetchone()[0] == 1
 
 
-def test_commit_step_is_serialized_under_the_lock(pg_url: str, pg: psycopg.Connection) -> None:
-    """While another session holds the commit lock, a writer's COMMIT waits for its id."""
+def test_allocation_is_serialized_under_the_lock(pg_url: str, pg: psycopg.Connection) -> None:
+    """While another session holds the allocation lock, a writer's COMMIT waits for its id."""
     pg.execute("CREATE TABLE t (id int PRIMARY KEY)")
     version_table(pg, "t")
     done = threading.Event()
@@ -197,13 +186,57 @@ def test_commit_step_is_serialized_under_the_lock(pg_url: str, pg: psycopg.Conne
             conn.execute("INSERT INTO t VALUES (1)")
         done.set()
 
-    pg.execute("SELECT pg_advisory_lock(%s)", (COMMIT_LOCK,))
+    pg.execute("SELECT pg_advisory_lock(%s)", (ALLOCATE_LOCK,))
     writer = threading.Thread(target=write)
     writer.start()
     try:
-        assert not done.wait(0.5), "a commit went ahead without the commit lock"
+        assert not done.wait(0.5), "a commit got an id without the allocation lock"
         assert ids(pg) == []
     finally:
-        pg.execute("SELECT pg_advisory_unlock(%s)", (COMMIT_LOCK,))
+        pg.execute("SELECT pg_advisory_unlock(%s)", (ALLOCATE_LOCK,))
     writer.join(10)
     assert done.is_set() and len(ids(pg)) == 1
+
+
+def test_horizon_waits_for_a_transaction_still_committing(
+    pg_url: str, pg: psycopg.Connection
+) -> None:
+    """An id handed out but not yet visible holds the horizon back until it resolves."""
+    pg.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    version_table(pg, "t")
+    pg.execute("INSERT INTO t VALUES (1)")
+    assert horizon(pg) == 1
+    # What a committing writer holds between its id and its visibility, held by hand here.
+    (stalled,) = pg.execute("SELECT nextval('_chrono_tx_next')").fetchone()
+    pg.execute("SELECT pg_advisory_lock(%s)", (COMMITTING + stalled,))
+    pg.execute("INSERT INTO t VALUES (2)")  # committed and visible, with a larger id
+    assert ids(pg) == [1, stalled + 1]
+    got: list[int] = []
+
+    def read() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            got.append(horizon(conn))
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(0.5)
+    assert got == [], "the horizon passed an id still committing"
+    pg.execute("SELECT pg_advisory_unlock(%s)", (COMMITTING + stalled,))
+    reader.join(10)
+    assert got == [stalled + 1]  # the stalled id resolved as a gap
+
+
+def test_a_transaction_keeps_writing_after_an_early_id(pg: psycopg.Connection) -> None:
+    """SET CONSTRAINTS ALL IMMEDIATE hands the id out per statement; the last one stands."""
+    pg.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    version_table(pg, "t")
+    pg.execute("INSERT INTO t VALUES (9, 9)")
+    with pg.transaction():
+        pg.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        pg.execute("INSERT INTO t VALUES (1, 1)")
+        pg.execute("UPDATE t SET v = 10 WHERE id = 9")
+        pg.execute("INSERT INTO t VALUES (2, 2)")
+    first, last = ids(pg)
+    assert last > first + 1
+    assert rows_at(pg, "t", last) == [(1, 1), (2, 2), (9, 10)]
+    assert rows_at(pg, "t", last - 1) == [(9, 9)]
