@@ -33,7 +33,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from chronodb.postgres import install, lookup, version_table
-from chronodb.postgres.names import PENDING
+from chronodb.postgres.install import queue_commit
 from chronodb.postgres.snapshots import as_of_key, point_at_tx
 
 ROWS = 20_000
@@ -60,6 +60,7 @@ END $$
 
 ROW_TRIGGER = f"""
 CREATE FUNCTION u_row_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE queued text;
 BEGIN
   IF TG_OP = 'DELETE' THEN
     INSERT INTO h_row (_chrono_xid, _chrono_op, id) VALUES (pg_current_xact_id(), 'D', OLD.id);
@@ -76,7 +77,7 @@ BEGIN
   ELSE
     RETURN NULL;
   END IF;
-  INSERT INTO {PENDING} (xid) VALUES (pg_current_xact_id()) ON CONFLICT DO NOTHING;
+  {queue_commit("public", "queued")};
   RETURN NULL;
 END $$;
 CREATE TABLE h_row (_chrono_seq bigint NOT NULL DEFAULT nextval('_chrono_seq_next'),

@@ -41,9 +41,11 @@ from chronodb.postgres.names import (
     COMMITTING,
     HORIZON_FUNCTION,
     PENDING,
+    PENDING_SETTING,
     SEQ_NEXT,
     TIME_LAST,
     TX_NEXT,
+    TX_ROW_SETTING,
     TX_TABLE,
     USER_SETTING,
     quote,
@@ -79,7 +81,8 @@ def ddl(schema: str) -> list[str]:
         " seq_hi bigint NOT NULL,"
         " leaf bytea)",
         # Unlogged: a row lives only from a transaction's first history write to its commit.
-        f"CREATE UNLOGGED TABLE IF NOT EXISTS {q(PENDING)} (xid xid8 PRIMARY KEY)",
+        # No index: it is only ever inserted and deleted by ctid (see queue_commit).
+        f"CREATE UNLOGGED TABLE IF NOT EXISTS {q(PENDING)} (xid xid8 NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {q(CATALOG)} ("
         " table_name text PRIMARY KEY,"
         " hist text NOT NULL UNIQUE,"
@@ -102,6 +105,7 @@ DECLARE
   new_id bigint;
   new_time bigint;
   hi bigint;
+  row text;
 BEGIN
   -- The allocation lock is a session lock, released here: if anything fails while it is
   -- held, the handler releases it before the error goes on.
@@ -120,14 +124,48 @@ BEGIN
   -- SET CONSTRAINTS ALL IMMEDIATE fires this before COMMIT, once per statement that
   -- writes after the last firing: each firing takes a new id over the versions written
   -- so far, the last one stands, and the ids before it stay unused.
-  INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_hi)
-  VALUES (new_id, NEW.xid, new_time, {user}, hi)
-  ON CONFLICT (xid) DO UPDATE SET tx_id = excluded.tx_id, tx_time = excluded.tx_time,
-    "user" = excluded."user", seq_hi = excluded.seq_hi;
-  DELETE FROM {q(PENDING)} WHERE xid = NEW.xid;
+  row := coalesce(current_setting('{TX_ROW_SETTING}', true), '');
+  IF row = '' THEN
+    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_hi)
+    VALUES (new_id, NEW.xid, new_time, {user}, hi) RETURNING ctid::text INTO row;
+  ELSE
+    UPDATE {q(TX_TABLE)} SET tx_id = new_id, tx_time = new_time, "user" = {user}, seq_hi = hi
+    WHERE ctid = row::tid RETURNING ctid::text INTO row;
+  END IF;
+  PERFORM set_config('{TX_ROW_SETTING}', row, true);
+  IF current_setting('{PENDING_SETTING}') = 'queuing' THEN
+    -- Fired by the pending row's own INSERT (IMMEDIATE): queue_commit deletes the row.
+    PERFORM set_config('{PENDING_SETTING}', 'fired', true);
+  ELSE
+    DELETE FROM {q(PENDING)} WHERE ctid = current_setting('{PENDING_SETTING}')::tid;
+    PERFORM set_config('{PENDING_SETTING}', '', true);
+  END IF;
   RETURN NULL;
 END
 $body$"""
+
+
+def queue_commit(schema: str, queued: str) -> str:
+    """PL/pgSQL queuing the commit step of the open transaction, once (``queued``: a text
+    variable the caller declares).
+
+    Whether it is queued is a transaction-local setting, not a lookup in the pending
+    table: under SERIALIZABLE, every transaction reading that table's index would conflict
+    with every other one writing it (and the commit step deletes the row by its ctid for
+    the same reason). A ROLLBACK TO SAVEPOINT undoes the setting with the row.
+    """
+    setting = f"current_setting('{PENDING_SETTING}')"
+    return (
+        f"IF coalesce(current_setting('{PENDING_SETTING}', true), '') = '' THEN "
+        f"PERFORM set_config('{PENDING_SETTING}', 'queuing', true); "
+        f"INSERT INTO {qualified(schema, PENDING)} (xid) VALUES (pg_current_xact_id()) "
+        f"RETURNING ctid::text INTO {queued}; "
+        # Under SET CONSTRAINTS ALL IMMEDIATE the INSERT above ran the commit step already.
+        f"IF {setting} = 'fired' THEN "
+        f"DELETE FROM {qualified(schema, PENDING)} WHERE ctid = {queued}::tid; "
+        f"PERFORM set_config('{PENDING_SETTING}', '', true); "
+        f"ELSE PERFORM set_config('{PENDING_SETTING}', {queued}, true); END IF; END IF"
+    )
 
 
 def _horizon_function(schema: str) -> str:

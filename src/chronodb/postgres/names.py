@@ -38,6 +38,11 @@ COMMITTING = 0x63686E << 40
 """Base of the per-id advisory lock keys: a transaction holds ``COMMITTING + id`` from the
 allocation of its id until it is visible (or rolled back)."""
 HORIZON_FUNCTION = "_chrono_horizon"
+PENDING_SETTING = "chronodb.pending"
+"""Transaction-local setting: the ctid of the open transaction's pending row ('' if none)."""
+TX_ROW_SETTING = "chronodb.tx_row"
+"""Transaction-local setting: the ctid of the transaction's ``_chrono_tx`` row, once it has
+one (an early commit step, under SET CONSTRAINTS ALL IMMEDIATE)."""
 USER_SETTING = "chronodb.user"
 """Session setting naming the user recorded for a transaction (default: current_user)."""
 

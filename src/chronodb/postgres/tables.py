@@ -33,11 +33,10 @@ from dataclasses import dataclass
 import psycopg
 
 from chronodb.errors import SchemaError
-from chronodb.postgres.install import install, installed, qualified
+from chronodb.postgres.install import install, installed, qualified, queue_commit
 from chronodb.postgres.names import (
     CATALOG,
     OP,
-    PENDING,
     SEQ,
     SEQ_NEXT,
     XID,
@@ -153,14 +152,6 @@ def history_ddl(v: Versioned, columns: Sequence[tuple[str, str]]) -> list[str]:
     ]
 
 
-def _pending(v: Versioned) -> str:
-    """Queue the commit step, once per transaction (see ``install.py``)."""
-    return (
-        f"INSERT INTO {qualified(v.schema, PENDING)} (xid) VALUES (pg_current_xact_id()) "
-        "ON CONFLICT DO NOTHING"
-    )
-
-
 def _function(v: Versioned, name: str, write: str) -> str:
     """A trigger function running ``write`` (one INSERT into history, from ``_insert``),
     then, if it wrote a version, queuing the commit step.
@@ -172,8 +163,9 @@ def _function(v: Versioned, name: str, write: str) -> str:
         f"CREATE OR REPLACE FUNCTION {qualified(v.schema, name)}() RETURNS trigger "
         f"LANGUAGE plpgsql AS $body$\nDECLARE\n"
         f"  seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}');\n"
-        f"  xid xid8 := pg_current_xact_id();\nBEGIN\n  {write};\n"
-        f"  IF FOUND THEN\n    {_pending(v)};\n  END IF;\n  RETURN NULL;\nEND\n$body$"
+        f"  xid xid8 := pg_current_xact_id();\n  queued text;\nBEGIN\n  {write};\n"
+        f"  IF FOUND THEN\n    {queue_commit(v.schema, 'queued')};\n  END IF;\n"
+        "  RETURN NULL;\nEND\n$body$"
     )
 
 
@@ -234,4 +226,7 @@ def adopt_sql(v: Versioned) -> str:
         f"{_insert(v, v.columns)} SELECT nextval('{qualified(v.schema, SEQ_NEXT)}'), "
         f"pg_current_xact_id(), 'I', {everything} FROM {qualified(v.schema, v.table)} AS o"
     )
-    return f"DO $adopt$ BEGIN {copy}; IF FOUND THEN {_pending(v)}; END IF; END $adopt$"
+    return (
+        f"DO $adopt$ DECLARE queued text; BEGIN {copy}; "
+        f"IF FOUND THEN {queue_commit(v.schema, 'queued')}; END IF; END $adopt$"
+    )

@@ -240,3 +240,20 @@ def test_a_transaction_keeps_writing_after_an_early_id(pg: psycopg.Connection) -
     assert last > first + 1
     assert rows_at(pg, "t", last) == [(1, 1), (2, 2), (9, 10)]
     assert rows_at(pg, "t", last - 1) == [(9, 9)]
+
+
+def test_an_id_given_to_a_transaction_that_then_fails_stays_unused(
+    pg: psycopg.Connection,
+) -> None:
+    pg.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    version_table(pg, "t")
+    with pytest.raises(psycopg.errors.DivisionByZero), pg.transaction():
+        pg.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        pg.execute("INSERT INTO t VALUES (1, 1)")  # gets its id here
+        pg.execute("SELECT 1 / 0")
+    pg.execute("INSERT INTO t VALUES (2, 2)")
+    assert ids(pg) == [2]
+    assert horizon(pg) == 2
+    assert rows_at(pg, "t", 1) == []
+    assert rows_at(pg, "t", 2) == [(2, 2)]
+    assert pg.execute("SELECT count(*) FROM _chrono_pending").fetchone()[0] == 0
