@@ -51,8 +51,9 @@ BEGIN
   SELECT greatest((extract(epoch FROM clock_timestamp()) * 1000000)::bigint, last_value + 1)
     INTO new_time FROM held._chrono_time_last;
   PERFORM setval('held._chrono_time_last', new_time);
-  INSERT INTO held._chrono_tx (tx_id, xid, tx_time, "user", seq_hi)
-  SELECT new_id, NEW.xid, new_time, current_user, last_value FROM held._chrono_seq_next;
+  INSERT INTO held._chrono_tx (tx_id, xid, tx_time, "user", seq_lo, seq_hi)
+  SELECT new_id, NEW.xid, new_time, current_user, NEW.seq_lo, last_value
+  FROM held._chrono_seq_next;
   DELETE FROM held._chrono_pending WHERE xid = NEW.xid;
   RETURN NULL;
 END $$
@@ -77,7 +78,7 @@ BEGIN
   ELSE
     RETURN NULL;
   END IF;
-  {queue_commit("public", "queued")};
+  {queue_commit("public", "queued", "currval('public._chrono_seq_next')")};
   RETURN NULL;
 END $$;
 CREATE TABLE h_row (_chrono_seq bigint NOT NULL DEFAULT nextval('_chrono_seq_next'),

@@ -78,11 +78,13 @@ def ddl(schema: str) -> list[str]:
         " xid xid8 NOT NULL UNIQUE,"
         " tx_time bigint NOT NULL UNIQUE,"
         ' "user" text NOT NULL,'
+        " seq_lo bigint NOT NULL,"
         " seq_hi bigint NOT NULL,"
         " leaf bytea)",
         # Unlogged: a row lives only from a transaction's first history write to its commit.
         # No index: it is only ever inserted and deleted by ctid (see queue_commit).
-        f"CREATE UNLOGGED TABLE IF NOT EXISTS {q(PENDING)} (xid xid8 NOT NULL)",
+        f"CREATE UNLOGGED TABLE IF NOT EXISTS {q(PENDING)} ("
+        " xid xid8 NOT NULL, seq_lo bigint NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {q(CATALOG)} ("
         " table_name text PRIMARY KEY,"
         " hist text NOT NULL UNIQUE,"
@@ -126,8 +128,8 @@ BEGIN
   -- so far, the last one stands, and the ids before it stay unused.
   row := coalesce(current_setting('{TX_ROW_SETTING}', true), '');
   IF row = '' THEN
-    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_hi)
-    VALUES (new_id, NEW.xid, new_time, {user}, hi) RETURNING ctid::text INTO row;
+    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_lo, seq_hi)
+    VALUES (new_id, NEW.xid, new_time, {user}, NEW.seq_lo, hi) RETURNING ctid::text INTO row;
   ELSE
     UPDATE {q(TX_TABLE)} SET tx_id = new_id, tx_time = new_time, "user" = {user}, seq_hi = hi
     WHERE ctid = row::tid RETURNING ctid::text INTO row;
@@ -145,9 +147,10 @@ END
 $body$"""
 
 
-def queue_commit(schema: str, queued: str) -> str:
+def queue_commit(schema: str, queued: str, seq: str) -> str:
     """PL/pgSQL queuing the commit step of the open transaction, once (``queued``: a text
-    variable the caller declares).
+    variable the caller declares; ``seq``: the history order number of the versions just
+    written, the transaction's first, kept as its ``seq_lo``).
 
     Whether it is queued is a transaction-local setting, not a lookup in the pending
     table: under SERIALIZABLE, every transaction reading that table's index would conflict
@@ -158,8 +161,8 @@ def queue_commit(schema: str, queued: str) -> str:
     return (
         f"IF coalesce(current_setting('{PENDING_SETTING}', true), '') = '' THEN "
         f"PERFORM set_config('{PENDING_SETTING}', 'queuing', true); "
-        f"INSERT INTO {qualified(schema, PENDING)} (xid) VALUES (pg_current_xact_id()) "
-        f"RETURNING ctid::text INTO {queued}; "
+        f"INSERT INTO {qualified(schema, PENDING)} (xid, seq_lo) "
+        f"VALUES (pg_current_xact_id(), {seq}) RETURNING ctid::text INTO {queued}; "
         # Under SET CONSTRAINTS ALL IMMEDIATE the INSERT above ran the commit step already.
         f"IF {setting} = 'fired' THEN "
         f"DELETE FROM {qualified(schema, PENDING)} WHERE ctid = {queued}::tid; "

@@ -57,6 +57,12 @@ def history_of(number: int, table: str) -> str:
     return f"_chrono_h{number}_{table}"
 
 
+def changed_of(hist: str) -> str:
+    """The function listing the keys of ``hist``'s versions from a point in history order
+    (``_chrono_h{N}_t`` -> ``_chrono_c{N}_t``)."""
+    return "_chrono_c" + hist.removeprefix("_chrono_h")
+
+
 def trigger_names(hist: str) -> tuple[str, str, str, str]:
     """The insert, update, delete and truncate triggers writing ``hist``."""
     base = hist.removeprefix("_chrono_h")

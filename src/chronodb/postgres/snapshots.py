@@ -23,7 +23,17 @@ which none is still missing.
 from __future__ import annotations
 
 from chronodb.postgres.install import qualified
-from chronodb.postgres.names import OP, SEQ, TX_TABLE, XID, key_list, quote
+from chronodb.postgres.names import (
+    OP,
+    PENDING,
+    PENDING_SETTING,
+    SEQ,
+    TX_TABLE,
+    XID,
+    changed_of,
+    key_list,
+    quote,
+)
 from chronodb.postgres.tables import Versioned
 
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
@@ -72,22 +82,33 @@ def _select(v: Versioned, alias: str) -> str:
 def as_of(v: Versioned, point: str) -> str:
     """``v``'s rows at ``point`` (from :func:`point_at_tx` or :func:`point_at_time`).
 
-    The keys come from history's key index, one descent per key (a recursive "loose index
-    scan": PostgreSQL 15 has no skip scan), so no key table is written on insert; each
-    key's version is then one seek (see the module's docstring).
+    The table's current rows, except those of keys with a version written since the point,
+    whose rows are sought in history (one seek each, see the module's docstring). Those
+    versions are the ones numbered from ``lo`` on: just above the point's ``seq_hi``, or the
+    ``seq_lo`` (first version) of a later transaction, or of the reader's own open one;
+    a BRIN index on ``_chrono_seq`` finds them (``_chrono_c{N}_t``, see ``tables.py``). So
+    a point near the present costs about a scan of the table, and an old one a seek per key
+    changed since.
     """
-    h = qualified(v.schema, v.hist)
-    keys = key_list(v.keys, "h")
-    row = f"({keys})"
-    previous = f"({key_list(v.keys, 'c')})"
-    same_key = " AND ".join(f"h.{quote(k)} = c.{quote(k)}" for k in v.keys)
+    tx = qualified(v.schema, TX_TABLE)
+    same_key = " AND ".join(f"c.{quote(k)} = t.{quote(k)}" for k in v.keys)
+    seek_key = " AND ".join(f"h.{quote(k)} = c.{quote(k)}" for k in v.keys)
+    queued = f"current_setting('{PENDING_SETTING}', true)"
+    own = (
+        f"(SELECT q.seq_lo FROM {qualified(v.schema, PENDING)} AS q WHERE q.ctid = "
+        f"CASE WHEN {queued} LIKE '(%%' THEN {queued}::tid END)"
+    )
+    later = f"(SELECT min(t.seq_lo) FROM {tx} AS t WHERE t.tx_id > p.n)"
+    changed = qualified(v.schema, changed_of(v.hist))
     return (
-        "(WITH RECURSIVE _chrono_k AS ("
-        f"(SELECT {keys} FROM {h} AS h ORDER BY {keys} LIMIT 1) UNION ALL "
-        f"SELECT s.* FROM _chrono_k AS c CROSS JOIN LATERAL "
-        f"(SELECT {keys} FROM {h} AS h WHERE {row} > {previous} ORDER BY {keys} LIMIT 1) AS s) "
-        f"SELECT {_select(v, 'v')} FROM ({point}) AS p CROSS JOIN _chrono_k AS c "
-        f"CROSS JOIN LATERAL ({_newest(v, same_key)}) AS v WHERE v.{OP} <> 'D')"
+        f"(WITH _chrono_p AS ({point}), "
+        f"_chrono_lo AS (SELECT least(p.b + 1, {later}, {own}) AS lo FROM _chrono_p AS p), "
+        f"_chrono_c AS (SELECT * FROM {changed}((SELECT lo FROM _chrono_lo))) "
+        f"SELECT {_select(v, 't')} FROM {qualified(v.schema, v.table)} AS t "
+        f"WHERE EXISTS (SELECT FROM _chrono_p) "
+        f"AND NOT EXISTS (SELECT FROM _chrono_c AS c WHERE {same_key}) "
+        f"UNION ALL SELECT {_select(v, 'v')} FROM _chrono_p AS p CROSS JOIN _chrono_c AS c "
+        f"CROSS JOIN LATERAL ({_newest(v, seek_key)}) AS v WHERE v.{OP} <> 'D')"
     )
 
 

@@ -257,3 +257,24 @@ def test_an_id_given_to_a_transaction_that_then_fails_stays_unused(
     assert rows_at(pg, "t", 1) == []
     assert rows_at(pg, "t", 2) == [(2, 2)]
     assert pg.execute("SELECT count(*) FROM _chrono_pending").fetchone()[0] == 0
+
+
+def test_as_of_inside_a_writing_transaction_leaves_out_its_own_changes(
+    pg_url: str, pg: psycopg.Connection
+) -> None:
+    pg.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    pg.execute("INSERT INTO t VALUES (1, 1), (2, 2)")
+    version_table(pg, "t")
+    with psycopg.connect(pg_url) as other:
+        other.execute("UPDATE t SET v = 10 WHERE id = 1")  # open, written before the point
+        other.execute("INSERT INTO t VALUES (3, 3)")
+        pg.execute("UPDATE t SET v = 20 WHERE id = 2")  # commits: the point
+        n = last_id(pg)
+        v = lookup(other, "t")
+        assert v is not None
+        rows = other.execute(
+            f"SELECT * FROM {as_of(v, point_at_tx(v, '%s'))} AS s ORDER BY 1", (n,)
+        ).fetchall()
+        assert rows == [(1, 1), (2, 20)]
+        other.commit()
+    assert rows_at(pg, "t", last_id(pg)) == [(1, 10), (2, 20), (3, 3)]
