@@ -34,7 +34,7 @@ from psycopg.conninfo import make_conninfo
 
 from chronodb.postgres import install, lookup, version_table
 from chronodb.postgres.install import queue_commit
-from chronodb.postgres.snapshots import as_of_key, point_at_tx
+from chronodb.postgres.snapshots import as_of, as_of_history, as_of_key, point_at_tx
 
 ROWS = 20_000
 DEPTHS = (1, 10, 100, 1_000)
@@ -132,6 +132,7 @@ CREATE TRIGGER u_stamp_t AFTER UPDATE ON u_stamp
   REFERENCING OLD TABLE AS _chrono_old NEW TABLE AS _chrono_new
   FOR EACH STATEMENT EXECUTE FUNCTION u_stamp_fn();
 """
+TABLE_SCAN = "SELECT sum(score), count(*) FROM {source}"
 STAMP_AS_OF = (
     "SELECT h.id, h.name, h.score, h.note FROM h_stamp AS h WHERE h.id = %s "
     "AND h._chrono_tx <= %s ORDER BY h._chrono_tx DESC LIMIT 1"
@@ -296,6 +297,23 @@ def report(url: str, repeats: int) -> None:
     for depth in keys:
         cells = [us[f"{kind} {depth}"] for kind in ("newest", "oldest", "stamp")]
         print(f"  {depth:5}" + "".join(f"  {c:6.1f} µs {c / raw:4.2f}x" for c in cells))
+
+    scan_runs = {"table": lambda: lookups(url, TABLE_SCAN.format(source="u_stmt"), [], 30)}
+    with psycopg.connect(url) as conn:
+        ids = [r[0] for r in conn.execute("SELECT tx_id FROM _chrono_tx ORDER BY tx_id")]
+    points = {"newest": ids[-1], "100 tx back": ids[-101], "oldest": ids[0]}
+    for label, n in points.items():
+        for shape in (as_of, as_of_history):
+            source = f"{shape(v, point_at_tx(v, str(int(n))))} AS s"
+            scan = TABLE_SCAN.format(source=source)
+            scan_runs[f"{shape.__name__} {label}"] = lambda scan=scan: lookups(url, scan, [], 5)
+    ms = {name: value * 1e3 for name, value in alternating(scan_runs, repeats).items()}
+    print(f"whole table AS OF, sum and count of {ROWS:,} rows (target <= 3x the table's scan):")
+    print(f"  the table's own scan {ms['table']:.2f} ms")
+    print("  point          as_of               as_of_history")
+    for label in points:
+        cells = [ms[f"{shape} {label}"] for shape in ("as_of", "as_of_history")]
+        print(f"  {label:12}" + "".join(f"  {c:7.2f} ms {c / ms['table']:5.1f}x" for c in cells))
 
     print(f"{WRITERS} writer processes, autocommit UPDATEs (target >= 50% of raw):")
     runs = {v: lambda v=v: concurrent(url, v) for v in VARIANTS}

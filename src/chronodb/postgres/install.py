@@ -108,6 +108,7 @@ DECLARE
   new_time bigint;
   hi bigint;
   row text;
+  queued text;
 BEGIN
   -- The allocation lock is a session lock, released here: if anything fails while it is
   -- held, the handler releases it before the error goes on.
@@ -135,11 +136,14 @@ BEGIN
     WHERE ctid = row::tid RETURNING ctid::text INTO row;
   END IF;
   PERFORM set_config('{TX_ROW_SETTING}', row, true);
-  IF current_setting('{PENDING_SETTING}') = 'queuing' THEN
+  queued := coalesce(current_setting('{PENDING_SETTING}', true), '');
+  IF queued = 'queuing' THEN
     -- Fired by the pending row's own INSERT (IMMEDIATE): queue_commit deletes the row.
     PERFORM set_config('{PENDING_SETTING}', 'fired', true);
+  ELSIF queued = '' THEN  -- a row not inserted by queue_commit
+    DELETE FROM {q(PENDING)} WHERE xid = NEW.xid;
   ELSE
-    DELETE FROM {q(PENDING)} WHERE ctid = current_setting('{PENDING_SETTING}')::tid;
+    DELETE FROM {q(PENDING)} WHERE ctid = queued::tid;
     PERFORM set_config('{PENDING_SETTING}', '', true);
   END IF;
   RETURN NULL;

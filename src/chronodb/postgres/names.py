@@ -52,9 +52,20 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+NAME_BYTES = 59
+"""The longest history table name: PostgreSQL cuts identifiers at 63 bytes, and the
+longest name derived from it (``_chrono_ai{N}_t_fn``, a trigger's function) is 4 more."""
+
+
 def history_of(number: int, table: str) -> str:
-    """The history table of the ``number``-th versioned table ``table``."""
-    return f"_chrono_h{number}_{table}"
+    """The history table of the ``number``-th versioned table ``table``.
+
+    A long table name is cut (on a character boundary) to fit :data:`NAME_BYTES`; the
+    number keeps the names of different tables apart.
+    """
+    prefix = f"_chrono_h{number}_"
+    room = NAME_BYTES - len(prefix)
+    return prefix + table.encode()[:room].decode(errors="ignore")
 
 
 def changed_of(hist: str) -> str:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from psycopg import IsolationLevel
 
 from chronodb.postgres import horizon, lookup, version_table
-from chronodb.postgres.snapshots import as_of, point_at_tx
+from chronodb.postgres.snapshots import as_of, as_of_history, point_at_tx
 
 KEYS = 6
 ABORTED = (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected)
@@ -180,10 +180,11 @@ def test_concurrent_writers_exact_history(pg_url: str, plans: list[list[dict]]) 
                     state.pop(key, None)
                 else:
                     state[key] = value
-            got = conn.execute(
-                f"SELECT id, v FROM {as_of(v, point_at_tx(v, '%s'))} s ORDER BY 1", (tx_id,)
-            ).fetchall()
-            assert got == sorted(state.items()), f"AS OF {tx_id}"
+            for shape in (as_of, as_of_history):
+                got = conn.execute(
+                    f"SELECT id, v FROM {shape(v, point_at_tx(v, '%s'))} s ORDER BY 1", (tx_id,)
+                ).fetchall()
+                assert got == sorted(state.items()), f"{shape.__name__} {tx_id}"
         assert conn.execute(f"SELECT id, v FROM {table} ORDER BY 1").fetchall() == sorted(
             state.items()
         )

@@ -14,6 +14,7 @@ from chronodb.postgres import horizon, install, lookup, version_table
 from chronodb.postgres.names import ALLOCATE_LOCK, COMMITTING
 from chronodb.postgres.snapshots import (
     as_of,
+    as_of_history,
     as_of_key,
     point_at_time,
     point_at_tx,
@@ -23,11 +24,17 @@ from chronodb.postgres.snapshots import (
 
 
 def rows_at(conn: psycopg.Connection, table: str, tx: int) -> list[tuple]:
+    """The table AS OF ``tx``, the same by both shapes of the snapshot."""
     v = lookup(conn, table)
     assert v is not None
-    return conn.execute(
-        f"SELECT * FROM {as_of(v, point_at_tx(v, '%s'))} AS s ORDER BY 1, 2", (tx,)
-    ).fetchall()
+    found = [
+        conn.execute(
+            f"SELECT * FROM {shape(v, point_at_tx(v, '%s'))} AS s ORDER BY 1, 2", (tx,)
+        ).fetchall()
+        for shape in (as_of, as_of_history)
+    ]
+    assert found[0] == found[1], f"as_of and as_of_history differ at {tx}"
+    return found[0]
 
 
 def ids(conn: psycopg.Connection) -> list[int]:
@@ -278,3 +285,15 @@ def test_as_of_inside_a_writing_transaction_leaves_out_its_own_changes(
         assert rows == [(1, 1), (2, 20)]
         other.commit()
     assert rows_at(pg, "t", last_id(pg)) == [(1, 10), (2, 20), (3, 3)]
+
+
+def test_long_and_mixed_case_table_names(pg: psycopg.Connection) -> None:
+    """Derived names past PostgreSQL's 63 bytes are cut; tables sharing a prefix stay apart."""
+    names = ["Événements " + "x" * 44 + " first", "Événements " + "x" * 44 + " other"]
+    for name in names:
+        pg.execute(f'CREATE TABLE "{name}" (id int PRIMARY KEY, v text)')
+        v = version_table(pg, name)
+        assert len(v.hist.encode()) <= 59
+        pg.execute(f'INSERT INTO "{name}" VALUES (1, %s)', (name[-5:],))
+    for name in names:
+        assert rows_at(pg, name, last_id(pg)) == [(1, name[-5:])]
