@@ -122,6 +122,14 @@ def version_table(conn: psycopg.Connection, table: str, schema: str = "public") 
                 table=table,
             )
         columns = _columns(conn, schema, table)
+        taken = [name for name, _ in columns if name.startswith("_chrono_")]
+        if taken:
+            raise SchemaError(
+                f"table {schema}.{table} has a column named {taken[0]}: names starting "
+                "with _chrono_ are ChronoDB's own in history",
+                table=table,
+                column=taken[0],
+            )
         catalog = qualified(schema, CATALOG)
         conn.execute(f"LOCK TABLE {catalog} IN EXCLUSIVE MODE")
         (number,) = conn.execute(f"SELECT coalesce(max(number), 0) + 1 FROM {catalog}").fetchone()
@@ -189,8 +197,9 @@ def _function(v: Versioned, name: str, write: str) -> str:
         f"CREATE OR REPLACE FUNCTION {qualified(v.schema, name)}() RETURNS trigger "
         f"LANGUAGE plpgsql AS $body$\nDECLARE\n"
         f"  seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}');\n"
-        f"  xid xid8 := pg_current_xact_id();\n  queued text;\nBEGIN\n  {write};\n"
-        f"  IF FOUND THEN\n    {queue_commit(v.schema, 'queued', 'seq')};\n  END IF;\n"
+        f"  xid xid8 := pg_current_xact_id();\n  queued text;\n  written bigint;\nBEGIN\n"
+        f"  {write};\n  GET DIAGNOSTICS written = ROW_COUNT;\n"
+        f"  IF written > 0 THEN\n    {queue_commit(v.schema, 'queued', 'seq')};\n  END IF;\n"
         "  RETURN NULL;\nEND\n$body$"
     )
 
@@ -225,12 +234,19 @@ def trigger_ddl(v: Versioned) -> list[str]:
         f"WHERE o.{first} IS NULL OR n.{first} IS NULL OR NOT (o *= n)"
     )
     tomb = f"{_insert(v, v.keys)} SELECT seq, xid, 'D', {key_list(v.keys, 'o')}"
+    dynamic = f"{_insert(v, v.keys)} SELECT $1, $2, 'D', {key_list(v.keys, 'o')}"
     statements = [
         _function(v, function_of(ai), insert),
         _function(v, function_of(au), update),
         _function(v, function_of(ad), f"{tomb} FROM _chrono_old AS o"),
-        # TRUNCATE fires no DELETE trigger: tombstone every row before it goes.
-        _function(v, function_of(at), f"{tomb} FROM {target} AS o"),
+        # TRUNCATE fires no DELETE trigger: tombstone every row before it goes. The table
+        # is named by the trigger's arguments, so a renamed table still works.
+        _function(
+            v,
+            function_of(at),
+            f"EXECUTE format('{dynamic.replace(chr(39), chr(39) * 2)} FROM %I.%I AS o', "
+            "TG_TABLE_SCHEMA, TG_TABLE_NAME) USING seq, xid",
+        ),
     ]
     for name, when, refs in (
         (ai, "AFTER INSERT", "REFERENCING NEW TABLE AS _chrono_new"),

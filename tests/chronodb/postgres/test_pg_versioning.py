@@ -297,3 +297,22 @@ def test_long_and_mixed_case_table_names(pg: psycopg.Connection) -> None:
         pg.execute(f'INSERT INTO "{name}" VALUES (1, %s)', (name[-5:],))
     for name in names:
         assert rows_at(pg, name, last_id(pg)) == [(1, name[-5:])]
+
+
+def test_truncate_of_a_renamed_table_is_versioned(pg: psycopg.Connection) -> None:
+    pg.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    v = version_table(pg, "t")
+    pg.execute("INSERT INTO t VALUES (1, 1), (2, 2)")
+    pg.execute("ALTER TABLE t RENAME TO renamed")
+    pg.execute("TRUNCATE renamed")
+    ops = pg.execute(f"SELECT _chrono_op, id FROM {v.hist} ORDER BY _chrono_seq, id").fetchall()
+    assert ops == [("I", 1), ("I", 2), ("D", 1), ("D", 2)]
+    assert len(ids(pg)) == 2
+
+
+def test_a_column_with_chronodb_s_prefix_is_refused(pg: psycopg.Connection) -> None:
+    pg.execute("CREATE TABLE t (id int PRIMARY KEY, _chrono_op text)")
+    with pytest.raises(SchemaError, match="column named _chrono_op") as caught:
+        version_table(pg, "t")
+    assert caught.value.column == "_chrono_op"
+    assert lookup(pg, "t") is None
