@@ -33,7 +33,8 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from chronodb.postgres import install, lookup, version_table
-from chronodb.postgres.install import queue_commit
+from chronodb.postgres.install import _commit_function, queue_commit
+from chronodb.postgres.names import ALLOCATE_LOCK
 from chronodb.postgres.snapshots import as_of, as_of_history, as_of_key, point_at_tx
 
 ROWS = 20_000
@@ -42,22 +43,18 @@ WRITERS = 8
 VARIANTS = ("raw", "stmt", "held", "row", "stamp")
 TABLES = {v: f"u_{v}" for v in VARIANTS} | {"held": "held.u_held"}
 
-HELD = """
-CREATE OR REPLACE FUNCTION held._chrono_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE new_id bigint; new_time bigint;
-BEGIN
-  PERFORM pg_advisory_xact_lock(43);
-  new_id := nextval('held._chrono_tx_next');
-  SELECT greatest((extract(epoch FROM clock_timestamp()) * 1000000)::bigint, last_value + 1)
-    INTO new_time FROM held._chrono_time_last;
-  PERFORM setval('held._chrono_time_last', new_time);
-  INSERT INTO held._chrono_tx (tx_id, xid, tx_time, "user", seq_lo, seq_hi)
-  SELECT new_id, NEW.xid, new_time, current_user, NEW.seq_lo, last_value
-  FROM held._chrono_seq_next;
-  DELETE FROM held._chrono_pending WHERE xid = NEW.xid;
-  RETURN NULL;
-END $$
-"""
+
+def held_commit() -> str:
+    """The chosen commit trigger for schema ``held``, with its allocation lock made
+    transaction-scoped (held through the WAL flush) instead of released at once."""
+    lock = f"PERFORM pg_advisory_lock({ALLOCATE_LOCK});"
+    unlock = f"PERFORM pg_advisory_unlock({ALLOCATE_LOCK});"
+    body = _commit_function("held")
+    assert lock in body and unlock in body
+    return body.replace(lock, f"PERFORM pg_advisory_xact_lock({ALLOCATE_LOCK} + 2);").replace(
+        unlock, ""
+    )
+
 
 ROW_TRIGGER = f"""
 CREATE FUNCTION u_row_fn() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -156,7 +153,7 @@ def setup(url: str) -> None:
             )
         version_table(conn, "u_stmt")
         version_table(conn, "u_held", schema="held")
-        conn.execute(HELD)
+        conn.execute(held_commit())
         conn.execute(ROW_TRIGGER)
         conn.execute(STAMP)
         conn.execute(STAMP_ADOPT)
