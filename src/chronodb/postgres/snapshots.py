@@ -39,8 +39,8 @@ from chronodb.postgres.tables import Versioned
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
 
 
-def _bounded(horizon: str | None) -> str:
-    return "" if horizon is None else f" AND tx_id <= {horizon}"
+def _bounded(horizon: str | None, tx_id: str = "tx_id") -> str:
+    return "" if horizon is None else f" AND {tx_id} <= {horizon}"
 
 
 def point_at_tx(v: Versioned, tx: str, horizon: str | None = None) -> str:
@@ -140,12 +140,13 @@ def as_of_key(v: Versioned, point: str, key: list[str]) -> str:
     )
 
 
-def versions(v: Versioned, condition: str = "true") -> str:
+def versions(v: Versioned, condition: str = "true", horizon: str | None = None) -> str:
     """Every committed version of ``v`` with its period ``sys_from``/``sys_to`` (seconds).
 
     ``condition`` may use ``w._chrono_from`` and ``w._chrono_to`` (µs; the end is NULL
     while current; see :func:`range_condition`). A version its own transaction replaced
     was never seen by anyone and is left out; tombstones end periods and are not rows.
+    ``horizon``: leave out transactions after it (see the module's docstring).
     """
     h = qualified(v.schema, v.hist)
     tx = qualified(v.schema, TX_TABLE)
@@ -156,7 +157,7 @@ def versions(v: Versioned, condition: str = "true") -> str:
         f"w._chrono_to / 1e6::float8 AS {PERIOD[1]} FROM ("
         f"SELECT h.*, x.tx_id AS _chrono_tx, x.tx_time AS _chrono_from, "
         f"lead(x.tx_time) {window} AS _chrono_to, lead(x.tx_id) {window} AS _chrono_next "
-        f"FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID}) AS w "
+        f"FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID}{_bounded(horizon, 'x.tx_id')}) AS w "
         f"WHERE w.{OP} <> 'D' AND w._chrono_next IS DISTINCT FROM w._chrono_tx "
         f"AND ({condition}))"
     )

@@ -109,6 +109,9 @@ def test_versions_with_periods(pg: psycopg.Connection) -> None:
     between = versions(v, range_condition("BETWEEN", "%s", "%s"))
     lo = hi = int(t1 * 1e6)
     assert pg.execute(f"SELECT v FROM {between} AS s", (lo, hi)).fetchall() == [(10,)]
+    first = pg.execute("SELECT min(tx_id) FROM _chrono_tx").fetchone()[0]
+    bounded = versions(v, horizon="%s")  # as a reader whose horizon was the first commit
+    assert pg.execute(f"SELECT * FROM {bounded} AS s", (first,)).fetchall() == [(1, 10, t1, None)]
 
 
 def test_rollback_leaves_no_id_and_no_history(pg: psycopg.Connection) -> None:
