@@ -144,3 +144,26 @@ PREV = "_chrono_prev"  # the rowid of the key's previous version
 RANK = "_chrono_rank"  # a row's rank among a relation's rows (GraphQL)
 POINT_PARAM = "_chrono_p"  # a point in time's parameter, then its number
 KEY_PARAM = "_chrono_k"  # a user's positional parameter, named, then its number
+
+# -- PostgreSQL (``chronodb.postgres``): the names it adds to those above ---------------------
+
+PG_XID = "_chrono_xid"  # history column: the writing transaction's xid8
+PG_PENDING = "_chrono_pending"  # one row per open write transaction: queues the commit step
+PG_CATALOG = "_chrono_versioned"  # the versioned tables: name, history, key columns
+PG_SEQ_NEXT = "_chrono_seq_next"  # sequence: history order, shared by all history tables
+PG_TX_NEXT = "_chrono_tx_next"  # sequence: transaction ids, called under the allocation lock
+PG_TIME_LAST = "_chrono_time_last"  # sequence: the last transaction time handed out (µs)
+PG_COMMIT = "_chrono_commit"  # the commit step: a deferred constraint trigger and its function
+PG_HORIZON = "_chrono_horizon"  # a reader's bound: the function waiting for ids to settle
+PG_KEY_INDEX = "_chrono_i"  # per table: history's (key, SEQ) index
+PG_SEQ_INDEX = "_chrono_s"  # per table: history's BRIN index on SEQ
+PG_CHANGED = "_chrono_c"  # per table: the function listing keys changed from a SEQ on
+"""Per-table prefixes, followed like HISTORY by the table's number, ``_`` and its name."""
+PG_TRIGGER_SUFFIXES = ("ai", "au", "ad", "at")
+"""The history triggers (insert, update, delete, truncate), each with a function of its
+name: ``{hist}_{suffix}``."""
+PG_OLD_ROWS = "_chrono_old"  # a statement trigger's transition table of old rows
+PG_NEW_ROWS = "_chrono_new"  # and of new rows
+PG_POINT = "_chrono_point"  # in AS OF SQL: the point (its tx id and seq_hi)
+PG_LOW = "_chrono_low"  # in AS OF SQL: the first history number changed since the point
+PG_CHANGED_KEYS = "_chrono_changed"  # in AS OF SQL: the keys changed since the point

@@ -10,34 +10,48 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-SEQ = "_chrono_seq"
+from chronodb import layout
+
+SEQ = layout.SEQ
 """History column: the version's place in history order, from :data:`SEQ_NEXT`."""
-XID = "_chrono_xid"
+XID = layout.PG_XID
 """History column: the writing transaction's xid8; its commit-order id is in ``_chrono_tx``."""
-OP = "_chrono_op"
+OP = layout.OP
 """History column: 'I' insert, 'U' update, 'D' tombstone (key columns only)."""
 
-TX_TABLE = "_chrono_tx"
-"""One row per committed write transaction: tx_id, xid, tx_time (µs), user, seq_hi, leaf."""
-PENDING = "_chrono_pending"
+TX_TABLE = layout.TRANSACTIONS
+"""One row per committed write transaction: tx_id, xid, tx_time (µs), user, seq_lo, seq_hi,
+leaf."""
+PENDING = layout.PG_PENDING
 """One row per open write transaction (its xid): its insert queues the commit trigger."""
-CATALOG = "_chrono_versioned"
+CATALOG = layout.PG_CATALOG
 """Which tables are versioned: table name, history table, key columns."""
-SEQ_NEXT = "_chrono_seq_next"
+SEQ_NEXT = layout.PG_SEQ_NEXT
 """The sequence numbering history rows, shared by all history tables."""
-TX_NEXT = "_chrono_tx_next"
-"""The sequence handing out transaction ids, called only under the commit lock."""
-TIME_LAST = "_chrono_time_last"
-"""A sequence holding the last transaction time handed out (µs), set under the commit lock."""
-COMMIT_FUNCTION = "_chrono_commit"
-COMMIT_TRIGGER = "_chrono_commit"
+TX_NEXT = layout.PG_TX_NEXT
+"""The sequence handing out transaction ids, called only under the allocation lock."""
+TIME_LAST = layout.PG_TIME_LAST
+"""A sequence holding the last transaction time handed out (µs), set under the lock."""
+COMMIT_FUNCTION = layout.PG_COMMIT
+COMMIT_TRIGGER = layout.PG_COMMIT
+HORIZON_FUNCTION = layout.PG_HORIZON
+OLD_ROWS = layout.PG_OLD_ROWS
+NEW_ROWS = layout.PG_NEW_ROWS
+POINT = layout.PG_POINT
+LOW = layout.PG_LOW
+CHANGED_KEYS = layout.PG_CHANGED_KEYS
+FROM = layout.FROM
+TX = layout.TX  # in SQL: a version's transaction id, as a column alias
+TO = layout.TO
+NEXT = layout.NEXT
+PREFIX = layout.PREFIX
+
 ALLOCATE_LOCK = 0x6368726F6E6F  # "chrono"
 """Advisory lock key serializing the allocation of ids (held for microseconds, not through
 the commit's WAL flush)."""
 COMMITTING = 0x63686E << 40
 """Base of the per-id advisory lock keys: a transaction holds ``COMMITTING + id`` from the
 allocation of its id until it is visible (or rolled back)."""
-HORIZON_FUNCTION = "_chrono_horizon"
 PENDING_SETTING = "chronodb.pending"
 """Transaction-local setting: the ctid of the open transaction's pending row ('' if none)."""
 TX_ROW_SETTING = "chronodb.tx_row"
@@ -52,9 +66,9 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-NAME_BYTES = 59
+NAME_BYTES = 60
 """The longest history table name: PostgreSQL cuts identifiers at 63 bytes, and the
-longest name derived from it (``_chrono_ai{N}_t_fn``, a trigger's function) is 4 more."""
+longest name derived from it (``{hist}_ai``, a trigger and its function) is 3 more."""
 
 
 def history_of(number: int, table: str) -> str:
@@ -63,26 +77,34 @@ def history_of(number: int, table: str) -> str:
     A long table name is cut (on a character boundary) to fit :data:`NAME_BYTES`; the
     number keeps the names of different tables apart.
     """
-    prefix = f"_chrono_h{number}_"
-    room = NAME_BYTES - len(prefix)
+    prefix = layout.history(number, "")
+    room = NAME_BYTES - len(prefix.encode())
     return prefix + table.encode()[:room].decode(errors="ignore")
 
 
+def _companion(prefix: str, hist: str) -> str:
+    return prefix + hist[len(layout.HISTORY) :]
+
+
+def key_index_of(hist: str) -> str:
+    """History's (key, _chrono_seq) index."""
+    return _companion(layout.PG_KEY_INDEX, hist)
+
+
+def seq_index_of(hist: str) -> str:
+    """History's BRIN index on _chrono_seq."""
+    return _companion(layout.PG_SEQ_INDEX, hist)
+
+
 def changed_of(hist: str) -> str:
-    """The function listing the keys of ``hist``'s versions from a point in history order
-    (``_chrono_h{N}_t`` -> ``_chrono_c{N}_t``)."""
-    return "_chrono_c" + hist.removeprefix("_chrono_h")
+    """The function listing the keys of ``hist``'s versions from a point in history order."""
+    return _companion(layout.PG_CHANGED, hist)
 
 
-def trigger_names(hist: str) -> tuple[str, str, str, str]:
-    """The insert, update, delete and truncate triggers writing ``hist``."""
-    base = hist.removeprefix("_chrono_h")
-    return tuple(f"_chrono_{kind}{base}" for kind in ("ai", "au", "ad", "at"))  # type: ignore[return-value]
-
-
-def function_of(trigger: str) -> str:
-    """The trigger function behind trigger ``trigger`` (one function per trigger)."""
-    return trigger + "_fn"
+def trigger_names(hist: str) -> tuple[str, ...]:
+    """The insert, update, delete and truncate triggers writing ``hist`` (each function is
+    named as its trigger: they live in different catalogs)."""
+    return tuple(f"{hist}_{suffix}" for suffix in layout.PG_TRIGGER_SUFFIXES)
 
 
 def key_list(keys: Sequence[str], alias: str | None = None) -> str:

@@ -24,10 +24,17 @@ from __future__ import annotations
 
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import (
+    CHANGED_KEYS,
+    FROM,
+    LOW,
+    NEXT,
     OP,
     PENDING,
     PENDING_SETTING,
+    POINT,
     SEQ,
+    TO,
+    TX,
     TX_TABLE,
     XID,
     changed_of,
@@ -101,13 +108,13 @@ def as_of(v: Versioned, point: str) -> str:
     later = f"(SELECT min(t.seq_lo) FROM {tx} AS t WHERE t.tx_id > p.n)"
     changed = qualified(v.schema, changed_of(v.hist))
     return (
-        f"(WITH _chrono_p AS ({point}), "
-        f"_chrono_lo AS (SELECT least(p.b + 1, {later}, {own}) AS lo FROM _chrono_p AS p), "
-        f"_chrono_c AS (SELECT * FROM {changed}((SELECT lo FROM _chrono_lo))) "
+        f"(WITH {POINT} AS ({point}), "
+        f"{LOW} AS (SELECT least(p.b + 1, {later}, {own}) AS lo FROM {POINT} AS p), "
+        f"{CHANGED_KEYS} AS (SELECT * FROM {changed}((SELECT lo FROM {LOW}))) "
         f"SELECT {_select(v, 't')} FROM {qualified(v.schema, v.table)} AS t "
-        f"WHERE EXISTS (SELECT FROM _chrono_p) "
-        f"AND NOT EXISTS (SELECT FROM _chrono_c AS c WHERE {same_key}) "
-        f"UNION ALL SELECT {_select(v, 'v')} FROM _chrono_p AS p CROSS JOIN _chrono_c AS c "
+        f"WHERE EXISTS (SELECT FROM {POINT}) "
+        f"AND NOT EXISTS (SELECT FROM {CHANGED_KEYS} AS c WHERE {same_key}) "
+        f"UNION ALL SELECT {_select(v, 'v')} FROM {POINT} AS p CROSS JOIN {CHANGED_KEYS} AS c "
         f"CROSS JOIN LATERAL ({_newest(v, seek_key)}) AS v WHERE v.{OP} <> 'D')"
     )
 
@@ -153,12 +160,12 @@ def versions(v: Versioned, condition: str = "true", horizon: str | None = None) 
     keys = key_list(v.keys, "h")
     window = f"OVER (PARTITION BY {keys} ORDER BY h.{SEQ})"
     return (
-        f"(SELECT {_select(v, 'w')}, w._chrono_from / 1e6::float8 AS {PERIOD[0]}, "
-        f"w._chrono_to / 1e6::float8 AS {PERIOD[1]} FROM ("
-        f"SELECT h.*, x.tx_id AS _chrono_tx, x.tx_time AS _chrono_from, "
-        f"lead(x.tx_time) {window} AS _chrono_to, lead(x.tx_id) {window} AS _chrono_next "
+        f"(SELECT {_select(v, 'w')}, w.{FROM} / 1e6::float8 AS {PERIOD[0]}, "
+        f"w.{TO} / 1e6::float8 AS {PERIOD[1]} FROM ("
+        f"SELECT h.*, x.tx_id AS {TX}, x.tx_time AS {FROM}, "
+        f"lead(x.tx_time) {window} AS {TO}, lead(x.tx_id) {window} AS {NEXT} "
         f"FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID}{_bounded(horizon, 'x.tx_id')}) AS w "
-        f"WHERE w.{OP} <> 'D' AND w._chrono_next IS DISTINCT FROM w._chrono_tx "
+        f"WHERE w.{OP} <> 'D' AND w.{NEXT} IS DISTINCT FROM w.{TX} "
         f"AND ({condition}))"
     )
 
@@ -166,13 +173,13 @@ def versions(v: Versioned, condition: str = "true", horizon: str | None = None) 
 def range_condition(kind: str, lo: str | None = None, hi: str | None = None) -> str:
     """SQL:2011 period predicates (``FOR SYSTEM_TIME ALL``, ``BETWEEN``, ``FROM … TO``,
     ``CONTAINED IN``) on microsecond bounds, for :func:`versions`."""
-    end_after = f"(w._chrono_to IS NULL OR w._chrono_to > {lo})"
+    end_after = f"(w.{TO} IS NULL OR w.{TO} > {lo})"
     if kind == "ALL":
         return "true"
     if kind == "BETWEEN":
-        return f"w._chrono_from <= {hi} AND {end_after}"
+        return f"w.{FROM} <= {hi} AND {end_after}"
     if kind == "FROM":
-        return f"w._chrono_from < {hi} AND {end_after}"
+        return f"w.{FROM} < {hi} AND {end_after}"
     if kind == "CONTAINED IN":
-        return f"w._chrono_from >= {lo} AND w._chrono_to IS NOT NULL AND w._chrono_to <= {hi}"
+        return f"w.{FROM} >= {lo} AND w.{TO} IS NOT NULL AND w.{TO} <= {hi}"
     raise ValueError(f"unknown period predicate: {kind}")

@@ -36,15 +36,19 @@ from chronodb.errors import SchemaError
 from chronodb.postgres.install import install, installed, qualified, queue_commit
 from chronodb.postgres.names import (
     CATALOG,
+    NEW_ROWS,
+    OLD_ROWS,
     OP,
+    PREFIX,
     SEQ,
     SEQ_NEXT,
     XID,
     changed_of,
-    function_of,
     history_of,
+    key_index_of,
     key_list,
     quote,
+    seq_index_of,
     trigger_names,
 )
 
@@ -122,11 +126,11 @@ def version_table(conn: psycopg.Connection, table: str, schema: str = "public") 
                 table=table,
             )
         columns = _columns(conn, schema, table)
-        taken = [name for name, _ in columns if name.startswith("_chrono_")]
+        taken = [name for name, _ in columns if name.startswith(PREFIX)]
         if taken:
             raise SchemaError(
                 f"table {schema}.{table} has a column named {taken[0]}: names starting "
-                "with _chrono_ are ChronoDB's own in history",
+                f"with {PREFIX} are ChronoDB's own in history",
                 table=table,
                 column=taken[0],
             )
@@ -153,7 +157,7 @@ def history_ddl(v: Versioned, columns: Sequence[tuple[str, str]]) -> list[str]:
     function."""
     hist = qualified(v.schema, v.hist)
     declared = ", ".join(f"{quote(name)} {kind}" for name, kind in columns)
-    index = quote(v.hist.replace("_chrono_h", "_chrono_i", 1))
+    index = quote(key_index_of(v.hist))
     return [
         f"CREATE TABLE {hist} ("
         f"{SEQ} bigint NOT NULL DEFAULT nextval('{qualified(v.schema, SEQ_NEXT)}'), "
@@ -161,8 +165,7 @@ def history_ddl(v: Versioned, columns: Sequence[tuple[str, str]]) -> list[str]:
         f"CREATE INDEX {index} ON {hist} ({key_list(v.keys)}, {SEQ})",
         # History is appended in about the order of _chrono_seq: a BRIN index finds the
         # versions written since a point (snapshots.as_of) for next to nothing a write.
-        f"CREATE INDEX {quote(v.hist.replace('_chrono_h', '_chrono_b', 1))} ON {hist} "
-        f"USING brin ({SEQ})",
+        f"CREATE INDEX {quote(seq_index_of(v.hist))} ON {hist} USING brin ({SEQ})",
         _changed_function(v, columns),
     ]
 
@@ -218,7 +221,7 @@ def trigger_ddl(v: Versioned) -> list[str]:
     cols = v.columns
     keyed = set(v.keys)
     everything = ", ".join(f"n.{quote(c)}" for c in cols)
-    insert = f"{_insert(v, cols)} SELECT seq, xid, 'I', {everything} FROM _chrono_new AS n"
+    insert = f"{_insert(v, cols)} SELECT seq, xid, 'I', {everything} FROM {NEW_ROWS} AS n"
     # Old and new rows are paired by key: a key only in the new rows was inserted (by a key
     # change), one only in the old rows is gone (a tombstone), one in both was updated,
     # unless its row is byte for byte the same (*=, record image equality).
@@ -230,33 +233,33 @@ def trigger_ddl(v: Versioned) -> list[str]:
     update = (
         f"{_insert(v, cols)} SELECT seq, xid, "
         f"CASE WHEN n.{first} IS NULL THEN 'D' WHEN o.{first} IS NULL THEN 'I' ELSE 'U' END, "
-        f"{picked} FROM _chrono_old AS o FULL JOIN _chrono_new AS n ON {same_key} "
+        f"{picked} FROM {OLD_ROWS} AS o FULL JOIN {NEW_ROWS} AS n ON {same_key} "
         f"WHERE o.{first} IS NULL OR n.{first} IS NULL OR NOT (o *= n)"
     )
     tomb = f"{_insert(v, v.keys)} SELECT seq, xid, 'D', {key_list(v.keys, 'o')}"
     dynamic = f"{_insert(v, v.keys)} SELECT $1, $2, 'D', {key_list(v.keys, 'o')}"
     statements = [
-        _function(v, function_of(ai), insert),
-        _function(v, function_of(au), update),
-        _function(v, function_of(ad), f"{tomb} FROM _chrono_old AS o"),
+        _function(v, ai, insert),
+        _function(v, au, update),
+        _function(v, ad, f"{tomb} FROM {OLD_ROWS} AS o"),
         # TRUNCATE fires no DELETE trigger: tombstone every row before it goes. The table
         # is named by the trigger's arguments, so a renamed table still works.
         _function(
             v,
-            function_of(at),
+            at,
             f"EXECUTE format('{dynamic.replace(chr(39), chr(39) * 2)} FROM %I.%I AS o', "
             "TG_TABLE_SCHEMA, TG_TABLE_NAME) USING seq, xid",
         ),
     ]
     for name, when, refs in (
-        (ai, "AFTER INSERT", "REFERENCING NEW TABLE AS _chrono_new"),
-        (au, "AFTER UPDATE", "REFERENCING OLD TABLE AS _chrono_old NEW TABLE AS _chrono_new"),
-        (ad, "AFTER DELETE", "REFERENCING OLD TABLE AS _chrono_old"),
+        (ai, "AFTER INSERT", f"REFERENCING NEW TABLE AS {NEW_ROWS}"),
+        (au, "AFTER UPDATE", f"REFERENCING OLD TABLE AS {OLD_ROWS} NEW TABLE AS {NEW_ROWS}"),
+        (ad, "AFTER DELETE", f"REFERENCING OLD TABLE AS {OLD_ROWS}"),
         (at, "BEFORE TRUNCATE", ""),
     ):
         statements.append(
             f"CREATE OR REPLACE TRIGGER {quote(name)} {when} ON {target} {refs} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION {qualified(v.schema, function_of(name))}()"
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {qualified(v.schema, name)}()"
         )
     return statements
 

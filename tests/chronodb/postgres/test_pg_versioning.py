@@ -11,7 +11,7 @@ import pytest
 
 from chronodb.errors import SchemaError
 from chronodb.postgres import horizon, install, lookup, version_table
-from chronodb.postgres.names import ALLOCATE_LOCK, COMMITTING
+from chronodb.postgres.names import ALLOCATE_LOCK, COMMITTING, NAME_BYTES, trigger_names
 from chronodb.postgres.snapshots import (
     as_of,
     as_of_history,
@@ -296,7 +296,8 @@ def test_long_and_mixed_case_table_names(pg: psycopg.Connection) -> None:
     for name in names:
         pg.execute(f'CREATE TABLE "{name}" (id int PRIMARY KEY, v text)')
         v = version_table(pg, name)
-        assert len(v.hist.encode()) <= 59
+        assert len(v.hist.encode()) <= NAME_BYTES
+        assert all(len(t.encode()) <= 63 for t in trigger_names(v.hist))
         pg.execute(f'INSERT INTO "{name}" VALUES (1, %s)', (name[-5:],))
     for name in names:
         assert rows_at(pg, name, last_id(pg)) == [(1, name[-5:])]
@@ -319,3 +320,10 @@ def test_a_column_with_chronodb_s_prefix_is_refused(pg: psycopg.Connection) -> N
         version_table(pg, "t")
     assert caught.value.column == "_chrono_op"
     assert lookup(pg, "t") is None
+
+
+def test_public_names() -> None:
+    import chronodb.postgres
+
+    expected = ["Versioned", "horizon", "install", "installed", "lookup", "version_table"]
+    assert chronodb.postgres.__all__ == expected
