@@ -114,11 +114,11 @@ BEGIN
   -- held, the handler releases it before the error goes on.
   BEGIN
     PERFORM pg_advisory_lock({ALLOCATE_LOCK});
-    new_id := nextval('{q(TX_NEXT)}');
-    PERFORM pg_advisory_xact_lock({COMMITTING} + new_id);
-    SELECT greatest({now_us}, last_value + 1) INTO new_time FROM {q(TIME_LAST)};
-    PERFORM setval('{q(TIME_LAST)}', new_time);
-    SELECT last_value INTO hi FROM {q(SEQ_NEXT)};
+    -- One statement while the lock is held: the id, its lock, the time, seq_hi.
+    SELECT n, setval('{q(TIME_LAST)}', greatest({now_us}, t.last_value + 1)), s.last_value
+    INTO new_id, new_time, hi
+    FROM nextval('{q(TX_NEXT)}') AS n, pg_advisory_xact_lock({COMMITTING} + n) AS held,
+      {q(TIME_LAST)} AS t, {q(SEQ_NEXT)} AS s;
     PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
   EXCEPTION WHEN OTHERS THEN
     PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
@@ -135,16 +135,16 @@ BEGIN
     UPDATE {q(TX_TABLE)} SET tx_id = new_id, tx_time = new_time, "user" = {user}, seq_hi = hi
     WHERE ctid = row::tid RETURNING ctid::text INTO row;
   END IF;
-  PERFORM set_config('{TX_ROW_SETTING}', row, true);
+  row := set_config('{TX_ROW_SETTING}', row, true);
   queued := coalesce(current_setting('{PENDING_SETTING}', true), '');
   IF queued = 'queuing' THEN
     -- Fired by the pending row's own INSERT (IMMEDIATE): queue_commit deletes the row.
-    PERFORM set_config('{PENDING_SETTING}', 'fired', true);
+    queued := set_config('{PENDING_SETTING}', 'fired', true);
   ELSIF queued = '' THEN  -- a row not inserted by queue_commit
     DELETE FROM {q(PENDING)} WHERE xid = NEW.xid;
   ELSE
     DELETE FROM {q(PENDING)} WHERE ctid = queued::tid;
-    PERFORM set_config('{PENDING_SETTING}', '', true);
+    queued := set_config('{PENDING_SETTING}', '', true);
   END IF;
   RETURN NULL;
 END
@@ -164,14 +164,14 @@ def queue_commit(schema: str, queued: str, seq: str) -> str:
     setting = f"current_setting('{PENDING_SETTING}')"
     return (
         f"IF coalesce(current_setting('{PENDING_SETTING}', true), '') = '' THEN "
-        f"PERFORM set_config('{PENDING_SETTING}', 'queuing', true); "
+        f"{queued} := set_config('{PENDING_SETTING}', 'queuing', true); "
         f"INSERT INTO {qualified(schema, PENDING)} (xid, seq_lo) "
         f"VALUES (pg_current_xact_id(), {seq}) RETURNING ctid::text INTO {queued}; "
         # Under SET CONSTRAINTS ALL IMMEDIATE the INSERT above ran the commit step already.
         f"IF {setting} = 'fired' THEN "
         f"DELETE FROM {qualified(schema, PENDING)} WHERE ctid = {queued}::tid; "
-        f"PERFORM set_config('{PENDING_SETTING}', '', true); "
-        f"ELSE PERFORM set_config('{PENDING_SETTING}', {queued}, true); END IF; END IF"
+        f"{queued} := set_config('{PENDING_SETTING}', '', true); "
+        f"ELSE {queued} := set_config('{PENDING_SETTING}', {queued}, true); END IF; END IF"
     )
 
 
