@@ -22,8 +22,8 @@ id <= n, and nothing below n can appear later.
 The id and the time come from sequences, not from ``max(tx_id) + 1``: under REPEATABLE
 READ the commit trigger's snapshot is the transaction's first one and would miss the
 transactions committed since, while a sequence answers with its current value. A
-transaction that fails after the trigger ran (another deferred constraint, say) leaves a
-gap in the ids.
+transaction that fails after the trigger ran (a deferred check queued after it, or
+SERIALIZABLE's check at commit) leaves a gap in the ids.
 
 Every statement here is idempotent, so :func:`install` also upgrades a database to the
 current definitions of the functions.
