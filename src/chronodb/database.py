@@ -29,6 +29,7 @@ from chronodb.errors import (
     SQLError,
 )
 from chronodb.optimizer.ml_optimizer import MLOptimizer
+from chronodb.read_connection import ReadConnection
 from chronodb.result import Result
 from chronodb.sql.classify import Route
 from chronodb.sql.snapshots import unblob
@@ -428,11 +429,13 @@ class ChronoDB:
         return self._engine.closed
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """The underlying sqlite3 connection, for reads. A write made through it bypasses
-        ChronoDB's transactions: its versions are filed under this connection's last one."""
+    def connection(self) -> ReadConnection:
+        """The underlying sqlite3 connection, for reads: a view that refuses writes
+        (ReadOnlyError) and transaction statements, whose versions would otherwise be filed
+        under another transaction. Write through :meth:`execute` or ``chronodb.dbapi``."""
         _refuse_closed(self)
-        return self._engine.conn
+        engine = self._engine
+        return ReadConnection(engine.conn, engine.lock)
 
     def get_health_report(self) -> dict[str, Any]:
         """Status, latency, sizes, alerts and recommendations backed by numbers."""

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chronodb import ChronoDB
+from chronodb.database import engine_of
 
 
 def _work(db: ChronoDB, shadow: bool) -> list[int]:
@@ -92,7 +93,7 @@ def test_temp_tables_named_like_chronodbs_own_change_nothing(tmp_path: Path) -> 
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
     tx = db.execute("INSERT INTO t VALUES (1, 'ann')").tx_id
     for name in ("_chrono_tx", "_chrono_meta", "_chrono_schema", "_chrono_merkle"):
-        db.connection.execute(f"CREATE TEMP TABLE {name} (x)")
+        engine_of(db).conn.execute(f"CREATE TEMP TABLE {name} (x)")
     db.execute("UPDATE t SET name = 'ben'")
     db.execute("ALTER TABLE t ADD COLUMN note TEXT")
     db.execute("UPDATE t SET note = 'n'")

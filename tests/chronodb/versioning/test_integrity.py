@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from chronodb import ChronoDB
+from chronodb.database import engine_of
 
 
 @pytest.fixture
@@ -23,9 +24,11 @@ def filled(db: ChronoDB) -> ChronoDB:
 
 
 def history_table(db: ChronoDB, name: str) -> str:
-    return db.connection.execute(
-        "SELECT hist FROM _chrono_schema WHERE name = ? AND to_tx IS NULL", (name,)
-    ).fetchone()[0]
+    return (
+        engine_of(db)
+        .conn.execute("SELECT hist FROM _chrono_schema WHERE name = ? AND to_tx IS NULL", (name,))
+        .fetchone()[0]
+    )
 
 
 def test_healthy_database_has_no_problems(filled: ChronoDB) -> None:
@@ -33,7 +36,7 @@ def test_healthy_database_has_no_problems(filled: ChronoDB) -> None:
 
 
 def test_row_changed_behind_the_triggers_back(filled: ChronoDB) -> None:
-    conn = filled.connection
+    conn = engine_of(filled).conn
     hist = history_table(filled, "t")
     conn.execute(f'DELETE FROM "{hist}" WHERE k = 1')
     [problem] = filled.check_history()
@@ -42,7 +45,7 @@ def test_row_changed_behind_the_triggers_back(filled: ChronoDB) -> None:
 
 
 def test_duplicate_rows_counted_not_just_compared(filled: ChronoDB) -> None:
-    conn = filled.connection
+    conn = engine_of(filled).conn
     hist = history_table(filled, "notes")
     conn.execute(f'DELETE FROM "{hist}" WHERE _chrono_rowid = 2')
     [problem] = filled.check_history()
@@ -51,13 +54,13 @@ def test_duplicate_rows_counted_not_just_compared(filled: ChronoDB) -> None:
 
 def test_version_of_no_transaction(filled: ChronoDB) -> None:
     hist = history_table(filled, "t")
-    filled.connection.execute(f'UPDATE "{hist}" SET _chrono_tx = NULL WHERE k = 4')
+    engine_of(filled).conn.execute(f'UPDATE "{hist}" SET _chrono_tx = NULL WHERE k = 4')
     problems = filled.check_history()
     assert any(f"{hist}: 1 version(s) name missing transactions" in p for p in problems)
 
 
 def test_a_record_timed_other_than_its_id(filled: ChronoDB) -> None:
-    conn = filled.connection
+    conn = engine_of(filled).conn
     last = conn.execute("SELECT max(tx_id) FROM _chrono_tx").fetchone()[0]
     conn.execute("UPDATE _chrono_tx SET tx_time = 1 WHERE tx_id = ?", (last,))
     assert filled.check_history() == [
@@ -67,7 +70,7 @@ def test_a_record_timed_other_than_its_id(filled: ChronoDB) -> None:
 
 
 def test_history_out_of_transaction_order(filled: ChronoDB) -> None:
-    conn = filled.connection
+    conn = engine_of(filled).conn
     hist = history_table(filled, "t")
     # A version of the first transaction appended after every later one.
     first = conn.execute(f'SELECT min(_chrono_tx) FROM "{hist}"').fetchone()[0]
@@ -85,6 +88,8 @@ def test_a_lost_or_wrong_mark(tmp_path) -> None:
     shutil.copy(Path(__file__).parent / "files" / "format4.db", path)
     with ChronoDB(path) as db:
         assert db.check_history() == []
-        db.connection.execute("UPDATE _chrono_tx_mark SET tx_time = tx_time - 1 WHERE tx_id = 32")
+        engine_of(db).conn.execute(
+            "UPDATE _chrono_tx_mark SET tx_time = tx_time - 1 WHERE tx_id = 32"
+        )
         [problem] = db.check_history()
     assert problem.startswith("_chrono_tx_mark: 1 transaction(s) without their mark, 1 mark(s)")

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from chronodb import ChronoDB
+from chronodb.database import engine_of
 
 
 def rows(db: ChronoDB, sql: str) -> list[tuple]:
@@ -65,7 +66,7 @@ def test_check_history_sees_a_case_or_type_edit_behind_chronodbs_back(db: Chrono
     hist = db.connection.execute(
         "SELECT hist FROM _chrono_schema WHERE name = 'u' AND to_tx IS NULL"
     ).fetchone()[0]
-    db.connection.execute(f"UPDATE \"{hist}\" SET v = 'ALICE'")
+    engine_of(db).conn.execute(f"UPDATE \"{hist}\" SET v = 'ALICE'")
     assert db.check_history() != []
     assert not db.verify_audit_integrity()
 
