@@ -67,6 +67,11 @@ class Result:
     def columns(self, names: list[str]) -> None:
         self._columns = list(names)
 
+    @property
+    def description(self) -> tuple[tuple[Any, ...], ...] | None:
+        """PEP 249's description: a 7-tuple per column (name first), None without rows."""
+        return self._description
+
     def __iter__(self) -> Iterator[sqlite3.Row]:
         return iter(self.rows)
 

@@ -1,0 +1,205 @@
+"""The DB-API cursor: statements through the ChronoDB facade, rows as tuples."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from chronodb.database import engine_of
+from chronodb.dbapi.exceptions import NotSupportedError, ProgrammingError, translate
+from chronodb.errors import ChronoDBError
+from chronodb.result import Result
+from chronodb.sql.classify import Route
+
+if TYPE_CHECKING:
+    from chronodb.dbapi.connection import Connection
+
+_CLOSED_CURSOR = "Cannot operate on a closed cursor."
+_INSERTS = ("INSERT", "REPLACE")
+_READ = Route.READ
+
+
+class Cursor:
+    """A PEP 249 cursor: ``execute`` then ``fetchone``/``fetchmany``/``fetchall``.
+
+    Each statement runs through :meth:`ChronoDB.execute`, so temporal SQL (``AS OF``,
+    ``FOR SYSTEM_TIME``) works and every write is versioned. Rows are fetched when the
+    statement runs. After a write, ``tx_id``, ``tx_time`` and ``tx_hash`` name the
+    ChronoDB transaction that holds it (``tx_hash`` is None until that transaction
+    commits, or without a ledger).
+    """
+
+    arraysize: int
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.arraysize = 1
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.tx_id: int | None = None
+        self.tx_time: datetime | None = None
+        self._engine = engine_of(connection.db)
+        self._sqlite_cursor: sqlite3.Cursor | None = None
+        self._rows: list[Any] | None = None  # tuples, or sqlite3.Rows from a Result
+        self._pos = 0
+        self._description: tuple[tuple[Any, ...], ...] | None = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ statements
+    def execute(self, operation: str, parameters: Any = None) -> Cursor:
+        """Run one statement; ``?`` (qmark) or ``:name`` placeholders, as sqlite3."""
+        if self._closed:
+            raise ProgrammingError(_CLOSED_CURSOR)
+        connection = self.connection
+        engine = self._engine
+        # A plain read outside an implicit transaction's reach runs as the engine runs its
+        # reads (on its connection, under its lock), straight into tuples; anything else,
+        # and any error, goes through ChronoDB.execute.
+        if connection.reads_alone and engine.routes.get(operation) is _READ:
+            with engine.lock:
+                sqlite_cursor = self._sqlite_cursor or self._open_sqlite_cursor()
+                try:
+                    sqlite_cursor.execute(operation, () if parameters is None else parameters)
+                    self._rows = sqlite_cursor.fetchall()
+                except sqlite3.Error:
+                    pass
+                else:
+                    self._pos = 0
+                    self._description = sqlite_cursor.description
+                    if self.tx_id is not None or self.rowcount != -1:
+                        self.rowcount, self.tx_id, self.tx_time = -1, None, None
+                    return self
+        return self._through_db(operation, lambda: connection.db.execute(operation, parameters))
+
+    def _open_sqlite_cursor(self) -> sqlite3.Cursor:
+        sqlite_cursor = self._engine.conn.cursor()
+        sqlite_cursor.row_factory = None  # rows as tuples, as PEP 249 and sqlite3 give them
+        self._sqlite_cursor = sqlite_cursor
+        return sqlite_cursor
+
+    def executemany(self, operation: str, seq_of_parameters: Iterable[Any]) -> Cursor:
+        """Run one write statement for each parameter set: all of them or none, in the
+        open transaction (or one of its own); ``rowcount`` is their total."""
+        if self._closed:
+            raise ProgrammingError(_CLOSED_CURSOR)
+        db = self.connection.db
+        return self._through_db(operation, lambda: db.executemany(operation, seq_of_parameters))
+
+    def _through_db(self, operation: str, run: Callable[[], Result]) -> Cursor:
+        """``run()`` (the statement, through ChronoDB), after the implicit BEGIN."""
+        try:
+            self.connection.prepare_for(operation)
+            result = run()
+        except ChronoDBError as err:
+            raise translate(err) from err
+        self._took(result, operation)
+        return self
+
+    def executescript(self, sql_script: str) -> Cursor:
+        """Commit a transaction the connection has open, then run the script as
+        :meth:`ChronoDB.executescript` does (all or nothing, in a transaction of its own)."""
+        if self._closed:
+            raise ProgrammingError(_CLOSED_CURSOR)
+        connection = self.connection
+        connection.commit()
+        try:
+            connection.db.executescript(sql_script)
+        except ChronoDBError as err:
+            raise translate(err) from err
+        self._took(Result(None), sql_script)
+        return self
+
+    def _took(self, result: Result, operation: str) -> None:
+        self._rows, self._pos, self._description = result.rows, 0, result.description
+        self.rowcount = result.rowcount
+        self.tx_id = result.tx_id
+        self.tx_time = result.tx_time
+        # sqlite3 moves lastrowid after INSERT and REPLACE only; other writes leave it.
+        if result.lastrowid is not None and operation.lstrip()[:7].upper().startswith(_INSERTS):
+            self.lastrowid = result.lastrowid
+
+    # ------------------------------------------------------------------ results
+    @property
+    def description(self) -> tuple[tuple[Any, ...], ...] | None:
+        """One 7-tuple per column of the last statement's rows (name, then six Nones, as
+        sqlite3 gives), or None if it returned no rows."""
+        return self._description
+
+    @property
+    def tx_hash(self) -> str | None:
+        """The ledger hash of the transaction that holds the last write, once committed."""
+        if self.tx_id is None:
+            return None
+        try:
+            return self.connection.db.tx_hash(self.tx_id)
+        except ChronoDBError as err:
+            raise translate(err) from err
+
+    def _fetched(self) -> list[Any]:
+        if self._closed:
+            raise ProgrammingError(_CLOSED_CURSOR)
+        rows = self._rows
+        if rows is None:
+            raise ProgrammingError("No statement has been executed on this cursor")
+        return rows
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        """The next row, or None after the last."""
+        pos = self._pos
+        try:
+            row = self._rows[pos]  # type: ignore[index]
+        except IndexError:
+            return None
+        except TypeError:
+            self._fetched()  # says why there are no rows
+            raise
+        self._pos = pos + 1
+        return row if type(row) is tuple else tuple(row)
+
+    def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
+        """Up to ``size`` (default ``arraysize``) next rows."""
+        rows = self._fetched()
+        start = self._pos
+        self._pos = min(len(rows), start + (self.arraysize if size is None else size))
+        return [tuple(r) for r in rows[start : self._pos]]
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        """The remaining rows."""
+        rows = self._fetched()
+        start, self._pos = self._pos, len(rows)
+        return [tuple(r) for r in rows[start:]]
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return self
+
+    def __next__(self) -> tuple[Any, ...]:
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    # ------------------------------------------------------------------ the rest of PEP 249
+    def setinputsizes(self, sizes: Sequence[Any]) -> None:
+        """Accepted and ignored, as PEP 249 allows."""
+
+    def setoutputsize(self, size: int, column: int | None = None) -> None:
+        """Accepted and ignored, as PEP 249 allows."""
+
+    def callproc(self, procname: str, parameters: Sequence[Any] = ()) -> None:
+        """SQLite has no stored procedures."""
+        raise NotSupportedError(f"callproc({procname!r}): SQLite has no stored procedures")
+
+    def close(self) -> None:
+        """Forget the rows; the cursor refuses further use."""
+        self._closed = True
+        self._rows = None
+        if self._sqlite_cursor is not None:
+            self._sqlite_cursor.close()
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
