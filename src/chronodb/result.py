@@ -109,6 +109,16 @@ class Result:
         cols = self.columns
         return [dict(zip(cols, row, strict=False)) for row in self.rows]
 
+    def to_dataframe(self) -> Any:
+        """The rows as a pandas DataFrame with the result's column names (needs pandas)."""
+        try:
+            import pandas
+        except ImportError as err:
+            from chronodb.errors import ChronoDBError
+
+            raise ChronoDBError("Result.to_dataframe needs pandas: pip install pandas") from err
+        return pandas.DataFrame([tuple(row) for row in self.rows], columns=self.columns)
+
     def __repr__(self) -> str:
         extra = f" tx_id={self.tx_id}" if self.tx_id is not None else ""
         return f"<Result {len(self.rows)} rows, columns={self.columns}{extra}>"
