@@ -1,5 +1,6 @@
 """ChronoDB: SQLite where every table keeps its history, queryable AS OF any point in time."""
 
+from chronodb.async_db import AsyncChronoDB
 from chronodb.database import ChronoDB
 from chronodb.errors import (
     ArgumentError,
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArgumentError",
+    "AsyncChronoDB",
     "AuditError",
     "AuthenticationError",
     "BusyError",

@@ -338,6 +338,7 @@ def test_the_public_names_are_listed_and_sorted() -> None:
     assert chronodb.__all__ == sorted(chronodb.__all__)
     assert set(chronodb.__all__) == {
         "ArgumentError",
+        "AsyncChronoDB",
         "AuditError",
         "AuthenticationError",
         "BusyError",
