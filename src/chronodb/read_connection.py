@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from chronodb.errors import ReadOnlyError, TransactionError
+from chronodb.errors import ArgumentError, ReadOnlyError, TransactionError
 from chronodb.sql.classify import Route, classify
 
 T = TypeVar("T")
@@ -85,6 +85,17 @@ class ReadConnection:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in self.__slots__:
+            object.__setattr__(self, name, value)
+            return
+        raise ArgumentError(
+            f"db.connection.{name} belongs to ChronoDB, which reads and writes through this "
+            "connection; set it on a connection of your own",
+            argument=name,
+            value=value,
+        )
 
     def __repr__(self) -> str:
         return f"<chronodb ReadConnection over {self._conn!r}>"

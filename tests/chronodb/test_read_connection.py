@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chronodb import ChronoDB, ReadOnlyError, TransactionError
+from chronodb import ArgumentError, ChronoDB, ReadOnlyError, TransactionError
 
 
 @pytest.fixture
@@ -103,3 +103,9 @@ def test_sqlite3s_other_calls_are_forwarded(shop: ChronoDB) -> None:
     assert any("CREATE TABLE" in line for line in conn.iterdump())
     conn.close()  # the connection lives as long as the database
     assert shop.execute("SELECT count(*) FROM items").scalar() == 1
+
+
+def test_its_settings_stay_chronodbs(shop: ChronoDB) -> None:
+    with pytest.raises(ArgumentError, match="row_factory belongs to ChronoDB"):
+        shop.connection.row_factory = None
+    assert shop.execute("SELECT name FROM items").fetchone()["name"] == "pen"
