@@ -60,6 +60,8 @@ class AsyncChronoDB:
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """``fn(*args, **kwargs)`` on the worker thread, after another task's transaction."""
+        if self._db.closed:
+            return fn(*args, **kwargs)  # ClosedError at once; the worker is gone
         current = asyncio.current_task()
         while self._tx_task is not None and self._tx_task is not current:
             assert self._tx_lock is not None

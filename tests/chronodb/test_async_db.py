@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chronodb import AsyncChronoDB, ChronoDB, TransactionError, UniqueViolation
+from chronodb import AsyncChronoDB, ChronoDB, ClosedError, TransactionError, UniqueViolation
 
 
 @pytest.fixture
@@ -113,6 +113,8 @@ async def test_async_with_closes(tmp_path: Path) -> None:
         assert not db.closed
     assert db.closed
     assert repr(db).startswith("Async<ChronoDB")
+    with pytest.raises(ClosedError):
+        await db.execute("SELECT 1")
 
 
 def test_opening_errors_are_chronodbs(tmp_path: Path) -> None:
