@@ -39,6 +39,11 @@ def _coroutine(name: str) -> Callable[..., Awaitable[Any]]:
     return method
 
 
+def _attribute(name: str) -> property:
+    """ChronoDB.<name>, read at once (an attribute, not a call to the database)."""
+    return property(lambda self: getattr(self._db, name), doc=getattr(ChronoDB, name).__doc__)
+
+
 class AsyncChronoDB:
     """A ChronoDB for asyncio: ``await db.execute(sql)``, ``async with db.transaction():``.
 
@@ -75,25 +80,11 @@ class AsyncChronoDB:
         """The ChronoDB underneath."""
         return self._db
 
-    @property
-    def path(self) -> str:
-        return self._db.path
-
-    @property
-    def read_only(self) -> bool:
-        return self._db.read_only
-
-    @property
-    def user(self) -> str:
-        return self._db.user
-
-    @property
-    def closed(self) -> bool:
-        return self._db.closed
-
-    @property
-    def in_transaction(self) -> bool:
-        return self._db.in_transaction
+    path = _attribute("path")
+    read_only = _attribute("read_only")
+    user = _attribute("user")
+    closed = _attribute("closed")
+    in_transaction = _attribute("in_transaction")
 
     execute = _coroutine("execute")
     executemany = _coroutine("executemany")
