@@ -20,6 +20,8 @@ The driver raises ChronoDB's own error under the PEP 249 class sqlite3 would use
 
 from __future__ import annotations
 
+import sqlite3
+
 from chronodb import errors
 
 
@@ -82,7 +84,7 @@ _MAPPING: tuple[tuple[type[errors.ChronoDBError], type[Error]], ...] = (
     (errors.AuditError, InternalError),
 )
 
-_combined: dict[type[BaseException], type[Error]] = {}
+_combined: dict[tuple[type[BaseException], type[Error]], type[Error]] = {}
 
 
 def pep249_class(kind: type[errors.ChronoDBError]) -> type[Error]:
@@ -93,17 +95,32 @@ def pep249_class(kind: type[errors.ChronoDBError]) -> type[Error]:
     return DatabaseError
 
 
+def _sqlite3_class(err: BaseException) -> type[Error] | None:
+    """The PEP 249 class sqlite3 itself chose, when ``err`` was raised from one of its
+    errors (wrong number of bindings: ProgrammingError, not the SQLError above)."""
+    seen = 0
+    cause = err.__cause__ or err.__context__
+    while cause is not None and seen < 4:
+        if isinstance(cause, sqlite3.Error):
+            found = globals().get(type(cause).__name__)
+            return found if isinstance(found, type) and issubclass(found, Error) else None
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return None
+
+
 def translate(err: errors.ChronoDBError) -> Error:
     """``err`` as an instance of both its own class and its PEP 249 class."""
     if isinstance(err, Error):
         return err
     kind = type(err)
-    combined = _combined.get(kind)
+    pep = pep249_class(kind)
+    if pep is OperationalError or pep is DatabaseError:  # sqlite3 may know better
+        pep = _sqlite3_class(err) or pep
+    combined = _combined.get((kind, pep))
     if combined is None:
-        pep = pep249_class(kind)
         combined = type(kind.__name__, (pep, kind), {"__module__": __name__})
         combined.__doc__ = kind.__doc__
-        _combined[kind] = combined
+        _combined[(kind, pep)] = combined
     out = combined.__new__(combined, *err.args)
     out.args = err.args
     out.__dict__.update(err.__dict__)

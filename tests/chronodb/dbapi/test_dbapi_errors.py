@@ -143,3 +143,24 @@ def test_a_read_only_database_refuses_writes_as_operational_error(tmp_path) -> N
 def test_callproc_is_not_supported(conn: dbapi.Connection) -> None:
     with pytest.raises(dbapi.NotSupportedError):
         conn.cursor().callproc("anything")
+
+
+@pytest.mark.parametrize(
+    ("call", "args"),
+    [
+        ("execute", ("SELECT ?", (1, 2))),
+        ("execute", ("INSERT INTO items VALUES (?, ?, ?)", (1,))),
+        ("executemany", ("SELECT ?", [(1,), (2,)])),
+    ],
+)
+def test_misused_parameters_are_programming_errors_as_in_sqlite3(
+    conn: dbapi.Connection, call: str, args: tuple
+) -> None:
+    plain = sqlite3.connect(":memory:")
+    plain.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)")
+    with pytest.raises(sqlite3.ProgrammingError):
+        getattr(plain, call)(*args)
+    with pytest.raises(dbapi.ProgrammingError) as info:
+        getattr(conn, call)(*args)
+    assert isinstance(info.value, chronodb.SQLError)
+    conn.rollback()
