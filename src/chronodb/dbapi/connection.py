@@ -66,7 +66,7 @@ class Connection:
         self._owns = owns
         self._closed = False
         # Whether a plain read may run without a transaction (the cursor's fast path).
-        self.reads_alone = True
+        self._reads_alone = True
         self._isolation_level: str | None = ""
         self._autocommit: bool | int = LEGACY_TRANSACTION_CONTROL
         self.isolation_level = isolation_level
@@ -139,7 +139,7 @@ class Connection:
         if value is True and not self._closed and self._engine.explicit:
             self.commit()
         self._autocommit = value
-        self.reads_alone = value is not False and not self._closed
+        self._reads_alone = value is not False and not self._closed
 
     # ------------------------------------------------------------------ statements
     def cursor(self, factory: Callable[[Connection], Cursor] = Cursor) -> Cursor:
@@ -196,7 +196,7 @@ class Connection:
                 self.rollback()
             self.db.close()
         self._closed = True
-        self.reads_alone = False
+        self._reads_alone = False
 
     def __enter__(self) -> Connection:
         return self

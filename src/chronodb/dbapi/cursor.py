@@ -57,7 +57,7 @@ class Cursor:
         # A plain read outside an implicit transaction's reach runs as the engine runs its
         # reads (on its connection, under its lock), straight into tuples; anything else,
         # and any error, goes through ChronoDB.execute.
-        if connection.reads_alone and engine.routes.get(operation) is _READ:
+        if connection._reads_alone and engine.routes.get(operation) is _READ:
             with engine.lock:
                 sqlite_cursor = self._sqlite_cursor or self._open_sqlite_cursor()
                 try:
