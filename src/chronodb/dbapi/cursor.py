@@ -40,7 +40,11 @@ class Cursor:
         self.lastrowid: int | None = None
         self.tx_id: int | None = None
         self.tx_time: datetime | None = None
-        self._engine = engine_of(connection.db)
+        engine = engine_of(connection.db)
+        self._engine = engine
+        # The engine's route cache and lock, looked up once: the read path runs per call.
+        self._routes = engine.routes
+        self._lock = engine.lock
         self._sqlite_cursor: sqlite3.Cursor | None = None
         self._rows: list[Any] | None = None  # tuples, or sqlite3.Rows from a Result
         self._pos = 0
@@ -53,12 +57,11 @@ class Cursor:
         if self._closed:
             raise ProgrammingError(_CLOSED_CURSOR)
         connection = self.connection
-        engine = self._engine
         # A plain read outside an implicit transaction's reach runs as the engine runs its
         # reads (on its connection, under its lock), straight into tuples; anything else,
         # and any error, goes through ChronoDB.execute.
-        if connection._reads_alone and engine.routes.get(operation) is _READ:
-            with engine.lock:
+        if connection._reads_alone and self._routes.get(operation) is _READ:
+            with self._lock:
                 sqlite_cursor = self._sqlite_cursor or self._open_sqlite_cursor()
                 try:
                     sqlite_cursor.execute(operation, () if parameters is None else parameters)
