@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from chronodb.database import engine_of
@@ -46,8 +47,8 @@ class Cursor:
         self._routes = engine.routes
         self._lock = engine.lock
         self._sqlite_cursor: sqlite3.Cursor | None = None
-        self._rows: list[Any] | None = None  # tuples, or sqlite3.Rows from a Result
-        self._pos = 0
+        # The rows still to fetch, as tuples; None before the first statement.
+        self._rows: Iterator[tuple[Any, ...]] | None = None
         self._description: tuple[tuple[Any, ...], ...] | None = None
         self._closed = False
 
@@ -65,11 +66,10 @@ class Cursor:
                 sqlite_cursor = self._sqlite_cursor or self._open_sqlite_cursor()
                 try:
                     sqlite_cursor.execute(operation, () if parameters is None else parameters)
-                    self._rows = sqlite_cursor.fetchall()
+                    self._rows = iter(sqlite_cursor.fetchall())
                 except sqlite3.Error:
                     pass
                 else:
-                    self._pos = 0
                     self._description = sqlite_cursor.description
                     if self.tx_id is not None or self.rowcount != -1:
                         self.rowcount, self.tx_id, self.tx_time = -1, None, None
@@ -115,7 +115,7 @@ class Cursor:
         return self
 
     def _took(self, result: Result, operation: str) -> None:
-        self._rows, self._pos, self._description = result.rows, 0, result.description
+        self._rows, self._description = map(tuple, result.rows), result.description
         self.rowcount = result.rowcount
         self.tx_id = result.tx_id
         self.tx_time = result.tx_time
@@ -140,48 +140,40 @@ class Cursor:
         except ChronoDBError as err:
             raise translate(err) from err
 
-    def _fetched(self) -> list[Any]:
+    def _no_rows(self) -> ProgrammingError:
+        """Why there are no rows to fetch."""
         if self._closed:
-            raise ProgrammingError(_CLOSED_CURSOR)
-        rows = self._rows
-        if rows is None:
-            raise ProgrammingError("No statement has been executed on this cursor")
-        return rows
+            return ProgrammingError(_CLOSED_CURSOR)
+        return ProgrammingError("No statement has been executed on this cursor")
 
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, or None after the last."""
-        pos = self._pos
         try:
-            row = self._rows[pos]  # type: ignore[index]
-        except IndexError:
-            return None
+            return next(self._rows, None)  # type: ignore[arg-type]
         except TypeError:
-            self._fetched()  # says why there are no rows
+            if self._rows is None:
+                raise self._no_rows() from None
             raise
-        self._pos = pos + 1
-        return row if type(row) is tuple else tuple(row)
 
     def fetchmany(self, size: int | None = None) -> list[tuple[Any, ...]]:
         """Up to ``size`` (default ``arraysize``) next rows."""
-        rows = self._fetched()
-        start = self._pos
-        self._pos = min(len(rows), start + (self.arraysize if size is None else size))
-        return [tuple(r) for r in rows[start : self._pos]]
+        if self._rows is None:
+            raise self._no_rows()
+        return list(islice(self._rows, self.arraysize if size is None else size))
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         """The remaining rows."""
-        rows = self._fetched()
-        start, self._pos = self._pos, len(rows)
-        return [tuple(r) for r in rows[start:]]
+        if self._rows is None:
+            raise self._no_rows()
+        return list(self._rows)
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return self
 
     def __next__(self) -> tuple[Any, ...]:
-        row = self.fetchone()
-        if row is None:
-            raise StopIteration
-        return row
+        if self._rows is None:
+            raise self._no_rows()
+        return next(self._rows)
 
     # ------------------------------------------------------------------ the rest of PEP 249
     def setinputsizes(self, sizes: Sequence[Any]) -> None:
