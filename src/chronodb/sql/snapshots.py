@@ -130,27 +130,82 @@ def as_of(
     return found
 
 
+def time_at(tx: str, epoch: Epoch | None) -> str:
+    """SQL for the commit time (µs) of transaction ``tx``, without a lookup where it can.
+
+    A transaction numbered after the file's counted ones is its time counted from the
+    origin (``versioning/timeline.py``): only older ids need their record. ``tx`` is
+    named more than once, so it should be a column, not a subquery.
+    """
+    if epoch is None:
+        return time_of(tx)
+    if not epoch.counted:
+        return f"{tx} + {epoch.origin}"
+    return f"CASE WHEN {tx} > {epoch.counted} THEN {tx} + {epoch.origin} ELSE {time_of(tx)} END"
+
+
 def versions(
-    sv: SchemaVersion, condition: str, *, rowid: bool = False, dropped: int | None = None
+    sv: SchemaVersion,
+    condition: str,
+    *,
+    rowid: bool = False,
+    dropped: int | None = None,
+    null_keys: bool = False,
+    epoch: Epoch | None = None,
 ) -> str:
     """Every live version of ``sv``'s table with its period ``sys_from``/``sys_to`` (seconds).
 
     ``condition`` may use ``v._chrono_from`` (start, microseconds) and ``v._chrono_to``
-    (end, NULL while current). ``rowid``: as for :func:`as_of`. ``dropped``: the
-    transaction that dropped the table, if it was; the versions alive then end there, and
-    those it wrote itself were never seen. A version its own transaction replaced (a key
-    holding a NULL keeps each write: see :func:`as_of`) was never seen either.
+    (end, NULL while current); it should name ``v._chrono_to`` once, each use is a seek.
+    ``rowid``: as for :func:`as_of`. ``dropped``: the transaction that dropped the table, if
+    it was; the versions alive then end there, and those it wrote itself were never seen.
+    ``null_keys``: the table keeps keys holding a NULL (see :func:`as_of`); a version its own
+    transaction replaced was never seen either. ``epoch``: as for :func:`time_at`.
+
+    One flat scan of history in its order, each version's end a seek of the key index for
+    the key's next version: SQLite flattens the query into the statement reading it, so a
+    statement that names neither the end nor a condition on it (``count(*)`` over ``ALL``)
+    reads history at scan speed, without the seeks.
     """
+    if null_keys:
+        return _versions_by_window(sv, condition, rowid=rowid, dropped=dropped, epoch=epoch)
+    h = qualified(sv.hist)
+    same_key = " AND ".join(f"n.{quote(k)} = v.{quote(k)}" for k in sv.keys)
+    end = (
+        f"(SELECT {time_at(f'n.{TX}', epoch)} FROM {h} AS n WHERE {same_key} "
+        f"AND n.{TX} > v.{TX} ORDER BY n.{TX} LIMIT 1)"
+    )
+    seen = ""
+    if dropped is not None:
+        end = f"coalesce({end}, {time_at(str(int(dropped)), epoch)})"
+        seen = f" AND v.{TX} < {int(dropped)}"
+    return (
+        f"SELECT {_with_rowid(_period_select(sv), 'v', sv, rowid)} FROM (SELECT v.*, "
+        f"{time_at(f'v.{TX}', epoch)} AS {FROM}, {end} AS {TO} FROM {h} AS v) AS v "
+        f"WHERE v.{OP} <> '{DELETED}'{seen} AND ({condition})"
+    )
+
+
+def _period_select(sv: SchemaVersion) -> list[str]:
+    select = [projected(f"v.{quote(c.hist)}", c) for c in sv.columns]
+    return [*select, f"v.{FROM} / 1e6 AS {PERIOD[0]}", f"v.{TO} / 1e6 AS {PERIOD[1]}"]
+
+
+def _versions_by_window(
+    sv: SchemaVersion, condition: str, *, rowid: bool, dropped: int | None, epoch: Epoch | None
+) -> str:
+    """:func:`versions` of a table keeping keys that hold a NULL: those versions of one key
+    and transaction are not merged, so each key's versions are numbered in history order
+    (a window over the key index, in its order) and those followed in their own
+    transaction dropped."""
     h = qualified(sv.hist)
     keylist = key_list(sv.keys)
-    select = [projected(f"v.{quote(c.hist)}", c) for c in sv.columns]
-    select += [f"v.{FROM} / 1e6 AS {PERIOD[0]}", f"v.{TO} / 1e6 AS {PERIOD[1]}"]
     end, seen = f"w.{NEXT}", ""
     if dropped is not None:
         end, seen = f"coalesce(w.{NEXT}, {int(dropped)})", f" AND v.{TX} < {int(dropped)}"
     return (
-        f"SELECT {_with_rowid(select, 'v', sv, rowid)} FROM (SELECT w.*, "
-        f"{time_of(f'w.{TX}')} AS {FROM}, {time_of(end)} AS {TO} "
+        f"SELECT {_with_rowid(_period_select(sv), 'v', sv, rowid)} FROM (SELECT w.*, "
+        f"{time_at(f'w.{TX}', epoch)} AS {FROM}, {time_at(end, epoch)} AS {TO} "
         f"FROM (SELECT *, lead({TX}) OVER (PARTITION BY {keylist} ORDER BY {TX}, {SEQ}) "
         f"AS {NEXT} FROM {h}) AS w) AS v "
         f"WHERE v.{OP} <> '{DELETED}' AND v.{NEXT} IS NOT v.{TX}{seen} AND ({condition})"
@@ -159,7 +214,7 @@ def versions(
 
 def range_condition(kind: str, lo: str | None, hi: str | None) -> str:
     """SQL:2011 period predicates, on microsecond bounds."""
-    end_after = f"(v.{TO} IS NULL OR v.{TO} > {{lo}})"
+    end_after = f"coalesce(v.{TO} > {{lo}}, 1)"  # each use of the end is a seek
     if kind == "ALL":
         return "1"
     if kind == "BETWEEN":
@@ -167,7 +222,7 @@ def range_condition(kind: str, lo: str | None, hi: str | None) -> str:
     if kind == "FROM":
         return f"v.{FROM} < {hi} AND " + end_after.format(lo=lo)
     if kind == "CONTAINED IN":
-        return f"v.{FROM} >= {lo} AND v.{TO} IS NOT NULL AND v.{TO} <= {hi}"
+        return f"v.{FROM} >= {lo} AND v.{TO} <= {hi}"  # NULL (current) is not contained
     raise ValueError(kind)
 
 

@@ -534,7 +534,14 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
         lo, hi = [*name, None, None][:2]
         condition = snapshots.range_condition(ref.kind, lo, hi)
         dropped = catalog.versions_of(sv.table_id)[-1].to_tx
-        return snapshots.versions(sv, condition, rowid=rowid, dropped=dropped)
+        return snapshots.versions(
+            sv,
+            condition,
+            rowid=rowid,
+            dropped=dropped,
+            null_keys=sv.hist in catalog.null_keyed,
+            epoch=catalog.epoch,
+        )
 
     tree = replace_temporal_tables(p.tree.copy(), build)
     if not mapping:

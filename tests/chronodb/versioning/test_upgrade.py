@@ -99,6 +99,20 @@ def test_an_upgraded_file_keeps_working(old_file: Path) -> None:
     assert not [name for name, _ in kinds if name.startswith("_chrono_b")]
 
 
+def test_an_upgraded_files_periods_span_counted_and_timed_ids(old_file: Path) -> None:
+    """A counted transaction's time is its record's, a later one's is its id's: a version
+    begun in the counted era and ended after it reads both."""
+    with ChronoDB(old_file) as db:
+        deleted = db.execute("DELETE FROM accounts WHERE id = 2").tx_id
+        times = {t["tx_id"]: t["tx_time"] for t in db.transactions()}
+        times[deleted] = db.transactions(limit=1)[0]["tx_time"]
+        sql = "SELECT owner, sys_from, sys_to FROM accounts FOR SYSTEM_TIME {} WHERE id = 2"
+        expected = [("bob", times[2], times[4]), ("bob again", times[5], times[deleted])]
+        for clause in ("ALL", "BETWEEN 0 AND 9e9", "CONTAINED IN (0, 9e9)"):
+            got = sorted(tuple(r) for r in db.execute(sql.format(clause)))
+            assert got == expected, clause
+
+
 def test_read_only_refuses_an_old_file_and_leaves_it_alone(old_file: Path) -> None:
     with pytest.raises(ReadOnlyError, match="open it once without read_only"):
         ChronoDB(old_file, read_only=True)
