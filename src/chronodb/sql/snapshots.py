@@ -14,8 +14,6 @@ from chronodb.layout import (
     FROM,
     NEXT,
     OP,
-    PREV,
-    ROW,
     ROWID_KEY,
     SEQ,
     TO,
@@ -343,20 +341,10 @@ def changes(
 
     Columns: operation, tx_id, tx_time (seconds), user, the key columns, and ``before`` /
     ``after`` as JSON objects (NULL where the row did not exist). ``epoch``: where the
-    file's transaction ids start (``timeline.epoch``).
+    file's transaction ids start (``timeline.epoch``). Reads as :func:`changes_by_tx`.
     """
     epoch = epoch or Epoch(0, 0)
-    h = qualified(sv.hist)
-    keylist = key_list(sv.keys)
-    return (
-        f"SELECT {_change_columns(sv, shapes)} "
-        f"FROM (SELECT x.*, x.rowid AS {ROW}, lag(x.rowid) OVER "
-        f"(PARTITION BY {keylist} ORDER BY x.{TX}, x.rowid) AS {PREV} FROM {h} AS x) AS v "
-        f"LEFT JOIN {h} AS p ON p.rowid = v.{PREV} "
-        f"WHERE v.{TX} > {tx_at_micros(lo, epoch)} AND v.{TX} <= {tx_at_micros(hi, epoch)} "
-        f"AND {_NOT_EMPTY} "
-        f"ORDER BY v.{TX}, v.{ROW}"
-    )
+    return _changes_between(sv, tx_at_micros(lo, epoch), tx_at_micros(hi, epoch), shapes)
 
 
 def changes_by_tx(sv: SchemaVersion, lo_tx: str, hi_tx: str) -> str:
@@ -367,14 +355,27 @@ def changes_by_tx(sv: SchemaVersion, lo_tx: str, hi_tx: str) -> str:
     follows the number of changes in the range, not the size of the history, so a change
     feed can poll it every few milliseconds.
     """
+    return _changes_between(sv, lo_tx, hi_tx)
+
+
+def _changes_between(
+    sv: SchemaVersion, lo_tx: str, hi_tx: str, shapes: Sequence[SchemaVersion] = ()
+) -> str:
+    """The changes of transactions ``(lo_tx, hi_tx]`` (SQL expressions, each named a few
+    times: not costly subqueries), with ``shapes`` as for :func:`_change_columns`.
+
+    A version's predecessor is the key's version before it in history order: the newest of
+    an earlier transaction or, for a key holding a NULL (whose versions of one transaction
+    are not merged), an earlier one of its own.
+    """
     h = qualified(sv.hist)
     same_key = " AND ".join(f"x.{quote(k)} IS v.{quote(k)}" for k in sv.keys)
     previous = (
-        f"(SELECT x.rowid FROM {h} AS x WHERE {same_key} AND x.{TX} < v.{TX} "
-        f"ORDER BY x.{TX} DESC LIMIT 1)"
+        f"(SELECT x.rowid FROM {h} AS x WHERE {same_key} AND x.{TX} <= v.{TX} "
+        f"AND x.rowid < v.rowid ORDER BY x.{TX} DESC, x.rowid DESC LIMIT 1)"
     )
     return (
-        f"SELECT {_change_columns(sv)} FROM {h} AS v "
+        f"SELECT {_change_columns(sv, shapes)} FROM {h} AS v "
         f"LEFT JOIN {h} AS p ON p.rowid = {previous} "
         f"WHERE v.{SEQ} >= {seq_after(h, lo_tx)} AND v.{SEQ} < {seq_after(h, hi_tx)} "
         f"AND v.{TX} > {lo_tx} AND v.{TX} <= {hi_tx} AND {_NOT_EMPTY} "

@@ -297,6 +297,31 @@ def _micros(seconds: float | None) -> int | None:
     return None if seconds is None else round(seconds * 1e6)
 
 
+def replay(
+    db: ChronoDB, schema: str, workload: list[tuple[str, int]], *, null_key: bool = False
+) -> list[tuple[float, dict[Any, Any]]]:
+    """Create ``r`` and run ``workload``: each committed transaction's time and ``r``'s rows
+    then (key: value). ``null_key``: a TEXT key takes NULL for 4 (rows of one key to
+    history)."""
+    create = RANGE_SCHEMAS[schema]
+    db.execute(create)
+    text = "TEXT PRIMARY" in create
+    states: list[tuple[float, dict[Any, Any]]] = []
+    for n, (sql, key) in enumerate(workload):
+        value = None if null_key and text and key == 4 else str(key) if text else key
+        params: list[Any] = [n, value]
+        if sql.startswith("INSERT"):
+            params.reverse()
+            if "k2" in create:
+                sql = sql.replace("(k, v) VALUES (?, ?)", "(k, k2, v) VALUES (?, 'x', ?)")
+        elif sql.startswith("DELETE"):
+            params = params[1:]
+        result = db.execute(sql.replace("k = ?", "k IS ?"), params)
+        if result.tx_id is not None:
+            states.append((result.tx_time, dict(db.execute("SELECT k, v FROM r").rows)))
+    return states
+
+
 @pytest.mark.parametrize("schema", RANGE_SCHEMAS)
 @settings(max_examples=25, deadline=None)
 @given(
@@ -310,36 +335,22 @@ def test_ranges_of_versions_match_the_tables_states_over_time(
     versions FOR SYSTEM_TIME reads, with their periods, are those of a replay."""
     db = ChronoDB(":memory:")
     try:
-        db.execute(RANGE_SCHEMAS[schema])
-        composite = "k2" in RANGE_SCHEMAS[schema]
-        states: list[tuple[int, dict[Any, Any]]] = []
-        for n, (sql, key) in enumerate(workload):
-            params: list[Any] = [n, str(key) if "TEXT" in RANGE_SCHEMAS[schema] else key]
-            if sql.startswith("INSERT"):
-                params.reverse()
-                if composite:
-                    sql = sql.replace("(k, v) VALUES (?, ?)", "(k, k2, v) VALUES (?, 'x', ?)")
-            elif sql.startswith("DELETE"):
-                params = params[1:]
-            result = db.execute(sql, params)
-            if result.tx_id is not None:
-                now = {(r[0], r[1]): r[2] for r in db.execute("SELECT k, ?, v FROM r", ["x"])}
-                states.append((_micros(result.tx_time), now))
+        states = [(_micros(t), state) for t, state in replay(db, schema, workload)]
         versions = []  # (key, value, from, to), from the states one after another
         for i, (start, state) in enumerate(states):
             for key, value in state.items():
                 if i and states[i - 1][1].get(key, object()) == value:
                     continue  # unchanged: the version began earlier
                 end = next((t for t, later in states[i + 1 :] if later.get(key) != value), None)
-                versions.append((key[0], value, start, end))
+                versions.append((key, value, start, end))
         times = [t for t, _ in states] or [0]
-        columns = "k, 'x', v, sys_from, sys_to"
+        columns = "k, v, sys_from, sys_to"
         for kind, a, b in [("ALL", 0, 0), *asks]:
             clause, holds = RANGE_KINDS[kind]
             lo, hi = sorted((times[a % len(times)], times[b % len(times)] + b % 2))
             points = [] if kind == "ALL" else [lo / 1e6, hi / 1e6]
             found = db.execute(f"SELECT {columns} FROM r {clause}", points).rows
-            got = sorted((r[0], r[2], _micros(r[3]), _micros(r[4])) for r in found)
+            got = sorted((r[0], r[1], _micros(r[2]), _micros(r[3])) for r in found)
             want = sorted(v for v in versions if holds(v[2], v[3], lo, hi))
             assert got == want, (kind, lo, hi)
             count = db.execute(f"SELECT count(*) FROM r {clause}", points).scalar()
@@ -361,3 +372,50 @@ def test_counting_every_version_reads_history_once_without_seeks(users: ChronoDB
     )
     seeks = [str(r[-1]) for r in plan if str(r[-1]).startswith("SEARCH")]
     assert seeks and all("_chrono_h1_users_key (id=? AND _chrono_tx>?)" in s for s in seeks), plan
+
+
+def test_changes_over_a_range_read_only_its_versions(users: ChronoDB) -> None:
+    """The changes of a few transactions are a range of history rows (found by binary
+    search) and each one's previous version (a seek), not a pass over all of history."""
+    plan = rows(users, "EXPLAIN QUERY PLAN SELECT * FROM chrono_changes('users', 1, 2)")
+    scans = [str(r[-1]) for r in plan if str(r[-1]).startswith("SCAN")]
+    assert set(scans) <= {"SCAN s", "SCAN CONSTANT ROW"}, plan
+    assert any(
+        str(r[-1]) == "SEARCH v USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" for r in plan
+    )
+
+
+@pytest.mark.parametrize("schema", RANGE_SCHEMAS)
+@settings(max_examples=20, deadline=None)
+@given(
+    st.lists(range_writes, min_size=1, max_size=10),
+    st.lists(st.tuples(st.integers(), st.integers()), max_size=4),
+)
+def test_changes_over_a_range_are_those_of_all_history_in_it(
+    schema: str, workload: list[tuple[str, int]], asks: list[tuple[int, int]]
+) -> None:
+    """Each row's change between two states of the table, from the range alone: a key
+    holding a NULL (several rows, one key to history) included."""
+    db = ChronoDB(":memory:")
+    try:
+        states = replay(db, schema, workload, null_key=True)
+        everything = db.changes("r")
+        if not any(k is None for _, state in states for k in state):
+            expected = []  # each row's state before and after each transaction
+            for i, (at, state) in enumerate(states):
+                before = states[i - 1][1] if i else {}
+                for k in sorted(before.keys() | state.keys()):
+                    if before.get(k) != state.get(k):
+                        expected.append((at, k, before.get(k), state.get(k)))
+            got = [
+                (c["tx_time"], c["k"], (c["before"] or {}).get("v"), (c["after"] or {}).get("v"))
+                for c in everything
+            ]
+            assert sorted(got, key=repr) == sorted(expected, key=repr)
+        times = [0.0] + [t for t, _ in states]
+        for a, b in asks:
+            lo, hi = sorted((times[a % len(times)], times[b % len(times)]))
+            inside = [c for c in everything if lo < c["tx_time"] <= hi]
+            assert db.changes("r", lo, hi) == inside, (lo, hi)
+    finally:
+        db.close()
