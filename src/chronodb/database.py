@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chronodb import _guard, introspect
+from chronodb.audit.leaf import Leaf
 from chronodb.audit.trail import AuditTrail
 from chronodb.config import check_options
 from chronodb.engine import Engine, Params
@@ -408,7 +409,9 @@ class ChronoDB:
     def transactions(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Committed write transactions, newest first: id, time and user; ``limit``: at
         most that many. The transaction that adopted the file's tables (versioned the rows
-        other tools wrote) also says so: ``"kind": "adopt"`` and ``"tables"``, how many."""
+        other tools wrote) also says so: ``"kind": "adopt"`` and ``"tables"``, how many.
+        With the ledger on, each also has ``"kinds"``: its statements' kinds ("INSERT",
+        "UPDATE", …) as its leaf records them."""
         if limit is not None and (
             isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
         ):
@@ -417,10 +420,15 @@ class ChronoDB:
         with engine.lock:
             rows = timeline.transactions(engine.conn, limit)
             adopted = adoption.recorded(engine.conn)
+            ledger = engine.ledger
+            leaves = {r[0]: ledger.leaf_of(r[0]) for r in rows} if ledger is not None else {}
         found = [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
         for entry in found:
             if entry["tx_id"] in adopted:
                 entry.update(kind="adopt", tables=len(adopted[entry["tx_id"]]))
+            leaf = leaves.get(entry["tx_id"])
+            if leaf is not None:
+                entry["kinds"] = list(Leaf.decode(leaf[1]).kinds)
         return found
 
     @property

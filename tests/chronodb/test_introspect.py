@@ -218,3 +218,22 @@ def test_only_ascii_digits_make_a_transaction_id(db: ChronoDB) -> None:
     for text in ("²", "9" * 5000):
         with pytest.raises(TimestampError):
             db.columns("t", as_of=text)
+
+
+def test_transactions_name_their_statement_kinds_when_the_ledger_records_them() -> None:
+    from chronodb import ChronoDB
+
+    with ChronoDB(":memory:") as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v)")
+        db.execute("INSERT INTO t VALUES (1, 2)")
+        with db.transaction():
+            db.execute("UPDATE t SET v = 3")
+            db.execute("DELETE FROM t")
+        assert [t["kinds"] for t in db.transactions()] == [
+            ["UPDATE", "DELETE"],
+            ["INSERT"],
+            ["CREATE"],
+        ]
+    with ChronoDB(":memory:", ledger=False) as db:
+        db.execute("CREATE TABLE t (a)")
+        assert "kinds" not in db.transactions()[0]

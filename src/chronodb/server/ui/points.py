@@ -62,6 +62,7 @@ class Tick:
     tx_time: float
     user: str | None
     kind: str | None = None
+    kinds: tuple[str, ...] = ()  # its statements' kinds, where the ledger records them
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +71,7 @@ class Tick:
             "time": iso_time(self.tx_time),
             "user": self.user,
             "kind": self.kind,
+            "kinds": list(self.kinds),
         }
 
 
@@ -79,7 +81,7 @@ class Timeline:
     def __init__(self, db: ChronoDB, limit: int | None = MAX_TICKS) -> None:
         self._db = db
         self.ticks = [
-            Tick(t["tx_id"], t["tx_time"], t.get("user"), t.get("kind"))
+            Tick(t["tx_id"], t["tx_time"], t.get("user"), t.get("kind"), tuple(t.get("kinds", ())))
             for t in reversed(db.transactions(limit=limit))
         ]
         self.complete = limit is None or len(self.ticks) < limit

@@ -221,3 +221,13 @@ def test_a_foreign_key_to_a_unique_column_links_to_the_rows_with_the_value(tmp_p
     with TestClient(create_app(path)) as client:
         page = client.get("/tables/people", headers=HTML).text
         assert 'href="/tables/teams?code=db"' in page and "Databases" in page
+
+
+def test_the_timeline_says_what_each_transaction_did(client: TestClient, txs: list[int]):
+    twin = client.get("/index.json").json()
+    kinds = {t["tx_id"]: t["kinds"] for t in twin["transactions"]}
+    assert "DELETE" in kinds[txs[-1]] or "UPDATE" in kinds[txs[-1]]
+    assert all(kinds[tx] for tx in txs)
+    page = client.get(f"/tables/orders?as_of={txs[3]}", headers=HTML).text
+    ticks = re.findall(r'title="(transaction \d+ [^"]*)"', page)
+    assert ticks and all(re.search(r"· [A-Z]+(, [A-Z]+)*$", t) for t in ticks), ticks

@@ -15,7 +15,10 @@ function setupSlider() {
   if (!slider) return;
   const ticks = JSON.parse(slider.dataset.ticks);
   const label = document.getElementById("slider-label");
-  const describe = (t) => `transaction ${t.tx_id} · ${t.time} · ${t.user || ""}${t.kind ? " · " + t.kind : ""}`;
+  const describe = (t) => {
+    const what = [t.kind, ...(t.kinds || [])].filter(Boolean).join(", ");
+    return `transaction ${t.tx_id} · ${t.time} · ${t.user || ""}${what ? " · " + what : ""}`;
+  };
   let timer = null;
   const show = () => {
     const t = ticks[Number(slider.value)];
