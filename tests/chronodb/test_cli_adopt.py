@@ -44,6 +44,7 @@ def test_adopt_versions_the_file_and_names_the_transaction(tmp_path: Path) -> No
                 "user": "ops",
                 "kind": "adopt",
                 "tables": 6,
+                "kinds": ["ADOPT", "TABLES 6"],
             }
         ]
         rows = db.execute(f"SELECT * FROM users AS OF TRANSACTION {found[1]}")
