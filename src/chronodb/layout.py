@@ -158,6 +158,7 @@ PG_HORIZON = "_chrono_horizon"  # a reader's bound: the function waiting for ids
 PG_KEY_INDEX = "_chrono_i"  # per table: history's (key, SEQ) index
 PG_SEQ_INDEX = "_chrono_s"  # per table: history's BRIN index on SEQ
 PG_CHANGED = "_chrono_c"  # per table: the function listing keys changed from a SEQ on
+PG_DIGESTS = "_chrono_d"  # per table: the ledger's digest of one transaction's versions
 """Per-table prefixes, followed like HISTORY by the table's number, ``_`` and its name."""
 PG_TRIGGER_SUFFIXES = ("ai", "au", "ad", "at")
 """The history triggers (insert, update, delete, truncate), each with a function of its
@@ -167,3 +168,5 @@ PG_NEW_ROWS = "_chrono_new"  # and of new rows
 PG_POINT = "_chrono_point"  # in AS OF SQL: the point (its tx id and seq_hi)
 PG_LOW = "_chrono_low"  # in AS OF SQL: the first history number changed since the point
 PG_CHANGED_KEYS = "_chrono_changed"  # in AS OF SQL: the keys changed since the point
+PG_REAL = "_chrono_real"  # the ledger's canonical form of a float8 that needs scaling
+PG_SEAL = "_chrono_seal"  # the ledger's leaf of the transaction committing

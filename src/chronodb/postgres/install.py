@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import psycopg
 
+from chronodb.postgres.digests import real_function
+from chronodb.postgres.ledger import head_sql, seal_function
 from chronodb.postgres.names import (
     ALLOCATE_LOCK,
     CATALOG,
@@ -42,12 +44,14 @@ from chronodb.postgres.names import (
     HORIZON_FUNCTION,
     PENDING,
     PENDING_SETTING,
+    SEAL_FUNCTION,
     SEQ_NEXT,
     TIME_LAST,
     TX_NEXT,
     TX_ROW_SETTING,
     TX_TABLE,
     USER_SETTING,
+    qualified,
     quote,
 )
 
@@ -55,13 +59,11 @@ INSTALL_LOCK = ALLOCATE_LOCK + 1
 """Advisory lock taken while installing, so that two installs cannot interleave."""
 
 
-def qualified(schema: str, name: str) -> str:
-    """``schema.name``, both quoted."""
-    return f"{quote(schema)}.{quote(name)}"
+def ddl(schema: str, *, ledger: bool = True) -> list[str]:
+    """The statements creating the shared objects in ``schema`` (each one idempotent).
 
-
-def ddl(schema: str) -> list[str]:
-    """The statements creating the shared objects in ``schema`` (each one idempotent)."""
+    ``ledger``: whether the commit step seals each transaction's leaf (``ledger.py``).
+    """
 
     def q(name: str) -> str:
         return qualified(schema, name)
@@ -90,15 +92,19 @@ def ddl(schema: str) -> list[str]:
         " hist text NOT NULL UNIQUE,"
         " keys text[] NOT NULL,"
         " number integer NOT NULL UNIQUE)",
-        _commit_function(schema),
+        real_function(schema),
+        seal_function(schema),
+        _commit_function(schema, ledger),
         _horizon_function(schema),
     ]
 
 
-def _commit_function(schema: str) -> str:
+def _commit_function(schema: str, ledger: bool) -> str:
     def q(name: str) -> str:
         return qualified(schema, name)
 
+    body = f"{q(SEAL_FUNCTION)}()" if ledger else "NULL"
+    seal = f"{head_sql('new_id', 'new_time', 'who')} || body" if ledger else "NULL"
     user = f"coalesce(nullif(current_setting('{USER_SETTING}', true), ''), current_user)"
     now_us = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
     return f"""
@@ -109,6 +115,10 @@ DECLARE
   hi bigint;
   row text;
   queued text;
+  who text := {user};
+  sealed bytea;
+  -- The leaf from its kinds on, before the id is taken (see ledger.seal_function).
+  body bytea := {body};
 BEGIN
   -- The allocation lock is a session lock, released here: if anything fails while it is
   -- held, the handler releases it before the error goes on.
@@ -127,12 +137,15 @@ BEGIN
   -- SET CONSTRAINTS ALL IMMEDIATE fires this before COMMIT, once per statement that
   -- writes after the last firing: each firing takes a new id over the versions written
   -- so far, the last one stands, and the ids before it stay unused.
+  -- The leaf covers the versions so far, again at each firing.
+  sealed := {seal};
   row := coalesce(current_setting('{TX_ROW_SETTING}', true), '');
   IF row = '' THEN
-    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_lo, seq_hi)
-    VALUES (new_id, NEW.xid, new_time, {user}, NEW.seq_lo, hi) RETURNING ctid::text INTO row;
+    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_lo, seq_hi, leaf)
+    VALUES (new_id, NEW.xid, new_time, who, NEW.seq_lo, hi, sealed) RETURNING ctid::text INTO row;
   ELSE
-    UPDATE {q(TX_TABLE)} SET tx_id = new_id, tx_time = new_time, "user" = {user}, seq_hi = hi
+    UPDATE {q(TX_TABLE)}
+    SET tx_id = new_id, tx_time = new_time, "user" = who, seq_hi = hi, leaf = sealed
     WHERE ctid = row::tid RETURNING ctid::text INTO row;
   END IF;
   row := set_config('{TX_ROW_SETTING}', row, true);
@@ -216,11 +229,15 @@ def horizon(conn: psycopg.Connection, schema: str = "public") -> int:
     return int(row[0]) if row is not None else 0
 
 
-def install(conn: psycopg.Connection, schema: str = "public") -> None:
-    """Create or upgrade the shared objects in ``schema``, in one transaction."""
+def install(conn: psycopg.Connection, schema: str = "public", *, ledger: bool = True) -> None:
+    """Create or upgrade the shared objects in ``schema``, in one transaction.
+
+    ``ledger=False`` installs a commit step that seals no leaf (for measuring the ledger's
+    cost: ``benchmarks/pg_ledger_bench.py``).
+    """
     with conn.transaction():
         conn.execute(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK})")
-        for statement in ddl(schema):
+        for statement in ddl(schema, ledger=ledger):
             conn.execute(statement)
         exists = conn.execute(
             "SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = %s::regclass",

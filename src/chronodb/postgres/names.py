@@ -35,6 +35,9 @@ TIME_LAST = layout.PG_TIME_LAST
 COMMIT_FUNCTION = layout.PG_COMMIT
 COMMIT_TRIGGER = layout.PG_COMMIT
 HORIZON_FUNCTION = layout.PG_HORIZON
+REAL_FUNCTION = layout.PG_REAL
+SEAL_FUNCTION = layout.PG_SEAL
+HISTORY = layout.HISTORY
 OLD_ROWS = layout.PG_OLD_ROWS
 NEW_ROWS = layout.PG_NEW_ROWS
 POINT = layout.PG_POINT
@@ -57,6 +60,15 @@ PENDING_SETTING = "chronodb.pending"
 TX_ROW_SETTING = "chronodb.tx_row"
 """Transaction-local setting: the ctid of the transaction's ``_chrono_tx`` row, once it has
 one (an early commit step, under SET CONSTRAINTS ALL IMMEDIATE)."""
+KINDS_SETTING = "chronodb.kinds"
+"""Transaction-local setting: the statement kinds (TG_OP) the transaction ran, in order of
+first use, comma-separated: the ledger leaf's ``kinds``."""
+TABLES_SETTING = "chronodb.tables"
+"""Transaction-local setting: the numbers of the versioned tables the transaction wrote
+versions to, comma-separated: the tables its leaf digests."""
+VERSIONS_SETTING = "chronodb.v"
+"""Transaction-local settings, one per table number following this: the ctids of the
+versions the transaction wrote to that table's history, ';'-separated."""
 USER_SETTING = "chronodb.user"
 """Session setting naming the user recorded for a transaction (default: current_user)."""
 
@@ -64,6 +76,11 @@ USER_SETTING = "chronodb.user"
 def quote(name: str) -> str:
     """``name`` as a PostgreSQL identifier, always quoted (case and keywords kept)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    """``schema.name``, both quoted."""
+    return f"{quote(schema)}.{quote(name)}"
 
 
 NAME_BYTES = 60
@@ -99,6 +116,11 @@ def seq_index_of(hist: str) -> str:
 def changed_of(hist: str) -> str:
     """The function listing the keys of ``hist``'s versions from a point in history order."""
     return _companion(layout.PG_CHANGED, hist)
+
+
+def digests_of(hist: str) -> str:
+    """The function digesting one transaction's versions in ``hist`` (the ledger's)."""
+    return _companion(layout.PG_DIGESTS, hist)
 
 
 def trigger_names(hist: str) -> tuple[str, ...]:

@@ -33,7 +33,9 @@ from dataclasses import dataclass
 import psycopg
 
 from chronodb.errors import SchemaError
+from chronodb.postgres.digests import digest_function
 from chronodb.postgres.install import install, installed, qualified, queue_commit
+from chronodb.postgres.ledger import CTIDS, literal, note_kind, note_kinds, note_versions
 from chronodb.postgres.names import (
     CATALOG,
     NEW_ROWS,
@@ -51,6 +53,7 @@ from chronodb.postgres.names import (
     seq_index_of,
     trigger_names,
 )
+from chronodb.versioning.adoption import kinds as adoption_kinds
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class Versioned:
     hist: str
     keys: tuple[str, ...]
     columns: tuple[str, ...]
+    number: int = 0
+    """The table's number in ``_chrono_versioned``: the ledger's table_id."""
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
@@ -91,16 +96,22 @@ def lookup(conn: psycopg.Connection, table: str, schema: str = "public") -> Vers
     if not installed(conn, schema):
         return None
     row = conn.execute(
-        f"SELECT hist, keys FROM {qualified(schema, CATALOG)} WHERE table_name = %s", (table,)
+        f"SELECT hist, keys, number FROM {qualified(schema, CATALOG)} WHERE table_name = %s",
+        (table,),
     ).fetchone()
     if row is None:
         return None
     columns = tuple(name for name, _ in _columns(conn, schema, table))
-    return Versioned(schema, table, row[0], tuple(row[1]), columns)
+    return Versioned(schema, table, row[0], tuple(row[1]), columns, row[2])
 
 
-def version_table(conn: psycopg.Connection, table: str, schema: str = "public") -> Versioned:
+def version_table(
+    conn: psycopg.Connection, table: str, schema: str = "public", *, ledger: bool = True
+) -> Versioned:
     """Version ``table``: create its history and triggers, and adopt its rows.
+
+    ``ledger=False``: its triggers note nothing for the ledger (for measuring its cost, with
+    ``install(..., ledger=False)``).
 
     The rows already in the table become their first versions, written by this call's
     transaction (which gets an id at commit like any other). Everything happens in one
@@ -108,7 +119,7 @@ def version_table(conn: psycopg.Connection, table: str, schema: str = "public") 
     and the triggers. Versioning a table again returns it unchanged.
     """
     if not installed(conn, schema):
-        install(conn, schema)
+        install(conn, schema, ledger=ledger)
     with conn.transaction():
         target = qualified(schema, table)
         exists = conn.execute("SELECT to_regclass(%s)", (target,)).fetchone()
@@ -138,11 +149,16 @@ def version_table(conn: psycopg.Connection, table: str, schema: str = "public") 
         conn.execute(f"LOCK TABLE {catalog} IN EXCLUSIVE MODE")
         (number,) = conn.execute(f"SELECT coalesce(max(number), 0) + 1 FROM {catalog}").fetchone()
         versioned = Versioned(
-            schema, table, history_of(number, table), tuple(keys), tuple(c for c, _ in columns)
+            schema,
+            table,
+            history_of(number, table),
+            tuple(keys),
+            tuple(c for c, _ in columns),
+            number,
         )
         for statement in history_ddl(versioned, columns):
             conn.execute(statement)
-        for statement in trigger_ddl(versioned):
+        for statement in trigger_ddl(versioned, ledger=ledger):
             conn.execute(statement)
         conn.execute(adopt_sql(versioned))
         conn.execute(
@@ -167,6 +183,7 @@ def history_ddl(v: Versioned, columns: Sequence[tuple[str, str]]) -> list[str]:
         # versions written since a point (snapshots.as_of) for next to nothing a write.
         f"CREATE INDEX {quote(seq_index_of(v.hist))} ON {hist} USING brin ({SEQ})",
         _changed_function(v, columns),
+        digest_function(v.schema, v.hist, columns),
     ]
 
 
@@ -189,20 +206,40 @@ def _changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
     )
 
 
-def _function(v: Versioned, name: str, write: str) -> str:
+def _function(v: Versioned, name: str, write: str, ledger: bool, dynamic: bool = False) -> str:
     """A trigger function running ``write`` (one INSERT into history, from ``_insert``),
-    then, if it wrote a version, queuing the commit step.
+    then, if it wrote a version, queuing the commit step. With the ``ledger`` it notes the
+    statement's kind and the versions it wrote, by ctid (``ledger.py``). ``dynamic``:
+    ``write`` is a ``format`` string run by EXECUTE, with ``seq`` and ``xid`` as $1 and $2.
 
     The statement's versions share one number of history order: a statement writes each
     key once, and one ``nextval`` a statement instead of one a row is cheaper.
     """
+    if ledger:
+        run = f"WITH w AS ({write} RETURNING ctid) SELECT count(*), {CTIDS} FROM w"
+        run = (
+            f"EXECUTE format({literal(run)}, TG_TABLE_SCHEMA, TG_TABLE_NAME) "
+            "INTO written, ctids USING seq, xid"
+            if dynamic
+            else f"{run} INTO written, ctids"
+        )
+    elif dynamic:
+        run = (
+            f"EXECUTE format({literal(write)}, TG_TABLE_SCHEMA, TG_TABLE_NAME) USING seq, xid; "
+            "GET DIAGNOSTICS written = ROW_COUNT"
+        )
+    else:
+        run = f"{write}; GET DIAGNOSTICS written = ROW_COUNT"
     return (
         f"CREATE OR REPLACE FUNCTION {qualified(v.schema, name)}() RETURNS trigger "
         f"LANGUAGE plpgsql AS $body$\nDECLARE\n"
         f"  seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}');\n"
-        f"  xid xid8 := pg_current_xact_id();\n  queued text;\n  written bigint;\nBEGIN\n"
-        f"  {write};\n  GET DIAGNOSTICS written = ROW_COUNT;\n"
-        f"  IF written > 0 THEN\n    {queue_commit(v.schema, 'queued', 'seq')};\n  END IF;\n"
+        f"  xid xid8 := pg_current_xact_id();\n  queued text;\n  written bigint;\n"
+        f"  kinds text;\n  ctids text;\nBEGIN\n  {run};\n"
+        + (f"  {note_kind()};\n" if ledger else "")
+        + f"  IF written > 0 THEN\n    {queue_commit(v.schema, 'queued', 'seq')};\n"
+        + (f"    {note_versions(v.number, 'ctids')};\n" if ledger else "")
+        + "  END IF;\n"
         "  RETURN NULL;\nEND\n$body$"
     )
 
@@ -214,7 +251,7 @@ def _insert(v: Versioned, columns: Sequence[str]) -> str:
     return f"INSERT INTO {qualified(v.schema, v.hist)} ({names})"
 
 
-def trigger_ddl(v: Versioned) -> list[str]:
+def trigger_ddl(v: Versioned, *, ledger: bool = True) -> list[str]:
     """The trigger functions and statement-level triggers that write ``v``'s history."""
     target = qualified(v.schema, v.table)
     ai, au, ad, at = trigger_names(v.hist)
@@ -237,19 +274,14 @@ def trigger_ddl(v: Versioned) -> list[str]:
         f"WHERE o.{first} IS NULL OR n.{first} IS NULL OR NOT (o *= n)"
     )
     tomb = f"{_insert(v, v.keys)} SELECT seq, xid, 'D', {key_list(v.keys, 'o')}"
-    dynamic = f"{_insert(v, v.keys)} SELECT $1, $2, 'D', {key_list(v.keys, 'o')}"
+    dynamic = f"{_insert(v, v.keys)} SELECT $1, $2, 'D', {key_list(v.keys, 'o')} FROM %I.%I AS o"
     statements = [
-        _function(v, ai, insert),
-        _function(v, au, update),
-        _function(v, ad, f"{tomb} FROM {OLD_ROWS} AS o"),
+        _function(v, ai, insert, ledger),
+        _function(v, au, update, ledger),
+        _function(v, ad, f"{tomb} FROM {OLD_ROWS} AS o", ledger),
         # TRUNCATE fires no DELETE trigger: tombstone every row before it goes. The table
         # is named by the trigger's arguments, so a renamed table still works.
-        _function(
-            v,
-            at,
-            f"EXECUTE format('{dynamic.replace(chr(39), chr(39) * 2)} FROM %I.%I AS o', "
-            "TG_TABLE_SCHEMA, TG_TABLE_NAME) USING seq, xid",
-        ),
+        _function(v, at, dynamic, ledger, dynamic=True),
     ]
     for name, when, refs in (
         (ai, "AFTER INSERT", f"REFERENCING NEW TABLE AS {NEW_ROWS}"),
@@ -265,14 +297,20 @@ def trigger_ddl(v: Versioned) -> list[str]:
 
 
 def adopt_sql(v: Versioned) -> str:
-    """Copy ``v``'s current rows into history as inserts, queuing the commit step if any."""
+    """Copy ``v``'s current rows into history as inserts, queuing the commit step if any.
+
+    The ledger's kinds for the transaction are an adoption's on SQLite (``ADOPT``, ``TABLES
+    1``); a table adopted with the ledger off gets them too, unread."""
     everything = ", ".join(f"o.{quote(c)}" for c in v.columns)
     copy = (
-        f"{_insert(v, v.columns)} SELECT seq, pg_current_xact_id(), 'I', {everything} "
-        f"FROM {qualified(v.schema, v.table)} AS o"
+        f"WITH w AS ({_insert(v, v.columns)} SELECT seq, pg_current_xact_id(), 'I', "
+        f"{everything} FROM {qualified(v.schema, v.table)} AS o RETURNING ctid) "
+        f"SELECT count(*), {CTIDS} FROM w INTO written, ctids"
     )
     return (
-        f"DO $adopt$ DECLARE queued text; "
+        f"DO $adopt$ DECLARE queued text; kinds text; ctids text; written bigint; "
         f"seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}'); BEGIN {copy}; "
-        f"IF FOUND THEN {queue_commit(v.schema, 'queued', 'seq')}; END IF; END $adopt$"
+        f"IF written > 0 THEN {queue_commit(v.schema, 'queued', 'seq')}; "
+        f"{note_kinds(','.join(adoption_kinds([v.table])))}; "
+        f"{note_versions(v.number, 'ctids')}; END IF; END $adopt$"
     )

@@ -1,0 +1,136 @@
+"""The audit ledger on PostgreSQL: a leaf sealed by the commit step, and the Merkle tree.
+
+Every committed write transaction's leaf (``audit/leaf.py``'s format, byte for byte) is
+computed in PL/pgSQL by the commit step (``install.py``), in the transaction it describes,
+and stored in ``_chrono_tx.leaf``: a write by any client is sealed, not only ChronoDB's.
+
+While a transaction runs, its history triggers note in transaction-local settings the
+statement kinds it ran (``TG_OP``, :data:`KINDS_SETTING`), the tables it wrote versions to
+(:data:`TABLES_SETTING`) and, per table, the ctids of those versions; a ROLLBACK TO
+SAVEPOINT undoes the notes with the rows. At commit, ``_chrono_seal`` digests each noted
+table's versions in table number order (the table's ``_chrono_d{N}_t`` function,
+``digests.py``, reading them back by ctid) and encodes the leaf. The versions are read back
+from history rather than digested by the statement triggers, so the leaf digests what
+history holds, with the SQL verification recomputes it with (``verify.py``).
+
+Kinds are PostgreSQL's statement kinds: an upsert (INSERT ... ON CONFLICT DO UPDATE) runs
+"INSERT,UPDATE", a TRUNCATE "TRUNCATE"; an adoption (``version_table``) is "ADOPT,TABLES 1"
+as on SQLite. A statement is counted even if it changed no row, as on SQLite.
+
+The Merkle tree over the leaves is ``tree.py``'s.
+"""
+
+from __future__ import annotations
+
+from chronodb.audit.leaf import FORMAT
+from chronodb.layout import PG_DIGESTS
+from chronodb.postgres.names import (
+    CATALOG,
+    HISTORY,
+    KINDS_SETTING,
+    SEAL_FUNCTION,
+    TABLES_SETTING,
+    VERSIONS_SETTING,
+    qualified,
+)
+
+
+def seal_function(schema: str) -> str:
+    """``_chrono_seal()``: the open transaction's leaf from its kinds on (kinds, tables,
+    amendments), for the commit step to put its head before (:func:`head_sql`).
+
+    It runs before the commit step takes the transaction's id, so that readers waiting for
+    that id (the horizon) do not wait for the digests too.
+    """
+    catalog = qualified(schema, CATALOG)
+    digest_name = f"'{PG_DIGESTS}' || substr(t.hist, {len(HISTORY) + 1})"
+    return f"""
+CREATE OR REPLACE FUNCTION {qualified(schema, SEAL_FUNCTION)}() RETURNS bytea
+LANGUAGE plpgsql AS $body$
+DECLARE
+  listed text := coalesce(current_setting('{TABLES_SETTING}', true), '');
+  kinds bytea := convert_to(coalesce(current_setting('{KINDS_SETTING}', true), ''), 'UTF8');
+  tables bytea := ''::bytea;
+  n int := 0;
+  t record;
+  versions bigint;
+  digest bytea;
+BEGIN
+  FOR t IN SELECT c.number, c.hist FROM {catalog} AS c
+    WHERE c.number = ANY (string_to_array(listed, ',')::int[]) ORDER BY c.number
+  LOOP
+    EXECUTE format('SELECT * FROM %I.%I($1)', {literal(schema)}, {digest_name})
+      INTO versions, digest
+      USING string_to_array(current_setting('{VERSIONS_SETTING}' || t.number), ';')::tid[];
+    IF versions > 0 THEN
+      tables := tables || int4send(t.number) || int8send(versions) || digest;
+      n := n + 1;
+    END IF;
+  END LOOP;
+  RETURN {_length("kinds")} || kinds || int4send(n) || tables || int4send(0);
+END
+$body$"""
+
+
+def head_sql(tx: str, at: str, who: str) -> str:
+    """SQL for a leaf's head (format, tx_id, tx_time, user) from SQL expressions."""
+    author = f"convert_to({who}, 'UTF8')"
+    return (
+        f"'\\x{FORMAT:02x}'::bytea || int8send({tx}) || int8send({at}) || "
+        f"{_length(author)} || {author}"
+    )
+
+
+def _length(data: str) -> str:
+    """SQL: the 2-byte big-endian length of bytea expression ``data``."""
+    return f"substring(int4send(length({data})) FROM 3)"
+
+
+def literal(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def note_kind() -> str:
+    """PL/pgSQL adding the firing statement's kind (``TG_OP``) to the transaction's kinds,
+    once (``kinds``: a text variable the caller declares)."""
+    get = f"coalesce(current_setting('{KINDS_SETTING}', true), '')"
+    return (
+        f"kinds := {get}; "
+        "IF position(',' || TG_OP || ',' IN ',' || kinds || ',') = 0 THEN "
+        f"kinds := set_config('{KINDS_SETTING}', "
+        "CASE WHEN kinds = '' THEN TG_OP ELSE kinds || ',' || TG_OP END, true); END IF"
+    )
+
+
+def note_kinds(kinds: str) -> str:
+    """PL/pgSQL setting the transaction's kinds to ``kinds`` (an adoption's, fixed)."""
+    return f"PERFORM set_config('{KINDS_SETTING}', {literal(kinds)}, true)"
+
+
+CTIDS = "string_agg(ctid::text, ';')"
+"""SQL aggregate: the ctids of the rows a history INSERT returned, as :func:`note_versions`
+takes them."""
+
+
+def note_versions(number: int, ctids: str) -> str:
+    """PL/pgSQL noting that the transaction wrote the versions ``ctids`` (a text variable
+    holding :data:`CTIDS`) to table ``number``'s history. Reuses the caller's text variable
+    ``kinds``.
+
+    By ctid, so that the commit step reads them back with a TID scan: under SERIALIZABLE,
+    reading them through an index (or the BRIN index's relation lock) made writers of
+    different rows conflict with each other, whereas a transaction's reads of rows it wrote
+    itself take no predicate locks.
+    """
+    tables = f"coalesce(current_setting('{TABLES_SETTING}', true), '')"
+    setting = f"{VERSIONS_SETTING}{number}"
+    return (
+        f"kinds := {tables}; "
+        f"IF position(',{number},' IN ',' || kinds || ',') = 0 THEN "
+        f"kinds := set_config('{TABLES_SETTING}', "
+        f"CASE WHEN kinds = '' THEN '{number}' ELSE kinds || ',{number}' END, true); END IF; "
+        f"kinds := coalesce(current_setting('{setting}', true), ''); "
+        f"kinds := set_config('{setting}', "
+        f"CASE WHEN kinds = '' THEN {ctids} ELSE kinds || ';' || {ctids} END, true)"
+    )
