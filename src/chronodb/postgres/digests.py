@@ -187,12 +187,15 @@ def digest_function(schema: str, hist: str, columns: Sequence[tuple[str, str]]) 
     )
 
 
-def scan_sql(schema: str, hist: str, columns: Sequence[tuple[str, str]]) -> str:
-    """SQL giving (xid, versions, digest) for every transaction with versions in ``hist``:
-    verification's recomputation, the same digests the commit step seals. Run it under
-    :data:`FIXED_SETTINGS`."""
+def scan_sql(
+    schema: str, hist: str, columns: Sequence[tuple[str, str]], *, one: bool = False
+) -> str:
+    """SQL giving (xid, versions, digest) for every transaction with versions in ``hist``
+    (``one``: for the xid given as its parameter): verification's recomputation, the same
+    digests the commit step seals. Run it under :data:`FIXED_SETTINGS`."""
+    where = f" WHERE h.{XID} = %s" if one else ""
     return (
         f"SELECT x, count(*), {DIGEST} FROM (SELECT h.{XID} AS x, h.{SEQ} AS s, "
-        f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h) AS v "
-        "GROUP BY x"
+        f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h{where}) "
+        "AS v GROUP BY x"
     )

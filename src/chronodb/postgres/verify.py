@@ -1,0 +1,257 @@
+"""Full verification of the ledger on PostgreSQL: recompute every leaf from the stored rows.
+
+Run in one REPEATABLE READ snapshot taken after the horizon, so concurrent writers are
+either wholly in it or wholly out. What is checked:
+
+1. every transaction record (``_chrono_tx``) has a leaf that decodes and whose head (id,
+   time, user) is the record's;
+2. every history row belongs to a recorded transaction (by its xid);
+3. every transaction's versions, table by table, digest (``digests.scan_sql``, the SQL the
+   commit step sealed with) to what its leaf recorded, no more tables and no fewer;
+4. every current table equals its history's newest versions, key by key;
+5. given a digest kept elsewhere (``tree.digest``), the tree of that size has its root.
+
+It catches rows edited, deleted or inserted behind the triggers' back (a superuser's
+``session_replication_role = replica`` or ``DISABLE TRIGGER``) and edited records. What
+it cannot catch: someone who rewrites history, records and leaves consistently; a digest
+kept outside the database catches that (5).
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from chronodb.audit.leaf import Leaf
+from chronodb.audit.verify import Problem, VerificationReport
+from chronodb.errors import AuditError
+from chronodb.postgres.digests import FIXED_SETTINGS, row_json, scan_sql
+from chronodb.postgres.install import horizon
+from chronodb.postgres.names import (
+    CATALOG,
+    OP,
+    PREFIX,
+    SEQ,
+    TX_TABLE,
+    XID,
+    key_list,
+    qualified,
+    quote,
+)
+from chronodb.postgres.tree import Tree
+
+CURRENT = "current row differs from history"
+"""The kind of a problem found in a current table (step 4)."""
+
+
+def verify(
+    conn: psycopg.Connection,
+    schema: str = "public",
+    *,
+    digest: tuple[int, bytes] | None = None,
+) -> VerificationReport:
+    """Verify the ledger in ``schema``; ``digest``: a (tree size, root) kept elsewhere.
+
+    ``conn`` must not be in a transaction: verification runs in its own, read-only.
+    """
+    started = time.perf_counter()
+    report = VerificationReport(ok=True)
+    upto = horizon(conn, schema)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        for name, value in FIXED_SETTINGS:
+            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        leaves = _records(conn, schema, upto, report)
+        sealed = {tx: (xid, leaf) for tx, xid, leaf in leaves}
+        by_xid = {xid: tx for tx, xid, _ in leaves}
+        found: dict[int, list[tuple[int, int, bytes]]] = {}
+        tables = conn.execute(
+            f"SELECT number, table_name, hist, keys FROM {qualified(schema, CATALOG)} "
+            "ORDER BY number"
+        ).fetchall()
+        for number, table, hist, keys in tables:
+            columns = _columns(conn, schema, hist)
+            rows = 0
+            for xid, count, digest_ in conn.execute(scan_sql(schema, hist, columns)):
+                rows += count
+                tx = by_xid.get(str(xid))
+                if tx is None:
+                    report.problems.append(
+                        Problem(
+                            "history rows without a transaction",
+                            f"{count} version(s) of xid {xid} in {hist}: no transaction "
+                            "record has that xid",
+                            table=table,
+                        )
+                    )
+                    continue
+                found.setdefault(tx, []).append((number, count, bytes(digest_)))
+            report.checked["versions"] = report.checked.get("versions", 0) + rows
+            _current(conn, schema, table, hist, keys, columns, by_xid, report)
+        names = {number: table for number, table, _, _ in tables}
+        for tx, (_, leaf) in sealed.items():
+            if leaf is None:
+                continue
+            recorded = sorted((t.table_id, t.versions, t.digest) for t in leaf.tables)
+            actual = sorted(found.get(tx, []))
+            if recorded != actual:
+                report.problems.append(_mismatch(tx, recorded, actual, names))
+        report.checked["transactions"] = len(sealed)
+        tree = Tree(conn, schema, upto)
+    report.tree_size = tree.size
+    report.root = tree.root().hex()
+    if digest is not None:
+        size, root = digest
+        if size > tree.size or tree.root(size) != root:
+            report.problems.append(
+                Problem(
+                    "root differs from a saved digest",
+                    f"the tree of {size} leaves does not have the saved root {root.hex()}",
+                )
+            )
+    report.ok = not report.problems
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def verify_transaction(conn: psycopg.Connection, tx_id: int, schema: str = "public") -> bool:
+    """Whether transaction ``tx_id``'s versions still digest to its leaf, and the leaf is
+    in the ledger's tree (its inclusion proof verifies against the root).
+
+    ``conn`` must not be in a transaction: the check runs in its own, read-only.
+    """
+    upto = horizon(conn, schema)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        for name, value in FIXED_SETTINGS:
+            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        row = conn.execute(
+            f"SELECT xid, leaf FROM {qualified(schema, TX_TABLE)} WHERE tx_id = %s", (tx_id,)
+        ).fetchone()
+        if row is None or row[1] is None or tx_id > upto:
+            return False
+        try:
+            leaf = Leaf.decode(bytes(row[1]))
+        except AuditError:
+            return False
+        if leaf.tx_id != tx_id:
+            return False
+        actual = []
+        for number, hist in conn.execute(
+            f"SELECT number, hist FROM {qualified(schema, CATALOG)} ORDER BY number"
+        ).fetchall():
+            sql = scan_sql(schema, hist, _columns(conn, schema, hist), one=True)
+            for _, count, digest_ in conn.execute(sql, (row[0],)):
+                actual.append((number, count, bytes(digest_)))
+        if sorted(actual) != sorted((t.table_id, t.versions, t.digest) for t in leaf.tables):
+            return False
+        tree = Tree(conn, schema, upto)
+    proof = tree.prove(tx_id)
+    return proof.verify(tree.leaf_hash(tx_id), tree.root())
+
+
+def _records(
+    conn: psycopg.Connection, schema: str, upto: int, report: VerificationReport
+) -> list[tuple[int, str, Leaf | None]]:
+    """(tx_id, xid, decoded leaf or None) of every record up to ``upto``; step 1."""
+    out: list[tuple[int, str, Leaf | None]] = []
+    for tx, xid, at, who, blob in conn.execute(
+        f'SELECT tx_id, xid, tx_time, "user", leaf FROM {qualified(schema, TX_TABLE)} '
+        "WHERE tx_id <= %s ORDER BY tx_id",
+        (upto,),
+    ):
+        leaf = None
+        if blob is None:
+            report.problems.append(Problem("missing leaf", "the record has no leaf", tx))
+        else:
+            try:
+                leaf = Leaf.decode(bytes(blob))
+            except AuditError as err:
+                report.problems.append(Problem("leaf undecodable", str(err), tx))
+        if leaf is not None and (leaf.tx_id, leaf.tx_time, leaf.user) != (tx, at, who):
+            report.problems.append(
+                Problem(
+                    "leaf does not match its record",
+                    f"the leaf says tx {leaf.tx_id} at {leaf.tx_time} by {leaf.user!r}, "
+                    f"the record tx {tx} at {at} by {who!r}",
+                    tx,
+                )
+            )
+        out.append((tx, str(xid), leaf))
+    return out
+
+
+def _columns(conn: psycopg.Connection, schema: str, hist: str) -> list[tuple[str, str]]:
+    """(name, type) of ``hist``'s columns after ChronoDB's own: the table's, as versioned."""
+    rows = conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        (qualified(schema, hist),),
+    ).fetchall()
+    return [(name, kind) for name, kind in rows if not name.startswith(PREFIX)]
+
+
+def _mismatch(
+    tx: int,
+    recorded: list[tuple[int, int, bytes]],
+    actual: list[tuple[int, int, bytes]],
+    names: dict[int, str],
+) -> Problem:
+    """The problem of a transaction whose versions no longer digest to its leaf's."""
+    have = {t: (n, d) for t, n, d in actual}
+    want = {t: (n, d) for t, n, d in recorded}
+    for table_id in sorted(have.keys() | want.keys()):
+        if have.get(table_id) != want.get(table_id):
+            n_want = want.get(table_id, (0, b""))[0]
+            n_have = have.get(table_id, (0, b""))[0]
+            return Problem(
+                "history does not match the leaf",
+                f"the leaf records {n_want} version(s) in table {table_id}, history holds "
+                f"{n_have}" + (" with another digest" if n_want == n_have else ""),
+                tx,
+                names.get(table_id, str(table_id)),
+            )
+    raise AssertionError("no difference between equal digests")
+
+
+def _current(
+    conn: psycopg.Connection,
+    schema: str,
+    table: str,
+    hist: str,
+    keys: list[str],
+    columns: list[tuple[str, str]],
+    by_xid: dict[str, int],
+    report: VerificationReport,
+) -> None:
+    """Step 4: compare ``table``'s rows with its history's newest version of each key."""
+    key = key_list(keys)
+    same = " AND ".join(f"c.{quote(k)} = n.{quote(k)}" for k in keys)
+    current = row_json(schema, columns, "t", "'I'")
+    newest = row_json(schema, columns, "h", "'I'")
+    keyed = ", ".join(f"coalesce(c.{quote(k)}, n.{quote(k)})::text" for k in keys)
+    sql = (
+        f"SELECT n.x, ARRAY[{keyed}] FROM "
+        f"(SELECT {key_list(keys, 't')}, {current} AS j FROM {qualified(schema, table)} AS t) AS c "
+        f"FULL JOIN (SELECT DISTINCT ON ({key}) {key_list(keys, 'h')}, h.{XID} AS x, "
+        f"CASE WHEN h.{OP} = 'D' THEN NULL ELSE {newest} END AS j "
+        f"FROM {qualified(schema, hist)} AS h ORDER BY {key}, h.{SEQ} DESC) AS n ON {same} "
+        "WHERE c.j IS DISTINCT FROM n.j"
+    )
+    count = conn.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()
+    report.checked["current rows"] = report.checked.get("current rows", 0) + (
+        count[0] if count else 0
+    )
+    for xid, row_key in conn.execute(sql):
+        tx = None if xid is None else by_xid.get(str(xid))
+        report.problems.append(
+            Problem(
+                CURRENT,
+                f"the row with key {row_key} is not its newest version in history",
+                tx,
+                table,
+                row_key,
+            )
+        )

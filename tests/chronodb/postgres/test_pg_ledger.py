@@ -1,0 +1,232 @@
+"""The audit ledger on PostgreSQL: a leaf per committed write, in SQLite's format, verified.
+
+Leaves are sealed by the commit step for writes by any client; verification recomputes them
+from history and finds rows changed behind the triggers' back; honest writes (rollbacks,
+savepoints, upserts, TRUNCATE, key changes, concurrent writers) never look like tampering.
+"""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from chronodb.audit.leaf import Leaf
+from chronodb.audit.proofs import leaf_hash, verify_consistency, verify_inclusion
+from chronodb.postgres import lookup, version_table
+from chronodb.postgres.tree import Tree, digest, leaves
+from chronodb.postgres.verify import CURRENT, verify, verify_transaction
+
+
+def records(conn: psycopg.Connection) -> list[tuple[int, int, str, Leaf]]:
+    """(tx_id, tx_time, user, decoded leaf) of every transaction record."""
+    rows = conn.execute('SELECT tx_id, tx_time, "user", leaf FROM _chrono_tx ORDER BY tx_id')
+    return [(tx, at, who, Leaf.decode(bytes(leaf))) for tx, at, who, leaf in rows]
+
+
+@pytest.fixture
+def table(pg: psycopg.Connection) -> psycopg.Connection:
+    """``t (id int PRIMARY KEY, v text)`` with two rows, versioned (transaction 1)."""
+    pg.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    pg.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    version_table(pg, "t")
+    return pg
+
+
+def test_every_committed_write_has_a_leaf_with_its_record(table: psycopg.Connection) -> None:
+    pg = table
+    pg.execute("INSERT INTO t VALUES (3, 'c')")
+    pg.execute("INSERT INTO t VALUES (3, 'x') ON CONFLICT (id) DO UPDATE SET v = 'C'")
+    with pg.transaction():
+        pg.execute("UPDATE t SET v = 'A' WHERE id = 1")
+        with pytest.raises(psycopg.errors.UniqueViolation), pg.transaction():
+            pg.execute("INSERT INTO t VALUES (9, 'gone')")
+            pg.execute("INSERT INTO t VALUES (1, 'dup')")
+        pg.execute("DELETE FROM t WHERE id = 2")
+    with pytest.raises(RuntimeError), pg.transaction():  # rolled back: no record, no leaf
+        pg.execute("INSERT INTO t VALUES (7, 'no')")
+        raise RuntimeError
+    pg.execute("UPDATE t SET id = 10 WHERE id = 3")
+    pg.execute("UPDATE t SET v = v")  # writes no version: no transaction
+    pg.execute("TRUNCATE t")
+    found = records(pg)
+    assert [leaf.kinds for _, _, _, leaf in found] == [
+        ("ADOPT", "TABLES 1"),
+        ("INSERT",),
+        ("UPDATE", "INSERT"),  # an upsert: its AFTER triggers fire in this order
+        ("UPDATE", "DELETE"),  # the rolled-back INSERTs went with their savepoint
+        ("UPDATE",),
+        ("TRUNCATE",),
+    ]
+    number = lookup(pg, "t").number  # type: ignore[union-attr]
+    for tx, at, who, leaf in found:
+        assert (leaf.tx_id, leaf.tx_time, leaf.user) == (tx, at, who)
+        assert [t.table_id for t in leaf.tables] == [number]
+    assert [leaf.tables[0].versions for *_, leaf in found] == [2, 1, 1, 2, 2, 2]
+    assert Leaf.decode(found[0][3].encode()) == found[0][3]
+    report = verify(pg)
+    assert report.ok, report.problems
+    assert report.tree_size == len(found)
+
+
+def test_the_user_setting_is_sealed(table: psycopg.Connection) -> None:
+    table.execute("SET chronodb.\"user\" = 'alice'")
+    table.execute("UPDATE t SET v = 'z' WHERE id = 1")
+    assert records(table)[-1][3].user == "alice"
+    assert verify(table).ok
+
+
+def test_leaves_cover_each_table_in_number_order(pg: psycopg.Connection) -> None:
+    for name in ("b", "a"):
+        pg.execute(f"CREATE TABLE {name} (id int PRIMARY KEY, v int)")
+        version_table(pg, name)
+    with pg.transaction():
+        pg.execute("INSERT INTO a VALUES (1, 1)")
+        pg.execute("INSERT INTO b VALUES (1, 1), (2, 2)")
+    leaf = records(pg)[-1][3]
+    assert [(t.table_id, t.versions) for t in leaf.tables] == [(1, 2), (2, 1)]
+    assert verify(pg).ok
+
+
+def test_proofs_verify_with_the_audit_package(table: psycopg.Connection) -> None:
+    for i in range(6):
+        table.execute("UPDATE t SET v = %s WHERE id = 1", (str(i),))
+    old_size, old_root = digest(table)
+    table.execute("INSERT INTO t VALUES (5, 'e')")
+    tree = Tree(table)
+    assert tree.size == old_size + 1 == len(leaves(table))
+    for tx in tree.index:
+        proof = tree.prove(tx)
+        assert verify_inclusion(
+            tree.leaf_hash(tx), proof.leaf_index, tree.size, proof.hashes, tree.root()
+        )
+        assert tree.leaf_hash(tx) == leaf_hash(tree.leaf(tx))
+        assert verify_transaction(table, tx)
+    consistency = tree.consistency(old_size)
+    assert verify_consistency(old_size, tree.size, consistency.hashes, old_root, tree.root())
+    assert verify(table, digest=(old_size, old_root)).ok
+    assert not verify(table, digest=(old_size, bytes(32))).ok
+
+
+def tampered(pg: psycopg.Connection, *statements: str) -> None:
+    """Run ``statements`` as a superuser with triggers off (replica role)."""
+    with pg.transaction():
+        pg.execute("SET LOCAL session_replication_role = replica")
+        for sql in statements:
+            pg.execute(sql)
+
+
+def tx_of(pg: psycopg.Connection, key: int) -> int:
+    """The transaction of key ``key``'s newest version."""
+    row = pg.execute(
+        "SELECT x.tx_id FROM _chrono_h1_t AS h JOIN _chrono_tx AS x ON x.xid = h._chrono_xid "
+        "WHERE h.id = %s ORDER BY h._chrono_seq DESC LIMIT 1",
+        (key,),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+@pytest.fixture
+def written(table: psycopg.Connection) -> psycopg.Connection:
+    """``t`` after a few more transactions."""
+    table.execute("UPDATE t SET v = 'a2' WHERE id = 1")
+    table.execute("INSERT INTO t VALUES (3, 'c')")
+    table.execute("UPDATE t SET v = 'b2' WHERE id = 2")
+    assert verify(table).ok
+    return table
+
+
+def first(pg: psycopg.Connection) -> tuple[str, int | None]:
+    report = verify(pg)
+    assert not report.ok
+    problem = report.first_problem
+    assert problem is not None
+    return problem.kind, problem.tx_id
+
+
+def test_an_edited_history_row_is_found(written: psycopg.Connection) -> None:
+    tx = tx_of(written, 3)
+    tampered(written, "UPDATE _chrono_h1_t SET v = 'evil' WHERE id = 3")
+    assert first(written) == ("history does not match the leaf", tx)
+    assert not verify_transaction(written, tx)
+
+
+def test_a_deleted_history_row_is_found(written: psycopg.Connection) -> None:
+    tx = tx_of(written, 1)
+    tampered(
+        written,
+        "DELETE FROM _chrono_h1_t WHERE id = 1 AND _chrono_seq = "
+        "(SELECT max(_chrono_seq) FROM _chrono_h1_t WHERE id = 1)",
+        "UPDATE t SET v = 'a' WHERE id = 1",  # the current row agrees with what is left
+    )
+    assert first(written) == ("history does not match the leaf", tx)
+
+
+def test_a_history_row_inserted_into_a_transaction_is_found(written: psycopg.Connection) -> None:
+    tx = tx_of(written, 3)
+    tampered(
+        written,
+        "INSERT INTO _chrono_h1_t (_chrono_xid, _chrono_op, id, v) SELECT _chrono_xid, 'I', "
+        "4, 'd' FROM _chrono_h1_t WHERE id = 3",
+        "INSERT INTO t VALUES (4, 'd')",
+    )
+    assert first(written) == ("history does not match the leaf", tx)
+
+
+def test_a_history_row_of_no_transaction_is_found(written: psycopg.Connection) -> None:
+    tampered(
+        written,
+        "INSERT INTO _chrono_h1_t (_chrono_xid, _chrono_op, id, v) VALUES ('12345', 'I', 4, 'd')",
+        "INSERT INTO t VALUES (4, 'd')",
+    )
+    kinds = {p.kind for p in verify(written).problems}
+    assert kinds == {"history rows without a transaction"}
+
+
+def test_a_current_row_edited_behind_the_triggers_is_found(written: psycopg.Connection) -> None:
+    tx = tx_of(written, 2)
+    written.execute("ALTER TABLE t DISABLE TRIGGER ALL")
+    written.execute("UPDATE t SET v = 'evil' WHERE id = 2")
+    written.execute("ALTER TABLE t ENABLE TRIGGER ALL")
+    assert first(written) == (CURRENT, tx)
+    problem = verify(written).first_problem
+    assert problem is not None and problem.row == ["2"] and problem.table == "t"
+
+
+def test_a_current_row_deleted_or_added_behind_the_triggers_is_found(
+    written: psycopg.Connection,
+) -> None:
+    tx = tx_of(written, 3)
+    tampered(written, "DELETE FROM t WHERE id = 3")
+    assert first(written) == (CURRENT, tx)
+    tampered(written, "INSERT INTO t VALUES (3, 'c'), (8, 'new')")
+    assert first(written) == (CURRENT, None)  # key 8 has no history at all
+
+
+@pytest.mark.parametrize(
+    ("change", "kind"),
+    [
+        ("tx_time = tx_time + 1", "leaf does not match its record"),
+        ("\"user\" = 'mallory'", "leaf does not match its record"),
+        ("leaf = NULL", "missing leaf"),
+        ("leaf = '\\x0102'", "leaf undecodable"),
+        (
+            "leaf = overlay(leaf PLACING '\\x00' FROM length(leaf) - 10)",
+            "history does not match the leaf",
+        ),
+    ],
+)
+def test_an_edited_transaction_record_is_found(
+    written: psycopg.Connection, change: str, kind: str
+) -> None:
+    tx = tx_of(written, 3)
+    tampered(written, f"UPDATE _chrono_tx SET {change} WHERE tx_id = {tx}")
+    assert first(written) == (kind, tx)
+
+
+def test_a_swapped_xid_is_found(written: psycopg.Connection) -> None:
+    tx = tx_of(written, 3)
+    tampered(written, f"UPDATE _chrono_tx SET xid = '999999' WHERE tx_id = {tx}")
+    assert first(written)[1] in (tx, None)
+    kinds = {p.kind for p in verify(written).problems}
+    assert "history rows without a transaction" in kinds
