@@ -14,9 +14,9 @@ from history rather than digested by the statement triggers, so the leaf digests
 history holds, with the SQL verification recomputes it with (``verify.py``).
 
 Kinds are PostgreSQL's statement kinds, in the order their triggers fire: an upsert
-(INSERT ... ON CONFLICT DO UPDATE) is
-"UPDATE,INSERT", a TRUNCATE "TRUNCATE"; an adoption (``version_table``) is "ADOPT,TABLES 1"
-as on SQLite. A statement is counted even if it changed no row, as on SQLite.
+(INSERT ... ON CONFLICT DO UPDATE) is "UPDATE,INSERT", a TRUNCATE "TRUNCATE"; an adoption
+(``version_table``) is "ADOPT,TABLES 1" as on SQLite. A statement is counted even if it
+changed no row, as on SQLite.
 
 The Merkle tree over the leaves is ``tree.py``'s.
 """
