@@ -209,7 +209,8 @@ def _changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
 def _function(v: Versioned, name: str, write: str, ledger: bool, dynamic: bool = False) -> str:
     """A trigger function running ``write`` (one INSERT into history, from ``_insert``),
     then, if it wrote a version, queuing the commit step. With the ``ledger`` it notes the
-    statement's kind and the versions it wrote, by ctid (``ledger.py``). ``dynamic``:
+    statement's kind and the versions it wrote, by ctid (``ledger.py``), before queuing:
+    under SET CONSTRAINTS ALL IMMEDIATE queuing runs the commit step, which seals them. ``dynamic``:
     ``write`` is a ``format`` string run by EXECUTE, with ``seq`` and ``xid`` as $1 and $2.
 
     The statement's versions share one number of history order: a statement writes each
@@ -237,9 +238,9 @@ def _function(v: Versioned, name: str, write: str, ledger: bool, dynamic: bool =
         f"  xid xid8 := pg_current_xact_id();\n  queued text;\n  written bigint;\n"
         f"  kinds text;\n  ctids text;\nBEGIN\n  {run};\n"
         + (f"  {note_kind()};\n" if ledger else "")
-        + f"  IF written > 0 THEN\n    {queue_commit(v.schema, 'queued', 'seq')};\n"
+        + "  IF written > 0 THEN\n"
         + (f"    {note_versions(v.number, 'ctids')};\n" if ledger else "")
-        + "  END IF;\n"
+        + f"    {queue_commit(v.schema, 'queued', 'seq')};\n  END IF;\n"
         "  RETURN NULL;\nEND\n$body$"
     )
 
@@ -310,7 +311,7 @@ def adopt_sql(v: Versioned) -> str:
     return (
         f"DO $adopt$ DECLARE queued text; kinds text; ctids text; written bigint; "
         f"seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}'); BEGIN {copy}; "
-        f"IF written > 0 THEN {queue_commit(v.schema, 'queued', 'seq')}; "
-        f"{note_kinds(','.join(adoption_kinds([v.table])))}; "
-        f"{note_versions(v.number, 'ctids')}; END IF; END $adopt$"
+        f"IF written > 0 THEN {note_kinds(','.join(adoption_kinds([v.table])))}; "
+        f"{note_versions(v.number, 'ctids')}; {queue_commit(v.schema, 'queued', 'seq')}; "
+        "END IF; END $adopt$"
     )

@@ -7,8 +7,13 @@ savepoints, upserts, TRUNCATE, key changes, concurrent writers) never look like 
 
 from __future__ import annotations
 
+import itertools
+import threading
+
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from tests.chronodb.postgres.test_pg_concurrency import Log, write, writers
 
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.proofs import leaf_hash, verify_consistency, verify_inclusion
@@ -66,6 +71,18 @@ def test_every_committed_write_has_a_leaf_with_its_record(table: psycopg.Connect
     report = verify(pg)
     assert report.ok, report.problems
     assert report.tree_size == len(found)
+
+
+def test_an_early_commit_step_seals_every_version(table: psycopg.Connection) -> None:
+    """Under SET CONSTRAINTS ALL IMMEDIATE the commit step runs at each writing statement;
+    the last leaf covers them all."""
+    with table.transaction():
+        table.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        table.execute("INSERT INTO t VALUES (3, 'c')")
+        table.execute("UPDATE t SET v = 'z' WHERE id < 3")
+    leaf = records(table)[-1][3]
+    assert leaf.tables[0].versions == 3 and leaf.kinds == ("INSERT", "UPDATE")
+    assert verify(table).ok
 
 
 def test_the_user_setting_is_sealed(table: psycopg.Connection) -> None:
@@ -230,3 +247,49 @@ def test_a_swapped_xid_is_found(written: psycopg.Connection) -> None:
     assert first(written)[1] in (tx, None)
     kinds = {p.kind for p in verify(written).problems}
     assert "history rows without a transaction" in kinds
+
+
+def shuffle_keys(url: str, table: str, rounds: int) -> None:
+    """Key changes, multi-row statements and early commit steps on keys 100 and up."""
+    with psycopg.connect(url) as conn:
+        for i in range(rounds):
+            with conn.transaction():
+                if i % 3 == 0:
+                    conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                conn.execute(f"INSERT INTO {table} VALUES (100 + %s, %s), (200 + %s, 0)", (i, i, i))
+                conn.execute(f"UPDATE {table} SET id = id + 1000 WHERE id = 100 + %s", (i,))
+                conn.execute(f"UPDATE {table} SET v = v + 1 WHERE id >= 200 AND id < 1000")
+                conn.execute(f"DELETE FROM {table} WHERE id = 200 + %s", (i // 2,))
+
+
+counter = itertools.count()
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(plans=writers)
+def test_verification_passes_after_concurrent_writers(pg_url: str, plans: list[list[dict]]) -> None:
+    table = f"t{next(counter)}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (id int PRIMARY KEY, v int)")
+        version_table(conn, table)
+    log = Log()
+    threads = [
+        threading.Thread(target=write, args=(pg_url, table, plan, i + 1, log))
+        for i, plan in enumerate(plans)
+    ]
+    threads.append(threading.Thread(target=shuffle_keys, args=(pg_url, table, 5)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        if next(counter) % 2:
+            conn.execute(f"TRUNCATE {table}")
+        report = verify(conn)
+        assert report.ok, report.problems
+        assert report.checked["transactions"] == report.tree_size
+        assert all(leaf is not None for _, leaf in leaves(conn))
