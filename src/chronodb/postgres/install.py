@@ -34,7 +34,7 @@ from __future__ import annotations
 import psycopg
 
 from chronodb.postgres.digests import real_function
-from chronodb.postgres.ledger import head_sql, seal_function
+from chronodb.postgres.ledger import head_sql, reseal
 from chronodb.postgres.names import (
     ALLOCATE_LOCK,
     CATALOG,
@@ -93,13 +93,12 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         " keys text[] NOT NULL,"
         " number integer NOT NULL UNIQUE)",
         real_function(schema),
-        seal_function(schema),
         _commit_function(schema, ledger),
         _horizon_function(schema),
     ]
 
 
-def _commit_function(schema: str, ledger: bool) -> str:
+def _commit_function(schema: str, ledger: bool = True) -> str:
     def q(name: str) -> str:
         return qualified(schema, name)
 
@@ -239,6 +238,7 @@ def install(conn: psycopg.Connection, schema: str = "public", *, ledger: bool = 
         conn.execute(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK})")
         for statement in ddl(schema, ledger=ledger):
             conn.execute(statement)
+        reseal(conn, schema)
         exists = conn.execute(
             "SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = %s::regclass",
             (COMMIT_TRIGGER, qualified(schema, PENDING)),

@@ -23,54 +23,77 @@ The Merkle tree over the leaves is ``tree.py``'s.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import psycopg
+
 from chronodb.audit.leaf import FORMAT
-from chronodb.layout import PG_DIGESTS
 from chronodb.postgres.names import (
     CATALOG,
-    HISTORY,
     KINDS_SETTING,
     SEAL_FUNCTION,
     TABLES_SETTING,
     VERSIONS_SETTING,
+    digests_of,
     qualified,
 )
 
 
-def seal_function(schema: str) -> str:
+def seal_function(schema: str, tables: Sequence[tuple[int, str]]) -> str:
     """``_chrono_seal()``: the open transaction's leaf from its kinds on (kinds, tables,
     amendments), for the commit step to put its head before (:func:`head_sql`).
 
-    It runs before the commit step takes the transaction's id, so that readers waiting for
-    that id (the horizon) do not wait for the digests too.
+    ``tables``: (number, history table) of every versioned table. Each table's digest
+    function is called by name in a branch of its own, not through EXECUTE, so PL/pgSQL
+    keeps the plan of each call; :func:`reseal` remakes the function when a table is
+    versioned. Its plans are generic: PostgreSQL would otherwise plan the digest query
+    afresh for each commit (a custom plan for the ctids at hand), which cost several times
+    the query itself. It runs before the commit step takes the transaction's id, so that readers
+    waiting for that id (the horizon) do not wait for the digests too.
     """
-    catalog = qualified(schema, CATALOG)
-    digest_name = f"'{PG_DIGESTS}' || substr(t.hist, {len(HISTORY) + 1})"
+    branches = "".join(
+        f"    {'IF' if i == 0 else 'ELSIF'} num = {number} THEN\n"
+        f"      SELECT d.versions, d.digest INTO versions, digest "
+        f"FROM {qualified(schema, digests_of(hist))}(ctids) AS d;\n"
+        for i, (number, hist) in enumerate(sorted(tables))
+    )
+    dispatch = (
+        f"{branches}    ELSE\n      RAISE EXCEPTION 'versioned table number % unknown', num;\n"
+        "    END IF;\n"
+        if tables
+        else "    RAISE EXCEPTION 'versioned table number % unknown', num;\n"
+    )
     return f"""
 CREATE OR REPLACE FUNCTION {qualified(schema, SEAL_FUNCTION)}() RETURNS bytea
-LANGUAGE plpgsql AS $body$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $body$
 DECLARE
   listed text := coalesce(current_setting('{TABLES_SETTING}', true), '');
   kinds bytea := convert_to(coalesce(current_setting('{KINDS_SETTING}', true), ''), 'UTF8');
   tables bytea := ''::bytea;
   n int := 0;
-  t record;
+  num int;
+  ctids tid[];
   versions bigint;
   digest bytea;
 BEGIN
-  FOR t IN SELECT c.number, c.hist FROM {catalog} AS c
-    WHERE c.number = ANY (string_to_array(listed, ',')::int[]) ORDER BY c.number
+  FOREACH num IN ARRAY (SELECT array_agg(x ORDER BY x) FROM
+    unnest(string_to_array(listed, ',')::int[]) AS x)
   LOOP
-    EXECUTE format('SELECT * FROM %I.%I($1)', {literal(schema)}, {digest_name})
-      INTO versions, digest
-      USING string_to_array(current_setting('{VERSIONS_SETTING}' || t.number), ';')::tid[];
-    IF versions > 0 THEN
-      tables := tables || int4send(t.number) || int8send(versions) || digest;
+    ctids := string_to_array(current_setting('{VERSIONS_SETTING}' || num), ';')::tid[];
+{dispatch}    IF versions > 0 THEN
+      tables := tables || int4send(num) || int8send(versions) || digest;
       n := n + 1;
     END IF;
   END LOOP;
   RETURN {_length("kinds")} || kinds || int4send(n) || tables || int4send(0);
 END
 $body$"""
+
+
+def reseal(conn: psycopg.Connection, schema: str) -> None:
+    """(Re)make ``_chrono_seal`` for the tables versioned in ``schema`` now."""
+    tables = conn.execute(f"SELECT number, hist FROM {qualified(schema, CATALOG)}").fetchall()
+    conn.execute(seal_function(schema, tables))
 
 
 def head_sql(tx: str, at: str, who: str) -> str:

@@ -35,7 +35,14 @@ import psycopg
 from chronodb.errors import SchemaError
 from chronodb.postgres.digests import digest_function
 from chronodb.postgres.install import install, installed, qualified, queue_commit
-from chronodb.postgres.ledger import CTIDS, literal, note_kind, note_kinds, note_versions
+from chronodb.postgres.ledger import (
+    CTIDS,
+    literal,
+    note_kind,
+    note_kinds,
+    note_versions,
+    reseal,
+)
 from chronodb.postgres.names import (
     CATALOG,
     NEW_ROWS,
@@ -165,6 +172,7 @@ def version_table(
             f"INSERT INTO {catalog} (table_name, hist, keys, number) VALUES (%s, %s, %s, %s)",
             (table, versioned.hist, list(keys), number),
         )
+        reseal(conn, schema)
         return versioned
 
 
