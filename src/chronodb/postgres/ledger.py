@@ -1,4 +1,4 @@
-"""The audit ledger on PostgreSQL: a leaf sealed by the commit step, and the Merkle tree.
+"""The audit ledger on PostgreSQL: the leaf each write transaction seals as it commits.
 
 Every committed write transaction's leaf (``audit/leaf.py``'s format, byte for byte) is
 computed in PL/pgSQL by the commit step (``install.py``), in the transaction it describes,
@@ -48,8 +48,8 @@ def seal_function(schema: str, tables: Sequence[tuple[int, str]]) -> str:
     keeps the plan of each call; :func:`reseal` remakes the function when a table is
     versioned. Its plans are generic: PostgreSQL would otherwise plan the digest query
     afresh for each commit (a custom plan for the ctids at hand), which cost several times
-    the query itself. It runs before the commit step takes the transaction's id, so that readers
-    waiting for that id (the horizon) do not wait for the digests too.
+    the query itself. It runs before the commit step takes the transaction's id, so that
+    readers waiting for that id (the horizon) do not wait for the digests too.
     """
     branches = "".join(
         f"    {'IF' if i == 0 else 'ELSIF'} num = {number} THEN\n"
