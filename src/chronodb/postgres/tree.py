@@ -38,10 +38,12 @@ class Tree:
 
     def __init__(self, conn: psycopg.Connection, schema: str = "public", upto: int | None = None):
         found = leaves(conn, schema, upto)
+        hashes = [leaf_hash(leaf) for _, leaf in found]
         self.tree = MerkleTree(MemoryNodeStore())
-        self.tree.append_many(leaf for _, leaf in found)
+        self.tree.append_leaf_hashes(hashes)
         self.index = {tx: i for i, (tx, _) in enumerate(found)}
         self.leaves = dict(found)
+        self.by_hash = {h: tx for h, (tx, _) in zip(hashes, found, strict=True)}
 
     @property
     def size(self) -> int:
@@ -57,6 +59,10 @@ class Tree:
         if tx_id not in self.leaves:
             raise AuditError(f"transaction {tx_id} has no leaf in the ledger")
         return self.leaves[tx_id]
+
+    def find(self, digest: bytes) -> int | None:
+        """The transaction whose leaf hashes to ``digest`` (a ``tx_hash``), if any."""
+        return self.by_hash.get(digest)
 
     def prove(self, tx_id: int, size: int | None = None) -> InclusionProof:
         """The inclusion proof of ``tx_id``'s leaf in the tree of ``size`` leaves."""

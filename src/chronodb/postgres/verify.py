@@ -53,15 +53,14 @@ def verify(
 ) -> VerificationReport:
     """Verify the ledger in ``schema``; ``digest``: a (tree size, root) kept elsewhere.
 
-    ``conn`` must not be in a transaction: verification runs in its own, read-only.
+    ``conn`` must be in autocommit mode: verification runs in a transaction of its own,
+    read-only, begun after the horizon.
     """
     started = time.perf_counter()
     report = VerificationReport(ok=True)
-    upto = horizon(conn, schema)
+    upto = _snapshot(conn, schema)
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        for name, value in FIXED_SETTINGS:
-            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        _settle(conn)
         leaves = _records(conn, schema, upto, report)
         sealed = {tx: (xid, leaf) for tx, xid, leaf in leaves}
         by_xid = {xid: tx for tx, xid, _ in leaves}
@@ -119,13 +118,11 @@ def verify_transaction(conn: psycopg.Connection, tx_id: int, schema: str = "publ
     """Whether transaction ``tx_id``'s versions still digest to its leaf, and the leaf is
     in the ledger's tree (its inclusion proof verifies against the root).
 
-    ``conn`` must not be in a transaction: the check runs in its own, read-only.
+    ``conn`` must be in autocommit mode, as for :func:`verify`.
     """
-    upto = horizon(conn, schema)
+    upto = _snapshot(conn, schema)
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        for name, value in FIXED_SETTINGS:
-            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        _settle(conn)
         row = conn.execute(
             f"SELECT xid, leaf FROM {qualified(schema, TX_TABLE)} WHERE tx_id = %s", (tx_id,)
         ).fetchone()
@@ -149,6 +146,23 @@ def verify_transaction(conn: psycopg.Connection, tx_id: int, schema: str = "publ
         tree = Tree(conn, schema, upto)
     proof = tree.prove(tx_id)
     return proof.verify(tree.leaf_hash(tx_id), tree.root())
+
+
+def _snapshot(conn: psycopg.Connection, schema: str) -> int:
+    """The horizon, to be taken before the snapshot that reads up to it."""
+    if not conn.autocommit:
+        raise AuditError(
+            "ledger verification needs a connection in autocommit mode: it reads in one "
+            "snapshot of its own, begun after the horizon"
+        )
+    return horizon(conn, schema)
+
+
+def _settle(conn: psycopg.Connection) -> None:
+    """Make the open transaction a read-only snapshot with the digests' settings."""
+    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    for name, value in FIXED_SETTINGS:
+        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
 
 
 def _records(

@@ -17,6 +17,7 @@ from tests.chronodb.postgres.test_pg_concurrency import Log, write, writers
 
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.proofs import leaf_hash, verify_consistency, verify_inclusion
+from chronodb.errors import AuditError
 from chronodb.postgres import lookup, version_table
 from chronodb.postgres.tree import Tree, digest, leaves
 from chronodb.postgres.verify import CURRENT, verify, verify_transaction
@@ -85,6 +86,11 @@ def test_an_early_commit_step_seals_every_version(table: psycopg.Connection) -> 
     assert verify(table).ok
 
 
+def test_verification_needs_an_autocommit_connection(pg_url: str) -> None:
+    with psycopg.connect(pg_url) as conn, pytest.raises(AuditError, match="autocommit"):
+        verify(conn)
+
+
 def test_the_user_setting_is_sealed(table: psycopg.Connection) -> None:
     table.execute("SET chronodb.\"user\" = 'alice'")
     table.execute("UPDATE t SET v = 'z' WHERE id = 1")
@@ -117,6 +123,7 @@ def test_proofs_verify_with_the_audit_package(table: psycopg.Connection) -> None
             tree.leaf_hash(tx), proof.leaf_index, tree.size, proof.hashes, tree.root()
         )
         assert tree.leaf_hash(tx) == leaf_hash(tree.leaf(tx))
+        assert tree.find(tree.leaf_hash(tx)) == tx
         assert verify_transaction(table, tx)
     consistency = tree.consistency(old_size)
     assert verify_consistency(old_size, tree.size, consistency.hashes, old_root, tree.root())
