@@ -72,12 +72,18 @@ DECLARE
   tables bytea := ''::bytea;
   n int := 0;
   num int;
+  nums int[];
   ctids tid[];
   versions bigint;
   digest bytea;
 BEGIN
-  FOREACH num IN ARRAY (SELECT array_agg(x ORDER BY x) FROM
-    unnest(string_to_array(listed, ',')::int[]) AS x)
+  -- One table (the common case) is a simple expression, which needs no query.
+  IF position(',' IN listed) = 0 THEN
+    nums := CASE WHEN listed = '' THEN '{{}}'::int[] ELSE ARRAY[listed::int] END;
+  ELSE
+    nums := (SELECT array_agg(x ORDER BY x) FROM unnest(string_to_array(listed, ',')::int[]) AS x);
+  END IF;
+  FOREACH num IN ARRAY nums
   LOOP
     ctids := string_to_array(current_setting('{VERSIONS_SETTING}' || num), ';')::tid[];
 {dispatch}    IF versions > 0 THEN
