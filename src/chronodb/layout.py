@@ -127,6 +127,7 @@ a comparison does not."""
 # -- Other objects and names -----------------------------------------------------------------
 
 NOW = "_chrono_now"  # TEMP: the connection's open transaction, read by its triggers
+LEAF_OF_ONE = "_chrono_leaf_of_one"  # a writer's SQL function: a one-version seal's leaf
 GONE = "_chrono_gone"  # TEMP: the history rows a prune removes
 NEWEST = "_chrono_newest"  # TEMP: each key's newest version, while verifying
 DEFAULT_PROBE = "_chrono_default_probe"  # TEMP: what a column's default stores

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Set
 from itertools import groupby
 from operator import itemgetter
 
-from chronodb.layout import OP, ROWID_KEY, SEQ, TX
+from chronodb.layout import LEAF, LEAF_OF_ONE, OP, ROWID_KEY, SEQ, TX
 from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.tables import qualified, quote, seq_after
 
@@ -68,20 +68,40 @@ def _real(c: str) -> str:
     )
 
 
-def _value(column: str) -> str:
-    """One column of the canonical form: a REAL as ``[e, hi, lo]``, a BLOB as ``[hex]``."""
+def _in_range(c: str) -> str:
+    """SQL: the REAL ``c`` needs no scaling (see :func:`_split`)."""
+    return f"abs({c}) < {_P63} AND (abs({c}) >= {_PM11} OR {c} = 0)"
+
+
+def _value(column: str, *, scaled: bool = True) -> str:
+    """One column of the canonical form: a REAL as ``[e, hi, lo]``, a BLOB as ``[hex]``.
+
+    Not ``scaled``: a REAL that needs scaling or is infinite makes the statement fail
+    (``malformed JSON``) instead; see :data:`UNSCALED`.
+    """
     c = quote(column)
+    real = (
+        _real(c) if scaled else f"CASE WHEN {_in_range(c)} THEN {_split(c, '0')} ELSE {_FAIL} END"
+    )
     return (
-        f"CASE typeof({c}) WHEN 'real' THEN {_real(c)} "
+        f"CASE typeof({c}) WHEN 'real' THEN {real} "
         f"WHEN 'blob' THEN json_array(hex({c})) ELSE {c} END"
     )
 
 
-def row_json(sv: SchemaVersion) -> str:
+# The scaling is a recursive subquery per column; a statement holding them costs more to run
+# even when none runs. So the seal's statements leave them out (``scaled=False``) and stop
+# with this error at a value that would need one: the caller then runs the full statement.
+_FAIL = "json('unscaled')"
+UNSCALED = sqlite3.OperationalError
+"""What a statement built with ``scaled=False`` raises at a REAL it cannot encode."""
+
+
+def row_json(sv: SchemaVersion, *, scaled: bool = True) -> str:
     """SQL for one version's canonical JSON, with the columns ``sv`` had."""
     cols = [OP] + ([ROWID_KEY] if sv.keys == (ROWID_KEY,) else [])
     cols += [c.hist for c in sv.columns]
-    return "json_array(" + ", ".join(_value(c) for c in cols) + ")"
+    return "json_array(" + ", ".join(_value(c, scaled=scaled) for c in cols) + ")"
 
 
 def digest_of(text: str | None) -> bytes:
@@ -100,10 +120,29 @@ def shape_at(catalog: Catalog, table_id: int, tx: int) -> SchemaVersion | None:
     return None
 
 
+def one_version(sv: SchemaVersion) -> str:
+    """An UPDATE that puts ``LEAF_OF_ONE(json)`` (the ledger's function, see
+    ``Ledger._seal_one``) on the last version in ``sv``'s history, if transaction ``?1``
+    wrote it, ``json`` being that version's canonical JSON; it raises :data:`UNSCALED` at a
+    REAL that needs scaling."""
+    h = qualified(sv.hist)
+    return (
+        f"UPDATE {h} SET {LEAF} = {LEAF_OF_ONE}({row_json(sv, scaled=False)}) "
+        f"WHERE {SEQ} = (SELECT max({SEQ}) FROM {h}) AND {TX} = ?1"
+    )
+
+
 def seal_statement(
-    catalog: Catalog, tx: int, *, newest: bool = False, only: Set[int] | None = None
+    catalog: Catalog,
+    tx: int,
+    *,
+    newest: bool = False,
+    only: Set[int] | None = None,
+    scaled: bool = True,
 ) -> str | None:
-    """One statement giving (table_id, versions, json) for every table ``tx`` wrote.
+    """One statement giving (table_id, versions, json, last) for every table ``tx`` wrote:
+    ``last`` is the position (``_chrono_seq``) of its last version there. Not ``scaled``, it
+    raises :data:`UNSCALED` at a REAL that needs scaling.
 
     ``only``: look at these tables alone (by table id), not at every table.
 
@@ -132,56 +171,79 @@ def seal_statement(
                 f"{SEQ} >= {seq_after(h, '?1 - 1')} AND {SEQ} < {seq_after(h, '?1')} AND {TX} = ?1"
             )
         parts.append(
-            f"SELECT {table_id}, count(*), json_group_array({row_json(sv)}) FROM {h} WHERE {where}"
+            f"SELECT {table_id}, count(*), json_group_array({row_json(sv, scaled=scaled)}), "
+            f"max({SEQ}) FROM {h} WHERE {where}"
         )
     return " UNION ALL ".join(parts) if parts else None
+
+
+def edge(versions: list[SchemaVersion]) -> int:
+    """The newest transaction at which a shape of ``versions`` begins or ends: every newer
+    one sees each table's open shape."""
+    return max((max(v.from_tx, v.to_tx or 0) for v in versions), default=0)
+
+
+Statements = tuple[str | None, str | None]
+"""The seal's statement without scaling, and with it (see :data:`UNSCALED`)."""
+
+
+def _seal_statements(catalog: Catalog, tx: int, only: Set[int] | None) -> Statements:
+    fast = seal_statement(catalog, tx, newest=True, only=only, scaled=False)
+    return fast, seal_statement(catalog, tx, newest=True, only=only)
 
 
 class _NewTxStatement:
     """:func:`seal_statement` for transactions newer than every catalog boundary.
 
-    Such a transaction sees each table's open shape, so the statement is the same for all
-    of them until the catalog is reloaded (a new ``catalog.versions`` list): building it
-    costs more than running it, and every autocommit write seals one transaction. The
-    state is one tuple, swapped whole, so databases on other threads cannot mix it up; its
-    dict holds the statements for subsets of the tables (``only``), built as they are met.
+    Such a transaction sees each table's open shape, so the statements are the same for
+    all of them until the catalog is reloaded (a new ``catalog.versions`` list): building
+    them costs more than running them, and every autocommit write seals one transaction.
+    The state is one tuple, swapped whole, so databases on other threads cannot mix it up;
+    its dict holds the statements for subsets of the tables (``only``), built as they are
+    met.
     """
 
-    state: tuple[list[SchemaVersion], int, dict[frozenset[int] | None, str | None]] | None = None
+    state: tuple[list[SchemaVersion], int, dict[frozenset[int] | None, Statements]] | None = None
 
-    def get(self, catalog: Catalog, tx: int, only: Set[int] | None = None) -> str | None:
+    def get(self, catalog: Catalog, tx: int, only: frozenset[int] | None = None) -> Statements:
         state = self.state
         if state is None or state[0] is not catalog.versions:
-            versions = catalog.versions
-            edge = max((max(v.from_tx, v.to_tx or 0) for v in versions), default=0)
-            state = (versions, edge, {})
+            state = (catalog.versions, edge(catalog.versions), {})
             self.state = state
         if tx <= state[1]:
-            return seal_statement(catalog, tx, newest=True, only=only)
-        key = None if only is None else frozenset(only)
+            return _seal_statements(catalog, tx, only)
         statements = state[2]
-        if key not in statements:
+        found = statements.get(only)
+        if found is None:
             if len(statements) > 256:
                 statements.clear()
-            statements[key] = seal_statement(catalog, state[1] + 1, newest=True, only=key)
-        return statements[key]
+            found = statements[only] = _seal_statements(catalog, state[1] + 1, only)
+        return found
 
 
 _latest = _NewTxStatement()
 
 
 def table_digests(
+    conn: sqlite3.Connection, catalog: Catalog, tx: int
+) -> list[tuple[int, int, bytes]]:
+    """(table_id, versions, digest) for each table that ``tx`` wrote versions to."""
+    return [row[:3] for row in _digests(conn, (seal_statement(catalog, tx), None), (tx,))]
+
+
+def newest_digests(
     conn: sqlite3.Connection,
     catalog: Catalog,
     tx: int,
-    written: int | None = None,
+    written: int,
     only: Set[int] | None = None,
     versions: int | None = None,
-) -> list[tuple[int, int, bytes]]:
-    """(table_id, versions, digest) for each table that ``tx`` wrote versions to.
+) -> list[tuple[int, int, bytes, int]]:
+    """(table_id, versions, digest, last) for each table that the open transaction ``tx``
+    wrote versions to, ``last`` being the position of its last version there.
 
-    ``written`` is given when ``tx`` is the open transaction being sealed: the number of
-    rows it changed so far (``total_changes`` since it began). A write looks at every table
+    ``written``: the number of rows ``tx`` changed so far (``total_changes`` since it
+    began). It looks at every table
     (one empty part per table: the cost of an autocommit write would grow with the number
     of tables), unless told which tables its statements named (``only``) and how many
     history writes its triggers made (``versions``: rows changed minus the statements' own).
@@ -189,24 +251,32 @@ def table_digests(
     that many versions in those tables proves there are none elsewhere; finding fewer (a
     trigger or foreign key wrote elsewhere, or a row changed twice) falls back to them all.
     """
-    if written is None:
-        return _digests(conn, seal_statement(catalog, tx), (tx,))
     if only is not None and versions is not None:
-        found = _digests(conn, _latest.get(catalog, tx, only), (tx, written))
-        if sum(count for _, count, _ in found) == versions:
+        key = only if isinstance(only, frozenset) else frozenset(only)
+        found = _digests(conn, _latest.get(catalog, tx, key), (tx, written))
+        if sum(row[1] for row in found) == versions:
             return found
     return _digests(conn, _latest.get(catalog, tx), (tx, written))
 
 
-def _digests(conn: sqlite3.Connection, sql: str | None, args: tuple[int, ...]) -> list:
+def _digests(
+    conn: sqlite3.Connection, statements: Statements, args: tuple[int, ...]
+) -> list[tuple[int, int, bytes, int]]:
+    """Run the first statement of ``statements``; the second, if there is one, when the
+    first meets a REAL to scale."""
+    sql, exact = statements
     if sql is None:
         return []
     cursor = conn.cursor()
     cursor.row_factory = None
+    try:
+        rows = cursor.execute(sql, args).fetchall()
+    except UNSCALED:
+        if exact is None:
+            raise
+        rows = cursor.execute(exact, args).fetchall()
     return [
-        (table_id, count, digest_of(text))
-        for table_id, count, text in cursor.execute(sql, args)
-        if count
+        (table_id, count, digest_of(text), last) for table_id, count, text, last in rows if count
     ]
 
 

@@ -15,6 +15,7 @@ new digest of an earlier transaction's versions after some of them were removed.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,6 +102,20 @@ def header(data: bytes) -> tuple[int, int, str]:
         raise AuditError(f"ledger leaf cannot be decoded: {err}") from err
 
 
+@functools.lru_cache(maxsize=256)
+def _about(user: str, kinds: str) -> bytes:
+    """A leaf's user and kinds fields: the same for most of a connection's leaves."""
+    user_bytes, kind_bytes = user.encode(), kinds.encode()
+    return _LEN.pack(len(user_bytes)) + user_bytes + _LEN.pack(len(kind_bytes)) + kind_bytes
+
+
+@functools.lru_cache(maxsize=256)
+def _about(user: str, kinds: str) -> bytes:
+    """A leaf's user and kinds fields: the same for most of a connection's leaves."""
+    user_bytes, kind_bytes = user.encode(), kinds.encode()
+    return _LEN.pack(len(user_bytes)) + user_bytes + _LEN.pack(len(kind_bytes)) + kind_bytes
+
+
 def encode(
     tx_id: int,
     tx_time: int,
@@ -112,14 +127,9 @@ def encode(
     """A leaf's bytes from its parts, without building a :class:`Leaf` (every write seals
     one: the dataclasses cost about as much as the encoding). ``tables``: (table_id,
     versions, digest) triples."""
-    user_bytes = user.encode()
-    kind_bytes = ",".join(kinds).encode()
     parts = [
         _HEAD.pack(FORMAT, tx_id, tx_time),
-        _LEN.pack(len(user_bytes)),
-        user_bytes,
-        _LEN.pack(len(kind_bytes)),
-        kind_bytes,
+        _about(user, ",".join(kinds)),
         _COUNT.pack(len(tables)),
     ]
     parts += [_TABLE.pack(*t) for t in tables]

@@ -19,12 +19,29 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence, Set
 
-from chronodb.audit.digests import shape_at, table_digests
+from chronodb.audit.digests import (
+    UNSCALED,
+    digest_of,
+    edge,
+    newest_digests,
+    one_version,
+    shape_at,
+)
 from chronodb.audit.leaf import Amendment, header
 from chronodb.audit.leaf import encode as encode_leaf
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
-from chronodb.layout import DIGESTS, LEAF, LEDGER, LEDGER_HASH, MERKLE, SEQ, TRANSACTIONS, TX
+from chronodb.layout import (
+    DIGESTS,
+    LEAF,
+    LEAF_OF_ONE,
+    LEDGER,
+    LEDGER_HASH,
+    MERKLE,
+    SEQ,
+    TRANSACTIONS,
+    TX,
+)
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.tables import qualified, seq_after
 
@@ -132,6 +149,16 @@ class Ledger:
         self._tail_sql: tuple[list, dict[int, str]] | None = None
         # A reader's unindexed leaves (see refresh): (leaf_index, tx_id, leaf, leaf_hash)
         self._unindexed: list[tuple[int, int, bytes, bytes]] = []
+        # _seal_one's statement by table id, for a catalog's versions list and the newest
+        # transaction its shapes end or begin at; the transaction it seals while it runs
+        # (tx_id, tx_time, user, kinds, table_id), and the leaf it made
+        self._one_sql: tuple[list, int, dict[int, str | None]] | None = None
+        self._one: tuple[int, int, str, Sequence[str], int] | None = None
+        self._one_leaf: bytes | None = None
+        # Table ids by the names statements write (see table_ids), for a versions list
+        self._ids: tuple[list, dict[tuple[str, ...], frozenset[int] | None]] | None = None
+        conn.create_function(LEAF_OF_ONE, 1, self._leaf_of_one)
+        self._cursor = conn.cursor()  # _seal_one's: each statement runs to completion
 
     def seal(
         self,
@@ -149,12 +176,20 @@ class Ledger:
 
         ``written``: rows the transaction changed (an upper bound on the versions it wrote).
         ``tables`` and ``versions``: where its versions probably are, and how many history
-        writes it made (see :func:`table_digests`).
+        writes it made (see :func:`newest_digests`).
         """
-        digests = table_digests(self.conn, self.catalog, tx_id, written, tables, versions)
-        leaf = encode_leaf(tx_id, tx_time, user, kinds, digests, amendments)
+        one = None
+        if versions == 1 and not amendments and tables is not None and len(tables) == 1:
+            one = self._seal_one(tx_id, tx_time, user, kinds, next(iter(tables)))
+        if one is not None:
+            leaf, on_tail = one, True
+        else:
+            found = newest_digests(self.conn, self.catalog, tx_id, written, tables, versions)
+            tables_ = [row[:3] for row in found]
+            leaf = encode_leaf(tx_id, tx_time, user, kinds, tables_, amendments)
+            on_tail = self._on_tail(tx_id, found, leaf)
         digest = leaf_hash(leaf)
-        if self._on_tail(tx_id, digests, leaf):
+        if on_tail:
             self._since_index += 1
             if self._since_index >= INDEX_EVERY:
                 self.index()
@@ -163,25 +198,90 @@ class Ledger:
             self._append([(tx_id, tx_time, user, leaf, digest)])
         return digest
 
-    def _on_tail(self, tx_id: int, digests: Sequence[tuple[int, int, bytes]], leaf: bytes) -> bool:
-        """Put ``leaf`` on the transaction's last version in a table it wrote, if any."""
+    def table_ids(self, names: tuple[str, ...]) -> frozenset[int] | None:
+        """The ids of the tables ``names`` (as statements name them), None if one is not
+        a versioned table now."""
+        catalog = self.catalog
+        cached = self._ids
+        if cached is None or cached[0] is not catalog.versions:
+            cached = self._ids = (catalog.versions, {})
+        ids = cached[1]
+        if names not in ids:
+            found = [catalog.current(name) for name in names]
+            ids[names] = (
+                frozenset(sv.table_id for sv in found if sv is not None) if all(found) else None
+            )
+        return ids[names]
+
+    def _seal_one(
+        self, tx_id: int, tx_time: int, user: str, kinds: Sequence[str], table_id: int
+    ) -> bytes | None:
+        """Seal a transaction that made one history write, to table ``table_id``, in one
+        statement; returns its leaf, or None if it must be sealed the general way.
+
+        That write made one version; if the table's last version is the transaction's, that
+        is it, and no other table holds one (see :func:`newest_digests`). The statement puts
+        the leaf on that version, made from its canonical JSON by :meth:`_leaf_of_one`
+        (``one_version``), so the version is read once and no second statement runs.
+        """
+        catalog = self.catalog
+        cached = self._one_sql
+        if cached is None or cached[0] is not catalog.versions:
+            cached = self._one_sql = (catalog.versions, edge(catalog.versions), {})
+        if tx_id <= cached[1]:  # a shape begins or ends at or after it: the general way
+            return None
+        statements = cached[2]
+        if table_id not in statements:
+            sv = shape_at(catalog, table_id, tx_id)
+            statements[table_id] = None if sv is None else one_version(sv)
+        sql = statements[table_id]
+        if sql is None:
+            return None
+        self._one, self._one_leaf = (tx_id, tx_time, user, kinds, table_id), None
+        try:
+            self._cursor.execute(sql, (tx_id,))
+        except UNSCALED:
+            return None  # a REAL to scale: the general way does
+        finally:
+            self._one = None
+        leaf, self._one_leaf = self._one_leaf, None
+        return leaf
+
+    def _leaf_of_one(self, version: str) -> bytes | None:
+        """The leaf of :meth:`_seal_one`'s transaction, whose one version's canonical JSON
+        is ``version``."""
+        one = self._one
+        if one is None:
+            return None
+        tx_id, tx_time, user, kinds, table_id = one
+        digest = digest_of("[" + version + "]")
+        leaf = self._one_leaf = encode_leaf(tx_id, tx_time, user, kinds, ((table_id, 1, digest),))
+        return leaf
+
+    def _on_tail(
+        self, tx_id: int, found: Sequence[tuple[int, int, bytes, int]], leaf: bytes
+    ) -> bool:
+        """Put ``leaf`` on the transaction's last version in a table it wrote, if any.
+
+        ``found``: :func:`newest_digests`' rows, which say where that version is.
+        """
         catalog = self.catalog
         cached = self._tail_sql
         if cached is None or cached[0] is not catalog.versions:
             cached = self._tail_sql = (catalog.versions, {})
         statements = cached[1]
-        for table_id, count, _ in digests:
-            sql = statements.get(table_id) if count else None
-            if sql is None and count:
+        for table_id, count, _, last in found:
+            if not count:
+                continue
+            sql = statements.get(table_id)
+            if sql is None:
                 sv = shape_at(catalog, table_id, tx_id)
                 if sv is None:
                     continue
-                h = qualified(sv.hist)
                 sql = statements[table_id] = (
-                    f"UPDATE {h} SET {LEAF} = ?1 "
-                    f"WHERE {SEQ} = (SELECT max({SEQ}) FROM {h}) AND {TX} = ?2"
+                    f"UPDATE {qualified(sv.hist)} SET {LEAF} = ?1 WHERE {SEQ} = ?2"
                 )
-            if sql is not None and self.conn.execute(sql, (leaf, tx_id)).rowcount == 1:
+            if self.conn.execute(sql, (leaf, last)).rowcount == 1:
                 return True
         return False
 

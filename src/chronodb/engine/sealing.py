@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chronodb.audit.digests import EMPTY as EMPTY_DIGEST
@@ -26,6 +26,13 @@ def statement_kind(sql: str) -> str:
     """The statement's first keyword (INSERT, UPDATE, ...), recorded in the ledger."""
     found = _FIRST_WORD.match(sql)
     return found.group(1).upper() if found else "WRITE"
+
+
+@functools.lru_cache(maxsize=4096)
+def _seal_hint(sql: str) -> tuple[tuple[str], tuple[str] | None]:
+    """(kinds, targets) of a one-statement transaction running ``sql``, for its seal."""
+    target = write_target(sql)
+    return (statement_kind(sql),), None if target is None else (target,)
 
 
 class Sealing(EngineState):
@@ -49,8 +56,8 @@ class Sealing(EngineState):
         tx: tuple[int, int],
         written: int,
         versions: int,
-        kinds: list[str],
-        amendments: list[Any],
+        kinds: Sequence[str],
+        amendments: Sequence[Any],
         targets: Iterable[str] | None,
     ) -> str:
         """Append transaction ``tx``'s leaf to the ledger; returns its hash (hex).
@@ -65,11 +72,7 @@ class Sealing(EngineState):
             # schema (a table it created, which this write filled). The leaf must count that
             # table's versions, so the catalog is brought up to date first.
             self.refresh_catalog()
-        tables = None
-        if targets:
-            found = [self.catalog.current(name) for name in targets]
-            if all(found):
-                tables = {sv.table_id for sv in found if sv is not None}
+        tables = self.ledger.table_ids(tuple(targets)) if targets else None
         digest = self.ledger.seal(
             tx[0],
             tx[1],
@@ -85,11 +88,10 @@ class Sealing(EngineState):
     def _sealer(self, sql: str) -> Callable[[tuple[int, int], int, int], str]:
         """The ledger's seal of a one-statement transaction running ``sql``, for
         :meth:`SQLiteBackend.write_alone` to call with its counts before the commit."""
-        kind, target = statement_kind(sql), write_target(sql)
-        targets = None if target is None else (target,)
+        kinds, targets = _seal_hint(sql)
 
         def seal(tx: tuple[int, int], changed: int, own: int) -> str:
-            return self._seal_leaf(tx, changed, changed - max(own, 0), [kind], [], targets)
+            return self._seal_leaf(tx, changed, changed - max(own, 0), kinds, (), targets)
 
         return seal
 

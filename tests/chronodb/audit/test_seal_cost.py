@@ -1,0 +1,86 @@
+"""The seal of a one-version autocommit write: one statement, and the same leaf as ever.
+
+A write that made one history version is sealed by one UPDATE that reads that version and
+puts the leaf on it (``Ledger._seal_one``); every other write by reading its versions first.
+Both must give the leaf the canonical form defines (``audit/digests.py``), whatever the
+values: REALs that need scaling, infinities, BLOBs, text, NULL.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chronodb import ChronoDB
+from chronodb.audit.digests import table_digests
+from chronodb.audit.leaf import Leaf
+from chronodb.database import engine_of
+
+VALUES = st.one_of(
+    st.none(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+    st.sampled_from([5e-324, 1e-300, 2.0**-11, 2.0**63, 1e300, math.inf, -math.inf, 0.1 + 0.2]),
+    st.text(max_size=20),
+    st.binary(max_size=8),
+)
+
+
+def _statements_of(db: ChronoDB, sql: str, params: Any) -> tuple[list[str], Any]:
+    ran: list[str] = []
+    db.connection.set_trace_callback(ran.append)
+    try:
+        result = db.execute(sql, params)
+    finally:
+        db.connection.set_trace_callback(None)
+    return ran, result
+
+
+def _leaf_of(db: ChronoDB, tx_id: int) -> Leaf:
+    found = engine_of(db).ledger.leaf_of(tx_id)
+    assert found is not None
+    return Leaf.decode(found[1])
+
+
+def test_an_autocommit_update_is_sealed_by_one_statement(tmp_path) -> None:
+    with ChronoDB(tmp_path / "one.db") as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER, name TEXT)")
+        db.execute("INSERT INTO t VALUES (1, 0, 'a')")
+        ran, result = _statements_of(db, "UPDATE t SET v = ? WHERE id = ?", (5, 1))
+        ledger = [s for s in ran if "_chrono_h1_t" in s and "_chrono_leaf" in s]
+        assert len(ledger) == 1 and ledger[0].startswith("UPDATE")
+        assert not any(s.startswith("SELECT") for s in ran)
+        leaf = _leaf_of(db, result.tx_id)
+        assert [(t.table_id, t.versions) for t in leaf.tables] == [(1, 1)]
+        assert db.verify_audit_integrity()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    first=st.tuples(VALUES, VALUES),
+    second=st.tuples(VALUES, VALUES),
+    kind=st.sampled_from(["UPDATE", "INSERT", "DELETE"]),
+)
+def test_every_seal_digests_the_versions_as_verification_does(
+    tmp_path_factory, first: tuple, second: tuple, kind: str
+) -> None:
+    path = tmp_path_factory.mktemp("seal") / "v.db"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, r REAL, x)")
+        db.execute("INSERT INTO t VALUES (1, ?, ?)", first)
+        if kind == "UPDATE":
+            result = db.execute("UPDATE t SET r = ?, x = ? WHERE id = 1", second)
+        elif kind == "INSERT":
+            result = db.execute("INSERT INTO t VALUES (2, ?, ?)", second)
+        else:
+            result = db.execute("DELETE FROM t WHERE id = 1")
+        if result.tx_id is None:  # the UPDATE changed nothing: no transaction
+            return
+        engine = engine_of(db)
+        leaf = _leaf_of(db, result.tx_id)
+        expected = table_digests(engine.conn, engine.catalog, result.tx_id)
+        assert [(t.table_id, t.versions, t.digest) for t in leaf.tables] == expected
+        assert db.verify_audit_integrity()
