@@ -1,8 +1,8 @@
-"""ChronoDB: a SQLite database in which every table keeps its full history.
+"""ChronoDB: a SQLite (or PostgreSQL) database in which every table keeps its full history.
 
 :class:`ChronoDB` is the public facade: it checks its options, opens the backend and the
-engine (``chronodb/engine``) that runs statements, transactions and the catalog, and
-forwards to it.
+engine that runs statements, transactions and the catalog (``chronodb/engine`` on SQLite,
+``chronodb/pgengine`` on PostgreSQL, chosen by ``chronodb/dialects``), and forwards to it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from chronodb import _guard, introspect
+from chronodb import _guard, dialects, introspect
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.trail import AuditTrail
 from chronodb.config import check_options
@@ -27,6 +27,7 @@ from chronodb.errors import (
     ChronoDBError,
     ChronoDBWarning,
     ClosedError,
+    NotSupportedError,
     SQLError,
 )
 from chronodb.optimizer.ml_optimizer import MLOptimizer
@@ -34,7 +35,7 @@ from chronodb.read_connection import ReadConnection
 from chronodb.result import Result
 from chronodb.sql.classify import Route
 from chronodb.sql.snapshots import unblob
-from chronodb.storage import open_backend
+from chronodb.storage.urls import redact
 from chronodb.timepoint import MAX_EPOCH, from_micros
 from chronodb.versioning import adoption, history, integrity, timeline
 
@@ -52,6 +53,23 @@ def _refuse_closed(db: ChronoDB) -> None:
     """Run before every public method: a closed database says so, whatever the call."""
     if db._engine.closed:
         raise ClosedError(db.path)
+
+
+def _refuse_unsupported(db: ChronoDB, method: str) -> None:
+    """A feature the database's backend does not offer yet raises NotSupportedError."""
+    feature = db._dialect.unsupported.get(method)
+    if feature is not None:
+        raise NotSupportedError(feature, db._dialect.title)
+
+
+class _NotOffered:
+    """Stands for a part of ChronoDB a backend does not offer yet: any use says so."""
+
+    def __init__(self, feature: str, backend: str) -> None:
+        self._feature, self._backend = feature, backend
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotSupportedError(self._feature, self._backend)
 
 
 def engine_of(db: ChronoDB) -> Engine:
@@ -116,6 +134,13 @@ class ChronoDB:
             }
         )
         path = str(path)
+        dialect = self._dialect = dialects.for_location(path)
+        on_server = dialect is dialects.POSTGRES
+        if on_server:
+            if retention_days is not None:
+                raise NotSupportedError("retention_days (pruning history)", dialect.title)
+            if (ml_optimizer or {}).get("enabled"):
+                raise NotSupportedError("the learned optimizer (ml_optimizer)", dialect.title)
         self.retention_days = retention_days
         self.compression = compression
         if compression:
@@ -126,18 +151,18 @@ class ChronoDB:
                 stacklevel=2,
             )
         self.options: dict[str, Any] = {"ml_optimizer": dict(ml_optimizer or {})}
-        with _guard.opening(path):
+        with _guard.opening(redact(path) if on_server else path):
             # WAL once the file is set up: a refused adoption leaves the file as it was.
-            backend = open_backend(
+            backend = dialect.open_backend(
                 path,
                 wal=False,
                 durability=durability,
                 timeout=timeout,
                 read_only=read_only,
             )
-        engine = Engine(
+        engine = dialect.engine(
             backend,
-            path=path,
+            path=backend.path if on_server else path,
             user=user or _os_user(),
             read_only=read_only,
             auto_create_tables=auto_create_tables,
@@ -148,6 +173,14 @@ class ChronoDB:
         self._engine = engine
         # The engine's execute, bound once: db.execute forwards to it on every call.
         self._execute = engine.execute
+        if on_server:
+            self.ml_optimizer = None  # type: ignore[assignment]
+            self._observer = None
+            self._observed = {}
+            with _guard.opening(engine.path, backend.close):
+                engine.open()
+            self.audit_trail = _NotOffered("the audit ledger (audit_trail)", dialect.title)  # type: ignore[assignment]
+            return
         # The learned optimizer (chronodb/optimizer): None when disabled, so it costs nothing.
         self.ml_optimizer = MLOptimizer(engine, ml_optimizer)
         self._observer = self.ml_optimizer.observer
@@ -283,6 +316,11 @@ class ChronoDB:
     # ------------------------------------------------------------------ history
     def get_change_history(self, table: str, pk: Any) -> list[dict[str, Any]]:
         """Every version of one row, oldest first: operation, values, before, tx, user, hash."""
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
+
+            with self._engine.lock:
+                return pg_history.change_history(self._engine, table, pk)
         engine = self._engine
         with engine.lock:
             engine.refresh_catalog()
@@ -293,6 +331,11 @@ class ChronoDB:
 
     def changes(self, table: str, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
         """Rows inserted, updated and deleted in ``(start, end]``, with before and after values."""
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
+
+            with self._engine.lock:
+                return pg_history.changes(self._engine, table, start, end)
         literal = table.replace("'", "''")
         result = self.execute(
             f"SELECT * FROM chrono_changes('{literal}', ?, ?)",
@@ -311,6 +354,7 @@ class ChronoDB:
         Refuses (AuditError) if a transaction it would amend no longer matches the ledger,
         so that pruning cannot launder tampering; ``force=True`` prunes anyway.
         """
+        _refuse_unsupported(self, "prune_history")
         engine = self._engine
 
         def run() -> Result:
@@ -327,6 +371,7 @@ class ChronoDB:
 
     def apply_retention(self) -> int:
         """Prune history older than ``retention_days``; returns the number of versions removed."""
+        _refuse_unsupported(self, "apply_retention")
         if self.retention_days is None:
             return 0
         try:
@@ -341,6 +386,7 @@ class ChronoDB:
         Refuses (AuditError) if the row's transactions no longer match the ledger, unless
         ``force=True``.
         """
+        _refuse_unsupported(self, "erase")
         engine = self._engine
 
         def run() -> Result:
@@ -371,6 +417,7 @@ class ChronoDB:
         increase, that every version names an existing transaction, and that each table's rows
         equal its rows AS OF the latest transaction. Damage is reported, never raised.
         """
+        _refuse_unsupported(self, "check_history")
         engine = self._engine
         # One snapshot: another process committing between the checks' queries must not make
         # the table and its history look apart.
@@ -384,6 +431,7 @@ class ChronoDB:
     # ------------------------------------------------------------------ audit
     def tx_hash(self, tx_id: int) -> str | None:
         """The ledger hash (hex) of a committed transaction, or None."""
+        _refuse_unsupported(self, "tx_hash")
         if isinstance(tx_id, bool) or not isinstance(tx_id, int):
             raise ChronoDBError(f"A transaction id is an integer; got {tx_id!r}")
         engine = self._engine
@@ -395,6 +443,7 @@ class ChronoDB:
 
     def verify_audit_integrity(self) -> bool:
         """Recompute every digest from the stored rows; False if anything was changed."""
+        _refuse_unsupported(self, "verify_audit_integrity")
         return self.audit_trail.verify().ok
 
     # ------------------------------------------------------------------ introspection
@@ -402,6 +451,11 @@ class ChronoDB:
         """Names of the versioned tables that exist now, or AS OF ``as_of`` (a transaction
         id, or a time)."""
         engine = self._engine
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
+
+            with engine.lock:
+                return pg_history.tables(engine, as_of)
         with engine.lock:
             engine.refresh_catalog()
             return introspect.tables(engine.catalog, as_of)
@@ -417,6 +471,11 @@ class ChronoDB:
         ):
             raise ChronoDBError(f"limit is a whole number, 0 or more; got {limit!r}")
         engine = self._engine
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
+
+            with engine.lock:
+                return pg_history.transactions(engine, limit)
         with engine.lock:
             rows = timeline.transactions(engine.conn, limit)
             adopted = adoption.recorded(engine.conn)
@@ -447,6 +506,7 @@ class ChronoDB:
 
     def get_health_report(self) -> dict[str, Any]:
         """Status, latency, sizes, alerts and recommendations backed by numbers."""
+        _refuse_unsupported(self, "get_health_report")
         from chronodb.optimizer.health import build_report
 
         return build_report(self._engine, self.ml_optimizer, self.retention_days)
@@ -472,12 +532,18 @@ class ChronoDB:
     def columns(self, table: str, as_of: Any = None) -> list[introspect.Column]:
         """``table``'s columns now, or AS OF ``as_of`` (a transaction id, or a time)."""
         engine = self._engine
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
+
+            with engine.lock:
+                return pg_history.columns(engine, table, as_of)
         with engine.lock:
             engine.refresh_catalog()
             return introspect.columns(engine.conn, engine.catalog, table, as_of)
 
     def foreign_keys(self, table: str) -> list[introspect.ForeignKey]:
         """``table``'s foreign keys, in the order they are declared."""
+        _refuse_unsupported(self, "foreign_keys")
         engine = self._engine
         with engine.lock:
             engine.refresh_catalog()
@@ -485,6 +551,7 @@ class ChronoDB:
 
     def views(self) -> list[introspect.View]:
         """The views, with their CREATE VIEW statements, sorted by name."""
+        _refuse_unsupported(self, "views")
         engine = self._engine
         with engine.lock:
             return introspect.views(engine.conn)

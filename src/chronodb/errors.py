@@ -15,6 +15,8 @@ ChronoDBError
 │   └── StatementTimeoutError the server's statement or lock timeout cancelled a statement
 ├── ClosedError            a call on a ChronoDB after its close()
 ├── ReadOnlyError          a write on a read-only database
+├── NotSupportedError      a feature this backend does not offer yet (``feature``,
+│                          ``backend``)
 ├── IntegrityError         a constraint failed (also sqlite3.IntegrityError's meaning)
 │   ├── UniqueViolation    UNIQUE or PRIMARY KEY
 │   ├── NotNullViolation   NOT NULL
@@ -165,6 +167,18 @@ class ClosedError(ChronoDBError):
 
 class ReadOnlyError(ChronoDBError):
     """A write was attempted on a read-only database."""
+
+
+class NotSupportedError(ChronoDBError):
+    """A feature the database's backend does not offer yet (``feature``, ``backend``):
+    nothing was run."""
+
+    def __init__(self, feature: str, backend: str, hint: str = "") -> None:
+        self.feature = feature
+        self.backend = backend
+        super().__init__(
+            f"{feature} is not supported on {backend} yet" + (f"; {hint}" if hint else "")
+        )
 
 
 class IntegrityError(ChronoDBError):

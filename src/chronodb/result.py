@@ -55,6 +55,16 @@ class Result:
         self.notes: list[str] = []
         self._pos = 0
 
+    @classmethod
+    def of(
+        cls, description: Any, rows: list[Any], rowcount: int, lastrowid: int | None = None
+    ) -> Result:
+        """A Result from a driver's parts (a cursor of a driver without ``lastrowid``)."""
+        result = cls(None, rows)
+        result._description = description
+        result.rowcount, result.lastrowid = rowcount, lastrowid
+        return result
+
     @property
     def columns(self) -> list[str]:
         """The result's column names, in order (empty for a statement that returns no rows)."""

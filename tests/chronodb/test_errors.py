@@ -356,6 +356,7 @@ def test_the_public_names_are_listed_and_sorted() -> None:
         "IntegrityError",
         "NotADatabaseError",
         "NotNullViolation",
+        "NotSupportedError",
         "ReadOnlyError",
         "Result",
         "SQLError",

@@ -12,6 +12,7 @@ from chronodb import ddl as ddl_mod
 from chronodb.audit import ledger as ledger_mod
 from chronodb.audit.ledger import Ledger
 from chronodb.engine.catalog import CatalogFollowing
+from chronodb.engine.common import Common
 from chronodb.engine.sealing import Sealing
 from chronodb.engine.transactions import Transactions
 from chronodb.engine.writes import Writes
@@ -20,11 +21,10 @@ from chronodb.errors import (
     ClosedError,
     ReadOnlyError,
     SQLError,
-    TemporalError,
     UnversionedTablesError,
 )
 from chronodb.result import Result
-from chronodb.sql.classify import Route, classify
+from chronodb.sql.classify import Route
 from chronodb.storage.sqlite_errors import translate
 from chronodb.versioning import adoption
 from chronodb.versioning.catalog import CATALOG_STATEMENTS
@@ -33,7 +33,6 @@ from chronodb.versioning.upgrade import FORMAT, file_format, upgrade
 from chronodb.versioning.vacuum import renumbered_tables
 
 Params = Sequence[Any] | Mapping[str, Any] | None
-_ROUTE_CACHE_LIMIT = 20_000
 # The two routes of nearly every call, as plain names: they are compared on every statement,
 # and a module global is found faster than an enum member on its class.
 _READ, _WRITE = Route.READ, Route.WRITE
@@ -41,7 +40,7 @@ _CATALOG_OBJECTS = frozenset(re.findall(r"IF NOT EXISTS (\w+)", " ".join(CATALOG
 _LEDGER_OBJECTS = ledger_mod.OBJECTS
 
 
-class Engine(Writes, Transactions, Sealing, CatalogFollowing):
+class Engine(Writes, Transactions, Sealing, CatalogFollowing, Common):
     """One database's engine over one backend; see the package docstring for its API."""
 
     # ----------------------------------------------------------------- opening
@@ -174,21 +173,6 @@ class Engine(Writes, Transactions, Sealing, CatalogFollowing):
         except ChronoDBError as err:
             self.note_abort(err)
             raise
-
-    def route(self, sql: str) -> Route:
-        """How ``sql`` runs (read, write, temporal, DDL, transaction control...), cached."""
-        route = self.routes.get(sql)
-        if route is not None:
-            return route
-        if not isinstance(sql, str):
-            raise SQLError(f"SQL must be a string, not {type(sql).__name__}")
-        route = classify(sql)
-        if route in (Route.TEMPORAL, Route.TEMPORAL_WRITE) and not self.time_travel:
-            raise TemporalError("Time travel is disabled (features.time_travel.enabled: false)")
-        if len(self.routes) > _ROUTE_CACHE_LIMIT:
-            self.routes.clear()
-        self.routes[sql] = route
-        return route
 
     def _ddl(self, sql: str, params: Params) -> Result:
         return ddl_mod.run_ddl(self, sql, params)

@@ -138,21 +138,6 @@ class Transactions(EngineState):
             )
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """A transaction around the ``with`` body: committed on success, rolled back on an
-        exception."""
-        self.begin()
-        try:
-            yield
-        except BaseException:
-            if self.explicit:
-                self.rollback()
-            raise
-        else:
-            if self.explicit:
-                self.commit()
-
-    @contextmanager
     def whole(self) -> Iterator[None]:
         """Run a batch of statements as one: in a transaction of its own, or atomically
         inside the open one."""

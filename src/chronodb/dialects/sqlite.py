@@ -1,0 +1,24 @@
+"""The SQLite dialect: an embedded file, versioned by this connection's TEMP triggers, each
+write transaction's id allocated at BEGIN (``chronodb.engine``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chronodb.engine import Engine
+from chronodb.storage.sqlite import SQLiteBackend
+
+
+class SQLiteDialect:
+    name = "sqlite"
+    title = "SQLite"
+    unsupported: dict[str, str] = {}
+
+    def open_backend(self, location: str, **options: Any) -> SQLiteBackend:
+        return SQLiteBackend(location, **options)
+
+    def engine(self, backend: Any, **options: Any) -> Engine:
+        return Engine(backend, **options)
+
+
+SQLITE = SQLiteDialect()

@@ -1,0 +1,308 @@
+"""The engine on PostgreSQL: statements, transactions and the catalog over one connection.
+
+It offers the calls of :class:`chronodb.engine.Engine` that the facade uses (``execute``,
+``route``, ``begin``/``commit``/``rollback``, ``transaction``, ``whole``, ``write_many``,
+``lock``, ``explicit``, ``closed``). What differs from SQLite: the database versions rows
+itself (PL/pgSQL triggers, ``chronodb/postgres``), and a write transaction gets its id when
+it commits, so a Result learns ``tx_id``/``tx_time`` after COMMIT, by the transaction's
+xid; inside an explicit transaction they are None. Inside an explicit transaction each
+statement runs in a savepoint, so that a failed statement undoes itself and leaves the
+transaction open, as on SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from chronodb.engine.common import Common
+from chronodb.errors import (
+    ChronoDBError,
+    ClosedError,
+    NotSupportedError,
+    ReadOnlyError,
+    TransactionError,
+)
+from chronodb.layout import TRANSACTIONS
+from chronodb.pgengine import temporal
+from chronodb.postgres import Versioned, horizon, lookup, version_table
+from chronodb.postgres.install import qualified
+from chronodb.result import Result
+from chronodb.sql.classify import Route, code_of
+from chronodb.sql.paramstyle import for_psycopg
+from chronodb.storage.postgres import PostgresBackend
+from chronodb.timepoint import from_micros
+
+Params = Sequence[Any] | Mapping[str, Any] | None
+BACKEND = "PostgreSQL"
+_CREATE_TABLE = re.compile(
+    r"(?:\s|--[^\n]*|/\*.*?\*/)*CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(TEMP|TEMPORARY|UNLOGGED)?\s*"
+    r"TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?",
+    re.I | re.S,
+)
+_PART = r'(?:"(?:[^"]|"")+"|[^\s."(]+)'
+_NAME = re.compile(rf"({_PART})(?:\s*\.\s*({_PART}))?")
+_SCHEMA_CHANGE = re.compile(r"\s*(ALTER|DROP)\s+TABLE\b", re.I)
+_XID = "SELECT pg_current_xact_id_if_assigned()"
+
+
+def _unquote(name: str) -> str:
+    if name.startswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name.lower()
+
+
+class PostgresEngine(Common):
+    """One PostgreSQL database's engine; see the module's docstring."""
+
+    def __init__(
+        self,
+        backend: PostgresBackend,
+        *,
+        path: str,
+        user: str,
+        read_only: bool = False,
+        auto_create_tables: bool = True,
+        time_travel: bool = True,
+        adopt: bool = True,
+        **ignored: Any,
+    ) -> None:
+        self.backend = backend
+        self.conn = backend.conn
+        self.path = path
+        self.user = user
+        self.read_only = read_only
+        self.auto_create_tables = auto_create_tables
+        self.time_travel = time_travel
+        self.lock = threading.RLock()
+        self.routes: dict[str, Route] = {}
+        self.plans: dict[str, temporal.Plan] = {}
+        self.tables: dict[str, Versioned] = {}
+        self.explicit = False
+        self.closed = False
+        self.ledger = None
+        self._adopt = adopt
+        self._tx = f"{qualified(backend.schema, TRANSACTIONS)}"
+
+    # ------------------------------------------------------------------ opening
+    def open(self) -> None:
+        """Install ChronoDB's objects, adopt the schema's tables, load the catalog."""
+        self.backend.prepare(adopt=self._adopt)
+        self.tables.clear()
+
+    def versioned(self, name: str) -> Versioned | None:
+        """The versioned table ``name`` (looked up once, then cached until DDL)."""
+        found = self.tables.get(name)
+        if found is None:
+            found = lookup(self.conn, name, self.backend.schema)
+            if found is not None:
+                self.tables[name] = found
+        return found
+
+    # ------------------------------------------------------------------ statements
+    def execute(self, sql: str, params: Params = None) -> Result:
+        """Run one statement by its route; psycopg's errors leave as ChronoDBErrors."""
+        if self.closed:
+            raise ClosedError(self.path)
+        route = self.route(sql)
+        try:
+            with self.lock:
+                if route is Route.READ or route is Route.PLAIN or route is Route.VACUUM:
+                    return self._statement(lambda: self._run(sql, params))
+                if route is Route.WRITE:
+                    return self.run_write(lambda: self._run(sql, params))
+                if route is Route.TEMPORAL:
+                    return self._statement(lambda: self._temporal(sql, params))
+                if route is Route.TEMPORAL_WRITE:
+                    return self.run_write(lambda: self._temporal(sql, params))
+                if route is Route.DDL:
+                    return self.run_write(lambda: self._ddl(sql, params))
+                if route is Route.BEGIN:
+                    self.begin()
+                elif route is Route.COMMIT:
+                    self.commit()
+                elif route is Route.ROLLBACK:
+                    self.rollback()
+                else:  # SAVEPOINT, RELEASE, ROLLBACK TO
+                    if not self.explicit:
+                        raise TransactionError(
+                            f"{sql.strip()[:60]!r}: savepoints work inside a transaction; run "
+                            "BEGIN (or use db.transaction()) first"
+                        )
+                    self.conn.execute(sql)
+                return Result(None)
+        except psycopg.Error as err:
+            raise self.backend.translate(err, sql) from err
+
+    def _run(self, sql: str, params: Params) -> Result:
+        text, bound = for_psycopg(sql, params)
+        return _result(self.conn.execute(text, bound))
+
+    def _temporal(self, sql: str, params: Params) -> Result:
+        text, bound = for_psycopg(sql, params)
+        planned = self.plans.get(text)
+        if planned is None:
+            planned = self.plans[text] = temporal.plan(text)
+        final = temporal.render(planned, self.versioned)
+        # The horizon, taken by a statement before this one's snapshot (READ COMMITTED).
+        values = temporal.bind(planned, bound, horizon(self.conn, self.backend.schema))
+        return _result(self.conn.execute(final, values))
+
+    def _ddl(self, sql: str, params: Params) -> Result:
+        """CREATE TABLE, then version the new table in the same transaction."""
+        changes = _SCHEMA_CHANGE.match(code_of(sql))
+        if changes is not None:
+            raise NotSupportedError(
+                f"{changes.group(1).upper()} TABLE",
+                BACKEND,
+                "ChronoDB versions new tables there (CREATE TABLE), but does not yet follow "
+                "schema changes of versioned ones",
+            )
+        result = self._run(sql, params)
+        created = _CREATE_TABLE.match(sql)
+        named = _NAME.match(sql, created.end()) if created is not None else None
+        if created is not None and created.group(1) is None and named is not None:
+            first, second = named.groups()
+            schema = [_unquote(first)] if second is not None else []
+            name = _unquote(second if second is not None else first)
+            self.tables[name] = version_table(
+                self.conn, name, schema[0] if schema else self.backend.schema
+            )
+        return result
+
+    # ------------------------------------------------------------------ writes
+    def _statement(self, run: Callable[[], Result]) -> Result:
+        """One statement: in a savepoint inside an explicit transaction (a failure undoes
+        only it), else on its own."""
+        if not self.explicit:
+            return run()
+        with self.conn.transaction():
+            return run()
+
+    def run_write(self, run: Callable[[], Result], **ignored: Any) -> Result:
+        """Run a write in the open transaction, or in one of its own whose id and time,
+        given at COMMIT, are set on the Result."""
+        with self.lock:
+            if self.read_only:
+                raise ReadOnlyError("This database was opened read-only")
+            if self.explicit:
+                return self._statement(run)
+            conn = self.conn
+            self.backend.set_user(self.user)
+            conn.execute("BEGIN")
+            try:
+                result = run()
+                xid = conn.execute(_XID).fetchone()[0]
+                conn.execute("COMMIT")
+            except BaseException:
+                if self.backend.in_transaction:
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
+                self.tables.clear()
+                raise
+            if xid is not None:
+                self._committed(result, xid)
+            return result
+
+    def _committed(self, result: Result, xid: Any) -> None:
+        row = self.conn.execute(
+            f"SELECT tx_id, tx_time FROM {self._tx} WHERE xid = %s", (xid,)
+        ).fetchone()
+        if row is not None:
+            result.tx_id, result.tx_time = row[0], from_micros(row[1])
+
+    def write_many(self, sql: str, seq_of_params: Iterable[Params]) -> Result:
+        """Run one write statement for each parameter set, as one write (all or nothing)."""
+
+        def run() -> Result:
+            result = Result(None)
+            result.rowcount = 0
+            with self.conn.cursor() as cursor:
+                for params in seq_of_params:
+                    text, bound = for_psycopg(sql, params)
+                    cursor.execute(text, bound)
+                    result.rowcount += max(cursor.rowcount, 0)
+            return result
+
+        try:
+            return self.run_write(run)
+        except psycopg.Error as err:
+            raise self.backend.translate(err, sql) from err
+
+    # ------------------------------------------------------------------ transactions
+    def begin(self) -> None:
+        """BEGIN: open an explicit transaction, holding the lock until it ends."""
+        self.lock.acquire()
+        if self.explicit:
+            self.lock.release()
+            raise TransactionError("A transaction is already open; COMMIT or ROLLBACK it first")
+        try:
+            if not self.read_only:
+                self.backend.set_user(self.user)
+            self.conn.execute("BEGIN")
+        except BaseException:
+            self.lock.release()
+            raise
+        self.explicit = True
+
+    def commit(self) -> None:
+        """COMMIT the explicit transaction."""
+        with self.lock:
+            if not self.explicit:
+                raise TransactionError("COMMIT without an open transaction")
+            try:
+                self.conn.execute("COMMIT")
+            finally:
+                self.explicit = False
+                self.lock.release()
+
+    def rollback(self) -> None:
+        """ROLLBACK the explicit transaction."""
+        with self.lock:
+            if not self.explicit:
+                raise TransactionError("ROLLBACK without an open transaction")
+            try:
+                self.conn.execute("ROLLBACK")
+            finally:
+                self.explicit = False
+                self.tables.clear()  # a CREATE TABLE it undid
+                self.lock.release()
+
+    @contextmanager
+    def whole(self) -> Iterator[None]:
+        """A batch of statements as one: in a transaction of its own, or in a savepoint
+        inside the open one."""
+        with self.lock:
+            if self.explicit:
+                with self.conn.transaction():
+                    yield
+                return
+            with self.transaction():
+                yield
+
+    # ------------------------------------------------------------------ closing
+    def close(self) -> None:
+        """Roll back an open transaction and close the connection."""
+        if self.closed:
+            return
+        if self.explicit:
+            with contextlib.suppress(psycopg.Error, ChronoDBError):
+                self.rollback()
+        self.backend.close()
+        self.closed = True
+
+
+def _result(cursor: psycopg.Cursor[Any]) -> Result:
+    """A Result from a psycopg cursor (``lastrowid`` is None: PostgreSQL has no rowids;
+    ``RETURNING`` gives a new row's key)."""
+    return Result.of(
+        cursor.description,
+        cursor.fetchall() if cursor.description else [],
+        cursor.rowcount,
+    )

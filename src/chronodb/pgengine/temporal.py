@@ -1,0 +1,146 @@
+"""Temporal statements on PostgreSQL: ChronoSQL parsed on sqlglot's postgres dialect, each
+temporal table reference replaced by the layout's snapshot SQL (``chronodb.postgres.
+snapshots``).
+
+    SELECT * FROM t AS OF TRANSACTION %s WHERE id = %s
+    -> SELECT * FROM (<t's rows at the newest id <= %(_pt0)s and <= %(_hz)s>) AS t
+       WHERE id = %(_2)s
+
+A statement is parsed once into a :class:`Plan`; its points become named parameters
+(``_pt{i}``), bound per call, and every point is bounded by the reader's horizon (``_hz``),
+which the engine takes before the statement's snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError
+from chronodb.postgres import Versioned
+from chronodb.postgres.snapshots import (
+    as_of,
+    point_at_time,
+    point_at_tx,
+    range_condition,
+    versions,
+)
+from chronodb.sql.dialect import QUERY_AS_OF, parse, to_sql
+from chronodb.sql.rules.query_as_of import push_query_as_of
+from chronodb.sql.temporal import Point, _collect_points, syntax_error
+
+HORIZON = "_hz"
+_SLOT = "chronodb slot {}"  # a temporal table's stand-in while the statement is generated
+
+
+def _point_param(index: int) -> str:
+    return f"_pt{index}"
+
+
+@dataclass
+class Plan:
+    """A temporal statement, parsed: its SQL with a slot per temporal table, and its points."""
+
+    sql: str
+    points: list[Point]
+    text: str  # the statement, each temporal table as a slot
+    slots: list[tuple[str, str, tuple[int, ...], str]]  # table, kind, point indexes, unit
+
+
+def _table_name(table: exp.Table) -> str:
+    """The name PostgreSQL resolves: unquoted names fold to lower case."""
+    ident = table.this
+    if isinstance(ident, exp.Identifier) and ident.quoted:
+        return ident.name
+    return table.name.lower()
+
+
+def plan(sql: str) -> Plan:
+    """Parse ``sql`` (psycopg placeholders) and set aside its temporal tables."""
+    try:
+        trees = parse(sql, "postgresql")
+    except ParseError as err:
+        raise syntax_error(err, sql) from None
+    if len(trees) != 1:
+        raise SQLSyntaxError("Expected exactly one statement", sql=sql, position=0)
+    tree = trees[0]
+    points = _collect_points(tree, sql)
+    tree = push_query_as_of(tree)
+    for select in tree.find_all(exp.Select):
+        if select.args.get(QUERY_AS_OF):
+            raise TemporalError("AS OF outside a query", sql=sql)
+    slots = []
+    for table in list(tree.find_all(exp.Table)):
+        version = table.args.get("version")
+        if version is None:
+            continue
+        kind = version.text("kind").upper()
+        indexes = tuple(version.meta.get("points", ()))
+        unit = version.meta.get("unit", "TIMESTAMP")
+        alias = table.alias or table.name
+        slot = exp.Table(this=exp.to_identifier(_SLOT.format(len(slots)), quoted=True))
+        slot.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        table.replace(slot)
+        slots.append((_table_name(table), kind, indexes, unit))
+    text = to_sql(tree, backend="postgresql")
+    return Plan(sql, points, text, slots)
+
+
+def render(p: Plan, lookup: Callable[[str], Versioned | None]) -> str:
+    """The statement's SQL with each slot replaced by its table's snapshot."""
+    text = p.text
+    for number, (name, kind, indexes, unit) in enumerate(p.slots):
+        v = lookup(name)
+        if v is None:
+            raise SchemaError(
+                f"no such versioned table: {name} (a temporal clause reads a table "
+                "ChronoDB versions)",
+                table=name,
+                sql=p.sql,
+            )
+        refs = [f"%({_point_param(i)})s" for i in indexes]
+        horizon = f"%({HORIZON})s"
+        if kind == "AS OF":
+            find = point_at_tx if unit == "TRANSACTION" else point_at_time
+            body = as_of(v, find(v, refs[0], horizon))
+        else:
+            lo, hi = ([*refs, None, None])[:2]
+            body = versions(v, range_condition(kind, lo, hi), horizon)
+        text = text.replace(f'"{_SLOT.format(number)}"', body, 1)
+    return text
+
+
+def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int) -> dict:
+    """The parameters of the rendered statement: the user's, the points', the horizon."""
+    if params is None:
+        values: dict[str, Any] = {}
+    elif isinstance(params, Mapping):
+        values = dict(params)
+    else:
+        values = {f"_{i}": value for i, value in enumerate(params, 1)}
+    for index, point in enumerate(p.points):
+        if point.literal is not None:
+            value: Any = point.literal
+        elif point.param is not None:
+            key = f"_{point.param}" if isinstance(point.param, int) else point.param
+            if key not in values:
+                raise TemporalError(
+                    f"no value for the point in time's parameter {point.param}",
+                    sql=p.sql,
+                    position=point.position,
+                )
+            value = point.convert(values[key], p.sql)
+        else:
+            raise TemporalError(
+                "a point in time on PostgreSQL is a literal or a parameter; got "
+                f"{point.expression!r}",
+                sql=p.sql,
+                position=point.position,
+            )
+        values[_point_param(index)] = value
+    values[HORIZON] = horizon
+    return values
