@@ -1,4 +1,6 @@
-"""Databases for ChronoDB's tests: in memory, or in a temporary file closed afterwards."""
+"""Databases for ChronoDB's tests: in memory, in a temporary file closed afterwards, or on
+the PostgreSQL test server (``tests/chronodb/pgserver.py``); ``backend`` runs a test on
+each backend."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.chronodb import pgserver
 
 from chronodb import ChronoDB
 
@@ -22,5 +25,35 @@ def db() -> Iterator[ChronoDB]:
 def file_db(tmp_path: Path) -> Iterator[ChronoDB]:
     """A fresh database file in a temporary directory, closed after the test."""
     database = ChronoDB(tmp_path / "test.db", user="tester")
+    yield database
+    database.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> str:
+    """The PostgreSQL test server's URL, checked once: an unreachable server fails the tests."""
+    return pgserver.checked_server()
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh, uniquely named database on the test server (libpq conninfo), dropped after."""
+    with pgserver.fresh_database(pg_server) as conninfo:
+        yield conninfo
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's database lives: a SQLite file, or a ``postgresql://`` URL of a fresh
+    database on the test server. Tests using it run once on each backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "test.db")
+    return pgserver.as_url(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def backend_db(backend: str) -> Iterator[ChronoDB]:
+    """A fresh database on each backend in turn, closed after the test."""
+    database = ChronoDB(backend, user="tester")
     yield database
     database.close()

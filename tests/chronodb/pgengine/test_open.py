@@ -1,0 +1,142 @@
+"""ChronoDB on a PostgreSQL URL: opening adopts keyed tables, options become session
+settings, passwords stay out of messages, and what is not done there yet says so."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from tests.chronodb import pgserver
+
+from chronodb import (
+    ChronoDB,
+    ChronoDBWarning,
+    NotSupportedError,
+    ReadOnlyError,
+    SchemaError,
+    ServerError,
+    UnversionedTablesError,
+)
+
+
+@pytest.fixture
+def url(pg_url: str) -> str:
+    return pgserver.as_url(pg_url)
+
+
+@pytest.fixture
+def db(url: str) -> Iterator[ChronoDB]:
+    database = ChronoDB(url, user="tester")
+    yield database
+    database.close()
+
+
+def test_opening_adopts_keyed_tables_and_reports_the_others(pg_url: str, url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (id int PRIMARY KEY, v text)")
+        conn.execute("INSERT INTO kept VALUES (1, 'before ChronoDB')")
+        conn.execute("CREATE TABLE loose (v text)")
+    with pytest.warns(ChronoDBWarning, match="no primary key: loose"):
+        db = ChronoDB(url)
+    with db:
+        assert db.tables() == ["kept"]
+        adopted = db.transactions()[0]["tx_id"]
+        db.execute("UPDATE kept SET v = 'after'")
+        old = db.execute("SELECT v FROM kept AS OF TRANSACTION ?", [adopted])
+        assert old.scalar() == "before ChronoDB"
+        assert db.execute("SELECT v FROM kept").scalar() == "after"
+
+
+def test_adopt_false_refuses_unversioned_tables(pg_url: str, url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (id int PRIMARY KEY)")
+    with pytest.raises(UnversionedTablesError, match="kept") as caught:
+        ChronoDB(url, adopt=False)
+    assert caught.value.tables == ["kept"]
+
+
+def test_the_password_never_appears(pg_server: str) -> None:
+    host = psycopg.conninfo.conninfo_to_dict(pg_server).get("host", "127.0.0.1")
+    url = f"postgresql://nobody:s3cr3t-pw@{host}:5432/no_such_database_here"
+    with pytest.raises(ServerError) as caught:
+        ChronoDB(url)
+    assert "s3cr3t-pw" not in str(caught.value)
+    assert "s3cr3t-pw" not in repr(caught.value)
+
+
+def test_an_unreachable_server_names_its_host() -> None:
+    with pytest.raises(ServerError, match=r"127\.0\.0\.1:1"):
+        ChronoDB("postgres://u:pw@127.0.0.1:1/db", timeout=2)
+
+
+def test_repr_hides_the_password(pg_server: str, pg_url: str) -> None:
+    parts = psycopg.conninfo.conninfo_to_dict(pg_url)
+    url = f"postgresql://{parts.get('user', 'postgres')}:pw-xyz@127.0.0.1:5432/{parts['dbname']}"
+    with ChronoDB(url) as db:
+        assert "pw-xyz" not in repr(db) and "pw-xyz" not in db.path
+
+
+def test_user_is_recorded_and_read_only_refuses_writes(url: str, db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    db.user = "bob"
+    written = db.execute("INSERT INTO t VALUES (1)")
+    assert written.lastrowid is None  # PostgreSQL has no rowid: RETURNING gives keys
+    assert db.transactions()[0] == {
+        "tx_id": written.tx_id,
+        "tx_time": written.tx_time,
+        "user": "bob",
+    }
+    with ChronoDB(url, read_only=True) as reader:
+        assert reader.execute("SELECT id FROM t AS OF TRANSACTION ?", [written.tx_id]).rows
+        with pytest.raises(ReadOnlyError):
+            reader.execute("INSERT INTO t VALUES (2)")
+
+
+def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    first = db.execute("INSERT INTO t VALUES (%s, %s)", [1, "a"])
+    db.execute("UPDATE t SET v = %(v)s WHERE id = %(id)s", {"v": "b", "id": 1})
+    old = db.execute("SELECT v FROM t AS OF TRANSACTION %s WHERE id = %s", [first.tx_id, 1])
+    assert old.scalar() == "a"
+
+
+@pytest.mark.parametrize(
+    ("call", "feature"),
+    [
+        (lambda db: db.prune_history(0), "pruning history"),
+        (lambda db: db.erase("t", 1), "erasing"),
+        (lambda db: db.check_history(), "check_history"),
+        (lambda db: db.tx_hash(1), "audit ledger"),
+        (lambda db: db.verify_audit_integrity(), "audit ledger"),
+        (lambda db: db.audit_trail.verify(), "audit ledger"),
+        (lambda db: db.get_health_report(), "health report"),
+        (lambda db: db.foreign_keys("t"), "foreign_keys"),
+        (lambda db: db.views(), "views"),
+        (lambda db: db.tables(as_of=1), "tables"),
+        (lambda db: db.columns("t", as_of=1), "columns"),
+        (lambda db: db.execute("ALTER TABLE t ADD COLUMN w text"), "ALTER TABLE"),
+        (lambda db: db.execute("DROP TABLE t"), "DROP TABLE"),
+    ],
+)
+def test_what_is_not_done_yet_says_so(db: ChronoDB, call, feature: str) -> None:
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    with pytest.raises(NotSupportedError, match=f"{feature}.*PostgreSQL"):
+        call(db)
+    assert db.tables() == ["t"]  # nothing was run
+
+
+def test_options_only_sqlite_or_later_has_are_refused(url: str) -> None:
+    with pytest.raises(NotSupportedError, match=r"retention_days.*PostgreSQL"):
+        ChronoDB(url, retention_days=30)
+    with pytest.raises(NotSupportedError, match=r"optimizer.*PostgreSQL"):
+        ChronoDB(url, ml_optimizer={"enabled": True})
+
+
+def test_a_table_without_a_key_is_refused_whole(db: ChronoDB) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SchemaError, match="no primary key"):
+            db.execute("CREATE TABLE loose (v text)")
+    assert db.execute("SELECT to_regclass('loose')").scalar() is None
