@@ -49,6 +49,7 @@ _CREATE_TABLE = re.compile(
 _PART = r'(?:"(?:[^"]|"")+"|[^\s."(]+)'
 _NAME = re.compile(rf"({_PART})(?:\s*\.\s*({_PART}))?")
 _SCHEMA_CHANGE = re.compile(r"\s*(ALTER|DROP)\s+TABLE\b", re.I)
+_ONE_SNAPSHOT = re.compile(r"\b(?:REPEATABLE\s+READ|SERIALIZABLE)\b", re.I)
 _XID = "SELECT pg_current_xact_id_if_assigned()"
 
 
@@ -85,6 +86,7 @@ class PostgresEngine(Common):
         self.plans: dict[str, temporal.Plan] = {}
         self.tables: dict[str, Versioned] = {}
         self.explicit = False
+        self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
         self.closed = False
         self.ledger = None
         self._adopt = adopt
@@ -113,6 +115,8 @@ class PostgresEngine(Common):
         route = self.route(sql)
         try:
             with self.lock:
+                if self.conn.closed:
+                    self._reconnect()
                 if route is Route.READ or route is Route.PLAIN or route is Route.VACUUM:
                     return self._statement(lambda: self._run(sql, params))
                 if route is Route.WRITE:
@@ -124,7 +128,7 @@ class PostgresEngine(Common):
                 if route is Route.DDL:
                     return self.run_write(lambda: self._ddl(sql, params))
                 if route is Route.BEGIN:
-                    self.begin()
+                    self.begin(sql)
                 elif route is Route.COMMIT:
                     self.commit()
                 elif route is Route.ROLLBACK:
@@ -138,7 +142,20 @@ class PostgresEngine(Common):
                     self.conn.execute(sql)
                 return Result(None)
         except psycopg.Error as err:
+            if self.conn.closed:
+                self._lost()
             raise self.backend.translate(err, sql) from err
+
+    def _lost(self) -> None:
+        """The connection dropped: the server undid the open transaction, so it ends here."""
+        if self.explicit:
+            self.explicit = False
+            self.lock.release()
+
+    def _reconnect(self) -> None:
+        """Connect again after the connection dropped."""
+        self._lost()
+        self.conn = self.backend.reconnect()
 
     def _run(self, sql: str, params: Params) -> Result:
         text, bound = for_psycopg(sql, params)
@@ -150,8 +167,12 @@ class PostgresEngine(Common):
         if planned is None:
             planned = self.plans[text] = temporal.plan(text)
         final = temporal.render(planned, self.versioned)
-        # The horizon, taken by a statement before this one's snapshot (READ COMMITTED).
-        values = temporal.bind(planned, bound, horizon(self.conn, self.backend.schema))
+        # The horizon, taken before this statement's snapshot: by the statement before
+        # (READ COMMITTED), or before the transaction's first (see begin).
+        bound_by = self._tx_horizon if self.explicit else None
+        if bound_by is None:
+            bound_by = horizon(self.conn, self.backend.schema)
+        values = temporal.bind(planned, bound, bound_by)
         return _result(self.conn.execute(final, values))
 
     def _ddl(self, sql: str, params: Params) -> Result:
@@ -236,8 +257,14 @@ class PostgresEngine(Common):
             raise self.backend.translate(err, sql) from err
 
     # ------------------------------------------------------------------ transactions
-    def begin(self) -> None:
-        """BEGIN: open an explicit transaction, holding the lock until it ends."""
+    def begin(self, statement: str = "BEGIN") -> None:
+        """BEGIN (``statement``, e.g. with an isolation level): open an explicit transaction,
+        holding the lock until it ends.
+
+        Under REPEATABLE READ or SERIALIZABLE the transaction reads one snapshot, taken at
+        its first statement, so every point it reads is bounded by a horizon taken now,
+        before that snapshot; under READ COMMITTED each statement takes its own.
+        """
         self.lock.acquire()
         if self.explicit:
             self.lock.release()
@@ -245,7 +272,9 @@ class PostgresEngine(Common):
         try:
             if not self.read_only:
                 self.backend.set_user(self.user)
-            self.conn.execute("BEGIN")
+            snapshot = _ONE_SNAPSHOT.search(statement) or self.backend.one_snapshot
+            self._tx_horizon = horizon(self.conn, self.backend.schema) if snapshot else None
+            self._control(statement)
         except BaseException:
             self.lock.release()
             raise
@@ -257,7 +286,7 @@ class PostgresEngine(Common):
             if not self.explicit:
                 raise TransactionError("COMMIT without an open transaction")
             try:
-                self.conn.execute("COMMIT")
+                self._control("COMMIT")
             finally:
                 self.explicit = False
                 self.lock.release()
@@ -268,11 +297,18 @@ class PostgresEngine(Common):
             if not self.explicit:
                 raise TransactionError("ROLLBACK without an open transaction")
             try:
-                self.conn.execute("ROLLBACK")
+                self._control("ROLLBACK")
             finally:
                 self.explicit = False
                 self.tables.clear()  # a CREATE TABLE it undid
                 self.lock.release()
+
+    def _control(self, statement: str) -> None:
+        """Run BEGIN, COMMIT or ROLLBACK; psycopg's errors leave as ChronoDBErrors."""
+        try:
+            self.conn.execute(statement)
+        except psycopg.Error as err:
+            raise self.backend.translate(err, statement) from err
 
     @contextmanager
     def whole(self) -> Iterator[None]:

@@ -85,6 +85,9 @@ class PostgresBackend:
         self.read_only = read_only
         self.conn = self._connect()
         self.schema: str = self.conn.execute("SELECT current_schema()").fetchone()[0]
+        # Whether a transaction reads one snapshot throughout (REPEATABLE READ or stronger).
+        isolation = self.conn.execute("SHOW default_transaction_isolation").fetchone()[0]
+        self.one_snapshot = isolation in ("repeatable read", "serializable")
         self._user: str | None = None
 
     def _connect(self) -> psycopg.Connection[Any]:
@@ -102,6 +105,12 @@ class PostgresBackend:
         except psycopg.Error as err:
             raise self.translate(err) from None
         return conn
+
+    def reconnect(self) -> psycopg.Connection[Any]:
+        """A new connection, after the old one dropped (its session settings made again)."""
+        self.conn = self._connect()
+        self._user = None
+        return self.conn
 
     def translate(self, err: psycopg.Error, sql: str | None = None) -> ChronoDBError:
         """``err`` as a ChronoDBError naming the server (never its password)."""

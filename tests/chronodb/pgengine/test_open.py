@@ -3,6 +3,7 @@ settings, passwords stay out of messages, and what is not done there yet says so
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 
@@ -13,6 +14,8 @@ from tests.chronodb import pgserver
 from chronodb import (
     ChronoDB,
     ChronoDBWarning,
+    ConnectionLostError,
+    ForeignKeyViolation,
     NotSupportedError,
     ReadOnlyError,
     SchemaError,
@@ -140,3 +143,45 @@ def test_a_table_without_a_key_is_refused_whole(db: ChronoDB) -> None:
         with pytest.raises(SchemaError, match="no primary key"):
             db.execute("CREATE TABLE loose (v text)")
     assert db.execute("SELECT to_regclass('loose')").scalar() is None
+
+
+def test_a_repeatable_read_transaction_keeps_its_points(url: str, db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, v int)")
+    first = db.execute("INSERT INTO t VALUES (1, 1)")
+    with ChronoDB(url, user="writer") as other:
+        db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        assert db.execute("SELECT v FROM t").scalar() == 1
+        later = other.execute("UPDATE t SET v = 2")
+        assert later.tx_id > first.tx_id
+        seen = db.execute("SELECT v FROM t AS OF TRANSACTION ?", [later.tx_id]).scalar()
+        db.execute("COMMIT")
+    assert seen == 1  # the transaction's snapshot predates the update: the point is bounded
+    assert db.execute("SELECT v FROM t AS OF TRANSACTION ?", [later.tx_id]).scalar() == 2
+
+
+def test_a_dropped_connection_is_reported_then_made_again(pg_url: str, db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO t VALUES (1)")
+    pid = db.execute("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    host = psycopg.conninfo.conninfo_to_dict(pg_url).get("host", "")
+    with pytest.raises(ConnectionLostError, match=re.escape(host)):
+        db.execute("INSERT INTO t VALUES (2)")
+    assert not db.in_transaction
+    written = db.execute("INSERT INTO t VALUES (3)")
+    assert written.tx_id is not None
+    assert db.execute("SELECT id FROM t").rows == [(3,)]  # nothing of the lost transaction
+
+
+def test_a_failure_at_commit_is_translated_and_ends_the_transaction(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE parent (id int PRIMARY KEY)")
+    db.execute(
+        "CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent "
+        "DEFERRABLE INITIALLY DEFERRED)"
+    )
+    with pytest.raises(ForeignKeyViolation), db.transaction():
+        db.execute("INSERT INTO child VALUES (1, 42)")
+    assert not db.in_transaction
+    assert db.execute("SELECT count(*) FROM child").scalar() == 0
