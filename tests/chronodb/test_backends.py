@@ -79,6 +79,15 @@ def test_as_of_transaction_and_timestamp(history: tuple) -> None:
     assert items(db) == [(1, "apple", 4)]
 
 
+def test_as_of_one_key(history: tuple) -> None:
+    db, (insert, update, delete) = history
+    sql = "SELECT Items.qty FROM Items AS OF TRANSACTION ? WHERE Items.id = ?"
+    assert [db.execute(sql, [insert.tx_id, k]).scalar() for k in (1, 2, 3)] == [3, 5, None]
+    assert [db.execute(sql, [delete.tx_id, k]).scalar() for k in (1, 2)] == [4, None]
+    by_time = "SELECT qty FROM items AS OF TIMESTAMP ? WHERE 1 = id"
+    assert db.execute(by_time, [update.tx_time]).scalar() == 4
+
+
 def test_as_of_after_a_join_applies_to_every_table(history: tuple) -> None:
     db, (insert, _update, _delete) = history
     db.execute("CREATE TABLE notes (item_id INTEGER PRIMARY KEY, body TEXT)")

@@ -24,6 +24,7 @@ from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError
 from chronodb.postgres import Versioned
 from chronodb.postgres.snapshots import (
     as_of,
+    as_of_key,
     point_at_time,
     point_at_tx,
     range_condition,
@@ -49,6 +50,9 @@ class Plan:
     points: list[Point]
     text: str  # the statement, each temporal table as a slot
     slots: list[tuple[str, str, tuple[int, ...], str]]  # table, kind, point indexes, unit
+    # Per slot: the SQL of the value each column is fixed to by ``column = value`` (see
+    # _fixed_columns); a slot whose key is fixed reads one key's version, a seek.
+    fixed: list[dict[str, str]]
 
 
 def _table_name(table: exp.Table) -> str:
@@ -74,6 +78,7 @@ def plan(sql: str) -> Plan:
         if select.args.get(QUERY_AS_OF):
             raise TemporalError("AS OF outside a query", sql=sql)
     slots = []
+    fixed = []
     for table in list(tree.find_all(exp.Table)):
         version = table.args.get("version")
         if version is None:
@@ -81,13 +86,47 @@ def plan(sql: str) -> Plan:
         kind = version.text("kind").upper()
         indexes = tuple(version.meta.get("points", ()))
         unit = version.meta.get("unit", "TIMESTAMP")
-        alias = table.alias or table.name
+        # The table's alias, or its name, spelled (and quoted, or not) as written.
+        given = table.args.get("alias")
+        alias = given.this.copy() if given is not None else table.this.copy()
         slot = exp.Table(this=exp.to_identifier(_SLOT.format(len(slots)), quoted=True))
-        slot.set("alias", exp.TableAlias(this=exp.to_identifier(alias, quoted=True)))
+        slot.set("alias", exp.TableAlias(this=alias))
         table.replace(slot)
+        fixed.append(_fixed_columns(table, slot))
         slots.append((_table_name(table), kind, indexes, unit))
     text = to_sql(tree, backend="postgresql")
-    return Plan(sql, points, text, slots)
+    return Plan(sql, points, text, slots, fixed)
+
+
+def _fixed_columns(table: exp.Table, slot: exp.Table) -> dict[str, str]:
+    """The columns of ``table`` (now ``slot``) its query fixes with ``column = value``.
+
+    Only for a table read alone (no joins) whose WHERE has, at its top level, equalities
+    with a literal or a parameter: if they cover the key, AS OF needs one seek, not a scan.
+    """
+    from_ = slot.parent
+    select = from_.parent if isinstance(from_, exp.From) else None
+    if not isinstance(select, exp.Select) or select.args.get("joins"):
+        return {}
+    where = select.args.get("where")
+    if where is None:
+        return {}
+    names = {table.alias_or_name.lower(), table.name.lower()}
+    found: dict[str, str] = {}
+    conditions = where.this.flatten() if isinstance(where.this, exp.And) else [where.this]
+    for cond in conditions:
+        if not isinstance(cond, exp.EQ):
+            continue
+        for col, value in ((cond.this, cond.expression), (cond.expression, cond.this)):
+            if not isinstance(col, exp.Column) or (col.table and col.table.lower() not in names):
+                continue
+            if isinstance(value, exp.Placeholder | exp.Literal) or (
+                isinstance(value, exp.Neg) and isinstance(value.this, exp.Literal)
+            ):
+                column = col.this
+                name = column.name if column.quoted else column.name.lower()
+                found.setdefault(name, to_sql(value, backend="postgresql"))
+    return found
 
 
 def render(p: Plan, lookup: Callable[[str], Versioned | None]) -> str:
@@ -106,7 +145,12 @@ def render(p: Plan, lookup: Callable[[str], Versioned | None]) -> str:
         horizon = f"%({HORIZON})s"
         if kind == "AS OF":
             find = point_at_tx if unit == "TRANSACTION" else point_at_time
-            body = as_of(v, find(v, refs[0], horizon))
+            point = find(v, refs[0], horizon)
+            key = [p.fixed[number].get(k) for k in v.keys]
+            if all(ref is not None for ref in key):
+                body = as_of_key(v, point, [ref for ref in key if ref is not None])
+            else:
+                body = as_of(v, point)
         else:
             lo, hi = ([*refs, None, None])[:2]
             body = versions(v, range_condition(kind, lo, hi), horizon)
