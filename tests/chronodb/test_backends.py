@@ -88,6 +88,16 @@ def test_as_of_one_key(history: tuple) -> None:
     assert db.execute(by_time, [update.tx_time]).scalar() == 4
 
 
+def test_a_write_can_read_the_past(history: tuple) -> None:
+    db, (insert, _update, _delete) = history
+    restored = db.execute(
+        "INSERT INTO items SELECT id, name, qty FROM items AS OF TRANSACTION ? WHERE id = 2",
+        [insert.tx_id],
+    )
+    assert restored.rowcount == 1 and restored.tx_id > insert.tx_id
+    assert items(db) == [(1, "apple", 4), (2, "pear", 5)]
+
+
 def test_as_of_after_a_join_applies_to_every_table(history: tuple) -> None:
     db, (insert, _update, _delete) = history
     db.execute("CREATE TABLE notes (item_id INTEGER PRIMARY KEY, body TEXT)")

@@ -121,6 +121,7 @@ def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
         (lambda db: db.columns("t", as_of=1), "columns"),
         (lambda db: db.execute("ALTER TABLE t ADD COLUMN w text"), "ALTER TABLE"),
         (lambda db: db.execute("DROP TABLE t"), "DROP TABLE"),
+        (lambda db: db.execute("SELECT * FROM chrono_changes('t', 0, 1)"), "chrono_changes"),
     ],
 )
 def test_what_is_not_done_yet_says_so(db: ChronoDB, call, feature: str) -> None:
