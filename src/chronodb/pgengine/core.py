@@ -33,6 +33,7 @@ from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine import temporal
 from chronodb.postgres import Versioned, horizon, lookup, version_table
 from chronodb.postgres.install import qualified
+from chronodb.postgres.names import LAST_XID_SETTING
 from chronodb.result import Result
 from chronodb.sql.classify import Route, code_of
 from chronodb.sql.paramstyle import for_psycopg
@@ -51,7 +52,6 @@ _NAME = re.compile(rf"({_PART})(?:\s*\.\s*({_PART}))?")
 _SCHEMA_CHANGE = re.compile(r"\s*(ALTER|DROP)\s+TABLE\b", re.I)
 _ONE_SNAPSHOT = re.compile(r"\b(?:REPEATABLE\s+READ|SERIALIZABLE)\b", re.I)
 _CHANGES_FUNCTION = re.compile(r"\bchrono_changes\s*\(", re.I)
-_XID = "SELECT pg_current_xact_id_if_assigned()"
 
 
 def _unquote(name: str) -> str:
@@ -91,7 +91,12 @@ class PostgresEngine(Common):
         self.closed = False
         self.ledger = None
         self._adopt = adopt
-        self._tx = f"{qualified(backend.schema, TRANSACTIONS)}"
+        self._commit_and_read = (
+            f"SELECT set_config('{LAST_XID_SETTING}', "
+            "coalesce(pg_current_xact_id_if_assigned()::text, ''), false); COMMIT; "
+            f"SELECT tx_id, tx_time FROM {qualified(backend.schema, TRANSACTIONS)} "
+            f"WHERE xid = nullif(current_setting('{LAST_XID_SETTING}'), '')::xid8"
+        )
 
     # ------------------------------------------------------------------ opening
     def open(self) -> None:
@@ -222,24 +227,20 @@ class PostgresEngine(Common):
             conn.execute("BEGIN")
             try:
                 result = run()
-                xid = conn.execute(_XID).fetchone()[0]
-                conn.execute("COMMIT")
+                # One round trip: note the xid, COMMIT, read the id COMMIT gave it.
+                cursor = conn.execute(self._commit_and_read)
+                cursor.nextset()
+                cursor.nextset()
+                row = cursor.fetchone()
             except BaseException:
                 if self.backend.in_transaction:
                     with contextlib.suppress(psycopg.Error):
                         conn.execute("ROLLBACK")
                 self.tables.clear()
                 raise
-            if xid is not None:
-                self._committed(result, xid)
+            if row is not None:
+                result.tx_id, result.tx_time = row[0], from_micros(row[1])
             return result
-
-    def _committed(self, result: Result, xid: Any) -> None:
-        row = self.conn.execute(
-            f"SELECT tx_id, tx_time FROM {self._tx} WHERE xid = %s", (xid,)
-        ).fetchone()
-        if row is not None:
-            result.tx_id, result.tx_time = row[0], from_micros(row[1])
 
     def write_many(self, sql: str, seq_of_params: Iterable[Params]) -> Result:
         """Run one write statement for each parameter set, as one write (all or nothing)."""

@@ -69,6 +69,9 @@ versions to, comma-separated: the tables its leaf digests."""
 VERSIONS_SETTING = "chronodb.v"
 """Transaction-local settings, one per table number following this: the ctids of the
 versions the transaction wrote to that table's history, ';'-separated."""
+LAST_XID_SETTING = "chronodb.last_xid"
+"""Session setting: the xid of this session's last write transaction ('' if it wrote
+nothing), kept across its COMMIT so that the statement after can find its id."""
 USER_SETTING = "chronodb.user"
 """Session setting naming the user recorded for a transaction (default: current_user)."""
 

@@ -198,3 +198,18 @@ def test_the_command_line_says_it_does_not_open_urls_yet() -> None:
     assert out.exit_code != 0
     assert "not supported on PostgreSQL yet" in out.output
     assert "hunter2" not in out.output
+
+
+def test_autocommit_ids_are_read_back_only_for_what_committed(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE parent (id int PRIMARY KEY)")
+    db.execute(
+        "CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent "
+        "DEFERRABLE INITIALLY DEFERRED)"
+    )
+    first = db.execute("INSERT INTO parent VALUES (1)")
+    assert db.execute("UPDATE parent SET id = 2 WHERE id = 99").tx_id is None  # wrote nothing
+    with pytest.raises(ForeignKeyViolation):
+        db.execute("INSERT INTO child VALUES (1, 42)")  # fails at COMMIT
+    second = db.execute("INSERT INTO child VALUES (1, 1)")
+    assert second.tx_id > first.tx_id  # (a gap if the failed COMMIT had taken an id)
+    assert [t["tx_id"] for t in db.transactions()] == [second.tx_id, first.tx_id]
