@@ -4,6 +4,7 @@ settings, passwords stay out of messages, and what is not done there yet says so
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 
@@ -213,3 +214,34 @@ def test_autocommit_ids_are_read_back_only_for_what_committed(db: ChronoDB) -> N
     second = db.execute("INSERT INTO child VALUES (1, 1)")
     assert second.tx_id > first.tx_id  # (a gap if the failed COMMIT had taken an id)
     assert [t["tx_id"] for t in db.transactions()] == [second.tx_id, first.tx_id]
+
+
+def test_concurrent_writers_get_the_ids_their_commits_got(url: str, db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (k int PRIMARY KEY, v int)")
+    log: list[tuple[int, int, int]] = []  # (tx_id, key, value) per committed write
+    failures: list[BaseException] = []
+
+    def writer(number: int) -> None:
+        try:
+            with ChronoDB(url, user=f"w{number}") as mine:
+                for step in range(15):
+                    key, value = step % 4 * 10 + number, step
+                    sql = "INSERT INTO t VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = ?"
+                    done = mine.execute(sql, [key, value, value])
+                    log.append((done.tx_id, key, value))
+        except BaseException as err:  # reported below, in the test's thread
+            failures.append(err)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    ids = sorted(tx for tx, _, _ in log)
+    assert len(set(ids)) == len(ids) == 60
+    state: dict[int, int] = {}
+    for tx, key, value in sorted(log):
+        state[key] = value
+        found = db.execute("SELECT k, v FROM t AS OF TRANSACTION ? ORDER BY k", [tx])
+        assert [tuple(r) for r in found.rows] == sorted(state.items()), f"at {tx}"
