@@ -33,6 +33,7 @@ from chronodb.errors import (
 from chronodb.optimizer.ml_optimizer import MLOptimizer
 from chronodb.read_connection import ReadConnection
 from chronodb.result import Result
+from chronodb.sql import classify, paramstyle
 from chronodb.sql.classify import Route
 from chronodb.sql.snapshots import unblob
 from chronodb.storage.urls import redact
@@ -300,7 +301,13 @@ class ChronoDB:
         COMMIT, ROLLBACK) or runs VACUUM runs statement by statement, as it says.
         """
         try:
-            statements = [s for s in sqlite3_split(script) if s.strip()]
+            if self._dialect is dialects.POSTGRES:
+                # PostgreSQL's lexical rules (dollar-quoted bodies kept whole); a piece of
+                # comments alone is no statement there.
+                pieces = paramstyle.statements(script)
+                statements = [s for s in pieces if classify.code_of(s).strip(" \t\r\n;")]
+            else:
+                statements = [s for s in sqlite3_split(script) if s.strip()]
         except ValueError as err:
             raise SQLError(str(err)) from err
         engine = self._engine

@@ -20,7 +20,7 @@ from typing import Any
 
 from chronodb.errors import ArgumentError
 
-__all__ = ["for_psycopg"]
+__all__ = ["for_psycopg", "statements"]
 
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
@@ -91,6 +91,25 @@ def _pieces(sql: str) -> list[tuple[bool, str]]:
     if start < len(sql):
         pieces.append((True, sql[start:]))
     return pieces
+
+
+def statements(script: str) -> list[str]:
+    """``script`` cut at the semicolons in its code (not inside literals, dollar-quoted
+    bodies, quoted names or comments), each statement with its semicolon."""
+    out: list[str] = []
+    current = ""
+    for code, text in _pieces(script):
+        if not code:
+            current += text
+            continue
+        *whole, rest = text.split(";")
+        for piece in whole:
+            out.append(current + piece + ";")
+            current = ""
+        current += rest
+    if current.strip():
+        out.append(current)
+    return out
 
 
 @functools.lru_cache(maxsize=512)

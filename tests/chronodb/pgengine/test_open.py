@@ -245,3 +245,17 @@ def test_concurrent_writers_get_the_ids_their_commits_got(url: str, db: ChronoDB
         state[key] = value
         found = db.execute("SELECT k, v FROM t AS OF TRANSACTION ? ORDER BY k", [tx])
         assert [tuple(r) for r in found.rows] == sorted(state.items()), f"at {tx}"
+
+
+def test_a_script_keeps_dollar_quoted_bodies_whole(db: ChronoDB) -> None:
+    db.executescript(
+        """
+        CREATE TABLE t (id int PRIMARY KEY, v text);
+        CREATE FUNCTION shout(x text) RETURNS text AS $$
+          BEGIN RETURN upper(x) || ';'; END
+        $$ LANGUAGE plpgsql;  -- a comment; with a semicolon
+        INSERT INTO t VALUES (1, shout('a;b'));
+        """
+    )
+    assert db.execute("SELECT v FROM t").scalar() == "A;B;"
+    assert db.tables() == ["t"]

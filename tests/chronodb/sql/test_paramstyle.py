@@ -110,3 +110,10 @@ def test_postgresql_answers_the_converted_statement() -> None:
         assert conn.execute(text, params).fetchone() == (42, "a%?b", "?", True)
         text, params = for_psycopg("SELECT :a::int * :b::int", {"a": 6, "b": 7})
         assert conn.execute(text, params).fetchone() == (42,)
+
+
+def test_statements_cut_a_script_at_the_semicolons_of_its_code() -> None:
+    from chronodb.sql.paramstyle import statements
+
+    script = "SELECT ';'; SELECT $x$ ; $x$ /* ; */; -- ; \nSELECT 3"
+    assert statements(script) == ["SELECT ';';", " SELECT $x$ ; $x$ /* ; */;", " -- ; \nSELECT 3"]
