@@ -122,7 +122,7 @@ class PostgresEngine(Common):
         try:
             with self.lock:
                 if self.conn.closed:
-                    self._reconnect()
+                    self.reconnect()
                 if route is Route.READ or route is Route.PLAIN or route is Route.VACUUM:
                     return self._statement(lambda: self._run(sql, params))
                 if route is Route.WRITE:
@@ -149,18 +149,18 @@ class PostgresEngine(Common):
                 return Result(None)
         except psycopg.Error as err:
             if self.conn.closed:
-                self._lost()
+                self.lost()
             raise self.backend.translate(err, sql) from err
 
-    def _lost(self) -> None:
+    def lost(self) -> None:
         """The connection dropped: the server undid the open transaction, so it ends here."""
         if self.explicit:
             self.explicit = False
             self.lock.release()
 
-    def _reconnect(self) -> None:
+    def reconnect(self) -> None:
         """Connect again after the connection dropped."""
-        self._lost()
+        self.lost()
         self.conn = self.backend.reconnect()
 
     def _run(self, sql: str, params: Params) -> Result:

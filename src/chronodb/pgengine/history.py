@@ -8,8 +8,11 @@ so a transaction still becoming visible is not half seen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
 
 from chronodb.errors import ChronoDBError, NotSupportedError, SchemaError
 from chronodb.introspect import Column
@@ -19,6 +22,25 @@ from chronodb.postgres import Versioned, horizon
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
 from chronodb.timepoint import MAX_EPOCH, from_micros, to_micros
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translated(fn: F) -> F:
+    """psycopg's errors in ``fn(engine, ...)`` leave as the ChronoDBErrors naming the server."""
+
+    @functools.wraps(fn)
+    def wrapper(engine: PostgresEngine, *args: Any) -> Any:
+        if engine.conn.closed:
+            engine.reconnect()
+        try:
+            return fn(engine, *args)
+        except psycopg.Error as err:
+            if engine.conn.closed:
+                engine.lost()
+            raise engine.backend.translate(err) from err
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _table(engine: PostgresEngine, table: str) -> Versioned:
@@ -65,6 +87,7 @@ def _versions(engine: PostgresEngine, v: Versioned, where: str = "true", params:
     return [tuple(r) for r in rows]
 
 
+@_translated
 def change_history(engine: PostgresEngine, table: str, pk: Any) -> list[dict[str, Any]]:
     """Every version of one row, oldest first (see ``ChronoDB.get_change_history``)."""
     v = _table(engine, table)
@@ -98,6 +121,7 @@ def _entry(op: str, values: Any, before: Any, after: Any, tx: int, us: int, user
     }
 
 
+@_translated
 def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[dict[str, Any]]:
     """Rows inserted, updated and deleted in ``(start, end]`` (see ``ChronoDB.changes``)."""
     v = _table(engine, table)
@@ -127,6 +151,7 @@ def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[di
     return out
 
 
+@_translated
 def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, Any]]:
     """Committed write transactions, newest first, up to the horizon."""
     conn = engine.conn
@@ -139,6 +164,7 @@ def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, An
     return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
 
 
+@_translated
 def tables(engine: PostgresEngine, as_of: Any) -> list[str]:
     """The versioned tables that exist now."""
     if as_of is not None:
@@ -159,6 +185,7 @@ _COLUMNS = (
 )
 
 
+@_translated
 def columns(engine: PostgresEngine, table: str, as_of: Any) -> list[Column]:
     """``table``'s columns now."""
     if as_of is not None:

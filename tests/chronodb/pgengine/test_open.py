@@ -172,6 +172,7 @@ def test_a_dropped_connection_is_reported_then_made_again(pg_url: str, db: Chron
     with pytest.raises(ConnectionLostError, match=re.escape(host)):
         db.execute("INSERT INTO t VALUES (2)")
     assert not db.in_transaction
+    assert db.transactions() == []  # connects again; the lost transaction left nothing
     written = db.execute("INSERT INTO t VALUES (3)")
     assert written.tx_id is not None
     assert db.execute("SELECT id FROM t").rows == [(3,)]  # nothing of the lost transaction
