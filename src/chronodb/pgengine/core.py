@@ -341,8 +341,5 @@ class PostgresEngine(Common):
 def _result(cursor: psycopg.Cursor[Any]) -> Result:
     """A Result from a psycopg cursor (``lastrowid`` is None: PostgreSQL has no rowids;
     ``RETURNING`` gives a new row's key)."""
-    return Result.of(
-        cursor.description,
-        cursor.fetchall() if cursor.description else [],
-        cursor.rowcount,
-    )
+    description = cursor.description
+    return Result.of(description, cursor.fetchall() if description else [], cursor.rowcount)

@@ -53,19 +53,21 @@ class Row(tuple):
 
 def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
     """psycopg's row factory: :class:`Row` with the cursor's column names."""
-    description = cursor.description
-    if description is None:
+    # The result's field names as sent (cursor.description would build a Column apiece).
+    result = cursor.pgresult
+    if result is None or not result.nfields:
         return tuple  # type: ignore[return-value]
-    names = tuple(d.name for d in description)
-    kind = _ROW_TYPES.get(names)
+    fields = tuple(result.fname(i) for i in range(result.nfields))
+    kind = _ROW_TYPES.get(fields)
     if kind is None:
         if len(_ROW_TYPES) > 1000:
             _ROW_TYPES.clear()
-        kind = _ROW_TYPES[names] = type("Row", (Row,), {"__slots__": (), "names": names})
+        names = tuple(d.name for d in cursor.description or ())
+        kind = _ROW_TYPES[fields] = type("Row", (Row,), {"__slots__": (), "names": names})
     return kind
 
 
-_ROW_TYPES: dict[tuple[str, ...], type[Row]] = {}  # one Row class per list of column names
+_ROW_TYPES: dict[tuple[bytes | None, ...], type[Row]] = {}  # one Row class per list of column names
 
 
 class PostgresBackend:
