@@ -438,9 +438,13 @@ class ChronoDB:
     # ------------------------------------------------------------------ audit
     def tx_hash(self, tx_id: int) -> str | None:
         """The ledger hash (hex) of a committed transaction, or None."""
-        _refuse_unsupported(self, "tx_hash")
         if isinstance(tx_id, bool) or not isinstance(tx_id, int):
             raise ChronoDBError(f"A transaction id is an integer; got {tx_id!r}")
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
+
+            with self._engine.lock:
+                return pg_history.tx_hash(self._engine, tx_id)
         engine = self._engine
         if engine.ledger is None:
             return None
@@ -450,7 +454,11 @@ class ChronoDB:
 
     def verify_audit_integrity(self) -> bool:
         """Recompute every digest from the stored rows; False if anything was changed."""
-        _refuse_unsupported(self, "verify_audit_integrity")
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
+
+            with self._engine.lock:
+                return pg_history.verify(self._engine)
         return self.audit_trail.verify().ok
 
     # ------------------------------------------------------------------ introspection

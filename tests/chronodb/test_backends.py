@@ -67,6 +67,16 @@ def test_each_write_gets_a_larger_id_and_a_later_time(history: tuple) -> None:
     assert [t["tx_id"] for t in db.transactions(limit=1)] == [ids[-1]]
 
 
+def test_each_write_is_sealed_in_the_ledger(history: tuple) -> None:
+    db, steps = history
+    hashes = [s.tx_hash for s in steps]
+    assert all(isinstance(h, str) and len(h) == 64 for h in hashes)
+    assert len(set(hashes)) == 3
+    assert [db.tx_hash(s.tx_id) for s in steps] == hashes
+    assert db.tx_hash(steps[-1].tx_id + 10**6) is None
+    assert db.verify_audit_integrity()
+
+
 def test_as_of_transaction_and_timestamp(history: tuple) -> None:
     db, (insert, update, delete) = history
     first = [(1, "apple", 3), (2, "pear", 5)]

@@ -17,8 +17,6 @@ class PostgresDialect:
         "apply_retention": "pruning history (prune_history, retention_days)",
         "erase": "erasing a row's history (erase)",
         "check_history": "checking history against the tables (check_history)",
-        "tx_hash": "the audit ledger (tx_hash)",
-        "verify_audit_integrity": "the audit ledger (verify_audit_integrity)",
         "get_health_report": "the health report (get_health_report)",
         "foreign_keys": "foreign_keys()",
         "views": "views()",

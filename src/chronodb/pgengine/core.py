@@ -21,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from chronodb.audit.proofs import leaf_hash
 from chronodb.engine.common import Common
 from chronodb.errors import (
     ChronoDBError,
@@ -94,7 +95,7 @@ class PostgresEngine(Common):
         self._commit_and_read = (
             f"SELECT set_config('{LAST_XID_SETTING}', "
             "coalesce(pg_current_xact_id_if_assigned()::text, ''), false); COMMIT; "
-            f"SELECT tx_id, tx_time FROM {qualified(backend.schema, TRANSACTIONS)} "
+            f"SELECT tx_id, tx_time, leaf FROM {qualified(backend.schema, TRANSACTIONS)} "
             f"WHERE xid = nullif(current_setting('{LAST_XID_SETTING}'), '')::xid8"
         )
 
@@ -240,6 +241,7 @@ class PostgresEngine(Common):
                 raise
             if row is not None:
                 result.tx_id, result.tx_time = row[0], from_micros(row[1])
+                result.tx_hash = None if row[2] is None else leaf_hash(bytes(row[2])).hex()
             return result
 
     def write_many(self, sql: str, seq_of_params: Iterable[Params]) -> Result:

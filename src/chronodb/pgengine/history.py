@@ -14,13 +14,15 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from chronodb.errors import ChronoDBError, NotSupportedError, SchemaError
+from chronodb.audit.proofs import leaf_hash
+from chronodb.errors import ChronoDBError, NotSupportedError, SchemaError, TransactionError
 from chronodb.introspect import Column
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine.core import BACKEND, PostgresEngine
 from chronodb.postgres import Versioned, horizon
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
+from chronodb.postgres.verify import verify as ledger_verify
 from chronodb.timepoint import MAX_EPOCH, from_micros, to_micros
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -162,6 +164,25 @@ def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, An
         (bound, limit),
     ).fetchall()
     return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
+
+
+@_translated
+def tx_hash(engine: PostgresEngine, tx_id: int) -> str | None:
+    """The ledger hash (hex) of committed transaction ``tx_id`` up to the horizon, or None."""
+    schema = engine.backend.schema
+    row = engine.conn.execute(
+        f"SELECT leaf FROM {qualified(schema, TRANSACTIONS)} WHERE tx_id = %s AND tx_id <= %s",
+        (tx_id, horizon(engine.conn, schema)),
+    ).fetchone()
+    return None if row is None or row[0] is None else leaf_hash(bytes(row[0])).hex()
+
+
+@_translated
+def verify(engine: PostgresEngine) -> bool:
+    """Whether the ledger matches every stored version (``chronodb.postgres.verify``)."""
+    if engine.explicit:
+        raise TransactionError("verify the ledger outside a transaction (COMMIT or ROLLBACK)")
+    return ledger_verify(engine.conn, engine.backend.schema).ok
 
 
 @_translated
