@@ -271,16 +271,21 @@ def trigger_ddl(v: Versioned, *, ledger: bool = True) -> list[str]:
     # Old and new rows are paired by key: a key only in the new rows was inserted (by a key
     # change), one only in the old rows is gone (a tombstone), one in both was updated,
     # unless its row is byte for byte the same (*=, record image equality).
+    # The transition tables' own names, not short aliases: a user column may be called "o"
+    # or "n", and no column may take a _chrono_ name, so the whole-row references below are
+    # never ambiguous.
+    o, n = OLD_ROWS, NEW_ROWS
     first = quote(v.keys[0])
-    same_key = " AND ".join(f"o.{quote(k)} = n.{quote(k)}" for k in v.keys)
+    same_key = " AND ".join(f"{o}.{quote(k)} = {n}.{quote(k)}" for k in v.keys)
     picked = ", ".join(
-        f"coalesce(n.{quote(c)}, o.{quote(c)})" if c in keyed else f"n.{quote(c)}" for c in cols
+        f"coalesce({n}.{quote(c)}, {o}.{quote(c)})" if c in keyed else f"{n}.{quote(c)}"
+        for c in cols
     )
     update = (
         f"{_insert(v, cols)} SELECT seq, xid, "
-        f"CASE WHEN n.{first} IS NULL THEN 'D' WHEN o.{first} IS NULL THEN 'I' ELSE 'U' END, "
-        f"{picked} FROM {OLD_ROWS} AS o FULL JOIN {NEW_ROWS} AS n ON {same_key} "
-        f"WHERE o.{first} IS NULL OR n.{first} IS NULL OR NOT (o *= n)"
+        f"CASE WHEN {n}.{first} IS NULL THEN 'D' WHEN {o}.{first} IS NULL THEN 'I' ELSE 'U' END, "
+        f"{picked} FROM {o} FULL JOIN {n} ON {same_key} "
+        f"WHERE {o}.{first} IS NULL OR {n}.{first} IS NULL OR NOT ({o} *= {n})"
     )
     tomb = f"{_insert(v, v.keys)} SELECT seq, xid, 'D', {key_list(v.keys, 'o')}"
     dynamic = f"{_insert(v, v.keys)} SELECT $1, $2, 'D', {key_list(v.keys, 'o')} FROM %I.%I AS o"

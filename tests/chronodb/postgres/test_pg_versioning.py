@@ -327,3 +327,21 @@ def test_public_names() -> None:
 
     expected = ["Versioned", "horizon", "install", "installed", "lookup", "version_table"]
     assert chronodb.postgres.__all__ == expected
+
+
+def test_columns_named_like_the_triggers_aliases_are_versioned(pg: psycopg.Connection) -> None:
+    pg.execute(
+        "CREATE TABLE odd (id int PRIMARY KEY, n int, o int, s int, h int, w int, p int, k int)"
+    )
+    version_table(pg, "odd")
+    states = []
+    for sql in (
+        "INSERT INTO odd VALUES (1, 1, 1, 1, 1, 1, 1, 1), (2, 2, 2, 2, 2, 2, 2, 2)",
+        "UPDATE odd SET n = n + 10, o = o + 10 WHERE id = 1",
+        "UPDATE odd SET id = 3 WHERE id = 2",
+        "DELETE FROM odd WHERE id = 1",
+    ):
+        pg.execute(sql)
+        states.append((last_id(pg), current(pg, "odd")))
+    for tx, rows in states:
+        assert rows_at(pg, "odd", tx) == rows
