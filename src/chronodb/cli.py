@@ -29,6 +29,8 @@ from chronodb.export import export
 from chronodb.optimizer.command import health_command
 from chronodb.result import Result
 from chronodb.server.command import serve_command
+from chronodb.sql import paramstyle
+from chronodb.storage.urls import is_postgres_url
 
 FORMATS = ("table", "csv", "json")
 
@@ -46,7 +48,7 @@ class _Group(click.Group):
 @click.group("chronodb", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="chronodb")
 def main() -> None:
-    """ChronoDB: SQLite in which every table keeps its history.
+    """ChronoDB: SQLite and PostgreSQL in which every table keeps its history.
 
     Query any table as it was with AS OF TIMESTAMP, AS OF TRANSACTION and
     FOR SYSTEM_TIME, from SQL or from the commands below.
@@ -201,7 +203,8 @@ def exec_command(
 ) -> None:
     """Run one SQL statement and print its result.
 
-    DB is the database file (with --create, made if missing).
+    DB is the database file (with --create, made if missing) or a
+    postgresql:// URL.
 
     Rows print as a table, CSV or JSON; a write prints how many rows it changed
     and its transaction's id and time. Values given with -p that look like
@@ -294,8 +297,10 @@ class _Shell:
         db: ChronoDB,
         remember: Callable[[str], None] | None = None,
         max_width: int | None = DEFAULT_MAX_WIDTH,
+        complete: Callable[[str], bool] = sqlite3.complete_statement,
     ) -> None:
         self.db = db
+        self.complete = complete  # whether a statement typed so far is whole
         self.remember = remember  # records a statement in the line-editing history
         self.max_width = max_width
         self.errors = 0
@@ -361,7 +366,7 @@ class _Shell:
                 continue
             buffer.append(line)
             statement = "\n".join(buffer)
-            if not sqlite3.complete_statement(statement):
+            if not self.complete(statement):
                 continue
             buffer.clear()
             if self.remember is not None:
@@ -392,7 +397,7 @@ def _remember(statement: str) -> None:
 @max_width_option
 @create_option
 def shell_command(db: str, max_width: int, create: bool) -> None:
-    """An interactive SQL prompt on the database file DB.
+    """An interactive SQL prompt on DB, a database file or a postgresql:// URL.
 
     Statements end with ';' and may span lines; results print as tables.
     Dot-commands: .tables, .history TABLE PK..., .help, .quit. Line editing
@@ -403,12 +408,13 @@ def shell_command(db: str, max_width: int, create: bool) -> None:
     if not create:
         require_file(db, can_create=True)
     interactive = sys.stdin.isatty()
+    complete = paramstyle.complete_statement if is_postgres_url(db) else sqlite3.complete_statement
     with _open(db) as database:
         if interactive:
-            shell = _Shell(database, _remember, _width(max_width))
+            shell = _Shell(database, _remember, _width(max_width), complete)
             _interactive(shell, database)
         else:
-            shell = _Shell(database, max_width=_width(max_width))
+            shell = _Shell(database, max_width=_width(max_width), complete=complete)
             stream = sys.stdin  # CliRunner swaps sys.stdin too
             lines = (line.rstrip("\n") for line in stream)
             shell.loop(lambda prompt: next(lines, None))
@@ -581,7 +587,11 @@ def adopt_command(db: str, dry_run: bool, user: str | None) -> None:
     stopped leaves the file as it was. Opening the file with ChronoDB does
     the same silently.
     """
-    require_file(db)
+    require_file(
+        db,
+        sqlite_only="adopt works on SQLite files; on PostgreSQL, opening the URL (ChronoDB(url) "
+        "or any command) versions the schema's tables with primary keys",
+    )
     plan = plan_adoption(db)
     for line in plan.describe():
         click.echo(line)
@@ -619,7 +629,11 @@ def export_command(db: str, target: str, as_of: str | None) -> None:
     tables made from their recorded columns (changed since), left out (made
     since) or written with their current rows (unversioned, such as FTS5).
     """
-    require_file(db)
+    require_file(
+        db,
+        sqlite_only="export copies a SQLite database; on PostgreSQL, read a past state with "
+        "SELECT ... AS OF and the current one with pg_dump",
+    )
     report = export(db, target, as_of=as_of)
     point = "now" if as_of is None else f"as of {as_of}"
     click.echo(

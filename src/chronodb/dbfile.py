@@ -1,4 +1,4 @@
-"""The database file a command names: one check and one wording for a missing file."""
+"""The database a command names: one check and one wording for a missing file."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ import click
 from chronodb.storage.urls import is_postgres_url, redact
 
 
-def require_file(path: str, *, can_create: bool = False) -> None:
+def require_file(path: str, *, can_create: bool = False, sqlite_only: str | None = None) -> None:
     """Stop the command unless ``path`` exists (":memory:" always does).
 
-    ``can_create``: the command has ``--create``, and the message says so.
+    A ``postgresql://`` URL names a server, which the command reaches when it opens the
+    database (an unreachable one is a ServerUnavailableError then); ``sqlite_only``: why a
+    command that works on SQLite files alone refuses one. ``can_create``: the command has
+    ``--create``, and the message says so.
     """
     if is_postgres_url(path):
-        raise click.ClickException(
-            f"{redact(path)}: the command line is not supported on PostgreSQL yet; "
-            "open the URL with ChronoDB(...) from Python"
-        )
+        if sqlite_only is None:
+            return
+        raise click.ClickException(f"{redact(path)}: {sqlite_only}")
     if path == ":memory:" or Path(path).exists():
         return
     hint = "; pass --create to make a new one" if can_create else ""

@@ -20,7 +20,7 @@ from typing import Any
 
 from chronodb.errors import ArgumentError
 
-__all__ = ["for_psycopg", "statements"]
+__all__ = ["complete_statement", "for_psycopg", "statements"]
 
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
@@ -110,6 +110,24 @@ def statements(script: str) -> list[str]:
     if current.strip():
         out.append(current)
     return out
+
+
+def complete_statement(text: str) -> bool:
+    """Whether ``text`` ends a statement by PostgreSQL's lexical rules (the twin of
+    ``sqlite3.complete_statement``): a semicolon in its code, followed only by blanks and
+    finished comments."""
+    done = False
+    for code, piece in _pieces(text):
+        if code:
+            if ";" in piece:
+                done = not piece[piece.rindex(";") + 1 :].strip()
+            elif piece.strip():
+                done = False
+        elif piece.startswith("/*"):
+            done = done and len(piece) >= 4 and piece.endswith("*/")
+        elif not piece.startswith("--"):
+            done = False  # a literal or quoted name after the last semicolon
+    return done
 
 
 @functools.lru_cache(maxsize=512)

@@ -188,18 +188,6 @@ def test_a_failure_at_commit_is_translated_and_ends_the_transaction(db: ChronoDB
     assert db.execute("SELECT count(*) FROM child").scalar() == 0
 
 
-def test_the_command_line_says_it_does_not_open_urls_yet() -> None:
-    from click.testing import CliRunner
-
-    from chronodb.cli import main
-
-    url = "postgresql://alice:hunter2@db.example.com/shop"
-    out = CliRunner().invoke(main, ["exec", url, "SELECT 1"])
-    assert out.exit_code != 0
-    assert "not supported on PostgreSQL yet" in out.output
-    assert "hunter2" not in out.output
-
-
 def test_autocommit_ids_are_read_back_only_for_what_committed(db: ChronoDB) -> None:
     db.execute("CREATE TABLE parent (id int PRIMARY KEY)")
     db.execute(

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chronodb.errors import ArgumentError, ChronoDBError
-from chronodb.sql.paramstyle import for_psycopg
+from chronodb.sql.paramstyle import complete_statement, for_psycopg
 
 
 def test_question_marks_become_psycopg_positional_placeholders() -> None:
@@ -117,3 +117,24 @@ def test_statements_cut_a_script_at_the_semicolons_of_its_code() -> None:
 
     script = "SELECT ';'; SELECT $x$ ; $x$ /* ; */; -- ; \nSELECT 3"
     assert statements(script) == ["SELECT ';';", " SELECT $x$ ; $x$ /* ; */;", " -- ; \nSELECT 3"]
+
+
+@pytest.mark.parametrize(
+    ("text", "complete"),
+    [
+        ("SELECT 1;", True),
+        ("SELECT 1", False),
+        ("SELECT 1; -- done", True),
+        ("SELECT 1; /* done */", True),
+        ("SELECT 1; /* not yet", False),
+        ("SELECT 'a;", False),
+        ("SELECT 'a;';", True),
+        ("SELECT $$a;", False),
+        ("SELECT $f$a;$f$;", True),
+        ('SELECT 1 AS "x;"', False),
+        ("SELECT 1; SELECT", False),
+        ("", False),
+    ],
+)
+def test_a_statement_is_complete_at_a_semicolon_in_its_code(text: str, complete: bool) -> None:
+    assert complete_statement(text) is complete
