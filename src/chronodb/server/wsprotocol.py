@@ -1,7 +1,7 @@
 """uvicorn's WebSocket protocol, plus a way for the app to write whole frames to the socket.
 
-Through ASGI every message is a ``send`` of its own, about 30 µs per message and connection
-on this machine: a thousand subscribers of a busy table took a whole core. The change stream
+Through ASGI every message is a ``send`` of its own, and with many subscribers of a busy
+table that per-message cost is most of the server's work. The change stream
 instead writes a poll's pre-encoded frames (``server/frames.py``) to each connection in one
 ``transport.write``, through the :class:`FrameWriter` this protocol puts in the connection's
 ASGI scope (extension ``chronodb.websocket.frames``). An app that finds no such extension

@@ -65,7 +65,7 @@ CURRENT_TX = f"(SELECT tx FROM temp.{NOW})"
 """The open transaction, as the backend sets it in a one-row TEMP table of its connection.
 
 Transactions write no record to read it from (``timeline``), and a Python function called
-per history row cost about 0.7 µs a row (sqlite3 takes the GIL back for each call). A TEMP
+per history row costs a call into Python per row (sqlite3 takes the GIL back for each). A TEMP
 table is the connection's own and costs no page of the file; the triggers that read it are
 TEMP triggers, since a trigger stored in the file may not name a TEMP object."""
 NOW_TABLE = (
