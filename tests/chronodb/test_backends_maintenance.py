@@ -208,7 +208,9 @@ def test_chrono_changes_agree_with_db_changes(accounts: tuple) -> None:
 
 # ------------------------------------------------------------------ pruning, at random
 step = st.lists(
-    st.tuples(st.sampled_from(["upsert", "update", "delete"]), st.integers(0, 3), st.integers(-1000, 1000)),
+    st.tuples(
+        st.sampled_from(["upsert", "update", "delete"]), st.integers(0, 3), st.integers(-1000, 1000)
+    ),
     min_size=1,
     max_size=3,
 )
