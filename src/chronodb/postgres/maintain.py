@@ -40,6 +40,7 @@ from chronodb.postgres.names import (
     quote,
 )
 from chronodb.postgres.tables import Versioned, lookup
+from chronodb.versioning.integrity import times_out_of_order
 
 
 def _setting(conn: psycopg.Connection, name: str) -> str:
@@ -180,14 +181,7 @@ def check(conn: psycopg.Connection, schema: str) -> list[str]:
     transaction order, and that each table's rows equal, exactly (byte images), the newest
     version of each key.
     """
-    tx_table = qualified(schema, TX_TABLE)
-    problems: list[str] = []
-    backwards = conn.execute(
-        "SELECT tx_id FROM (SELECT tx_id, tx_time, lag(tx_time) OVER (ORDER BY tx_id) AS prev "
-        f"FROM {tx_table}) AS s WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
-    ).fetchone()
-    if backwards is not None:
-        problems.append(f"transaction {backwards[0]} is not later than the one before it")
+    problems = times_out_of_order(conn, qualified(schema, TX_TABLE))
     catalog = conn.execute(
         f"SELECT table_name, hist, keys FROM {qualified(schema, CATALOG)} ORDER BY number"
     ).fetchall()
