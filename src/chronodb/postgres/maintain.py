@@ -51,14 +51,15 @@ def _setting(conn: psycopg.Connection, name: str) -> str:
 def _queue(conn: psycopg.Connection, schema: str, kinds: str, kind: str) -> None:
     """Make the open transaction a write transaction of kinds ``kinds`` and then ``kind``:
     queue its commit step, if its writes have not yet."""
-    seq = f"nextval('{qualified(schema, SEQ_NEXT)}')"
-    conn.execute(
-        f"DO $queue$ DECLARE queued text; BEGIN {queue_commit(schema, 'queued', seq)}; END $queue$"
-    )
     listed = [k for k in kinds.split(",") if k]
     if kind not in listed:
         listed.append(kind)
     conn.execute("SELECT set_config(%s, %s, true)", (KINDS_SETTING, ",".join(listed)))
+    # Last: under SET CONSTRAINTS ALL IMMEDIATE, queuing runs the commit step at once.
+    seq = f"nextval('{qualified(schema, SEQ_NEXT)}')"
+    conn.execute(
+        f"DO $queue$ DECLARE queued text; BEGIN {queue_commit(schema, 'queued', seq)}; END $queue$"
+    )
 
 
 def _ranked(schema: str, hist: str, keys: Sequence[str]) -> str:
@@ -108,7 +109,10 @@ def prune(conn: psycopg.Connection, schema: str, older_than: int, *, force: bool
     if not force:
         amendments.check_unchanged(conn, schema, xids)
     removed = 0
-    for _, hist, keys in tables:
+    changed = set().union(*touched.values())
+    for number, hist, keys in tables:
+        if number not in changed:
+            continue
         h = qualified(schema, hist)
         ranked = _ranked(schema, hist, keys)
         conn.execute(

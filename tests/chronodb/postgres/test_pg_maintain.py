@@ -242,3 +242,23 @@ def test_trims_while_writers_commit(db: ChronoDB, pg_url: str) -> None:
     assert db.check_history() == []
     db.prune_history(time.time())
     assert rows(db, "SELECT count(*) FROM t FOR SYSTEM_TIME ALL") == [(20,)]
+
+
+def test_trims_under_immediate_constraints_are_sealed_whole(
+    db: ChronoDB, pg: psycopg.Connection
+) -> None:
+    """Under SET CONSTRAINTS ALL IMMEDIATE the commit step runs at each queuing: the last
+    leaf, the one that stands, has the trims' kinds and amendments."""
+    db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    first = db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    second = db.execute("UPDATE t SET v = 'c'")
+    with db.transaction():
+        db.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        assert db.erase("t", 1) == 2
+        assert db.prune_history(second.tx_time) == 1
+    trim = db.transactions(1)[0]["tx_id"]
+    leaf = leaf_of(pg, trim)
+    assert (leaf.kinds, leaf.tables) == (("ERASE", "PRUNE"), ())
+    assert {a.tx_id for a in leaf.amendments} == {first.tx_id, second.tx_id}
+    assert verify(pg).ok
+    assert verify_transaction(pg, second.tx_id)
