@@ -216,17 +216,10 @@ step = st.lists(
 )
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(st.lists(step, min_size=1, max_size=8), st.integers(0, 8))
-def test_prune_never_changes_a_point_from_the_cut_on(
-    backend_db: ChronoDB, workload: list, cut: int
-) -> None:
-    """Random transactions (several statements each); after pruning at one of them, AS OF
-    it and every later one read as before, and the ledger still verifies."""
-    db = backend_db
-    table = f"r{uuid.uuid4().hex[:12]}"  # a table of its own for each example
+def replay(db: ChronoDB, workload: list) -> tuple[str, list[int]]:
+    """Run ``workload`` (transactions of statements) on a table of its own; returns the
+    table's name and the id of the newest transaction after each one."""
+    table = f"r{uuid.uuid4().hex[:12]}"
     db.execute(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, v INTEGER)")
     done = []
     for statements in workload:
@@ -241,8 +234,21 @@ def test_prune_never_changes_a_point_from_the_cut_on(
                     db.execute(f"UPDATE {table} SET v = ? WHERE id = ?", [value, key])
                 else:
                     db.execute(f"DELETE FROM {table} WHERE id = ?", [key])
-        last = db.transactions(1)[0]
-        done.append(last["tx_id"])
+        done.append(db.transactions(1)[0]["tx_id"])
+    return table, done
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(step, min_size=1, max_size=8), st.integers(0, 8))
+def test_prune_never_changes_a_point_from_the_cut_on(
+    backend_db: ChronoDB, workload: list, cut: int
+) -> None:
+    """Random transactions (several statements each); after pruning at one of them, AS OF
+    it and every later one read as before, and the ledger still verifies."""
+    db = backend_db
+    table, done = replay(db, workload)
     sql = f"SELECT id, v FROM {table} AS OF TRANSACTION ? ORDER BY id"
     before = {tx: rows(db, sql, [tx]) for tx in done}
     at = done[min(cut, len(done) - 1)]
@@ -251,5 +257,27 @@ def test_prune_never_changes_a_point_from_the_cut_on(
     assert {tx: rows(db, sql, [tx]) for tx in done if tx >= at} == {
         tx: found for tx, found in before.items() if tx >= at
     }
+    assert db.verify_audit_integrity()
+    assert db.check_history() == []
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(step, min_size=1, max_size=8), st.integers(0, 3))
+def test_erase_removes_one_key_from_every_point(
+    backend_db: ChronoDB, workload: list, key: int
+) -> None:
+    """After erasing a key, every point reads as before without that key; the changes list
+    none of it; the ledger still verifies."""
+    db = backend_db
+    table, done = replay(db, workload)
+    sql = f"SELECT id, v FROM {table} AS OF TRANSACTION ? ORDER BY id"
+    before = {tx: rows(db, sql, [tx]) for tx in done}
+    db.erase(table, key)
+    assert {tx: rows(db, sql, [tx]) for tx in done} == {
+        tx: [r for r in found if r[0] != key] for tx, found in before.items()
+    }
+    assert all(c["id"] != key for c in db.changes(table))
     assert db.verify_audit_integrity()
     assert db.check_history() == []
