@@ -137,11 +137,8 @@ class ChronoDB:
         path = str(path)
         dialect = self._dialect = dialects.for_location(path)
         on_server = dialect is dialects.POSTGRES
-        if on_server:
-            if retention_days is not None:
-                raise NotSupportedError("retention_days (pruning history)", dialect.title)
-            if (ml_optimizer or {}).get("enabled"):
-                raise NotSupportedError("the learned optimizer (ml_optimizer)", dialect.title)
+        if on_server and (ml_optimizer or {}).get("enabled"):
+            raise NotSupportedError("the learned optimizer (ml_optimizer)", dialect.title)
         self.retention_days = retention_days
         self.compression = compression
         if compression:
@@ -181,6 +178,8 @@ class ChronoDB:
             with _guard.opening(engine.path, backend.close):
                 engine.open()
             self.audit_trail = _NotOffered("the audit ledger (audit_trail)", dialect.title)  # type: ignore[assignment]
+            if retention_days is not None and not read_only:
+                self.apply_retention()
             return
         # The learned optimizer (chronodb/optimizer): None when disabled, so it costs nothing.
         self.ml_optimizer = MLOptimizer(engine, ml_optimizer)
@@ -363,6 +362,11 @@ class ChronoDB:
         """
         _refuse_unsupported(self, "prune_history")
         engine = self._engine
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import maintenance  # psycopg: the postgres extra
+
+            with engine.lock:
+                return maintenance.prune(engine, older_than, force)
 
         def run() -> Result:
             engine.index_leaves()  # a leaf on a version about to go is kept, indexed
@@ -395,6 +399,11 @@ class ChronoDB:
         """
         _refuse_unsupported(self, "erase")
         engine = self._engine
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import maintenance  # psycopg: the postgres extra
+
+            with engine.lock:
+                return maintenance.erase(engine, table, pk, reason, force)
 
         def run() -> Result:
             assert engine.open_tx is not None
@@ -422,10 +431,17 @@ class ChronoDB:
         Checks that SQLite finds the file's pages and indexes sound (``quick``: pages only,
         several times faster, see :meth:`AuditTrail.verify`), that transaction times strictly
         increase, that every version names an existing transaction, and that each table's rows
-        equal its rows AS OF the latest transaction. Damage is reported, never raised.
+        equal its rows AS OF the latest transaction. Damage is reported, never raised. On
+        PostgreSQL the same checks but the file's run in one snapshot (``quick`` changes
+        nothing there), rows compared by their byte images.
         """
         _refuse_unsupported(self, "check_history")
         engine = self._engine
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import maintenance  # psycopg: the postgres extra
+
+            with engine.lock:
+                return maintenance.check_history(engine)
         # One snapshot: another process committing between the checks' queries must not make
         # the table and its history look apart.
         with engine.lock, engine.snapshot():

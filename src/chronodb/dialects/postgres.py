@@ -13,10 +13,6 @@ class PostgresDialect:
     name = "postgresql"
     title = "PostgreSQL"
     unsupported: dict[str, str] = {
-        "prune_history": "pruning history (prune_history, retention_days)",
-        "apply_retention": "pruning history (prune_history, retention_days)",
-        "erase": "erasing a row's history (erase)",
-        "check_history": "checking history against the tables (check_history)",
         "get_health_report": "the health report (get_health_report)",
         "foreign_keys": "foreign_keys()",
         "views": "views()",

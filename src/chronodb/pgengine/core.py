@@ -52,7 +52,6 @@ _PART = r'(?:"(?:[^"]|"")+"|[^\s."(]+)'
 _NAME = re.compile(rf"({_PART})(?:\s*\.\s*({_PART}))?")
 _SCHEMA_CHANGE = re.compile(r"\s*(ALTER|DROP)\s+TABLE\b", re.I)
 _ONE_SNAPSHOT = re.compile(r"\b(?:REPEATABLE\s+READ|SERIALIZABLE)\b", re.I)
-_CHANGES_FUNCTION = re.compile(r"\bchrono_changes\s*\(", re.I)
 
 
 def _unquote(name: str) -> str:
@@ -169,8 +168,6 @@ class PostgresEngine(Common):
         return _result(self.conn.execute(text, bound))
 
     def _temporal(self, sql: str, params: Params) -> Result:
-        if _CHANGES_FUNCTION.search(code_of(sql)):
-            raise NotSupportedError("chrono_changes() in SQL", BACKEND, "db.changes() works")
         text, bound = for_psycopg(sql, params)
         planned = self.plans.get(text)
         if planned is None:

@@ -22,6 +22,7 @@ from sqlglot.errors import ParseError
 
 from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError
 from chronodb.postgres import Versioned
+from chronodb.postgres.changes import changes
 from chronodb.postgres.snapshots import (
     as_of,
     as_of_key,
@@ -31,6 +32,7 @@ from chronodb.postgres.snapshots import (
     versions,
 )
 from chronodb.sql.dialect import QUERY_AS_OF, parse, to_sql
+from chronodb.sql.rules.changes_function import ChangesArgumentError, changes_function
 from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.temporal import Point, _collect_points, syntax_error
 
@@ -72,6 +74,10 @@ def plan(sql: str) -> Plan:
     if len(trees) != 1:
         raise SQLSyntaxError("Expected exactly one statement", sql=sql, position=0)
     tree = trees[0]
+    try:
+        tree = changes_function(tree)
+    except ChangesArgumentError as err:
+        raise TemporalError(str(err), sql=sql) from None
     points = _collect_points(tree, sql)
     tree = push_query_as_of(tree)
     for select in tree.find_all(exp.Select):
@@ -151,6 +157,8 @@ def render(p: Plan, lookup: Callable[[str], Versioned | None]) -> str:
                 body = as_of_key(v, point, [ref for ref in key if ref is not None])
             else:
                 body = as_of(v, point)
+        elif kind == "CHANGES":
+            body = changes(v, refs[0], refs[1], horizon)
         else:
             lo, hi = ([*refs, None, None])[:2]
             body = versions(v, range_condition(kind, lo, hi), horizon)

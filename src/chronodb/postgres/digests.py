@@ -38,8 +38,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import psycopg
+
 from chronodb.postgres.names import (
     OP,
+    PREFIX,
     REAL_FUNCTION,
     SEQ,
     XID,
@@ -187,13 +190,34 @@ def digest_function(schema: str, hist: str, columns: Sequence[tuple[str, str]]) 
     )
 
 
+def history_columns(conn: psycopg.Connection, schema: str, hist: str) -> list[tuple[str, str]]:
+    """(name, type) of ``hist``'s columns after ChronoDB's own: the table's, as versioned."""
+    rows = conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum",
+        (qualified(schema, hist),),
+    ).fetchall()
+    return [(name, kind) for name, kind in rows if not name.startswith(PREFIX)]
+
+
 def scan_sql(
-    schema: str, hist: str, columns: Sequence[tuple[str, str]], *, one: bool = False
+    schema: str,
+    hist: str,
+    columns: Sequence[tuple[str, str]],
+    *,
+    one: bool = False,
+    many: bool = False,
 ) -> str:
     """SQL giving (xid, versions, digest) for every transaction with versions in ``hist``
-    (``one``: for the xid given as its parameter): verification's recomputation, the same
-    digests the commit step seals. Run it under :data:`FIXED_SETTINGS`."""
-    where = f" WHERE h.{XID} = %s" if one else ""
+    (``one``: for the xid given as its parameter; ``many``: for the xids of the text array
+    given as its parameter): verification's recomputation, the same digests the commit step
+    seals. Run it under :data:`FIXED_SETTINGS`."""
+    where = ""
+    if one:
+        where = f" WHERE h.{XID} = %s"
+    elif many:
+        where = f" WHERE h.{XID} = ANY (%s::xid8[])"
     return (
         f"SELECT x, count(*), {DIGEST} FROM (SELECT h.{XID} AS x, h.{SEQ} AS s, "
         f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h{where}) "

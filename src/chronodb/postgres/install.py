@@ -41,6 +41,7 @@ from chronodb.postgres.names import (
     COMMIT_FUNCTION,
     COMMIT_TRIGGER,
     COMMITTING,
+    ERASURES,
     HORIZON_FUNCTION,
     PENDING,
     PENDING_SETTING,
@@ -92,6 +93,15 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         " hist text NOT NULL UNIQUE,"
         " keys text[] NOT NULL,"
         " number integer NOT NULL UNIQUE)",
+        # The keys erase() removed: the erasing transaction by xid (its id comes at commit).
+        f"CREATE TABLE IF NOT EXISTS {q(ERASURES)} ("
+        " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+        " table_name text NOT NULL,"
+        " row_key text NOT NULL,"
+        " versions bigint NOT NULL,"
+        " xid xid8 NOT NULL,"
+        ' "user" text,'
+        " reason text)",
         real_function(schema),
         _commit_function(schema, ledger),
         _horizon_function(schema),

@@ -7,11 +7,13 @@ and stored in ``_chrono_tx.leaf``: a write by any client is sealed, not only Chr
 While a transaction runs, its history triggers note in transaction-local settings the
 statement kinds it ran (``TG_OP``, :data:`KINDS_SETTING`), the tables it wrote versions to
 (:data:`TABLES_SETTING`) and, per table, the ctids of those versions; a ROLLBACK TO
-SAVEPOINT undoes the notes with the rows. At commit, ``_chrono_seal`` digests each noted
-table's versions in table number order (the table's ``_chrono_d{N}_t`` function,
-``digests.py``, reading them back by ctid) and encodes the leaf. The versions are read back
-from history rather than digested by the statement triggers, so the leaf digests what
-history holds, with the SQL verification recomputes it with (``verify.py``).
+SAVEPOINT undoes the notes with the rows. Pruning and erasure note the amendments they
+record (:data:`AMENDS_SETTING`, ``amendments.py``), which the leaf ends with. At commit,
+``_chrono_seal`` digests each noted table's versions in table number order (the table's
+``_chrono_d{N}_t`` function, ``digests.py``, reading them back by ctid) and encodes the
+leaf. The versions are read back from history rather than digested by the statement
+triggers, so the leaf digests what history holds, with the SQL verification recomputes it
+with (``verify.py``).
 
 Kinds are PostgreSQL's statement kinds, in the order their triggers fire: an upsert
 (INSERT ... ON CONFLICT DO UPDATE) is "UPDATE,INSERT", a TRUNCATE "TRUNCATE"; an adoption
@@ -29,6 +31,7 @@ import psycopg
 
 from chronodb.audit.leaf import FORMAT
 from chronodb.postgres.names import (
+    AMENDS_SETTING,
     CATALOG,
     KINDS_SETTING,
     SEAL_FUNCTION,
@@ -91,7 +94,8 @@ BEGIN
       n := n + 1;
     END IF;
   END LOOP;
-  RETURN {_length("kinds")} || kinds || int4send(n) || tables || int4send(0);
+  RETURN {_length("kinds")} || kinds || int4send(n) || tables || coalesce(
+    decode(nullif(current_setting('{AMENDS_SETTING}', true), ''), 'hex'), int4send(0));
 END
 $body$"""
 

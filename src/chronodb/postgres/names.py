@@ -49,9 +49,15 @@ TO = layout.TO
 NEXT = layout.NEXT
 PREFIX = layout.PREFIX
 
+ERASURES = layout.ERASURES
+"""The erased keys: table, key, how many versions went, the erasing xid, user, reason."""
+
 ALLOCATE_LOCK = 0x6368726F6E6F  # "chrono"
 """Advisory lock key serializing the allocation of ids (held for microseconds, not through
 the commit's WAL flush)."""
+MAINTAIN_LOCK = ALLOCATE_LOCK + 2
+"""Advisory lock a pruning or erasing transaction holds until it ends: one at a time, so
+each one's amendments are digested after the previous one's removals."""
 COMMITTING = 0x63686E << 40
 """Base of the per-id advisory lock keys: a transaction holds ``COMMITTING + id`` from the
 allocation of its id until it is visible (or rolled back)."""
@@ -69,6 +75,9 @@ versions to, comma-separated: the tables its leaf digests."""
 VERSIONS_SETTING = "chronodb.v"
 """Transaction-local settings, one per table number following this: the ctids of the
 versions the transaction wrote to that table's history, ';'-separated."""
+AMENDS_SETTING = "chronodb.amends"
+"""Transaction-local setting: the hex of the leaf's amendments section (count, then entries)
+that pruning or erasure in this transaction recorded ('' or unset: none)."""
 LAST_XID_SETTING = "chronodb.last_xid"
 """Session setting: the xid of this session's last write transaction ('' if it wrote
 nothing), kept across its COMMIT so that the statement after can find its id."""

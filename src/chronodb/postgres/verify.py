@@ -7,7 +7,8 @@ either wholly in it or wholly out. What is checked:
    time, user) is the record's;
 2. every history row belongs to a recorded transaction (by its xid);
 3. every transaction's versions, table by table, digest (``digests.scan_sql``, the SQL the
-   commit step sealed with) to what its leaf recorded, no more tables and no fewer;
+   commit step sealed with) to what its leaf recorded, no more tables and no fewer, or to
+   what a later pruning or erasure recorded instead (``amendments.py``);
 4. every current table equals its history's newest versions, key by key;
 5. given a digest kept elsewhere (``tree.digest``), the tree of that size has its root.
 
@@ -26,12 +27,12 @@ import psycopg
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.verify import Problem, VerificationReport
 from chronodb.errors import AuditError
-from chronodb.postgres.digests import FIXED_SETTINGS, row_json, scan_sql
+from chronodb.postgres.amendments import amending, expected, latest
+from chronodb.postgres.digests import FIXED_SETTINGS, history_columns, row_json, scan_sql
 from chronodb.postgres.install import horizon
 from chronodb.postgres.names import (
     CATALOG,
     OP,
-    PREFIX,
     SEQ,
     TX_TABLE,
     XID,
@@ -70,7 +71,7 @@ def verify(
             "ORDER BY number"
         ).fetchall()
         for number, table, hist, keys in tables:
-            columns = _columns(conn, schema, hist)
+            columns = history_columns(conn, schema, hist)
             rows = 0
             for xid, count, digest_ in conn.execute(scan_sql(schema, hist, columns)):
                 rows += count
@@ -89,14 +90,21 @@ def verify(
             report.checked["versions"] = report.checked.get("versions", 0) + rows
             _current(conn, schema, table, hist, keys, columns, by_xid, report)
         names = {number: table for number, table, _, _ in tables}
+        amended = latest(leaf for _, leaf in sealed.values() if leaf is not None)
         for tx, (_, leaf) in sealed.items():
             if leaf is None:
                 continue
-            recorded = sorted((t.table_id, t.versions, t.digest) for t in leaf.tables)
+            recorded = expected(leaf, amended)
             actual = sorted(found.get(tx, []))
             if recorded != actual:
                 report.problems.append(_mismatch(tx, recorded, actual, names))
         report.checked["transactions"] = len(sealed)
+        if amended:
+            pairs = sum(len(tables) for tables in amended.values())
+            report.notes.append(
+                f"{pairs} transaction/table pair(s) were pruned or erased; their remaining "
+                "versions were checked against the digests recorded when that happened"
+            )
         tree = Tree(conn, schema, upto)
     report.tree_size = tree.size
     report.root = tree.root().hex()
@@ -138,12 +146,15 @@ def verify_transaction(conn: psycopg.Connection, tx_id: int, schema: str = "publ
         for number, hist in conn.execute(
             f"SELECT number, hist FROM {qualified(schema, CATALOG)} ORDER BY number"
         ).fetchall():
-            sql = scan_sql(schema, hist, _columns(conn, schema, hist), one=True)
+            sql = scan_sql(schema, hist, history_columns(conn, schema, hist), one=True)
             for _, count, digest_ in conn.execute(sql, (row[0],)):
                 actual.append((number, count, bytes(digest_)))
-        if sorted(actual) != sorted((t.table_id, t.versions, t.digest) for t in leaf.tables):
-            return False
         tree = Tree(conn, schema, upto)
+        later = [
+            Leaf.decode(blob) for tx, blob in tree.leaves.items() if tx > tx_id and amending(blob)
+        ]
+        if sorted(actual) != expected(leaf, latest(later)):
+            return False
     proof = tree.prove(tx_id)
     return proof.verify(tree.leaf_hash(tx_id), tree.root())
 
@@ -194,17 +205,6 @@ def _records(
             )
         out.append((tx, str(xid), leaf))
     return out
-
-
-def _columns(conn: psycopg.Connection, schema: str, hist: str) -> list[tuple[str, str]]:
-    """(name, type) of ``hist``'s columns after ChronoDB's own: the table's, as versioned."""
-    rows = conn.execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
-        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-        "ORDER BY a.attnum",
-        (qualified(schema, hist),),
-    ).fetchall()
-    return [(name, kind) for name, kind in rows if not name.startswith(PREFIX)]
 
 
 def _mismatch(

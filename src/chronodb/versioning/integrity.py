@@ -17,6 +17,7 @@ Each check is one SQL query; a healthy database yields no problems:
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from chronodb.layout import SEQ, TRANSACTIONS, TX, TX_MARKS
 from chronodb.sql.snapshots import as_of
@@ -36,13 +37,20 @@ def check_history(conn: sqlite3.Connection, catalog: Catalog, *, quick: bool = F
     return problems
 
 
-def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[str]) -> None:
+def times_out_of_order(conn: Any, transactions: str) -> list[str]:
+    """The problem of the first transaction in ``transactions`` (a table's SQL name) not
+    later than the one before it, if any: SQL both backends' connections run."""
     backwards = conn.execute(
         "SELECT tx_id FROM (SELECT tx_id, tx_time, lag(tx_time) OVER (ORDER BY tx_id) AS prev "
-        f"FROM main.{TRANSACTIONS}) WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
+        f"FROM {transactions}) AS s WHERE tx_time <= prev ORDER BY tx_id LIMIT 1"
     ).fetchone()
-    if backwards is not None:
-        problems.append(f"transaction {backwards[0]} is not later than the one before it")
+    if backwards is None:
+        return []
+    return [f"transaction {backwards[0]} is not later than the one before it"]
+
+
+def _check_history(conn: sqlite3.Connection, catalog: Catalog, problems: list[str]) -> None:
+    problems += times_out_of_order(conn, f"main.{TRANSACTIONS}")
     origin, last_counted = epoch(conn)
     mistimed = conn.execute(
         f"SELECT tx_id FROM main.{TRANSACTIONS} WHERE tx_id > ? AND tx_time <> tx_id + ? "

@@ -109,9 +109,6 @@ def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
 @pytest.mark.parametrize(
     ("call", "feature"),
     [
-        (lambda db: db.prune_history(0), "pruning history"),
-        (lambda db: db.erase("t", 1), "erasing"),
-        (lambda db: db.check_history(), "check_history"),
         (lambda db: db.audit_trail.verify(), "audit ledger"),
         (lambda db: db.get_health_report(), "health report"),
         (lambda db: db.foreign_keys("t"), "foreign_keys"),
@@ -120,7 +117,6 @@ def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
         (lambda db: db.columns("t", as_of=1), "columns"),
         (lambda db: db.execute("ALTER TABLE t ADD COLUMN w text"), "ALTER TABLE"),
         (lambda db: db.execute("DROP TABLE t"), "DROP TABLE"),
-        (lambda db: db.execute("SELECT * FROM chrono_changes('t', 0, 1)"), "chrono_changes"),
     ],
 )
 def test_what_is_not_done_yet_says_so(db: ChronoDB, call, feature: str) -> None:
@@ -131,8 +127,6 @@ def test_what_is_not_done_yet_says_so(db: ChronoDB, call, feature: str) -> None:
 
 
 def test_options_only_sqlite_or_later_has_are_refused(url: str) -> None:
-    with pytest.raises(NotSupportedError, match=r"retention_days.*PostgreSQL"):
-        ChronoDB(url, retention_days=30)
     with pytest.raises(NotSupportedError, match=r"optimizer.*PostgreSQL"):
         ChronoDB(url, ml_optimizer={"enabled": True})
 

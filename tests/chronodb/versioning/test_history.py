@@ -206,15 +206,8 @@ def test_erase_a_deleted_row(db: ChronoDB, accounts: dict[str, float]) -> None:
     ]
 
 
-def test_erase_by_composite_key_and_by_rowid(db: ChronoDB) -> None:
-    db.execute(
-        "CREATE TABLE grades (student TEXT, course TEXT, grade INTEGER, "
-        "PRIMARY KEY (student, course))"
-    )
-    db.execute("INSERT INTO grades VALUES ('ann', 'math', 1), ('ann', 'art', 2)")
-    db.execute("UPDATE grades SET grade = 3 WHERE course = 'math'")
-    assert db.erase("grades", ("ann", "math")) == 2
-    assert rows(db, "SELECT course FROM grades FOR SYSTEM_TIME ALL") == [("art",)]
+def test_erase_by_rowid(db: ChronoDB) -> None:
+    """A composite key: tests/chronodb/test_backends_maintenance.py, on both backends."""
     db.execute("CREATE TABLE notes (body TEXT)")
     db.execute("INSERT INTO notes VALUES ('keep'), ('secret')")
     assert db.erase("notes", 2) == 1
