@@ -54,6 +54,7 @@ from chronodb.postgres.names import (
     qualified,
     quote,
 )
+from chronodb.postgres.signoffs import ddl as signoffs_ddl
 
 INSTALL_LOCK = ALLOCATE_LOCK + 1
 """Advisory lock taken while installing, so that two installs cannot interleave."""
@@ -92,6 +93,7 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         " hist text NOT NULL UNIQUE,"
         " keys text[] NOT NULL,"
         " number integer NOT NULL UNIQUE)",
+        signoffs_ddl(schema),
         real_function(schema),
         _commit_function(schema, ledger),
         _horizon_function(schema),

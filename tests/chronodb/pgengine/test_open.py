@@ -112,7 +112,6 @@ def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
         (lambda db: db.prune_history(0), "pruning history"),
         (lambda db: db.erase("t", 1), "erasing"),
         (lambda db: db.check_history(), "check_history"),
-        (lambda db: db.audit_trail.verify(), "audit ledger"),
         (lambda db: db.get_health_report(), "health report"),
         (lambda db: db.foreign_keys("t"), "foreign_keys"),
         (lambda db: db.views(), "views"),
