@@ -10,13 +10,14 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.chronodb import pgserver
 
 from chronodb import ChronoDB
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.proofs import EMPTY_ROOT, leaf_hash, verify_inclusion
 from chronodb.audit.trail import AuditReport, Digest
 from chronodb.audit.verify import VerificationReport
-from chronodb.errors import AuditError, ClosedError
+from chronodb.errors import AuditError, ClosedError, TransactionError
 
 
 @pytest.fixture
@@ -267,3 +268,18 @@ def test_a_closed_databases_trail_says_so(backend: str) -> None:
     ):
         with pytest.raises(ClosedError):
             call()
+
+
+def test_on_postgresql_the_ledger_is_read_outside_a_transaction(pg_url: str) -> None:
+    """It reads in a snapshot of its own, after the horizon: not inside an open one."""
+    db = ChronoDB(pgserver.as_url(pg_url))
+    db.execute("CREATE TABLE t (id integer PRIMARY KEY)")
+    with db.transaction():
+        db.execute("INSERT INTO t VALUES (1)")
+        for call in (db.audit_trail.verify, db.audit_trail.digest, db.verify_audit_integrity):
+            with pytest.raises(TransactionError, match="outside a transaction"):
+                call()
+    assert db.execute("SELECT count(*) FROM t").scalar() == 1  # the transaction went on
+    assert db.audit_trail.verify().ok
+    assert db.audit_trail.digest().tree_size == 1
+    db.close()
