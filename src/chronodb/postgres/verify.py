@@ -76,6 +76,7 @@ def verify(
             )
         }
         found: dict[int, list[tuple[int, int, bytes]]] = {}
+        total = sum(t.versions for _, leaf in sealed.values() if leaf for t in leaf.tables)
         tables = conn.execute(
             f"SELECT number, table_name, hist, keys FROM {qualified(schema, CATALOG)} "
             "ORDER BY number"
@@ -101,7 +102,6 @@ def verify(
                 found.setdefault(tx, []).append((number, count, bytes(digest_)))
             report.checked["versions"] = report.checked.get("versions", 0) + rows
             if progress is not None:
-                total = sum(t.versions for _, leaf in sealed.values() if leaf for t in leaf.tables)
                 progress(report.checked["versions"], total)
             _current(conn, schema, table, hist, keys, columns, by_xid, report)
         names = {number: table for number, table, _, _ in tables}
