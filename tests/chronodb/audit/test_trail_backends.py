@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.chronodb import pgserver
@@ -17,7 +18,7 @@ from chronodb.audit.leaf import Leaf
 from chronodb.audit.proofs import EMPTY_ROOT, leaf_hash, verify_inclusion
 from chronodb.audit.trail import AuditReport, Digest
 from chronodb.audit.verify import VerificationReport
-from chronodb.errors import AuditError, ClosedError, TransactionError
+from chronodb.errors import AuditError, ClosedError, ConnectionLostError, TransactionError
 
 
 @pytest.fixture
@@ -281,5 +282,39 @@ def test_on_postgresql_the_ledger_is_read_outside_a_transaction(pg_url: str) -> 
                 call()
     assert db.execute("SELECT count(*) FROM t").scalar() == 1  # the transaction went on
     assert db.audit_trail.verify().ok
+    assert db.audit_trail.digest().tree_size == 1
+    db.close()
+
+
+def test_every_proof_verifies_and_every_flipped_bit_fails(bank: ChronoDB) -> None:
+    for i in range(3, 9):
+        bank.execute("INSERT INTO accounts VALUES (?, ?, ?)", [i, f"o{i}", i])
+        bank.execute("UPDATE accounts SET balance = balance + 1 WHERE id < ?", [i])
+    root = bytes.fromhex(bank.audit_trail.digest(save=False).root)
+    for tx in bank.transactions():
+        tx_hash = bytes.fromhex(bank.tx_hash(tx["tx_id"]))
+        proof = bank.audit_trail.prove(tx_hash.hex())
+        index, size = proof["leaf_index"], proof["tree_size"]
+        hashes = [bytes.fromhex(h) for h in proof["hashes"]]
+        assert verify_inclusion(tx_hash, index, size, hashes, root)
+        for n, digest in enumerate(hashes):
+            flipped = bytes([digest[0] ^ 1]) + digest[1:]
+            bad = [*hashes[:n], flipped, *hashes[n + 1 :]]
+            assert not verify_inclusion(tx_hash, index, size, bad, root)
+        assert not verify_inclusion(
+            bytes([tx_hash[0] ^ 1]) + tx_hash[1:], index, size, hashes, root
+        )
+
+
+def test_on_postgresql_a_dropped_connection_is_reported_then_made_again(pg_url: str) -> None:
+    db = ChronoDB(pgserver.as_url(pg_url))
+    db.execute("CREATE TABLE t (id integer PRIMARY KEY)")
+    tx_hash = db.execute("INSERT INTO t VALUES (1)").tx_hash
+    pid = db.execute("SELECT pg_backend_pid()").scalar()
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(ConnectionLostError):
+        db.audit_trail.digest()
+    assert db.audit_trail.verify_transaction(tx_hash)  # connected again
     assert db.audit_trail.digest().tree_size == 1
     db.close()
