@@ -293,6 +293,26 @@ def honest(url: str, seed: int, rounds: int, errors: list[BaseException]) -> Non
         db.close()
 
 
+def other_client(url: str, rounds: int, errors: list[BaseException]) -> None:
+    """Plain psycopg, not ChronoDB: the database versions and seals its writes too, in
+    REPEATABLE READ transactions that change keys and commit early (SET CONSTRAINTS)."""
+    try:
+        with psycopg.connect(url) as conn:
+            for i in range(rounds):
+                try:
+                    with conn.transaction():
+                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                        if i % 4 == 0:
+                            conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                        conn.execute("INSERT INTO items VALUES (100 + %s, 'p', 0)", (i,))
+                        conn.execute("UPDATE items SET id = id + 1000 WHERE id = 100 + %s", (i,))
+                        conn.execute("DELETE FROM items WHERE id = 1100 + %s", (i // 2,))
+                except psycopg.errors.SerializationFailure:
+                    continue
+    except BaseException as err:  # reported by the test
+        errors.append(err)
+
+
 def test_an_honest_concurrent_workload_always_verifies(url: str) -> None:
     setup = ChronoDB(url, user="setup")
     setup.execute("CREATE TABLE items (id integer PRIMARY KEY, name text, qty float8)")
@@ -301,6 +321,7 @@ def test_an_honest_concurrent_workload_always_verifies(url: str) -> None:
     digests = [setup.audit_trail.digest()]
     errors: list[BaseException] = []
     writers = [threading.Thread(target=honest, args=(url, seed, 60, errors)) for seed in range(3)]
+    writers.append(threading.Thread(target=other_client, args=(url, 20, errors)))
     for t in writers:
         t.start()
     reports = []
