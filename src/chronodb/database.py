@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chronodb import _guard, dialects, introspect
+from chronodb.audit.access import SQLiteAccess
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.trail import AuditTrail
 from chronodb.config import check_options
@@ -61,16 +62,6 @@ def _refuse_unsupported(db: ChronoDB, method: str) -> None:
     feature = db._dialect.unsupported.get(method)
     if feature is not None:
         raise NotSupportedError(feature, db._dialect.title)
-
-
-class _NotOffered:
-    """Stands for a part of ChronoDB a backend does not offer yet: any use says so."""
-
-    def __init__(self, feature: str, backend: str) -> None:
-        self._feature, self._backend = feature, backend
-
-    def __getattr__(self, name: str) -> Any:
-        raise NotSupportedError(self._feature, self._backend)
 
 
 def engine_of(db: ChronoDB) -> Engine:
@@ -177,7 +168,9 @@ class ChronoDB:
             self._observed = {}
             with _guard.opening(engine.path, backend.close):
                 engine.open()
-            self.audit_trail = _NotOffered("the audit ledger (audit_trail)", dialect.title)  # type: ignore[assignment]
+            from chronodb.pgengine.audit import PostgresAccess  # psycopg: the postgres extra
+
+            self.audit_trail = AuditTrail(PostgresAccess(engine), self)
             if retention_days is not None and not read_only:
                 self.apply_retention()
             return
@@ -189,7 +182,7 @@ class ChronoDB:
             engine.open()
             if wal:
                 backend.use_wal()
-            self.audit_trail = AuditTrail(engine, self)
+            self.audit_trail = AuditTrail(SQLiteAccess(engine), self)
             if retention_days is not None and not read_only:
                 self.apply_retention()
 
@@ -470,11 +463,6 @@ class ChronoDB:
 
     def verify_audit_integrity(self) -> bool:
         """Recompute every digest from the stored rows; False if anything was changed."""
-        if self._dialect is dialects.POSTGRES:
-            from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
-
-            with self._engine.lock:
-                return pg_history.verify(self._engine)
         return self.audit_trail.verify().ok
 
     # ------------------------------------------------------------------ introspection

@@ -1,20 +1,27 @@
-"""``db.audit_trail``: verify the ledger, prove transactions, export and check digests, report."""
+"""``db.audit_trail``: verify the ledger, prove transactions, export and check digests, report.
+
+The trail is the same on every backend: it reads the ledger through a :class:`LedgerAccess`
+(SQLite's in ``audit/access.py``, PostgreSQL's in ``pgengine/audit.py``), which says how to
+take one consistent reading of the leaves and the Merkle tree, how to recompute one
+transaction's versions, how to verify everything and where saved digests go. Proofs are
+checked with ``audit/proofs.py``'s verifiers whatever the backend.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from chronodb._guard import guard_class
-from chronodb.audit.digests import table_digests
 from chronodb.audit.leaf import Leaf
+from chronodb.audit.merkle import MerkleTree
 from chronodb.audit.proofs import (
     EMPTY_ROOT,
     InclusionProof,
@@ -22,14 +29,12 @@ from chronodb.audit.proofs import (
     verify_consistency,
     verify_inclusion,
 )
-from chronodb.audit.verify import DAMAGED, Problem, VerificationReport, verify
-from chronodb.errors import AuditError, ClosedError, CorruptDatabaseError
-from chronodb.layout import DIGESTS
+from chronodb.audit.verify import VerificationReport
+from chronodb.errors import AuditError, ClosedError
 from chronodb.timepoint import iso, to_micros
 
 if TYPE_CHECKING:
     from chronodb.database import ChronoDB
-    from chronodb.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,17 @@ class Digest:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
+
+    def row(self) -> tuple[int, bytes, float, bytes | None, bytes | None]:
+        """Its fields as ``_chrono_digests`` stores them: hashes and keys as bytes."""
+        signature, key = self.signature, self.public_key
+        return (
+            self.tree_size,
+            bytes.fromhex(self.root),
+            self.time,
+            bytes.fromhex(signature) if signature else None,
+            bytes.fromhex(key) if key else None,
+        )
 
     @classmethod
     def from_json(cls, text: str) -> Digest:
@@ -144,6 +160,41 @@ class AuditReport:
         return len(self.entries)
 
 
+class LedgerView(Protocol):
+    """One consistent reading of the ledger: the tree over every committed leaf."""
+
+    tree: MerkleTree
+
+    def find(self, digest: bytes) -> tuple[int, int, bytes] | None:
+        """(leaf_index, tx_id, leaf) of the leaf in :attr:`tree` hashing to ``digest``."""
+        ...
+
+    def matches(self, tx_id: int, leaf: Leaf) -> bool:
+        """Whether transaction ``tx_id``'s stored versions still digest to what ``leaf``
+        (or a later amendment) records."""
+        ...
+
+
+class LedgerAccess(Protocol):
+    """How a backend's ledger is read, verified and signed off (see the module's docstring)."""
+
+    def verify(
+        self, progress: Callable[[int, int], None] | None, *, quick: bool
+    ) -> VerificationReport:
+        """Recompute everything from the stored rows."""
+        ...
+
+    def reading(self) -> AbstractContextManager[LedgerView]:
+        """One consistent reading of the ledger, for the ``with`` body."""
+        ...
+
+    def save(self, digest: Digest) -> None:
+        """Keep ``digest`` in the database (verification checks the ledger against every
+        one kept), unless this connection cannot write now (read-only, or inside an open
+        transaction)."""
+        ...
+
+
 def _refuse_closed(trail: AuditTrail) -> None:
     """Run before every public method: the trail of a closed database says it is closed."""
     db = trail._db
@@ -155,29 +206,14 @@ def _refuse_closed(trail: AuditTrail) -> None:
 class AuditTrail:
     """The tamper-evident ledger of one database; its methods raise only ChronoDBErrors.
 
-    It works on the database's engine; ``db`` is the database itself, whose public
-    :meth:`~chronodb.ChronoDB.changes` and :meth:`~chronodb.ChronoDB.tx_hash` its reports
-    read.
+    It reads the ledger through ``access`` (the backend's); ``db`` is the database itself,
+    whose public :meth:`~chronodb.ChronoDB.changes` and :meth:`~chronodb.ChronoDB.tx_hash`
+    its reports read.
     """
 
-    def __init__(self, engine: Engine, db: ChronoDB) -> None:
-        self._engine = engine
+    def __init__(self, access: LedgerAccess, db: ChronoDB) -> None:
+        self._access = access
         self._db = db
-
-    @property
-    def _ledger(self) -> Any:
-        if self._engine.ledger is None:
-            raise AuditError("This database was opened with ledger=False")
-        return self._engine.ledger
-
-    def _tree(self) -> Any:
-        """The tree over every leaf: indexed and stored first when this connection may
-        write, else completed in memory."""
-        ledger = self._ledger
-        self._engine.refresh_catalog()
-        if self._engine.store_leaves():
-            return ledger.tree
-        return ledger.view()
 
     # -- verification ---------------------------------------------------------
     def verify(
@@ -185,27 +221,15 @@ class AuditTrail:
     ) -> VerificationReport:
         """Recompute everything from the stored rows; the report names the first problem.
 
-        It starts with SQLite's check of every page and index of the file: by default
-        ``PRAGMA integrity_check``, which also looks up every index entry in its table (time
-        grows with the file, a little faster than its size); ``quick=True`` runs
+        On SQLite it starts with SQLite's check of every page and index of the file: by
+        default ``PRAGMA integrity_check``, which also looks up every index entry in its
+        table (time grows with the file, a little faster than its size); ``quick=True`` runs
         ``quick_check`` instead, several times faster, which misses an index entry that
         names the wrong row. Damage is reported as problems of kind "file damaged", never
-        raised.
+        raised. PostgreSQL checks its own pages, and ``quick`` changes nothing there.
+        ``progress(done, total)`` is called as row versions are checked.
         """
-        # One snapshot: a commit by another process between its reads is not tampering.
-        with self._engine.lock, self._engine.snapshot():
-            try:
-                self._engine.refresh_catalog()
-            except (sqlite3.DatabaseError, CorruptDatabaseError) as err:
-                stale: Exception | None = err  # verify with the catalog loaded before
-            else:
-                stale = None
-            report = verify(self._engine.conn, self._engine.catalog, progress, quick=quick)
-        if stale is not None:
-            report.problems.insert(0, Problem(DAMAGED, f"the catalog cannot be read: {stale}"))
-            report.ok = False
-        self._engine.last_verification = (time.time(), report.ok)
-        return report
+        return self._access.verify(progress, quick=quick)
 
     def verify_transaction(self, tx_hash: str) -> bool:
         """Check one transaction: its rows, its leaf, and its inclusion in the tree."""
@@ -213,45 +237,29 @@ class AuditTrail:
             digest = bytes.fromhex(tx_hash)
         except (ValueError, TypeError):
             return False
-        with self._engine.lock:
-            tree = self._tree()
-            found = self._ledger.find(digest)
+        with self._access.reading() as view:
+            found = view.find(digest)
             if found is None:
                 return False
             index, tx_id, blob = found
-            if leaf_hash(blob) != digest:
+            if leaf_hash(blob) != digest or not view.matches(tx_id, Leaf.decode(blob)):
                 return False
-            leaf = Leaf.decode(blob)  # _tree() brought the catalog up to date
-            rows = {
-                t: (n, d)
-                for t, n, d in table_digests(self._engine.conn, self._engine.catalog, tx_id)
-            }
-            recorded = {t.table_id: (t.versions, t.digest) for t in leaf.tables}
-            if rows != recorded and not self._amended(tx_id):
-                return False
+            tree = view.tree
             size = tree.size
             proof = tree.inclusion_proof(index, size)
             return verify_inclusion(digest, index, size, proof.hashes, tree.root(size))
-
-    def _amended(self, tx_id: int) -> bool:
-        """Whether pruning or erasure has since changed this transaction's versions."""
-        for blob in self._ledger.leaves_after(tx_id):
-            leaf = Leaf.decode(blob)
-            if any(a.tx_id == tx_id for a in leaf.amendments):
-                return True
-        return False
 
     def prove(self, tx_hash: str) -> dict[str, Any]:
         """The inclusion proof of one transaction against the current root (all hex)."""
         if not isinstance(tx_hash, str) or not _is_hex(tx_hash):
             raise AuditError(f"not a transaction hash (hex digits): {tx_hash!r:.80}")
         digest = bytes.fromhex(tx_hash)
-        with self._engine.lock:
-            tree = self._tree()
-            found = self._ledger.find(digest)
+        with self._access.reading() as view:
+            found = view.find(digest)
             if found is None:
                 raise AuditError(f"unknown transaction hash {tx_hash!r}")
             index, tx_id, blob = found
+            tree = view.tree
             size = tree.size
             proof: InclusionProof = tree.inclusion_proof(index, size)
             return {
@@ -264,35 +272,21 @@ class AuditTrail:
 
     # -- digests ---------------------------------------------------------------
     def digest(self, signing_key: Any = None, *, save: bool = True) -> Digest:
-        """(tree size, root, time) now, optionally signed with an Ed25519 private key."""
-        with self._engine.lock:
-            tree = self._tree()
-            size = tree.size
-            root = tree.root(size).hex() if size else EMPTY_ROOT.hex()
-            made = Digest(size, root, time.time())
-            if signing_key is not None:
-                made = _sign(made, signing_key)
-            if save and not self._engine.read_only and not self._engine.explicit:
-                # Signing off also stores the tree's pending nodes (ledger.py batches them).
-                backend = self._engine.backend
-                backend.begin()
-                try:
-                    self._ledger.catch_up()
-                    self._engine.conn.execute(
-                        f"INSERT OR REPLACE INTO main.{DIGESTS} VALUES (?, ?, ?, ?, ?)",
-                        (
-                            made.tree_size,
-                            bytes.fromhex(made.root),
-                            made.time,
-                            bytes.fromhex(made.signature) if made.signature else None,
-                            bytes.fromhex(made.public_key) if made.public_key else None,
-                        ),
-                    )
-                    backend.commit()
-                except BaseException:
-                    backend.rollback()
-                    raise
-            return made
+        """(tree size, root, time) now, optionally signed with an Ed25519 private key.
+
+        ``save``: keep it in the database too (``_chrono_digests``), where verification
+        checks the ledger against it; not when the database is read-only or a transaction
+        is open.
+        """
+        with self._access.reading() as view:
+            size = view.tree.size
+            root = view.tree.root(size).hex() if size else EMPTY_ROOT.hex()
+        made = Digest(size, root, time.time())
+        if signing_key is not None:
+            made = _sign(made, signing_key)
+        if save:
+            self._access.save(made)
+        return made
 
     def export_digest(self, target: str | Path | TextIO, signing_key: Any = None) -> Digest:
         """Write the current digest as JSON to a file path or an open text stream."""
@@ -310,8 +304,8 @@ class AuditTrail:
         ``old`` is a :class:`Digest`, its JSON or its fields; anything else is an AuditError.
         """
         old = Digest.coerce(old)
-        with self._engine.lock:
-            tree = self._tree()
+        with self._access.reading() as view:
+            tree = view.tree
             size = tree.size
             if old.tree_size > size:
                 return False

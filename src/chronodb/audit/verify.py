@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -122,6 +122,24 @@ class VerificationReport:
             lines.append(f"first problem: {first.kind}{at}: {first.detail}")
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def check_digests(
+    saved: Iterable[tuple[int, bytes]], tree: MerkleTree, report: VerificationReport
+) -> None:
+    """Compare each saved digest (tree size, root) with ``tree`` (every leaf, recomputed):
+    one that no longer matches means the ledger was rewritten since it was taken."""
+    checked = 0
+    for tree_size, saved_root in saved:
+        checked += 1
+        if tree_size > tree.size or tree.root(tree_size) != bytes(saved_root):
+            report.problems.append(
+                Problem(
+                    "history rewritten",
+                    f"the saved digest of size {tree_size} no longer matches the ledger",
+                )
+            )
+    report.checked["digests"] = checked
 
 
 def _table_names(catalog: Catalog) -> dict[int, str]:
@@ -405,17 +423,7 @@ def _verify(
             problems += _check_nodes(conn, covered, tx_of_index, bad_leaves)
             problems += _check_hash_index(conn, hashes, tx_of_index, stored_size)
     digests = conn.execute(f"SELECT tree_size, root FROM main.{DIGESTS} ORDER BY tree_size")
-    checked_digests = 0
-    for tree_size, saved_root in digests:
-        checked_digests += 1
-        if tree_size > memory.size or memory.root(tree_size) != bytes(saved_root):
-            problems.append(
-                Problem(
-                    "history rewritten",
-                    f"the saved digest of size {tree_size} no longer matches the ledger",
-                )
-            )
-    report.checked["digests"] = checked_digests
+    check_digests(digests, memory, report)
 
     # 4. row versions against leaves (amendments from pruning and erasure win)
     expected: dict[tuple[int, int], tuple[int, bytes]] = {}

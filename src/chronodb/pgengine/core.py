@@ -152,6 +152,21 @@ class PostgresEngine(Common):
                 self.lost()
             raise self.backend.translate(err, sql) from err
 
+    @contextmanager
+    def translating(self) -> Iterator[psycopg.Connection[Any]]:
+        """The connection, under the lock, for a call other than ``execute`` (history, the
+        ledger): connected again if it dropped; psycopg's errors in the ``with`` body leave
+        as ChronoDBErrors naming the server."""
+        with self.lock:
+            if self.conn.closed:
+                self.reconnect()
+            try:
+                yield self.conn
+            except psycopg.Error as err:
+                if self.conn.closed:
+                    self.lost()
+                raise self.backend.translate(err) from err
+
     def lost(self) -> None:
         """The connection dropped: the server undid the open transaction, so it ends here."""
         if self.explicit:

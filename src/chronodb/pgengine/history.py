@@ -12,17 +12,14 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-import psycopg
-
 from chronodb.audit.proofs import leaf_hash
-from chronodb.errors import ChronoDBError, NotSupportedError, SchemaError, TransactionError
+from chronodb.errors import ChronoDBError, NotSupportedError, SchemaError
 from chronodb.introspect import Column
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine.core import BACKEND, PostgresEngine
 from chronodb.postgres import Versioned, horizon
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
-from chronodb.postgres.verify import verify as ledger_verify
 from chronodb.timepoint import MAX_EPOCH, from_micros, to_micros
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -33,14 +30,8 @@ def _translated(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(engine: PostgresEngine, *args: Any) -> Any:
-        if engine.conn.closed:
-            engine.reconnect()
-        try:
+        with engine.translating():
             return fn(engine, *args)
-        except psycopg.Error as err:
-            if engine.conn.closed:
-                engine.lost()
-            raise engine.backend.translate(err) from err
 
     return wrapper  # type: ignore[return-value]
 
@@ -175,14 +166,6 @@ def tx_hash(engine: PostgresEngine, tx_id: int) -> str | None:
         (tx_id, horizon(engine.conn, schema)),
     ).fetchone()
     return None if row is None or row[0] is None else leaf_hash(bytes(row[0])).hex()
-
-
-@_translated
-def verify(engine: PostgresEngine) -> bool:
-    """Whether the ledger matches every stored version (``chronodb.postgres.verify``)."""
-    if engine.explicit:
-        raise TransactionError("verify the ledger outside a transaction (COMMIT or ROLLBACK)")
-    return ledger_verify(engine.conn, engine.backend.schema).ok
 
 
 @_translated

@@ -55,6 +55,7 @@ from chronodb.postgres.names import (
     qualified,
     quote,
 )
+from chronodb.postgres.signoffs import ddl as signoffs_ddl
 
 INSTALL_LOCK = ALLOCATE_LOCK + 1
 """Advisory lock taken while installing, so that two installs cannot interleave."""
@@ -102,6 +103,7 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         " xid xid8 NOT NULL,"
         ' "user" text,'
         " reason text)",
+        signoffs_ddl(schema),
         real_function(schema),
         _commit_function(schema, ledger),
         _horizon_function(schema),

@@ -32,6 +32,8 @@ TX_NEXT = layout.PG_TX_NEXT
 """The sequence handing out transaction ids, called only under the allocation lock."""
 TIME_LAST = layout.PG_TIME_LAST
 """A sequence holding the last transaction time handed out (µs), set under the lock."""
+DIGESTS = layout.DIGESTS
+"""The saved digests: tree size, root, time, signature and public key (``signoffs.py``)."""
 COMMIT_FUNCTION = layout.PG_COMMIT
 COMMIT_TRIGGER = layout.PG_COMMIT
 HORIZON_FUNCTION = layout.PG_HORIZON

@@ -10,7 +10,11 @@ either wholly in it or wholly out. What is checked:
    commit step sealed with) to what its leaf recorded, no more tables and no fewer, or to
    what a later pruning or erasure recorded instead (``amendments.py``);
 4. every current table equals its history's newest versions, key by key;
-5. given a digest kept elsewhere (``tree.digest``), the tree of that size has its root.
+5. given a digest kept elsewhere (``tree.digest``), the tree of that size has its root;
+   so has the tree of each digest saved in the database (``signoffs.py``).
+
+The kinds of problems are SQLite's (``audit/verify.py``), so a report reads the same on
+both backends.
 
 It catches rows edited, deleted or inserted behind the triggers' back (a superuser's
 ``session_replication_role = replica`` or ``DISABLE TRIGGER``) and edited records. What
@@ -21,11 +25,13 @@ kept outside the database catches that (5).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 
 from chronodb.audit.leaf import Leaf
-from chronodb.audit.verify import Problem, VerificationReport
+from chronodb.audit.verify import Problem, VerificationReport, check_digests
 from chronodb.errors import AuditError
 from chronodb.postgres.amendments import amending, expected, latest
 from chronodb.postgres.digests import FIXED_SETTINGS, history_columns, row_json, scan_sql
@@ -40,10 +46,8 @@ from chronodb.postgres.names import (
     qualified,
     quote,
 )
+from chronodb.postgres.signoffs import saved
 from chronodb.postgres.tree import Tree
-
-CURRENT = "current row differs from history"
-"""The kind of a problem found in a current table (step 4)."""
 
 
 def verify(
@@ -51,21 +55,29 @@ def verify(
     schema: str = "public",
     *,
     digest: tuple[int, bytes] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> VerificationReport:
-    """Verify the ledger in ``schema``; ``digest``: a (tree size, root) kept elsewhere.
+    """Verify the ledger in ``schema``; ``digest``: a (tree size, root) kept elsewhere;
+    ``progress(done, total)``: called with the versions checked, table by table.
 
     ``conn`` must be in autocommit mode: verification runs in a transaction of its own,
     read-only, begun after the horizon.
     """
     started = time.perf_counter()
     report = VerificationReport(ok=True)
-    upto = _snapshot(conn, schema)
-    with conn.transaction():
-        _settle(conn)
+    with reading(conn, schema) as upto:
         leaves = _records(conn, schema, upto, report)
         sealed = {tx: (xid, leaf) for tx, xid, leaf in leaves}
         by_xid = {xid: tx for tx, xid, _ in leaves}
+        # Committed between the horizon and this snapshot: in it, but checked next time.
+        later = {
+            str(x)
+            for (x,) in conn.execute(
+                f"SELECT xid FROM {qualified(schema, TX_TABLE)} WHERE tx_id > %s", (upto,)
+            )
+        }
         found: dict[int, list[tuple[int, int, bytes]]] = {}
+        total = sum(t.versions for _, leaf in sealed.values() if leaf for t in leaf.tables)
         tables = conn.execute(
             f"SELECT number, table_name, hist, keys FROM {qualified(schema, CATALOG)} "
             "ORDER BY number"
@@ -74,12 +86,14 @@ def verify(
             columns = history_columns(conn, schema, hist)
             rows = 0
             for xid, count, digest_ in conn.execute(scan_sql(schema, hist, columns)):
-                rows += count
                 tx = by_xid.get(str(xid))
+                if tx is None and str(xid) in later:
+                    continue
+                rows += count
                 if tx is None:
                     report.problems.append(
                         Problem(
-                            "history rows without a transaction",
+                            "history rows inserted",
                             f"{count} version(s) of xid {xid} in {hist}: no transaction "
                             "record has that xid",
                             table=table,
@@ -88,9 +102,18 @@ def verify(
                     continue
                 found.setdefault(tx, []).append((number, count, bytes(digest_)))
             report.checked["versions"] = report.checked.get("versions", 0) + rows
+            if progress is not None:
+                progress(report.checked["versions"], total)
             _current(conn, schema, table, hist, keys, columns, by_xid, report)
         names = {number: table for number, table, _, _ in tables}
         amended = latest(leaf for _, leaf in sealed.values() if leaf is not None)
+        # A record without a leaf whose transaction wrote no versions was made up.
+        report.problems = [
+            Problem("transaction record inserted", "no leaf and no versions", p.tx_id)
+            if p.kind == "ledger leaf deleted" and p.tx_id not in found
+            else p
+            for p in report.problems
+        ]
         for tx, (_, leaf) in sealed.items():
             if leaf is None:
                 continue
@@ -106,6 +129,7 @@ def verify(
                 "versions were checked against the digests recorded when that happened"
             )
         tree = Tree(conn, schema, upto)
+        check_digests(saved(conn, schema), tree.tree, report)
     report.tree_size = tree.size
     report.root = tree.root().hex()
     if digest is not None:
@@ -128,9 +152,7 @@ def verify_transaction(conn: psycopg.Connection, tx_id: int, schema: str = "publ
 
     ``conn`` must be in autocommit mode, as for :func:`verify`.
     """
-    upto = _snapshot(conn, schema)
-    with conn.transaction():
-        _settle(conn)
+    with reading(conn, schema) as upto:
         row = conn.execute(
             f"SELECT xid, leaf FROM {qualified(schema, TX_TABLE)} WHERE tx_id = %s", (tx_id,)
         ).fetchone()
@@ -140,40 +162,45 @@ def verify_transaction(conn: psycopg.Connection, tx_id: int, schema: str = "publ
             leaf = Leaf.decode(bytes(row[1]))
         except AuditError:
             return False
-        if leaf.tx_id != tx_id:
-            return False
-        actual = []
-        for number, hist in conn.execute(
-            f"SELECT number, hist FROM {qualified(schema, CATALOG)} ORDER BY number"
-        ).fetchall():
-            sql = scan_sql(schema, hist, history_columns(conn, schema, hist), one=True)
-            for _, count, digest_ in conn.execute(sql, (row[0],)):
-                actual.append((number, count, bytes(digest_)))
         tree = Tree(conn, schema, upto)
-        later = [
-            Leaf.decode(blob) for tx, blob in tree.leaves.items() if tx > tx_id and amending(blob)
-        ]
-        if sorted(actual) != expected(leaf, latest(later)):
+        if leaf.tx_id != tx_id or not matches(conn, schema, row[0], leaf, tree):
             return False
     proof = tree.prove(tx_id)
     return proof.verify(tree.leaf_hash(tx_id), tree.root())
 
 
-def _snapshot(conn: psycopg.Connection, schema: str) -> int:
-    """The horizon, to be taken before the snapshot that reads up to it."""
+def matches(conn: psycopg.Connection, schema: str, xid: object, leaf: Leaf, tree: Tree) -> bool:
+    """Whether the versions of the transaction ``xid`` digest to what ``leaf`` records, as
+    amended by the later leaves of ``tree`` (inside :func:`reading`)."""
+    actual = []
+    for number, hist in conn.execute(
+        f"SELECT number, hist FROM {qualified(schema, CATALOG)} ORDER BY number"
+    ).fetchall():
+        sql = scan_sql(schema, hist, history_columns(conn, schema, hist), one=True)
+        for _, count, digest_ in conn.execute(sql, (xid,)):
+            actual.append((number, count, bytes(digest_)))
+    later = [
+        Leaf.decode(blob) for tx, blob in tree.leaves.items() if tx > leaf.tx_id and amending(blob)
+    ]
+    return sorted(actual) == expected(leaf, latest(later))
+
+
+@contextmanager
+def reading(conn: psycopg.Connection, schema: str = "public") -> Iterator[int]:
+    """One read-only REPEATABLE READ snapshot, with the digests' settings, begun after the
+    horizon it yields: every transaction up to it is wholly in, no later one can appear
+    below it. ``conn`` must be in autocommit mode."""
     if not conn.autocommit:
         raise AuditError(
             "ledger verification needs a connection in autocommit mode: it reads in one "
             "snapshot of its own, begun after the horizon"
         )
-    return horizon(conn, schema)
-
-
-def _settle(conn: psycopg.Connection) -> None:
-    """Make the open transaction a read-only snapshot with the digests' settings."""
-    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    for name, value in FIXED_SETTINGS:
-        conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+    upto = horizon(conn, schema)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        for name, value in FIXED_SETTINGS:
+            conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+        yield upto
 
 
 def _records(
@@ -188,16 +215,16 @@ def _records(
     ):
         leaf = None
         if blob is None:
-            report.problems.append(Problem("missing leaf", "the record has no leaf", tx))
+            report.problems.append(Problem("ledger leaf deleted", "the record has no leaf", tx))
         else:
             try:
                 leaf = Leaf.decode(bytes(blob))
             except AuditError as err:
-                report.problems.append(Problem("leaf undecodable", str(err), tx))
+                report.problems.append(Problem("ledger leaf edited", str(err), tx))
         if leaf is not None and (leaf.tx_id, leaf.tx_time, leaf.user) != (tx, at, who):
             report.problems.append(
                 Problem(
-                    "leaf does not match its record",
+                    "transaction record edited",
                     f"the leaf says tx {leaf.tx_id} at {leaf.tx_time} by {leaf.user!r}, "
                     f"the record tx {tx} at {at} by {who!r}",
                     tx,
@@ -220,8 +247,12 @@ def _mismatch(
         if have.get(table_id) != want.get(table_id):
             n_want = want.get(table_id, (0, b""))[0]
             n_have = have.get(table_id, (0, b""))[0]
+            if n_want == n_have:
+                kind = "history row edited"
+            else:
+                kind = "history rows deleted" if n_have < n_want else "history rows inserted"
             return Problem(
-                "history does not match the leaf",
+                kind,
                 f"the leaf records {n_want} version(s) in table {table_id}, history holds "
                 f"{n_have}" + (" with another digest" if n_want == n_have else ""),
                 tx,
@@ -240,14 +271,20 @@ def _current(
     by_xid: dict[str, int],
     report: VerificationReport,
 ) -> None:
-    """Step 4: compare ``table``'s rows with its history's newest version of each key."""
+    """Step 4: compare ``table``'s rows with its history's newest version of each key.
+
+    As on SQLite, a row differing from its key's newest version is "edited", a live newest
+    version without its row "deleted" (both name that version's transaction), a row whose
+    key has no live version "inserted"; the row is named by its key's value (a tuple for a
+    composite key).
+    """
     key = key_list(keys)
     same = " AND ".join(f"c.{quote(k)} = n.{quote(k)}" for k in keys)
     current = row_json(schema, columns, "t", "'I'")
     newest = row_json(schema, columns, "h", "'I'")
-    keyed = ", ".join(f"coalesce(c.{quote(k)}, n.{quote(k)})::text" for k in keys)
+    keyed = ", ".join(f"coalesce(c.{quote(k)}, n.{quote(k)})" for k in keys)
     sql = (
-        f"SELECT n.x, ARRAY[{keyed}] FROM "
+        f"SELECT n.x, c.j IS NULL, n.j IS NULL, {keyed} FROM "
         f"(SELECT {key_list(keys, 't')}, {current} AS j FROM {qualified(schema, table)} AS t) AS c "
         f"FULL JOIN (SELECT DISTINCT ON ({key}) {key_list(keys, 'h')}, h.{XID} AS x, "
         f"CASE WHEN h.{OP} = 'D' THEN NULL ELSE {newest} END AS j "
@@ -258,14 +295,15 @@ def _current(
     report.checked["current rows"] = report.checked.get("current rows", 0) + (
         count[0] if count else 0
     )
-    for xid, row_key in conn.execute(sql):
+    for xid, gone, dead, *values in conn.execute(sql):
+        row_key = values[0] if len(values) == 1 else tuple(values)
+        if dead:
+            kind, detail, xid = "current row inserted", "has no live version in history", None
+        elif gone:
+            kind, detail = "current row deleted", "is gone, its newest version is live"
+        else:
+            kind, detail = "current row edited", "differs from its newest version"
         tx = None if xid is None else by_xid.get(str(xid))
         report.problems.append(
-            Problem(
-                CURRENT,
-                f"the row with key {row_key} is not its newest version in history",
-                tx,
-                table,
-                row_key,
-            )
+            Problem(kind, f"the row with key {row_key!r} {detail}", tx, table, row_key)
         )

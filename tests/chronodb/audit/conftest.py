@@ -74,3 +74,23 @@ def tamper(path: Path, *statements: str | tuple[str, tuple[Any, ...]]) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+def assert_named(location: str | Path, kind: str, tx: int | None, table: Any, row: Any) -> None:
+    """The database at ``location`` fails verification, its first problem is ``kind`` in
+    transaction ``tx``, ``table`` and ``row``, and it still opens read-only to be looked at."""
+    db = ChronoDB(location)  # still opens
+    assert db.verify_audit_integrity() is False
+    report = db.audit_trail.verify()
+    assert not report.ok
+    first = report.first_problem
+    assert first is not None
+    assert (first.kind, first.tx_id, first.table, first.row) == (kind, tx, table, row), (
+        report.summary()
+    )
+    assert f"first problem: {kind}" in report.summary()
+    db.close()
+    read_only = ChronoDB(location, read_only=True)
+    assert read_only.execute("SELECT count(*) FROM accounts").scalar() >= 3
+    assert not read_only.audit_trail.verify().ok
+    read_only.close()

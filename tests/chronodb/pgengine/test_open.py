@@ -109,7 +109,6 @@ def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
 @pytest.mark.parametrize(
     ("call", "feature"),
     [
-        (lambda db: db.audit_trail.verify(), "audit ledger"),
         (lambda db: db.get_health_report(), "health report"),
         (lambda db: db.foreign_keys("t"), "foreign_keys"),
         (lambda db: db.views(), "views"),

@@ -20,7 +20,7 @@ from chronodb.audit.proofs import leaf_hash, verify_consistency, verify_inclusio
 from chronodb.errors import AuditError
 from chronodb.postgres import lookup, version_table
 from chronodb.postgres.tree import Tree, digest, leaves
-from chronodb.postgres.verify import CURRENT, verify, verify_transaction
+from chronodb.postgres.verify import verify, verify_transaction
 
 
 def records(conn: psycopg.Connection) -> list[tuple[int, int, str, Leaf]]:
@@ -171,7 +171,7 @@ def first(pg: psycopg.Connection) -> tuple[str, int | None]:
 def test_an_edited_history_row_is_found(written: psycopg.Connection) -> None:
     tx = tx_of(written, 3)
     tampered(written, "UPDATE _chrono_h1_t SET v = 'evil' WHERE id = 3")
-    assert first(written) == ("history does not match the leaf", tx)
+    assert first(written) == ("history row edited", tx)
     assert not verify_transaction(written, tx)
 
 
@@ -183,7 +183,7 @@ def test_a_deleted_history_row_is_found(written: psycopg.Connection) -> None:
         "(SELECT max(_chrono_seq) FROM _chrono_h1_t WHERE id = 1)",
         "UPDATE t SET v = 'a' WHERE id = 1",  # the current row agrees with what is left
     )
-    assert first(written) == ("history does not match the leaf", tx)
+    assert first(written) == ("history rows deleted", tx)
 
 
 def test_a_history_row_inserted_into_a_transaction_is_found(written: psycopg.Connection) -> None:
@@ -194,7 +194,7 @@ def test_a_history_row_inserted_into_a_transaction_is_found(written: psycopg.Con
         "4, 'd' FROM _chrono_h1_t WHERE id = 3",
         "INSERT INTO t VALUES (4, 'd')",
     )
-    assert first(written) == ("history does not match the leaf", tx)
+    assert first(written) == ("history rows inserted", tx)
 
 
 def test_a_history_row_of_no_transaction_is_found(written: psycopg.Connection) -> None:
@@ -204,7 +204,7 @@ def test_a_history_row_of_no_transaction_is_found(written: psycopg.Connection) -
         "INSERT INTO t VALUES (4, 'd')",
     )
     kinds = {p.kind for p in verify(written).problems}
-    assert kinds == {"history rows without a transaction"}
+    assert kinds == {"history rows inserted"}
 
 
 def test_a_current_row_edited_behind_the_triggers_is_found(written: psycopg.Connection) -> None:
@@ -212,9 +212,9 @@ def test_a_current_row_edited_behind_the_triggers_is_found(written: psycopg.Conn
     written.execute("ALTER TABLE t DISABLE TRIGGER ALL")
     written.execute("UPDATE t SET v = 'evil' WHERE id = 2")
     written.execute("ALTER TABLE t ENABLE TRIGGER ALL")
-    assert first(written) == (CURRENT, tx)
+    assert first(written) == ("current row edited", tx)
     problem = verify(written).first_problem
-    assert problem is not None and problem.row == ["2"] and problem.table == "t"
+    assert problem is not None and problem.row == 2 and problem.table == "t"
 
 
 def test_a_current_row_deleted_or_added_behind_the_triggers_is_found(
@@ -222,21 +222,21 @@ def test_a_current_row_deleted_or_added_behind_the_triggers_is_found(
 ) -> None:
     tx = tx_of(written, 3)
     tampered(written, "DELETE FROM t WHERE id = 3")
-    assert first(written) == (CURRENT, tx)
+    assert first(written) == ("current row deleted", tx)
     tampered(written, "INSERT INTO t VALUES (3, 'c'), (8, 'new')")
-    assert first(written) == (CURRENT, None)  # key 8 has no history at all
+    assert first(written) == ("current row inserted", None)  # key 8 has no history at all
 
 
 @pytest.mark.parametrize(
     ("change", "kind"),
     [
-        ("tx_time = tx_time + 1", "leaf does not match its record"),
-        ("\"user\" = 'mallory'", "leaf does not match its record"),
-        ("leaf = NULL", "missing leaf"),
-        ("leaf = '\\x0102'", "leaf undecodable"),
+        ("tx_time = tx_time + 1", "transaction record edited"),
+        ("\"user\" = 'mallory'", "transaction record edited"),
+        ("leaf = NULL", "ledger leaf deleted"),
+        ("leaf = '\\x0102'", "ledger leaf edited"),
         (
             "leaf = overlay(leaf PLACING '\\x00' FROM length(leaf) - 10)",
-            "history does not match the leaf",
+            "history row edited",
         ),
     ],
 )
@@ -253,7 +253,7 @@ def test_a_swapped_xid_is_found(written: psycopg.Connection) -> None:
     tampered(written, f"UPDATE _chrono_tx SET xid = '999999' WHERE tx_id = {tx}")
     assert first(written)[1] in (tx, None)
     kinds = {p.kind for p in verify(written).problems}
-    assert "history rows without a transaction" in kinds
+    assert "history rows inserted" in kinds
 
 
 def shuffle_keys(url: str, table: str, rounds: int) -> None:
