@@ -80,3 +80,9 @@ def test_an_unreachable_server_is_one_line_without_the_password() -> None:
     assert out.exit_code == 1
     assert out.output.startswith("Error: ") and "127.0.0.1:1" in out.output
     assert "hunter2" not in out.output and "Traceback" not in out.output
+
+
+def test_verify_and_digest_check_the_ledger(made: str) -> None:
+    assert run("verify", made).startswith("Audit verification OK")
+    digest = json.loads(run("digest", made))
+    assert digest["tree_size"] >= 3 and len(digest["root"]) == 64
