@@ -14,16 +14,19 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from chronodb import introspect
 from chronodb.audit.proofs import leaf_hash
-from chronodb.errors import ChronoDBError, NotSupportedError, SchemaError, TransactionError
+from chronodb.errors import ChronoDBError, SchemaError, TransactionError
 from chronodb.introspect import Column
 from chronodb.layout import TRANSACTIONS
-from chronodb.pgengine.core import BACKEND, PostgresEngine
+from chronodb.pgengine.core import PostgresEngine
+from chronodb.pgengine.sources import versioned_of
 from chronodb.postgres import Versioned, horizon
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
 from chronodb.postgres.verify import verify as ledger_verify
 from chronodb.timepoint import MAX_EPOCH, from_micros, to_micros
+from chronodb.versioning.catalog import SchemaVersion
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,6 +55,27 @@ def _table(engine: PostgresEngine, table: str) -> Versioned:
     return found
 
 
+def _any_table(engine: PostgresEngine, table: str) -> tuple[Versioned, list[SchemaVersion]]:
+    """``table`` now, or the last table of that name if it was dropped (its history is
+    kept), with its shapes over time."""
+    found = engine.versioned(table)
+    book = engine.shapes()
+    if found is None:
+        latest = book.latest(table)
+        if latest is None:
+            raise SchemaError(f"no such table: {table}", table=table)
+        found = versioned_of(engine.backend.schema, latest)
+    return found, book.versions_of(found.number)
+
+
+def _values(v: Versioned, shapes: list[SchemaVersion], row: dict, tx: int) -> dict[str, Any]:
+    """A version's values under the names of the columns its table had at ``tx``."""
+    versions = [s for s in shapes if s.covers_tx(tx)] or [s for s in shapes if s.to_tx == tx]
+    if not versions:
+        return {c: row[h] for c, h in zip(v.columns, v.history_columns, strict=True)}
+    return {c.name: row[c.hist] for c in versions[0].columns}
+
+
 def _key_values(v: Versioned, pk: Any) -> list[Any]:
     if isinstance(pk, dict):
         missing = [k for k in v.keys if k not in pk]
@@ -69,13 +93,22 @@ def _key_values(v: Versioned, pk: Any) -> list[Any]:
     return values
 
 
-def _versions(engine: PostgresEngine, v: Versioned, where: str = "true", params: Any = ()) -> list:
+def _versions(
+    engine: PostgresEngine,
+    v: Versioned,
+    shapes: list[SchemaVersion],
+    where: str = "true",
+    params: Any = (),
+) -> list[tuple[dict[str, Any], str, int, int, str]]:
     """``v``'s committed versions matching ``where`` (on alias ``h``), in history order, the
-    last of each transaction per key only (as SQLite keeps one per transaction)."""
+    last of each transaction per key only (as SQLite keeps one per transaction): (its
+    history columns' values by name, op, tx_id, tx_time, user). The columns are those of
+    all of ``shapes``, the table's shapes over time."""
     conn = engine.conn
     bound = horizon(conn, v.schema)
-    keys = ", ".join(f"h.{quote(k)}" for k in v.keys)
-    cols = ", ".join(f"h.{quote(c)}" for c in v.columns)
+    keys = ", ".join(f"h.{quote(k)}" for k in v.history_keys)
+    stored = list(dict.fromkeys([*v.history_columns, *(c.hist for s in shapes for c in s.columns)]))
+    cols = ", ".join(f"h.{quote(c)}" for c in stored)
     rows = conn.execute(
         f'SELECT {cols}, h.{OP}, x.tx_id, x.tx_time, x."user" FROM ('
         f"SELECT DISTINCT ON ({keys}, x.tx_id) h.*, x.tx_id AS _t "
@@ -86,20 +119,19 @@ def _versions(engine: PostgresEngine, v: Versioned, where: str = "true", params:
         f"ORDER BY x.tx_id, h.{SEQ}",
         (bound, *params),
     ).fetchall()
-    return [tuple(r) for r in rows]
+    n = len(stored)
+    return [(dict(zip(stored, r[:n], strict=True)), *tuple(r)[n:]) for r in rows]
 
 
 @_translated
 def change_history(engine: PostgresEngine, table: str, pk: Any) -> list[dict[str, Any]]:
     """Every version of one row, oldest first (see ``ChronoDB.get_change_history``)."""
-    v = _table(engine, table)
-    match = " AND ".join(f"h.{quote(k)} = %s" for k in v.keys)
+    v, shapes = _any_table(engine, table)
+    match = " AND ".join(f"h.{quote(k)} = %s" for k in v.history_keys)
     out: list[dict[str, Any]] = []
     prev: dict[str, Any] | None = None
-    n = len(v.columns)
-    for row in _versions(engine, v, match, _key_values(v, pk)):
-        values = dict(zip(v.columns, row[:n], strict=True))
-        op, tx, us, user = row[n:]
+    for row, op, tx, us, user in _versions(engine, v, shapes, match, _key_values(v, pk)):
+        values = _values(v, shapes, row, tx)
         if op == "D":
             if prev is not None:
                 out.append(_entry("DELETE", prev, prev, None, tx, us, user))
@@ -126,16 +158,14 @@ def _entry(op: str, values: Any, before: Any, after: Any, tx: int, us: int, user
 @_translated
 def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[dict[str, Any]]:
     """Rows inserted, updated and deleted in ``(start, end]`` (see ``ChronoDB.changes``)."""
-    v = _table(engine, table)
+    v, shapes = _any_table(engine, table)
     lo = to_micros(0 if start is None else start)
     hi = to_micros(MAX_EPOCH if end is None else end)
-    n = len(v.columns)
     previous: dict[tuple, dict[str, Any] | None] = {}
     out = []
-    for row in _versions(engine, v):
-        values = dict(zip(v.columns, row[:n], strict=True))
-        op, tx, us, user = row[n:]
-        key = tuple(values[k] for k in v.keys)
+    for row, op, tx, us, user in _versions(engine, v, shapes):
+        values = _values(v, shapes, row, tx)
+        key = tuple(row[k] for k in v.history_keys)
         before = previous.get(key)
         after = None if op == "D" else values
         previous[key] = after
@@ -147,7 +177,7 @@ def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[di
             "tx_time": us / 1e6,
             "user": user,
         }
-        change.update((k, values[k]) for k in v.keys)
+        change.update((k, row[h]) for k, h in zip(v.keys, v.history_keys, strict=True))
         change.update(before=before, after=after)
         out.append(change)
     return out
@@ -187,10 +217,10 @@ def verify(engine: PostgresEngine) -> bool:
 
 @_translated
 def tables(engine: PostgresEngine, as_of: Any) -> list[str]:
-    """The versioned tables that exist now."""
-    if as_of is not None:
-        raise NotSupportedError("tables(as_of=...)", BACKEND)
-    return engine.backend.versioned_tables()
+    """The versioned tables that exist now, or existed AS OF ``as_of``, sorted by name."""
+    if as_of is None:
+        return engine.backend.versioned_tables()
+    return introspect.tables(engine.shapes(), as_of)
 
 
 _COLUMNS = (
@@ -208,10 +238,20 @@ _COLUMNS = (
 
 @_translated
 def columns(engine: PostgresEngine, table: str, as_of: Any) -> list[Column]:
-    """``table``'s columns now."""
-    if as_of is not None:
-        raise NotSupportedError("columns(as_of=...)", BACKEND)
-    v = _table(engine, table)
+    """``table``'s columns now, or AS OF ``as_of`` (the names, types and key it had then,
+    see ``introspect.columns``)."""
+    if as_of is None:
+        return _declared(engine, _table(engine, table))
+    shapes = engine.shapes()
+
+    def live(shape: SchemaVersion) -> list[Column]:
+        return _declared(engine, _table(engine, shape.name))
+
+    return introspect.columns_with(shapes, table, as_of, live)
+
+
+def _declared(engine: PostgresEngine, v: Versioned) -> list[Column]:
+    """The columns of ``v`` as the database declares them now."""
     rows = engine.conn.execute(_COLUMNS, (qualified(v.schema, v.table),)).fetchall()
     generated = {"s": "STORED", "": ""}
     return [

@@ -42,6 +42,7 @@ from chronodb.postgres.names import (
     OP,
     REAL_FUNCTION,
     SEQ,
+    TX_TABLE,
     XID,
     digests_of,
     qualified,
@@ -188,14 +189,24 @@ def digest_function(schema: str, hist: str, columns: Sequence[tuple[str, str]]) 
 
 
 def scan_sql(
-    schema: str, hist: str, columns: Sequence[tuple[str, str]], *, one: bool = False
+    schema: str,
+    hist: str,
+    columns: Sequence[tuple[str, str]],
+    *,
+    one: bool = False,
+    span: str | None = None,
 ) -> str:
     """SQL giving (xid, versions, digest) for every transaction with versions in ``hist``
     (``one``: for the xid given as its parameter): verification's recomputation, the same
-    digests the commit step seals. Run it under :data:`FIXED_SETTINGS`."""
-    where = f" WHERE h.{XID} = %s" if one else ""
+    digests the commit step seals. Run it under :data:`FIXED_SETTINGS`. ``columns``: the
+    history columns (name, type) of the table's shape those transactions wrote; ``span``:
+    a condition on their ids (``t.tx_id``, NULL for a transaction without a record) that
+    picks the transactions of that shape."""
+    conditions = ([f"h.{XID} = %s"] if one else []) + ([f"({span})"] if span else [])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    joined = f" LEFT JOIN {qualified(schema, TX_TABLE)} AS t ON t.xid = h.{XID}" if span else ""
     return (
         f"SELECT x, count(*), {DIGEST} FROM (SELECT h.{XID} AS x, h.{SEQ} AS s, "
-        f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h{where}) "
-        "AS v GROUP BY x"
+        f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h{joined}"
+        f"{where}) AS v GROUP BY x"
     )

@@ -23,15 +23,16 @@ import time
 
 import psycopg
 
+from chronodb.audit.digests import shape_at
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.verify import Problem, VerificationReport
 from chronodb.errors import AuditError
+from chronodb.postgres import shapes
 from chronodb.postgres.digests import FIXED_SETTINGS, row_json, scan_sql
 from chronodb.postgres.install import horizon
 from chronodb.postgres.names import (
     CATALOG,
     OP,
-    PREFIX,
     SEQ,
     TX_TABLE,
     XID,
@@ -40,6 +41,7 @@ from chronodb.postgres.names import (
     quote,
 )
 from chronodb.postgres.tree import Tree
+from chronodb.versioning.catalog import SchemaVersion
 
 CURRENT = "current row differs from history"
 """The kind of a problem found in a current table (step 4)."""
@@ -65,30 +67,39 @@ def verify(
         sealed = {tx: (xid, leaf) for tx, xid, leaf in leaves}
         by_xid = {xid: tx for tx, xid, _ in leaves}
         found: dict[int, list[tuple[int, int, bytes]]] = {}
-        tables = conn.execute(
-            f"SELECT number, table_name, hist, keys FROM {qualified(schema, CATALOG)} "
-            "ORDER BY number"
-        ).fetchall()
-        for number, table, hist, keys in tables:
-            columns = _columns(conn, schema, hist)
+        book = shapes.load(conn, schema)
+        live = {
+            number: table
+            for number, table in conn.execute(
+                f"SELECT number, table_name FROM {qualified(schema, CATALOG)}"
+            ).fetchall()
+        }
+        names: dict[int, str] = {}
+        for number in sorted({shape.table_id for shape in book.versions}):
+            spans = book.versions_of(number)
+            table, hist = live.get(number, spans[-1].name), spans[-1].hist
+            names[number] = table
             rows = 0
-            for xid, count, digest_ in conn.execute(scan_sql(schema, hist, columns)):
-                rows += count
-                tx = by_xid.get(str(xid))
-                if tx is None:
-                    report.problems.append(
-                        Problem(
-                            "history rows without a transaction",
-                            f"{count} version(s) of xid {xid} in {hist}: no transaction "
-                            "record has that xid",
-                            table=table,
+            for i, shape in enumerate(spans):
+                columns = [(c.hist, c.decl_type) for c in shape.columns]
+                sql = scan_sql(schema, hist, columns, span=_span(spans, i))
+                for xid, count, digest_ in conn.execute(sql):
+                    rows += count
+                    tx = by_xid.get(str(xid))
+                    if tx is None:
+                        report.problems.append(
+                            Problem(
+                                "history rows without a transaction",
+                                f"{count} version(s) of xid {xid} in {hist}: no transaction "
+                                "record has that xid",
+                                table=table,
+                            )
                         )
-                    )
-                    continue
-                found.setdefault(tx, []).append((number, count, bytes(digest_)))
+                        continue
+                    found.setdefault(tx, []).append((number, count, bytes(digest_)))
             report.checked["versions"] = report.checked.get("versions", 0) + rows
-            _current(conn, schema, table, hist, keys, columns, by_xid, report)
-        names = {number: table for number, table, _, _ in tables}
+            if number in live:
+                _current(conn, schema, table, spans[-1], by_xid, report)
         for tx, (_, leaf) in sealed.items():
             if leaf is None:
                 continue
@@ -135,10 +146,13 @@ def verify_transaction(conn: psycopg.Connection, tx_id: int, schema: str = "publ
         if leaf.tx_id != tx_id:
             return False
         actual = []
-        for number, hist in conn.execute(
-            f"SELECT number, hist FROM {qualified(schema, CATALOG)} ORDER BY number"
-        ).fetchall():
-            sql = scan_sql(schema, hist, _columns(conn, schema, hist), one=True)
+        book = shapes.load(conn, schema)
+        for number in sorted({shape.table_id for shape in book.versions}):
+            shape = shape_at(book, number, tx_id)
+            if shape is None:
+                continue
+            columns = [(c.hist, c.decl_type) for c in shape.columns]
+            sql = scan_sql(schema, shape.hist, columns, one=True)
             for _, count, digest_ in conn.execute(sql, (row[0],)):
                 actual.append((number, count, bytes(digest_)))
         if sorted(actual) != sorted((t.table_id, t.versions, t.digest) for t in leaf.tables):
@@ -196,15 +210,18 @@ def _records(
     return out
 
 
-def _columns(conn: psycopg.Connection, schema: str, hist: str) -> list[tuple[str, str]]:
-    """(name, type) of ``hist``'s columns after ChronoDB's own: the table's, as versioned."""
-    rows = conn.execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
-        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-        "ORDER BY a.attnum",
-        (qualified(schema, hist),),
-    ).fetchall()
-    return [(name, kind) for name, kind in rows if not name.startswith(PREFIX)]
+def _span(spans: list[SchemaVersion], i: int) -> str | None:
+    """The condition on a transaction's id (``t.tx_id``) under which shape ``spans[i]``
+    of a table encodes its versions: from the shape's first transaction to the next
+    shape's; the last shape also takes the transaction dropping the table, and versions of
+    no recorded transaction (reported apart)."""
+    conditions = []
+    if i > 0:
+        conditions.append(f"t.tx_id >= {spans[i].from_tx}")
+    if i + 1 < len(spans):
+        conditions.append(f"t.tx_id < {spans[i + 1].from_tx}")
+        return " AND ".join(conditions)
+    return f"t.tx_id IS NULL OR {conditions[0]}" if conditions else None
 
 
 def _mismatch(
@@ -234,25 +251,27 @@ def _current(
     conn: psycopg.Connection,
     schema: str,
     table: str,
-    hist: str,
-    keys: list[str],
-    columns: list[tuple[str, str]],
+    shape: SchemaVersion,
     by_xid: dict[str, int],
     report: VerificationReport,
 ) -> None:
-    """Step 4: compare ``table``'s rows with its history's newest version of each key."""
-    key = key_list(keys)
+    """Step 4: compare ``table``'s rows (of its open ``shape``) with its history's newest
+    version of each key."""
+    keys = [c.name for c in shape.key_columns]
+    stored = list(shape.keys)
+    key = key_list(stored, "h")
     same = " AND ".join(f"c.{quote(k)} = n.{quote(k)}" for k in keys)
-    current = row_json(schema, columns, "t", "'I'")
-    newest = row_json(schema, columns, "h", "'I'")
+    current = row_json(schema, [(c.name, c.decl_type) for c in shape.columns], "t", "'I'")
+    newest = row_json(schema, [(c.hist, c.decl_type) for c in shape.columns], "h", "'I'")
     keyed = ", ".join(f"coalesce(c.{quote(k)}, n.{quote(k)})::text" for k in keys)
+    named = ", ".join(f"h.{quote(h)} AS {quote(k)}" for h, k in zip(stored, keys, strict=True))
     sql = (
-        f"SELECT n.x, ARRAY[{keyed}] FROM "
+        f"SELECT n.{XID}, ARRAY[{keyed}] FROM "
         f"(SELECT {key_list(keys, 't')}, {current} AS j FROM {qualified(schema, table)} AS t) AS c "
-        f"FULL JOIN (SELECT DISTINCT ON ({key}) {key_list(keys, 'h')}, h.{XID} AS x, "
+        f"FULL JOIN (SELECT DISTINCT ON ({key}) {named}, h.{XID}, "
         f"CASE WHEN h.{OP} = 'D' THEN NULL ELSE {newest} END AS j "
-        f"FROM {qualified(schema, hist)} AS h ORDER BY {key}, h.{SEQ} DESC) AS n ON {same} "
-        "WHERE c.j IS DISTINCT FROM n.j"
+        f"FROM {qualified(schema, shape.hist)} AS h ORDER BY {key}, h.{SEQ} DESC) AS n "
+        f"ON {same} WHERE c.j IS DISTINCT FROM n.j"
     )
     count = conn.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()
     report.checked["current rows"] = report.checked.get("current rows", 0) + (

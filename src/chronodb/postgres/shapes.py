@@ -1,0 +1,126 @@
+"""Every versioned PostgreSQL table's shapes over time: the catalog ``_chrono_schema``.
+
+Each row is one shape of one versioned table (its number in ``_chrono_versioned``): the
+name it had, its key, and its columns as ``[name, history column, type]``, from the
+transaction that made the shape (CREATE TABLE, adoption, ALTER TABLE) to the one that
+changed it or dropped the table. A transaction gets its id only when it commits, so a row
+names both by xid (``from_xid``, ``to_xid``) and ``_chrono_tx`` gives their ids and times;
+a row made before shapes were recorded has no ``from_xid`` and counts from the start.
+
+:func:`load` reads them as a :class:`~chronodb.versioning.catalog.Catalog`, the class the
+SQLite catalog is read into, so the two backends answer ``tables(as_of=...)``,
+``columns(..., as_of=...)`` and AS OF reads from one description. History columns keep
+their names when a column is renamed; a column added (or retyped) gets a fresh one, so a
+past shape's columns stay in history with the values and types they had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from json import dumps
+
+import psycopg
+
+from chronodb.postgres.install import queue_commit
+from chronodb.postgres.ledger import note_kind
+from chronodb.postgres.names import (
+    SEQ_NEXT,
+    SHAPES,
+    TX_TABLE,
+    qualified,
+)
+from chronodb.versioning.catalog import Catalog, Column, SchemaVersion
+
+PENDING = 2**62
+"""The id and time (µs) standing for the reader's own open transaction, which has none
+yet: a shape it made covers no past point, and one it ended still covers them."""
+
+
+def open_shape(
+    conn: psycopg.Connection,
+    schema: str,
+    number: int,
+    name: str,
+    hist: str,
+    keys: Sequence[str],
+    columns: Sequence[tuple[str, str, str]],
+) -> None:
+    """Record table ``number``'s new shape, made by the open transaction: ``keys`` are
+    history columns, ``columns`` (name, history column, type) in table order. The
+    transaction is given an id at commit even if it writes no version, as on SQLite."""
+    conn.execute(
+        f"INSERT INTO {qualified(schema, SHAPES)} "
+        "(number, name, hist, keys, columns, from_xid) "
+        "VALUES (%s, %s, %s, %s, %s::jsonb, pg_current_xact_id())",
+        (number, name, hist, list(keys), dumps([list(c) for c in columns])),
+    )
+    queue(conn, schema)
+
+
+def close_shape(conn: psycopg.Connection, schema: str, number: int) -> None:
+    """End table ``number``'s open shape at the open transaction (an ALTER or a DROP)."""
+    conn.execute(
+        f"UPDATE {qualified(schema, SHAPES)} SET to_xid = pg_current_xact_id() "
+        "WHERE number = %s AND to_xid IS NULL",
+        (number,),
+    )
+
+
+def queue(conn: psycopg.Connection, schema: str, kind: str | None = None) -> None:
+    """Give the open transaction an id at commit (once), noting ``kind`` (a statement's
+    first keyword) among the ledger's kinds if given: DDL writes no version, yet it is a
+    transaction of its own, as on SQLite."""
+    note = f"{note_kind(_literal(kind))}; " if kind else ""
+    first = f"nextval('{qualified(schema, SEQ_NEXT)}')"
+    conn.execute(
+        f"DO $queue$ DECLARE queued text; kinds text; BEGIN {note}"
+        f"{queue_commit(schema, 'queued', first)}; END $queue$"
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def load(conn: psycopg.Connection, schema: str) -> Catalog:
+    """Every shape of every versioned table, with the ids and times of the transactions
+    that began and ended it (:data:`PENDING` for the reader's own open transaction)."""
+    rows = conn.execute(
+        "SELECT s.id, s.number, s.name, s.hist, s.keys, s.columns, "
+        "CASE WHEN s.from_xid IS NULL THEN 0 ELSE f.tx_id END, "
+        "CASE WHEN s.from_xid IS NULL THEN 0 ELSE f.tx_time END, "
+        "t.tx_id, t.tx_time, s.to_xid IS NOT NULL "
+        f"FROM {qualified(schema, SHAPES)} AS s "
+        f"LEFT JOIN {qualified(schema, TX_TABLE)} AS f ON f.xid = s.from_xid "
+        f"LEFT JOIN {qualified(schema, TX_TABLE)} AS t ON t.xid = s.to_xid ORDER BY s.id"
+    ).fetchall()
+    shapes = []
+    for id_, number, name, hist, keys, columns, from_tx, from_us, to_tx, to_us, ended in rows:
+        if ended and to_tx is None:
+            to_tx = to_us = PENDING
+        shapes.append(
+            SchemaVersion(
+                id=id_,
+                table_id=number,
+                name=name,
+                hist=hist,
+                keys=tuple(keys),
+                columns=tuple(Column(c, h, kind) for c, h, kind in columns),
+                from_tx=PENDING if from_tx is None else from_tx,
+                from_us=PENDING if from_us is None else from_us,
+                to_tx=to_tx,
+                to_us=to_us,
+            )
+        )
+    return Catalog.of(shapes)
+
+
+def live(conn: psycopg.Connection, schema: str, number: int) -> list[tuple[str, str, str]]:
+    """Table ``number``'s open shape's columns (name, history column, type); empty when it
+    has none recorded."""
+    row = conn.execute(
+        f"SELECT columns FROM {qualified(schema, SHAPES)} "
+        "WHERE number = %s AND to_xid IS NULL ORDER BY id DESC LIMIT 1",
+        (number,),
+    ).fetchone()
+    return [] if row is None else [tuple(c) for c in row[0]]
