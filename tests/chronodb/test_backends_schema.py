@@ -12,6 +12,7 @@ import pytest
 
 from chronodb import ChronoDB, SchemaError
 from chronodb.errors import TemporalError
+from chronodb.introspect import ForeignKey, View
 
 
 def rows(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
@@ -241,3 +242,38 @@ def test_tables_and_columns_as_of(people: tuple[ChronoDB, int]) -> None:
         db.columns("pets", as_of=before)
     with pytest.raises(SchemaError, match="no such table: ghosts"):
         db.columns("ghosts", as_of=before)
+
+
+def test_foreign_keys_with_their_actions(backend_db: ChronoDB) -> None:
+    db = backend_db
+    db.execute("CREATE TABLE shops (id INTEGER PRIMARY KEY)")
+    db.execute("CREATE TABLE skus (shop INT, code TEXT, PRIMARY KEY (shop, code))")
+    db.execute(
+        "CREATE TABLE lines (id INTEGER PRIMARY KEY, shop INT REFERENCES shops ON DELETE CASCADE,"
+        " s INT, c TEXT, FOREIGN KEY (s, c) REFERENCES skus (shop, code) ON UPDATE SET NULL)"
+    )
+    assert db.foreign_keys("lines") == [
+        ForeignKey("lines", ("shop",), "shops", ("id",), "NO ACTION", "CASCADE"),
+        ForeignKey("lines", ("s", "c"), "skus", ("shop", "code"), "SET NULL", "NO ACTION"),
+    ]
+    assert db.foreign_keys("shops") == []
+    with pytest.raises(SchemaError, match="no such table: nowhere"):
+        db.foreign_keys("nowhere")
+
+
+def test_views_now(backend_db: ChronoDB) -> None:
+    db = backend_db
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, x INTEGER)")
+    db.execute("INSERT INTO t VALUES (1, 5)")
+    db.execute("CREATE VIEW v2 AS SELECT x FROM t")
+    db.execute("CREATE VIEW v1 AS SELECT x + 1 AS y FROM t")
+    found = db.views()
+    assert [v.name for v in found] == ["v1", "v2"]
+    assert all(isinstance(v, View) for v in found)
+    assert found[0].sql.startswith("CREATE VIEW v1 AS SELECT")
+    # The statement recreates the view as it is.
+    db.execute("DROP VIEW v1")
+    db.execute(found[0].sql)
+    assert rows(db, "SELECT y FROM v1") == [(6,)]
+    db.execute("DROP VIEW v2")
+    assert [v.name for v in db.views()] == ["v1"]

@@ -31,8 +31,9 @@ from chronodb.versioning.catalog import SchemaVersion
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _translated(fn: F) -> F:
-    """psycopg's errors in ``fn(engine, ...)`` leave as the ChronoDBErrors naming the server."""
+def translated(fn: F) -> F:
+    """A call reading through ``engine``: psycopg's errors in ``fn(engine, ...)`` leave
+    as the ChronoDBErrors naming the server."""
 
     @functools.wraps(fn)
     def wrapper(engine: PostgresEngine, *args: Any) -> Any:
@@ -48,7 +49,8 @@ def _translated(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _table(engine: PostgresEngine, table: str) -> Versioned:
+def table_of(engine: PostgresEngine, table: str) -> Versioned:
+    """The versioned table ``table`` now; SchemaError if there is none."""
     found = engine.versioned(table)
     if found is None:
         raise SchemaError(f"no such table: {table}", table=table)
@@ -123,7 +125,7 @@ def _versions(
     return [(dict(zip(stored, r[:n], strict=True)), *tuple(r)[n:]) for r in rows]
 
 
-@_translated
+@translated
 def change_history(engine: PostgresEngine, table: str, pk: Any) -> list[dict[str, Any]]:
     """Every version of one row, oldest first (see ``ChronoDB.get_change_history``)."""
     v, shapes = _any_table(engine, table)
@@ -155,7 +157,7 @@ def _entry(op: str, values: Any, before: Any, after: Any, tx: int, us: int, user
     }
 
 
-@_translated
+@translated
 def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[dict[str, Any]]:
     """Rows inserted, updated and deleted in ``(start, end]`` (see ``ChronoDB.changes``)."""
     v, shapes = _any_table(engine, table)
@@ -183,7 +185,7 @@ def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[di
     return out
 
 
-@_translated
+@translated
 def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, Any]]:
     """Committed write transactions, newest first, up to the horizon."""
     conn = engine.conn
@@ -196,7 +198,7 @@ def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, An
     return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
 
 
-@_translated
+@translated
 def tx_hash(engine: PostgresEngine, tx_id: int) -> str | None:
     """The ledger hash (hex) of committed transaction ``tx_id`` up to the horizon, or None."""
     schema = engine.backend.schema
@@ -207,7 +209,7 @@ def tx_hash(engine: PostgresEngine, tx_id: int) -> str | None:
     return None if row is None or row[0] is None else leaf_hash(bytes(row[0])).hex()
 
 
-@_translated
+@translated
 def verify(engine: PostgresEngine) -> bool:
     """Whether the ledger matches every stored version (``chronodb.postgres.verify``)."""
     if engine.explicit:
@@ -215,7 +217,7 @@ def verify(engine: PostgresEngine) -> bool:
     return ledger_verify(engine.conn, engine.backend.schema).ok
 
 
-@_translated
+@translated
 def tables(engine: PostgresEngine, as_of: Any) -> list[str]:
     """The versioned tables that exist now, or existed AS OF ``as_of``, sorted by name."""
     if as_of is None:
@@ -236,16 +238,16 @@ _COLUMNS = (
 )
 
 
-@_translated
+@translated
 def columns(engine: PostgresEngine, table: str, as_of: Any) -> list[Column]:
     """``table``'s columns now, or AS OF ``as_of`` (the names, types and key it had then,
     see ``introspect.columns``)."""
     if as_of is None:
-        return _declared(engine, _table(engine, table))
+        return _declared(engine, table_of(engine, table))
     shapes = engine.shapes()
 
     def live(shape: SchemaVersion) -> list[Column]:
-        return _declared(engine, _table(engine, shape.name))
+        return _declared(engine, table_of(engine, shape.name))
 
     return introspect.columns_with(shapes, table, as_of, live)
 

@@ -14,6 +14,10 @@ number) before a statement; :func:`follow`, after it, in the same transaction, c
   without writing them (a non-volatile one) reads that default in history too, as the table
   does. The triggers, the changed-keys function and the ledger's digest function are made
   again for the new columns.
+- a statement that gave every row a value of its own (ALTER COLUMN TYPE converts each
+  row's; a volatile DEFAULT, such as ``clock_timestamp()``, is computed for each) writes a
+  version of every row ('U'), in its transaction: the rows changed. Versions from before
+  keep the old column and type, so a range over the new shape reads NULL there for them.
 
 The primary key keys history, so a statement changing it is refused with a SchemaError;
 the statement is then undone with the transaction (or the savepoint) it ran in.
@@ -36,7 +40,13 @@ from chronodb.postgres.names import (
     quote,
     trigger_names,
 )
-from chronodb.postgres.tables import Versioned, changed_function, lookup, trigger_ddl
+from chronodb.postgres.tables import (
+    Versioned,
+    changed_function,
+    copy_sql,
+    lookup,
+    trigger_ddl,
+)
 
 _ATTRIBUTES = (
     "SELECT a.attnum, a.attname, format_type(a.atttypid, a.atttypmod), a.atthasmissing, "
@@ -134,12 +144,14 @@ def _reshaped(conn: psycopg.Connection, table: Table, name: str) -> bool:
     }
     was = {num: v.stored_of(col) for num, (col, _) in table.columns.items() if col in v.columns}
     columns: list[tuple[str, str, str]] = []
+    rewritten = False  # whether the statement gave existing rows values of their own
     for num, col, kind, missing, default in attributes:
         if num in was and table.columns[num][1] == kind:
             columns.append((col, was[num], kind))
             continue
         stored = _fresh(col, taken)
         taken.add(stored)
+        rewritten = rewritten or num in was or (default is not None and not missing)
         if missing and default is not None:
             # Existing rows read the default without being written: so do past versions.
             # The default is dropped at once so that a tombstone's column stays NULL.
@@ -173,6 +185,9 @@ def _reshaped(conn: psycopg.Connection, table: Table, name: str) -> bool:
     conn.execute(digest_function(v.schema, v.hist, [(h, kind) for _, h, kind in columns]))
     for statement in trigger_ddl(new):
         conn.execute(statement)
+    if rewritten:
+        # A new type, or a volatile DEFAULT, wrote every row anew: so is each versioned.
+        conn.execute(copy_sql(new, "U"))
     return True
 
 

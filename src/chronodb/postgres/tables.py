@@ -361,16 +361,24 @@ def adopt_sql(v: Versioned) -> str:
 
     The ledger's kinds for the transaction are an adoption's on SQLite (``ADOPT``, ``TABLES
     1``); a table adopted with the ledger off gets them too, unread."""
+    return copy_sql(v, "I", ",".join(adoption_kinds([v.table])))
+
+
+def copy_sql(v: Versioned, op: str, kinds: str | None = None) -> str:
+    """Copy ``v``'s current rows into history as versions ``op`` of the open transaction,
+    noting them for the ledger and queuing the commit step if any; ``kinds``: the ledger's
+    kinds for the transaction, if they are to be set."""
     everything = ", ".join(f"o.{quote(c)}" for c in v.columns)
     copy = (
-        f"WITH w AS ({_insert(v, v.history_columns)} SELECT seq, pg_current_xact_id(), 'I', "
-        f"{everything} FROM {qualified(v.schema, v.table)} AS o RETURNING ctid) "
+        f"WITH w AS ({_insert(v, v.history_columns)} SELECT seq, pg_current_xact_id(), "
+        f"'{op}', {everything} FROM {qualified(v.schema, v.table)} AS o RETURNING ctid) "
         f"SELECT count(*), {CTIDS} FROM w INTO written, ctids"
     )
+    noted = f"{note_kinds(kinds)}; " if kinds is not None else ""
     return (
-        f"DO $adopt$ DECLARE queued text; kinds text; ctids text; written bigint; "
+        f"DO $copy$ DECLARE queued text; kinds text; ctids text; written bigint; "
         f"seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}'); BEGIN {copy}; "
-        f"IF written > 0 THEN {note_kinds(','.join(adoption_kinds([v.table])))}; "
+        f"IF written > 0 THEN {noted}"
         f"{note_versions(v.number, 'ctids')}; {queue_commit(v.schema, 'queued', 'seq')}; "
-        "END IF; END $adopt$"
+        "END IF; END $copy$"
     )
