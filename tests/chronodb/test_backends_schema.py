@@ -71,9 +71,7 @@ def test_writes_after_add_column_are_versioned(people: tuple[ChronoDB, int]) -> 
     first = db.execute("UPDATE people SET score = 1 WHERE id = 2").tx_id
     db.execute("UPDATE people SET score = 2 WHERE id = 2")
     db.execute("INSERT INTO people VALUES (3, 'Cy', 50, 9)")
-    assert rows(db, "SELECT score FROM people AS OF TRANSACTION ? WHERE id = 2", [first]) == [
-        (1,)
-    ]
+    assert rows(db, "SELECT score FROM people AS OF TRANSACTION ? WHERE id = 2", [first]) == [(1,)]
     assert [h["values"].get("score") for h in db.get_change_history("people", 2)] == [None, 1, 2]
     assert db.verify_audit_integrity()
 
@@ -202,9 +200,7 @@ def test_ddl_inside_a_rolled_back_transaction(people: tuple[ChronoDB, int]) -> N
     assert db.execute("SELECT * FROM people").columns == ["id", "name", "age"]
     db.execute("UPDATE people SET age = 31 WHERE id = 1")
     assert [h["values"]["age"] for h in db.get_change_history("people", 1)] == [30, 31]
-    assert rows(db, "SELECT age FROM people AS OF TRANSACTION ? WHERE id = 1", [before]) == [
-        (30,)
-    ]
+    assert rows(db, "SELECT age FROM people AS OF TRANSACTION ? WHERE id = 1", [before]) == [(30,)]
     assert db.verify_audit_integrity()
 
 

@@ -35,9 +35,7 @@ def verified(pg_url: str) -> bool:
     return report.ok
 
 
-def test_a_column_of_a_new_type_keeps_the_old_values_and_types(
-    db: ChronoDB, pg_url: str
-) -> None:
+def test_a_column_of_a_new_type_keeps_the_old_values_and_types(db: ChronoDB, pg_url: str) -> None:
     before = db.transactions(limit=1)[0]["tx_id"]
     changed = db.execute("ALTER TABLE people ALTER COLUMN age TYPE text").tx_id
     db.execute("UPDATE people SET age = 'forty-one' WHERE id = 2")
