@@ -35,7 +35,7 @@ from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine import sources, temporal
 from chronodb.postgres import Versioned, alter, horizon, lookup, shapes, version_table
 from chronodb.postgres.install import qualified
-from chronodb.postgres.names import LAST_XID_SETTING
+from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES
 from chronodb.result import Result
 from chronodb.sql.classify import Route, code_of
 from chronodb.sql.paramstyle import for_psycopg
@@ -90,6 +90,8 @@ class PostgresEngine(Common):
         self.plans: dict[str, temporal.Plan] = {}
         self.tables: dict[str, Versioned] = {}
         self._shapes: Catalog | None = None  # every table's shapes over time, once read
+        self._generation: str | None = None  # of the shapes, when they were last looked at
+        self._horizon_sql = ""
         self.explicit = False
         self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
         self.closed = False
@@ -107,6 +109,27 @@ class PostgresEngine(Common):
         """Install ChronoDB's objects, adopt the schema's tables, load the catalog."""
         self.backend.prepare(adopt=self._adopt)
         self.forget()
+        schema = self.backend.schema
+        shaped = self.conn.execute("SELECT to_regclass(%s)", (qualified(schema, SHAPES),))
+        found = shaped.fetchone()
+        # The shapes' generation: a new shape adds a row, an ended one sets its to_xid.
+        generation = (
+            "(SELECT coalesce(max(id), 0) || '.' || count(to_xid) "
+            f"FROM {qualified(schema, SHAPES)})"
+            if found is not None and found[0] is not None
+            else "''"  # an older layout opened read-only: no shapes recorded
+        )
+        self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
+
+    def horizon(self) -> int:
+        """The reader's horizon (``chronodb.postgres.horizon``), taken with a look at the
+        shapes' generation: if another transaction changed the versioned tables since the
+        last look, what is cached of them is dropped."""
+        row = self.conn.execute(self._horizon_sql).fetchone()
+        if row[1] != self._generation:
+            self.forget()
+            self._generation = row[1]
+        return int(row[0])
 
     def forget(self) -> None:
         """Drop what is cached of the schema (after DDL, or a transaction that may have
@@ -118,7 +141,11 @@ class PostgresEngine(Common):
         """Every versioned table's shapes over time (``chronodb/postgres/shapes.py``),
         read once, then cached until DDL or the end of a transaction."""
         if self._shapes is None:
-            self._shapes = shapes.load(self.conn, self.backend.schema)
+            self._shapes = (
+                shapes.load(self.conn, self.backend.schema)
+                if self._generation != ""
+                else Catalog.of([])
+            )
         return self._shapes
 
     def versioned(self, name: str) -> Versioned | None:
@@ -213,7 +240,7 @@ class PostgresEngine(Common):
         # (READ COMMITTED), or before the transaction's first (see begin).
         bound_by = self._tx_horizon if self.explicit else None
         if bound_by is None:
-            bound_by = horizon(self.conn, self.backend.schema)
+            bound_by = self.horizon()
         values = temporal.bind(planned, bound, bound_by)
         final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
         return _result(self.conn.execute(final, values))
@@ -311,7 +338,7 @@ class PostgresEngine(Common):
             if not self.read_only:
                 self.backend.set_user(self.user)
             snapshot = _ONE_SNAPSHOT.search(statement) or self.backend.one_snapshot
-            self._tx_horizon = horizon(self.conn, self.backend.schema) if snapshot else None
+            self._tx_horizon = self.horizon() if snapshot else None
             self._control(statement)
         except BaseException:
             self.lock.release()

@@ -21,7 +21,7 @@ from chronodb.introspect import Column
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine.core import PostgresEngine
 from chronodb.pgengine.sources import versioned_of
-from chronodb.postgres import Versioned, horizon
+from chronodb.postgres import Versioned
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
 from chronodb.postgres.verify import verify as ledger_verify
@@ -99,15 +99,15 @@ def _versions(
     engine: PostgresEngine,
     v: Versioned,
     shapes: list[SchemaVersion],
+    bound: int,
     where: str = "true",
     params: Any = (),
 ) -> list[tuple[dict[str, Any], str, int, int, str]]:
     """``v``'s committed versions matching ``where`` (on alias ``h``), in history order, the
     last of each transaction per key only (as SQLite keeps one per transaction): (its
     history columns' values by name, op, tx_id, tx_time, user). The columns are those of
-    all of ``shapes``, the table's shapes over time."""
+    all of ``shapes``, the table's shapes over time; ``bound``: the reader's horizon."""
     conn = engine.conn
-    bound = horizon(conn, v.schema)
     keys = ", ".join(f"h.{quote(k)}" for k in v.history_keys)
     stored = list(dict.fromkeys([*v.history_columns, *(c.hist for s in shapes for c in s.columns)]))
     cols = ", ".join(f"h.{quote(c)}" for c in stored)
@@ -128,11 +128,13 @@ def _versions(
 @translated
 def change_history(engine: PostgresEngine, table: str, pk: Any) -> list[dict[str, Any]]:
     """Every version of one row, oldest first (see ``ChronoDB.get_change_history``)."""
+    bound = engine.horizon()  # first: it drops a stale cache of the tables
     v, shapes = _any_table(engine, table)
     match = " AND ".join(f"h.{quote(k)} = %s" for k in v.history_keys)
     out: list[dict[str, Any]] = []
     prev: dict[str, Any] | None = None
-    for row, op, tx, us, user in _versions(engine, v, shapes, match, _key_values(v, pk)):
+    found = _versions(engine, v, shapes, bound, match, _key_values(v, pk))
+    for row, op, tx, us, user in found:
         values = _values(v, shapes, row, tx)
         if op == "D":
             if prev is not None:
@@ -160,12 +162,13 @@ def _entry(op: str, values: Any, before: Any, after: Any, tx: int, us: int, user
 @translated
 def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[dict[str, Any]]:
     """Rows inserted, updated and deleted in ``(start, end]`` (see ``ChronoDB.changes``)."""
+    bound = engine.horizon()
     v, shapes = _any_table(engine, table)
     lo = to_micros(0 if start is None else start)
     hi = to_micros(MAX_EPOCH if end is None else end)
     previous: dict[tuple, dict[str, Any] | None] = {}
     out = []
-    for row, op, tx, us, user in _versions(engine, v, shapes):
+    for row, op, tx, us, user in _versions(engine, v, shapes, bound):
         values = _values(v, shapes, row, tx)
         key = tuple(row[k] for k in v.history_keys)
         before = previous.get(key)
@@ -189,7 +192,7 @@ def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[di
 def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, Any]]:
     """Committed write transactions, newest first, up to the horizon."""
     conn = engine.conn
-    bound = horizon(conn, engine.backend.schema)
+    bound = engine.horizon()
     rows = conn.execute(
         f'SELECT tx_id, tx_time, "user" FROM {qualified(engine.backend.schema, TRANSACTIONS)} '
         "WHERE tx_id <= %s ORDER BY tx_id DESC LIMIT %s",
@@ -204,7 +207,7 @@ def tx_hash(engine: PostgresEngine, tx_id: int) -> str | None:
     schema = engine.backend.schema
     row = engine.conn.execute(
         f"SELECT leaf FROM {qualified(schema, TRANSACTIONS)} WHERE tx_id = %s AND tx_id <= %s",
-        (tx_id, horizon(engine.conn, schema)),
+        (tx_id, engine.horizon()),
     ).fetchone()
     return None if row is None or row[0] is None else leaf_hash(bytes(row[0])).hex()
 
@@ -222,6 +225,7 @@ def tables(engine: PostgresEngine, as_of: Any) -> list[str]:
     """The versioned tables that exist now, or existed AS OF ``as_of``, sorted by name."""
     if as_of is None:
         return engine.backend.versioned_tables()
+    engine.horizon()  # drops a stale cache of the shapes
     return introspect.tables(engine.shapes(), as_of)
 
 
@@ -242,6 +246,7 @@ _COLUMNS = (
 def columns(engine: PostgresEngine, table: str, as_of: Any) -> list[Column]:
     """``table``'s columns now, or AS OF ``as_of`` (the names, types and key it had then,
     see ``introspect.columns``)."""
+    engine.horizon()  # drops a stale cache of the tables
     if as_of is None:
         return _declared(engine, table_of(engine, table))
     shapes = engine.shapes()

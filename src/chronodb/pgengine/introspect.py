@@ -40,6 +40,7 @@ _VIEWS = (
 def foreign_keys(engine: PostgresEngine, table: str) -> list[ForeignKey]:
     """``table``'s foreign keys, in the order they were made; SchemaError if it is no
     versioned table now."""
+    engine.horizon()  # drops a stale cache of the tables
     v = table_of(engine, table)
     rows = engine.conn.execute(_FOREIGN_KEYS, (qualified(v.schema, v.table),)).fetchall()
     return [

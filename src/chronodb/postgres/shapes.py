@@ -46,15 +46,15 @@ def open_shape(
     columns: Sequence[tuple[str, str, str]],
 ) -> None:
     """Record table ``number``'s new shape, made by the open transaction: ``keys`` are
-    history columns, ``columns`` (name, history column, type) in table order. The
-    transaction is given an id at commit even if it writes no version, as on SQLite."""
+    history columns, ``columns`` (name, history column, type) in table order. (ChronoDB
+    gives the transaction an id even if it writes no version, :func:`queue`; one that got
+    none, such as a library call versioning an empty table, counts from the start.)"""
     conn.execute(
         f"INSERT INTO {qualified(schema, SHAPES)} "
         "(number, name, hist, keys, columns, from_xid) "
         "VALUES (%s, %s, %s, %s, %s::jsonb, pg_current_xact_id())",
         (number, name, hist, list(keys), dumps([list(c) for c in columns])),
     )
-    queue(conn, schema)
 
 
 def close_shape(conn: psycopg.Connection, schema: str, number: int) -> None:
@@ -84,11 +84,15 @@ def _literal(text: str) -> str:
 
 def load(conn: psycopg.Connection, schema: str) -> Catalog:
     """Every shape of every versioned table, with the ids and times of the transactions
-    that began and ended it (:data:`PENDING` for the reader's own open transaction)."""
+    that began and ended it (:data:`PENDING` for the reader's own open transaction, and for
+    an end without an id)."""
+    # A shape begun by a committed transaction without an id (it wrote nothing, and was not
+    # ChronoDB's) counts from the start; one begun by the reader's own, from no past point.
+    own = "s.from_xid = pg_current_xact_id_if_assigned()"
     rows = conn.execute(
         "SELECT s.id, s.number, s.name, s.hist, s.keys, s.columns, "
-        "CASE WHEN s.from_xid IS NULL THEN 0 ELSE f.tx_id END, "
-        "CASE WHEN s.from_xid IS NULL THEN 0 ELSE f.tx_time END, "
+        f"CASE WHEN f.tx_id IS NOT NULL THEN f.tx_id WHEN {own} THEN NULL ELSE 0 END, "
+        f"CASE WHEN f.tx_id IS NOT NULL THEN f.tx_time WHEN {own} THEN NULL ELSE 0 END, "
         "t.tx_id, t.tx_time, s.to_xid IS NOT NULL "
         f"FROM {qualified(schema, SHAPES)} AS s "
         f"LEFT JOIN {qualified(schema, TX_TABLE)} AS f ON f.xid = s.from_xid "

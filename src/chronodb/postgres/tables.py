@@ -147,7 +147,8 @@ def version_table(
     ``install(..., ledger=False)``).
 
     The rows already in the table become their first versions, written by this call's
-    transaction (which gets an id at commit like any other). Everything happens in one
+    transaction (which gets an id at commit like any other; it records the table's first
+    shape, ``shapes.py``). Everything happens in one
     transaction, with the table locked against writes, so no write falls between the copy
     and the triggers. Versioning a table again returns it unchanged.
     """

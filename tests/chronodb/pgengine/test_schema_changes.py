@@ -123,3 +123,21 @@ def test_a_table_versioned_before_shapes_were_recorded_is_upgraded(pg_url: str) 
         assert rows(db, "SELECT * FROM t AS OF TRANSACTION ?", [first]) == [(1, "a")]
         assert db.tables(as_of=first) == ["t"]
         assert db.verify_audit_integrity()
+
+
+def test_another_processes_schema_change_is_seen(db: ChronoDB, pg_url: str) -> None:
+    before = db.transactions(limit=1)[0]["tx_id"]
+    assert rows(db, "SELECT name FROM people AS OF TRANSACTION ? WHERE id = 1", [before]) == [
+        ("Ann",)
+    ]
+    with ChronoDB(pgserver.as_url(pg_url)) as other:
+        other.execute("ALTER TABLE people RENAME COLUMN name TO full_name")
+        other.execute("UPDATE people SET full_name = 'Ann Lee' WHERE id = 1")
+    latest = db.transactions(limit=1)[0]["tx_id"]
+    sql = "SELECT * FROM people AS OF TRANSACTION ? WHERE id = 1"
+    assert db.execute(sql, [latest]).to_dicts() == [{"id": 1, "full_name": "Ann Lee", "age": 30}]
+    assert db.execute(sql, [before]).to_dicts() == [{"id": 1, "name": "Ann", "age": 30}]
+    assert [h["values"].get("full_name") for h in db.get_change_history("people", 1)] == [
+        None,
+        "Ann Lee",
+    ]
