@@ -37,13 +37,14 @@ def test_ddl_gets_a_transaction_of_its_own(people: tuple[ChronoDB, int]) -> None
 
 
 def test_add_column_with_a_default(people: tuple[ChronoDB, int]) -> None:
-    db, before = people
+    db, _ = people
+    before = db.transactions(limit=1)[0]["tx_time"]
     added = db.execute("ALTER TABLE people ADD COLUMN email TEXT DEFAULT 'none'").tx_id
-    after = db.execute("UPDATE people SET email = 'ann@x' WHERE id = 1").tx_id
-    old = db.execute("SELECT * FROM people AS OF TRANSACTION ? ORDER BY id", [before])
+    after = db.execute("UPDATE people SET email = 'ann@x' WHERE id = 1").tx_time
+    old = db.execute("SELECT * FROM people AS OF TIMESTAMP ? ORDER BY id", [before])
     assert old.columns == ["id", "name", "age"]
     assert [tuple(r) for r in old] == [(1, "Ann", 30), (2, "Ben", 40)]
-    new = db.execute("SELECT * FROM people AS OF TRANSACTION ? ORDER BY id", [after])
+    new = db.execute("SELECT * FROM people AS OF TIMESTAMP ? ORDER BY id", [after])
     assert new.columns == ["id", "name", "age", "email"]
     assert [tuple(r) for r in new] == [(1, "Ann", 30, "ann@x"), (2, "Ben", 40, "none")]
     at_add = "SELECT email FROM people AS OF TRANSACTION ? ORDER BY id"
@@ -139,18 +140,20 @@ def test_rename_table(people: tuple[ChronoDB, int]) -> None:
 
 def test_drop_table(people: tuple[ChronoDB, int]) -> None:
     db, before = people
-    dropped = db.execute("DROP TABLE people").tx_id
-    assert isinstance(dropped, int)
+    at = db.transactions(limit=1)[0]["tx_time"]
+    dropped = db.execute("DROP TABLE people")
+    assert isinstance(dropped.tx_id, int)
     assert db.tables() == []
     assert db.tables(as_of=before) == ["people"]
-    assert db.tables(as_of=dropped) == []
+    assert db.tables(as_of=dropped.tx_id) == []
     with pytest.raises(SchemaError):
         db.execute("SELECT * FROM people")
-    assert rows(db, "SELECT name FROM people AS OF TRANSACTION ? ORDER BY id", [before]) == [
+    assert rows(db, "SELECT name FROM people AS OF TIMESTAMP ? ORDER BY id", [at]) == [
         ("Ann",),
         ("Ben",),
     ]
-    assert rows(db, "SELECT name FROM people AS OF TRANSACTION ?", [dropped]) == []
+    assert rows(db, "SELECT name FROM people AS OF TIMESTAMP ?", [dropped.tx_time]) == []
+    assert [h["operation"] for h in db.get_change_history("people", 1)] == ["INSERT"]
     assert db.verify_audit_integrity()
 
 
