@@ -34,14 +34,16 @@ from chronodb.errors import (
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine import sources, temporal
 from chronodb.postgres import Versioned, alter, horizon, lookup, shapes, version_table
+from chronodb.postgres import views as pg_views
 from chronodb.postgres.install import qualified
-from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES
+from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES, VIEWS
 from chronodb.result import Result
 from chronodb.sql.classify import Route, code_of
 from chronodb.sql.paramstyle import for_psycopg
 from chronodb.storage.postgres import PostgresBackend
 from chronodb.timepoint import from_micros
 from chronodb.versioning.catalog import Catalog
+from chronodb.versioning.views import ViewHistory
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 BACKEND = "PostgreSQL"
@@ -90,6 +92,7 @@ class PostgresEngine(Common):
         self.plans: dict[str, temporal.Plan] = {}
         self.tables: dict[str, Versioned] = {}
         self._shapes: Catalog | None = None  # every table's shapes over time, once read
+        self._views: ViewHistory | None = None  # every view's definitions, once read
         self._generation: str | None = None  # of the shapes, when they were last looked at
         self._horizon_sql = ""
         self.explicit = False
@@ -112,10 +115,13 @@ class PostgresEngine(Common):
         schema = self.backend.schema
         shaped = self.conn.execute("SELECT to_regclass(%s)", (qualified(schema, SHAPES),))
         found = shaped.fetchone()
-        # The shapes' generation: a new shape adds a row, an ended one sets its to_xid.
+        # The shapes' and views' generation: a new one adds a row, an ended one sets its
+        # to_xid.
         generation = (
-            "(SELECT coalesce(max(id), 0) || '.' || count(to_xid) "
-            f"FROM {qualified(schema, SHAPES)})"
+            " || '/' || ".join(
+                f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
+                for t in (SHAPES, VIEWS)
+            )
             if found is not None and found[0] is not None
             else "''"  # an older layout opened read-only: no shapes recorded
         )
@@ -136,6 +142,7 @@ class PostgresEngine(Common):
         run some)."""
         self.tables.clear()
         self._shapes = None
+        self._views = None
 
     def shapes(self) -> Catalog:
         """Every versioned table's shapes over time (``chronodb/postgres/shapes.py``),
@@ -147,6 +154,17 @@ class PostgresEngine(Common):
                 else Catalog.of([])
             )
         return self._shapes
+
+    def views(self) -> ViewHistory:
+        """Every view's definitions over time (``chronodb/postgres/views.py``), cached as
+        :meth:`shapes` is."""
+        if self._views is None:
+            self._views = (
+                pg_views.load(self.conn, self.backend.schema)
+                if self._generation != ""
+                else ViewHistory.of([], {})
+            )
+        return self._views
 
     def versioned(self, name: str) -> Versioned | None:
         """The versioned table ``name`` (looked up once, then cached until DDL)."""
@@ -245,6 +263,15 @@ class PostgresEngine(Common):
         final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
         return _result(self.conn.execute(final, values))
 
+    def view_plan(self, sql: str, unit: str, point: str) -> temporal.Plan:
+        """The plan of a view's query ``sql`` read AS OF the point parameter ``point``
+        (``temporal.view_at``), cached as statements' plans are."""
+        text = temporal.view_at(sql, unit, point)
+        planned = self.plans.get(text)
+        if planned is None:
+            planned = self.plans[text] = temporal.plan(text)
+        return planned
+
     def _ddl(self, sql: str, params: Params) -> Result:
         """A DDL statement in the writing transaction, which gets an id as on SQLite: a
         CREATE TABLE versions the new table; an ALTER or DROP TABLE is followed by the
@@ -262,7 +289,8 @@ class PostgresEngine(Common):
             qualifier = _unquote(first) if second is not None else schema
             name = _unquote(second if second is not None else first)
             self.tables[name] = version_table(self.conn, name, qualifier)
-        shapes.queue(self.conn, self.backend.schema, statement_kind(sql))
+        pg_views.record(self.conn, schema)
+        shapes.queue(self.conn, schema, statement_kind(sql))
         return result
 
     # ------------------------------------------------------------------ writes

@@ -14,15 +14,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from chronodb.errors import ChronoDBError
+from chronodb.errors import ChronoDBError, SchemaError, TemporalError
 from chronodb.pgengine import temporal
 from chronodb.postgres import Versioned
 from chronodb.postgres.shapes import PENDING
-from chronodb.sql.pointnotes import column_error_at
+from chronodb.sql.pointnotes import column_error_at, point_text
 from chronodb.versioning.catalog import SchemaVersion
 
 if TYPE_CHECKING:
     from chronodb.pgengine.core import PostgresEngine
+
+
+_PARAM = "_chrono_param"
+"""In the values a view's query is planned with: the statement's parameter of its point."""
 
 
 def versioned_of(schema: str, shape: SchemaVersion) -> Versioned:
@@ -63,6 +67,8 @@ def source(
         or (book.earliest(name) is latest and len(book.versions_of(live.number)) == 1)
     ):
         return temporal.Source(live)
+    if latest is None and live is None:
+        return _view(engine, plan, index, values)
     if latest is None:
         raise temporal.unknown(plan, name)
     schema = engine.backend.schema
@@ -80,6 +86,35 @@ def source(
     ended = latest.to_tx is not None and latest.to_tx != PENDING
     until = (latest.to_tx, latest.to_us) if ended and latest.to_us is not None else None
     return temporal.Source(versioned_of(schema, latest), until=until)
+
+
+def _view(
+    engine: PostgresEngine, plan: temporal.Plan, index: int, values: Mapping[str, Any]
+) -> temporal.Source:
+    """A view read AS OF a point: its definition then, each table it reads AS OF the
+    point (as on SQLite). A range over a view is not offered."""
+    name, kind, indexes, _ = plan.slots[index]
+    history = engine.views()
+    if not history.known(name):
+        raise temporal.unknown(plan, name)
+    if kind != "AS OF":
+        raise TemporalError(
+            f"FOR SYSTEM_TIME {kind} reads a table's versions; {name} is a view: read its "
+            "tables' versions, or the view AS OF a point",
+            sql=plan.sql,
+        )
+    unit, value = _point(plan, index, values)
+    sql = history.at(name, unit, value)
+    if sql is None:
+        raise SchemaError(f"no such table: {name} AS OF {point_text(unit, value)}", table=name)
+    # The statement's parameter of the point (a view in a view: the outer view's).
+    param = values.get(_PARAM, f"_pt{indexes[0]}")
+    inner = engine.view_plan(sql, unit, param)
+    point = values[f"_pt{indexes[0]}"]
+    inner_values = {**values, **{f"_pt{i}": point for i in range(len(inner.points))}}
+    inner_values[_PARAM] = param
+    body = temporal.render(inner, lambda i: source(engine, inner, i, inner_values), lambda _: param)
+    return temporal.Source(None, sql=body)
 
 
 def column_error(

@@ -143,18 +143,25 @@ class Source:
     past: bool = False
     empty: tuple[tuple[str, str], ...] = ()
     until: tuple[int, int] | None = None
+    sql: str | None = None
+    """A view's query at the point, its tables read AS OF it (``v`` is then None)."""
 
 
-def render(p: Plan, source: Callable[[int], Source]) -> str:
+def render(
+    p: Plan, source: Callable[[int], Source], name: Callable[[int], str] = _point_param
+) -> str:
     """The statement's SQL with each slot replaced by the snapshot of what ``source``
-    (given the slot's number) says it reads."""
+    (given the slot's number) says it reads; ``name``: the parameter of each point (by
+    its index in ``p.points``)."""
     text = p.text
     for number, (_, kind, indexes, unit) in enumerate(p.slots):
         src = source(number)
         v = src.v
-        refs = [f"%({_point_param(i)})s" for i in indexes]
+        refs = [f"%({name(i)})s" for i in indexes]
         horizon = f"%({HORIZON})s"
-        if v is None:
+        if src.sql is not None:
+            body = f"({src.sql})"
+        elif v is None:
             nulls = ", ".join(f"NULL::{kind} AS {quote(name)}" for name, kind in src.empty)
             body = f"(SELECT {nulls} WHERE false)"
         elif kind == "AS OF":
@@ -172,6 +179,23 @@ def render(p: Plan, source: Callable[[int], Source]) -> str:
             body = versions(v, range_condition(kind, lo, hi), horizon, src.until)
         text = text.replace(f'"{_SLOT.format(number)}"', body, 1)
     return text
+
+
+def view_at(sql: str, unit: str, point: str) -> str:
+    """A view's query ``sql`` with each table it reads AS OF the point named ``point`` (a
+    parameter) of ``unit`` ("TRANSACTION" or "TIMESTAMP"), to be planned as any statement."""
+    try:
+        trees = parse(sql, "postgresql")
+    except ParseError as err:
+        raise syntax_error(err, sql) from None
+    tree = trees[0]
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() in ctes and not table.db:
+            continue
+        at = exp.Placeholder(this=exp.to_identifier(point))
+        table.set("version", exp.Version(this=unit, kind="AS OF", expression=at))
+    return to_sql(tree, backend="postgresql")
 
 
 def unknown(p: Plan, name: str) -> SchemaError:

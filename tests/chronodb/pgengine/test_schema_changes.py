@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from tests.chronodb import pgserver
 
-from chronodb import ChronoDB, SchemaError
+from chronodb import ChronoDB, SchemaError, TemporalError
 from chronodb.postgres.verify import verify
 
 
@@ -141,3 +141,20 @@ def test_another_processes_schema_change_is_seen(db: ChronoDB, pg_url: str) -> N
         None,
         "Ann Lee",
     ]
+
+
+def test_a_view_reads_each_definition_at_its_points(db: ChronoDB) -> None:
+    db.execute("CREATE VIEW grown AS SELECT id, name FROM people")
+    db.execute("CREATE VIEW counted AS SELECT count(*) AS n FROM grown")
+    first = db.execute("INSERT INTO people VALUES (3, 'Cy', 50)").tx_id
+    db.execute("CREATE OR REPLACE VIEW grown AS SELECT id, upper(name) AS name FROM people")
+    db.execute("ALTER TABLE people RENAME COLUMN name TO full_name")
+    second = db.execute("DELETE FROM people WHERE id = 1").tx_id
+    sql = "SELECT name FROM grown AS OF TRANSACTION ? ORDER BY id"
+    assert rows(db, sql, [first]) == [("Ann",), ("Ben",), ("Cy",)]
+    assert rows(db, sql, [second]) == [("BEN",), ("CY",)]
+    # A view over a view: each as defined at the point.
+    assert db.execute("SELECT n FROM counted AS OF TRANSACTION ?", [first]).scalar() == 3
+    assert db.execute("SELECT n FROM counted").scalar() == 2
+    with pytest.raises(TemporalError, match="grown is a view"):
+        db.execute("SELECT * FROM grown FOR SYSTEM_TIME ALL")
