@@ -19,8 +19,9 @@ number) before a statement; :func:`follow`, after it, in the same transaction, c
   version of every row ('U'), in its transaction: the rows changed. Versions from before
   keep the old column and type, so a range over the new shape reads NULL there for them.
 
-The primary key keys history, so a statement changing it is refused with a SchemaError;
-the statement is then undone with the transaction (or the savepoint) it ran in.
+The primary key keys history, so a statement changing it (or its columns' types) is
+refused with a SchemaError, as is a column named as ChronoDB's own (``_chrono_``); the
+statement is then undone with the transaction (or the savepoint) it ran in.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from chronodb.postgres.digests import digest_function
 from chronodb.postgres.names import (
     CATALOG,
     NAME_BYTES,
+    PREFIX,
     changed_of,
     qualified,
     quote,
@@ -134,6 +136,22 @@ def _reshaped(conn: psycopg.Connection, table: Table, name: str) -> bool:
     now = {num: (col, kind) for num, col, kind, _, _ in attributes}
     if name == v.table and list(now.items()) == list(table.columns.items()):
         return False
+    retyped = [now[num][0] for num in table.key if now[num][1] != table.columns[num][1]]
+    if retyped:
+        raise SchemaError(
+            f"the type of {v.table}'s key column {retyped[0]} cannot change: ChronoDB keeps "
+            "the table's history by its key",
+            table=v.table,
+            column=retyped[0],
+        )
+    taken_names = [col for col, _ in now.values() if col.startswith(PREFIX)]
+    if taken_names:
+        raise SchemaError(
+            f"table {v.table} cannot have a column named {taken_names[0]}: names starting "
+            f"with {PREFIX} are ChronoDB's own in history",
+            table=v.table,
+            column=taken_names[0],
+        )
     hist = qualified(v.schema, v.hist)
     taken = {
         r[0]

@@ -158,3 +158,16 @@ def test_a_view_reads_each_definition_at_its_points(db: ChronoDB) -> None:
     assert db.execute("SELECT n FROM counted").scalar() == 2
     with pytest.raises(TemporalError, match="grown is a view"):
         db.execute("SELECT * FROM grown FOR SYSTEM_TIME ALL")
+
+
+@pytest.mark.parametrize(
+    ("statement", "message"),
+    [
+        ("ALTER TABLE people ALTER COLUMN id TYPE bigint", "key column id cannot change"),
+        ("ALTER TABLE people ADD COLUMN _chrono_op text", "column named _chrono_op"),
+    ],
+)
+def test_what_would_break_history_is_refused(db: ChronoDB, statement: str, message: str) -> None:
+    with pytest.raises(SchemaError, match=message):
+        db.execute(statement)
+    assert [c.name for c in db.columns("people")] == ["id", "name", "age"]
