@@ -1,9 +1,11 @@
 """Reading history on PostgreSQL for the facade: one row's versions, changes over a period,
-the transactions, and the tables and columns now.
+the transactions, and the tables and columns now or AS OF a point.
 
 The answers have the shapes of the SQLite ones (``versioning/history.py``,
-``sql/snapshots.changes``, ``introspect``). Every read is bounded by the reader's horizon,
-so a transaction still becoming visible is not half seen.
+``sql/snapshots.changes``, ``introspect``): a version's values are named as the columns its
+table had when it was written (``chronodb/postgres/shapes.py``), and a dropped table's
+history is still read. Every read is bounded by the reader's horizon, so a transaction still
+becoming visible is not half seen.
 """
 
 from __future__ import annotations
