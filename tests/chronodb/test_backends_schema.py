@@ -349,3 +349,29 @@ def test_as_of_each_transaction_has_the_columns_and_rows_of_then(
         assert rows(db, f"SELECT * FROM {table} AS OF TRANSACTION ? ORDER BY k", [tx]) == expected
         assert [c.name for c in db.columns(table, as_of=tx)] == names
     assert db.verify_audit_integrity()
+
+
+def test_changes_and_ranges_name_each_version_as_its_table_did(
+    people: tuple[ChronoDB, int],
+) -> None:
+    db, _ = people
+    db.execute("ALTER TABLE people RENAME COLUMN name TO full_name")
+    db.execute("UPDATE people SET full_name = 'Ann Lee' WHERE id = 1")
+    db.execute("ALTER TABLE people DROP COLUMN age")
+    db.execute("DELETE FROM people WHERE id = 2")
+    found = [(c["operation"], c["id"], c["before"], c["after"]) for c in db.changes("people")]
+    assert found == [
+        ("INSERT", 1, None, {"id": 1, "name": "Ann", "age": 30}),
+        ("INSERT", 2, None, {"id": 2, "name": "Ben", "age": 40}),
+        (
+            "UPDATE",
+            1,
+            {"id": 1, "name": "Ann", "age": 30},
+            {"id": 1, "full_name": "Ann Lee", "age": 30},
+        ),
+        ("DELETE", 2, {"id": 2, "name": "Ben", "age": 40}, None),
+    ]
+    ranges = db.execute("SELECT * FROM people FOR SYSTEM_TIME ALL ORDER BY id, sys_from")
+    assert ranges.columns == ["id", "full_name", "sys_from", "sys_to"]
+    assert [tuple(r)[:2] for r in ranges] == [(1, "Ann"), (1, "Ann Lee"), (2, "Ben")]
+    assert db.verify_audit_integrity()
