@@ -121,7 +121,10 @@ def load(conn: psycopg.Connection, schema: str) -> Catalog:
 
 def live(conn: psycopg.Connection, schema: str, number: int) -> list[tuple[str, str, str]]:
     """Table ``number``'s open shape's columns (name, history column, type); empty when it
-    has none recorded."""
+    has none recorded (or the layout records no shapes: an older one, opened read-only)."""
+    held = conn.execute("SELECT to_regclass(%s)", (qualified(schema, SHAPES),)).fetchone()
+    if held is None or held[0] is None:
+        return []
     row = conn.execute(
         f"SELECT columns FROM {qualified(schema, SHAPES)} "
         "WHERE number = %s AND to_xid IS NULL ORDER BY id DESC LIMIT 1",
