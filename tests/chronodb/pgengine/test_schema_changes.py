@@ -171,3 +171,17 @@ def test_what_would_break_history_is_refused(db: ChronoDB, statement: str, messa
     with pytest.raises(SchemaError, match=message):
         db.execute(statement)
     assert [c.name for c in db.columns("people")] == ["id", "name", "age"]
+
+
+def test_an_older_layout_opened_read_only_still_reads_the_past(pg_url: str) -> None:
+    url = pgserver.as_url(pg_url)
+    with ChronoDB(url) as db:
+        db.execute("CREATE TABLE t (id integer PRIMARY KEY, v text)")
+        first = db.execute("INSERT INTO t VALUES (1, 'a')").tx_id
+        db.execute("UPDATE t SET v = 'b'")
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE _chrono_schema, _chrono_views")  # as an older layout had it
+    with ChronoDB(url, read_only=True) as db:
+        assert rows(db, "SELECT v FROM t AS OF TRANSACTION ?", [first]) == [("a",)]
+        assert [h["values"]["v"] for h in db.get_change_history("t", 1)] == ["a", "b"]
+        assert db.tables() == ["t"]
