@@ -397,7 +397,10 @@ def _remember(statement: str) -> None:
 @max_width_option
 @create_option
 def shell_command(db: str, max_width: int, create: bool) -> None:
-    """An interactive SQL prompt on DB, a database file or a postgresql:// URL.
+    """An interactive SQL prompt on the database DB.
+
+    DB is a database file (with --create, made if missing) or a postgresql://
+    URL.
 
     Statements end with ';' and may span lines; results print as tables.
     Dot-commands: .tables, .history TABLE PK..., .help, .quit. Line editing

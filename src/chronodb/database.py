@@ -564,6 +564,11 @@ class ChronoDB:
         """``table``'s foreign keys, in the order they are declared."""
         _refuse_unsupported(self, "foreign_keys")
         engine = self._engine
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import introspect as pg_introspect  # the postgres extra
+
+            with engine.lock:
+                return pg_introspect.foreign_keys(engine, table)
         with engine.lock:
             engine.refresh_catalog()
             return introspect.foreign_keys(engine.conn, engine.catalog, table)
@@ -572,6 +577,11 @@ class ChronoDB:
         """The views, with their CREATE VIEW statements, sorted by name."""
         _refuse_unsupported(self, "views")
         engine = self._engine
+        if self._dialect is dialects.POSTGRES:
+            from chronodb.pgengine import introspect as pg_introspect  # the postgres extra
+
+            with engine.lock:
+                return pg_introspect.views(engine)
         with engine.lock:
             return introspect.views(engine.conn)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -106,11 +107,22 @@ def columns(
 ) -> list[Column]:
     """``table``'s columns now, or AS OF ``as_of``; SchemaError if there never was such a
     table, TemporalError if there was no table of that name at the point."""
+    return columns_with(catalog, table, as_of, lambda version: _live(conn, version))
+
+
+def columns_with(
+    catalog: Catalog,
+    table: str,
+    as_of: Any,
+    live: Callable[[SchemaVersion], list[Column]],
+) -> list[Column]:
+    """:func:`columns` for any backend: ``catalog`` holds the tables' shapes over time,
+    ``live`` gives the columns the database declares now for a table's open shape."""
     current = catalog.current(table)
     if as_of is None:
         if current is None:
             raise _unknown(catalog, table)
-        return _live(conn, current)
+        return live(current)
     kind, value = point(as_of)
     then = catalog.at_tx(table, value) if kind == "TRANSACTION" else catalog.at_us(table, value)
     if then is None:
@@ -118,8 +130,10 @@ def columns(
     now: dict[str, Column] = {}
     if current is not None and current.table_id == then.table_id:
         # The same table: a column still in it has the constraints it had then.
-        live = {c.name.lower(): c for c in _live(conn, current)}
-        now = {c.hist: live[c.name.lower()] for c in current.columns if c.name.lower() in live}
+        declared = {c.name.lower(): c for c in live(current)}
+        now = {
+            c.hist: declared[c.name.lower()] for c in current.columns if c.name.lower() in declared
+        }
     return [
         Column(
             name=c.name,

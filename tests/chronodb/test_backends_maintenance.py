@@ -281,3 +281,34 @@ def test_erase_removes_one_key_from_every_point(
     assert all(c["id"] != key for c in db.changes(table))
     assert db.verify_audit_integrity()
     assert db.check_history() == []
+
+
+# ------------------------------------------------------------------ after schema changes
+def test_trims_and_checks_follow_renamed_and_added_columns(accounts: tuple) -> None:
+    """A key column renamed and a column added: erase, prune, check_history,
+    chrono_changes and the ledger all read history by the columns it kept."""
+    db, steps = accounts
+    db.execute("ALTER TABLE accounts RENAME COLUMN id TO account_id")
+    db.execute("ALTER TABLE accounts ADD COLUMN note TEXT")
+    later = db.execute("UPDATE accounts SET note = 'vip', balance = 7 WHERE account_id = 1")
+    db.execute("INSERT INTO accounts VALUES (3, 'cy', 9, NULL)")
+    assert db.check_history() == []
+    assert db.verify_audit_integrity()
+    changed = db.execute(
+        "SELECT operation, account_id, after FROM chrono_changes('accounts', ?) "
+        "ORDER BY tx_id, account_id",
+        [steps["closed"].tx_time],
+    )
+    assert [tuple(r) for r in changed] == [
+        ("UPDATE", 1, '{"account_id":1,"owner":"ann","balance":7,"note":"vip"}'),
+        ("INSERT", 3, '{"account_id":3,"owner":"cy","balance":9,"note":null}'),
+    ]
+    assert db.erase("accounts", 3) >= 1
+    assert rows(db, "SELECT account_id FROM accounts ORDER BY 1") == [(1,)]
+    db.prune_history(later.tx_time)
+    assert rows(db, "SELECT account_id, note FROM accounts AS OF TRANSACTION ?", [later.tx_id]) == [
+        (1, "vip")
+    ]
+    assert db.check_history() == []
+    assert db.verify_audit_integrity()
+    assert db.audit_trail.verify_transaction(later.tx_hash)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import chronodb
-from chronodb import ChronoDB, Column, ForeignKey, SchemaError, TemporalError, View
+from chronodb import ChronoDB, Column, SchemaError, TemporalError, View
 from chronodb.errors import TimestampError
 
 
@@ -173,20 +173,6 @@ def test_a_point_that_cannot_be_read_names_it(db: ChronoDB, point: object) -> No
     with pytest.raises(TimestampError) as info:
         db.columns("t", as_of=point)
     assert info.value.value == point
-
-
-def test_foreign_keys_with_their_actions(db: ChronoDB) -> None:
-    db.execute("CREATE TABLE shops (id INTEGER PRIMARY KEY)")
-    db.execute("CREATE TABLE skus (shop INT, code TEXT, PRIMARY KEY (shop, code))")
-    db.execute(
-        "CREATE TABLE lines (id INTEGER PRIMARY KEY, shop INT REFERENCES shops ON DELETE CASCADE,"
-        " s INT, c TEXT, FOREIGN KEY (s, c) REFERENCES skus (shop, code) ON UPDATE SET NULL)"
-    )
-    assert db.foreign_keys("lines") == [
-        ForeignKey("lines", ("shop",), "shops", ("id",), "NO ACTION", "CASCADE"),
-        ForeignKey("lines", ("s", "c"), "skus", ("shop", "code"), "SET NULL", "NO ACTION"),
-    ]
-    assert db.foreign_keys("shops") == []
 
 
 def test_views_now(db: ChronoDB) -> None:

@@ -14,8 +14,6 @@ class PostgresDialect:
     title = "PostgreSQL"
     unsupported: dict[str, str] = {
         "get_health_report": "the health report (get_health_report)",
-        "foreign_keys": "foreign_keys()",
-        "views": "views()",
     }
 
     def open_backend(self, location: str, **options: Any) -> Any:

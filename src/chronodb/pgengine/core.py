@@ -23,23 +23,26 @@ import psycopg
 
 from chronodb.audit.proofs import leaf_hash
 from chronodb.engine.common import Common
+from chronodb.engine.sealing import statement_kind
 from chronodb.errors import (
     ChronoDBError,
     ClosedError,
-    NotSupportedError,
     ReadOnlyError,
     TransactionError,
 )
 from chronodb.layout import TRANSACTIONS
-from chronodb.pgengine import temporal
-from chronodb.postgres import Versioned, horizon, lookup, version_table
+from chronodb.pgengine import sources, temporal
+from chronodb.postgres import Versioned, alter, horizon, lookup, shapes, version_table
+from chronodb.postgres import views as pg_views
 from chronodb.postgres.install import qualified
-from chronodb.postgres.names import LAST_XID_SETTING
+from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES, VIEWS
 from chronodb.result import Result
 from chronodb.sql.classify import Route, code_of
 from chronodb.sql.paramstyle import for_psycopg
 from chronodb.storage.postgres import PostgresBackend
 from chronodb.timepoint import from_micros
+from chronodb.versioning.catalog import Catalog
+from chronodb.versioning.views import ViewHistory
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 BACKEND = "PostgreSQL"
@@ -86,6 +89,10 @@ class PostgresEngine(Common):
         self.routes: dict[str, Route] = {}
         self.plans: dict[str, temporal.Plan] = {}
         self.tables: dict[str, Versioned] = {}
+        self._shapes: Catalog | None = None  # every table's shapes over time, once read
+        self._views: ViewHistory | None = None  # every view's definitions, once read
+        self._generation: str | None = None  # of the shapes, when they were last looked at
+        self._horizon_sql = ""
         self.explicit = False
         self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
         self.closed = False
@@ -102,7 +109,60 @@ class PostgresEngine(Common):
     def open(self) -> None:
         """Install ChronoDB's objects, adopt the schema's tables, load the catalog."""
         self.backend.prepare(adopt=self._adopt)
+        self.forget()
+        schema = self.backend.schema
+        shaped = self.conn.execute("SELECT to_regclass(%s)", (qualified(schema, SHAPES),))
+        found = shaped.fetchone()
+        # The shapes' and views' generation: a new one adds a row, an ended one sets its
+        # to_xid.
+        generation = (
+            " || '/' || ".join(
+                f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
+                for t in (SHAPES, VIEWS)
+            )
+            if found is not None and found[0] is not None
+            else "''"  # an older layout opened read-only: no shapes recorded
+        )
+        self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
+
+    def horizon(self) -> int:
+        """The reader's horizon (``chronodb.postgres.horizon``), taken with a look at the
+        shapes' generation: if another transaction changed the versioned tables since the
+        last look, what is cached of them is dropped."""
+        row = self.conn.execute(self._horizon_sql).fetchone()
+        if row[1] != self._generation:
+            self.forget()
+            self._generation = row[1]
+        return int(row[0])
+
+    def forget(self) -> None:
+        """Drop what is cached of the schema (after DDL, or a transaction that may have
+        run some)."""
         self.tables.clear()
+        self._shapes = None
+        self._views = None
+
+    def shapes(self) -> Catalog:
+        """Every versioned table's shapes over time (``chronodb/postgres/shapes.py``),
+        read once, then cached until DDL or the end of a transaction."""
+        if self._shapes is None:
+            self._shapes = (
+                shapes.load(self.conn, self.backend.schema)
+                if self._generation != ""
+                else Catalog.of([])
+            )
+        return self._shapes
+
+    def views(self) -> ViewHistory:
+        """Every view's definitions over time (``chronodb/postgres/views.py``), cached as
+        :meth:`shapes` is."""
+        if self._views is None:
+            self._views = (
+                pg_views.load(self.conn, self.backend.schema)
+                if self._generation != ""
+                else ViewHistory.of([], {})
+            )
+        return self._views
 
     def versioned(self, name: str) -> Versioned | None:
         """The versioned table ``name`` (looked up once, then cached until DDL)."""
@@ -150,7 +210,25 @@ class PostgresEngine(Common):
         except psycopg.Error as err:
             if self.conn.closed:
                 self.lost()
-            raise self.backend.translate(err, sql) from err
+            error = self.backend.translate(err, sql)
+            if route is Route.TEMPORAL or route is Route.TEMPORAL_WRITE:
+                error = self._column_error(sql, params, error)
+            raise error from err
+
+    def _column_error(self, sql: str, params: Params, error: ChronoDBError) -> ChronoDBError:
+        """``error`` saying when a column was added, if a past point lacks it (read after
+        the failed statement was undone)."""
+        if getattr(error, "column", None) is None or self.conn.closed:
+            return error
+        text, bound = for_psycopg(sql, params)
+        planned = self.plans.get(text)
+        if planned is None:
+            return error
+        try:
+            values = temporal.bind(planned, bound, horizon(self.conn, self.backend.schema))
+            return sources.column_error(self, planned, values, error)
+        except (psycopg.Error, ChronoDBError):
+            return error
 
     @contextmanager
     def translating(self) -> Iterator[psycopg.Connection[Any]]:
@@ -187,35 +265,43 @@ class PostgresEngine(Common):
         planned = self.plans.get(text)
         if planned is None:
             planned = self.plans[text] = temporal.plan(text)
-        final = temporal.render(planned, self.versioned)
         # The horizon, taken before this statement's snapshot: by the statement before
         # (READ COMMITTED), or before the transaction's first (see begin).
         bound_by = self._tx_horizon if self.explicit else None
         if bound_by is None:
-            bound_by = horizon(self.conn, self.backend.schema)
+            bound_by = self.horizon()
         values = temporal.bind(planned, bound, bound_by)
+        final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
         return _result(self.conn.execute(final, values))
 
+    def view_plan(self, sql: str, unit: str, point: str) -> temporal.Plan:
+        """The plan of a view's query ``sql`` read AS OF the point parameter ``point``
+        (``temporal.view_at``), cached as statements' plans are."""
+        text = temporal.view_at(sql, unit, point)
+        planned = self.plans.get(text)
+        if planned is None:
+            planned = self.plans[text] = temporal.plan(text)
+        return planned
+
     def _ddl(self, sql: str, params: Params) -> Result:
-        """CREATE TABLE, then version the new table in the same transaction."""
+        """A DDL statement in the writing transaction, which gets an id as on SQLite: a
+        CREATE TABLE versions the new table; an ALTER or DROP TABLE is followed by the
+        versioned tables' shapes, history and triggers (``chronodb/postgres/alter.py``)."""
+        schema = self.backend.schema
         changes = _SCHEMA_CHANGE.match(code_of(sql))
-        if changes is not None:
-            raise NotSupportedError(
-                f"{changes.group(1).upper()} TABLE",
-                BACKEND,
-                "ChronoDB versions new tables there (CREATE TABLE), but does not yet follow "
-                "schema changes of versioned ones",
-            )
+        tables = alter.before(self.conn, schema) if changes is not None else []
+        self.forget()
         result = self._run(sql, params)
+        alter.follow(self.conn, schema, tables)
         created = _CREATE_TABLE.match(sql)
         named = _NAME.match(sql, created.end()) if created is not None else None
         if created is not None and created.group(1) is None and named is not None:
             first, second = named.groups()
-            schema = [_unquote(first)] if second is not None else []
+            qualifier = _unquote(first) if second is not None else schema
             name = _unquote(second if second is not None else first)
-            self.tables[name] = version_table(
-                self.conn, name, schema[0] if schema else self.backend.schema
-            )
+            self.tables[name] = version_table(self.conn, name, qualifier)
+        pg_views.record(self.conn, schema)
+        shapes.queue(self.conn, schema, statement_kind(sql))
         return result
 
     # ------------------------------------------------------------------ writes
@@ -249,7 +335,7 @@ class PostgresEngine(Common):
                 if self.backend.in_transaction:
                     with contextlib.suppress(psycopg.Error):
                         conn.execute("ROLLBACK")
-                self.tables.clear()
+                self.forget()
                 raise
             if row is not None:
                 result.tx_id, result.tx_time = row[0], from_micros(row[1])
@@ -291,7 +377,7 @@ class PostgresEngine(Common):
             if not self.read_only:
                 self.backend.set_user(self.user)
             snapshot = _ONE_SNAPSHOT.search(statement) or self.backend.one_snapshot
-            self._tx_horizon = horizon(self.conn, self.backend.schema) if snapshot else None
+            self._tx_horizon = self.horizon() if snapshot else None
             self._control(statement)
         except BaseException:
             self.lock.release()
@@ -307,6 +393,7 @@ class PostgresEngine(Common):
                 self._control("COMMIT")
             finally:
                 self.explicit = False
+                self._shapes = None  # the shapes its DDL made now have their ids
                 self.lock.release()
 
     def rollback(self) -> None:
@@ -318,7 +405,7 @@ class PostgresEngine(Common):
                 self._control("ROLLBACK")
             finally:
                 self.explicit = False
-                self.tables.clear()  # a CREATE TABLE it undid
+                self.forget()  # DDL it undid
                 self.lock.release()
 
     def _control(self, statement: str) -> None:

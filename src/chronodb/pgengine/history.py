@@ -1,9 +1,11 @@
 """Reading history on PostgreSQL for the facade: one row's versions, changes over a period,
-the transactions, and the tables and columns now.
+the transactions, and the tables and columns now or AS OF a point.
 
 The answers have the shapes of the SQLite ones (``versioning/history.py``,
-``sql/snapshots.changes``, ``introspect``). Every read is bounded by the reader's horizon,
-so a transaction still becoming visible is not half seen.
+``sql/snapshots.changes``, ``introspect``): a version's values are named as the columns its
+table had when it was written (``chronodb/postgres/shapes.py``), and a dropped table's
+history is still read. Every read is bounded by the reader's horizon, so a transaction still
+becoming visible is not half seen.
 """
 
 from __future__ import annotations
@@ -12,21 +14,25 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from chronodb import introspect
 from chronodb.audit.proofs import leaf_hash
-from chronodb.errors import ChronoDBError, NotSupportedError, SchemaError
+from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.introspect import Column
 from chronodb.layout import TRANSACTIONS
-from chronodb.pgengine.core import BACKEND, PostgresEngine
-from chronodb.postgres import Versioned, horizon
+from chronodb.pgengine.core import PostgresEngine
+from chronodb.pgengine.sources import versioned_of
+from chronodb.postgres import Versioned
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
 from chronodb.timepoint import MAX_EPOCH, from_micros, to_micros
+from chronodb.versioning.catalog import SchemaVersion
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _translated(fn: F) -> F:
-    """psycopg's errors in ``fn(engine, ...)`` leave as the ChronoDBErrors naming the server."""
+def translated(fn: F) -> F:
+    """A call reading through ``engine``: psycopg's errors in ``fn(engine, ...)`` leave
+    as the ChronoDBErrors naming the server."""
 
     @functools.wraps(fn)
     def wrapper(engine: PostgresEngine, *args: Any) -> Any:
@@ -36,14 +42,36 @@ def _translated(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _table(engine: PostgresEngine, table: str) -> Versioned:
+def table_of(engine: PostgresEngine, table: str) -> Versioned:
+    """The versioned table ``table`` now; SchemaError if there is none."""
     found = engine.versioned(table)
     if found is None:
         raise SchemaError(f"no such table: {table}", table=table)
     return found
 
 
-def _key_values(v: Versioned, pk: Any) -> list[Any]:
+def _any_table(engine: PostgresEngine, table: str) -> tuple[Versioned, list[SchemaVersion]]:
+    """``table`` now, or the last table of that name if it was dropped (its history is
+    kept), with its shapes over time."""
+    found = engine.versioned(table)
+    book = engine.shapes()
+    if found is None:
+        latest = book.latest(table)
+        if latest is None:
+            raise SchemaError(f"no such table: {table}", table=table)
+        found = versioned_of(engine.backend.schema, latest)
+    return found, book.versions_of(found.number)
+
+
+def _values(v: Versioned, shapes: list[SchemaVersion], row: dict, tx: int) -> dict[str, Any]:
+    """A version's values under the names of the columns its table had at ``tx``."""
+    versions = [s for s in shapes if s.covers_tx(tx)] or [s for s in shapes if s.to_tx == tx]
+    if not versions:
+        return {c: row[h] for c, h in zip(v.columns, v.history_columns, strict=True)}
+    return {c.name: row[c.hist] for c in versions[0].columns}
+
+
+def key_values(v: Versioned, pk: Any) -> list[Any]:
     if isinstance(pk, dict):
         missing = [k for k in v.keys if k not in pk]
         if missing:
@@ -60,13 +88,22 @@ def _key_values(v: Versioned, pk: Any) -> list[Any]:
     return values
 
 
-def _versions(engine: PostgresEngine, v: Versioned, where: str = "true", params: Any = ()) -> list:
+def _versions(
+    engine: PostgresEngine,
+    v: Versioned,
+    shapes: list[SchemaVersion],
+    bound: int,
+    where: str = "true",
+    params: Any = (),
+) -> list[tuple[dict[str, Any], str, int, int, str]]:
     """``v``'s committed versions matching ``where`` (on alias ``h``), in history order, the
-    last of each transaction per key only (as SQLite keeps one per transaction)."""
+    last of each transaction per key only (as SQLite keeps one per transaction): (its
+    history columns' values by name, op, tx_id, tx_time, user). The columns are those of
+    all of ``shapes``, the table's shapes over time; ``bound``: the reader's horizon."""
     conn = engine.conn
-    bound = horizon(conn, v.schema)
-    keys = ", ".join(f"h.{quote(k)}" for k in v.keys)
-    cols = ", ".join(f"h.{quote(c)}" for c in v.columns)
+    keys = ", ".join(f"h.{quote(k)}" for k in v.history_keys)
+    stored = list(dict.fromkeys([*v.history_columns, *(c.hist for s in shapes for c in s.columns)]))
+    cols = ", ".join(f"h.{quote(c)}" for c in stored)
     rows = conn.execute(
         f'SELECT {cols}, h.{OP}, x.tx_id, x.tx_time, x."user" FROM ('
         f"SELECT DISTINCT ON ({keys}, x.tx_id) h.*, x.tx_id AS _t "
@@ -77,20 +114,21 @@ def _versions(engine: PostgresEngine, v: Versioned, where: str = "true", params:
         f"ORDER BY x.tx_id, h.{SEQ}",
         (bound, *params),
     ).fetchall()
-    return [tuple(r) for r in rows]
+    n = len(stored)
+    return [(dict(zip(stored, r[:n], strict=True)), *tuple(r)[n:]) for r in rows]
 
 
-@_translated
+@translated
 def change_history(engine: PostgresEngine, table: str, pk: Any) -> list[dict[str, Any]]:
     """Every version of one row, oldest first (see ``ChronoDB.get_change_history``)."""
-    v = _table(engine, table)
-    match = " AND ".join(f"h.{quote(k)} = %s" for k in v.keys)
+    bound = engine.horizon()  # first: it drops a stale cache of the tables
+    v, shapes = _any_table(engine, table)
+    match = " AND ".join(f"h.{quote(k)} = %s" for k in v.history_keys)
     out: list[dict[str, Any]] = []
     prev: dict[str, Any] | None = None
-    n = len(v.columns)
-    for row in _versions(engine, v, match, _key_values(v, pk)):
-        values = dict(zip(v.columns, row[:n], strict=True))
-        op, tx, us, user = row[n:]
+    found = _versions(engine, v, shapes, bound, match, key_values(v, pk))
+    for row, op, tx, us, user in found:
+        values = _values(v, shapes, row, tx)
         if op == "D":
             if prev is not None:
                 out.append(_entry("DELETE", prev, prev, None, tx, us, user))
@@ -114,19 +152,18 @@ def _entry(op: str, values: Any, before: Any, after: Any, tx: int, us: int, user
     }
 
 
-@_translated
+@translated
 def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[dict[str, Any]]:
     """Rows inserted, updated and deleted in ``(start, end]`` (see ``ChronoDB.changes``)."""
-    v = _table(engine, table)
+    bound = engine.horizon()
+    v, shapes = _any_table(engine, table)
     lo = to_micros(0 if start is None else start)
     hi = to_micros(MAX_EPOCH if end is None else end)
-    n = len(v.columns)
     previous: dict[tuple, dict[str, Any] | None] = {}
     out = []
-    for row in _versions(engine, v):
-        values = dict(zip(v.columns, row[:n], strict=True))
-        op, tx, us, user = row[n:]
-        key = tuple(values[k] for k in v.keys)
+    for row, op, tx, us, user in _versions(engine, v, shapes, bound):
+        values = _values(v, shapes, row, tx)
+        key = tuple(row[k] for k in v.history_keys)
         before = previous.get(key)
         after = None if op == "D" else values
         previous[key] = after
@@ -138,17 +175,17 @@ def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[di
             "tx_time": us / 1e6,
             "user": user,
         }
-        change.update((k, values[k]) for k in v.keys)
+        change.update((k, row[h]) for k, h in zip(v.keys, v.history_keys, strict=True))
         change.update(before=before, after=after)
         out.append(change)
     return out
 
 
-@_translated
+@translated
 def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, Any]]:
     """Committed write transactions, newest first, up to the horizon."""
     conn = engine.conn
-    bound = horizon(conn, engine.backend.schema)
+    bound = engine.horizon()
     rows = conn.execute(
         f'SELECT tx_id, tx_time, "user" FROM {qualified(engine.backend.schema, TRANSACTIONS)} '
         "WHERE tx_id <= %s ORDER BY tx_id DESC LIMIT %s",
@@ -157,23 +194,24 @@ def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, An
     return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
 
 
-@_translated
+@translated
 def tx_hash(engine: PostgresEngine, tx_id: int) -> str | None:
     """The ledger hash (hex) of committed transaction ``tx_id`` up to the horizon, or None."""
     schema = engine.backend.schema
     row = engine.conn.execute(
         f"SELECT leaf FROM {qualified(schema, TRANSACTIONS)} WHERE tx_id = %s AND tx_id <= %s",
-        (tx_id, horizon(engine.conn, schema)),
+        (tx_id, engine.horizon()),
     ).fetchone()
     return None if row is None or row[0] is None else leaf_hash(bytes(row[0])).hex()
 
 
-@_translated
+@translated
 def tables(engine: PostgresEngine, as_of: Any) -> list[str]:
-    """The versioned tables that exist now."""
-    if as_of is not None:
-        raise NotSupportedError("tables(as_of=...)", BACKEND)
-    return engine.backend.versioned_tables()
+    """The versioned tables that exist now, or existed AS OF ``as_of``, sorted by name."""
+    if as_of is None:
+        return engine.backend.versioned_tables()
+    engine.horizon()  # drops a stale cache of the shapes
+    return introspect.tables(engine.shapes(), as_of)
 
 
 _COLUMNS = (
@@ -189,12 +227,23 @@ _COLUMNS = (
 )
 
 
-@_translated
+@translated
 def columns(engine: PostgresEngine, table: str, as_of: Any) -> list[Column]:
-    """``table``'s columns now."""
-    if as_of is not None:
-        raise NotSupportedError("columns(as_of=...)", BACKEND)
-    v = _table(engine, table)
+    """``table``'s columns now, or AS OF ``as_of`` (the names, types and key it had then,
+    see ``introspect.columns``)."""
+    engine.horizon()  # drops a stale cache of the tables
+    if as_of is None:
+        return _declared(engine, table_of(engine, table))
+    shapes = engine.shapes()
+
+    def live(shape: SchemaVersion) -> list[Column]:
+        return _declared(engine, table_of(engine, shape.name))
+
+    return introspect.columns_with(shapes, table, as_of, live)
+
+
+def _declared(engine: PostgresEngine, v: Versioned) -> list[Column]:
+    """The columns of ``v`` as the database declares them now."""
     rows = engine.conn.execute(_COLUMNS, (qualified(v.schema, v.table),)).fetchall()
     generated = {"s": "STORED", "": ""}
     return [

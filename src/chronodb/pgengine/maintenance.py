@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from chronodb.pgengine.core import PostgresEngine
-from chronodb.pgengine.history import _key_values, _table, _translated
+from chronodb.pgengine.history import key_values, table_of, translated
 from chronodb.postgres import maintain
 from chronodb.result import Result
 from chronodb.timepoint import to_micros
@@ -28,7 +28,7 @@ def _written(engine: PostgresEngine, removed: Any) -> int:
     return engine.run_write(run).rowcount
 
 
-@_translated
+@translated
 def prune(engine: PostgresEngine, older_than: Any, force: bool) -> int:
     """Prune history older than ``older_than`` (see ``ChronoDB.prune_history``)."""
     cut = to_micros(older_than)
@@ -36,15 +36,15 @@ def prune(engine: PostgresEngine, older_than: Any, force: bool) -> int:
     return _written(engine, lambda: maintain.prune(engine.conn, schema, cut, force=force))
 
 
-@_translated
+@translated
 def erase(engine: PostgresEngine, table: str, pk: Any, reason: str | None, force: bool) -> int:
     """Erase one row and its history (see ``ChronoDB.erase``)."""
-    v = _table(engine, table)
-    key = _key_values(v, pk)
+    v = table_of(engine, table)
+    key = key_values(v, pk)
     return _written(engine, lambda: maintain.erase(engine.conn, v, key, reason, force=force))
 
 
-@_translated
+@translated
 def check_history(engine: PostgresEngine) -> list[str]:
     """Where the tables and their history disagree (see ``ChronoDB.check_history``)."""
     conn, schema = engine.conn, engine.backend.schema

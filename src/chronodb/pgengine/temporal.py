@@ -23,8 +23,10 @@ from sqlglot.errors import ParseError
 from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError
 from chronodb.postgres import Versioned
 from chronodb.postgres.changes import changes
+from chronodb.postgres.names import quote
 from chronodb.postgres.snapshots import (
     as_of,
+    as_of_history,
     as_of_key,
     point_at_time,
     point_at_tx,
@@ -135,35 +137,82 @@ def _fixed_columns(table: exp.Table, slot: exp.Table) -> dict[str, str]:
     return found
 
 
-def render(p: Plan, lookup: Callable[[str], Versioned | None]) -> str:
-    """The statement's SQL with each slot replaced by its table's snapshot."""
+@dataclass(frozen=True)
+class Source:
+    """What one temporal table reference reads: ``v`` as it is now (its current rows
+    serve AS OF), or one of its past shapes (``past``: AS OF reads history alone), or,
+    with ``v`` None, no table of that name at the point: no rows, with the columns
+    ``empty`` (name, type). ``until``: for ranges, the (id, time) of the transaction that
+    dropped the table or renamed it away."""
+
+    v: Versioned | None
+    past: bool = False
+    empty: tuple[tuple[str, str], ...] = ()
+    until: tuple[int, int] | None = None
+    sql: str | None = None
+    """A view's query at the point, its tables read AS OF it (``v`` is then None)."""
+
+
+def render(
+    p: Plan, source: Callable[[int], Source], name: Callable[[int], str] = _point_param
+) -> str:
+    """The statement's SQL with each slot replaced by the snapshot of what ``source``
+    (given the slot's number) says it reads; ``name``: the parameter of each point (by
+    its index in ``p.points``)."""
     text = p.text
-    for number, (name, kind, indexes, unit) in enumerate(p.slots):
-        v = lookup(name)
-        if v is None:
-            raise SchemaError(
-                f"no such versioned table: {name} (a temporal clause reads a table "
-                "ChronoDB versions)",
-                table=name,
-                sql=p.sql,
-            )
-        refs = [f"%({_point_param(i)})s" for i in indexes]
+    for number, (_, kind, indexes, unit) in enumerate(p.slots):
+        src = source(number)
+        v = src.v
+        refs = [f"%({name(i)})s" for i in indexes]
         horizon = f"%({HORIZON})s"
-        if kind == "AS OF":
+        if src.sql is not None:
+            body = f"({src.sql})"
+        elif v is None:
+            nulls = ", ".join(f"NULL::{kind} AS {quote(name)}" for name, kind in src.empty)
+            body = f"(SELECT {nulls} WHERE false)"
+        elif kind == "AS OF":
             find = point_at_tx if unit == "TRANSACTION" else point_at_time
             point = find(v, refs[0], horizon)
             key = [p.fixed[number].get(k) for k in v.keys]
             if all(ref is not None for ref in key):
                 body = as_of_key(v, point, [ref for ref in key if ref is not None])
+            elif src.past:
+                body = as_of_history(v, point)
             else:
                 body = as_of(v, point)
         elif kind == "CHANGES":
             body = changes(v, refs[0], refs[1], horizon)
         else:
             lo, hi = ([*refs, None, None])[:2]
-            body = versions(v, range_condition(kind, lo, hi), horizon)
+            body = versions(v, range_condition(kind, lo, hi), horizon, src.until)
         text = text.replace(f'"{_SLOT.format(number)}"', body, 1)
     return text
+
+
+def view_at(sql: str, unit: str, point: str) -> str:
+    """A view's query ``sql`` with each table it reads AS OF the point named ``point`` (a
+    parameter) of ``unit`` ("TRANSACTION" or "TIMESTAMP"), to be planned as any statement."""
+    try:
+        trees = parse(sql, "postgresql")
+    except ParseError as err:
+        raise syntax_error(err, sql) from None
+    tree = trees[0]
+    ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+    for table in tree.find_all(exp.Table):
+        if table.name.lower() in ctes and not table.db:
+            continue
+        at = exp.Placeholder(this=exp.to_identifier(point))
+        table.set("version", exp.Version(this=unit, kind="AS OF", expression=at))
+    return to_sql(tree, backend="postgresql")
+
+
+def unknown(p: Plan, name: str) -> SchemaError:
+    """The error for a temporal clause on a table that never was versioned."""
+    return SchemaError(
+        f"no such versioned table: {name} (a temporal clause reads a table ChronoDB versions)",
+        table=name,
+        sql=p.sql,
+    )
 
 
 def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int) -> dict:

@@ -22,8 +22,9 @@ import psycopg
 from chronodb.audit.digests import EMPTY
 from chronodb.audit.leaf import Amendment, Leaf
 from chronodb.errors import AuditError
-from chronodb.postgres.digests import FIXED_SETTINGS, history_columns, scan_sql
-from chronodb.postgres.names import AMENDS_SETTING, CATALOG, TX_TABLE, qualified
+from chronodb.postgres import shapes
+from chronodb.postgres.digests import FIXED_SETTINGS, scan_sql
+from chronodb.postgres.names import AMENDS_SETTING, TX_TABLE, qualified
 
 KINDS = ("PRUNE", "ERASE")
 """The kinds of the transactions that record amendments."""
@@ -74,13 +75,12 @@ def digests(conn: psycopg.Connection, schema: str, xids: Iterable[str]) -> dict[
     for name, value in FIXED_SETTINGS:
         conn.execute("SELECT set_config(%s, %s, true)", (name, value))
     try:
-        tables = conn.execute(
-            f"SELECT number, hist FROM {qualified(schema, CATALOG)} ORDER BY number"
-        ).fetchall()
-        for number, hist in tables:
-            sql = scan_sql(schema, hist, history_columns(conn, schema, hist), many=True)
-            for xid, count, digest in conn.execute(sql, (wanted,)):
-                out[str(xid)][number] = (count, bytes(digest))
+        book = shapes.load(conn, schema)
+        for number in sorted({shape.table_id for shape in book.versions}):
+            for hist, columns, span in shapes.scans(book, number):
+                sql = scan_sql(schema, hist, columns, many=True, span=span)
+                for xid, count, digest in conn.execute(sql, (wanted,)):
+                    out[str(xid)][number] = (count, bytes(digest))
     finally:
         for name, value in zip(names, saved or (), strict=False):
             conn.execute("SELECT set_config(%s, %s, true)", (name, value))

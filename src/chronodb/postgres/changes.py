@@ -38,10 +38,11 @@ def _value(c: str) -> str:
     )
 
 
-def _object(columns: Sequence[str], alias: str) -> str:
-    """Row ``alias`` as a JSON object of ``columns``, without spaces (as SQLite writes it)."""
+def _object(columns: Sequence[tuple[str, str]], alias: str) -> str:
+    """History row ``alias`` as a JSON object of ``columns`` (name, history column), without
+    spaces (as SQLite writes it)."""
     pairs = " || ',' || ".join(
-        f"{_literal(_json_string(c))} || ':' || {_value(f'{alias}.{quote(c)}')}" for c in columns
+        f"{_literal(_json_string(c))} || ':' || {_value(f'{alias}.{quote(h)}')}" for c, h in columns
     )
     return f"('{{' || {pairs} || '}}')" if columns else "'{}'"
 
@@ -60,16 +61,19 @@ def changes(v: Versioned, lo: str, hi: str, horizon: str) -> str:
     expressions) and ids up to ``horizon``, in commit order, as a table subquery."""
     h = qualified(v.schema, v.hist)
     tx = qualified(v.schema, TX_TABLE)
-    keys = key_list(v.keys, "h")
+    stored = v.history_keys  # history's name of each key column: a renamed one keeps its old
+    keys = key_list(stored, "h")
+    columns = list(zip(v.columns, v.history_columns, strict=True))
+    named = ", ".join(f"c.{quote(h)} AS {quote(k)}" for k, h in zip(v.keys, stored, strict=True))
     span = f"FROM {tx} AS r WHERE r.tx_time > {lo} AND r.tx_time <= {hi} AND r.tx_id <= {horizon}"
-    same_key = " AND ".join(f"q.{quote(k)} = c.{quote(k)}" for k in v.keys)
+    same_key = " AND ".join(f"q.{quote(k)} = c.{quote(k)}" for k in stored)
     alive = f"(p.{OP} IS NOT NULL AND p.{OP} <> 'D')"
     return (
         f"(SELECT CASE WHEN c.{OP} = 'D' THEN 'DELETE' WHEN {alive} THEN 'UPDATE' "
         f"ELSE 'INSERT' END AS operation, c.{TX} AS tx_id, c.{AT} / 1e6::float8 AS tx_time, "
-        f'c.{WHO} AS "user", {key_list(v.keys, "c")}, '
-        f"CASE WHEN {alive} THEN {_object(v.columns, 'p')} END AS before, "
-        f"CASE WHEN c.{OP} <> 'D' THEN {_object(v.columns, 'c')} END AS after "
+        f'c.{WHO} AS "user", {named}, '
+        f"CASE WHEN {alive} THEN {_object(columns, 'p')} END AS before, "
+        f"CASE WHEN c.{OP} <> 'D' THEN {_object(columns, 'c')} END AS after "
         f"FROM (SELECT DISTINCT ON ({keys}, x.tx_id) h.*, x.tx_id AS {TX}, x.tx_time AS {AT}, "
         f'x."user" AS {WHO} FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID} '
         f"WHERE h.{SEQ} >= (SELECT min(r.seq_lo) {span}) "
@@ -80,5 +84,5 @@ def changes(v: Versioned, lo: str, hi: str, horizon: str) -> str:
         f"WHERE {same_key} AND q.{SEQ} < c.{SEQ} AND y.tx_id < c.{TX} "
         f"ORDER BY q.{SEQ} DESC LIMIT 1) AS p ON true "
         f"WHERE NOT (c.{OP} = 'D' AND NOT {alive}) "
-        f"ORDER BY c.{TX}, c.{SEQ}, {key_list(v.keys, 'c')})"
+        f"ORDER BY c.{TX}, c.{SEQ}, {key_list(stored, 'c')})"
     )

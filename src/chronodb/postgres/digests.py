@@ -38,13 +38,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import psycopg
-
 from chronodb.postgres.names import (
     OP,
-    PREFIX,
     REAL_FUNCTION,
     SEQ,
+    TX_TABLE,
     XID,
     digests_of,
     qualified,
@@ -190,17 +188,6 @@ def digest_function(schema: str, hist: str, columns: Sequence[tuple[str, str]]) 
     )
 
 
-def history_columns(conn: psycopg.Connection, schema: str, hist: str) -> list[tuple[str, str]]:
-    """(name, type) of ``hist``'s columns after ChronoDB's own: the table's, as versioned."""
-    rows = conn.execute(
-        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a "
-        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped "
-        "ORDER BY a.attnum",
-        (qualified(schema, hist),),
-    ).fetchall()
-    return [(name, kind) for name, kind in rows if not name.startswith(PREFIX)]
-
-
 def scan_sql(
     schema: str,
     hist: str,
@@ -208,18 +195,21 @@ def scan_sql(
     *,
     one: bool = False,
     many: bool = False,
+    span: str | None = None,
 ) -> str:
     """SQL giving (xid, versions, digest) for every transaction with versions in ``hist``
     (``one``: for the xid given as its parameter; ``many``: for the xids of the text array
     given as its parameter): verification's recomputation, the same digests the commit step
-    seals. Run it under :data:`FIXED_SETTINGS`."""
-    where = ""
-    if one:
-        where = f" WHERE h.{XID} = %s"
-    elif many:
-        where = f" WHERE h.{XID} = ANY (%s::xid8[])"
+    seals. Run it under :data:`FIXED_SETTINGS`. ``columns``: the history columns (name,
+    type) of the table's shape those transactions wrote; ``span``: a condition on their ids
+    (``t.tx_id``, NULL for a transaction without a record) that picks the transactions of
+    that shape."""
+    picked = [f"h.{XID} = %s"] if one else [f"h.{XID} = ANY (%s::xid8[])"] if many else []
+    conditions = picked + ([f"({span})"] if span else [])
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    joined = f" LEFT JOIN {qualified(schema, TX_TABLE)} AS t ON t.xid = h.{XID}" if span else ""
     return (
         f"SELECT x, count(*), {DIGEST} FROM (SELECT h.{XID} AS x, h.{SEQ} AS s, "
-        f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h{where}) "
-        "AS v GROUP BY x"
+        f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h{joined}"
+        f"{where}) AS v GROUP BY x"
     )

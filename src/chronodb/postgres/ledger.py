@@ -35,6 +35,7 @@ from chronodb.postgres.names import (
     CATALOG,
     KINDS_SETTING,
     SEAL_FUNCTION,
+    SHAPES,
     TABLES_SETTING,
     VERSIONS_SETTING,
     digests_of,
@@ -102,7 +103,11 @@ $body$"""
 
 def reseal(conn: psycopg.Connection, schema: str) -> None:
     """(Re)make ``_chrono_seal`` for the tables versioned in ``schema`` now."""
-    tables = conn.execute(f"SELECT number, hist FROM {qualified(schema, CATALOG)}").fetchall()
+    # A dropped table's too: the transaction dropping it may have written to it first.
+    tables = conn.execute(
+        f"SELECT number, hist FROM {qualified(schema, CATALOG)} "
+        f"UNION SELECT number, hist FROM {qualified(schema, SHAPES)}"
+    ).fetchall()
     conn.execute(seal_function(schema, tables))
 
 
@@ -125,15 +130,16 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def note_kind() -> str:
-    """PL/pgSQL adding the firing statement's kind (``TG_OP``) to the transaction's kinds,
-    once (``kinds``: a text variable the caller declares)."""
+def note_kind(kind: str = "TG_OP") -> str:
+    """PL/pgSQL adding a statement's kind (SQL text: by default the firing trigger's
+    ``TG_OP``) to the transaction's kinds, once (``kinds``: a text variable the caller
+    declares)."""
     get = f"coalesce(current_setting('{KINDS_SETTING}', true), '')"
     return (
         f"kinds := {get}; "
-        "IF position(',' || TG_OP || ',' IN ',' || kinds || ',') = 0 THEN "
+        f"IF position(',' || {kind} || ',' IN ',' || kinds || ',') = 0 THEN "
         f"kinds := set_config('{KINDS_SETTING}', "
-        "CASE WHEN kinds = '' THEN TG_OP ELSE kinds || ',' || TG_OP END, true); END IF"
+        f"CASE WHEN kinds = '' THEN {kind} ELSE kinds || ',' || {kind} END, true); END IF"
     )
 
 

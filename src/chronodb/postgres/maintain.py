@@ -22,7 +22,6 @@ from typing import Any
 import psycopg
 
 from chronodb.postgres import amendments
-from chronodb.postgres.digests import history_columns
 from chronodb.postgres.install import horizon, queue_commit
 from chronodb.postgres.names import (
     CATALOG,
@@ -89,9 +88,13 @@ def prune(conn: psycopg.Connection, schema: str, older_than: int, *, force: bool
     if row is None or row[0] is None:
         return 0
     cut = {"cut": row[0]}
-    tables = conn.execute(
-        f"SELECT number, hist, keys FROM {qualified(schema, CATALOG)} ORDER BY number"
-    ).fetchall()
+    tables = [
+        (v.number, v.hist, v.history_keys)
+        for (name,) in conn.execute(
+            f"SELECT table_name FROM {qualified(schema, CATALOG)} ORDER BY number"
+        ).fetchall()
+        if (v := lookup(conn, name, schema)) is not None
+    ]
     # What changes: versions that go (not a key's newest, or a tombstone) and each key's
     # newest, an update, which becomes its first (rewritten as an insert).
     touched: dict[int, set[int]] = {}
@@ -148,13 +151,15 @@ def erase(
     schema = v.schema
     table, hist = qualified(schema, v.table), qualified(schema, v.hist)
     match = " AND ".join(f"h.{quote(k)} = %s" for k in v.keys)
+    # History names a key column as it was first versioned: a renamed one keeps its old name.
+    past = " AND ".join(f"h.{quote(k)} = %s" for k in v.history_keys)
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MAINTAIN_LOCK,))
     # The row's lock first: a writer of the row finishes before its history is read.
     conn.execute(f"SELECT FROM {table} AS h WHERE {match} FOR UPDATE", key)
     found = conn.execute(
         f"SELECT x.tx_id, h.{XID}::text, count(*) FROM {hist} AS h "
         f"LEFT JOIN {qualified(schema, TX_TABLE)} AS x ON x.xid = h.{XID} "
-        f"WHERE {match} GROUP BY 1, 2",
+        f"WHERE {past} GROUP BY 1, 2",
         key,
     ).fetchall()
     removed = sum(count for _, _, count in found)
@@ -164,7 +169,7 @@ def erase(
     kinds = _setting(conn, KINDS_SETTING)
     # Its delete trigger writes a tombstone (and queues the commit step): it goes too.
     conn.execute(f"DELETE FROM {table} AS h WHERE {match}", key)
-    conn.execute(f"DELETE FROM {hist} AS h WHERE {match}", key)
+    conn.execute(f"DELETE FROM {hist} AS h WHERE {past}", key)
     who = f"coalesce(nullif(current_setting('{USER_SETTING}', true), ''), current_user)"
     conn.execute(
         f'INSERT INTO {qualified(schema, ERASURES)} (table_name, row_key, versions, xid, "user", '
@@ -205,6 +210,11 @@ def _check_table(
     conn: psycopg.Connection, schema: str, table: str, hist: str, keys: Sequence[str]
 ) -> list[str]:
     problems: list[str] = []
+    versioned = lookup(conn, table, schema)
+    if versioned is None:
+        return [f"{table}: not a versioned table any more"]
+    # History names a column as it was first versioned: a renamed one keeps its old name.
+    keys = versioned.history_keys
     h, t = qualified(schema, hist), qualified(schema, table)
     tx_table = qualified(schema, TX_TABLE)
     dangling = conn.execute(
@@ -226,11 +236,11 @@ def _check_table(
             f"{hist}: the version at position {disorder[0]} (transaction {disorder[1]}) "
             f"comes after one of transaction {disorder[2]}: history is out of order"
         )
-    versioned = lookup(conn, table, schema)
-    have = set(versioned.columns) if versioned is not None else set()
-    columns = [name for name, _ in history_columns(conn, schema, hist) if name in have]
-    same_key = " AND ".join(f"n.{quote(k)} = c.{quote(k)}" for k in keys)
-    exact = f"record_image_eq(ROW({key_list(columns, 'n')}), ROW({key_list(columns, 'c')}))"
+    same_key = " AND ".join(
+        f"n.{quote(h)} = c.{quote(k)}" for h, k in zip(keys, versioned.keys, strict=True)
+    )
+    now, past = key_list(versioned.columns, "c"), key_list(versioned.history_columns, "n")
+    exact = f"record_image_eq(ROW({past}), ROW({now}))"
     newest = (
         f"SELECT * FROM (SELECT DISTINCT ON ({key_list(keys, 'h')}) h.* FROM {h} AS h "
         f"ORDER BY {key_list(keys, 'h')}, h.{SEQ} DESC) AS l WHERE l.{OP} <> 'D'"

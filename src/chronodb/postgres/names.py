@@ -25,7 +25,13 @@ leaf."""
 PENDING = layout.PG_PENDING
 """One row per open write transaction (its xid): its insert queues the commit trigger."""
 CATALOG = layout.PG_CATALOG
-"""Which tables are versioned: table name, history table, key columns."""
+"""Which tables are versioned now: table name, history table, key columns."""
+SHAPES = layout.SCHEMA
+"""Every versioned table's shapes over time (``shapes.py``), as SQLite's catalog of the same
+name: its name, columns and history columns, from the transaction that made a shape (by
+xid) to the one that changed it or dropped the table."""
+VIEWS = layout.VIEWS
+"""Every view's definitions over time (``views.py``), as SQLite's table of the same name."""
 SEQ_NEXT = layout.PG_SEQ_NEXT
 """The sequence numbering history rows, shared by all history tables."""
 TX_NEXT = layout.PG_TX_NEXT

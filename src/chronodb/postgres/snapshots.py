@@ -83,7 +83,17 @@ def _newest(v: Versioned, match: str) -> str:
 
 
 def _select(v: Versioned, alias: str) -> str:
+    """The columns of ``alias``, a row of the table itself."""
     return ", ".join(f"{alias}.{quote(c)}" for c in v.columns)
+
+
+def _stored(v: Versioned, alias: str) -> str:
+    """The columns of ``alias``, a history row, named as the table's."""
+    if not v.stored:
+        return _select(v, alias)
+    return ", ".join(
+        f"{alias}.{quote(h)} AS {quote(c)}" for c, h in zip(v.columns, v.stored, strict=True)
+    )
 
 
 def as_of(v: Versioned, point: str) -> str:
@@ -99,7 +109,7 @@ def as_of(v: Versioned, point: str) -> str:
     """
     tx = qualified(v.schema, TX_TABLE)
     same_key = " AND ".join(f"c.{quote(k)} = t.{quote(k)}" for k in v.keys)
-    seek_key = " AND ".join(f"h.{quote(k)} = c.{quote(k)}" for k in v.keys)
+    seek_key = " AND ".join(f"h.{quote(v.stored_of(k))} = c.{quote(k)}" for k in v.keys)
     # The open transaction's pending row, by ctid ('' or unset when it wrote nothing).
     own = (
         f"(SELECT q.seq_lo FROM {qualified(v.schema, PENDING)} AS q "
@@ -114,7 +124,7 @@ def as_of(v: Versioned, point: str) -> str:
         f"SELECT {_select(v, 't')} FROM {qualified(v.schema, v.table)} AS t "
         f"WHERE EXISTS (SELECT FROM {POINT}) "
         f"AND NOT EXISTS (SELECT FROM {CHANGED_KEYS} AS c WHERE {same_key}) "
-        f"UNION ALL SELECT {_select(v, 'v')} FROM {POINT} AS p CROSS JOIN {CHANGED_KEYS} AS c "
+        f"UNION ALL SELECT {_stored(v, 'v')} FROM {POINT} AS p CROSS JOIN {CHANGED_KEYS} AS c "
         f"CROSS JOIN LATERAL ({_newest(v, seek_key)}) AS v WHERE v.{OP} <> 'D')"
     )
 
@@ -128,9 +138,9 @@ def as_of_history(v: Versioned, point: str) -> str:
     """
     h = qualified(v.schema, v.hist)
     tx = qualified(v.schema, TX_TABLE)
-    keys = key_list(v.keys, "h")
+    keys = key_list(v.history_keys, "h")
     return (
-        f"(SELECT {_select(v, 's')} FROM (SELECT DISTINCT ON ({keys}) h.* "
+        f"(SELECT {_stored(v, 's')} FROM (SELECT DISTINCT ON ({keys}) h.* "
         f"FROM ({point}) AS p, {h} AS h JOIN {tx} AS x ON x.xid = h.{XID} "
         f"WHERE h.{SEQ} <= p.b AND x.tx_id <= p.n ORDER BY {keys}, h.{SEQ} DESC) AS s "
         f"WHERE s.{OP} <> 'D')"
@@ -140,31 +150,45 @@ def as_of_history(v: Versioned, point: str) -> str:
 def as_of_key(v: Versioned, point: str, key: list[str]) -> str:
     """The row of ``v`` with key ``key`` (SQL expressions, in key order) at ``point``: one
     seek, for a query that fixes the whole key (``WHERE id = %s``)."""
-    match = " AND ".join(f"h.{quote(k)} = {ref}" for k, ref in zip(v.keys, key, strict=True))
+    match = " AND ".join(
+        f"h.{quote(k)} = {ref}" for k, ref in zip(v.history_keys, key, strict=True)
+    )
     return (
-        f"(SELECT {_select(v, 'v')} FROM ({point}) AS p "
+        f"(SELECT {_stored(v, 'v')} FROM ({point}) AS p "
         f"CROSS JOIN LATERAL ({_newest(v, match)}) AS v WHERE v.{OP} <> 'D')"
     )
 
 
-def versions(v: Versioned, condition: str = "true", horizon: str | None = None) -> str:
+def versions(
+    v: Versioned,
+    condition: str = "true",
+    horizon: str | None = None,
+    until: tuple[int, int] | None = None,
+) -> str:
     """Every committed version of ``v`` with its period ``sys_from``/``sys_to`` (seconds).
 
     ``condition`` may use ``w._chrono_from`` and ``w._chrono_to`` (µs; the end is NULL
     while current; see :func:`range_condition`). A version its own transaction replaced
     was never seen by anyone and is left out; tombstones end periods and are not rows.
-    ``horizon``: leave out transactions after it (see the module's docstring).
+    ``horizon``: leave out transactions after it (see the module's docstring). ``until``:
+    the (id, time) of the transaction that dropped the table (or renamed it away), where
+    every period still open ends; a version it wrote itself was never seen.
     """
     h = qualified(v.schema, v.hist)
     tx = qualified(v.schema, TX_TABLE)
-    keys = key_list(v.keys, "h")
+    keys = key_list(v.history_keys, "h")
     window = f"OVER (PARTITION BY {keys} ORDER BY h.{SEQ})"
+    end, next_tx, before = f"lead(x.tx_time) {window}", f"lead(x.tx_id) {window}", ""
+    if until is not None:
+        end, next_tx = f"coalesce({end}, {until[1]})", f"coalesce({next_tx}, {until[0]})"
+        before = f" AND x.tx_id < {until[0]}"
     return (
-        f"(SELECT {_select(v, 'w')}, w.{FROM} / 1e6::float8 AS {PERIOD[0]}, "
+        f"(SELECT {_stored(v, 'w')}, w.{FROM} / 1e6::float8 AS {PERIOD[0]}, "
         f"w.{TO} / 1e6::float8 AS {PERIOD[1]} FROM ("
         f"SELECT h.*, x.tx_id AS {TX}, x.tx_time AS {FROM}, "
-        f"lead(x.tx_time) {window} AS {TO}, lead(x.tx_id) {window} AS {NEXT} "
-        f"FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID}{_bounded(horizon, 'x.tx_id')}) AS w "
+        f"{end} AS {TO}, {next_tx} AS {NEXT} "
+        f"FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID}{_bounded(horizon, 'x.tx_id')}"
+        f"{before}) AS w "
         f"WHERE w.{OP} <> 'D' AND w.{NEXT} IS DISTINCT FROM w.{TX} "
         f"AND ({condition}))"
     )

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import psycopg
 
 from chronodb.errors import SchemaError
+from chronodb.postgres import shapes
 from chronodb.postgres.digests import digest_function
 from chronodb.postgres.install import install, installed, qualified, queue_commit
 from chronodb.postgres.ledger import (
@@ -51,6 +52,7 @@ from chronodb.postgres.names import (
     PREFIX,
     SEQ,
     SEQ_NEXT,
+    SHAPES,
     XID,
     changed_of,
     history_of,
@@ -74,6 +76,23 @@ class Versioned:
     columns: tuple[str, ...]
     number: int = 0
     """The table's number in ``_chrono_versioned``: the ledger's table_id."""
+    stored: tuple[str, ...] = ()
+    """Each column's history column, in the same order (empty: the same names). A renamed
+    column keeps its history column; an added one may get another name (``alter.py``)."""
+
+    @property
+    def history_columns(self) -> tuple[str, ...]:
+        """The history column of each column, in table order."""
+        return self.stored or self.columns
+
+    def stored_of(self, column: str) -> str:
+        """``column``'s history column."""
+        return self.stored[self.columns.index(column)] if self.stored else column
+
+    @property
+    def history_keys(self) -> tuple[str, ...]:
+        """The key's history columns, in key order."""
+        return tuple(self.stored_of(k) for k in self.keys)
 
 
 def _columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
@@ -108,8 +127,15 @@ def lookup(conn: psycopg.Connection, table: str, schema: str = "public") -> Vers
     ).fetchone()
     if row is None:
         return None
-    columns = tuple(name for name, _ in _columns(conn, schema, table))
-    return Versioned(schema, table, row[0], tuple(row[1]), columns, row[2])
+    shape = shapes.live(conn, schema, row[2])
+    if not shape:  # recorded before shapes were (a read-only open of an older layout)
+        columns = tuple(name for name, _ in _columns(conn, schema, table))
+        return Versioned(schema, table, row[0], tuple(row[1]), columns, row[2])
+    names = tuple(c for c, _, _ in shape)
+    stored = tuple(h for _, h, _ in shape)
+    return Versioned(
+        schema, table, row[0], tuple(row[1]), names, row[2], () if stored == names else stored
+    )
 
 
 def version_table(
@@ -121,7 +147,8 @@ def version_table(
     ``install(..., ledger=False)``).
 
     The rows already in the table become their first versions, written by this call's
-    transaction (which gets an id at commit like any other). Everything happens in one
+    transaction (which gets an id at commit like any other; it records the table's first
+    shape, ``shapes.py``). Everything happens in one
     transaction, with the table locked against writes, so no write falls between the copy
     and the triggers. Versioning a table again returns it unchanged.
     """
@@ -154,7 +181,11 @@ def version_table(
             )
         catalog = qualified(schema, CATALOG)
         conn.execute(f"LOCK TABLE {catalog} IN EXCLUSIVE MODE")
-        (number,) = conn.execute(f"SELECT coalesce(max(number), 0) + 1 FROM {catalog}").fetchone()
+        # Numbers are never reused: a dropped table keeps its history, and its number.
+        (number,) = conn.execute(
+            f"SELECT greatest((SELECT max(number) FROM {catalog}), "
+            f"(SELECT max(number) FROM {qualified(schema, SHAPES)}), 0) + 1"
+        ).fetchone()
         versioned = Versioned(
             schema,
             table,
@@ -172,6 +203,15 @@ def version_table(
             f"INSERT INTO {catalog} (table_name, hist, keys, number) VALUES (%s, %s, %s, %s)",
             (table, versioned.hist, list(keys), number),
         )
+        shapes.open_shape(
+            conn,
+            schema,
+            number,
+            table,
+            versioned.hist,
+            versioned.history_keys,
+            [(c, c, kind) for c, kind in columns],
+        )
         reseal(conn, schema)
         return versioned
 
@@ -180,22 +220,25 @@ def history_ddl(v: Versioned, columns: Sequence[tuple[str, str]]) -> list[str]:
     """CREATE statements for ``v``'s history table, its indexes, and its changed-keys
     function."""
     hist = qualified(v.schema, v.hist)
-    declared = ", ".join(f"{quote(name)} {kind}" for name, kind in columns)
+    stored = v.history_columns
+    declared = ", ".join(f"{quote(stored[i])} {kind}" for i, (_, kind) in enumerate(columns))
     index = quote(key_index_of(v.hist))
     return [
         f"CREATE TABLE {hist} ("
         f"{SEQ} bigint NOT NULL DEFAULT nextval('{qualified(v.schema, SEQ_NEXT)}'), "
         f'{XID} xid8 NOT NULL, {OP} "char" NOT NULL, {declared})',
-        f"CREATE INDEX {index} ON {hist} ({key_list(v.keys)}, {SEQ})",
+        f"CREATE INDEX {index} ON {hist} ({key_list(v.history_keys)}, {SEQ})",
         # History is appended in about the order of _chrono_seq: a BRIN index finds the
         # versions written since a point (snapshots.as_of) for next to nothing a write.
         f"CREATE INDEX {quote(seq_index_of(v.hist))} ON {hist} USING brin ({SEQ})",
-        _changed_function(v, columns),
-        digest_function(v.schema, v.hist, columns),
+        changed_function(v, columns),
+        digest_function(
+            v.schema, v.hist, [(stored[i], kind) for i, (_, kind) in enumerate(columns)]
+        ),
     ]
 
 
-def _changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
+def changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
     """``_chrono_c{N}_t(lo)``: the keys of the versions numbered ``lo`` or more.
 
     A PL/pgSQL function, which the planner does not inline, declared to return few rows:
@@ -209,7 +252,7 @@ def _changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
         f"CREATE OR REPLACE FUNCTION {qualified(v.schema, changed_of(v.hist))}(lo bigint) "
         f"RETURNS TABLE ({out}) LANGUAGE plpgsql STABLE ROWS 100 AS $body$\n"
         "#variable_conflict use_column\nBEGIN\n"
-        f"  RETURN QUERY SELECT DISTINCT {key_list(v.keys, 'h')} "
+        f"  RETURN QUERY SELECT DISTINCT {key_list(v.history_keys, 'h')} "
         f"FROM {qualified(v.schema, v.hist)} AS h WHERE h.{SEQ} >= lo;\nEND\n$body$"
     )
 
@@ -254,8 +297,8 @@ def _function(v: Versioned, name: str, write: str, ledger: bool, dynamic: bool =
 
 
 def _insert(v: Versioned, columns: Sequence[str]) -> str:
-    """INSERT into history; the SELECT that follows starts with ``seq, xid,`` (the trigger
-    function's variables) and the version's op."""
+    """INSERT into history columns ``columns``; the SELECT that follows starts with ``seq,
+    xid,`` (the trigger function's variables) and the version's op."""
     names = ", ".join([SEQ, XID, OP, *(quote(c) for c in columns)])
     return f"INSERT INTO {qualified(v.schema, v.hist)} ({names})"
 
@@ -267,7 +310,9 @@ def trigger_ddl(v: Versioned, *, ledger: bool = True) -> list[str]:
     cols = v.columns
     keyed = set(v.keys)
     everything = ", ".join(f"n.{quote(c)}" for c in cols)
-    insert = f"{_insert(v, cols)} SELECT seq, xid, 'I', {everything} FROM {NEW_ROWS} AS n"
+    insert = (
+        f"{_insert(v, v.history_columns)} SELECT seq, xid, 'I', {everything} FROM {NEW_ROWS} AS n"
+    )
     # Old and new rows are paired by key: a key only in the new rows was inserted (by a key
     # change), one only in the old rows is gone (a tombstone), one in both was updated,
     # unless its row is byte for byte the same (*=, record image equality).
@@ -282,13 +327,15 @@ def trigger_ddl(v: Versioned, *, ledger: bool = True) -> list[str]:
         for c in cols
     )
     update = (
-        f"{_insert(v, cols)} SELECT seq, xid, "
+        f"{_insert(v, v.history_columns)} SELECT seq, xid, "
         f"CASE WHEN {n}.{first} IS NULL THEN 'D' WHEN {o}.{first} IS NULL THEN 'I' ELSE 'U' END, "
         f"{picked} FROM {o} FULL JOIN {n} ON {same_key} "
         f"WHERE {o}.{first} IS NULL OR {n}.{first} IS NULL OR NOT ({o} *= {n})"
     )
-    tomb = f"{_insert(v, v.keys)} SELECT seq, xid, 'D', {key_list(v.keys, 'o')}"
-    dynamic = f"{_insert(v, v.keys)} SELECT $1, $2, 'D', {key_list(v.keys, 'o')} FROM %I.%I AS o"
+    tomb = f"{_insert(v, v.history_keys)} SELECT seq, xid, 'D', {key_list(v.keys, 'o')}"
+    dynamic = (
+        f"{_insert(v, v.history_keys)} SELECT $1, $2, 'D', {key_list(v.keys, 'o')} FROM %I.%I AS o"
+    )
     statements = [
         _function(v, ai, insert, ledger),
         _function(v, au, update, ledger),
@@ -315,16 +362,24 @@ def adopt_sql(v: Versioned) -> str:
 
     The ledger's kinds for the transaction are an adoption's on SQLite (``ADOPT``, ``TABLES
     1``); a table adopted with the ledger off gets them too, unread."""
+    return copy_sql(v, "I", ",".join(adoption_kinds([v.table])))
+
+
+def copy_sql(v: Versioned, op: str, kinds: str | None = None) -> str:
+    """Copy ``v``'s current rows into history as versions ``op`` of the open transaction,
+    noting them for the ledger and queuing the commit step if any; ``kinds``: the ledger's
+    kinds for the transaction, if they are to be set."""
     everything = ", ".join(f"o.{quote(c)}" for c in v.columns)
     copy = (
-        f"WITH w AS ({_insert(v, v.columns)} SELECT seq, pg_current_xact_id(), 'I', "
-        f"{everything} FROM {qualified(v.schema, v.table)} AS o RETURNING ctid) "
+        f"WITH w AS ({_insert(v, v.history_columns)} SELECT seq, pg_current_xact_id(), "
+        f"'{op}', {everything} FROM {qualified(v.schema, v.table)} AS o RETURNING ctid) "
         f"SELECT count(*), {CTIDS} FROM w INTO written, ctids"
     )
+    noted = f"{note_kinds(kinds)}; " if kinds is not None else ""
     return (
-        f"DO $adopt$ DECLARE queued text; kinds text; ctids text; written bigint; "
+        f"DO $copy$ DECLARE queued text; kinds text; ctids text; written bigint; "
         f"seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}'); BEGIN {copy}; "
-        f"IF written > 0 THEN {note_kinds(','.join(adoption_kinds([v.table])))}; "
+        f"IF written > 0 THEN {noted}"
         f"{note_versions(v.number, 'ctids')}; {queue_commit(v.schema, 'queued', 'seq')}; "
-        "END IF; END $adopt$"
+        "END IF; END $copy$"
     )

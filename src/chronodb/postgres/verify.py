@@ -30,11 +30,13 @@ from contextlib import contextmanager
 
 import psycopg
 
+from chronodb.audit.digests import shape_at
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.verify import Problem, VerificationReport, check_digests
 from chronodb.errors import AuditError
+from chronodb.postgres import shapes
 from chronodb.postgres.amendments import amending, expected, latest
-from chronodb.postgres.digests import FIXED_SETTINGS, history_columns, row_json, scan_sql
+from chronodb.postgres.digests import FIXED_SETTINGS, row_json, scan_sql
 from chronodb.postgres.install import horizon
 from chronodb.postgres.names import (
     CATALOG,
@@ -48,6 +50,7 @@ from chronodb.postgres.names import (
 )
 from chronodb.postgres.signoffs import saved
 from chronodb.postgres.tree import Tree
+from chronodb.versioning.catalog import SchemaVersion
 
 
 def verify(
@@ -78,34 +81,41 @@ def verify(
         }
         found: dict[int, list[tuple[int, int, bytes]]] = {}
         total = sum(t.versions for _, leaf in sealed.values() if leaf for t in leaf.tables)
-        tables = conn.execute(
-            f"SELECT number, table_name, hist, keys FROM {qualified(schema, CATALOG)} "
-            "ORDER BY number"
-        ).fetchall()
-        for number, table, hist, keys in tables:
-            columns = history_columns(conn, schema, hist)
+        book = shapes.load(conn, schema)
+        live = {
+            number: table
+            for number, table in conn.execute(
+                f"SELECT number, table_name FROM {qualified(schema, CATALOG)}"
+            ).fetchall()
+        }
+        names: dict[int, str] = {}
+        for number in sorted({shape.table_id for shape in book.versions}):
+            spans = book.versions_of(number)
+            table, hist = live.get(number, spans[-1].name), spans[-1].hist
+            names[number] = table
             rows = 0
-            for xid, count, digest_ in conn.execute(scan_sql(schema, hist, columns)):
-                tx = by_xid.get(str(xid))
-                if tx is None and str(xid) in later:
-                    continue
-                rows += count
-                if tx is None:
-                    report.problems.append(
-                        Problem(
-                            "history rows inserted",
-                            f"{count} version(s) of xid {xid} in {hist}: no transaction "
-                            "record has that xid",
-                            table=table,
+            for hist, columns, span in shapes.scans(book, number):
+                for xid, count, digest_ in conn.execute(scan_sql(schema, hist, columns, span=span)):
+                    tx = by_xid.get(str(xid))
+                    if tx is None and str(xid) in later:
+                        continue
+                    rows += count
+                    if tx is None:
+                        report.problems.append(
+                            Problem(
+                                "history rows inserted",
+                                f"{count} version(s) of xid {xid} in {hist}: no transaction "
+                                "record has that xid",
+                                table=table,
+                            )
                         )
-                    )
-                    continue
-                found.setdefault(tx, []).append((number, count, bytes(digest_)))
+                        continue
+                    found.setdefault(tx, []).append((number, count, bytes(digest_)))
             report.checked["versions"] = report.checked.get("versions", 0) + rows
             if progress is not None:
                 progress(report.checked["versions"], total)
-            _current(conn, schema, table, hist, keys, columns, by_xid, report)
-        names = {number: table for number, table, _, _ in tables}
+            if number in live:
+                _current(conn, schema, table, spans[-1], by_xid, report)
         amended = latest(leaf for _, leaf in sealed.values() if leaf is not None)
         # A record without a leaf whose transaction wrote no versions was made up.
         report.problems = [
@@ -173,11 +183,15 @@ def matches(conn: psycopg.Connection, schema: str, xid: object, leaf: Leaf, tree
     """Whether the versions of the transaction ``xid`` digest to what ``leaf`` records, as
     amended by the later leaves of ``tree`` (inside :func:`reading`)."""
     actual = []
-    for number, hist in conn.execute(
-        f"SELECT number, hist FROM {qualified(schema, CATALOG)} ORDER BY number"
-    ).fetchall():
-        sql = scan_sql(schema, hist, history_columns(conn, schema, hist), one=True)
-        for _, count, digest_ in conn.execute(sql, (xid,)):
+    book = shapes.load(conn, schema)
+    for number in sorted({shape.table_id for shape in book.versions}):
+        shape = shape_at(book, number, leaf.tx_id)
+        if shape is None:
+            continue
+        columns = [(c.hist, c.decl_type) for c in shape.columns]
+        for _, count, digest_ in conn.execute(
+            scan_sql(schema, shape.hist, columns, one=True), (xid,)
+        ):
             actual.append((number, count, bytes(digest_)))
     later = [
         Leaf.decode(blob) for tx, blob in tree.leaves.items() if tx > leaf.tx_id and amending(blob)
@@ -265,31 +279,34 @@ def _current(
     conn: psycopg.Connection,
     schema: str,
     table: str,
-    hist: str,
-    keys: list[str],
-    columns: list[tuple[str, str]],
+    shape: SchemaVersion,
     by_xid: dict[str, int],
     report: VerificationReport,
 ) -> None:
-    """Step 4: compare ``table``'s rows with its history's newest version of each key.
+    """Step 4: compare ``table``'s rows (of its open ``shape``) with its history's newest
+    version of each key.
 
     As on SQLite, a row differing from its key's newest version is "edited", a live newest
     version without its row "deleted" (both name that version's transaction), a row whose
     key has no live version "inserted"; the row is named by its key's value (a tuple for a
     composite key).
     """
-    key = key_list(keys)
+    keys = [c.name for c in shape.key_columns]
+    stored = list(shape.keys)
+    key = key_list(stored, "h")
     same = " AND ".join(f"c.{quote(k)} = n.{quote(k)}" for k in keys)
-    current = row_json(schema, columns, "t", "'I'")
-    newest = row_json(schema, columns, "h", "'I'")
+    current = row_json(schema, [(c.name, c.decl_type) for c in shape.columns], "t", "'I'")
+    newest = row_json(schema, [(c.hist, c.decl_type) for c in shape.columns], "h", "'I'")
     keyed = ", ".join(f"coalesce(c.{quote(k)}, n.{quote(k)})" for k in keys)
+    named = ", ".join(f"h.{quote(h)} AS {quote(k)}" for h, k in zip(stored, keys, strict=True))
     sql = (
-        f"SELECT n.x, c.j IS NULL, n.j IS NULL, {keyed} FROM "
-        f"(SELECT {key_list(keys, 't')}, {current} AS j FROM {qualified(schema, table)} AS t) AS c "
-        f"FULL JOIN (SELECT DISTINCT ON ({key}) {key_list(keys, 'h')}, h.{XID} AS x, "
-        f"CASE WHEN h.{OP} = 'D' THEN NULL ELSE {newest} END AS j "
-        f"FROM {qualified(schema, hist)} AS h ORDER BY {key}, h.{SEQ} DESC) AS n ON {same} "
-        "WHERE c.j IS DISTINCT FROM n.j"
+        f"SELECT n.{XID}, c._chrono_row IS NULL, n._chrono_row IS NULL, {keyed} FROM "
+        f"(SELECT {key_list(keys, 't')}, {current} AS _chrono_row "
+        f"FROM {qualified(schema, table)} AS t) AS c "
+        f"FULL JOIN (SELECT DISTINCT ON ({key}) {named}, h.{XID}, "
+        f"CASE WHEN h.{OP} = 'D' THEN NULL ELSE {newest} END AS _chrono_row "
+        f"FROM {qualified(schema, shape.hist)} AS h ORDER BY {key}, h.{SEQ} DESC) AS n "
+        f"ON {same} WHERE c._chrono_row IS DISTINCT FROM n._chrono_row"
     )
     count = conn.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()
     report.checked["current rows"] = report.checked.get("current rows", 0) + (

@@ -10,7 +10,7 @@ failed, so they cost nothing on the common path.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.formatting import iso_time
@@ -68,10 +68,19 @@ def column_error(
 ) -> ChronoDBError:
     """``error`` naming the point and when the column was added, if it is a column that a
     table read AS OF a point did not have yet; else ``error`` unchanged."""
+    refs = [(table, kind, value) for table, kind, value, _ in _as_of(plan, values)]
+    return column_error_at(error, refs, catalog)
+
+
+def column_error_at(
+    error: ChronoDBError, refs: Iterable[tuple[str, str, int]], catalog: Catalog
+) -> ChronoDBError:
+    """:func:`column_error` for the tables read AS OF a point given as (table, kind,
+    value): kind "TRANSACTION" (value an id) or "TIMESTAMP" (value in µs)."""
     column = getattr(error, "column", None)
     if not isinstance(error, SchemaError) or not column:
         return error
-    for table, kind, value, _ in _as_of(plan, values):
+    for table, kind, value in refs:
         latest = catalog.latest(table)
         if latest is None:
             continue

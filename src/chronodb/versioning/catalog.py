@@ -190,11 +190,7 @@ class Catalog:
             "SELECT id, table_id, name, hist, keys, columns, from_tx, from_us, to_tx, to_us "
             f"FROM main.{SCHEMA} ORDER BY id"
         ).fetchall()
-        self.versions = [_row_to_version(r) for r in rows]
-        by_name: dict[str, list[SchemaVersion]] = {}
-        for v in self.versions:
-            by_name.setdefault(v.name.lower(), []).append(v)
-        self._by_name = by_name
+        self._hold([_row_to_version(r) for r in rows])
         self.epoch = timeline.epoch(conn)
         held = conn.execute(
             f"SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name GLOB '{NULL_KEYS}*'"
@@ -202,6 +198,21 @@ class Catalog:
         self.null_keyed = frozenset(history_of(r[0]) for r in held)
         self.views.load(conn)
         self.schema_cookie = cookie
+
+    @classmethod
+    def of(cls, versions: Iterable[SchemaVersion]) -> Catalog:
+        """A catalog of ``versions`` (in the order they were made), read from elsewhere than
+        a SQLite file (PostgreSQL's ``_chrono_schema``, ``chronodb/postgres/shapes.py``)."""
+        catalog = cls()
+        catalog._hold(list(versions))
+        return catalog
+
+    def _hold(self, versions: list[SchemaVersion]) -> None:
+        by_name: dict[str, list[SchemaVersion]] = {}
+        for v in versions:
+            by_name.setdefault(v.name.lower(), []).append(v)
+        self.versions = versions
+        self._by_name = by_name
 
     def current(self, name: str) -> SchemaVersion | None:
         for v in reversed(self._by_name.get(name.lower(), ())):

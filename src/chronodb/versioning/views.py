@@ -54,6 +54,17 @@ class ViewHistory:
         self._by_name: dict[str, list[ViewDefinition]] = {}
         self._now: dict[str, str] = {}
 
+    @classmethod
+    def of(cls, definitions: list[ViewDefinition], now: dict[str, str]) -> ViewHistory:
+        """A history of ``definitions`` (in the order they were made) and of the views
+        ``now`` (name -> definition), read from elsewhere than a SQLite file (PostgreSQL's
+        ``_chrono_views``, ``chronodb/postgres/views.py``)."""
+        history = cls()
+        for definition in definitions:
+            history._by_name.setdefault(definition.name.lower(), []).append(definition)
+        history._now = {name.lower(): sql for name, sql in now.items()}
+        return history
+
     def load(self, conn: sqlite3.Connection) -> None:
         by_name: dict[str, list[ViewDefinition]] = {}
         rows = conn.execute(

@@ -110,12 +110,6 @@ def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
     ("call", "feature"),
     [
         (lambda db: db.get_health_report(), "health report"),
-        (lambda db: db.foreign_keys("t"), "foreign_keys"),
-        (lambda db: db.views(), "views"),
-        (lambda db: db.tables(as_of=1), "tables"),
-        (lambda db: db.columns("t", as_of=1), "columns"),
-        (lambda db: db.execute("ALTER TABLE t ADD COLUMN w text"), "ALTER TABLE"),
-        (lambda db: db.execute("DROP TABLE t"), "DROP TABLE"),
     ],
 )
 def test_what_is_not_done_yet_says_so(db: ChronoDB, call, feature: str) -> None:
@@ -153,7 +147,7 @@ def test_a_repeatable_read_transaction_keeps_its_points(url: str, db: ChronoDB) 
 
 
 def test_a_dropped_connection_is_reported_then_made_again(pg_url: str, db: ChronoDB) -> None:
-    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+    created = db.execute("CREATE TABLE t (id int PRIMARY KEY)").tx_id
     db.execute("BEGIN")
     db.execute("INSERT INTO t VALUES (1)")
     pid = db.execute("SELECT pg_backend_pid()").scalar()
@@ -163,7 +157,8 @@ def test_a_dropped_connection_is_reported_then_made_again(pg_url: str, db: Chron
     with pytest.raises(ConnectionLostError, match=re.escape(host)):
         db.execute("INSERT INTO t VALUES (2)")
     assert not db.in_transaction
-    assert db.transactions() == []  # connects again; the lost transaction left nothing
+    # It connects again; the lost transaction left nothing.
+    assert [t["tx_id"] for t in db.transactions()] == [created]
     written = db.execute("INSERT INTO t VALUES (3)")
     assert written.tx_id is not None
     assert db.execute("SELECT id FROM t").rows == [(3,)]  # nothing of the lost transaction
@@ -183,17 +178,18 @@ def test_a_failure_at_commit_is_translated_and_ends_the_transaction(db: ChronoDB
 
 def test_autocommit_ids_are_read_back_only_for_what_committed(db: ChronoDB) -> None:
     db.execute("CREATE TABLE parent (id int PRIMARY KEY)")
-    db.execute(
+    created = db.execute(
         "CREATE TABLE child (id int PRIMARY KEY, p int REFERENCES parent "
         "DEFERRABLE INITIALLY DEFERRED)"
-    )
+    ).tx_id
     first = db.execute("INSERT INTO parent VALUES (1)")
     assert db.execute("UPDATE parent SET id = 2 WHERE id = 99").tx_id is None  # wrote nothing
     with pytest.raises(ForeignKeyViolation):
         db.execute("INSERT INTO child VALUES (1, 42)")  # fails at COMMIT
     second = db.execute("INSERT INTO child VALUES (1, 1)")
     assert second.tx_id > first.tx_id  # (a gap if the failed COMMIT had taken an id)
-    assert [t["tx_id"] for t in db.transactions()] == [second.tx_id, first.tx_id]
+    ids = [second.tx_id, first.tx_id, created, created - 1]  # DDL gets ids too
+    assert [t["tx_id"] for t in db.transactions()] == ids
 
 
 def test_concurrent_writers_get_the_ids_their_commits_got(url: str, db: ChronoDB) -> None:

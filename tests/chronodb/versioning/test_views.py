@@ -14,14 +14,26 @@ def rows(db: ChronoDB, sql: str, params: object = None) -> list[tuple]:
     return [tuple(r) for r in db.execute(sql, params)]
 
 
-@pytest.fixture
-def places(db: ChronoDB) -> tuple[ChronoDB, int, int]:
+def _places(db: ChronoDB) -> tuple[ChronoDB, int, int]:
     """``p`` with a view over it; the ids of a transaction before the view and one after."""
     db.execute("CREATE TABLE p (id INTEGER PRIMARY KEY, city TEXT)")
     early = db.execute("INSERT INTO p VALUES (1, 'Oslo')").tx_id
     db.execute("CREATE VIEW vw AS SELECT id, city FROM p")
     later = db.execute("INSERT INTO p VALUES (2, 'Rome')").tx_id
     return db, early, later
+
+
+@pytest.fixture
+def places(db: ChronoDB) -> tuple[ChronoDB, int, int]:
+    """:func:`_places` on SQLite, whose views follow renames of their columns and may be
+    dropped under a view that reads them."""
+    return _places(db)
+
+
+@pytest.fixture
+def any_places(backend_db: ChronoDB) -> tuple[ChronoDB, int, int]:
+    """:func:`_places` on each backend: a view reads AS OF a point alike on both."""
+    return _places(backend_db)
 
 
 def test_a_view_reads_its_definition_from_before_a_column_was_renamed(
@@ -42,9 +54,9 @@ def test_a_view_reads_its_definition_from_before_a_column_was_renamed(
 
 
 def test_a_view_reads_its_definition_from_before_its_table_was_renamed(
-    places: tuple[ChronoDB, int, int],
+    any_places: tuple[ChronoDB, int, int],
 ) -> None:
-    db, _, later = places
+    db, _, later = any_places
     db.execute("ALTER TABLE p RENAME TO places")
     db.execute("INSERT INTO places VALUES (3, 'Nice')")
     assert rows(db, "SELECT city FROM vw AS OF TRANSACTION ? ORDER BY id", [later]) == [
@@ -54,8 +66,8 @@ def test_a_view_reads_its_definition_from_before_its_table_was_renamed(
     assert rows(db, "SELECT count(*) FROM vw") == [(3,)]
 
 
-def test_a_dropped_view_reads_as_it_was(places: tuple[ChronoDB, int, int]) -> None:
-    db, _, later = places
+def test_a_dropped_view_reads_as_it_was(any_places: tuple[ChronoDB, int, int]) -> None:
+    db, _, later = any_places
     db.execute("DROP VIEW vw")
     assert rows(db, "SELECT city FROM vw AS OF TRANSACTION ? ORDER BY id", [later]) == [
         ("Oslo",),
@@ -65,8 +77,8 @@ def test_a_dropped_view_reads_as_it_was(places: tuple[ChronoDB, int, int]) -> No
         db.execute("SELECT * FROM vw AS OF TIMESTAMP 9e9")
 
 
-def test_a_view_did_not_exist_before_it_was_created(places: tuple[ChronoDB, int, int]) -> None:
-    db, early, _ = places
+def test_a_view_did_not_exist_before_it_was_created(any_places: tuple[ChronoDB, int, int]) -> None:
+    db, early, _ = any_places
     with pytest.raises(SchemaError, match="no such table: vw"):
         db.execute("SELECT * FROM vw AS OF TRANSACTION ?", [early])
 

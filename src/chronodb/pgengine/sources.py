@@ -1,0 +1,130 @@
+"""Which shape of a table a temporal reference reads on PostgreSQL, from the shapes over
+time (``chronodb/postgres/shapes.py``), so that answers match SQLite's.
+
+AS OF a point, a table reads the columns it had then, under the names of then: a column
+added later is not there (:func:`column_error` says when it was added, as on SQLite), a
+column dropped since still is. A table dropped, or renamed away, reads AS OF before; at a
+point where no table had the name it reads no rows. A range (``FOR SYSTEM_TIME ...``) reads
+the name's newest shape, its versions ending where a dropped table ended. A table whose
+shape never changed, and whose name no other table had, reads as it is now, with no lookup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from chronodb.errors import ChronoDBError, SchemaError, TemporalError
+from chronodb.pgengine import temporal
+from chronodb.postgres import Versioned
+from chronodb.postgres.shapes import PENDING
+from chronodb.sql.pointnotes import column_error_at, point_text
+from chronodb.versioning.catalog import SchemaVersion
+
+if TYPE_CHECKING:
+    from chronodb.pgengine.core import PostgresEngine
+
+
+_PARAM = "_chrono_param"
+"""In the values a view's query is planned with: the statement's parameter of its point."""
+
+
+def versioned_of(schema: str, shape: SchemaVersion) -> Versioned:
+    """A past shape as a :class:`Versioned` reading its history columns."""
+    names = tuple(c.name for c in shape.columns)
+    stored = tuple(c.hist for c in shape.columns)
+    return Versioned(
+        schema,
+        shape.name,
+        shape.hist,
+        tuple(c.name for c in shape.key_columns),
+        names,
+        shape.table_id,
+        () if stored == names else stored,
+    )
+
+
+def _point(plan: temporal.Plan, index: int, values: Mapping[str, Any]) -> tuple[str, int]:
+    """(kind, value) of the slot's point: a transaction id (at most the horizon, since a
+    shape begun later is not seen), or a time in µs."""
+    _, _, indexes, unit = plan.slots[index]
+    value = values[f"_pt{indexes[0]}"]
+    if unit == "TRANSACTION":
+        return "TRANSACTION", min(value, values[temporal.HORIZON])
+    return "TIMESTAMP", value
+
+
+def source(
+    engine: PostgresEngine, plan: temporal.Plan, index: int, values: Mapping[str, Any]
+) -> temporal.Source:
+    """What slot ``index`` of ``plan`` reads, its points bound to ``values``."""
+    name, kind, _, _ = plan.slots[index]
+    live = engine.versioned(name)
+    book = engine.shapes()
+    latest = book.latest(name)
+    if live is not None and (
+        latest is None  # recorded before shapes were
+        or (book.earliest(name) is latest and len(book.versions_of(live.number)) == 1)
+    ):
+        return temporal.Source(live)
+    if latest is None and live is None:
+        return _view(engine, plan, index, values)
+    if latest is None:
+        raise temporal.unknown(plan, name)
+    schema = engine.backend.schema
+    if kind == "AS OF":
+        unit, value = _point(plan, index, values)
+        then = book.at_tx(name, value) if unit == "TRANSACTION" else book.at_us(name, value)
+        if then is None:
+            empty = tuple((c.name, c.decl_type or "text") for c in latest.columns)
+            return temporal.Source(None, empty=empty)
+        if then.to_tx is None and live is not None and then.table_id == live.number:
+            return temporal.Source(live)
+        return temporal.Source(versioned_of(schema, then), past=True)
+    if latest.to_tx is None and live is not None:
+        return temporal.Source(live)
+    ended = latest.to_tx is not None and latest.to_tx != PENDING
+    until = (latest.to_tx, latest.to_us) if ended and latest.to_us is not None else None
+    return temporal.Source(versioned_of(schema, latest), until=until)
+
+
+def _view(
+    engine: PostgresEngine, plan: temporal.Plan, index: int, values: Mapping[str, Any]
+) -> temporal.Source:
+    """A view read AS OF a point: its definition then, each table it reads AS OF the
+    point (as on SQLite). A range over a view is not offered."""
+    name, kind, indexes, _ = plan.slots[index]
+    history = engine.views()
+    if not history.known(name):
+        raise temporal.unknown(plan, name)
+    if kind != "AS OF":
+        raise TemporalError(
+            f"FOR SYSTEM_TIME {kind} reads a table's versions; {name} is a view: read its "
+            "tables' versions, or the view AS OF a point",
+            sql=plan.sql,
+        )
+    unit, value = _point(plan, index, values)
+    sql = history.at(name, unit, value)
+    if sql is None:
+        raise SchemaError(f"no such table: {name} AS OF {point_text(unit, value)}", table=name)
+    # The statement's parameter of the point (a view in a view: the outer view's).
+    param = values.get(_PARAM, f"_pt{indexes[0]}")
+    inner = engine.view_plan(sql, unit, param)
+    point = values[f"_pt{indexes[0]}"]
+    inner_values = {**values, **{f"_pt{i}": point for i in range(len(inner.points))}}
+    inner_values[_PARAM] = param
+    body = temporal.render(inner, lambda i: source(engine, inner, i, inner_values), lambda _: param)
+    return temporal.Source(None, sql=body)
+
+
+def column_error(
+    engine: PostgresEngine, plan: temporal.Plan, values: Mapping[str, Any], error: ChronoDBError
+) -> ChronoDBError:
+    """``error`` naming the point and when the column was added, if it names a column a
+    table read AS OF a point did not have yet (as on SQLite); else ``error``."""
+    refs = [
+        (plan.slots[i][0], *_point(plan, i, values))
+        for i in range(len(plan.slots))
+        if plan.slots[i][1] == "AS OF"
+    ]
+    return column_error_at(error, refs, engine.shapes())
