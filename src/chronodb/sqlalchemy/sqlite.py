@@ -1,0 +1,79 @@
+"""``sqlite+chronodb``: SQLAlchemy's own SQLite dialect (pysqlite's) over :mod:`chronodb.dbapi`.
+
+Everything SQLAlchemy knows of SQLite applies; what changes is the DBAPI module, so every
+write is a versioned ChronoDB transaction, and reflection, which leaves ChronoDB's own
+tables (``_chrono_*``) out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import reflection
+
+from chronodb.layout import is_internal
+from chronodb.sqlalchemy.asof import install_orm_hooks, statement_for
+
+
+class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):  # noqa: N801  (SQLAlchemy's naming)
+    """SQLite through ChronoDB: ``create_engine("sqlite+chronodb:///app.db")``."""
+
+    driver = "chronodb"
+    supports_statement_cache = True
+
+    @classmethod
+    def import_dbapi(cls) -> Any:
+        from chronodb import dbapi
+
+        install_orm_hooks()
+        return dbapi
+
+    # ------------------------------------------------------------------ time travel
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        cursor.execute(statement_for("sqlite", statement, context), parameters)
+
+    def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
+        cursor.execute(statement_for("sqlite", statement, context))
+
+    # ------------------------------------------------------------------ reflection
+    @reflection.cache
+    def get_table_names(
+        self, connection: Any, schema: str | None = None, sqlite_include_internal: bool = False,
+        **kw: Any,
+    ) -> list[str]:
+        names = super().get_table_names(
+            connection, schema, sqlite_include_internal=sqlite_include_internal, **kw
+        )
+        return [n for n in names if sqlite_include_internal or not is_internal(n)]
+
+    @reflection.cache
+    def get_view_names(
+        self, connection: Any, schema: str | None = None, sqlite_include_internal: bool = False,
+        **kw: Any,
+    ) -> list[str]:
+        names = super().get_view_names(
+            connection, schema, sqlite_include_internal=sqlite_include_internal, **kw
+        )
+        return [n for n in names if sqlite_include_internal or not is_internal(n)]
+
+    @reflection.cache
+    def get_temp_table_names(
+        self, connection: Any, sqlite_include_internal: bool = False, **kw: Any
+    ) -> list[str]:
+        names = super().get_temp_table_names(
+            connection, sqlite_include_internal=sqlite_include_internal, **kw
+        )
+        return [n for n in names if sqlite_include_internal or not is_internal(n)]
+
+    @reflection.cache
+    def get_temp_view_names(
+        self, connection: Any, sqlite_include_internal: bool = False, **kw: Any
+    ) -> list[str]:
+        names = super().get_temp_view_names(
+            connection, sqlite_include_internal=sqlite_include_internal, **kw
+        )
+        return [n for n in names if sqlite_include_internal or not is_internal(n)]
+
+
+dialect = SQLiteDialect_chronodb
