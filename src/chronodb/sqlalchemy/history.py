@@ -62,8 +62,7 @@ def history(session: Session, model: type[M], pk: Any) -> list[Version[M]]:
     dialect = session.connection(bind_arguments={"mapper": mapper}).dialect
     entries = db.get_change_history(table.name, pk)
     processors = {
-        column.name: column.type._cached_result_processor(dialect, None)
-        for column in table.columns
+        column.name: column.type._cached_result_processor(dialect, None) for column in table.columns
     }
     by_column = {
         prop.columns[0].name: prop.key
@@ -80,10 +79,10 @@ def history(session: Session, model: type[M], pk: Any) -> list[Version[M]]:
             if key is None:
                 continue
             process = processors.get(name)
-            setattr(obj, key, process(value) if process is not None and value is not None else value)
+            setattr(
+                obj, key, process(value) if process is not None and value is not None else value
+            )
         tx_time = entry["tx_time"]
         when = tx_time if isinstance(tx_time, datetime) else datetime.fromtimestamp(tx_time, UTC)
-        versions.append(
-            Version(obj, entry["operation"], entry["tx_id"], when, entry.get("user"))
-        )
+        versions.append(Version(obj, entry["operation"], entry["tx_id"], when, entry.get("user")))
     return versions

@@ -23,7 +23,7 @@ from chronodb.sqlalchemy.asof import install_orm_hooks, statement_for
 _LEVELS = ("READ COMMITTED", "READ UNCOMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 
 
-class PGDialect_chronodb(PGDialect_psycopg):  # noqa: N801  (SQLAlchemy's naming)
+class PGDialect_chronodb(PGDialect_psycopg):
     """PostgreSQL through ChronoDB: ``create_engine("postgresql+chronodb://user@host/db")``."""
 
     driver = "chronodb"
@@ -77,7 +77,7 @@ class PGDialect_chronodb(PGDialect_psycopg):  # noqa: N801  (SQLAlchemy's naming
         return dbapi_connection.autocommit is True
 
     def _do_autocommit(self, connection: Any, value: bool) -> None:
-        connection.autocommit = True if value else False
+        connection.autocommit = bool(value)
 
     def set_readonly(self, connection: Any, value: bool) -> None:
         raise NotImplementedError("postgresql+chronodb: open ChronoDB read-only instead")

@@ -16,7 +16,7 @@ from chronodb.layout import is_internal
 from chronodb.sqlalchemy.asof import install_orm_hooks, statement_for
 
 
-class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):  # noqa: N801  (SQLAlchemy's naming)
+class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):
     """SQLite through ChronoDB: ``create_engine("sqlite+chronodb:///app.db")``."""
 
     driver = "chronodb"
@@ -39,7 +39,10 @@ class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):  # noqa: N801  (SQLAlchemy
     # ------------------------------------------------------------------ reflection
     @reflection.cache
     def get_table_names(
-        self, connection: Any, schema: str | None = None, sqlite_include_internal: bool = False,
+        self,
+        connection: Any,
+        schema: str | None = None,
+        sqlite_include_internal: bool = False,
         **kw: Any,
     ) -> list[str]:
         names = super().get_table_names(
@@ -49,7 +52,10 @@ class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):  # noqa: N801  (SQLAlchemy
 
     @reflection.cache
     def get_view_names(
-        self, connection: Any, schema: str | None = None, sqlite_include_internal: bool = False,
+        self,
+        connection: Any,
+        schema: str | None = None,
+        sqlite_include_internal: bool = False,
         **kw: Any,
     ) -> list[str]:
         names = super().get_view_names(

@@ -19,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Float, Integer, String, bindparam
+from sqlalchemy import Float, bindparam
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.elements import BindParameter, ColumnClause
 from sqlalchemy.sql.selectable import Alias, FromClause
+from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from chronodb.errors import ArgumentError
@@ -61,8 +62,10 @@ def point_literal(point: object) -> tuple[str, int | str]:
 
 
 def _bound(point: object) -> BindParameter[Any]:
-    unit, value = point_literal(point)
-    return bindparam(None, value, type_=Integer() if unit == "TRANSACTION" else String())
+    # Untyped: a typed bind is cast on PostgreSQL (``%(p)s::VARCHAR``), which the temporal
+    # clause does not take; the value is already the int or ISO text ChronoDB reads.
+    _, value = point_literal(point)
+    return bindparam(None, value, type_=NullType())
 
 
 class TemporalAlias(Alias):
@@ -141,7 +144,7 @@ def for_system_time(
     as_of: object = None,
     between: tuple[object, object] | None = None,
     from_to: tuple[object, object] | None = None,
-    all: bool = False,  # noqa: A002  (the SQL keyword's name)
+    all: bool = False,
     name: str | None = None,
 ) -> Any:
     """``table_or_entity`` read as of a point, over a period, or with every version.
