@@ -156,13 +156,22 @@ class AsyncDBAPI:
         return AsyncConnection(made, worker)
 
 
-class SQLiteDialect_chronodb_async(SQLiteDialect_chronodb):
-    """``create_async_engine("sqlite+chronodb_async:///app.db")``."""
+class _AsyncDriver:
+    """What both async dialects add to their synchronous twins."""
 
     driver = "chronodb_async"
     is_async = True
     supports_statement_cache = True
     supports_server_side_cursors = False
+
+    def get_driver_connection(self, connection: Any) -> Any:
+        return connection.driver_connection
+
+
+class SQLiteDialect_chronodb_async(_AsyncDriver, SQLiteDialect_chronodb):
+    """``create_async_engine("sqlite+chronodb_async:///app.db")``."""
+
+    supports_statement_cache = True  # SQLAlchemy reads it from each class's own body
 
     @classmethod
     def import_dbapi(cls) -> Any:
@@ -174,16 +183,11 @@ class SQLiteDialect_chronodb_async(SQLiteDialect_chronodb):
             return pool.AsyncAdaptedQueuePool
         return pool.StaticPool  # one in-memory database, shared
 
-    def get_driver_connection(self, connection: Any) -> Any:
-        return connection.driver_connection
 
-
-class PGDialect_chronodb_async(PGDialect_chronodb):
+class PGDialect_chronodb_async(_AsyncDriver, PGDialect_chronodb):
     """``create_async_engine("postgresql+chronodb_async://user@host/db")``."""
 
-    driver = "chronodb_async"
-    is_async = True
-    supports_statement_cache = True
+    supports_statement_cache = True  # SQLAlchemy reads it from each class's own body
 
     @classmethod
     def import_dbapi(cls) -> Any:
@@ -192,6 +196,3 @@ class PGDialect_chronodb_async(PGDialect_chronodb):
     @classmethod
     def get_pool_class(cls, url: Any) -> type[pool.Pool]:
         return pool.AsyncAdaptedQueuePool
-
-    def get_driver_connection(self, connection: Any) -> Any:
-        return connection.driver_connection

@@ -11,67 +11,9 @@ from __future__ import annotations
 from psycopg import IsolationLevel, adapters
 from psycopg import __version__ as __version__
 
-from chronodb.dbapi import (
-    BINARY,
-    DATETIME,
-    NUMBER,
-    ROWID,
-    STRING,
-    Binary,
-    Connection,
-    Cursor,
-    DatabaseError,
-    DataError,
-    Date,
-    DateFromTicks,
-    Error,
-    IntegrityError,
-    InterfaceError,
-    InternalError,
-    NotSupportedError,
-    OperationalError,
-    ProgrammingError,
-    Time,
-    TimeFromTicks,
-    Timestamp,
-    TimestampFromTicks,
-    Warning,
-    apilevel,
-    connect,
-    threadsafety,
-)
+from chronodb import dbapi as _dbapi
+from chronodb.dbapi import *  # noqa: F403  (the module this one stands for)
 
 paramstyle = "pyformat"
 
-__all__ = [
-    "BINARY",
-    "DATETIME",
-    "NUMBER",
-    "ROWID",
-    "STRING",
-    "Binary",
-    "Connection",
-    "Cursor",
-    "DataError",
-    "DatabaseError",
-    "Date",
-    "DateFromTicks",
-    "Error",
-    "IntegrityError",
-    "InterfaceError",
-    "InternalError",
-    "IsolationLevel",
-    "NotSupportedError",
-    "OperationalError",
-    "ProgrammingError",
-    "Time",
-    "TimeFromTicks",
-    "Timestamp",
-    "TimestampFromTicks",
-    "Warning",
-    "adapters",
-    "apilevel",
-    "connect",
-    "paramstyle",
-    "threadsafety",
-]
+__all__ = [*_dbapi.__all__, "IsolationLevel", "adapters"]

@@ -45,10 +45,8 @@ class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):
         sqlite_include_internal: bool = False,
         **kw: Any,
     ) -> list[str]:
-        names = super().get_table_names(
-            connection, schema, sqlite_include_internal=sqlite_include_internal, **kw
-        )
-        return [n for n in names if sqlite_include_internal or not is_internal(n)]
+        names = super().get_table_names(connection, schema, sqlite_include_internal, **kw)
+        return _users_only(names, sqlite_include_internal)
 
     @reflection.cache
     def get_view_names(
@@ -58,28 +56,28 @@ class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):
         sqlite_include_internal: bool = False,
         **kw: Any,
     ) -> list[str]:
-        names = super().get_view_names(
-            connection, schema, sqlite_include_internal=sqlite_include_internal, **kw
-        )
-        return [n for n in names if sqlite_include_internal or not is_internal(n)]
+        names = super().get_view_names(connection, schema, sqlite_include_internal, **kw)
+        return _users_only(names, sqlite_include_internal)
 
     @reflection.cache
     def get_temp_table_names(
         self, connection: Any, sqlite_include_internal: bool = False, **kw: Any
     ) -> list[str]:
-        names = super().get_temp_table_names(
-            connection, sqlite_include_internal=sqlite_include_internal, **kw
-        )
-        return [n for n in names if sqlite_include_internal or not is_internal(n)]
+        names = super().get_temp_table_names(connection, sqlite_include_internal, **kw)
+        return _users_only(names, sqlite_include_internal)
 
     @reflection.cache
     def get_temp_view_names(
         self, connection: Any, sqlite_include_internal: bool = False, **kw: Any
     ) -> list[str]:
-        names = super().get_temp_view_names(
-            connection, sqlite_include_internal=sqlite_include_internal, **kw
-        )
-        return [n for n in names if sqlite_include_internal or not is_internal(n)]
+        names = super().get_temp_view_names(connection, sqlite_include_internal, **kw)
+        return _users_only(names, sqlite_include_internal)
+
+
+def _users_only(names: list[str], include_internal: bool) -> list[str]:
+    """``names`` without ChronoDB's own tables and views (unless asked for SQLite's and
+    ChronoDB's internal ones too)."""
+    return names if include_internal else [n for n in names if not is_internal(n)]
 
 
 dialect = SQLiteDialect_chronodb
