@@ -120,6 +120,10 @@ class PGDialect_chronodb(PGDialect_psycopg):
 
     # ------------------------------------------------------------------ time travel
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if not parameters and "%%" in statement:
+            # The compiler doubled each % for psycopg, which undoes it only when given
+            # parameters; ChronoDB passes none for an empty set, so undo it here.
+            statement = statement.replace("%%", "%")
         cursor.execute(statement_for("postgresql", statement, context), parameters)
 
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:

@@ -151,3 +151,10 @@ def test_sqlite_memory_url_works() -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT v FROM t FOR SYSTEM_TIME ALL").scalar() == "x"
     engine.dispose()
+
+
+def test_percent_signs_survive_with_and_without_parameters(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 'a%b'")).scalar() == "a%b"
+        assert conn.exec_driver_sql("SELECT 'a%b'").scalar() == "a%b"
+        assert conn.execute(text("SELECT 'a%b' || :x"), {"x": "c"}).scalar() == "a%bc"
