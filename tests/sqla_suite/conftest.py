@@ -19,18 +19,26 @@ registry.register("postgresql.chronodb", "chronodb.sqlalchemy.postgresql", "PGDi
 
 pytest.register_assert_rewrite("sqlalchemy.testing.assertions")
 
+# SQLAlchemy loads a backend's provisioning (test schemas, temp tables...) from the
+# dialect's own package; ChronoDB's dialects live elsewhere, so load SQLite's and
+# PostgreSQL's here.
+import sqlalchemy.dialects.postgresql.provision  # noqa: E402
+import sqlalchemy.dialects.sqlite.provision  # noqa: E402, F401
 from sqlalchemy.testing.plugin.pytestplugin import *  # noqa: E402, F403
 
 EXCEPTIONS = Path(__file__).with_name("exceptions.txt")
 
 
-def _exceptions() -> dict[str, str]:
-    """Test id (or id prefix) -> why it does not apply to ChronoDB."""
+def _exceptions(backend: str) -> dict[str, str]:
+    """Test id (or id prefix) -> why it does not apply to ChronoDB on ``backend``."""
     listed = {}
     for line in EXCEPTIONS.read_text(encoding="utf-8").splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        name, _, reason = line.partition(" -- ")
+        scope, _, rest = line.partition("] ")
+        if scope.strip("[ ") != backend:
+            continue
+        name, _, reason = rest.partition(" -- ")
         listed[name.strip()] = reason.strip()
     return listed
 
@@ -40,7 +48,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     if "chronodb" not in sqla_config.db.url.drivername:
         return
-    listed = _exceptions()
+    listed = _exceptions(sqla_config.db.url.get_backend_name())
     for item in items:
         test_id = item.nodeid.split("::", 1)[-1]
         for name, reason in listed.items():

@@ -23,8 +23,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+MESSAGES: dict[str, str] = {}  # test id -> the first line of its failure, ChronoDB's runs
+
+
 def outcomes(junit: Path) -> dict[str, str]:
-    """Test id -> passed, failed, error or skipped."""
+    """Test id -> passed, failed, error or skipped (and each failure's message noted)."""
     found = {}
     for case in ET.parse(junit).getroot().iter("testcase"):
         name = f"{case.get('classname', '').rsplit('.', 1)[-1]}::{case.get('name')}"
@@ -32,6 +35,9 @@ def outcomes(junit: Path) -> dict[str, str]:
         found[name] = next(
             (k for k in ("failure", "error", "skipped") if k in kinds), "passed"
         ).replace("failure", "failed")
+        for child in case:
+            if child.tag in ("failure", "error") and "chronodb" in junit.name:
+                MESSAGES[name] = (child.get("message") or "").splitlines()[0][:160]
     return found
 
 
@@ -76,7 +82,7 @@ def compare(theirs: str, ours: str, workdir: Path) -> int:
         f"({len(listed)} in exceptions.txt, {len(broken)} not)"
     )
     for test in broken:
-        print(f"  {mine.get(test, 'missing')}: {test}")
+        print(f"  {mine.get(test, 'missing')}: {test}: {MESSAGES.get(test, '')}")
     return len(broken)
 
 

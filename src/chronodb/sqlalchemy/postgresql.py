@@ -140,5 +140,12 @@ class PGDialect_chronodb(PGDialect_psycopg):
         names = super().get_view_names(connection, schema, **kw)
         return [n for n in names if not is_internal(n)]
 
+    @reflection.cache
+    def get_sequence_names(
+        self, connection: Any, schema: str | None = None, **kw: Any
+    ) -> list[str]:
+        names = super().get_sequence_names(connection, schema, **kw)
+        return [n for n in names if not is_internal(n)]
+
 
 dialect = PGDialect_chronodb
