@@ -18,7 +18,7 @@ from sqlalchemy.engine import reflection
 
 from chronodb.errors import ConnectionLostError
 from chronodb.layout import is_internal
-from chronodb.sqlalchemy.asof import install_orm_hooks, statement_for
+from chronodb.sqlalchemy.asof import AS_OF_OPTION, install_orm_hooks, statement_for
 
 _LEVELS = ("READ COMMITTED", "READ UNCOMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 
@@ -124,7 +124,9 @@ class PGDialect_chronodb(PGDialect_psycopg):
             # The compiler doubled each % for psycopg, which undoes it only when given
             # parameters; ChronoDB passes none for an empty set, so undo it here.
             statement = statement.replace("%%", "%")
-        cursor.execute(statement_for("postgresql", statement, context), parameters)
+        if context is not None and AS_OF_OPTION in context.execution_options:
+            statement = statement_for("postgresql", statement, context)
+        cursor.execute(statement, parameters)
 
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
         cursor.execute(statement_for("postgresql", statement, context))

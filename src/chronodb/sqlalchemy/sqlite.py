@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import reflection
 
 from chronodb.layout import is_internal
-from chronodb.sqlalchemy.asof import install_orm_hooks, statement_for
+from chronodb.sqlalchemy.asof import AS_OF_OPTION, install_orm_hooks, statement_for
 
 
 class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):
@@ -31,7 +31,9 @@ class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):
 
     # ------------------------------------------------------------------ time travel
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        cursor.execute(statement_for("sqlite", statement, context), parameters)
+        if context is not None and AS_OF_OPTION in context.execution_options:
+            statement = statement_for("sqlite", statement, context)
+        cursor.execute(statement, parameters)
 
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
         cursor.execute(statement_for("sqlite", statement, context))

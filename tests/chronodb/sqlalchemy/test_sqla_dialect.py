@@ -56,7 +56,8 @@ def test_create_all_makes_versioned_tables_and_reflection_hides_history(shop: En
     inspector = inspect(shop)
     assert sorted(inspector.get_table_names()) == ["orders", "users"]
     assert not any(name.startswith("_chrono") for name in inspector.get_view_names())
-    assert not any(name.startswith("_chrono") for name in inspector.get_sequence_names())
+    if shop.dialect.supports_sequences:  # PostgreSQL: ChronoDB's id sequences are its own
+        assert not any(name.startswith("_chrono") for name in inspector.get_sequence_names())
     assert [c["name"] for c in inspector.get_columns("users")] == ["id", "name"]
     assert inspector.get_foreign_keys("orders")[0]["referred_table"] == "users"
     reflected = MetaData()
