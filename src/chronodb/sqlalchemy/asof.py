@@ -79,6 +79,21 @@ def statement_for(dialect_backend: str, statement: str, context: Any) -> str:
     return as_of_sql(statement, dialect_backend, point)
 
 
+class AsOfExecution:
+    """Mixed into ChronoDB's dialects: statements run as SQLAlchemy's own dialect runs them,
+    each rewritten first when its execution options hold ``chronodb_as_of``."""
+
+    chronodb_backend = "sqlite"
+
+    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
+        if context is not None and AS_OF_OPTION in context.execution_options:
+            statement = statement_for(self.chronodb_backend, statement, context)
+        cursor.execute(statement, parameters)
+
+    def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
+        cursor.execute(statement_for(self.chronodb_backend, statement, context))
+
+
 # ---------------------------------------------------------------------- the ORM's loads
 def _remember_point(target: object, context: Any) -> None:
     """An object loaded as of a point keeps it, for the relationship loads made for it."""

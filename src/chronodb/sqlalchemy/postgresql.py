@@ -18,15 +18,16 @@ from sqlalchemy.engine import reflection
 
 from chronodb.errors import ConnectionLostError
 from chronodb.layout import is_internal
-from chronodb.sqlalchemy.asof import AS_OF_OPTION, install_orm_hooks, statement_for
+from chronodb.sqlalchemy.asof import AsOfExecution, install_orm_hooks
 
 _LEVELS = ("READ COMMITTED", "READ UNCOMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 
 
-class PGDialect_chronodb(PGDialect_psycopg):
+class PGDialect_chronodb(AsOfExecution, PGDialect_psycopg):
     """PostgreSQL through ChronoDB: ``create_engine("postgresql+chronodb://user@host/db")``."""
 
     driver = "chronodb"
+    chronodb_backend = "postgresql"
     supports_statement_cache = True
     supports_server_side_cursors = False
 
@@ -118,18 +119,13 @@ class PGDialect_chronodb(PGDialect_psycopg):
     def _twophase_idle_check(self, dbapi_conn: Any) -> bool:
         return not dbapi_conn.in_transaction
 
-    # ------------------------------------------------------------------ time travel
+    # ------------------------------------------------------------------ statements
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         if not parameters and "%%" in statement:
             # The compiler doubled each % for psycopg, which undoes it only when given
             # parameters; ChronoDB passes none for an empty set, so undo it here.
             statement = statement.replace("%%", "%")
-        if context is not None and AS_OF_OPTION in context.execution_options:
-            statement = statement_for("postgresql", statement, context)
-        cursor.execute(statement, parameters)
-
-    def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
-        cursor.execute(statement_for("postgresql", statement, context))
+        super().do_execute(cursor, statement, parameters, context)
 
     # ------------------------------------------------------------------ reflection
     @reflection.cache

@@ -13,10 +13,10 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import reflection
 
 from chronodb.layout import is_internal
-from chronodb.sqlalchemy.asof import AS_OF_OPTION, install_orm_hooks, statement_for
+from chronodb.sqlalchemy.asof import AsOfExecution, install_orm_hooks
 
 
-class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):
+class SQLiteDialect_chronodb(AsOfExecution, SQLiteDialect_pysqlite):
     """SQLite through ChronoDB: ``create_engine("sqlite+chronodb:///app.db")``."""
 
     driver = "chronodb"
@@ -28,15 +28,6 @@ class SQLiteDialect_chronodb(SQLiteDialect_pysqlite):
 
         install_orm_hooks()
         return dbapi
-
-    # ------------------------------------------------------------------ time travel
-    def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        if context is not None and AS_OF_OPTION in context.execution_options:
-            statement = statement_for("sqlite", statement, context)
-        cursor.execute(statement, parameters)
-
-    def do_execute_no_params(self, cursor: Any, statement: str, context: Any = None) -> None:
-        cursor.execute(statement_for("sqlite", statement, context))
 
     # ------------------------------------------------------------------ reflection
     @reflection.cache
