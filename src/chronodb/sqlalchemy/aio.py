@@ -164,6 +164,10 @@ class _AsyncDriver:
     supports_statement_cache = True
     supports_server_side_cursors = False
 
+    @classmethod
+    def get_async_dialect_cls(cls, url: Any) -> Any:
+        return cls
+
     def get_driver_connection(self, connection: Any) -> Any:
         return connection.driver_connection
 

@@ -44,7 +44,11 @@ class PGDialect_chronodb(AsOfExecution, PGDialect_psycopg):
 
     @classmethod
     def get_async_dialect_cls(cls, url: Any) -> Any:
-        return cls
+        """``create_async_engine("postgresql+chronodb://...")`` takes the async twin (never
+        psycopg's own async dialect, which would bypass ChronoDB)."""
+        from chronodb.sqlalchemy.aio import PGDialect_chronodb_async
+
+        return PGDialect_chronodb_async
 
     def create_connect_args(self, url: Any) -> Any:
         location = url.set(drivername="postgresql").render_as_string(hide_password=False)

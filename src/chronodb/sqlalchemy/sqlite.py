@@ -29,6 +29,13 @@ class SQLiteDialect_chronodb(AsOfExecution, SQLiteDialect_pysqlite):
         install_orm_hooks()
         return dbapi
 
+    @classmethod
+    def get_async_dialect_cls(cls, url: Any) -> Any:
+        """``create_async_engine("sqlite+chronodb:///...")`` takes the async twin."""
+        from chronodb.sqlalchemy.aio import SQLiteDialect_chronodb_async
+
+        return SQLiteDialect_chronodb_async
+
     # ------------------------------------------------------------------ reflection
     @reflection.cache
     def get_table_names(

@@ -60,3 +60,11 @@ async def test_statements_leave_the_event_loop_free(sa_url: str) -> None:
             assert seen != loop_thread
     finally:
         await engine.dispose()
+
+
+def test_the_plain_driver_name_gives_the_async_twin(sa_url: str) -> None:
+    from chronodb.sqlalchemy.aio import PGDialect_chronodb_async, SQLiteDialect_chronodb_async
+
+    engine = create_async_engine(sa_url)  # sqlite+chronodb:// or postgresql+chronodb://
+    assert isinstance(engine.dialect, SQLiteDialect_chronodb_async | PGDialect_chronodb_async)
+    assert create_async_engine(_async_url(sa_url)).dialect.is_async
