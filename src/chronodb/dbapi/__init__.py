@@ -49,7 +49,6 @@ from chronodb.dbapi.types import (
     TimestampFromTicks,
 )
 from chronodb.errors import ChronoDBError
-from chronodb.storage.urls import is_postgres_url, redact
 
 apilevel = "2.0"
 threadsafety = 1
@@ -70,7 +69,8 @@ def connect(
     uri: bool = False,
     **options: Any,
 ) -> Connection:
-    """Open ``database`` (a path, ``":memory:"``, or an open :class:`ChronoDB`) for DB-API use.
+    """Open ``database`` (a path, ``":memory:"``, a ``postgresql://`` URL, or an open
+    :class:`ChronoDB`) for DB-API use.
 
     ``options`` are ChronoDB's (``user``, ``timeout``, ``read_only``, ``ledger``...).
     ``isolation_level`` and ``autocommit`` are sqlite3's (see :class:`Connection`).
@@ -91,11 +91,6 @@ def connect(
                 "database; this ChronoDB is already open"
             )
         db, owns = database, False
-    elif is_postgres_url(database):
-        raise NotSupportedError(
-            f"chronodb.dbapi reaches SQLite files for now; {redact(str(database))} names a "
-            "PostgreSQL database"
-        )
     else:
         try:
             db, owns = ChronoDB(database, **options), True

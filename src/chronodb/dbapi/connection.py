@@ -10,6 +10,7 @@ from chronodb.database import ChronoDB, engine_of
 from chronodb.dbapi import exceptions
 from chronodb.dbapi.cursor import Cursor
 from chronodb.dbapi.exceptions import ProgrammingError, translate
+from chronodb.engine import Engine
 from chronodb.errors import ArgumentError, ChronoDBError
 from chronodb.sql.classify import Route
 
@@ -63,6 +64,11 @@ class Connection:
     ) -> None:
         self.db = db
         self._engine = engine_of(db)
+        # The cursor's fast read path runs on SQLite's own connection; PostgreSQL's reads
+        # go through the facade.
+        self._on_file = isinstance(self._engine, Engine)
+        # The statement that opens a transaction (PostgreSQL: with its isolation level).
+        self.begin_statement = "BEGIN"
         self._owns = owns
         self._closed = False
         # Whether a plain read may run without a transaction (the cursor's fast path).
@@ -86,7 +92,10 @@ class Connection:
         route = engine.routes.get(sql) or engine.route(sql)
         begins = route not in _CONTROL if mode is False else route in _DML
         if begins:
-            engine.begin()
+            if self.begin_statement == "BEGIN":
+                engine.begin()
+            else:
+                engine.begin(self.begin_statement)  # type: ignore[call-arg]
 
     @property
     def in_transaction(self) -> bool:
@@ -139,7 +148,7 @@ class Connection:
         if value is True and not self._closed and self._engine.explicit:
             self.commit()
         self._autocommit = value
-        self._reads_alone = value is not False and not self._closed
+        self._reads_alone = value is not False and not self._closed and self._on_file
 
     # ------------------------------------------------------------------ statements
     def cursor(self, factory: Callable[[Connection], Cursor] = Cursor) -> Cursor:
@@ -174,6 +183,10 @@ class Connection:
     def _on_sqlite(self, register: Callable[[sqlite3.Connection], None]) -> None:
         if self._closed:
             raise ProgrammingError(_CLOSED)
+        if not self._on_file:
+            raise exceptions.NotSupportedError(
+                f"{self.db.path}: SQL functions and collations are registered on SQLite only"
+            )
         engine = self._engine
         try:
             with engine.lock:
