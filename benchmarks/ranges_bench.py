@@ -19,8 +19,8 @@ versions' columns and periods):
 before: for ``ALL``, the window over the key index that computed every version's end
 (``lead`` over ``PARTITION BY`` key); for a period, every version with its end sought
 (``snapshots.versions`` filtered by ``snapshots.range_condition``). So one run shows before
-and after. Each figure is the best of ``--reps`` runs, the median in brackets; ratios are
-of the bests.
+and after. Each figure is the best of ``--reps`` runs, taken in turns with its baseline's,
+the median in brackets; ratios are of the bests.
 
     python benchmarks/ranges_bench.py            # 200k keys x 5 versions
     python benchmarks/ranges_bench.py --quick    # 20k x 5
@@ -56,15 +56,19 @@ class Timing(NamedTuple):
     median: float
 
 
-def best_ms(fn: Callable[[], Any], reps: int) -> Timing:
-    """``reps`` runs of ``fn``, after one that warms the caches and the rewrite cache."""
-    fn()
-    samples = []
+def timed(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[Timing, Timing]:
+    """``reps`` runs of ``a`` and of ``b`` in turns, after one of each that warms the caches
+    and the rewrite cache: on a shared machine both see the same load."""
+    a(), b()
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return Timing(min(samples), statistics.median(samples))
+        for fn, out in zip((a, b), samples, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append((time.perf_counter() - start) * 1000)
+    return Timing(min(samples[0]), statistics.median(samples[0])), Timing(
+        min(samples[1]), statistics.median(samples[1])
+    )
 
 
 def former_period(path: Path, kind: str) -> str:
@@ -92,7 +96,13 @@ def main() -> int:
     warnings.simplefilter("ignore")
     failed: list[str] = []
 
-    def report(name: str, ours: Timing, base: Timing, target: float | None = None) -> None:
+    def report(
+        name: str,
+        ours_fn: Callable[[], Any],
+        base_fn: Callable[[], Any],
+        target: float | None = None,
+    ) -> None:
+        ours, base = timed(ours_fn, base_fn, args.reps)
         ratio = ours.best / base.best
         verdict = ""
         if target is not None:
@@ -115,13 +125,14 @@ def main() -> int:
         db = ChronoDB(path, read_only=True)
         raw = sqlite3.connect(path)
         flat = sqlite3.connect(plain)
-        reps = args.reps
 
-        def ours(sql: str, params: list[Any] | None = None) -> Timing:
-            return best_ms(lambda: db.execute(sql, params).rows, reps)
+        def ours(sql: str, params: list[Any] | None = None) -> Callable[[], Any]:
+            return lambda: db.execute(sql, params).rows
 
-        def base(conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> Timing:
-            return best_ms(lambda: conn.execute(sql, params).fetchall(), reps)
+        def base(
+            conn: sqlite3.Connection, sql: str, params: Sequence[Any] = ()
+        ) -> Callable[[], Any]:
+            return lambda: conn.execute(sql, params).fetchall()
 
         scan = base(flat, "SELECT count(email) FROM v")
         report(
@@ -166,7 +177,7 @@ def main() -> int:
             report("  former shape (every version's end sought)", former, scan)
         report(
             "db.changes of the last transaction (50 changes)",
-            best_ms(lambda: db.changes("users", last.tx_time - 1e-6, last.tx_time), reps),
+            lambda: db.changes("users", last.tx_time - 1e-6, last.tx_time),
             base(raw, "SELECT * FROM users WHERE id <= 50"),
         )
         mid = keys // 2
