@@ -222,9 +222,10 @@ def period(
     ``lo``. Of those, BETWEEN and FROM...TO keep only the versions alive at ``lo``: the key's
     newest version at or before it, one seek per key as in :func:`as_of`. The versions that
     began after ``lo`` are a range of history rows (history order is transaction order, see
-    ``tables.seq_after``) and all end after ``lo``. CONTAINED IN reads only the range of
-    rows that began in the period. ALL, and a table keeping keys that hold a NULL (whose
-    versions of one transaction are not merged), read as :func:`versions`.
+    ``tables.seq_after``) and all end after ``lo``. Both parts stop at ``hi`` by the
+    transaction bound of it, so the union passes on only the rows read. CONTAINED IN reads
+    only the range of rows that began in the period. ALL, and a table keeping keys that hold
+    a NULL (whose versions of one transaction are not merged), read as :func:`versions`.
     """
     condition = range_condition(kind, lo, hi)
     if null_keys or kind == "ALL" or lo is None or hi is None:
@@ -240,7 +241,9 @@ def period(
             f"AND v.{TX} > {first} AND v.{TX} <= {last} AND {condition}"
         )
         return versions(sv, bounded, rowid=rowid, dropped=dropped, epoch=epoch)
-    lo_tx, hi_tx = tx_at_micros(lo, epoch), tx_at_micros(hi, epoch)
+    lo_tx = tx_at_micros(lo, epoch)
+    # began by hi (BETWEEN) or before it (FROM...TO): microseconds are whole numbers
+    hi_tx = tx_at_micros(hi if kind == "BETWEEN" else f"({hi} - 1)", epoch)
     keys = sv.keys
     names = [*keys, *(c.hist for c in sv.columns if c.hist not in keys), TX]
     picked = ", ".join(f"h.{quote(n)}" for n in names)
@@ -248,7 +251,8 @@ def period(
     if dropped is not None:
         seen = f" AND h.{TX} < {int(dropped)}"
         alive_then = f" AND {lo_tx} < {int(dropped)}"  # else every version ended by lo
-    alive = _newest(h, qualified(keys_of(sv.hist)), keys, lo_tx, picked) + seen + alive_then
+    alive = _newest(h, qualified(keys_of(sv.hist)), keys, lo_tx, picked)
+    alive += f"{seen}{alive_then} AND h.{TX} <= {hi_tx}"  # the start may follow the end
     began = (
         f"SELECT {picked} FROM {h} AS h WHERE h.{SEQ} >= {seq_after(h, lo_tx)} "
         f"AND h.{SEQ} < {seq_after(h, hi_tx)} AND h.{TX} > {lo_tx} AND h.{TX} <= {hi_tx} "
@@ -262,10 +266,9 @@ def period(
     )
     if dropped is not None:
         end = f"coalesce({end}, {time_at(str(int(dropped)), epoch)})"
-    before = "<=" if kind == "BETWEEN" else "<"
     return (
         f"SELECT {_with_rowid(_period_select(sv, start, end), 'v', sv, rowid)} "
-        f"FROM ({alive} UNION ALL {began}) AS v WHERE {start} {before} {hi}"
+        f"FROM ({alive} UNION ALL {began}) AS v"
     )
 
 
