@@ -111,21 +111,35 @@ def as_of(
             f"AND h2.{TX} <= {tx_ref} ORDER BY h2.{TX} DESC LIMIT 1) AND h.{OP} <> '{DELETED}'"
         )
 
-    def newest_of(key_set: str, eq: str, order: str) -> str:
-        same_key = " AND ".join(f"h2.{quote(k)} {eq} k.{quote(k)}" for k in keys)
-        return (
-            f"SELECT {select_list('k')} FROM {key_set} AS k "
-            f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key} "
-            f"AND h2.{TX} <= {tx_ref} ORDER BY {order} LIMIT 1) WHERE h.{OP} <> '{DELETED}'"
-        )
-
-    found = newest_of(key_set, "=", f"h2.{TX} DESC")
+    found = _newest(h, key_set, keys, tx_ref, select_list("k"))
     if null_keys:
         # Keys holding a NULL, which only IS matches (still a seek of the key index); their
         # versions of one transaction are not merged (NULLs never conflict): the last wins.
         held = qualified(null_keys_of(sv.hist))
-        found += f" UNION ALL {newest_of(held, 'IS', f'h2.{TX} DESC, h2.rowid DESC')}"
+        last = _newest(
+            h, held, keys, tx_ref, select_list("k"), "IS", f"h2.{TX} DESC, h2.rowid DESC"
+        )
+        found += f" UNION ALL {last}"
     return found
+
+
+def _newest(
+    h: str,
+    key_set: str,
+    keys: Sequence[str],
+    tx_ref: str,
+    select: str,
+    eq: str = "=",
+    order: str = f"h2.{TX} DESC",
+) -> str:
+    """``select`` over each key of ``key_set`` (``k``) and its newest version ``h`` at or
+    before ``tx_ref`` (one seek of the key index), tombstones left out."""
+    same_key = " AND ".join(f"h2.{quote(k)} {eq} k.{quote(k)}" for k in keys)
+    return (
+        f"SELECT {select} FROM {key_set} AS k "
+        f"JOIN {h} AS h ON h.rowid = (SELECT h2.rowid FROM {h} AS h2 WHERE {same_key} "
+        f"AND h2.{TX} <= {tx_ref} ORDER BY {order} LIMIT 1) WHERE h.{OP} <> '{DELETED}'"
+    )
 
 
 def time_at(tx: str, epoch: Epoch | None) -> str:
@@ -184,9 +198,78 @@ def versions(
     )
 
 
-def _period_select(sv: SchemaVersion) -> list[str]:
+def _period_select(sv: SchemaVersion, start: str = f"v.{FROM}", end: str = f"v.{TO}") -> list[str]:
     select = [projected(f"v.{quote(c.hist)}", c) for c in sv.columns]
-    return [*select, f"v.{FROM} / 1e6 AS {PERIOD[0]}", f"v.{TO} / 1e6 AS {PERIOD[1]}"]
+    return [*select, f"{start} / 1e6 AS {PERIOD[0]}", f"{end} / 1e6 AS {PERIOD[1]}"]
+
+
+def period(
+    sv: SchemaVersion,
+    kind: str,
+    lo: str | None,
+    hi: str | None,
+    *,
+    rowid: bool = False,
+    dropped: int | None = None,
+    null_keys: bool = False,
+    epoch: Epoch,
+) -> str:
+    """The versions of ``sv``'s table that ``FOR SYSTEM_TIME <kind>`` reads (``lo``/``hi``:
+    microsecond bounds, SQL expressions named several times), as :func:`versions` with
+    :func:`range_condition` gives them, read without a seek per version where it can.
+
+    A version's end is a seek; :func:`versions` needs it for every version that began by
+    ``lo``. Of those, BETWEEN and FROM...TO keep only the versions alive at ``lo``: the key's
+    newest version at or before it, one seek per key as in :func:`as_of`. The versions that
+    began after ``lo`` are a range of history rows (history order is transaction order, see
+    ``tables.seq_after``) and all end after ``lo``. Both parts stop at ``hi`` by the
+    transaction bound of it, so the union passes on only the rows read. CONTAINED IN reads
+    only the range of rows that began in the period. ALL, and a table keeping keys that hold
+    a NULL (whose versions of one transaction are not merged), read as :func:`versions`.
+    """
+    condition = range_condition(kind, lo, hi)
+    if null_keys or kind == "ALL" or lo is None or hi is None:
+        return versions(
+            sv, condition, rowid=rowid, dropped=dropped, null_keys=null_keys, epoch=epoch
+        )
+    h = qualified(sv.hist)
+    if kind == "CONTAINED IN":
+        # began at or after lo (tx after the bound of lo - 1 µs), ended by hi (so began before)
+        first, last = tx_at_micros(f"({lo} - 1)", epoch), tx_at_micros(hi, epoch)
+        bounded = (
+            f"v.{SEQ} >= {seq_after(h, first)} AND v.{SEQ} < {seq_after(h, last)} "
+            f"AND v.{TX} > {first} AND v.{TX} <= {last} AND {condition}"
+        )
+        return versions(sv, bounded, rowid=rowid, dropped=dropped, epoch=epoch)
+    lo_tx = tx_at_micros(lo, epoch)
+    # began by hi (BETWEEN) or before it (FROM...TO): microseconds are whole numbers
+    hi_tx = tx_at_micros(hi if kind == "BETWEEN" else f"({hi} - 1)", epoch)
+    keys = sv.keys
+    names = [*keys, *(c.hist for c in sv.columns if c.hist not in keys), TX]
+    picked = ", ".join(f"h.{quote(n)}" for n in names)
+    seen = alive_then = ""
+    if dropped is not None:
+        seen = f" AND h.{TX} < {int(dropped)}"
+        alive_then = f" AND {lo_tx} < {int(dropped)}"  # else every version ended by lo
+    alive = _newest(h, qualified(keys_of(sv.hist)), keys, lo_tx, picked)
+    alive += f"{seen}{alive_then} AND h.{TX} <= {hi_tx}"  # the start may follow the end
+    began = (
+        f"SELECT {picked} FROM {h} AS h WHERE h.{SEQ} >= {seq_after(h, lo_tx)} "
+        f"AND h.{SEQ} < {seq_after(h, hi_tx)} AND h.{TX} > {lo_tx} AND h.{TX} <= {hi_tx} "
+        f"AND h.{OP} <> '{DELETED}'{seen}"
+    )
+    same_key = " AND ".join(f"n.{quote(k)} = v.{quote(k)}" for k in keys)
+    start = f"({time_at(f'v.{TX}', epoch)})"
+    end = (
+        f"(SELECT {time_at(f'n.{TX}', epoch)} FROM {h} AS n WHERE {same_key} "
+        f"AND n.{TX} > v.{TX} ORDER BY n.{TX} LIMIT 1)"
+    )
+    if dropped is not None:
+        end = f"coalesce({end}, {time_at(str(int(dropped)), epoch)})"
+    return (
+        f"SELECT {_with_rowid(_period_select(sv, start, end), 'v', sv, rowid)} "
+        f"FROM ({alive} UNION ALL {began}) AS v"
+    )
 
 
 def _versions_by_window(

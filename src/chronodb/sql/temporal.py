@@ -532,11 +532,12 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
         if rowid:
             _expose_rowid(table, sv, [c.name for c in sv.columns] + list(snapshots.PERIOD), p.sql)
         lo, hi = [*name, None, None][:2]
-        condition = snapshots.range_condition(ref.kind, lo, hi)
         dropped = catalog.versions_of(sv.table_id)[-1].to_tx
-        return snapshots.versions(
+        return snapshots.period(
             sv,
-            condition,
+            ref.kind,
+            lo,
+            hi,
             rowid=rowid,
             dropped=dropped,
             null_keys=sv.hist in catalog.null_keyed,

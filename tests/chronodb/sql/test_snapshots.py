@@ -367,11 +367,89 @@ def test_counting_every_version_reads_history_once_without_seeks(users: ChronoDB
         details = [str(r[-1]) for r in plan]
         assert len(details) == 1 and details[0].startswith(("SCAN v", "SEARCH v")), details
     assert rows(users, "SELECT count(*) FROM users FOR SYSTEM_TIME ALL") == [(4,)]
-    plan = rows(
-        users, "EXPLAIN QUERY PLAN SELECT sys_to FROM users FOR SYSTEM_TIME BETWEEN 0 AND 9e9"
-    )
+    plan = rows(users, "EXPLAIN QUERY PLAN SELECT sys_to FROM users FOR SYSTEM_TIME ALL")
     seeks = [str(r[-1]) for r in plan if str(r[-1]).startswith("SEARCH")]
     assert seeks and all("_chrono_h1_users_key (id=? AND _chrono_tx>?)" in s for s in seeks), plan
+
+
+@pytest.mark.parametrize("clause", ["BETWEEN ? AND ?", "FROM ? TO ?"])
+def test_a_period_seeks_the_versions_alive_at_its_start_and_reads_the_rest_as_a_range(
+    users: ChronoDB, clause: str
+) -> None:
+    """BETWEEN and FROM...TO read the versions alive at the start by one seek per key, those
+    begun later as one range of history rows, and no version's end unless it is asked for."""
+    sql = f"EXPLAIN QUERY PLAN SELECT count(*) FROM users FOR SYSTEM_TIME {clause}"
+    details = [str(r[-1]) for r in rows(users, sql, [0, 9e9])]
+    assert "SCAN k" in details, details
+    assert any("_chrono_h1_users_key (id=? AND _chrono_tx<?)" in d for d in details), details
+    assert "SEARCH h USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in details, details
+    assert not any("_chrono_tx>?" in d for d in details), details  # no end sought
+    # the only scans: the key set, the binary searches, and the union's rows (a co-routine)
+    scans = {d for d in details if d.startswith("SCAN")}
+    assert scans <= {"SCAN k", "SCAN s", "SCAN CONSTANT ROW", "SCAN v"}, details
+    assert "CO-ROUTINE v" in details, details
+    contained = "EXPLAIN QUERY PLAN SELECT * FROM users FOR SYSTEM_TIME CONTAINED IN (?, ?)"
+    details = [str(r[-1]) for r in rows(users, contained, [0, 9e9])]
+    assert "SEARCH v USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)" in details, details
+
+
+def _old_range(catalog: Catalog, sv: Any, kind: str) -> str:
+    """The range as it read before :func:`snapshots.period`: every version, each one's end
+    sought, then filtered (the oracle the new shape must equal)."""
+    return snapshots.versions(
+        sv,
+        snapshots.range_condition(kind, "?1", "?2"),
+        dropped=catalog.versions_of(sv.table_id)[-1].to_tx,
+        null_keys=sv.hist in catalog.null_keyed,
+        epoch=catalog.epoch,
+    )
+
+
+@pytest.mark.parametrize("schema", RANGE_SCHEMAS)
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(range_writes, min_size=1, max_size=10),
+    st.sampled_from(["", "ALTER TABLE r ADD COLUMN w", "DROP TABLE r"]),
+    st.lists(
+        st.tuples(st.sampled_from(["BETWEEN", "FROM", "CONTAINED IN"]), *[st.integers()] * 4),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_a_period_reads_the_same_versions_as_seeking_every_versions_end(
+    schema: str,
+    workload: list[tuple[str, int]],
+    ddl: str,
+    asks: list[tuple[str, int, int, int, int]],
+) -> None:
+    """:func:`snapshots.period` equals the former shape (:func:`snapshots.versions` filtered by
+    :func:`snapshots.range_condition`), with every column and period, for bounds at, between
+    and around transactions, in either order, after a column added or the table dropped."""
+    db = ChronoDB(":memory:")
+    try:
+        times = [_micros(t) for t, _ in replay(db, schema, workload)]
+        if ddl:
+            times.append(_micros(db.execute(ddl).tx_time))
+        times = times or [0]
+        catalog = Catalog()
+        catalog.load(db.connection)
+        sv = catalog.latest("r")
+        assert sv is not None
+        dropped = catalog.versions_of(sv.table_id)[-1].to_tx
+        null_keys = sv.hist in catalog.null_keyed
+        for kind, a, b, da, db_ in asks:
+            lo = times[a % len(times)] + da % 3 - 1  # at, just before or just after
+            hi = times[b % len(times)] + db_ % 3 - 1
+            new = snapshots.period(
+                sv, kind, "?1", "?2", dropped=dropped, null_keys=null_keys, epoch=catalog.epoch
+            )
+            old = _old_range(catalog, sv, kind)
+            for select in ("SELECT * FROM ({}) AS s", "SELECT count(*) FROM ({}) AS s"):
+                got = sorted(map(tuple, db.connection.execute(select.format(new), (lo, hi))))
+                want = sorted(map(tuple, db.connection.execute(select.format(old), (lo, hi))))
+                assert got == want, (kind, lo, hi)
+    finally:
+        db.close()
 
 
 def test_changes_over_a_range_read_only_its_versions(users: ChronoDB) -> None:
