@@ -176,13 +176,17 @@ class PostgresEngine(Common):
         if planned is None:
             planned = self.plans[text] = temporal.plan(text)
         final = temporal.render(planned, self.versioned)
-        # The horizon, taken before this statement's snapshot: by the statement before
-        # (READ COMMITTED), or before the transaction's first (see begin).
-        bound_by = self._tx_horizon if self.explicit else None
-        if bound_by is None:
-            bound_by = horizon(self.conn, self.backend.schema)
-        values = temporal.bind(planned, bound, bound_by)
+        values = temporal.bind(planned, bound, self.horizon())
         return _result(self.conn.execute(final, values))
+
+    def horizon(self) -> int:
+        """The id bounding every point the next statement reads, taken before its snapshot:
+        now (READ COMMITTED), or before the open transaction's first statement when the
+        transaction reads one snapshot (see begin), so that all its reads, AS OF and the
+        history calls alike, agree on which transactions exist."""
+        if self.explicit and self._tx_horizon is not None:
+            return self._tx_horizon
+        return horizon(self.conn, self.backend.schema)
 
     def _ddl(self, sql: str, params: Params) -> Result:
         """CREATE TABLE, then version the new table in the same transaction."""

@@ -19,7 +19,7 @@ from chronodb.errors import ChronoDBError, NotSupportedError, SchemaError, Trans
 from chronodb.introspect import Column
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine.core import BACKEND, PostgresEngine
-from chronodb.postgres import Versioned, horizon
+from chronodb.postgres import Versioned
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
 from chronodb.postgres.verify import verify as ledger_verify
@@ -73,7 +73,7 @@ def _versions(engine: PostgresEngine, v: Versioned, where: str = "true", params:
     """``v``'s committed versions matching ``where`` (on alias ``h``), in history order, the
     last of each transaction per key only (as SQLite keeps one per transaction)."""
     conn = engine.conn
-    bound = horizon(conn, v.schema)
+    bound = engine.horizon()
     keys = ", ".join(f"h.{quote(k)}" for k in v.keys)
     cols = ", ".join(f"h.{quote(c)}" for c in v.columns)
     rows = conn.execute(
@@ -157,7 +157,7 @@ def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[di
 def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, Any]]:
     """Committed write transactions, newest first, up to the horizon."""
     conn = engine.conn
-    bound = horizon(conn, engine.backend.schema)
+    bound = engine.horizon()
     rows = conn.execute(
         f'SELECT tx_id, tx_time, "user" FROM {qualified(engine.backend.schema, TRANSACTIONS)} '
         "WHERE tx_id <= %s ORDER BY tx_id DESC LIMIT %s",
@@ -172,7 +172,7 @@ def tx_hash(engine: PostgresEngine, tx_id: int) -> str | None:
     schema = engine.backend.schema
     row = engine.conn.execute(
         f"SELECT leaf FROM {qualified(schema, TRANSACTIONS)} WHERE tx_id = %s AND tx_id <= %s",
-        (tx_id, horizon(engine.conn, schema)),
+        (tx_id, engine.horizon()),
     ).fetchone()
     return None if row is None or row[0] is None else leaf_hash(bytes(row[0])).hex()
 
