@@ -174,7 +174,7 @@ class PostgresEngine(Common):
         text, bound = for_psycopg(sql, params)
         planned = self.plans.get(text)
         if planned is None:
-            planned = self.plans[text] = temporal.plan(text)
+            planned = self.plans[text] = temporal.plan(text, escaped=bound is not None)
         final = temporal.render(planned, self.versioned)
         values = temporal.bind(planned, bound, self.horizon())
         return _result(self.conn.execute(final, values))

@@ -19,6 +19,7 @@ the groups stay the same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,10 +75,27 @@ def _table_name(table: exp.Table) -> str:
     return table.name.lower()
 
 
-def plan(sql: str) -> Plan:
-    """Parse ``sql`` (psycopg placeholders) and set aside its temporal tables."""
+_PLACEHOLDER = r"%\([^)]*\)[sbt]|%[sbt]"
+_ESCAPED = re.compile(rf"%%|{_PLACEHOLDER}")
+_PERCENT = re.compile(rf"{_PLACEHOLDER}|%")
+
+
+def _unescaped(text: str) -> str:
+    """psycopg's text as SQL: a doubled ``%`` (modulo, or in a literal) single again."""
+    return _ESCAPED.sub(lambda m: "%" if m.group(0) == "%%" else m.group(0), text)
+
+
+def _escaped(text: str) -> str:
+    """SQL as psycopg's text, which always has parameters here (the horizon): every
+    ``%`` that is not a placeholder doubled."""
+    return _PERCENT.sub(lambda m: "%%" if m.group(0) == "%" else m.group(0), text)
+
+
+def plan(sql: str, escaped: bool = True) -> Plan:
+    """Parse ``sql`` (psycopg placeholders; ``escaped``: with its other ``%`` doubled, as
+    psycopg takes a statement with parameters) and set aside its temporal tables."""
     try:
-        trees = parse(sql, "postgresql")
+        trees = parse(_unescaped(sql) if escaped else sql, "postgresql")
     except ParseError as err:
         raise syntax_error(err, sql) from None
     if len(trees) != 1:
@@ -107,7 +125,7 @@ def plan(sql: str) -> Plan:
         table.replace(slot)
         fixed.append(_fixed_columns(table, slot))
         slots.append((_table_name(table), kind, indexes, unit))
-    text = to_sql(tree, backend="postgresql")
+    text = _escaped(to_sql(tree, backend="postgresql"))
     return Plan(sql, points, text, slots, fixed, grouped)
 
 
