@@ -14,7 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chronodb import ChronoDB, IntegrityError, Result, TransactionError
+from chronodb import (
+    CheckViolation,
+    ChronoDB,
+    IntegrityError,
+    NotNullViolation,
+    Result,
+    SchemaError,
+    SQLError,
+    SQLSyntaxError,
+    TemporalError,
+    TimestampError,
+    TransactionError,
+    UniqueViolation,
+)
 
 SCHEMA = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)"
 
@@ -323,3 +336,36 @@ def test_grouping_by_the_key_of_a_table_read_as_of(history: tuple) -> None:
     by_alias = "SELECT i.id, i.name FROM items AS OF TRANSACTION ? AS i GROUP BY i.id ORDER BY 1"
     assert rows(db.execute(by_alias, [update.tx_id])) == [(1, "apple"), (2, "pear")]
     assert insert.tx_id < update.tx_id
+
+
+BAD_INPUT = [
+    ("SELEC 1", None, SQLSyntaxError),
+    ("SELECT * FROM items AS OF SOMETHING 1", None, SQLSyntaxError),
+    ("SELECT * FROM nope", None, SchemaError),
+    ("SELECT nope FROM items", None, SchemaError),
+    ("SELECT * FROM nope AS OF TRANSACTION 1", None, SchemaError),
+    ("INSERT INTO items VALUES (1, 'again', 1)", None, UniqueViolation),
+    ("INSERT INTO items (id, name, qty) VALUES (9, NULL, 1)", None, NotNullViolation),
+    ("INSERT INTO items VALUES (9, 'fig', -1)", None, CheckViolation),
+    ("SELECT * FROM items AS OF TRANSACTION ?", ["x"], TemporalError),
+    ("SELECT * FROM items AS OF TRANSACTION -1", None, TemporalError),
+    ("SELECT * FROM items AS OF TIMESTAMP ?", ["not a time"], TimestampError),
+    ("SELECT * FROM items AS OF TIMESTAMP ?", [None], TimestampError),
+    ("SELECT * FROM items WHERE id = ?", [1, 2], SQLError),
+    ("SELECT * FROM items WHERE id = ?", [], SQLError),
+]
+
+
+@pytest.mark.parametrize(("sql", "params", "error"), BAD_INPUT)
+def test_bad_input_raises_the_same_error_class(
+    backend_db: ChronoDB, sql: str, params: list | None, error: type[Exception]
+) -> None:
+    db = backend_db
+    db.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "qty INTEGER CHECK (qty >= 0))"
+    )
+    db.execute("INSERT INTO items VALUES (1, 'apple', 1)")
+    with pytest.raises(error):
+        db.execute(sql, params)
+    assert rows(db.execute("SELECT * FROM items")) == [(1, "apple", 1)]
