@@ -233,7 +233,7 @@ def fresh(kind: str, backend: str) -> Iterator[Callable[[], Any]]:
                 yield Example(db, run, next(_examples))
             finally:  # a failed example leaves no transaction open for the next
                 if db.in_transaction:
-                    db.rollback()
+                    db.execute("ROLLBACK")
                 if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                     conn.execute("ROLLBACK")
 
