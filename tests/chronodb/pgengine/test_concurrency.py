@@ -2,11 +2,11 @@
 
 Writer threads and writer processes, each with its own ``ChronoDB(url)``, commit or roll
 back random transactions (inserts, updates, deletes, some in a savepoint rolled back, under
-READ COMMITTED or REPEATABLE READ) while reader threads check snapshot stability: the ids a
-reader has seen stay, a newly appearing id is above every id it saw before, and AS OF
-TRANSACTION n answers what it answered the first time. Afterwards, for every committed
-transaction n, AS OF TRANSACTION n equals a replay of the committed transactions in id
-order.
+READ COMMITTED or REPEATABLE READ, some a single autocommit statement) while reader threads
+check snapshot stability: the ids a reader has seen stay, a newly appearing id is above
+every id it saw before, and AS OF TRANSACTION n answers what it answered the first time.
+Afterwards, for every committed transaction n, AS OF TRANSACTION n equals a replay of the
+committed transactions in id order.
 
 Every transaction inserts a row into ``marks`` naming itself, so its id is found through
 ChronoDB afterwards (``db.changes("marks")``) and a rolled-back one leaves no trace.
@@ -14,6 +14,7 @@ ChronoDB afterwards (``db.changes("marks")``) and a rolled-back one leaves no tr
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import random
 import threading
@@ -44,6 +45,7 @@ class Transaction:
     isolation: str  # "" (the server's default: READ COMMITTED), or "REPEATABLE READ"
     commit: bool
     context: bool  # through ``with db.transaction()`` rather than BEGIN/COMMIT
+    auto: bool  # one autocommit statement: its first op, and its mark in a CTE
 
 
 def plans(seed: int, writers: int, length: int) -> list[list[Transaction]]:
@@ -61,6 +63,7 @@ def plans(seed: int, writers: int, length: int) -> list[list[Transaction]]:
                 isolation=rng.choice(["", "", "REPEATABLE READ"]),
                 commit=rng.random() < 0.8,
                 context=rng.random() < 0.3,
+                auto=rng.random() < 0.25,
             )
             for _ in range(length)
         ]
@@ -106,14 +109,43 @@ def _body(db: ChronoDB, tx: Transaction, mark: str, values: list[int]) -> Left:
     return left
 
 
-def write(url: str, writer: int, plan: list[Transaction]) -> dict[str, Left]:
+AUTOCOMMIT = {
+    "upsert": (
+        "WITH m AS (INSERT INTO marks VALUES (?)) INSERT INTO t VALUES (?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET v = excluded.v RETURNING id, v"
+    ),
+    "update": "WITH m AS (INSERT INTO marks VALUES (?)) UPDATE t SET v = ? WHERE id = ? "
+    "RETURNING id, v",
+    "delete": "WITH m AS (INSERT INTO marks VALUES (?)) DELETE FROM t WHERE id = ? "
+    "RETURNING id, NULL",
+}
+
+
+def _autocommit(db: ChronoDB, kind: str, key: int, mark: str, value: int) -> tuple[Left, int]:
+    """One autocommit statement writing ``mark`` and one op; what it left, and its id."""
+    params = {"upsert": [mark, key, value], "update": [mark, value, key], "delete": [mark, key]}
+    result = db.execute(AUTOCOMMIT[kind], params[kind])
+    assert result.tx_id is not None
+    return {row[0]: row[1] for row in result.rows}, result.tx_id
+
+
+def write(url: str, writer: int, plan: list[Transaction]) -> tuple[dict[str, Left], dict]:
     """Run ``plan`` through a ChronoDB of its own; per mark of a transaction it tried to
-    commit, what it left (whether it committed shows in ``marks``)."""
+    commit, what it left (whether it committed shows in ``marks``), and per mark of an
+    autocommit statement, the tx_id its Result gave."""
     tried: dict[str, Left] = {}
+    given: dict[str, int] = {}
     values = [writer * 100_000]
     with ChronoDB(url, user=f"writer{writer}") as db:
         for number, tx in enumerate(plan):
             mark = f"{writer}.{number}"
+            if tx.auto:
+                kind, key = tx.ops[0] if tx.ops else ("upsert", 0)
+                values[0] += 1
+                # A deadlock with other writers' transactions undoes it, mark and all.
+                with contextlib.suppress(SerializationError):
+                    tried[mark], given[mark] = _autocommit(db, kind, key, mark, values[0])
+                continue
             try:
                 if tx.context:
                     with db.transaction():
@@ -132,7 +164,7 @@ def write(url: str, writer: int, plan: list[Transaction]) -> dict[str, Left]:
             except (Undo, SerializationError):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-    return tried
+    return tried, given
 
 
 @dataclass
@@ -179,7 +211,7 @@ def processes() -> Iterator[ProcessPoolExecutor]:
         yield pool
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_concurrent_writers_keep_exact_history(
     pg_url: str, processes: ProcessPoolExecutor, seed: int
 ) -> None:
@@ -188,7 +220,7 @@ def test_concurrent_writers_keep_exact_history(
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
         db.execute("CREATE TABLE marks (mark TEXT PRIMARY KEY)")
         base = db.execute("INSERT INTO t VALUES (0, 0)").tx_id
-    work = plans(seed, THREADS + PROCESSES, 8)
+    work = plans(seed, THREADS + PROCESSES, 12)
     stop = threading.Event()
     readers = [Reader() for _ in range(READERS)]
     reading = [
@@ -198,7 +230,7 @@ def test_concurrent_writers_keep_exact_history(
     for thread in reading:
         thread.start()
     with ThreadPoolExecutor(THREADS) as threads:
-        running: list[Future[dict[str, Left]]] = [
+        running: list[Future[tuple[dict[str, Left], dict[str, int]]]] = [
             processes.submit(write, url, w, plan) for w, plan in enumerate(work[:PROCESSES])
         ]
         running += [
@@ -206,8 +238,11 @@ def test_concurrent_writers_keep_exact_history(
             for w, plan in enumerate(work[PROCESSES:], PROCESSES)
         ]
         tried: dict[str, Left] = {}
+        given: dict[str, int] = {}
         for future in running:
-            tried.update(future.result(timeout=120))
+            left, ids = future.result(timeout=120)
+            tried.update(left)
+            given.update(ids)
     stop.set()
     for thread in reading:
         thread.join(60)
@@ -219,6 +254,7 @@ def test_concurrent_writers_keep_exact_history(
         by_mark = {c["mark"]: c["tx_id"] for c in db.changes("marks")}
         assert sorted(by_mark.values()) == ids, "one mark per committed transaction"
         assert set(by_mark) <= set(tried), "a mark of a transaction rolled back"
+        assert given and {m: by_mark[m] for m in given} == given, "an autocommit's tx_id"
         assert len(by_mark) > len(work), "most transactions committed"
         state: dict[int, int] = {0: 0}
         replay = [(base, {}), *sorted((tx, tried[mark]) for mark, tx in by_mark.items())]
