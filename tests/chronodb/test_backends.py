@@ -14,7 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chronodb import ChronoDB, IntegrityError, Result, TransactionError
+from chronodb import (
+    CheckViolation,
+    ChronoDB,
+    IntegrityError,
+    NotNullViolation,
+    Result,
+    SchemaError,
+    SQLError,
+    SQLSyntaxError,
+    TemporalError,
+    TimestampError,
+    TransactionError,
+    UniqueViolation,
+)
 
 SCHEMA = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, qty INTEGER)"
 
@@ -289,3 +302,71 @@ def test_as_of_each_transaction_equals_a_replay(
     for tx, expected in seen:
         found = db.execute(f"SELECT k, v FROM {table} AS OF TRANSACTION ? ORDER BY k", [tx])
         assert rows(found) == sorted(expected.items()), f"AS OF TRANSACTION {tx}"
+
+
+def test_percent_signs_in_temporal_statements(history: tuple) -> None:
+    """``%`` as modulo and inside literals, with and without parameters (psycopg reads
+    ``%`` in a statement with parameters, and a temporal one always has some there)."""
+    db, (insert, _update, _delete) = history
+    modulo = "SELECT id, qty % {} FROM items AS OF TRANSACTION {} {}ORDER BY id"
+    found = [
+        rows(db.execute(modulo.format(2, insert.tx_id, ""))),
+        rows(db.execute(modulo.format("?", "?", ""), [2, insert.tx_id])),
+        rows(db.execute(modulo.format(2, insert.tx_id, "WHERE name NOT LIKE 'x%' "))),
+    ]
+    assert found == [[(1, 1), (2, 1)]] * 3
+    like = "SELECT name || '%' FROM items AS OF TRANSACTION ? WHERE name LIKE ? ORDER BY id"
+    assert rows(db.execute(like, [insert.tx_id, "p%"])) == [("pear%",)]
+
+
+def test_grouping_by_the_key_of_a_table_read_as_of(history: tuple) -> None:
+    """Its other columns may be selected, as from the current table."""
+    db, (insert, update, _delete) = history
+    db.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, item_id INTEGER, body TEXT)")
+    db.execute("INSERT INTO notes VALUES (1, 1, 'a'), (2, 1, 'b'), (3, 2, 'c')")
+    sql = (
+        "SELECT items.id, items.name, items.qty, count(notes.id) FROM items "
+        "JOIN notes ON notes.item_id = items.id {} GROUP BY items.id ORDER BY items.id"
+    )
+    now = rows(db.execute(sql.format("")))
+    assert now == [(1, "apple", 4, 2)]
+    assert (
+        rows(db.execute(sql.format("AS OF TRANSACTION ?"), [db.transactions(1)[0]["tx_id"]])) == now
+    )
+    by_alias = "SELECT i.id, i.name FROM items AS OF TRANSACTION ? AS i GROUP BY i.id ORDER BY 1"
+    assert rows(db.execute(by_alias, [update.tx_id])) == [(1, "apple"), (2, "pear")]
+    assert insert.tx_id < update.tx_id
+
+
+BAD_INPUT = [
+    ("SELEC 1", None, SQLSyntaxError),
+    ("SELECT * FROM items AS OF SOMETHING 1", None, SQLSyntaxError),
+    ("SELECT * FROM nope", None, SchemaError),
+    ("SELECT nope FROM items", None, SchemaError),
+    ("SELECT * FROM nope AS OF TRANSACTION 1", None, SchemaError),
+    ("INSERT INTO items VALUES (1, 'again', 1)", None, UniqueViolation),
+    ("INSERT INTO items (id, name, qty) VALUES (9, NULL, 1)", None, NotNullViolation),
+    ("INSERT INTO items VALUES (9, 'fig', -1)", None, CheckViolation),
+    ("SELECT * FROM items AS OF TRANSACTION ?", ["x"], TemporalError),
+    ("SELECT * FROM items AS OF TRANSACTION -1", None, TemporalError),
+    ("SELECT * FROM items AS OF TIMESTAMP ?", ["not a time"], TimestampError),
+    ("SELECT * FROM items AS OF TIMESTAMP ?", [None], TimestampError),
+    ("SELECT * FROM items WHERE id = ?", [1, 2], SQLError),
+    ("SELECT * FROM items WHERE id = ?", [], SQLError),
+    ("SELECT * FROM items AS OF TRANSACTION ? WHERE id = ?", [1], SQLError),
+]
+
+
+@pytest.mark.parametrize(("sql", "params", "error"), BAD_INPUT)
+def test_bad_input_raises_the_same_error_class(
+    backend_db: ChronoDB, sql: str, params: list | None, error: type[Exception]
+) -> None:
+    db = backend_db
+    db.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+        "qty INTEGER CHECK (qty >= 0))"
+    )
+    db.execute("INSERT INTO items VALUES (1, 'apple', 1)")
+    with pytest.raises(error):
+        db.execute(sql, params)
+    assert rows(db.execute("SELECT * FROM items")) == [(1, "apple", 1)]

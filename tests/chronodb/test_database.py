@@ -1,8 +1,10 @@
-"""ChronoDB on SQLite files that other tools made before ChronoDB opened them."""
+"""ChronoDB on SQLite files that other tools made before ChronoDB opened them; and a closed
+database, on each backend, saying so at every call."""
 
 from __future__ import annotations
 
 import inspect
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -65,8 +67,9 @@ def public_methods(cls: type) -> list[str]:
     ]
 
 
-def test_every_public_method_of_a_closed_database_says_it_is_closed(tmp_path: Path) -> None:
-    db = ChronoDB(tmp_path / "shop.db")
+def test_every_public_method_of_a_closed_database_says_it_is_closed(backend: str) -> None:
+    """On each backend (``backend``, ``conftest.py``)."""
+    db = ChronoDB(backend)
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
     trail = db.audit_trail
     db.close()
@@ -85,7 +88,7 @@ def test_every_public_method_of_a_closed_database_says_it_is_closed(tmp_path: Pa
     names = [n for n in public_methods(ChronoDB) if n != "close"]
     assert {"transactions", "tables", "check_history", "verify_audit_integrity"} <= set(names)
     for name in names:
-        with pytest.raises(ClosedError, match=r"shop\.db is closed") as info:
+        with pytest.raises(ClosedError, match=re.escape(f"{backend} is closed")) as info:
             call = getattr(db, name)(*arguments.get(name, ()))
             if name == "transaction":
                 call.__enter__()

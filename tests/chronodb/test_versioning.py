@@ -1,4 +1,9 @@
-"""Every write keeps history: versions per transaction, keys, transactions and results."""
+"""Every write keeps history: versions per transaction, keys, transactions and results.
+
+The tests taking ``db`` run on SQLite and on PostgreSQL, except those marked
+``SQLITE_ONLY`` (rowids, plain sqlite3 writers, SQLite's conflict clauses, tables created by
+their first INSERT).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from tests.chronodb import pgserver
 
 from chronodb import ChronoDB, ChronoDBWarning, SchemaError
 from chronodb.layout import WRITE_GUARD
@@ -24,6 +30,25 @@ def versions(db: ChronoDB, table: str, columns: str = "*") -> list[tuple]:
 
 def tx_count(db: ChronoDB) -> int:
     return len(db.transactions())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest) -> ChronoDB:
+    """A fresh database in memory, or on the PostgreSQL test server."""
+    if request.param == "sqlite":
+        database = ChronoDB(":memory:", user="tester")
+    else:
+        database = ChronoDB(pgserver.as_url(request.getfixturevalue("pg_url")), user="tester")
+    request.addfinalizer(database.close)
+    return database
+
+
+SQLITE_ONLY = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
+
+def no_damage(db: ChronoDB) -> None:
+    """check_history finds nothing."""
+    assert db.check_history() == []
 
 
 @pytest.fixture
@@ -157,14 +182,21 @@ def test_one_statement_moving_every_key(db: ChronoDB) -> None:
 
 
 @pytest.mark.parametrize(
-    "move",
+    ("db", "move"),
     [
-        "UPDATE t SET rowid = 20 WHERE id = 2",
-        "UPDATE t SET _ROWID_ = 20 WHERE id = 2",
-        'UPDATE t SET "oid" = 20 WHERE id = 2',
-        "UPDATE t SET (v, id) = ('moved', 20) WHERE id = 2",
-        "INSERT INTO t VALUES (2, 'x') ON CONFLICT (id) DO UPDATE SET id = 20",
+        ("sqlite", "UPDATE t SET rowid = 20 WHERE id = 2"),
+        ("sqlite", "UPDATE t SET _ROWID_ = 20 WHERE id = 2"),
+        ("sqlite", 'UPDATE t SET "oid" = 20 WHERE id = 2'),
+        *(
+            (backend, move)
+            for backend in ("sqlite", "postgresql")
+            for move in (
+                "UPDATE t SET (v, id) = ('moved', 20) WHERE id = 2",
+                "INSERT INTO t VALUES (2, 'x') ON CONFLICT (id) DO UPDATE SET id = 20",
+            )
+        ),
     ],
+    indirect=["db"],
 )
 def test_a_key_changed_by_any_name_of_the_rowid(db: ChronoDB, move: str) -> None:
     """INTEGER PRIMARY KEY is the rowid: changing it by another name is a key change too."""
@@ -175,9 +207,10 @@ def test_a_key_changed_by_any_name_of_the_rowid(db: ChronoDB, move: str) -> None
     assert [h["operation"] for h in db.get_change_history("t", 20)] == ["INSERT"]
     sql = "SELECT id FROM t AS OF TRANSACTION ? ORDER BY id"
     assert rows(db, sql, [moved]) == rows(db, "SELECT id FROM t ORDER BY id") == [(1,), (20,)]
-    assert db.check_history() == []
+    no_damage(db)
 
 
+@SQLITE_ONLY
 def test_rowid_keyed_table_moved_by_rowid(db: ChronoDB) -> None:
     db.execute("CREATE TABLE log (msg TEXT)")
     db.execute("INSERT INTO log VALUES ('a'), ('b')")
@@ -189,6 +222,7 @@ def test_rowid_keyed_table_moved_by_rowid(db: ChronoDB) -> None:
     assert db.check_history() == []
 
 
+@SQLITE_ONLY
 def test_table_without_primary_key_uses_the_rowid(db: ChronoDB) -> None:
     db.execute("CREATE TABLE log (msg TEXT, level INTEGER)")
     first = db.execute("INSERT INTO log VALUES ('start', 1), ('start', 1)").tx_time
@@ -226,6 +260,7 @@ def test_composite_primary_key(db: ChronoDB) -> None:
     ]
 
 
+@SQLITE_ONLY
 def test_insert_or_replace_records_the_replaced_row(users: ChronoDB) -> None:
     at = users.transactions(1)[0]["tx_time"]
     users.execute("INSERT OR REPLACE INTO users VALUES (1, 'Alice R', 99)")
@@ -248,6 +283,7 @@ def test_upsert_records_an_update(users: ChronoDB) -> None:
     ]
 
 
+@SQLITE_ONLY
 # -------------------------------------------------------------- transactions
 def test_begin_commit_statements(users: ChronoDB) -> None:
     users.execute("BEGIN")
@@ -318,9 +354,9 @@ def test_savepoints_inside_a_transaction(users: ChronoDB) -> None:
         ("INSERT", 10),
         ("UPDATE", 3),
     ]
-    assert history[-1]["tx_id"] == kept.tx_id
+    assert history[-1]["tx_id"] == users.transactions(1)[0]["tx_id"]
     assert "scratch" not in users.tables()
-    assert users.check_history() == []
+    no_damage(users)
     assert users.verify_audit_integrity()
 
 
@@ -346,6 +382,7 @@ def test_executemany_is_one_transaction(db: ChronoDB) -> None:
     assert rows(db, "SELECT v FROM t WHERE id = 1") == [("x",)]
 
 
+@SQLITE_ONLY
 # ------------------------------------------------------------------ results
 def test_result_contract(db: ChronoDB) -> None:
     db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
@@ -474,6 +511,7 @@ def test_a_write_past_the_guard_is_not_versioned_and_is_reported(tmp_path: Path)
         assert problem.startswith("t: current rows differ from history")
 
 
+@SQLITE_ONLY
 # -------------------------------------------------------------- auto-create
 def test_insert_creates_a_missing_table(db: ChronoDB) -> None:
     result = db.execute(
@@ -491,6 +529,7 @@ def test_insert_creates_a_missing_table(db: ChronoDB) -> None:
     ]
 
 
+@SQLITE_ONLY
 def test_insert_creates_a_table_from_parameters(db: ChronoDB) -> None:
     db.execute("INSERT INTO kv (id, value) VALUES (?, ?)", [7, "seven"])
     assert rows(db, "SELECT * FROM kv") == [(7, "seven")]

@@ -126,9 +126,16 @@ class PostgresEngine(Common):
         self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
 
     def horizon(self) -> int:
-        """The reader's horizon (``chronodb.postgres.horizon``), taken with a look at the
-        shapes' generation: if another transaction changed the versioned tables since the
-        last look, what is cached of them is dropped."""
+        """The id bounding every point the next statement reads, taken before its snapshot:
+        now (READ COMMITTED), or before the open transaction's first statement when the
+        transaction reads one snapshot (see begin), so that all its reads, AS OF and the
+        history calls alike, agree on which transactions exist.
+
+        Taken afresh (``chronodb.postgres.horizon``), it comes with a look at the shapes'
+        generation: if another transaction changed the versioned tables since the last
+        look, what is cached of them is dropped."""
+        if self.explicit and self._tx_horizon is not None:
+            return self._tx_horizon
         row = self.conn.execute(self._horizon_sql).fetchone()
         if row[1] != self._generation:
             self.forget()
@@ -264,13 +271,8 @@ class PostgresEngine(Common):
         text, bound = for_psycopg(sql, params)
         planned = self.plans.get(text)
         if planned is None:
-            planned = self.plans[text] = temporal.plan(text)
-        # The horizon, taken before this statement's snapshot: by the statement before
-        # (READ COMMITTED), or before the transaction's first (see begin).
-        bound_by = self._tx_horizon if self.explicit else None
-        if bound_by is None:
-            bound_by = self.horizon()
-        values = temporal.bind(planned, bound, bound_by)
+            planned = self.plans[text] = temporal.plan(text, escaped=bound is not None)
+        values = temporal.bind(planned, bound, self.horizon())
         final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
         return _result(self.conn.execute(final, values))
 

@@ -9,10 +9,17 @@ snapshots``).
 A statement is parsed once into a :class:`Plan`; its points become named parameters
 (``_pt{i}``), bound per call, and every point is bounded by the reader's horizon (``_hz``),
 which the engine takes before the statement's snapshot.
+
+A snapshot is a subquery, and PostgreSQL infers that a table's key determines its other
+columns only for a table, not a subquery; so where a query groups by the key of a table read
+AS OF and uses its other columns (``GROUP BY users.id`` selecting ``users.name``, legal on
+the current table), those columns join its GROUP BY. The key being unique in the snapshot,
+the groups stay the same.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +47,7 @@ from chronodb.sql.temporal import Point, _collect_points, syntax_error
 
 HORIZON = "_hz"
 _SLOT = "chronodb slot {}"  # a temporal table's stand-in while the statement is generated
+_GROUP = "chronodb group {}"  # where a slot's key-dependent columns join its GROUP BY
 
 
 def _point_param(index: int) -> str:
@@ -57,6 +65,9 @@ class Plan:
     # Per slot: the SQL of the value each column is fixed to by ``column = value`` (see
     # _fixed_columns); a slot whose key is fixed reads one key's version, a seek.
     fixed: list[dict[str, str]]
+    # Per slot read AS OF in a grouped query: its alias (SQL), the columns its query groups
+    # by and the others it uses (see _grouped); None elsewhere.
+    grouped: list[tuple[str, frozenset[str], frozenset[str]] | None]
 
 
 def _table_name(table: exp.Table) -> str:
@@ -67,10 +78,27 @@ def _table_name(table: exp.Table) -> str:
     return table.name.lower()
 
 
-def plan(sql: str) -> Plan:
-    """Parse ``sql`` (psycopg placeholders) and set aside its temporal tables."""
+_PLACEHOLDER = r"%\([^)]*\)[sbt]|%[sbt]"
+_ESCAPED = re.compile(rf"%%|{_PLACEHOLDER}")
+_PERCENT = re.compile(rf"{_PLACEHOLDER}|%")
+
+
+def _unescaped(text: str) -> str:
+    """psycopg's text as SQL: a doubled ``%`` (modulo, or in a literal) single again."""
+    return _ESCAPED.sub(lambda m: "%" if m.group(0) == "%%" else m.group(0), text)
+
+
+def _escaped(text: str) -> str:
+    """SQL as psycopg's text, which always has parameters here (the horizon): every
+    ``%`` that is not a placeholder doubled."""
+    return _PERCENT.sub(lambda m: "%%" if m.group(0) == "%" else m.group(0), text)
+
+
+def plan(sql: str, escaped: bool = True) -> Plan:
+    """Parse ``sql`` (psycopg placeholders; ``escaped``: with its other ``%`` doubled, as
+    psycopg takes a statement with parameters) and set aside its temporal tables."""
     try:
-        trees = parse(sql, "postgresql")
+        trees = parse(_unescaped(sql) if escaped else sql, "postgresql")
     except ParseError as err:
         raise syntax_error(err, sql) from None
     if len(trees) != 1:
@@ -87,6 +115,7 @@ def plan(sql: str) -> Plan:
             raise TemporalError("AS OF outside a query", sql=sql)
     slots = []
     fixed = []
+    grouped = []
     for table in list(tree.find_all(exp.Table)):
         version = table.args.get("version")
         if version is None:
@@ -99,11 +128,52 @@ def plan(sql: str) -> Plan:
         alias = given.this.copy() if given is not None else table.this.copy()
         slot = exp.Table(this=exp.to_identifier(_SLOT.format(len(slots)), quoted=True))
         slot.set("alias", exp.TableAlias(this=alias))
+        grouped.append(_grouped(table, len(slots)) if kind == "AS OF" else None)
         table.replace(slot)
         fixed.append(_fixed_columns(table, slot))
         slots.append((_table_name(table), kind, indexes, unit))
-    text = to_sql(tree, backend="postgresql")
-    return Plan(sql, points, text, slots, fixed)
+    text = _escaped(to_sql(tree, backend="postgresql"))
+    return Plan(sql, points, text, slots, fixed, grouped)
+
+
+def _column_name(column: exp.Column) -> str:
+    ident = column.this
+    return ident.name if isinstance(ident, exp.Identifier) and ident.quoted else column.name.lower()
+
+
+def _grouped(table: exp.Table, number: int) -> tuple[str, frozenset[str], frozenset[str]] | None:
+    """For ``table`` read in a query with a plain GROUP BY on some of its columns: its alias
+    (SQL), those columns, and its other columns the query uses; a marker joins the GROUP BY,
+    for :func:`render` to replace by the used columns if the grouped ones cover the key.
+
+    A column is the table's if qualified by its alias (or name), or unqualified when the
+    table is the query's only one.
+    """
+    holder = table.parent
+    select = holder.parent if isinstance(holder, exp.From | exp.Join) else None
+    group = select.args.get("group") if isinstance(select, exp.Select) else None
+    if group is None or any(group.args.get(k) for k in ("grouping_sets", "cube", "rollup")):
+        return None
+    names = {table.alias_or_name.lower(), table.name.lower()}
+    alone = not select.args.get("joins")
+
+    def mine(node: exp.Expression) -> bool:
+        if not isinstance(node, exp.Column) or (node.args.get("table") is None and not alone):
+            return False
+        return not node.table or node.table.lower() in names
+
+    by = {_column_name(c) for c in group.expressions if mine(c)}
+    if not by:
+        return None
+    used = {
+        _column_name(c)
+        for c in select.find_all(exp.Column)
+        if mine(c) and c.find_ancestor(exp.Select) is select
+    }
+    group.append("expressions", exp.column(_GROUP.format(number), quoted=True))
+    alias = table.args.get("alias")
+    ident = alias.this if alias is not None else table.this
+    return to_sql(ident, backend="postgresql"), frozenset(by), frozenset(used - by)
 
 
 def _fixed_columns(table: exp.Table, slot: exp.Table) -> dict[str, str]:
@@ -185,6 +255,7 @@ def render(
         else:
             lo, hi = ([*refs, None, None])[:2]
             body = versions(v, range_condition(kind, lo, hi), horizon, src.until)
+        text = _regroup(text, number, v if src.sql is None else None, p.grouped[number])
         text = text.replace(f'"{_SLOT.format(number)}"', body, 1)
     return text
 
@@ -213,6 +284,24 @@ def unknown(p: Plan, name: str) -> SchemaError:
         table=name,
         sql=p.sql,
     )
+
+
+def _regroup(
+    text: str,
+    number: int,
+    v: Versioned | None,
+    grouped: tuple[str, frozenset[str], frozenset[str]] | None,
+) -> str:
+    """The GROUP BY marker of slot ``number`` replaced by the columns of ``v`` the query uses
+    beside its grouped ones, if those cover ``v``'s key; else (or with no ``v``: a view, a
+    table absent then) removed."""
+    if grouped is None:
+        return text
+    alias, by, used = grouped
+    extra = ""
+    if v is not None and set(v.keys) <= by:
+        extra = "".join(f", {alias}.{quote(c)}" for c in v.columns if c in used)
+    return text.replace(f', "{_GROUP.format(number)}"', extra, 1)
 
 
 def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int) -> dict:

@@ -17,7 +17,13 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError, TimestampError
+from chronodb.errors import (
+    SchemaError,
+    SQLError,
+    SQLSyntaxError,
+    TemporalError,
+    TimestampError,
+)
 from chronodb.layout import KEY_PARAM, POINT_PARAM
 from chronodb.sql import snapshots
 from chronodb.sql.classify import code_of
@@ -434,8 +440,12 @@ def bind(
         bound.update({f"{POINT_PARAM}{i}": v for i, v in enumerate(values)})
     else:
         bound = list(params or ())
-        if len(bound) < p.positional:
-            bound.extend([None] * (p.positional - len(bound)))
+        if len(bound) < p.positional:  # sqlite3 refuses this for a plain statement too
+            raise SQLError(
+                f"Incorrect number of bindings supplied. The current statement uses "
+                f"{p.positional}, and there are {len(bound)} supplied.",
+                sql=p.sql,
+            )
         for index in p.blank_params:  # points in time, already bound as values
             bound[index] = None
         bound.extend(values)

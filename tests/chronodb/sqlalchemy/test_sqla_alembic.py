@@ -11,7 +11,6 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import DBAPIError
 
 ENV = """
 from alembic import context
