@@ -51,6 +51,7 @@ from chronodb.postgres.names import (
     TX_ROW_SETTING,
     TX_TABLE,
     USER_SETTING,
+    notify_channel,
     qualified,
     quote,
 )
@@ -106,6 +107,7 @@ def _commit_function(schema: str, ledger: bool = True) -> str:
     seal = f"{head_sql('new_id', 'new_time', 'who')} || body" if ledger else "NULL"
     user = f"coalesce(nullif(current_setting('{USER_SETTING}', true), ''), current_user)"
     now_us = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+    channel = "'" + notify_channel(schema).replace("'", "''") + "'"
     return f"""
 CREATE OR REPLACE FUNCTION {q(COMMIT_FUNCTION)}() RETURNS trigger LANGUAGE plpgsql AS $body$
 DECLARE
@@ -148,6 +150,9 @@ BEGIN
     WHERE ctid = row::tid RETURNING ctid::text INTO row;
   END IF;
   row := set_config('{TX_ROW_SETTING}', row, true);
+  -- A doorbell for change feeds (delivered at COMMIT, dropped on ROLLBACK); they read the
+  -- changes themselves from history.
+  PERFORM pg_notify({channel}, new_id::text);
   queued := coalesce(current_setting('{PENDING_SETTING}', true), '');
   IF queued = 'queuing' THEN
     -- Fired by the pending row's own INSERT (IMMEDIATE): queue_commit deletes the row.

@@ -76,6 +76,15 @@ USER_SETTING = "chronodb.user"
 """Session setting naming the user recorded for a transaction (default: current_user)."""
 
 
+NOTIFY_PREFIX = "chronodb_"
+"""The commit step notifies channel ``chronodb_<schema>`` with the new id (a doorbell)."""
+
+
+def notify_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel on which the commit step announces ``schema``'s commits."""
+    return NOTIFY_PREFIX + schema
+
+
 def quote(name: str) -> str:
     """``name`` as a PostgreSQL identifier, always quoted (case and keywords kept)."""
     return '"' + name.replace('"', '""') + '"'
