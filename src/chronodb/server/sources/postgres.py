@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import threading
 from collections.abc import Hashable, Iterable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -42,6 +44,7 @@ from chronodb.postgres.names import (
 )
 from chronodb.server.events import Change, encode
 from chronodb.server.sources import TableShape
+from chronodb.sql.snapshots import BLOB_KEY
 from chronodb.storage.postgres import PostgresBackend
 from chronodb.storage.urls import redact
 from chronodb.timepoint import to_micros
@@ -104,15 +107,32 @@ def step_sql(v: Versioned) -> str:
     )
 
 
+def json_value(value: Any) -> Any:
+    """A PostgreSQL value as the stream's JSON carries it, as on SQLite: bytes as
+    ``{"$hex": ...}``, an exact number as a number (else its text), times as ISO-8601."""
+    if isinstance(value, bytes | memoryview):
+        return {BLOB_KEY: bytes(value).hex().upper()}
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value() and abs(value) < 2**63:
+            return int(value)
+        as_float = float(value)
+        return as_float if Decimal(repr(as_float)) == value else str(value)
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    return value
+
+
+def _values(columns: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:
+    return {c: json_value(v) for c, v in zip(columns, row, strict=True)}
+
+
 def _changes(v: Versioned, rows: list[tuple[Any, ...]]) -> list[Change]:
     n = len(v.columns)
     out = []
     for row in rows:
         op, tx_id, micros, user, leaf = row[n : n + 5]
-        before = (
-            None if row[-1] in (None, "D") else dict(zip(v.columns, row[n + 5 : -1], strict=True))
-        )
-        after = None if op == "D" else dict(zip(v.columns, row[:n], strict=True))
+        before = None if row[-1] in (None, "D") else _values(v.columns, row[n + 5 : -1])
+        after = None if op == "D" else _values(v.columns, row[:n])
         if before is None and after is None:
             continue  # a row inserted and deleted by one transaction
         operation = "DELETE" if after is None else "UPDATE" if before is not None else "INSERT"
