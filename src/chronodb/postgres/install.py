@@ -42,6 +42,7 @@ from chronodb.postgres.names import (
     COMMIT_TRIGGER,
     COMMITTING,
     HORIZON_FUNCTION,
+    NOTIFY_LOCK,
     PENDING,
     PENDING_SETTING,
     SEAL_FUNCTION,
@@ -151,8 +152,13 @@ BEGIN
   END IF;
   row := set_config('{TX_ROW_SETTING}', row, true);
   -- A doorbell for change feeds (delivered at COMMIT, dropped on ROLLBACK); they read the
-  -- changes themselves from history.
-  PERFORM pg_notify({channel}, new_id::text);
+  -- changes themselves from history, up to the horizon. PostgreSQL serialises the commits
+  -- of notifying transactions through their WAL flush, so only the holder of the notify
+  -- lock rings: a transaction that finds it taken got its id before the holder's NOTIFY
+  -- is delivered, so the horizon read on hearing it waits for that id too.
+  IF pg_try_advisory_xact_lock({NOTIFY_LOCK}, hashtext({channel})) THEN
+    PERFORM pg_notify({channel}, new_id::text);
+  END IF;
   queued := coalesce(current_setting('{PENDING_SETTING}', true), '');
   IF queued = 'queuing' THEN
     -- Fired by the pending row's own INSERT (IMMEDIATE): queue_commit deletes the row.

@@ -78,6 +78,10 @@ USER_SETTING = "chronodb.user"
 
 NOTIFY_PREFIX = "chronodb_"
 """The commit step notifies channel ``chronodb_<schema>`` with the new id (a doorbell)."""
+NOTIFY_LOCK = 0x63686E6F  # "chno"
+"""Advisory lock class (the first of two int4 keys; the second is the channel's hashtext)
+taken, try and transaction-scoped, by the commit step that notifies: one transaction per
+schema at a time sends the doorbell, the others commit without queuing a NOTIFY."""
 
 
 def notify_channel(schema: str) -> str:

@@ -8,6 +8,13 @@ is only a doorbell: the reader then reads the changes from history up to the hor
 (``_chrono_horizon()``, which waits for every id handed out so far to be visible or rolled
 back), so no transaction is half seen and a lost or merged notification loses nothing.
 
+PostgreSQL serialises the commits of notifying transactions through their WAL flush, so
+only one committing transaction per schema at a time notifies (a try-lock): one that
+finds it taken got its id before the holder's notification is delivered, and the horizon
+read on hearing it waits for that id. A notifying transaction that fails after its commit
+step takes its notification with it; the doorbell therefore also rings after a second of
+silence.
+
 A history row names its writer by xid; ``_chrono_tx`` gives each committed writer its id,
 and the range ``[seq_lo, seq_hi]`` of history order that holds its versions (a BRIN index on
 ``_chrono_seq`` finds them). A change's predecessor is the key's newest version written by
@@ -56,6 +63,7 @@ log = logging.getLogger("chronodb.server")
 
 _LISTEN_TIMEOUT = 0.5  # seconds the listener waits before checking whether to stop
 _RECONNECT_DELAY = 0.5
+_SAFETY_RING = 1.0  # seconds without a notification after which the feed reads anyway
 
 # Changes whenever a table, column or constraint of the connection's schema does.
 SCHEMA_VERSION_SQL = (
@@ -287,7 +295,12 @@ class NotifyBell:
 
     async def wait(self) -> None:
         assert self._event is not None
-        await self._event.wait()
+        try:
+            await asyncio.wait_for(self._event.wait(), _SAFETY_RING)
+        except TimeoutError:
+            # A notifying transaction that fails after its commit step (a deferred check
+            # queued after it) takes its doorbell with it: read anyway now and then.
+            self._rung = True
 
     def rang(self) -> bool:
         assert self._event is not None
