@@ -154,8 +154,8 @@ BEGIN
   -- A doorbell for change feeds (delivered at COMMIT, dropped on ROLLBACK); they read the
   -- changes themselves from history, up to the horizon. PostgreSQL serialises the commits
   -- of notifying transactions through their WAL flush, so only the holder of the notify
-  -- lock rings: a transaction that finds it taken got its id before the holder's NOTIFY
-  -- is delivered, so the horizon read on hearing it waits for that id too.
+  -- lock rings: a transaction that finds it taken got its id before the holder let go,
+  -- so the horizon read on hearing the holder waits for that id too.
   IF pg_try_advisory_xact_lock({NOTIFY_LOCK}, hashtext({channel})) THEN
     PERFORM pg_notify({channel}, new_id::text);
   END IF;

@@ -62,3 +62,11 @@ def encode(
 
 def tx_of(change: Change) -> int:
     return change.tx_id
+
+
+def in_commit_order(changes: list[Change]) -> list[Change]:
+    """Several tables' changes merged by transaction; a stable sort keeps each table's own
+    order within a transaction, and the tables in the order they were read."""
+    if len(changes) > 1:
+        changes.sort(key=tx_of)
+    return changes

@@ -10,10 +10,11 @@ back), so no transaction is half seen and a lost or merged notification loses no
 
 PostgreSQL serialises the commits of notifying transactions through their WAL flush, so
 only one committing transaction per schema at a time notifies (a try-lock): one that
-finds it taken got its id before the holder's notification is delivered, and the horizon
-read on hearing it waits for that id. A notifying transaction that fails after its commit
-step takes its notification with it; the doorbell therefore also rings after a second of
-silence.
+finds it taken got its id before the holder released it, and the horizon read on hearing
+the holder waits for that id (PostgreSQL signals listeners a moment before releasing the
+holder's locks: an id taken within that moment waits for the next ring). A notifying
+transaction that fails after its commit step takes its notification with it; the doorbell
+therefore also rings after a second of silence.
 
 A history row names its writer by xid; ``_chrono_tx`` gives each committed writer its id,
 and the range ``[seq_lo, seq_hi]`` of history order that holds its versions (a BRIN index on
@@ -49,7 +50,7 @@ from chronodb.postgres.names import (
     qualified,
     quote,
 )
-from chronodb.server.events import Change, encode
+from chronodb.server.events import Change, encode, in_commit_order
 from chronodb.server.sources import TableShape
 from chronodb.sql.snapshots import BLOB_KEY
 from chronodb.storage.postgres import PostgresBackend
@@ -222,9 +223,7 @@ class PostgresReader:
             v = self._table(key)
             if v is not None and lo < hi:
                 out.extend(_changes(v, self._run(changes_sql(v), {"lo": lo, "hi": hi})))
-        if len(out) > 1:
-            out.sort(key=lambda c: c.tx_id)  # stable: each table keeps its own order
-        return out
+        return in_commit_order(out)
 
     def close(self) -> None:
         self.backend.close()
@@ -293,14 +292,18 @@ class NotifyBell:
         assert self._event is not None
         self._event.set()
 
+    def _safety(self) -> None:
+        """A notifying transaction that fails after its commit step (a deferred check queued
+        after it) takes its notification with it: ring anyway after a second of silence."""
+        self._set()
+
     async def wait(self) -> None:
-        assert self._event is not None
+        assert self._event is not None and self._loop is not None
+        timer = self._loop.call_later(_SAFETY_RING, self._safety)
         try:
-            await asyncio.wait_for(self._event.wait(), _SAFETY_RING)
-        except TimeoutError:
-            # A notifying transaction that fails after its commit step (a deferred check
-            # queued after it) takes its doorbell with it: read anyway now and then.
-            self._rung = True
+            await self._event.wait()
+        finally:
+            timer.cancel()
 
     def rang(self) -> bool:
         assert self._event is not None

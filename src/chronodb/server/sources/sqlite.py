@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from chronodb.audit.ledger import unindexed_leaves
 from chronodb.audit.proofs import leaf_hash
 from chronodb.layout import LEDGER, SEQ, TX
-from chronodb.server.events import Change, encode
+from chronodb.server.events import Change, encode, in_commit_order
 from chronodb.server.sources import TableShape
 from chronodb.sql.snapshots import changes_by_tx
 from chronodb.timepoint import to_micros
@@ -124,9 +124,7 @@ class SqliteReader:
                 if rows and hashes is None:
                     hashes = self.tx_hashes(lo, hi)
                 out.extend(_encode(sv.name, r, (hashes or {}).get(r["tx_id"])) for r in rows)
-        if len(out) > 1:
-            out.sort(key=lambda c: c.tx_id)  # stable: each table keeps its own order
-        return out
+        return in_commit_order(out)
 
     def close(self) -> None:
         self.conn.close()
