@@ -563,11 +563,6 @@ class ChronoDB:
         """``table``'s foreign keys, in the order they are declared."""
         _refuse_unsupported(self, "foreign_keys")
         engine = self._engine
-        if self._dialect is dialects.POSTGRES:
-            from chronodb.pgengine import introspect as pg_introspect  # psycopg: postgres extra
-
-            with engine.lock:
-                return pg_introspect.foreign_keys(engine, table)
         with engine.lock:
             engine.refresh_catalog()
             return introspect.foreign_keys(engine.conn, engine.catalog, table)

@@ -18,6 +18,7 @@ class PostgresDialect:
         "erase": "erasing a row's history (erase)",
         "check_history": "checking history against the tables (check_history)",
         "get_health_report": "the health report (get_health_report)",
+        "foreign_keys": "foreign_keys()",
         "views": "views()",
     }
 

@@ -114,6 +114,7 @@ def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
         (lambda db: db.check_history(), "check_history"),
         (lambda db: db.audit_trail.verify(), "audit ledger"),
         (lambda db: db.get_health_report(), "health report"),
+        (lambda db: db.foreign_keys("t"), "foreign_keys"),
         (lambda db: db.views(), "views"),
         (lambda db: db.tables(as_of=1), "tables"),
         (lambda db: db.columns("t", as_of=1), "columns"),
