@@ -43,6 +43,7 @@ from chronodb.postgres.names import (
     COMMITTING,
     HORIZON_FUNCTION,
     NOTIFY_LOCK,
+    NOTIFY_PREFIX,
     PENDING,
     PENDING_SETTING,
     SEAL_FUNCTION,
@@ -52,7 +53,6 @@ from chronodb.postgres.names import (
     TX_ROW_SETTING,
     TX_TABLE,
     USER_SETTING,
-    notify_channel,
     qualified,
     quote,
 )
@@ -108,7 +108,7 @@ def _commit_function(schema: str, ledger: bool = True) -> str:
     seal = f"{head_sql('new_id', 'new_time', 'who')} || body" if ledger else "NULL"
     user = f"coalesce(nullif(current_setting('{USER_SETTING}', true), ''), current_user)"
     now_us = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
-    channel = "'" + notify_channel(schema).replace("'", "''") + "'"
+    channel = "'" + (NOTIFY_PREFIX + schema).replace("'", "''") + "'"  # names.notify_channel
     return f"""
 CREATE OR REPLACE FUNCTION {q(COMMIT_FUNCTION)}() RETURNS trigger LANGUAGE plpgsql AS $body$
 DECLARE
