@@ -162,7 +162,7 @@ async def test_resume_since_tx_replays_psycopg_writes(url: str) -> None:
         for i in range(5):
             raw.execute("INSERT INTO orders VALUES (%s, 'x', %s)", (i, i))
     with ChronoDB(url) as db:
-        txs = [t["tx_id"] for t in reversed(db.transactions())]
+        txs = [t["tx_id"] for t in reversed(db.transactions(limit=5))]  # the five inserts
     with BackgroundServer(url, port=0) as server:
         async with websockets.connect(server.ws_url) as ws:
             await ws.send(json.dumps({"type": "subscribe", "table": "orders", "since_tx": txs[1]}))
