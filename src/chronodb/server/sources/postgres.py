@@ -157,6 +157,7 @@ class PostgresReader:
         self.backend = PostgresBackend(url, read_only=True)
         self.schema = self.backend.schema
         self._tables: dict[str, Versioned] = {}
+        self._schema_version: str | None = None  # the catalog's digest the tables are of
 
     def _run(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         backend = self.backend
@@ -217,7 +218,15 @@ class PostgresReader:
         rows = self._run(step_sql(v), {"lo": lo, "skip": max(versions - 1, 0)})
         return int(rows[0][0]) if rows else None
 
+    def _follow_schema(self) -> None:
+        """Forget the tables looked up if a table or column changed since (ALTER TABLE)."""
+        version = self._run(SCHEMA_VERSION_SQL)[0][0]
+        if version != self._schema_version:
+            self._tables.clear()
+            self._schema_version = version
+
     def changes(self, tables: Iterable[str], lo: int, hi: int) -> list[Change]:
+        self._follow_schema()
         out: list[Change] = []
         for key in tables:
             v = self._table(key)
