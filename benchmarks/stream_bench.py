@@ -4,6 +4,8 @@
     python benchmarks/stream_bench.py --batch        # the same with {"batch": true}
     python benchmarks/stream_bench.py --quick        # 100 subscribers, 1,000 changes/s, 5 s
     python benchmarks/stream_bench.py --search       # largest rate with p99 < 50 ms, none lost
+    python benchmarks/stream_bench.py --quick --url postgresql://postgres@127.0.0.1/postgres
+                                                     # the same on a fresh PostgreSQL database
 
 Three kinds of process: the server (``chronodb serve``), the writer (one transaction per
 change, through its own ChronoDB connection, as another program would write) and a few
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -32,8 +35,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -311,12 +316,49 @@ class Outcome:
         )
 
 
+@contextlib.contextmanager
+def database(tmp: Path, server_url: str | None) -> Iterator[str]:
+    """A file in ``tmp``, or a fresh database on the PostgreSQL server ``server_url``."""
+    if server_url is None:
+        yield str(tmp / "bench.db")
+        return
+    import psycopg
+
+    name = f"chronodb_bench_{os.getpid()}_{int(time.time())}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(server_url)._replace(path="/" + name).geturl()
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def run_once(
-    subscribers: int, rate: float, seconds: float, batch: bool, clients: int, drain: float
+    subscribers: int,
+    rate: float,
+    seconds: float,
+    batch: bool,
+    clients: int,
+    drain: float,
+    server_url: str | None = None,
+) -> Outcome:
+    tmp = Path(tempfile.mkdtemp(prefix="chronodb-stream-bench-"))
+    with database(tmp, server_url) as location:
+        return _run_once(tmp, location, subscribers, rate, seconds, batch, clients, drain)
+
+
+def _run_once(
+    tmp: Path,
+    db_path: str,
+    subscribers: int,
+    rate: float,
+    seconds: float,
+    batch: bool,
+    clients: int,
+    drain: float,
 ) -> Outcome:
     raise_fd_limit(subscribers + 200)
-    tmp = Path(tempfile.mkdtemp(prefix="chronodb-stream-bench-"))
-    db_path = tmp / "bench.db"
     from chronodb import ChronoDB
 
     with ChronoDB(db_path) as db:
@@ -440,6 +482,7 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=15.0, help="max wait after writing")
     parser.add_argument("--quick", action="store_true", help="100 subscribers for 5 s")
     parser.add_argument("--search", action="store_true", help="find the largest rate per setup")
+    parser.add_argument("--url", default=None, help="serve a fresh database on this PostgreSQL")
     args = parser.parse_args()
     if args.search:
         args.seconds = args.seconds or 5.0
@@ -449,7 +492,9 @@ def main() -> None:
         args.subscribers = 100 if args.quick else 1000
     if args.seconds is None:
         args.seconds = 5.0 if args.quick else 30.0
-    out = run_once(args.subscribers, args.rate, args.seconds, args.batch, args.clients, args.drain)
+    out = run_once(
+        args.subscribers, args.rate, args.seconds, args.batch, args.clients, args.drain, args.url
+    )
     print(out.report())
     print("meets the target" if out.ok else "misses the target (p99 < 50 ms, nothing lost)")
 

@@ -45,6 +45,8 @@ from chronodb.postgres.names import (
     COMMITTING,
     ERASURES,
     HORIZON_FUNCTION,
+    NOTIFY_LOCK,
+    NOTIFY_PREFIX,
     PENDING,
     PENDING_SETTING,
     PREFIX,
@@ -140,6 +142,7 @@ def _commit_function(schema: str, ledger: bool = True) -> str:
     seal = f"{head_sql('new_id', 'new_time', 'who')} || body" if ledger else "NULL"
     user = f"coalesce(nullif(current_setting('{USER_SETTING}', true), ''), current_user)"
     now_us = "(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
+    channel = "'" + (NOTIFY_PREFIX + schema).replace("'", "''") + "'"  # names.notify_channel
     return f"""
 CREATE OR REPLACE FUNCTION {q(COMMIT_FUNCTION)}() RETURNS trigger LANGUAGE plpgsql AS $body$
 DECLARE
@@ -182,6 +185,14 @@ BEGIN
     WHERE ctid = row::tid RETURNING ctid::text INTO row;
   END IF;
   row := set_config('{TX_ROW_SETTING}', row, true);
+  -- A doorbell for change feeds (delivered at COMMIT, dropped on ROLLBACK); they read the
+  -- changes themselves from history, up to the horizon. PostgreSQL serialises the commits
+  -- of notifying transactions through their WAL flush, so only the holder of the notify
+  -- lock rings: a transaction that finds it taken got its id before the holder let go,
+  -- so the horizon read on hearing the holder waits for that id too.
+  IF pg_try_advisory_xact_lock({NOTIFY_LOCK}, hashtext({channel})) THEN
+    PERFORM pg_notify({channel}, new_id::text);
+  END IF;
   queued := coalesce(current_setting('{PENDING_SETTING}', true), '');
   IF queued = 'queuing' THEN
     -- Fired by the pending row's own INSERT (IMMEDIATE): queue_commit deletes the row.

@@ -93,6 +93,19 @@ USER_SETTING = "chronodb.user"
 """Session setting naming the user recorded for a transaction (default: current_user)."""
 
 
+NOTIFY_PREFIX = "chronodb_"
+"""The commit step notifies channel ``chronodb_<schema>`` with the new id (a doorbell)."""
+NOTIFY_LOCK = 0x63686E6F  # "chno"
+"""Advisory lock class (the first of two int4 keys; the second is the channel's hashtext)
+taken, try and transaction-scoped, by the commit step that notifies: one transaction per
+schema at a time sends the doorbell, the others commit without queuing a NOTIFY."""
+
+
+def notify_channel(schema: str) -> str:
+    """The LISTEN/NOTIFY channel on which the commit step announces ``schema``'s commits."""
+    return NOTIFY_PREFIX + schema
+
+
 def quote(name: str) -> str:
     """``name`` as a PostgreSQL identifier, always quoted (case and keywords kept)."""
     return '"' + name.replace('"', '""') + '"'

@@ -1,4 +1,4 @@
-"""The ASGI app: ``create_app(db_path)`` serves one database file."""
+"""The ASGI app: ``create_app(location)`` serves one database file or PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from chronodb.server.feed import ChangeFeed
 from chronodb.server.graphql import mount_graphql
 from chronodb.server.metrics import Metrics
 from chronodb.server.openapi import openapi_document
+from chronodb.server.sources import change_source
 from chronodb.server.stream import StreamSettings, websocket_endpoint
 from chronodb.server.ui import Suffixes, ui_routes
 
@@ -34,12 +35,14 @@ def create_app(
     queue_size: int = 10_000,
     poll_interval: float = 0.005,
 ) -> Starlette:
-    """A starlette app serving ``db_path``: the change stream, the HTTP API, metrics and the
-    web UI (pages at ``/``, ``/tables/…``, ``/sql``, ``/diff``).
+    """A starlette app serving ``db_path`` (a database file or a ``postgresql://`` URL): the
+    change stream, the HTTP API, metrics and the web UI (pages at ``/``, ``/tables/…``,
+    ``/sql``, ``/diff``).
 
     ``token``: every request and WebSocket must present it. ``read_only``: writes are refused.
     ``queue_size``: changes queued per WebSocket before it overflows. ``poll_interval``:
-    seconds between checks for commits made by any process.
+    seconds between checks of a file for commits made by any process (PostgreSQL tells the
+    server itself, see ``server/sources/``).
     """
     path = str(db_path)
     if path == ":memory:":
@@ -54,8 +57,7 @@ def create_app(
         # Reads from a link (GET /sql in a browser) run where nothing can write.
         app.state.reader = ChronoDB(path, read_only=True)
         feed = ChangeFeed(
-            path,
-            interval=poll_interval,
+            change_source(path, interval=poll_interval),
             on_dispatch=lambda changes: _observe(metrics, changes, feed),
             on_error=lambda _err: metrics.errors.labels("feed").inc(),
         )

@@ -1,4 +1,7 @@
-"""``chronodb serve DB``: the click command (the server itself lives in this package)."""
+"""``chronodb serve DB``: the click command (the server itself lives in this package).
+
+DB is a SQLite file or a ``postgresql://`` URL; several servers may serve one PostgreSQL
+database, each hearing every commit (``server/sources/postgres.py``)."""
 
 from __future__ import annotations
 
@@ -42,6 +45,8 @@ def serve_command(
 ) -> None:
     """Serve DB: GraphQL (GraphiQL), SQL over HTTP, change stream, metrics.
 
+    DB is a database file or a postgresql:// URL (several servers may serve one).
+
     \b
     /graphql   GraphQL with asOf/asOfTransaction; GraphiQL in a browser;
                subscriptions over its WebSocket
@@ -58,17 +63,19 @@ def serve_command(
         ) from err
     from chronodb.database import ChronoDB
     from chronodb.server.sample import describe, seed_sample, time_travel
+    from chronodb.storage.urls import is_postgres_url, redact
 
     try:
         check_bind(host, token)
         check_port(host, port)
         url = f"http://{host}:{port}"
+        shown = redact(db) if is_postgres_url(db) else db  # a URL's password is never printed
         with ChronoDB(db, read_only=read_only and not sample) as database:
             if sample and seed_sample(database):
-                click.echo(f"Filled {db} with a sample shop (users, orders) and its history.")
+                click.echo(f"Filled {shown} with a sample shop (users, orders) and its history.")
             elif sample:
-                click.echo(f"--sample skipped: {db} already has tables, left as they are.")
-            examples = time_travel(database, db, url)
+                click.echo(f"--sample skipped: {shown} already has tables, left as they are.")
+            examples = time_travel(database, shown, url)
         click.echo(describe(url, url.replace("http", "ws", 1) + "/ws", examples))
         serve(db, host=host, port=port, token=token, read_only=read_only, log_level=log_level)
     except (ChronoDBError, ValueError) as err:

@@ -1,38 +1,27 @@
-"""The change feed: one poller per app turns commits from any process into change events.
+"""The change feed: one per app, turning commits from any process into change events.
 
-SQLite tells a connection cheaply whether anyone else committed (``PRAGMA data_version``),
-so the poller asks every few milliseconds; when something changed it reads the new
-transactions' row changes from the history tables by their ``_chrono_tx`` index
-(:func:`chronodb.sql.snapshots.changes_by_tx`) and hands them, in commit order, to the live
-subscriptions. Replays for resuming clients read the same way on connections of their own.
-
-Writers are serialised by SQLite, and a transaction id is taken inside the write lock, so
-transactions commit in ``tx_id`` order: "everything up to ``last_tx``" is a complete prefix.
+Its change source (``server/sources/``) says when something may have been committed (a
+doorbell: SQLite's ``PRAGMA data_version``, PostgreSQL's NOTIFY) and reads the new
+transactions' row changes from history on a connection and thread of its own; the feed hands
+them, in commit order, to the live subscriptions. Replays for resuming clients read the same
+way on readers of their own. Every read stops at the reader's ``last_tx``, up to which no
+transaction is missing: "everything up to ``last_tx``" is a complete prefix.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import sqlite3
 import time
 from bisect import bisect_right
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from chronodb.audit.ledger import unindexed_leaves
-from chronodb.audit.proofs import leaf_hash
-from chronodb.layout import LEDGER, SEQ, TX
-from chronodb.server.frames import text_frame
-from chronodb.sql.snapshots import changes_by_tx
-from chronodb.timepoint import to_micros
-from chronodb.versioning import timeline
-from chronodb.versioning.catalog import Catalog, SchemaVersion
-from chronodb.versioning.tables import qualified, seq_after
+from chronodb.server.events import Change, tx_of
+from chronodb.server.sources import ChangeSource, Doorbell, Reader, change_source
 
 log = logging.getLogger("chronodb.server")
 _MAX_FAILURES = 5
@@ -40,150 +29,6 @@ _MAX_FAILURES = 5
 # thousand connections one round of writes takes longer than the poll interval, and each
 # subscriber should get what is newest when its turn comes, not what was newest at the start.
 SLICE_SECONDS = 0.003
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One row change, with its event already encoded once for every subscriber.
-
-    ``text`` is the ``data_change`` event's JSON; ``frame`` the same as a WebSocket frame.
-    """
-
-    table: str  # the table's name as it is spelt in its schema
-    table_key: str  # the same, lower-cased
-    tx_id: int
-    tx_time: float
-    operation: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-    text: str
-    frame: bytes
-
-    @property
-    def values(self) -> dict[str, Any] | None:
-        """What a filter looks at: the new values, or the old ones for a delete."""
-        return self.before if self.operation == "DELETE" else self.after
-
-
-def _encode(table: str, row: sqlite3.Row, tx_hash: str | None) -> Change:
-    before = json.loads(row["before"]) if row["before"] is not None else None
-    after = json.loads(row["after"]) if row["after"] is not None else None
-    event = {
-        "type": "data_change",
-        "table": table,
-        "operation": row["operation"],
-        "before": before,
-        "after": after,
-        "tx_id": row["tx_id"],
-        "tx_time": row["tx_time"],
-        "tx_hash": tx_hash,
-        "user": row["user"],
-    }
-    text = json.dumps(event, separators=(",", ":"), default=str)
-    return Change(
-        table,
-        table.lower(),
-        row["tx_id"],
-        row["tx_time"],
-        row["operation"],
-        before,
-        after,
-        text,
-        text_frame(text),
-    )
-
-
-class Reader:
-    """A read connection to the database file with its own copy of the catalog."""
-
-    def __init__(self, path: str) -> None:
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA query_only = ON")
-        self.catalog = Catalog()
-        self.has_ledger = False
-
-    def refresh(self) -> None:
-        cookie = self.conn.execute("PRAGMA schema_version").fetchone()[0]
-        if cookie != self.catalog.schema_cookie:
-            self.catalog.load(self.conn)
-            self.has_ledger = bool(
-                self.conn.execute(f"SELECT 1 FROM sqlite_schema WHERE name = '{LEDGER}'").fetchone()
-            )
-
-    def tx_hashes(self, lo: int, hi: int) -> dict[int, str]:
-        """The audit ledger's hash (hex) of each transaction in ``(lo, hi]``."""
-        if not self.has_ledger:
-            return {}
-        rows = self.conn.execute(
-            f"SELECT tx_id, leaf_hash FROM main.{LEDGER} WHERE tx_id > ? AND tx_id <= ?",
-            (lo, hi),
-        )
-        hashes = {tx: bytes(digest).hex() for tx, digest in rows}
-        # The newest leaves may still be on history tails (audit/ledger.py).
-        after = max(hashes, default=lo)
-        for tx, blob in unindexed_leaves(self.conn, self.catalog, after, hi):
-            hashes[tx] = leaf_hash(blob).hex()
-        return hashes
-
-    def data_version(self) -> int:
-        return self.conn.execute("PRAGMA data_version").fetchone()[0]
-
-    def last_tx(self) -> int:
-        return timeline.last_tx(self.conn)
-
-    def tx_at(self, point: Any) -> int:
-        """The last transaction committed at or before a point in time (0 if none)."""
-        return timeline.tx_at(self.conn, to_micros(point))
-
-    def resolve(self, table: str) -> SchemaVersion | None:
-        """The table as it is now, or None if there is no such table."""
-        self.refresh()
-        return self.catalog.current(table)
-
-    def step_after(self, table: str, lo: int, versions: int) -> int | None:
-        """A transaction bound ``hi`` such that ``(lo, hi]`` holds about ``versions`` of
-        ``table``'s row versions (at least one transaction's), or None if fewer are left.
-
-        Transaction ids are times, so a replay steps by history rows, not by ids.
-        """
-        self.refresh()
-        bounds = []
-        for hist in {sv.hist for sv in self.catalog.versions if sv.name.lower() == table}:
-            h = qualified(hist)
-            row = self.conn.execute(
-                f"SELECT {TX} FROM {h} WHERE {SEQ} >= {seq_after(h, '?1')} "
-                f"ORDER BY {SEQ} LIMIT 1 OFFSET ?2",
-                (lo, max(versions - 1, 0)),
-            ).fetchone()
-            if row is not None:
-                bounds.append(row[0])
-        return min(bounds) if bounds else None
-
-    def changes(self, tables: Iterable[str], lo: int, hi: int) -> list[Change]:
-        """Row changes of ``tables`` made by transactions ``(lo, hi]``, in commit order."""
-        self.refresh()
-        out: list[Change] = []
-        hashes: dict[int, str] | None = None
-        for key in tables:
-            for sv in self.catalog.versions:
-                if sv.name.lower() != key:
-                    continue
-                # The shape sv describes the table over [from_tx, to_tx).
-                start = max(lo, sv.from_tx - 1)
-                end = hi if sv.to_tx is None else min(hi, sv.to_tx - 1)
-                if start >= end:
-                    continue
-                rows = self.conn.execute(changes_by_tx(sv, "?1", "?2"), (start, end)).fetchall()
-                if rows and hashes is None:
-                    hashes = self.tx_hashes(lo, hi)
-                out.extend(_encode(sv.name, r, (hashes or {}).get(r["tx_id"])) for r in rows)
-        if len(out) > 1:
-            out.sort(key=lambda c: c.tx_id)  # stable: each table keeps its own order
-        return out
-
-    def close(self) -> None:
-        self.conn.close()
 
 
 class Subscriber(Protocol):
@@ -256,15 +101,15 @@ class _Group:
             self._version += 1
 
 
-def tx_of(change: Change) -> int:
-    return change.tx_id
-
-
 @dataclass
 class ChangeFeed:
-    """Watches one database file and dispatches its new changes to live subscribers."""
+    """Watches one database and dispatches its new changes to live subscribers.
 
-    path: str
+    ``source``: a :class:`ChangeSource`, or a database file or ``postgresql://`` URL to
+    make one for (``interval``: seconds between checks of a SQLite file).
+    """
+
+    source: ChangeSource | str
     interval: float = 0.005
     on_dispatch: Callable[[list[Change]], None] | None = None
     on_error: Callable[[BaseException], None] | None = None
@@ -272,17 +117,29 @@ class ChangeFeed:
     busy: bool = False
     _live: dict[str, dict[Hashable, _Group]] = field(default_factory=dict)
     _reader: Reader | None = None
+    _doorbell: Doorbell | None = None
     _executor: ThreadPoolExecutor | None = None
     _task: asyncio.Task[None] | None = None
     _advanced: asyncio.Event | None = None
-    _seen: int | None = None  # the reader's data_version when it last read
+    _again: bool = True  # read even if the doorbell did not ring (after a failed read)
     _fresh: list[Change] = field(default_factory=list)  # read, not yet given to everyone
     _ring: list[list[tuple[_Group, Subscriber]]] | None = None  # by unit; None: rebuild
 
+    def __post_init__(self) -> None:
+        if isinstance(self.source, str):
+            self.source = change_source(self.source, interval=self.interval)
+
+    @property
+    def changes(self) -> ChangeSource:
+        """Where the changes come from; replays open readers of their own on it."""
+        assert not isinstance(self.source, str)
+        return self.source
+
     async def start(self) -> None:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="chronodb-feed")
-        self._reader = await self.run(lambda r: r)
-        self.last_tx = await self.run(Reader.last_tx)
+        self._doorbell = self.changes.doorbell()
+        await self._doorbell.start()  # before the first read: no commit falls between
+        self.last_tx = await self.run(lambda r: r.last_tx())
         self._advanced = asyncio.Event()
         self._task = asyncio.create_task(self._poll(), name="chronodb-change-feed")
 
@@ -295,18 +152,20 @@ class ChangeFeed:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._doorbell is not None:
+            await self._doorbell.close()
         if self._executor is not None:
             if self._reader is not None:
                 await asyncio.get_running_loop().run_in_executor(self._executor, self._reader.close)
             self._executor.shutdown(wait=True)
 
     async def run(self, call: Callable[..., Any], *args: Any) -> Any:
-        """Run ``call(reader, *args)`` on the poller's own connection and thread."""
+        """Run ``call(reader, *args)`` on the feed's own reader and thread."""
         assert self._executor is not None
 
         def job() -> Any:
             if self._reader is None:
-                self._reader = Reader(self.path)
+                self._reader = self.changes.reader()
             return call(self._reader, *args)
 
         return await asyncio.get_running_loop().run_in_executor(self._executor, job)
@@ -342,10 +201,10 @@ class ChangeFeed:
 
     # ------------------------------------------------------------ polling
     async def _poll(self) -> None:
-        assert self._reader is not None
+        assert self._doorbell is not None
         failures = 0
         while True:
-            await asyncio.sleep(self.interval)
+            await self._doorbell.wait()
             try:
                 await self._read()
                 if self._fresh:
@@ -355,34 +214,35 @@ class ChangeFeed:
                 raise
             except Exception as err:  # keep watching: one bad batch must not stop the feed
                 log.exception("change feed: reading new transactions failed")
-                self._seen = None
+                self._again = True
                 failures += 1
                 if failures >= _MAX_FAILURES:
                     # A batch that can never be read (e.g. a BLOB, which JSON cannot hold)
                     # must not stop the feed for good: skip it, loudly.
-                    skipped = self._reader.last_tx()
-                    log.error("change feed: skipped transactions %d..%d", self.last_tx + 1, skipped)
-                    self.last_tx, failures = max(self.last_tx, skipped), 0
+                    with contextlib.suppress(Exception):
+                        skipped = await self.run(lambda r: r.last_tx())
+                        log.error(
+                            "change feed: skipped transactions %d..%d", self.last_tx + 1, skipped
+                        )
+                        self.last_tx, failures = max(self.last_tx, skipped), 0
                 if self.on_error is not None:
                     self.on_error(err)
                 await asyncio.sleep(0.1)
 
     async def _read(self) -> None:
         """Take in the changes of transactions committed since the last read, if any."""
-        reader = self._reader
-        assert reader is not None
-        # Cheap enough to run on the event loop: no I/O beyond the shared memory.
-        version = reader.data_version()
-        if version == self._seen:
+        assert self._doorbell is not None
+        if not self._doorbell.rang() and not self._again:
             return
-        self._seen = version
-        hi = reader.last_tx()
+        self._again = False
+        hi = await self.run(lambda r: r.last_tx())
         if hi <= self.last_tx:
             return
         tables = list(self._live)
         self.busy = True
         try:
-            changes = await self.run(Reader.changes, tables, self.last_tx, hi) if tables else []
+            lo = self.last_tx
+            changes = await self.run(lambda r: r.changes(tables, lo, hi)) if tables else []
             by_table: dict[str, list[Change]] = {}
             for change in changes:
                 by_table.setdefault(change.table_key, []).append(change)

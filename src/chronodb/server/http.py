@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import json
 import math
 import os
 import re
 import time
+from decimal import Decimal
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +24,7 @@ from starlette.responses import Response
 
 from chronodb import notes
 from chronodb.database import ChronoDB
-from chronodb.errors import ChronoDBError, ReadOnlyError, SchemaError
+from chronodb.errors import ChronoDBError, NotSupportedError, ReadOnlyError, SchemaError
 from chronodb.result import Result
 from chronodb.server import jsonin
 from chronodb.server.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -47,11 +49,26 @@ def error_response(status: int, kind: str, message: str, position: int | None = 
 
 
 def jsonable(value: Any) -> Any:
-    """A SQLite value as JSON: BLOBs as base64 text, non-finite REALs as strings."""
-    if isinstance(value, bytes):
+    """A database value as JSON: BLOBs as base64 text, non-finite REALs as strings; from
+    PostgreSQL also exact numbers (a number if it reads back unchanged, else its text),
+    times (ISO-8601) and other values by their text."""
+    if isinstance(value, bytes | memoryview):
         return base64.b64encode(value).decode("ascii")
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
+    if isinstance(value, Decimal):
+        if value.is_finite() and value == value.to_integral_value() and abs(value) < 2**63:
+            return int(value)
+        as_float = float(value)
+        return (
+            as_float if math.isfinite(as_float) and Decimal(repr(as_float)) == value else str(value)
+        )
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [jsonable(v) for v in value]
+    if not isinstance(value, str | int | float | bool | dict | type(None)):
+        return str(value)  # uuid, interval, inet...
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     return value
@@ -180,8 +197,15 @@ def parse_key(text: str) -> Any:
 
 def row_history(db: ChronoDB, table: str, pk: str) -> list[dict[str, Any]]:
     key = parse_key(pk)
-    versions = db.get_change_history(table, key)
-    if not versions and key != pk:
+    if key == pk:
+        return db.get_change_history(table, pk)
+    try:
+        versions = db.get_change_history(table, key)
+    except SchemaError:
+        raise
+    except ChronoDBError:  # PostgreSQL refuses to compare a text key with a number
+        versions = []
+    if not versions:
         versions = db.get_change_history(table, pk)  # a text key that looked like a number
     return versions
 
@@ -198,7 +222,12 @@ async def history_endpoint(request: Request) -> Response:
 
 
 def _health(db: ChronoDB) -> dict[str, Any]:
-    report = db.get_health_report()
+    try:
+        report = db.get_health_report()
+    except NotSupportedError as err:
+        # The server's own part (stream, last transaction) still answers; the database's
+        # report says why it is missing.
+        report = {"status": "ok", "alerts": [], "report": {"error": str(err)}}
     last = db.transactions(limit=1)
     report["last_tx"] = (
         None if not last else {"tx_id": last[0]["tx_id"], "tx_time": last[0]["tx_time"]}

@@ -38,11 +38,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chronodb.errors import ChronoDBError
 from chronodb.server import jsonin
-from chronodb.server.feed import Change, ChangeFeed, Reader, tx_of
+from chronodb.server.events import Change, tx_of
+from chronodb.server.feed import ChangeFeed
 from chronodb.server.filters import FilterError, Predicate, compile_where
 from chronodb.server.frames import EXTENSION, text_frame
 from chronodb.server.metrics import Metrics
-from chronodb.versioning.catalog import SchemaVersion
+from chronodb.server.sources import TableShape
 
 if TYPE_CHECKING:
     from chronodb.server.wsprotocol import FrameWriter
@@ -301,17 +302,17 @@ class Connection:
             not isinstance(since_tx, int) or isinstance(since_tx, bool) or since_tx < 0
         ):
             raise ProtocolError("since_tx: expected a transaction id (an integer >= 0)")
-        sv = await self.feed.run(Reader.resolve, table)
+        sv = await self.feed.run(lambda r: r.resolve(table))
         if sv is None:
             raise ProtocolError(f"unknown table {table!r}")
         try:
             where_spec = message.get("where")
-            where = compile_where(where_spec, (c.name for c in sv.columns))
+            where = compile_where(where_spec, sv.columns)
         except FilterError as err:
             raise ProtocolError(str(err)) from None
         if since is not None:
             try:
-                since_tx = await self.feed.run(Reader.tx_at, since)
+                since_tx = await self.feed.run(lambda r: r.tx_at(since))
             except ChronoDBError as err:
                 raise ProtocolError(f"since: {err}") from None
         start = self.feed.last_tx if since_tx is None else since_tx
@@ -360,7 +361,7 @@ class Connection:
                     await feed.advanced()
                     continue
                 if reader is None:
-                    reader = await loop.run_in_executor(None, Reader, feed.path)
+                    reader = await loop.run_in_executor(None, feed.changes.reader)
                 step = await loop.run_in_executor(
                     None, reader.step_after, sub.table_key, sub.after_tx, REPLAY_CHUNK_VERSIONS
                 )
@@ -440,9 +441,9 @@ def _batch_text(changes: list[Change], filter_key: str) -> str:
     return memo.text
 
 
-def _filter_key(sv: SchemaVersion, where: Any) -> str:
+def _filter_key(sv: TableShape, where: Any) -> str:
     """Equal for the same filter (in any key order) on the same shape of the table."""
-    return f"{sv.from_tx}:{json.dumps(where, sort_keys=True)}"
+    return f"{sv.era}:{json.dumps(where, sort_keys=True)}"
 
 
 def _table_name(message: dict[str, Any]) -> str:

@@ -1,4 +1,8 @@
-"""A real server on a free loopback port over a temporary database file, and clients for it."""
+"""A real server on a free loopback port over a temporary database, and clients for it.
+
+The database is a SQLite file; a test (or module) that also asks for the ``backend`` fixture
+(``tests/chronodb/conftest.py``) runs once on a file and once on a fresh PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -21,8 +25,12 @@ SCHEMA = (
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    path = tmp_path / "shop.db"
+def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The served database: a file, or the ``backend`` fixture's location if the test uses it."""
+    if "backend" in request.fixturenames:
+        path: Path | str = request.getfixturevalue("backend")
+    else:
+        path = tmp_path / "shop.db"
     with ChronoDB(path, user="setup") as db:
         for statement in SCHEMA:
             db.execute(statement)
@@ -30,15 +38,15 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def writer(db_path: Path) -> Iterator[ChronoDB]:
-    """Another connection to the same file, as another program would write it."""
+def writer(db_path: Path | str) -> Iterator[ChronoDB]:
+    """Another connection to the same database, as another program would write it."""
     db = ChronoDB(db_path, user="writer")
     yield db
     db.close()
 
 
 @pytest.fixture
-def start_server(db_path: Path) -> Iterator[Callable[..., BackgroundServer]]:
+def start_server(db_path: Path | str) -> Iterator[Callable[..., BackgroundServer]]:
     """Start a server with options; every server started is stopped after the test."""
     started: list[BackgroundServer] = []
 

@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chronodb import ChronoDB
-from chronodb.server.feed import SLICE_SECONDS, Change, ChangeFeed, Reader
+from chronodb.server.events import Change
+from chronodb.server.feed import SLICE_SECONDS, ChangeFeed
+from chronodb.server.sources.sqlite import SqliteReader as Reader
 
 
 def ids(reader: Reader, lo: int, hi: int) -> list[tuple[int, str, int]]:

@@ -8,6 +8,10 @@ import pytest
 from chronodb import ChronoDB
 from chronodb.server import BackgroundServer
 
+pytestmark = pytest.mark.usefixtures("backend")  # each test on a file and on PostgreSQL
+# What only SQLite's engine offers yet (notes on reads before a table existed).
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def client(server: BackgroundServer):
@@ -37,7 +41,9 @@ def test_sql_errors_are_400_with_type_message_and_position(client: httpx.Client)
     response = sql(client, "SELECT * FROM users WHERE", None)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["type"] == "SQLSyntaxError" and "incomplete input" in error["message"]
+    assert error["type"] == "SQLSyntaxError"
+    # SQLite's and PostgreSQL's words for it
+    assert "incomplete input" in error["message"] or "at end of input" in error["message"]
     bad = sql(client, "SELEKT 1").json()["error"]
     assert bad["position"] == 0
     missing = sql(client, "SELECT * FROM nowhere").json()["error"]
@@ -64,8 +70,12 @@ def test_sql_errors_are_400_with_type_message_and_position(client: httpx.Client)
     ],
     ids=lambda b: b.decode()[:30],
 )
-def test_bad_requests_are_400_never_500(client: httpx.Client, body: bytes):
+def test_bad_requests_are_400_never_500(client: httpx.Client, body: bytes, backend: str):
     response = client.post("/sql", content=body, headers={"content-type": "application/json"})
+    if backend.startswith("postgresql") and (b"99999" in body or b"; SELECT" in body):
+        # PostgreSQL takes a NUMERIC this large, and a query string of several statements.
+        assert response.status_code == 200, response.text
+        return
     assert response.status_code == 400, response.text
     assert response.json()["error"]["message"]
 
@@ -91,14 +101,17 @@ def test_tables_lists_columns_and_keys(client: httpx.Client):
     tables = client.get("/tables").json()["tables"]
     assert [t["name"] for t in tables] == ["orders", "users"]
     orders = tables[0]
-    assert orders["columns"][0] == {
-        "name": "id",
-        "type": "INTEGER",
-        "primary_key": 1,
-        "notnull": False,
-        "default": None,
-        "generated": "",
-        "collation": "BINARY",
+    key = orders["columns"][0]
+    assert key["name"] == "id" and key["type"].upper() == "INTEGER"
+    assert key["primary_key"] == 1 and key["default"] is None and key["generated"] == ""
+    assert set(key) == {
+        "name",
+        "type",
+        "primary_key",
+        "notnull",
+        "default",
+        "generated",
+        "collation",
     }
     assert [c["name"] for c in orders["columns"]] == ["id", "status", "total"]
 
@@ -126,12 +139,17 @@ def test_history_with_a_text_key_that_looks_like_a_number(client: httpx.Client, 
     assert len(client.get("/tables/codes/history/12").json()["versions"]) == 1
 
 
-def test_health(client: httpx.Client, writer: ChronoDB):
+def test_health(client: httpx.Client, writer: ChronoDB, backend: str):
     tx = writer.execute("INSERT INTO users VALUES (1, 'a')").tx_id
-    health = client.get("/health").json()
-    assert health["status"] in ("ok", "warn")
-    assert len(health["tables"]) == 2 and health["database"]["size_bytes"] > 0
-    assert {"latency", "alerts", "recommendations", "ledger"} <= set(health)
+    response = client.get("/health")
+    health = response.json()
+    assert response.status_code == 200 and health["status"] in ("ok", "warn")
+    if backend.startswith("postgresql"):
+        # No database report there yet: the server's own part answers, and says why.
+        assert "not supported on PostgreSQL" in health["report"]["error"]
+    else:
+        assert len(health["tables"]) == 2 and health["database"]["size_bytes"] > 0
+        assert {"latency", "alerts", "recommendations", "ledger"} <= set(health)
     assert health["last_tx"]["tx_id"] == tx
     assert health["stream"]["running"] is True
 
@@ -222,6 +240,7 @@ def test_bodies_at_and_past_the_size_limit(start_server):
         assert http.post("/sql", json={"sql": "SELECT 2"}).json()["rows"] == [[2]]
 
 
+@sqlite_only
 def test_a_read_before_the_table_existed_carries_a_note(client: httpx.Client):
     sql(client, "CREATE TABLE early (id INTEGER PRIMARY KEY)")
     answer = sql(client, "SELECT * FROM early AS OF TRANSACTION ?", [0]).json()

@@ -16,6 +16,10 @@ from wsclient import changes, receive, send
 from chronodb import ChronoDB
 from chronodb.server import BackgroundServer
 
+pytestmark = pytest.mark.usefixtures("backend")  # each test on a file and on PostgreSQL
+# What only SQLite's engine offers yet (ALTER TABLE of a versioned table).
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+
 
 async def test_seed_protocol_insert_update_delete(server: BackgroundServer, writer: ChronoDB):
     async with websockets.connect(server.ws_url) as ws:
@@ -281,6 +285,7 @@ async def test_a_slow_consumer_does_not_stall_others(start_server, writer: Chron
     assert [c["after"]["id"] for c in got] == list(range(3000))
 
 
+@sqlite_only
 def test_subscribers_survive_a_schema_change(server: BackgroundServer, writer: ChronoDB):
     async def run() -> list[dict]:
         async with websockets.connect(server.ws_url) as ws:
@@ -439,8 +444,12 @@ async def test_batches_of_different_filters_are_not_mixed_up(start_server, write
     assert [c["after"]["id"] for c in got_b["changes"]] == [0, 2, 3]
 
 
-async def test_blob_values_arrive_as_hex_objects(server: BackgroundServer, writer: ChronoDB):
-    await asyncio.to_thread(writer.execute, "CREATE TABLE files (id INTEGER PRIMARY KEY, data)")
+async def test_blob_values_arrive_as_hex_objects(
+    server: BackgroundServer, writer: ChronoDB, backend: str
+):
+    kind = "BYTEA" if backend.startswith("postgresql") else ""
+    create = f"CREATE TABLE files (id INTEGER PRIMARY KEY, data {kind})"
+    await asyncio.to_thread(writer.execute, create)
     async with websockets.connect(server.ws_url) as ws:
         await send(ws, {"type": "subscribe", "table": "files"})
         await asyncio.to_thread(writer.execute, "INSERT INTO files VALUES (1, ?)", [b"\x00\xff"])

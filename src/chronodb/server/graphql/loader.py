@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from graphql.language import FieldNode
 from chronodb.database import ChronoDB
 from chronodb.layout import RANK
 from chronodb.server.graphql.catalog import BLOB, Column, Relation, Table
+from chronodb.server.graphql.sqlpieces import SQLITE_PIECES, SqlPieces, pieces_for
 
 POINT = "\0point"  # a row's own point in time, for relations resolved one row at a time
 HIDDEN = "\0"  # prefix of the keys under which prefetched relations wait in a row
@@ -69,6 +69,10 @@ class Context:
     # Why a read at a point came back empty (a point before the table existed), for the
     # result's extensions; see chronodb/sql/pointnotes.py.
     notes: list[str] = field(default_factory=list)
+    sql: SqlPieces = SQLITE_PIECES  # what differs in the SQL for db's backend
+
+    def __post_init__(self) -> None:
+        self.sql = pieces_for(self.db)
 
     def table(self, name: str) -> Table:
         return self.tables[name.lower()]
@@ -118,20 +122,17 @@ def values_to_row(table: Table, values: Mapping[str, Any] | None) -> dict | None
 
 
 # ------------------------------------------------------------------ SQL pieces
-_OPS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "like": "LIKE"}
+_OPS = {"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+TRUE, FALSE = "1 = 1", "1 = 0"  # conditions both backends take (PostgreSQL wants booleans)
 
 
-def in_list(expr: str, values: Sequence[Any], params: list[Any]) -> str:
-    """``expr IN (...)`` over one bound JSON array (one SQL text for any number of values)."""
-    if any(isinstance(v, bytes) for v in values):
-        params.extend(values)
-        return f"{expr} IN ({', '.join('?' * len(values))})" if values else "0"
-    params.append(json.dumps(list(values)))
-    return f"{expr} IN (SELECT value FROM json_each(?))"
-
-
-def where_sql(table: Table, where: Mapping[str, Any] | None, params: list[Any]) -> list[str]:
-    """SQL conditions (joined by AND) for a ``where`` argument."""
+def where_sql(
+    table: Table,
+    where: Mapping[str, Any] | None,
+    params: list[Any],
+    pieces: SqlPieces = SQLITE_PIECES,
+) -> list[str]:
+    """SQL conditions (joined by AND) for a ``where`` argument, in ``pieces``' backend."""
     if not where:
         return []
     by_field = table.by_field
@@ -140,36 +141,37 @@ def where_sql(table: Table, where: Mapping[str, Any] | None, params: list[Any]) 
         if spec is None:
             continue
         if key == "_and":
-            inner = [" AND ".join(where_sql(table, w, params) or ["1"]) for w in spec]
-            parts.append("(" + " AND ".join(f"({p})" for p in inner) + ")" if inner else "1")
+            inner = [" AND ".join(where_sql(table, w, params, pieces) or [TRUE]) for w in spec]
+            parts.append("(" + " AND ".join(f"({p})" for p in inner) + ")" if inner else TRUE)
         elif key == "_or":
-            inner = [" AND ".join(where_sql(table, w, params) or ["1"]) for w in spec]
-            parts.append("(" + " OR ".join(f"({p})" for p in inner) + ")" if inner else "0")
+            inner = [" AND ".join(where_sql(table, w, params, pieces) or [TRUE]) for w in spec]
+            parts.append("(" + " OR ".join(f"({p})" for p in inner) + ")" if inner else FALSE)
         elif key == "_not":
-            parts.append("NOT (" + (" AND ".join(where_sql(table, spec, params)) or "1") + ")")
+            inner_sql = " AND ".join(where_sql(table, spec, params, pieces)) or TRUE
+            parts.append("NOT (" + inner_sql + ")")
         else:
             column = by_field[key]
             for op, value in spec.items():
-                parts.append(_condition(column, op, value, params))
+                parts.append(_condition(column, op, value, params, pieces))
     return parts
 
 
-def _condition(column: Column, op: str, value: Any, params: list[Any]) -> str:
+def _condition(column: Column, op: str, value: Any, params: list[Any], pieces: SqlPieces) -> str:
     col = column.sql
     if op == "is_null":
         return f"{col} IS NULL" if value else f"{col} IS NOT NULL"
     if op == "in":
         if value is None:
-            return "0"
-        return in_list(col, [to_sql_value(column, v) for v in value], params)
+            return FALSE
+        return pieces.in_list(col, [to_sql_value(column, v) for v in value], params)
     if value is None:
         if op == "eq":
             return f"{col} IS NULL"
         if op == "neq":
             return f"{col} IS NOT NULL"
-        return "0"
+        return FALSE
     params.append(to_sql_value(column, value))
-    return f"{col} {_OPS[op]} ?"
+    return f"{col} {pieces.like if op == 'like' else _OPS[op]} ?"
 
 
 def equality_sql(table: Table, args: Mapping[str, Any], params: list[Any]) -> list[str]:
@@ -232,7 +234,7 @@ def select_rows(
     conditions = [*extra]
     params.extend(extra_params)
     conditions += equality_sql(table, args, params)
-    conditions += where_sql(table, args.get("where"), params)
+    conditions += where_sql(table, args.get("where"), params, ctx.sql)
     sql = f"SELECT * FROM {source}"
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
@@ -242,7 +244,7 @@ def select_rows(
     limit, offset = args.get("limit"), args.get("offset")
     if limit is not None or offset is not None:
         sql += " LIMIT ? OFFSET ?"
-        params += [-1 if limit is None else max(limit, 0), max(offset or 0, 0)]
+        params += [ctx.sql.no_limit if limit is None else max(limit, 0), max(offset or 0, 0)]
     rows = _run(ctx, table, sql, params)
     if point is not None:
         for row in rows:
@@ -281,16 +283,13 @@ def load_related(
     source = _from(target, point, params)
     remote = relation.remote
     if len(remote) == 1:
-        match = in_list(remote[0].sql, keys, params)
+        match = ctx.sql.in_list(remote[0].sql, keys, params)
     else:
-        columns = ", ".join(c.sql for c in remote)
-        picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(remote)))
-        params.append(json.dumps([list(k) for k in keys]))
-        match = f"({columns}) IN (SELECT {picks} FROM json_each(?))"
+        match = ctx.sql.in_tuples([c.sql for c in remote], keys, params)
     conditions = [match]
     if relation.many:
         conditions += equality_sql(target, args, params)
-        conditions += where_sql(target, args.get("where"), params)
+        conditions += where_sql(target, args.get("where"), params, ctx.sql)
     where = " AND ".join(conditions)
     order = order_sql(target, args.get("orderBy") if relation.many else None)
     limit, offset = args.get("limit"), args.get("offset")
@@ -300,7 +299,7 @@ def load_related(
         over = f"PARTITION BY {partition}" + (f" ORDER BY {order}" if order else "")
         sql = (
             f"SELECT * FROM (SELECT *, row_number() OVER ({over}) AS {_RANK} "
-            f"FROM {source} WHERE {where}) WHERE {_RANK} > ? AND {_RANK} <= ?"
+            f"FROM {source} WHERE {where}) AS ranked WHERE {_RANK} > ? AND {_RANK} <= ?"
         )
         start = max(offset or 0, 0)
         params += [start, start + limit if limit is not None else 2**62]

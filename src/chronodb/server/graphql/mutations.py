@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -10,14 +11,22 @@ from graphql.execution.collect_fields import collect_sub_fields
 
 from chronodb.errors import ReadOnlyError
 from chronodb.server.graphql.catalog import Table
-from chronodb.server.graphql.loader import Context, prefetch, to_rows, to_sql_value, where_sql
+from chronodb.server.graphql.loader import (
+    TRUE,
+    Context,
+    prefetch,
+    to_rows,
+    to_sql_value,
+    where_sql,
+)
+from chronodb.server.graphql.sqlpieces import SqlPieces
 
 READ_ONLY_MESSAGE = "this server is read-only: mutations are refused"
 
 Statement = tuple[str, list[Any]]
 
 
-def insert(table: Table, args: Mapping[str, Any]) -> list[Statement]:
+def insert(table: Table, args: Mapping[str, Any], pieces: SqlPieces) -> list[Statement]:
     """One INSERT per distinct set of columns given, in the order the objects came."""
     by_field = table.by_field
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
@@ -41,7 +50,7 @@ def insert(table: Table, args: Mapping[str, Any]) -> list[Statement]:
     return statements
 
 
-def update(table: Table, args: Mapping[str, Any]) -> list[Statement]:
+def update(table: Table, args: Mapping[str, Any], pieces: SqlPieces) -> list[Statement]:
     changes = args["set"]
     if not changes:
         raise GraphQLError("set: give at least one column to change")
@@ -52,14 +61,14 @@ def update(table: Table, args: Mapping[str, Any]) -> list[Statement]:
         column = by_field[field]
         assignments.append(f"{column.sql} = ?")
         params.append(to_sql_value(column, value))
-    conditions = where_sql(table, args["where"], params) or ["1"]
+    conditions = where_sql(table, args["where"], params, pieces) or [TRUE]
     sql = f"UPDATE {table.sql} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"
     return [(sql + " RETURNING *", params)]
 
 
-def delete(table: Table, args: Mapping[str, Any]) -> list[Statement]:
+def delete(table: Table, args: Mapping[str, Any], pieces: SqlPieces) -> list[Statement]:
     params: list[Any] = []
-    conditions = where_sql(table, args["where"], params) or ["1"]
+    conditions = where_sql(table, args["where"], params, pieces) or [TRUE]
     return [(f"DELETE FROM {table.sql} WHERE {' AND '.join(conditions)} RETURNING *", params)]
 
 
@@ -67,7 +76,9 @@ def _run(ctx: Context, table: Table, statements: Sequence[Statement]) -> dict[st
     db = ctx.db
     rows: list[dict] = []
     tx_id = tx_time = None
-    with db.transaction():
+    # One statement is a transaction of its own (and PostgreSQL tells a transaction's id only
+    # once it committed, so the result has it only then).
+    with db.transaction() if len(statements) > 1 else contextlib.nullcontext():
         for sql, params in statements:
             result = db.execute(sql, params)
             rows += to_rows(table, result.columns, result.rows)
@@ -85,14 +96,14 @@ def _run(ctx: Context, table: Table, statements: Sequence[Statement]) -> dict[st
 
 
 def resolver(
-    table: Table, build: Callable[[Table, Mapping[str, Any]], list[Statement]]
+    table: Table, build: Callable[[Table, Mapping[str, Any], SqlPieces], list[Statement]]
 ) -> Callable[..., Any]:
     def resolve(_root: Any, info: GraphQLResolveInfo, **args: Any) -> dict[str, Any]:
         ctx: Context = info.context
         if ctx.read_only or ctx.db.read_only:
             raise GraphQLError(READ_ONLY_MESSAGE, extensions={"code": "READ_ONLY"})
         try:
-            response = _run(ctx, table, build(table, args))
+            response = _run(ctx, table, build(table, args, ctx.sql))
         except ReadOnlyError as err:
             raise GraphQLError(str(err), extensions={"code": "READ_ONLY"}) from err
         # Relations under "returning" are loaded for all returned rows at once.

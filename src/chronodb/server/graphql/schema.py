@@ -446,9 +446,9 @@ def _aggregate_resolver(table: Table) -> Callable[..., Any]:
             source += point.clause
         terms = ["count(*)"]
         for c in numeric:
-            terms += [f"total({c.sql})", f"avg({c.sql})", f"min({c.sql})", f"max({c.sql})"]
+            terms += [ctx.sql.total(c.sql), f"avg({c.sql})", f"min({c.sql})", f"max({c.sql})"]
         sql = f"SELECT {', '.join(terms)} FROM {source}"
-        conditions = where_sql(table, args.get("where"), params)
+        conditions = where_sql(table, args.get("where"), params, ctx.sql)
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)
         row = ctx.db.execute(sql, params).rows[0]

@@ -1,14 +1,15 @@
 """Running GraphQL operations against one ChronoDB: the schema, kept current, and caches.
 
 The schema is generated from the live tables and rebuilt when the database's schema changes
-(``PRAGMA schema_version``, checked on every request: a counter in the file header, cheap).
+(checked on every request, cheaply: SQLite's ``PRAGMA schema_version``, a digest of
+PostgreSQL's catalog; see ``server/sources/``).
 Parsed and validated documents are cached per query text and schema.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ from chronodb.notes import notes_only
 from chronodb.server.graphql.catalog import Table, read_catalog
 from chronodb.server.graphql.loader import Context
 from chronodb.server.graphql.schema import INT_BOUNDS, build_schema
+from chronodb.server.sources import change_source
 
 MAX_DEPTH = 12  # nesting levels of data selections an operation may have
 # Nesting levels under __schema/__type: graphql-core's and GraphiQL's introspection query
@@ -53,7 +55,7 @@ _CACHE_LIMIT = 512
 
 @dataclass(frozen=True)
 class Generated:
-    version: int
+    version: Hashable
     schema: GraphQLSchema
     tables: dict[str, Table]
 
@@ -86,14 +88,15 @@ class GraphQLService:
         self.read_only = read_only
         self.max_depth = max_depth
         self._subscribe = subscribe
+        self._source = change_source(db.path)
         self._generated: Generated | None = None
         self._lock = threading.Lock()
         self._documents: dict[str, DocumentNode | GraphQLError] = {}
         self._validated: dict[tuple[int, str], list[GraphQLError]] = {}
 
     # -------------------------------------------------------------- schema
-    def schema_version(self) -> int:
-        return self.db.execute("PRAGMA schema_version").rows[0][0]
+    def schema_version(self) -> Hashable:
+        return self._source.schema_version(self.db)
 
     def generated(self) -> Generated:
         """The schema for the tables as they are now, rebuilt if the schema changed."""

@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from chronodb.server import jsonin
-from chronodb.server.feed import Reader, matching
+from chronodb.server.feed import matching
 from chronodb.server.graphql.catalog import Table
 from chronodb.server.graphql.loader import POINT, Context, Point, like_regex, values_to_row
 from chronodb.server.graphql.service import GraphQLService, OperationErrors
@@ -187,7 +187,8 @@ async def _changes(
         if listener.after_tx > start:
             # The feed moved on between the subscribe message and joining (the first event
             # starts this generator, which can take a while on a busy machine).
-            missed = await feed.run(Reader.changes, [listener.table_key], start, listener.after_tx)
+            key, end = listener.table_key, listener.after_tx
+            missed = await feed.run(lambda r: r.changes([key], start, end))
             for change in matching(predicate, missed):
                 yield _event(table, change)
         while True:

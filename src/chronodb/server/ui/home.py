@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chronodb.database import ChronoDB
+from chronodb.errors import NotSupportedError
 from chronodb.server.ui.csrf import checked_form
 from chronodb.server.ui.points import Point, Timeline, parse_point
 from chronodb.server.ui.render import respond
@@ -50,15 +51,22 @@ def home_data(db: ChronoDB, at: Point | None, search: str) -> dict[str, Any]:
     names = db.tables(as_of=at.arg) if at else db.tables()
     if search:
         names = [n for n in names if search.lower() in n.lower()]
-    sizes = {t["table"]: t for t in db.get_health_report().get("tables", [])}
-    digest = db.audit_trail.digest(save=False)
+    try:
+        sizes = {t["table"]: t for t in db.get_health_report().get("tables", [])}
+    except NotSupportedError:  # no health report on this backend: no sizes then
+        sizes = {}
+    try:
+        digest = db.audit_trail.digest(save=False)
+        ledger = {"tree_size": digest.tree_size, "root": digest.root}
+    except NotSupportedError:
+        ledger = None
     return {
         "database": db.path,
         "as_of": at.text if at else None,
         "search": search,
         "tables": [table_summary(db, n, at, sizes.get(n, {})) for n in names],
         "transactions": db.transactions(limit=RECENT),
-        "ledger": {"tree_size": digest.tree_size, "root": digest.root},
+        "ledger": ledger,
         "read_only": db.read_only,
     }
 

@@ -199,7 +199,7 @@ def count_rows(
     src, at_params = source(table, at)
     where = " WHERE " + " AND ".join(conditions) if conditions else ""
     return db.execute(
-        f"SELECT count(*) FROM (SELECT 1 FROM {src}{where} LIMIT ?)",
+        f"SELECT count(*) FROM (SELECT 1 FROM {src}{where} LIMIT ?) AS capped",
         [*at_params, *params, COUNT_CAP + 1],
     ).scalar()
 

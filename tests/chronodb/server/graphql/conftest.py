@@ -1,4 +1,8 @@
-"""A shop database (users, orders referencing users) and a GraphQL service over it."""
+"""A shop database (users, orders referencing users) and a GraphQL service over it.
+
+The shop is a SQLite file; a test (or module) that also asks for the ``backend`` fixture
+(``tests/chronodb/conftest.py``) runs once on a file and once on a fresh PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -41,8 +45,12 @@ class Shop:
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> Iterator[Shop]:
-    db = ChronoDB(tmp_path / "shop.db", user="tester")
+def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
+    if "backend" in request.fixturenames:
+        location: Path | str = request.getfixturevalue("backend")
+    else:
+        location = tmp_path / "shop.db"
+    db = ChronoDB(location, user="tester")
     yield Shop(db)
     db.close()
 

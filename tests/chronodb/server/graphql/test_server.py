@@ -21,15 +21,18 @@ websockets = pytest.importorskip("websockets")
 SEED_QUERY = "query { users(id: 1) { name email orders { total status } } }"
 
 
+pytestmark = pytest.mark.usefixtures("backend")  # each test on a file and on PostgreSQL
+
+
 @pytest.fixture
-def db_file(shop: Any) -> Path:
-    path = Path(shop.db.path)
+def db_file(shop: Any, backend: str) -> Path | str:
+    """The shop's file, or its PostgreSQL URL."""
     shop.db.close()
-    return path
+    return backend
 
 
 @pytest.fixture
-def server(db_file: Path) -> Iterator[BackgroundServer]:
+def server(db_file: Path | str) -> Iterator[BackgroundServer]:
     with BackgroundServer(db_file, port=0) as server:
         yield server
 

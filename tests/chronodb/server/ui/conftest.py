@@ -1,4 +1,8 @@
-"""A shop with a history for the pages: orders that change, users they reference."""
+"""A shop with a history for the pages: orders that change, users they reference.
+
+The shop is a SQLite file; a test (or module) that also asks for the ``backend`` fixture
+(``tests/chronodb/conftest.py``) runs once on a file and once on a fresh PostgreSQL database.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,12 @@ from chronodb.server import create_app
 
 
 @pytest.fixture
-def shop(tmp_path: Path) -> Path:
+def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
     """users 1-2, orders 1-3; then order 1 ships, Alice's email changes, order 3 goes."""
-    path = tmp_path / "shop.db"
+    if "backend" in request.fixturenames:
+        path: Path | str = request.getfixturevalue("backend")
+    else:
+        path = tmp_path / "shop.db"
     with ChronoDB(path, user="setup") as db:
         from chronodb.server.sample import seed_sample
 
@@ -28,14 +35,14 @@ def shop(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def txs(shop: Path) -> list[int]:
+def txs(shop: Path | str) -> list[int]:
     """The shop's transaction ids, oldest first."""
     with ChronoDB(shop) as db:
         return [t["tx_id"] for t in reversed(db.transactions())]
 
 
 @pytest.fixture
-def make_client(shop: Path) -> Iterator[Callable[..., TestClient]]:
+def make_client(shop: Path | str) -> Iterator[Callable[..., TestClient]]:
     opened: list[TestClient] = []
 
     def make(**options: Any) -> TestClient:
