@@ -18,7 +18,6 @@ from chronodb.server import BackgroundServer
 
 pytestmark = pytest.mark.usefixtures("backend")  # each test on a file and on PostgreSQL
 # What only SQLite's engine offers yet (ALTER TABLE of a versioned table).
-sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 async def test_seed_protocol_insert_update_delete(server: BackgroundServer, writer: ChronoDB):
@@ -285,7 +284,6 @@ async def test_a_slow_consumer_does_not_stall_others(start_server, writer: Chron
     assert [c["after"]["id"] for c in got] == list(range(3000))
 
 
-@sqlite_only
 def test_subscribers_survive_a_schema_change(server: BackgroundServer, writer: ChronoDB):
     async def run() -> list[dict]:
         async with websockets.connect(server.ws_url) as ws:

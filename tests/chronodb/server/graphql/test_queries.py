@@ -198,7 +198,6 @@ def test_aggregate(shop: Any, gql: Any) -> None:
     assert data["orders_aggregate"] == {"count": 0, "sum": {"total": None}}
 
 
-@sqlite_only
 def test_schema_follows_alter_table(shop: Any, service: GraphQLService, gql: Any) -> None:
     assert service.run("{ users { phone } }").errors
     shop.db.execute("ALTER TABLE users ADD COLUMN phone TEXT")
@@ -210,7 +209,6 @@ def test_schema_follows_alter_table(shop: Any, service: GraphQLService, gql: Any
     assert gql("{ tags { id } }") == {"tags": []}
 
 
-@sqlite_only
 def test_schema_change_by_another_connection(shop: Any, service: GraphQLService) -> None:
     from chronodb import ChronoDB
 

@@ -45,7 +45,6 @@ def test_home_search_keeps_matching_tables(client: TestClient):
     assert names == ["orders"]
 
 
-@sqlite_only
 def test_home_as_of_counts_rows_then(client: TestClient, txs: list[int]):
     twin = client.get(f"/index.json?as_of={txs[3]}").json()
     assert {t["name"]: t["rows"] for t in twin["tables"]} == {"orders": 3, "users": 2}
@@ -53,7 +52,6 @@ def test_home_as_of_counts_rows_then(client: TestClient, txs: list[int]):
     assert [t["name"] for t in before_orders["tables"]] == ["users"]
 
 
-@sqlite_only
 def test_table_shows_the_past_values_as_of_a_transaction(client: TestClient, txs: list[int]):
     now = client.get("/tables/orders", headers={"accept": "application/json"}).json()
     assert {r["id"]: r["status"] for r in now["rows"]} == {1: "shipped", 2: "new"}
@@ -63,7 +61,6 @@ def test_table_shows_the_past_values_as_of_a_transaction(client: TestClient, txs
     assert f"transaction {txs[3]}" in text_of(page.text) and "Back to now" in page.text
 
 
-@sqlite_only
 def test_table_as_of_a_time(client: TestClient, txs: list[int]):
     when = client.get("/index.json").json()["transactions"][-4]["tx_time"]  # txs[3]
     then = client.get(f"/tables/orders.json?as_of={when}").json()
@@ -89,7 +86,6 @@ def test_foreign_keys_are_links_with_labels(client: TestClient):
     assert twin["foreign_keys"]["user_id"]["labels"] == {"1": "Alice"}
 
 
-@sqlite_only
 def test_filters_and_facets(client: TestClient, txs: list[int]):
     twin = client.get(f"/tables/orders.json?as_of={txs[4]}&status=new&_facet=status").json()
     assert [r["id"] for r in twin["rows"]] == [2, 3] and twin["count"] == 2
@@ -98,7 +94,6 @@ def test_filters_and_facets(client: TestClient, txs: list[int]):
     assert bad.status_code == 400 and "nocolumn" in bad.json()["error"]["message"]
 
 
-@sqlite_only
 def test_csv_export_honours_as_of(client: TestClient, txs: list[int]):
     answer = client.get(f"/tables/orders.csv?as_of={txs[3]}")
     assert answer.headers["content-type"].startswith("text/csv")
@@ -107,7 +102,6 @@ def test_csv_export_honours_as_of(client: TestClient, txs: list[int]):
     assert [r[3] for r in rows[1:]] == ["new", "new", "new"]
 
 
-@sqlite_only
 def test_row_page_has_versions_changed_cells_and_proof_links(client: TestClient, txs: list[int]):
     twin = client.get("/tables/orders/rows/1.json").json()
     assert [v["operation"] for v in twin["versions"]] == ["INSERT", "UPDATE"]
@@ -133,7 +127,6 @@ def test_deleted_row_shows_its_history(client: TestClient):
     assert twin["row"] is None and twin["versions"][-1]["operation"] == "DELETE"
 
 
-@sqlite_only
 def test_table_diff_between_two_points(client: TestClient, txs: list[int]):
     diff = client.get(f"/tables/orders/diff.json?from={txs[3]}").json()
     assert diff["counts"] == {"inserted": 0, "deleted": 1, "updated": 1}
@@ -146,7 +139,6 @@ def test_table_diff_between_two_points(client: TestClient, txs: list[int]):
     assert [r[0] for r in csv_rows[1:]] == ["deleted", "updated"]
 
 
-@sqlite_only
 def test_whole_database_diff(client: TestClient, txs: list[int]):
     diff = client.get(f"/diff.json?from={txs[2]}&to={txs[5]}").json()
     counts = {t["table"]: t["counts"] for t in diff["tables"]}
@@ -156,7 +148,6 @@ def test_whole_database_diff(client: TestClient, txs: list[int]):
     }
 
 
-@sqlite_only
 def test_diff_defaults_to_the_latest_transaction(client: TestClient):
     diff = client.get("/diff.json").json()
     assert [(t["table"], t["counts"]["deleted"]) for t in diff["tables"]] == [("orders", 1)]

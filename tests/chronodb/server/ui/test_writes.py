@@ -15,7 +15,6 @@ HTML = {"accept": "text/html"}
 pytestmark = pytest.mark.usefixtures("backend")  # each test on a file and on PostgreSQL
 # Pages that need what PostgreSQL does not offer yet: tables() and columns() AS OF a point,
 # the audit trail's digest and proofs, the health report's sizes, transactions' kinds.
-sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def csrf_of(client: TestClient, path: str = "/") -> str:
@@ -23,7 +22,6 @@ def csrf_of(client: TestClient, path: str = "/") -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
-@sqlite_only
 def test_verify_now_needs_the_csrf_token(client: TestClient):
     assert client.post("/ledger/verify", data={}).status_code == 403
     assert client.post("/ledger/verify", data={"csrf": "forged"}).status_code == 403
@@ -40,7 +38,6 @@ def test_a_form_from_another_site_is_refused(client: TestClient):
     assert answer.status_code == 403 and "another site" in answer.json()["error"]["message"]
 
 
-@sqlite_only
 def test_restore_a_row_confirms_then_writes_a_new_transaction(
     client: TestClient, shop, txs: list[int]
 ):
@@ -68,7 +65,6 @@ def test_restore_a_row_confirms_then_writes_a_new_transaction(
     assert "Restored in transaction" in row and str(tx) in row
 
 
-@sqlite_only
 def test_restore_a_table_brings_back_deleted_rows(client: TestClient, shop, txs: list[int]):
     token = csrf_of(client)
     answer = client.post(f"/tables/orders/restore?as_of={txs[3]}", data={"csrf": token})
@@ -173,7 +169,6 @@ def test_sql_page_shows_periods_as_times(client: TestClient):
     assert re.search(r"<td[^>]*>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z</td>", page.text)
 
 
-@sqlite_only
 def test_restore_a_deleted_row_inserts_it_again(client: TestClient, shop, txs: list[int]):
     token = csrf_of(client)
     plan = client.get(f"/tables/orders/rows/3/restore.json?as_of={txs[3]}").json()
@@ -184,7 +179,6 @@ def test_restore_a_deleted_row_inserts_it_again(client: TestClient, shop, txs: l
         assert db.execute("SELECT status FROM orders WHERE id = 3").scalar() == "new"
 
 
-@sqlite_only
 def test_restore_a_row_to_before_it_existed_deletes_it(client: TestClient, shop, txs: list[int]):
     token = csrf_of(client)
     done = client.post(f"/tables/orders/rows/2/restore?as_of={txs[2]}", data={"csrf": token})
