@@ -354,6 +354,7 @@ BAD_INPUT = [
     ("SELECT * FROM items WHERE id = ?", [1, 2], SQLError),
     ("SELECT * FROM items WHERE id = ?", [], SQLError),
     ("SELECT * FROM items AS OF TRANSACTION ? WHERE id = ?", [1], SQLError),
+    ("SELECT 1; SELECT 2", None, SQLError),
 ]
 
 

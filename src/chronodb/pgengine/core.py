@@ -28,6 +28,7 @@ from chronodb.errors import (
     ChronoDBError,
     ClosedError,
     ReadOnlyError,
+    SQLError,
     TransactionError,
 )
 from chronodb.layout import TRANSACTIONS
@@ -38,7 +39,7 @@ from chronodb.postgres.install import qualified
 from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES, VIEWS
 from chronodb.result import Result
 from chronodb.sql.classify import Route, code_of
-from chronodb.sql.paramstyle import for_psycopg
+from chronodb.sql.paramstyle import for_psycopg, several_statements
 from chronodb.storage.postgres import PostgresBackend
 from chronodb.timepoint import from_micros
 from chronodb.versioning.catalog import Catalog
@@ -264,6 +265,10 @@ class PostgresEngine(Common):
         self.conn = self.backend.reconnect()
 
     def _run(self, sql: str, params: Params) -> Result:
+        if params is None and several_statements(sql):
+            # psycopg's simple query protocol would run them all; sqlite3 refuses, and so
+            # does ChronoDB on both backends (executescript runs several).
+            raise SQLError("You can only execute one statement at a time.", sql=sql)
         text, bound = for_psycopg(sql, params)
         return _result(self.conn.execute(text, bound))
 

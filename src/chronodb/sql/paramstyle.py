@@ -20,7 +20,7 @@ from typing import Any
 
 from chronodb.errors import ArgumentError
 
-__all__ = ["complete_statement", "for_psycopg", "statements"]
+__all__ = ["complete_statement", "for_psycopg", "several_statements", "statements"]
 
 _NAME_START = re.compile(r"[A-Za-z_]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
@@ -128,6 +128,19 @@ def complete_statement(text: str) -> bool:
         elif not piece.startswith("--"):
             done = False  # a literal or quoted name after the last semicolon
     return done
+
+
+@functools.lru_cache(maxsize=512)
+def several_statements(sql: str) -> bool:
+    """Whether ``sql`` holds more than one statement: code after a semicolon in its code
+    (a trailing semicolon, blanks or comments do not count)."""
+    if ";" not in sql:
+        return False
+    found = 0
+    for piece in statements(sql):
+        if any(code and text.strip(" \t\r\n;") for code, text in _pieces(piece)):
+            found += 1
+    return found > 1
 
 
 @functools.lru_cache(maxsize=512)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chronodb.errors import ArgumentError, ChronoDBError
-from chronodb.sql.paramstyle import complete_statement, for_psycopg
+from chronodb.sql.paramstyle import complete_statement, for_psycopg, several_statements
 
 
 def test_question_marks_become_psycopg_positional_placeholders() -> None:
@@ -138,3 +138,19 @@ def test_statements_cut_a_script_at_the_semicolons_of_its_code() -> None:
 )
 def test_a_statement_is_complete_at_a_semicolon_in_its_code(text: str, complete: bool) -> None:
     assert complete_statement(text) is complete
+
+
+@pytest.mark.parametrize(
+    ("text", "several"),
+    [
+        ("SELECT 1", False),
+        ("SELECT 1;", False),
+        ("SELECT 1; -- done", False),
+        ("SELECT 'a;b'", False),
+        ("SELECT $$a; b$$;", False),
+        ("SELECT 1; SELECT 2", True),
+        ("SELECT 1;\n/* c */ UPDATE t SET v = 1", True),
+    ],
+)
+def test_several_statements_are_told_from_one(text: str, several: bool) -> None:
+    assert several_statements(text) is several
