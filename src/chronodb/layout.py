@@ -171,3 +171,5 @@ PG_LOW = "_chrono_low"  # in AS OF SQL: the first history number changed since t
 PG_CHANGED_KEYS = "_chrono_changed"  # in AS OF SQL: the keys changed since the point
 PG_REAL = "_chrono_real"  # the ledger's canonical form of a float8 that needs scaling
 PG_SEAL = "_chrono_seal"  # the ledger's leaf of the transaction committing
+PG_ROW_IMAGE = "_chrono_row"  # in verification's SQL: a row's canonical JSON, current or past
+PG_VIEW_POINT = "_chrono_param"  # a view's query planned AS OF: its point's parameter

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from chronodb.errors import ChronoDBError, SchemaError, TemporalError
+from chronodb.layout import PG_VIEW_POINT
 from chronodb.pgengine import temporal
 from chronodb.postgres import Versioned
 from chronodb.postgres.shapes import PENDING
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from chronodb.pgengine.core import PostgresEngine
 
 
-_PARAM = "_chrono_param"
+_PARAM = PG_VIEW_POINT
 """In the values a view's query is planned with: the statement's parameter of its point."""
 
 

@@ -34,6 +34,7 @@ from chronodb.audit.digests import shape_at
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.verify import Problem, VerificationReport, check_digests
 from chronodb.errors import AuditError
+from chronodb.layout import PG_ROW_IMAGE as ROW
 from chronodb.postgres import shapes
 from chronodb.postgres.amendments import amending, expected, latest
 from chronodb.postgres.digests import FIXED_SETTINGS, row_json, scan_sql
@@ -300,13 +301,13 @@ def _current(
     keyed = ", ".join(f"coalesce(c.{quote(k)}, n.{quote(k)})" for k in keys)
     named = ", ".join(f"h.{quote(h)} AS {quote(k)}" for h, k in zip(stored, keys, strict=True))
     sql = (
-        f"SELECT n.{XID}, c._chrono_row IS NULL, n._chrono_row IS NULL, {keyed} FROM "
-        f"(SELECT {key_list(keys, 't')}, {current} AS _chrono_row "
+        f"SELECT n.{XID}, c.{ROW} IS NULL, n.{ROW} IS NULL, {keyed} FROM "
+        f"(SELECT {key_list(keys, 't')}, {current} AS {ROW} "
         f"FROM {qualified(schema, table)} AS t) AS c "
         f"FULL JOIN (SELECT DISTINCT ON ({key}) {named}, h.{XID}, "
-        f"CASE WHEN h.{OP} = 'D' THEN NULL ELSE {newest} END AS _chrono_row "
+        f"CASE WHEN h.{OP} = 'D' THEN NULL ELSE {newest} END AS {ROW} "
         f"FROM {qualified(schema, shape.hist)} AS h ORDER BY {key}, h.{SEQ} DESC) AS n "
-        f"ON {same} WHERE c._chrono_row IS DISTINCT FROM n._chrono_row"
+        f"ON {same} WHERE c.{ROW} IS DISTINCT FROM n.{ROW}"
     )
     count = conn.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()
     report.checked["current rows"] = report.checked.get("current rows", 0) + (
