@@ -371,3 +371,14 @@ def test_bad_input_raises_the_same_error_class(
     with pytest.raises(error):
         db.execute(sql, params)
     assert rows(db.execute("SELECT * FROM items")) == [(1, "apple", 1)]
+
+
+def test_transactions_name_their_statements_kinds(backend_db: ChronoDB) -> None:
+    db = backend_db
+    db.execute(SCHEMA)
+    db.execute("INSERT INTO items VALUES (1, 'apple', 3)")
+    with db.transaction():
+        db.execute("UPDATE items SET qty = 4 WHERE id = 1")
+        db.execute("DELETE FROM items WHERE id = 1")
+    kinds = [t["kinds"] for t in db.transactions(3)]
+    assert kinds == [["UPDATE", "DELETE"], ["INSERT"], ["CREATE"]]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from chronodb import introspect
+from chronodb.audit.leaf import Leaf
 from chronodb.audit.proofs import leaf_hash
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.introspect import Column
@@ -183,15 +184,27 @@ def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[di
 
 @translated
 def transactions(engine: PostgresEngine, limit: int | None) -> list[dict[str, Any]]:
-    """Committed write transactions, newest first, up to the horizon."""
+    """Committed write transactions, newest first, up to the horizon, with their
+    statements' kinds from their leaves (and the adoption's table count), as on SQLite."""
     conn = engine.conn
     bound = engine.horizon()
+    table = qualified(engine.backend.schema, TRANSACTIONS)
     rows = conn.execute(
-        f'SELECT tx_id, tx_time, "user" FROM {qualified(engine.backend.schema, TRANSACTIONS)} '
+        f'SELECT tx_id, tx_time, "user", leaf FROM {table} '
         "WHERE tx_id <= %s ORDER BY tx_id DESC LIMIT %s",
         (bound, limit),
     ).fetchall()
-    return [{"tx_id": r[0], "tx_time": from_micros(r[1]), "user": r[2]} for r in rows]
+    found = []
+    for tx_id, us, user, leaf in rows:
+        entry: dict[str, Any] = {"tx_id": tx_id, "tx_time": from_micros(us), "user": user}
+        kinds = [] if leaf is None else list(Leaf.decode(bytes(leaf)).kinds)
+        if kinds[:1] == ["ADOPT"]:  # the adoption's leaf also counts its tables: "TABLES n"
+            counted = [k for k in kinds if k.startswith("TABLES ")]
+            entry.update(kind="adopt", tables=int(counted[0].split()[1]) if counted else 0)
+        if leaf is not None:
+            entry["kinds"] = kinds
+        found.append(entry)
+    return found
 
 
 @translated

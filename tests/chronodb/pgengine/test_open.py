@@ -46,7 +46,9 @@ def test_opening_adopts_keyed_tables_and_reports_the_others(pg_url: str, url: st
         db = ChronoDB(url)
     with db:
         assert db.tables() == ["kept"]
-        adopted = db.transactions()[0]["tx_id"]
+        adoption = db.transactions()[0]
+        assert (adoption["kind"], adoption["tables"]) == ("adopt", 1)  # as on SQLite
+        adopted = adoption["tx_id"]
         db.execute("UPDATE kept SET v = 'after'")
         old = db.execute("SELECT v FROM kept AS OF TRANSACTION ?", [adopted])
         assert old.scalar() == "before ChronoDB"
@@ -91,6 +93,7 @@ def test_user_is_recorded_and_read_only_refuses_writes(url: str, db: ChronoDB) -
         "tx_id": written.tx_id,
         "tx_time": written.tx_time,
         "user": "bob",
+        "kinds": ["INSERT"],
     }
     with ChronoDB(url, read_only=True) as reader:
         assert reader.execute("SELECT id FROM t AS OF TRANSACTION ?", [written.tx_id]).rows

@@ -230,7 +230,6 @@ def test_a_foreign_key_to_a_unique_column_links_to_the_rows_with_the_value(tmp_p
         assert 'href="/tables/teams?code=db"' in page and "Databases" in page
 
 
-@sqlite_only
 def test_the_timeline_says_what_each_transaction_did(client: TestClient, txs: list[int]):
     twin = client.get("/index.json").json()
     kinds = {t["tx_id"]: t["kinds"] for t in twin["transactions"]}
