@@ -16,11 +16,16 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import reflection
 
-from chronodb.errors import ConnectionLostError
+from chronodb.errors import ConnectionLostError, NotSupportedError
 from chronodb.layout import is_internal
 from chronodb.sqlalchemy.asof import AsOfExecution, install_orm_hooks
 
 _LEVELS = ("READ COMMITTED", "READ UNCOMMITTED", "REPEATABLE READ", "SERIALIZABLE")
+
+
+def _database(connection: Any) -> Any:
+    """The ChronoDB under a DB-API connection (the async adapter's too)."""
+    return getattr(connection, "driver_connection", connection).db
 
 
 class PGDialect_chronodb(AsOfExecution, PGDialect_psycopg):
@@ -85,16 +90,22 @@ class PGDialect_chronodb(AsOfExecution, PGDialect_psycopg):
         connection.autocommit = bool(value)
 
     def set_readonly(self, connection: Any, value: bool) -> None:
-        raise NotImplementedError("postgresql+chronodb: open ChronoDB read-only instead")
+        if bool(value) != self.get_readonly(connection):
+            raise NotSupportedError(
+                "postgresql_readonly per transaction",
+                "postgresql+chronodb",
+                "open the database read-only (ChronoDB's read_only option) instead",
+            )
 
     def get_readonly(self, connection: Any) -> bool:
-        raise NotImplementedError("postgresql+chronodb: open ChronoDB read-only instead")
+        return bool(_database(connection).read_only)
 
     def set_deferrable(self, connection: Any, value: bool) -> None:
-        raise NotImplementedError("postgresql+chronodb: DEFERRABLE is not offered")
+        if value:
+            raise NotSupportedError("postgresql_deferrable transactions", "postgresql+chronodb")
 
     def get_deferrable(self, connection: Any) -> bool:
-        raise NotImplementedError("postgresql+chronodb: DEFERRABLE is not offered")
+        return False
 
     def on_connect(self) -> Any:
         level = self.isolation_level

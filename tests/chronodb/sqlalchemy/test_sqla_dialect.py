@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
+import pytest
 from sqlalchemy import (
     Column,
     Engine,
@@ -160,3 +161,25 @@ def test_percent_signs_survive_with_and_without_parameters(engine: Engine) -> No
         assert conn.execute(text("SELECT 'a%b'")).scalar() == "a%b"
         assert conn.exec_driver_sql("SELECT 'a%b'").scalar() == "a%b"
         assert conn.execute(text("SELECT 'a%b' || :x"), {"x": "c"}).scalar() == "a%bc"
+
+
+def test_postgresql_read_only_and_deferrable_options_say_what_they_can(pg_url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import StatementError
+    from tests.chronodb import pgserver
+
+    from chronodb.errors import NotSupportedError
+
+    url = pgserver.as_url(pg_url).replace("postgresql://", "postgresql+chronodb://", 1)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.dialect.get_readonly(conn.connection.dbapi_connection) is False
+            assert conn.dialect.get_deferrable(conn.connection.dbapi_connection) is False
+            same = conn.execution_options(postgresql_readonly=False)
+            assert same.execute(text("SELECT 1")).scalar() == 1
+        refused = pytest.raises((NotSupportedError, StatementError), match="read-only")
+        with engine.connect() as conn, refused:
+            conn.execution_options(postgresql_readonly=True).execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
