@@ -319,10 +319,7 @@ class ChronoDB:
             from chronodb.pgengine import history as pg_history  # psycopg: the postgres extra
 
             with self._engine.lock:
-                entries = pg_history.change_history(self._engine, table, pk)
-                for entry in entries:
-                    entry["tx_hash"] = pg_history.tx_hash(self._engine, entry["tx_id"])
-                return entries
+                return pg_history.change_history(self._engine, table, pk)
         engine = self._engine
         with engine.lock:
             engine.refresh_catalog()

@@ -224,6 +224,7 @@ def test_change_history_and_changes(history: tuple) -> None:
     ]
     assert apple[1]["before"] == {"id": 1, "name": "apple", "qty": 3}
     assert apple[0]["user"] == "tester"
+    assert [e["tx_hash"] for e in apple] == [insert.tx_hash, update.tx_hash]
     pear = db.get_change_history("items", [2])
     assert [e["operation"] for e in pear] == ["INSERT", "DELETE"]
     assert pear[1]["after"] is None

@@ -137,7 +137,20 @@ def change_history(engine: PostgresEngine, table: str, pk: Any) -> list[dict[str
             continue
         out.append(_entry("UPDATE" if prev else "INSERT", values, prev, values, tx, us, user))
         prev = values
+    hashes = _hashes(engine, {entry["tx_id"] for entry in out})
+    for entry in out:
+        entry["tx_hash"] = hashes.get(entry["tx_id"])
     return out
+
+
+def _hashes(engine: PostgresEngine, tx_ids: set[int]) -> dict[int, str]:
+    """The ledger hash (hex) of each of ``tx_ids`` that has a leaf, in one query."""
+    rows = engine.conn.execute(
+        f"SELECT tx_id, leaf FROM {qualified(engine.backend.schema, TRANSACTIONS)} "
+        "WHERE tx_id = ANY (%s) AND leaf IS NOT NULL",
+        (sorted(tx_ids),),
+    ).fetchall()
+    return {tx: leaf_hash(bytes(leaf)).hex() for tx, leaf in rows}
 
 
 def _entry(op: str, values: Any, before: Any, after: Any, tx: int, us: int, user: str) -> dict:
