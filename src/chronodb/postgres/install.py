@@ -52,6 +52,7 @@ from chronodb.postgres.names import (
     PREFIX,
     SEAL_FUNCTION,
     SEQ_NEXT,
+    SETTLED,
     SHAPES,
     TIME_LAST,
     TX_NEXT,
@@ -84,6 +85,9 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         f"CREATE SEQUENCE IF NOT EXISTS {q(SEQ_NEXT)} AS bigint CACHE 1",
         f"CREATE SEQUENCE IF NOT EXISTS {q(TX_NEXT)} AS bigint CACHE 1",
         f"CREATE SEQUENCE IF NOT EXISTS {q(TIME_LAST)} AS bigint MINVALUE 0 START 0 CACHE 1",
+        # Unlogged: no WAL at each commit; a crash resets it, and after a crash every id
+        # handed out before it is settled (see _commit_function).
+        f"CREATE UNLOGGED SEQUENCE IF NOT EXISTS {q(SETTLED)} AS bigint MINVALUE 0 START 0 CACHE 1",
         f"CREATE TABLE IF NOT EXISTS {q(TX_TABLE)} ("
         " tx_id bigint PRIMARY KEY,"
         " xid xid8 NOT NULL UNIQUE,"
@@ -91,7 +95,8 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         ' "user" text NOT NULL,'
         " seq_lo bigint NOT NULL,"
         " seq_hi bigint NOT NULL,"
-        " leaf bytea)",
+        " leaf bytea,"
+        " settled bigint)",
         # Unlogged: a row lives only from a transaction's first history write to its commit.
         # No index: it is only ever inserted and deleted by ctid (see queue_commit).
         f"CREATE UNLOGGED TABLE IF NOT EXISTS {q(PENDING)} ("
@@ -149,6 +154,7 @@ DECLARE
   new_id bigint;
   new_time bigint;
   hi bigint;
+  low bigint;
   row text;
   queued text;
   who text := {user};
@@ -161,10 +167,20 @@ BEGIN
   BEGIN
     PERFORM pg_advisory_lock({ALLOCATE_LOCK});
     -- One statement while the lock is held: the id, its lock, the time, seq_hi.
-    SELECT n, setval('{q(TIME_LAST)}', greatest({now_us}, t.last_value + 1)), s.last_value
-    INTO new_id, new_time, hi
+    SELECT n, setval('{q(TIME_LAST)}', greatest({now_us}, t.last_value + 1)), s.last_value,
+      CASE WHEN d.is_called THEN d.last_value ELSE n END
+    INTO new_id, new_time, hi, low
     FROM nextval('{q(TX_NEXT)}') AS n, pg_advisory_xact_lock({COMMITTING} + n) AS held,
-      {q(TIME_LAST)} AS t, {q(SEQ_NEXT)} AS s;
+      {q(TIME_LAST)} AS t, {q(SEQ_NEXT)} AS s, {q(SETTLED)} AS d;
+    -- Every id below low was settled when the last one was handed out (reset by a crash,
+    -- which settles every id: then from this one). Walk past those settled since: each id
+    -- below this one has its lock, so one free to take is visible or rolled back, and its
+    -- commit (or abort) record precedes this transaction's in the WAL.
+    WHILE low < new_id AND pg_try_advisory_lock_shared({COMMITTING} + low) LOOP
+      PERFORM pg_advisory_unlock_shared({COMMITTING} + low);
+      low := low + 1;
+    END LOOP;
+    PERFORM setval('{q(SETTLED)}', low);
     PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
   EXCEPTION WHEN OTHERS THEN
     PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
@@ -177,11 +193,13 @@ BEGIN
   sealed := {seal};
   row := coalesce(current_setting('{TX_ROW_SETTING}', true), '');
   IF row = '' THEN
-    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_lo, seq_hi, leaf)
-    VALUES (new_id, NEW.xid, new_time, who, NEW.seq_lo, hi, sealed) RETURNING ctid::text INTO row;
+    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_lo, seq_hi, leaf, settled)
+    VALUES (new_id, NEW.xid, new_time, who, NEW.seq_lo, hi, sealed, low)
+    RETURNING ctid::text INTO row;
   ELSE
     UPDATE {q(TX_TABLE)}
-    SET tx_id = new_id, tx_time = new_time, "user" = who, seq_hi = hi, leaf = sealed
+    SET tx_id = new_id, tx_time = new_time, "user" = who, seq_hi = hi, leaf = sealed,
+      settled = low
     WHERE ctid = row::tid RETURNING ctid::text INTO row;
   END IF;
   row := set_config('{TX_ROW_SETTING}', row, true);
@@ -242,7 +260,25 @@ CREATE OR REPLACE FUNCTION {q(HORIZON_FUNCTION)}() RETURNS bigint LANGUAGE plpgs
 DECLARE
   last bigint;
   held bigint;
+  low bigint;
 BEGIN
+  IF pg_is_in_recovery() THEN
+    -- A hot standby: its locks are not the primary's, and it shows transactions in the
+    -- order of their commit records, which is not id order. The newest transaction says
+    -- which ids were settled when it got its id (their records precede its own); above
+    -- those, the ids visible one after another.
+    SELECT settled INTO low FROM {q(TX_TABLE)} WHERE settled IS NOT NULL
+    ORDER BY tx_id DESC LIMIT 1;
+    IF low IS NULL THEN
+      RETURN 0;
+    END IF;
+    last := low - 1;
+    FOR held IN SELECT tx_id FROM {q(TX_TABLE)} WHERE tx_id >= low ORDER BY tx_id LOOP
+      EXIT WHEN held <> last + 1;
+      last := held;
+    END LOOP;
+    RETURN last;
+  END IF;
   -- No id is half handed out (allocated, its lock not yet taken) while this is held.
   PERFORM pg_advisory_lock_shared({ALLOCATE_LOCK});
   SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO last FROM {q(TX_NEXT)};
@@ -281,8 +317,11 @@ def install(conn: psycopg.Connection, schema: str = "public", *, ledger: bool = 
     """
     with conn.transaction():
         conn.execute(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK})")
+        settled = _has_settled(conn, schema)
         for statement in ddl(schema, ledger=ledger):
             conn.execute(statement)
+        if not settled:
+            _settle(conn, schema)
         _backfill(conn, schema)
         reseal(conn, schema)
         exists = conn.execute(
@@ -296,6 +335,33 @@ def install(conn: psycopg.Connection, schema: str = "public", *, ledger: bool = 
                 "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
                 f"EXECUTE FUNCTION {qualified(schema, COMMIT_FUNCTION)}()"
             )
+
+
+def _has_settled(conn: psycopg.Connection, schema: str) -> bool:
+    """Whether ``_chrono_tx`` has its ``settled`` column (absent: no table yet, or a
+    database installed before standbys were read)."""
+    row = conn.execute(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'settled' "
+        "AND NOT attisdropped",
+        (qualified(schema, TX_TABLE),),
+    ).fetchone()
+    return row is not None
+
+
+def _settle(conn: psycopg.Connection, schema: str) -> None:
+    """Start the settled mark (``SETTLED``) at the horizon, and give the newest transaction
+    up to it its ``settled``, so a standby reading an upgraded database bounds its points
+    before any new commit: every id up to the horizon is visible or rolled back now."""
+    conn.execute(
+        f"ALTER TABLE {qualified(schema, TX_TABLE)} ADD COLUMN IF NOT EXISTS settled bigint"
+    )
+    bound = horizon(conn, schema)
+    conn.execute(f"SELECT setval('{qualified(schema, SETTLED)}', %s)", (bound + 1,))
+    conn.execute(
+        f"UPDATE {qualified(schema, TX_TABLE)} SET settled = tx_id WHERE tx_id = "
+        f"(SELECT max(tx_id) FROM {qualified(schema, TX_TABLE)} WHERE tx_id <= %s)",
+        (bound,),
+    )
 
 
 def _backfill(conn: psycopg.Connection, schema: str) -> None:
