@@ -69,10 +69,11 @@ INSTALL_LOCK = ALLOCATE_LOCK + 1
 """Advisory lock taken while installing, so that two installs cannot interleave."""
 
 
-def ddl(schema: str, *, ledger: bool = True) -> list[str]:
+def ddl(schema: str, *, ledger: bool = True, settle: bool = True) -> list[str]:
     """The statements creating the shared objects in ``schema`` (each one idempotent).
 
     ``ledger``: whether the commit step seals each transaction's leaf (``ledger.py``).
+    ``settle``: whether it walks the settled mark a standby's horizon reads.
     """
 
     def q(name: str) -> str:
@@ -134,15 +135,31 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         " from_xid xid8 NOT NULL,"
         " to_xid xid8)",
         real_function(schema),
-        _commit_function(schema, ledger),
+        _commit_function(schema, ledger, settle),
         _horizon_function(schema),
     ]
 
 
-def _commit_function(schema: str, ledger: bool = True) -> str:
+def _commit_function(schema: str, ledger: bool = True, settle: bool = True) -> str:
     def q(name: str) -> str:
         return qualified(schema, name)
 
+    # Every id below low was settled when the last one was handed out (reset by a crash,
+    # which settles every id: then from this one). Walk past those settled since: each id
+    # below this one has its lock, so one free to take is visible or rolled back, and its
+    # commit (or abort) record precedes this transaction's in the WAL.
+    mark = "CASE WHEN d.is_called THEN d.last_value ELSE n END" if settle else "NULL"
+    marks = f", {q(SETTLED)} AS d" if settle else ""
+    walk = (
+        f"""
+    WHILE low < new_id AND pg_try_advisory_lock_shared({COMMITTING} + low) LOOP
+      PERFORM pg_advisory_unlock_shared({COMMITTING} + low);
+      low := low + 1;
+    END LOOP;
+    PERFORM setval('{q(SETTLED)}', low);"""
+        if settle
+        else ""
+    )
     body = f"{q(SEAL_FUNCTION)}()" if ledger else "NULL"
     seal = f"{head_sql('new_id', 'new_time', 'who')} || body" if ledger else "NULL"
     user = f"coalesce(nullif(current_setting('{USER_SETTING}', true), ''), current_user)"
@@ -168,19 +185,10 @@ BEGIN
     PERFORM pg_advisory_lock({ALLOCATE_LOCK});
     -- One statement while the lock is held: the id, its lock, the time, seq_hi.
     SELECT n, setval('{q(TIME_LAST)}', greatest({now_us}, t.last_value + 1)), s.last_value,
-      CASE WHEN d.is_called THEN d.last_value ELSE n END
+      {mark}
     INTO new_id, new_time, hi, low
     FROM nextval('{q(TX_NEXT)}') AS n, pg_advisory_xact_lock({COMMITTING} + n) AS held,
-      {q(TIME_LAST)} AS t, {q(SEQ_NEXT)} AS s, {q(SETTLED)} AS d;
-    -- Every id below low was settled when the last one was handed out (reset by a crash,
-    -- which settles every id: then from this one). Walk past those settled since: each id
-    -- below this one has its lock, so one free to take is visible or rolled back, and its
-    -- commit (or abort) record precedes this transaction's in the WAL.
-    WHILE low < new_id AND pg_try_advisory_lock_shared({COMMITTING} + low) LOOP
-      PERFORM pg_advisory_unlock_shared({COMMITTING} + low);
-      low := low + 1;
-    END LOOP;
-    PERFORM setval('{q(SETTLED)}', low);
+      {q(TIME_LAST)} AS t, {q(SEQ_NEXT)} AS s{marks};{walk}
     PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
   EXCEPTION WHEN OTHERS THEN
     PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
@@ -309,16 +317,20 @@ def horizon(conn: psycopg.Connection, schema: str = "public") -> int:
     return int(row[0]) if row is not None else 0
 
 
-def install(conn: psycopg.Connection, schema: str = "public", *, ledger: bool = True) -> None:
+def install(
+    conn: psycopg.Connection, schema: str = "public", *, ledger: bool = True, settle: bool = True
+) -> None:
     """Create or upgrade the shared objects in ``schema``, in one transaction.
 
     ``ledger=False`` installs a commit step that seals no leaf (for measuring the ledger's
-    cost: ``benchmarks/pg_ledger_bench.py``).
+    cost: ``benchmarks/pg_ledger_bench.py``); ``settle=False`` one that walks no settled
+    mark, so standbys cannot bound their points (for measuring the walk's cost:
+    ``benchmarks/pg_ledger_bench.py``).
     """
     with conn.transaction():
         conn.execute(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK})")
         settled = _has_settled(conn, schema)
-        for statement in ddl(schema, ledger=ledger):
+        for statement in ddl(schema, ledger=ledger, settle=settle):
             conn.execute(statement)
         if not settled:
             _settle(conn, schema)
