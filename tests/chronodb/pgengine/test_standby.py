@@ -7,6 +7,7 @@ by the module; each test has its own database on them.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -153,3 +154,24 @@ def test_a_point_seen_on_the_standby_never_changes(pair_urls: Pair) -> None:
     with ChronoDB(pair_urls.primary) as primary:
         for n, rows in seen.items():
             assert _rows(primary, "SELECT * FROM counters AS OF TRANSACTION ?", [n]) == rows
+
+
+def test_the_command_line_reads_a_standby_and_refuses_its_writes(
+    dbs: tuple[ChronoDB, ChronoDB], pair_urls: Pair
+) -> None:
+    from click.testing import CliRunner
+
+    from chronodb.cli import main
+
+    primary, _ = dbs
+    expected = _rows(primary, "SELECT id FROM accounts AS OF TRANSACTION 3")
+    read = CliRunner().invoke(
+        main,
+        ["exec", pair_urls.standby, "SELECT id FROM accounts AS OF TRANSACTION 3", "-f", "json"],
+    )
+    assert read.exit_code == 0, read.output
+    assert sorted((r["id"],) for r in json.loads(read.output)) == expected
+    verified = CliRunner().invoke(main, ["verify", pair_urls.standby])
+    assert verified.exit_code == 0, verified.output
+    written = CliRunner().invoke(main, ["exec", pair_urls.standby, "DELETE FROM accounts"])
+    assert written.exit_code != 0 and "standby" in written.output
