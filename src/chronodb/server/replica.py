@@ -9,7 +9,8 @@ transaction it will ever show is replayed). If the standby has reached the prima
 read runs there; else the server polls the standby for up to ``wait`` seconds, and then
 reads on the primary. So a read answers what the primary would have answered when it
 arrived, AS OF any point: a point the standby has not replayed is read where it exists, and
-a client reads its own writes.
+a client reads its own writes. A standby that cannot be reached sends the reads to the
+primary until it can.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
 
+from chronodb.errors import ServerError
 from chronodb.layout import PG_HORIZON, TRANSACTIONS
 
 if TYPE_CHECKING:
@@ -58,7 +60,13 @@ class Reads:
         deadline = time.monotonic() + self.wait
         pause = 0.001
         while True:
-            if self.standby.execute(_HORIZON).fetchone()[0] >= newest:
+            try:
+                caught_up = self.standby.execute(_HORIZON).fetchone()[0] >= newest
+            except ServerError:
+                # Unreachable, or its connection dropped (the next call connects again):
+                # the primary answers meanwhile.
+                caught_up, deadline = False, 0.0
+            if caught_up:
                 self._count("standby")
                 return self.standby
             if time.monotonic() >= deadline:

@@ -123,6 +123,23 @@ def test_a_standby_behind_the_read_sends_it_to_the_primary(
     assert _reads(server)["standby"] == before + 1
 
 
+def test_a_standby_connection_lost_sends_reads_to_the_primary_until_back(
+    served: tuple[Pair, BackgroundServer],
+) -> None:
+    pair, server = served
+    with psycopg.connect(pair.standby, autocommit=True) as standby:
+        standby.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    before = _reads(server)
+    assert _sql(server, "SELECT count(*) FROM orders")["rows"] == [[2]]
+    assert _sql(server, "SELECT count(*) FROM orders")["rows"] == [[2]]
+    after = _reads(server)
+    assert after["primary"] == before["primary"] + 1  # the read that found it gone
+    assert after["standby"] == before["standby"] + 1  # connected again
+
+
 async def test_a_subscriber_gets_the_primary_s_changes(
     served: tuple[Pair, BackgroundServer],
 ) -> None:
