@@ -329,7 +329,7 @@ def install(
     """
     with conn.transaction():
         conn.execute(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK})")
-        settled = _has_settled(conn, schema)
+        settled = has_settled_mark(conn, schema)
         for statement in ddl(schema, ledger=ledger, settle=settle):
             conn.execute(statement)
         if not settled:
@@ -349,9 +349,9 @@ def install(
             )
 
 
-def _has_settled(conn: psycopg.Connection, schema: str) -> bool:
-    """Whether ``_chrono_tx`` has its ``settled`` column (absent: no table yet, or a
-    database installed before standbys were read)."""
+def has_settled_mark(conn: psycopg.Connection, schema: str) -> bool:
+    """Whether ``_chrono_tx`` has its ``settled`` column, which a standby's horizon reads
+    (absent: no table yet, or a layout older than it, upgraded by a read-write open)."""
     row = conn.execute(
         "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'settled' "
         "AND NOT attisdropped",

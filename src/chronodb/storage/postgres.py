@@ -23,6 +23,7 @@ from chronodb.errors import (
 )
 from chronodb.layout import PREFIX
 from chronodb.postgres import install, installed, lookup, version_table
+from chronodb.postgres.install import has_settled_mark
 from chronodb.postgres.names import CATALOG, USER_SETTING, quote
 from chronodb.storage import postgres_errors
 from chronodb.storage.urls import ServerURL, parse, redact
@@ -155,6 +156,12 @@ class PostgresBackend:
                 raise ChronoDBError(
                     f"{self.server.where} holds no ChronoDB objects yet; open it once "
                     "without read_only"
+                )
+            if self.standby and not has_settled_mark(conn, schema):
+                raise ChronoDBError(
+                    f"{self.server.where} is a standby of a database whose ChronoDB objects "
+                    "predate reading standbys; open its primary once without read_only to "
+                    "upgrade them"
                 )
             return
         install(conn, schema)

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from tests.chronodb.replicas import Pair, wait_for_replay
 
-from chronodb import ChronoDB, ReadOnlyError
+from chronodb import ChronoDB, ChronoDBError, ReadOnlyError
 
 TABLES = ("accounts", "notes")
 
@@ -175,3 +175,20 @@ def test_the_command_line_reads_a_standby_and_refuses_its_writes(
     assert verified.exit_code == 0, verified.output
     written = CliRunner().invoke(main, ["exec", pair_urls.standby, "DELETE FROM accounts"])
     assert written.exit_code != 0 and "standby" in written.output
+
+
+def test_a_standby_of_an_older_layout_asks_for_the_primary_to_be_opened(
+    pair_urls: Pair,
+) -> None:
+    with ChronoDB(pair_urls.primary) as primary:
+        primary.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        primary.execute("INSERT INTO t VALUES (1)")
+    with psycopg.connect(pair_urls.primary, autocommit=True) as raw:
+        raw.execute("ALTER TABLE _chrono_tx DROP COLUMN settled")
+    wait_for_replay(pair_urls.primary, pair_urls.standby)
+    with pytest.raises(ChronoDBError, match="open its primary once"):
+        ChronoDB(pair_urls.standby, read_only=True)
+    ChronoDB(pair_urls.primary).close()  # upgrades
+    wait_for_replay(pair_urls.primary, pair_urls.standby)
+    with ChronoDB(pair_urls.standby, read_only=True) as standby:
+        assert _rows(standby, "SELECT * FROM t AS OF TRANSACTION 2") == [(1,)]
