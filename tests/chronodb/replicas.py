@@ -24,13 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.chronodb.pgserver import as_url, fresh_database
 
 REPLAY_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
 class Pair:
-    """A running primary and standby: their ``postgresql://`` URLs (database ``postgres``)."""
+    """A running primary and standby: their ``postgresql://`` URLs, naming one database."""
 
     primary: str
     standby: str
@@ -40,8 +41,6 @@ class Pair:
 def fresh_pair_database(pair: Pair) -> Iterator[Pair]:
     """A uniquely named database on the primary, once the standby has it too (URLs of both),
     dropped afterwards."""
-    from tests.chronodb.pgserver import as_url, fresh_database
-
     with fresh_database(pair.primary) as conninfo:
         primary = as_url(conninfo)
         standby = pair.standby.rsplit("/", 1)[0] + "/" + primary.rsplit("/", 1)[1]
