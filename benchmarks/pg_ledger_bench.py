@@ -1,11 +1,14 @@
-"""The PostgreSQL audit ledger's cost at commit: ledger on vs off vs raw psycopg.
+"""The PostgreSQL audit ledger's cost at commit: ledger on vs off vs raw psycopg; and the
+settled-mark walk's (a standby's horizon, ``postgres/install.py``): walk on vs off.
 
-Three copies of a 20k-row table in one scratch database:
+Four copies of a 20k-row table in one scratch database:
 
-    raw   plain table, no versioning (the baseline)
-    off   versioned (``chronodb.postgres``), the commit step sealing no leaf
-          (``install(..., ledger=False)``, ``version_table(..., ledger=False)``)
-    on    versioned with the ledger: every commit seals its leaf in PL/pgSQL
+    raw     plain table, no versioning (the baseline)
+    off     versioned (``chronodb.postgres``), the commit step sealing no leaf
+            (``install(..., ledger=False)``, ``version_table(..., ledger=False)``)
+    on      versioned with the ledger: every commit seals its leaf in PL/pgSQL, and walks
+            the settled mark (as ChronoDB installs it)
+    nowalk  ``on`` without the walk (``install(..., settle=False)``)
 
 Measured, each the best of several rounds taken in turns: autocommit UPDATEs by key (per
 statement, client round trip included), with ``synchronous_commit`` on and off (off shows
@@ -31,12 +34,13 @@ from chronodb.postgres import install, version_table
 
 ROWS = 20_000
 WRITERS = 4
-TABLES = {"raw": "u_raw", "off": "off.u_off", "on": "u_on"}
+TABLES = {"raw": "u_raw", "off": "off.u_off", "on": "u_on", "nowalk": "nowalk.u_nowalk"}
 
 
 def setup(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         install(conn, "off", ledger=False)
+        install(conn, "nowalk", settle=False)
         install(conn)
         for table in TABLES.values():
             conn.execute(
@@ -48,6 +52,7 @@ def setup(url: str) -> None:
             )
         version_table(conn, "u_off", schema="off", ledger=False)
         version_table(conn, "u_on")
+        version_table(conn, "u_nowalk", schema="nowalk")
         conn.execute("VACUUM ANALYZE")
 
 
@@ -112,7 +117,7 @@ def report(url: str, repeats: int) -> None:
             f"raw {t['raw'] * 1e6:6.1f} µs, off {t['off'] * 1e6:6.1f} µs, "
             f"on {t['on'] * 1e6:6.1f} µs; on/off {t['on'] / t['off']:.2f}x, "
             f"on/raw {t['on'] / t['raw']:.2f}x; ledger keeps {t['off'] / t['on']:.0%} of "
-            "versioned throughput"
+            f"versioned throughput; walk on/off {t['on'] / t['nowalk']:.2f}x"
         )
     t = rounds(lambda v: batched(url, v), repeats)
     print(
@@ -124,7 +129,7 @@ def report(url: str, repeats: int) -> None:
     print(
         f"{WRITERS} writers, autocommit UPDATEs/s: raw {t['raw']:.0f}, off {t['off']:.0f}, "
         f"on {t['on']:.0f}; ledger keeps {t['on'] / t['off']:.0%} of versioned throughput, "
-        f"{t['on'] / t['raw']:.0%} of raw"
+        f"{t['on'] / t['raw']:.0%} of raw; the walk keeps {t['on'] / t['nowalk']:.0%}"
     )
 
 

@@ -24,7 +24,7 @@ from chronodb.adopt import adopt, plan_adoption
 from chronodb.audit.command import digest_command, verify_command
 from chronodb.database import ChronoDB
 from chronodb.dbfile import require_file
-from chronodb.errors import ChronoDBError
+from chronodb.errors import ChronoDBError, ReadOnlyError
 from chronodb.export import export
 from chronodb.optimizer.command import health_command
 from chronodb.result import Result
@@ -57,7 +57,14 @@ def main() -> None:
 
 @contextmanager
 def _open(path: str) -> Iterator[ChronoDB]:
-    db = ChronoDB(path)
+    """``path`` opened; a PostgreSQL database that can only be read (a standby) is opened
+    read-only, so that reads work and a write says why it is refused."""
+    try:
+        db = ChronoDB(path)
+    except ReadOnlyError:
+        if not is_postgres_url(path):
+            raise
+        db = ChronoDB(path, read_only=True)
     try:
         yield db
     finally:

@@ -154,6 +154,7 @@ PG_CATALOG = "_chrono_versioned"  # the versioned tables: name, history, key col
 PG_SEQ_NEXT = "_chrono_seq_next"  # sequence: history order, shared by all history tables
 PG_TX_NEXT = "_chrono_tx_next"  # sequence: transaction ids, called under the allocation lock
 PG_TIME_LAST = "_chrono_time_last"  # sequence: the last transaction time handed out (µs)
+PG_SETTLED = "_chrono_settled"  # unlogged sequence: every id below it is visible or rolled back
 PG_COMMIT = "_chrono_commit"  # the commit step: a deferred constraint trigger and its function
 PG_HORIZON = "_chrono_horizon"  # a reader's bound: the function waiting for ids to settle
 PG_KEY_INDEX = "_chrono_i"  # per table: history's (key, SEQ) index

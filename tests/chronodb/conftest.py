@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.chronodb import pgserver
+from tests.chronodb import pgserver, replicas
 
 from chronodb import ChronoDB
 
@@ -57,3 +57,18 @@ def backend_db(backend: str) -> Iterator[ChronoDB]:
     database = ChronoDB(backend, user="tester")
     yield database
     database.close()
+
+
+@pytest.fixture(scope="module")
+def pg_pair() -> Iterator[replicas.Pair]:
+    """A PostgreSQL primary and its streaming standby of their own (``replicas.py``), shared
+    by a test module, stopped and removed afterwards."""
+    with replicas.replica_pair() as pair:
+        yield pair
+
+
+@pytest.fixture
+def pair_urls(pg_pair: replicas.Pair) -> Iterator[replicas.Pair]:
+    """A fresh database on ``pg_pair``'s primary, and the same on its standby."""
+    with replicas.fresh_pair_database(pg_pair) as pair:
+        yield pair

@@ -278,7 +278,11 @@ class PostgresEngine(Common):
         if planned is None:
             planned = self.plans[text] = temporal.plan(text, escaped=bound is not None)
         values = temporal.bind(planned, bound, self.horizon())
-        final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
+        final = temporal.render(
+            planned,
+            lambda i: sources.source(self, planned, i, values),
+            writer=not self.read_only,
+        )
         return _result(self.conn.execute(final, values))
 
     def view_plan(self, sql: str, unit: str, point: str) -> temporal.Plan:
@@ -325,7 +329,7 @@ class PostgresEngine(Common):
         given at COMMIT, are set on the Result."""
         with self.lock:
             if self.read_only:
-                raise ReadOnlyError("This database was opened read-only")
+                raise ReadOnlyError(self._read_only_reason())
             if self.explicit:
                 return self._statement(run)
             conn = self.conn
@@ -348,6 +352,14 @@ class PostgresEngine(Common):
                 result.tx_id, result.tx_time = row[0], from_micros(row[1])
                 result.tx_hash = None if row[2] is None else leaf_hash(bytes(row[2])).hex()
             return result
+
+    def _read_only_reason(self) -> str:
+        if self.backend.standby:
+            return (
+                f"This database was opened read-only: {self.backend.server.where} is a "
+                "standby; write to its primary"
+            )
+        return "This database was opened read-only"
 
     def write_many(self, sql: str, seq_of_params: Iterable[Params]) -> Result:
         """Run one write statement for each parameter set, as one write (all or nothing)."""

@@ -114,7 +114,12 @@ def _view(
     point = values[f"_pt{indexes[0]}"]
     inner_values = {**values, **{f"_pt{i}": point for i in range(len(inner.points))}}
     inner_values[_PARAM] = param
-    body = temporal.render(inner, lambda i: source(engine, inner, i, inner_values), lambda _: param)
+    body = temporal.render(
+        inner,
+        lambda i: source(engine, inner, i, inner_values),
+        lambda _: param,
+        writer=not engine.read_only,
+    )
     return temporal.Source(None, sql=body)
 
 

@@ -224,11 +224,16 @@ class Source:
 
 
 def render(
-    p: Plan, source: Callable[[int], Source], name: Callable[[int], str] = _point_param
+    p: Plan,
+    source: Callable[[int], Source],
+    name: Callable[[int], str] = _point_param,
+    *,
+    writer: bool = True,
 ) -> str:
     """The statement's SQL with each slot replaced by the snapshot of what ``source``
     (given the slot's number) says it reads; ``name``: the parameter of each point (by
-    its index in ``p.points``)."""
+    its index in ``p.points``); ``writer``: whether the reader may have written in its open
+    transaction (``snapshots.as_of``)."""
     text = p.text
     for number, (_, kind, indexes, unit) in enumerate(p.slots):
         src = source(number)
@@ -249,7 +254,7 @@ def render(
             elif src.past:
                 body = as_of_history(v, point)
             else:
-                body = as_of(v, point)
+                body = as_of(v, point, writer=writer)
         elif kind == "CHANGES":
             body = changes(v, refs[0], refs[1], horizon)
         else:

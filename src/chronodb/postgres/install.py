@@ -52,6 +52,7 @@ from chronodb.postgres.names import (
     PREFIX,
     SEAL_FUNCTION,
     SEQ_NEXT,
+    SETTLED,
     SHAPES,
     TIME_LAST,
     TX_NEXT,
@@ -68,10 +69,11 @@ INSTALL_LOCK = ALLOCATE_LOCK + 1
 """Advisory lock taken while installing, so that two installs cannot interleave."""
 
 
-def ddl(schema: str, *, ledger: bool = True) -> list[str]:
+def ddl(schema: str, *, ledger: bool = True, settle: bool = True) -> list[str]:
     """The statements creating the shared objects in ``schema`` (each one idempotent).
 
     ``ledger``: whether the commit step seals each transaction's leaf (``ledger.py``).
+    ``settle``: whether it walks the settled mark a standby's horizon reads.
     """
 
     def q(name: str) -> str:
@@ -84,6 +86,9 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         f"CREATE SEQUENCE IF NOT EXISTS {q(SEQ_NEXT)} AS bigint CACHE 1",
         f"CREATE SEQUENCE IF NOT EXISTS {q(TX_NEXT)} AS bigint CACHE 1",
         f"CREATE SEQUENCE IF NOT EXISTS {q(TIME_LAST)} AS bigint MINVALUE 0 START 0 CACHE 1",
+        # Unlogged: no WAL at each commit; a crash resets it, and after a crash every id
+        # handed out before it is settled (see _commit_function).
+        f"CREATE UNLOGGED SEQUENCE IF NOT EXISTS {q(SETTLED)} AS bigint MINVALUE 0 START 0 CACHE 1",
         f"CREATE TABLE IF NOT EXISTS {q(TX_TABLE)} ("
         " tx_id bigint PRIMARY KEY,"
         " xid xid8 NOT NULL UNIQUE,"
@@ -91,7 +96,8 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         ' "user" text NOT NULL,'
         " seq_lo bigint NOT NULL,"
         " seq_hi bigint NOT NULL,"
-        " leaf bytea)",
+        " leaf bytea,"
+        " settled bigint)",
         # Unlogged: a row lives only from a transaction's first history write to its commit.
         # No index: it is only ever inserted and deleted by ctid (see queue_commit).
         f"CREATE UNLOGGED TABLE IF NOT EXISTS {q(PENDING)} ("
@@ -129,15 +135,31 @@ def ddl(schema: str, *, ledger: bool = True) -> list[str]:
         " from_xid xid8 NOT NULL,"
         " to_xid xid8)",
         real_function(schema),
-        _commit_function(schema, ledger),
+        _commit_function(schema, ledger, settle),
         _horizon_function(schema),
     ]
 
 
-def _commit_function(schema: str, ledger: bool = True) -> str:
+def _commit_function(schema: str, ledger: bool = True, settle: bool = True) -> str:
     def q(name: str) -> str:
         return qualified(schema, name)
 
+    # Every id below low was settled when the last one was handed out (reset by a crash,
+    # which settles every id: then from this one). Walk past those settled since: each id
+    # below this one has its lock, so one free to take is visible or rolled back, and its
+    # commit (or abort) record precedes this transaction's in the WAL.
+    mark = "CASE WHEN d.is_called THEN d.last_value ELSE n END" if settle else "NULL"
+    marks = f", {q(SETTLED)} AS d" if settle else ""
+    walk = (
+        f"""
+    WHILE low < new_id AND pg_try_advisory_lock_shared({COMMITTING} + low) LOOP
+      PERFORM pg_advisory_unlock_shared({COMMITTING} + low);
+      low := low + 1;
+    END LOOP;
+    PERFORM setval('{q(SETTLED)}', low);"""
+        if settle
+        else ""
+    )
     body = f"{q(SEAL_FUNCTION)}()" if ledger else "NULL"
     seal = f"{head_sql('new_id', 'new_time', 'who')} || body" if ledger else "NULL"
     user = f"coalesce(nullif(current_setting('{USER_SETTING}', true), ''), current_user)"
@@ -149,6 +171,7 @@ DECLARE
   new_id bigint;
   new_time bigint;
   hi bigint;
+  low bigint;
   row text;
   queued text;
   who text := {user};
@@ -161,10 +184,11 @@ BEGIN
   BEGIN
     PERFORM pg_advisory_lock({ALLOCATE_LOCK});
     -- One statement while the lock is held: the id, its lock, the time, seq_hi.
-    SELECT n, setval('{q(TIME_LAST)}', greatest({now_us}, t.last_value + 1)), s.last_value
-    INTO new_id, new_time, hi
+    SELECT n, setval('{q(TIME_LAST)}', greatest({now_us}, t.last_value + 1)), s.last_value,
+      {mark}
+    INTO new_id, new_time, hi, low
     FROM nextval('{q(TX_NEXT)}') AS n, pg_advisory_xact_lock({COMMITTING} + n) AS held,
-      {q(TIME_LAST)} AS t, {q(SEQ_NEXT)} AS s;
+      {q(TIME_LAST)} AS t, {q(SEQ_NEXT)} AS s{marks};{walk}
     PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
   EXCEPTION WHEN OTHERS THEN
     PERFORM pg_advisory_unlock({ALLOCATE_LOCK});
@@ -177,11 +201,13 @@ BEGIN
   sealed := {seal};
   row := coalesce(current_setting('{TX_ROW_SETTING}', true), '');
   IF row = '' THEN
-    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_lo, seq_hi, leaf)
-    VALUES (new_id, NEW.xid, new_time, who, NEW.seq_lo, hi, sealed) RETURNING ctid::text INTO row;
+    INSERT INTO {q(TX_TABLE)} (tx_id, xid, tx_time, "user", seq_lo, seq_hi, leaf, settled)
+    VALUES (new_id, NEW.xid, new_time, who, NEW.seq_lo, hi, sealed, low)
+    RETURNING ctid::text INTO row;
   ELSE
     UPDATE {q(TX_TABLE)}
-    SET tx_id = new_id, tx_time = new_time, "user" = who, seq_hi = hi, leaf = sealed
+    SET tx_id = new_id, tx_time = new_time, "user" = who, seq_hi = hi, leaf = sealed,
+      settled = low
     WHERE ctid = row::tid RETURNING ctid::text INTO row;
   END IF;
   row := set_config('{TX_ROW_SETTING}', row, true);
@@ -242,7 +268,25 @@ CREATE OR REPLACE FUNCTION {q(HORIZON_FUNCTION)}() RETURNS bigint LANGUAGE plpgs
 DECLARE
   last bigint;
   held bigint;
+  low bigint;
 BEGIN
+  IF pg_is_in_recovery() THEN
+    -- A hot standby: its locks are not the primary's, and it shows transactions in the
+    -- order of their commit records, which is not id order. The newest transaction says
+    -- which ids were settled when it got its id (their records precede its own); above
+    -- those, the ids visible one after another.
+    SELECT settled INTO low FROM {q(TX_TABLE)} WHERE settled IS NOT NULL
+    ORDER BY tx_id DESC LIMIT 1;
+    IF low IS NULL THEN
+      RETURN 0;
+    END IF;
+    last := low - 1;
+    FOR held IN SELECT tx_id FROM {q(TX_TABLE)} WHERE tx_id >= low ORDER BY tx_id LOOP
+      EXIT WHEN held <> last + 1;
+      last := held;
+    END LOOP;
+    RETURN last;
+  END IF;
   -- No id is half handed out (allocated, its lock not yet taken) while this is held.
   PERFORM pg_advisory_lock_shared({ALLOCATE_LOCK});
   SELECT CASE WHEN is_called THEN last_value ELSE 0 END INTO last FROM {q(TX_NEXT)};
@@ -273,16 +317,23 @@ def horizon(conn: psycopg.Connection, schema: str = "public") -> int:
     return int(row[0]) if row is not None else 0
 
 
-def install(conn: psycopg.Connection, schema: str = "public", *, ledger: bool = True) -> None:
+def install(
+    conn: psycopg.Connection, schema: str = "public", *, ledger: bool = True, settle: bool = True
+) -> None:
     """Create or upgrade the shared objects in ``schema``, in one transaction.
 
     ``ledger=False`` installs a commit step that seals no leaf (for measuring the ledger's
-    cost: ``benchmarks/pg_ledger_bench.py``).
+    cost: ``benchmarks/pg_ledger_bench.py``); ``settle=False`` one that walks no settled
+    mark, so standbys cannot bound their points (for measuring the walk's cost:
+    ``benchmarks/pg_ledger_bench.py``).
     """
     with conn.transaction():
         conn.execute(f"SELECT pg_advisory_xact_lock({INSTALL_LOCK})")
-        for statement in ddl(schema, ledger=ledger):
+        settled = has_settled_mark(conn, schema)
+        for statement in ddl(schema, ledger=ledger, settle=settle):
             conn.execute(statement)
+        if not settled:
+            _settle(conn, schema)
         _backfill(conn, schema)
         reseal(conn, schema)
         exists = conn.execute(
@@ -296,6 +347,33 @@ def install(conn: psycopg.Connection, schema: str = "public", *, ledger: bool = 
                 "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
                 f"EXECUTE FUNCTION {qualified(schema, COMMIT_FUNCTION)}()"
             )
+
+
+def has_settled_mark(conn: psycopg.Connection, schema: str) -> bool:
+    """Whether ``_chrono_tx`` has its ``settled`` column, which a standby's horizon reads
+    (absent: no table yet, or a layout older than it, upgraded by a read-write open)."""
+    row = conn.execute(
+        "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'settled' "
+        "AND NOT attisdropped",
+        (qualified(schema, TX_TABLE),),
+    ).fetchone()
+    return row is not None
+
+
+def _settle(conn: psycopg.Connection, schema: str) -> None:
+    """Start the settled mark (``SETTLED``) at the horizon, and give the newest transaction
+    up to it its ``settled``, so a standby reading an upgraded database bounds its points
+    before any new commit: every id up to the horizon is visible or rolled back now."""
+    conn.execute(
+        f"ALTER TABLE {qualified(schema, TX_TABLE)} ADD COLUMN IF NOT EXISTS settled bigint"
+    )
+    bound = horizon(conn, schema)
+    conn.execute(f"SELECT setval('{qualified(schema, SETTLED)}', %s)", (bound + 1,))
+    conn.execute(
+        f"UPDATE {qualified(schema, TX_TABLE)} SET settled = tx_id WHERE tx_id = "
+        f"(SELECT max(tx_id) FROM {qualified(schema, TX_TABLE)} WHERE tx_id <= %s)",
+        (bound,),
+    )
 
 
 def _backfill(conn: psycopg.Connection, schema: str) -> None:

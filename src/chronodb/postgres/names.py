@@ -21,7 +21,7 @@ OP = layout.OP
 
 TX_TABLE = layout.TRANSACTIONS
 """One row per committed write transaction: tx_id, xid, tx_time (µs), user, seq_lo, seq_hi,
-leaf."""
+leaf, settled (every id below it was visible or rolled back when this one was handed out)."""
 PENDING = layout.PG_PENDING
 """One row per open write transaction (its xid): its insert queues the commit trigger."""
 CATALOG = layout.PG_CATALOG
@@ -38,6 +38,9 @@ TX_NEXT = layout.PG_TX_NEXT
 """The sequence handing out transaction ids, called only under the allocation lock."""
 TIME_LAST = layout.PG_TIME_LAST
 """A sequence holding the last transaction time handed out (µs), set under the lock."""
+SETTLED = layout.PG_SETTLED
+"""An unlogged sequence, set under the allocation lock: every id below its value is visible
+or rolled back (the commit step's walk, read back on a standby from ``_chrono_tx.settled``)."""
 DIGESTS = layout.DIGESTS
 """The saved digests: tree size, root, time, signature and public key (``signoffs.py``)."""
 COMMIT_FUNCTION = layout.PG_COMMIT

@@ -96,7 +96,7 @@ def _stored(v: Versioned, alias: str) -> str:
     )
 
 
-def as_of(v: Versioned, point: str) -> str:
+def as_of(v: Versioned, point: str, *, writer: bool = True) -> str:
     """``v``'s rows at ``point`` (from :func:`point_at_tx` or :func:`point_at_time`).
 
     The table's current rows, except those of keys with a version written since the point,
@@ -106,6 +106,9 @@ def as_of(v: Versioned, point: str) -> str:
     a BRIN index on ``_chrono_seq`` finds them (``_chrono_c{N}_t``, see ``tables.py``). So
     a point near the present costs about a scan of the table, and an old one a seek per key
     changed since.
+
+    ``writer=False``: the reader never writes (a read-only connection), so it has no open
+    transaction's versions to look for; a standby cannot read the (unlogged) pending table.
     """
     tx = qualified(v.schema, TX_TABLE)
     same_key = " AND ".join(f"c.{quote(k)} = t.{quote(k)}" for k in v.keys)
@@ -119,7 +122,8 @@ def as_of(v: Versioned, point: str) -> str:
     changed = qualified(v.schema, changed_of(v.hist))
     return (
         f"(WITH {POINT} AS ({point}), "
-        f"{LOW} AS (SELECT least(p.b + 1, {later}, {own}) AS lo FROM {POINT} AS p), "
+        f"{LOW} AS (SELECT least(p.b + 1, {later}{', ' + own if writer else ''}) AS lo "
+        f"FROM {POINT} AS p), "
         f"{CHANGED_KEYS} AS (SELECT * FROM {changed}((SELECT lo FROM {LOW}))) "
         f"SELECT {_select(v, 't')} FROM {qualified(v.schema, v.table)} AS t "
         f"WHERE EXISTS (SELECT FROM {POINT}) "

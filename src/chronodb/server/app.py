@@ -18,9 +18,11 @@ from chronodb.server.feed import ChangeFeed
 from chronodb.server.graphql import mount_graphql
 from chronodb.server.metrics import Metrics
 from chronodb.server.openapi import openapi_document
+from chronodb.server.replica import DEFAULT_WAIT, Reads
 from chronodb.server.sources import change_source
 from chronodb.server.stream import StreamSettings, websocket_endpoint
 from chronodb.server.ui import Suffixes, ui_routes
+from chronodb.storage.urls import is_postgres_url
 
 MiB = 1024 * 1024
 
@@ -34,6 +36,8 @@ def create_app(
     max_message_bytes: int = 64 * 1024,
     queue_size: int = 10_000,
     poll_interval: float = 0.005,
+    read_url: str | None = None,
+    replica_wait: float = DEFAULT_WAIT,
 ) -> Starlette:
     """A starlette app serving ``db_path`` (a database file or a ``postgresql://`` URL): the
     change stream, the HTTP API, metrics and the web UI (pages at ``/``, ``/tables/…``,
@@ -42,13 +46,21 @@ def create_app(
     ``token``: every request and WebSocket must present it. ``read_only``: writes are refused.
     ``queue_size``: changes queued per WebSocket before it overflows. ``poll_interval``:
     seconds between checks of a file for commits made by any process (PostgreSQL tells the
-    server itself, see ``server/sources/``).
+    server itself, see ``server/sources/``). ``read_url``: a ``postgresql://`` URL of a
+    standby of ``db_path`` that serves the reads (``server/replica.py``); ``replica_wait``:
+    seconds a read waits for it to replay the primary's newest transaction before reading on
+    the primary.
     """
     path = str(db_path)
     if path == ":memory:":
         raise ValueError("the server needs a database file (other processes watch the same one)")
     if token is not None and not token:
         raise ValueError("the token must not be empty")
+    if read_url is not None and not (is_postgres_url(path) and is_postgres_url(read_url)):
+        raise ValueError(
+            "--read-url names a PostgreSQL standby of a PostgreSQL database: serve a "
+            "postgresql:// URL and give its standby's postgresql:// URL"
+        )
     metrics = Metrics()
 
     @contextlib.asynccontextmanager
@@ -56,6 +68,13 @@ def create_app(
         app.state.db = ChronoDB(path, read_only=read_only)
         # Reads from a link (GET /sql in a browser) run where nothing can write.
         app.state.reader = ChronoDB(path, read_only=True)
+        if read_url is not None:
+            app.state.reads = Reads(
+                app.state.reader,
+                ChronoDB(read_url, read_only=True),
+                wait=replica_wait,
+                counter=lambda server: metrics.reads.labels(server).inc(),
+            )
         feed = ChangeFeed(
             change_source(path, interval=poll_interval),
             on_dispatch=lambda changes: _observe(metrics, changes, feed),
@@ -68,6 +87,8 @@ def create_app(
             yield
         finally:
             await feed.stop()
+            if read_url is not None:
+                app.state.reads.standby.close()
             app.state.reader.close()
             app.state.db.close()
 

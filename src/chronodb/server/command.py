@@ -23,6 +23,13 @@ from chronodb.errors import ChronoDBError
 )
 @click.option("--read-only", is_flag=True, help="Refuse every write.")
 @click.option(
+    "--read-url",
+    default=None,
+    metavar="URL",
+    help="A postgresql:// URL of a streaming standby of DB: reads run there once it has "
+    "replayed DB's newest transaction (else on DB); writes and the change stream stay on DB.",
+)
+@click.option(
     "--sample",
     is_flag=True,
     help="Fill an empty DB with a small shop (users, orders) and some history first "
@@ -40,12 +47,14 @@ def serve_command(
     port: int,
     token: str | None,
     read_only: bool,
+    read_url: str | None,
     sample: bool,
     log_level: str,
 ) -> None:
     """Serve DB: GraphQL (GraphiQL), SQL over HTTP, change stream, metrics.
 
-    DB is a database file or a postgresql:// URL (several servers may serve one).
+    DB is a database file or a postgresql:// URL (several servers may serve one);
+    --read-url sends its reads to a streaming standby.
 
     \b
     /graphql   GraphQL with asOf/asOfTransaction; GraphiQL in a browser;
@@ -77,6 +86,17 @@ def serve_command(
                 click.echo(f"--sample skipped: {shown} already has tables, left as they are.")
             examples = time_travel(database, shown, url)
         click.echo(describe(url, url.replace("http", "ws", 1) + "/ws", examples))
-        serve(db, host=host, port=port, token=token, read_only=read_only, log_level=log_level)
+        if read_url is not None:
+            ChronoDB(read_url, read_only=True).close()  # reachable, and a ChronoDB database
+            click.echo(f"Reads from {redact(read_url)} when it has caught up.")
+        serve(
+            db,
+            host=host,
+            port=port,
+            token=token,
+            read_only=read_only,
+            read_url=read_url,
+            log_level=log_level,
+        )
     except (ChronoDBError, ValueError) as err:
         raise click.ClickException(str(err)) from err

@@ -28,12 +28,14 @@ from chronodb.errors import ChronoDBError, NotSupportedError, ReadOnlyError, Sch
 from chronodb.result import Result
 from chronodb.server import jsonin
 from chronodb.server.metrics import CONTENT_TYPE_LATEST, Metrics
+from chronodb.server.replica import reading
 from chronodb.sql.classify import Route, classify
 
 # Statements that would outlive the request (a transaction left open on the shared
 # connection) or reach beyond the database file.
 _REFUSED = re.compile(r"\s*(ATTACH|DETACH|VACUUM)\b", re.I)
 _TRANSACTION_CONTROL = (Route.BEGIN, Route.COMMIT, Route.ROLLBACK, Route.SAVEPOINT)
+_READS = (Route.READ, Route.TEMPORAL)
 
 
 def json_response(data: Any, status: int = 200) -> Response:
@@ -132,6 +134,20 @@ def execute_statement(db: ChronoDB, sql: str, params: Any) -> Result:
         return db.execute(sql, params)
 
 
+async def _run_statement(request: Request, sql: str, params: Any) -> Result:
+    """A statement that only reads runs where reads run (``server/replica.py``): if a
+    standby refuses it as a write after all (a function that writes), on the primary."""
+    db = _db(request)
+    if classify(sql) in _READS:
+        reader = await reading(request)
+        if reader is not db:
+            try:
+                return await run_in_threadpool(execute_statement, reader, sql, params)
+            except ReadOnlyError:
+                pass
+    return await run_in_threadpool(execute_statement, db, sql, params)
+
+
 async def sql_endpoint(request: Request) -> Response:
     payload = await read_json(request)
     if not isinstance(payload, dict):
@@ -141,7 +157,7 @@ async def sql_endpoint(request: Request) -> Response:
     metrics = _metrics(request)
     started = time.perf_counter()
     try:
-        result = await run_in_threadpool(execute_statement, _db(request), sql, params)
+        result = await _run_statement(request, sql, params)
     except ChronoDBError as err:  # the library's public calls raise nothing else
         metrics.statements.labels("error").inc()
         return failure(request, err)
@@ -175,7 +191,7 @@ def _describe_tables(db: ChronoDB, as_of: str | None) -> list[dict[str, Any]]:
 async def tables_endpoint(request: Request) -> Response:
     as_of = request.query_params.get("as_of") or None
     try:
-        tables = await run_in_threadpool(_describe_tables, _db(request), as_of)
+        tables = await run_in_threadpool(_describe_tables, await reading(request), as_of)
     except ChronoDBError as err:
         return failure(request, err)
     return json_response({"tables": tables})
@@ -213,7 +229,7 @@ def row_history(db: ChronoDB, table: str, pk: str) -> list[dict[str, Any]]:
 async def history_endpoint(request: Request) -> Response:
     table, pk = request.path_params["table"], request.path_params["pk"]
     try:
-        versions = await run_in_threadpool(row_history, _db(request), table, pk)
+        versions = await run_in_threadpool(row_history, await reading(request), table, pk)
     except ChronoDBError as err:
         return failure(request, err)
     return json_response(

@@ -53,6 +53,13 @@ class Metrics:
         self.last_tx = Gauge(
             "chronodb_stream_last_tx", "The last transaction the change feed has seen", registry=r
         )
+        self.reads = Counter(
+            "chronodb_reads",
+            "Reads routed with --read-url, by where they ran: the standby, or the primary "
+            "when the standby had not replayed the primary's newest transaction in time",
+            ["server"],
+            registry=r,
+        )
         self.errors = Counter(
             "chronodb_errors",
             "Errors answered to clients or met by the change feed, by where they happened",

@@ -15,9 +15,15 @@ from typing import Any
 import psycopg
 from psycopg.rows import RowMaker
 
-from chronodb.errors import ChronoDBError, ChronoDBWarning, UnversionedTablesError
+from chronodb.errors import (
+    ChronoDBError,
+    ChronoDBWarning,
+    ReadOnlyError,
+    UnversionedTablesError,
+)
 from chronodb.layout import PREFIX
 from chronodb.postgres import install, installed, lookup, version_table
+from chronodb.postgres.install import has_settled_mark
 from chronodb.postgres.names import CATALOG, USER_SETTING, quote
 from chronodb.storage import postgres_errors
 from chronodb.storage.urls import ServerURL, parse, redact
@@ -90,7 +96,15 @@ class PostgresBackend:
         # Whether a transaction reads one snapshot throughout (REPEATABLE READ or stronger).
         isolation = self.conn.execute("SHOW default_transaction_isolation").fetchone()[0]
         self.one_snapshot = isolation in ("repeatable read", "serializable")
+        # A hot standby replays the primary's WAL: it reads, and never writes.
+        self.standby: bool = self.conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
         self._user: str | None = None
+        if self.standby and not read_only:
+            self.conn.close()
+            raise ReadOnlyError(
+                f"{self.server.where} is a standby (a replica in recovery), which cannot "
+                "be written: open it with read_only=True, and write to its primary"
+            )
 
     def _connect(self) -> psycopg.Connection[Any]:
         options = [f"-c lock_timeout={max(int(self.timeout * 1000), 1)}"]
@@ -142,6 +156,12 @@ class PostgresBackend:
                 raise ChronoDBError(
                     f"{self.server.where} holds no ChronoDB objects yet; open it once "
                     "without read_only"
+                )
+            if self.standby and not has_settled_mark(conn, schema):
+                raise ChronoDBError(
+                    f"{self.server.where} is a standby of a database whose ChronoDB objects "
+                    "predate reading standbys; open its primary once without read_only to "
+                    "upgrade them"
                 )
             return
         install(conn, schema)

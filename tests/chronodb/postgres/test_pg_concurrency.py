@@ -95,11 +95,14 @@ def write(url: str, table: str, plan: list[dict], seed: int, log: Log) -> None:
                 log.committed[xid] = left
 
 
-def read(url: str, table: str, stop: threading.Event, log: Log, repeatable: bool) -> None:
+def read(
+    url: str, table: str, stop: threading.Event, log: Log, repeatable: bool, writer: bool = True
+) -> None:
     """Check that, up to each horizon, the ids seen never change, nor AS OF n.
 
     ``repeatable``: read in REPEATABLE READ transactions begun after taking the horizon
-    (else each statement is its own READ COMMITTED snapshot).
+    (else each statement is its own READ COMMITTED snapshot). ``writer``: whether the
+    reader's connection may write (False on a standby: ``snapshots.as_of``).
     """
     seen: list[int] = []
     top = 0
@@ -124,7 +127,8 @@ def read(url: str, table: str, stop: threading.Event, log: Log, repeatable: bool
                 seen, top = now, bound
                 for n in {seen[-1], seen[len(seen) // 2]} if seen else ():
                     rows = conn.execute(
-                        f"SELECT * FROM {as_of(v, point_at_tx(v, '%s', '%s'))} s ORDER BY 1",
+                        f"SELECT * FROM {as_of(v, point_at_tx(v, '%s', '%s'), writer=writer)} s "
+                        "ORDER BY 1",
                         (n, bound),
                     ).fetchall()
                     if first_as_of.setdefault(n, rows) != rows:

@@ -15,12 +15,12 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from graphql import ExecutionResult
+from graphql import ExecutionResult, GraphQLError, OperationType, get_operation_ast, parse
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection, Request
@@ -33,6 +33,7 @@ from chronodb.server import jsonin
 from chronodb.server.graphql.example import default_query
 from chronodb.server.graphql.service import GraphQLService
 from chronodb.server.graphql.subscriptions import DEFAULT_QUEUE, serve_websocket, subscriber
+from chronodb.server.replica import reading
 
 log = logging.getLogger("chronodb.server")
 
@@ -88,33 +89,48 @@ def graphiql_page(path: str, default_query: str = "{\n  __typename\n}\n") -> str
 
 
 class _Services:
-    """One GraphQLService per ChronoDB the getter hands out (normally exactly one)."""
+    """One GraphQLService per ChronoDB the getters hand out (the database, and with
+    ``--read-url`` its standby), made at first use."""
 
     def __init__(self, read_only: bool, queue_size: int) -> None:
         self._lock = threading.Lock()
-        self._db: ChronoDB | None = None
-        self._service: GraphQLService | None = None
+        self._services: dict[int, tuple[ChronoDB, GraphQLService]] = {}
         self.read_only = read_only
         self.queue_size = queue_size
 
     def get(self, db: ChronoDB) -> GraphQLService:
-        service = self._service
-        if service is not None and self._db is db:
-            return service
+        found = self._services.get(id(db))
+        if found is not None and found[0] is db:
+            return found[1]
         with self._lock:
-            if self._service is None or self._db is not db:
-                self._service = GraphQLService(
+            found = self._services.get(id(db))
+            if found is None or found[0] is not db:
+                if len(self._services) > 4:  # databases closed and opened again
+                    self._services.clear()
+                service = GraphQLService(
                     db,
                     read_only=self.read_only or db.read_only,
                     subscribe=subscriber(self.queue_size),
                 )
-                self._db = db
-            return self._service
+                found = self._services[id(db)] = (db, service)
+            return found[1]
+
+
+def _reads_only(query: str, name: Any) -> bool:
+    """Whether the operation to run is a query (not a mutation or subscription, and not a
+    document that fails to parse, whose errors the database's service reports)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return False
+    operation = get_operation_ast(document, name if isinstance(name, str) else None)
+    return operation is not None and operation.operation is OperationType.QUERY
 
 
 def graphql_routes(
     db_getter: Callable[[HTTPConnection], ChronoDB],
     *,
+    read_getter: Callable[[HTTPConnection], Awaitable[ChronoDB]] | None = None,
     path: str = "/graphql",
     feed_getter: Callable[[HTTPConnection], Any] | None = None,
     read_only: bool = False,
@@ -123,6 +139,8 @@ def graphql_routes(
 ) -> list[BaseRoute]:
     """Starlette routes serving GraphQL over the ChronoDB ``db_getter(request)`` returns.
 
+    ``read_getter(request)``: the ChronoDB queries run on (a standby, ``server/replica.py``);
+    mutations and subscriptions run on ``db_getter``'s.
     ``feed_getter(websocket)`` gives the server's change feed, for subscriptions.
     ``read_only``: mutations are refused (as they are when the ChronoDB is read-only).
     """
@@ -140,7 +158,10 @@ def graphql_routes(
             return _errors('"variables": expected an object')
         if name is not None and not isinstance(name, str):
             return _errors('"operationName": expected a string')
-        service = services.get(db_getter(request))
+        db = db_getter(request)
+        if read_getter is not None and _reads_only(query, name):
+            db = await read_getter(request)
+        service = services.get(db)
         try:
             result = await run_in_threadpool(service.run, query, variables, name, **kw)
         except Exception as err:  # a bug must still answer as GraphQL
@@ -212,12 +233,11 @@ def graphql_routes(
 
 
 def _as_error(err: Exception) -> Any:
-    from graphql import GraphQLError
-
     return GraphQLError(f"internal error: {type(err).__name__}: {err}")
 
 
 def mount_graphql(app: Starlette, *, path: str = "/graphql", **options: Any) -> None:
     """Add GraphQL to the server's app (``create_app``): its ``state.db`` and ``state.feed``."""
     options.setdefault("feed_getter", lambda conn: getattr(conn.app.state, "feed", None))
+    options.setdefault("read_getter", reading)
     app.router.routes.extend(graphql_routes(lambda conn: conn.app.state.db, path=path, **options))

@@ -27,6 +27,7 @@ from starlette.staticfiles import StaticFiles
 
 from chronodb.errors import ChronoDBError, ReadOnlyError, SchemaError
 from chronodb.server import http
+from chronodb.server.replica import reading
 from chronodb.server.ui import diff, home, restore, rows, sqlpage, tables
 from chronodb.server.ui.csrf import FORM
 from chronodb.server.ui.points import Timeline
@@ -63,7 +64,7 @@ def page(endpoint: Endpoint) -> Endpoint:
             data = {"error": {"type": kind, "message": message}}
             # The slider stays, so that a point before a table existed is one step from one
             # after.
-            timeline = await run_in_threadpool(Timeline, request.app.state.db)
+            timeline = await run_in_threadpool(Timeline, await reading(request))
             return respond(
                 request, "error.html", data, status=_status(err), at=None, timeline=timeline
             )

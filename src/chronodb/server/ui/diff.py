@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
+from chronodb.server.replica import reading
 from chronodb.server.ui.points import Point, Timeline, parse_point
 from chronodb.server.ui.render import csv_response, path_param, respond, to_csv, wanted
 from chronodb.server.ui.rows import changed_cells
@@ -98,7 +99,7 @@ def _table_diff_data(db: ChronoDB, table: str, request: Request) -> dict[str, An
 
 
 async def table_diff_page(request: Request) -> Response:
-    db: ChronoDB = request.app.state.db
+    db: ChronoDB = await reading(request)
     table = path_param(request, "table")
     data = await run_in_threadpool(_table_diff_data, db, table, request)
     if wanted(request) != "csv":
@@ -131,6 +132,6 @@ def _db_diff_data(db: ChronoDB, request: Request) -> dict[str, Any]:
 
 
 async def db_diff_page(request: Request) -> Response:
-    db: ChronoDB = request.app.state.db
+    db: ChronoDB = await reading(request)
     data = await run_in_threadpool(_db_diff_data, db, request)
     return respond(request, "diff.html", data, at=None)

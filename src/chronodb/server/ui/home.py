@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from chronodb.database import ChronoDB
 from chronodb.errors import NotSupportedError
+from chronodb.server.replica import reading
 from chronodb.server.ui.csrf import checked_form
 from chronodb.server.ui.points import Point, Timeline, parse_point
 from chronodb.server.ui.render import respond
@@ -72,10 +73,11 @@ def home_data(db: ChronoDB, at: Point | None, search: str) -> dict[str, Any]:
 
 
 async def home_page(request: Request) -> Response:
-    db: ChronoDB = request.app.state.db
+    db: ChronoDB = await reading(request)
     at = parse_point(request.query_params.get("as_of"))
     search = request.query_params.get("q", "")
     data = await run_in_threadpool(home_data, db, at, search)
+    data["read_only"] = request.app.state.db.read_only  # the server's, not its standby's
     timeline = await run_in_threadpool(Timeline, db)
     return respond(request, "home.html", data, timeline=timeline, at=at)
 

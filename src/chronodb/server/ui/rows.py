@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from chronodb.database import ChronoDB
 from chronodb.server.http import parse_key, row_history
+from chronodb.server.replica import reading
 from chronodb.server.ui.points import Point, Timeline, parse_point
 from chronodb.server.ui.render import csv_response, path_param, respond, to_csv, wanted
 from chronodb.server.ui.tables import key_columns, source
@@ -67,7 +68,7 @@ def row_page_data(db: ChronoDB, table: str, pk: str, at: Point | None) -> dict[s
 
 
 async def row_page(request: Request) -> Response:
-    db: ChronoDB = request.app.state.db
+    db: ChronoDB = await reading(request)
     table, pk = path_param(request, "table"), path_param(request, "pk")
     at = parse_point(request.query_params.get("as_of"))
     data = await run_in_threadpool(row_page_data, db, table, pk, at)
@@ -84,7 +85,7 @@ async def row_page(request: Request) -> Response:
 
 async def proof_page(request: Request) -> Response:
     """``/ledger/proofs/{tx_hash}``: a transaction's inclusion proof against today's root."""
-    db: ChronoDB = request.app.state.db
+    db: ChronoDB = await reading(request)
     tx_hash = path_param(request, "tx_hash")
     proof = await run_in_threadpool(db.audit_trail.prove, tx_hash)
     return respond(request, "proof.html", {"tx_hash": tx_hash, "proof": proof}, at=None)

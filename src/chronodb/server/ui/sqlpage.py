@@ -17,6 +17,7 @@ from starlette.responses import Response
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError
 from chronodb.server.http import check_statement, execute_statement
+from chronodb.server.replica import reading
 from chronodb.server.ui.csrf import checked_form
 from chronodb.server.ui.render import csv_response, respond, to_csv, wanted
 
@@ -60,7 +61,8 @@ def _marked(sql: str, error: dict[str, Any] | None) -> tuple[str, str, str] | No
 
 async def _page(request: Request, sql: str, write: bool) -> Response:
     # A link runs on the app's read-only connection, so that opening one cannot write.
-    db: ChronoDB = request.app.state.db if write else request.app.state.reader
+    state = request.app.state
+    db: ChronoDB = state.db if write else await reading(request, state.reader)
     if sql.strip():
         try:
             check_statement(sql, None)

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from chronodb.database import ChronoDB
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.introspect import Column
+from chronodb.server.replica import reading
 from chronodb.server.ui.points import Point, Timeline, parse_point
 from chronodb.server.ui.render import csv_response, path_param, respond, to_csv, wanted
 from chronodb.versioning.tables import quote
@@ -273,7 +274,7 @@ def _params(request: Request) -> dict[str, list[str]]:
 
 
 async def table_page(request: Request) -> Response:
-    db: ChronoDB = request.app.state.db
+    db: ChronoDB = await reading(request)
     table = path_param(request, "table")
     at = parse_point(request.query_params.get("as_of"))
     params = _params(request)
