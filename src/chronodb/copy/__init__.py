@@ -7,10 +7,13 @@ the views' definitions over time, erasures, saved digests, and the ledger's leav
 byte, so the copy's Merkle root is the source's. Afterwards it verifies the copy and checks
 that its root is the source's.
 
-- SQLite file to SQLite file: SQLite's online backup into a temporary file beside the
-  destination, moved into place only once complete (never over an existing file).
-- SQLite file to PostgreSQL: one transaction (``postgres_target.py``, over the layout's
+- SQLite file to SQLite file: SQLite's online backup.
+- Into PostgreSQL (from either): one transaction (``postgres_target.py``, over the layout's
   loader ``postgres/load.py``); a failure leaves the schema as it was.
+- PostgreSQL into a SQLite file: ``sqlite_target.py`` over ``versioning/load.py``.
+
+A SQLite destination is written to a temporary file beside it and moved into place only
+once it verifies, never over an existing file.
 
 The destination must be new: a file that does not exist (or is empty), or a PostgreSQL
 schema with no tables or views and no recorded transactions; anything else is refused with
@@ -22,15 +25,20 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from chronodb.copy.model import Progress
+from chronodb.audit.trail import Digest
+from chronodb.copy.model import Dump, Progress, Refused
 from chronodb.database import ChronoDB, engine_of
-from chronodb.errors import CopyError, NotSupportedError
+from chronodb.errors import CopyError
 from chronodb.storage.urls import is_postgres_url, redact
 
 __all__ = ["CopyReport", "copy_database"]
+
+Refuse = Callable[[str], CopyError]
 
 
 @dataclass(frozen=True)
@@ -56,26 +64,38 @@ def copy_database(
     *,
     progress: Progress | None = None,
 ) -> CopyReport:
-    """Copy the database at ``source`` to the new database ``destination`` (a file path or
-    a ``postgresql://`` URL), with its history and ledger; ``progress`` is called with
+    """Copy the database at ``source`` to the new database ``destination`` (each a file path
+    or a ``postgresql://`` URL), with its history and ledger; ``progress`` is called with
     (versions copied, versions in all) as it goes. Raises CopyError if the destination is
     not empty or the copy cannot be exact; the destination is then left as it was."""
-    src, dst = str(source), str(destination)
-    if is_postgres_url(src):
-        raise NotSupportedError("copying from a PostgreSQL database", "PostgreSQL")
+    src, dst = os.fspath(source), os.fspath(destination)
 
     def refuse(message: str) -> CopyError:
         return CopyError(message, source=_name(src), destination=_name(dst))
 
     if not is_postgres_url(src) and not Path(src).is_file():
         raise refuse(f"no such database file: {src}")
+    if _same(src, dst):
+        raise refuse(f"source and destination are the same database: {_name(dst)}")
     with ChronoDB(src, read_only=True) as db:
         before = db.audit_trail.digest(save=False)
         transactions = len(db.transactions())
     if is_postgres_url(dst):
         versions = _to_postgres(src, dst, progress, refuse)
+        _check(dst, before, refuse)
     else:
-        versions = _to_file(src, dst, progress, refuse)
+        versions = _to_file(src, dst, progress, before, refuse)
+    return CopyReport(_name(src), _name(dst), transactions, versions, before.tree_size, before.root)
+
+
+def _same(src: str, dst: str) -> bool:
+    if is_postgres_url(src) or is_postgres_url(dst):
+        return src == dst
+    return Path(src).resolve() == Path(dst).resolve()
+
+
+def _check(dst: str, before: Digest, refuse: Refuse) -> None:
+    """Verify the copy at ``dst`` and compare its ledger with the source's."""
     with ChronoDB(dst) as copy:
         ok = copy.verify_audit_integrity()
         after = copy.audit_trail.digest(save=False)
@@ -83,12 +103,23 @@ def copy_database(
         raise refuse(
             f"the copy at {_name(dst)} does not verify against the source's ledger "
             f"(source root {before.root} of {before.tree_size} leaves, copy root "
-            f"{after.root} of {after.tree_size}); check it with `chronodb verify`"
+            f"{after.root} of {after.tree_size})"
         )
-    return CopyReport(_name(src), _name(dst), transactions, versions, after.tree_size, after.root)
 
 
-def _to_file(src: str, dst: str, progress: Progress | None, refuse) -> int:  # type: ignore[no-untyped-def]
+@contextmanager
+def _reading(src: str) -> Iterator[Dump]:
+    """The source's :class:`Dump`, from whichever backend holds it."""
+    with ChronoDB(src, read_only=True) as db:
+        if is_postgres_url(src):
+            from chronodb.copy import postgres_source as reader
+        else:
+            from chronodb.copy import sqlite_source as reader  # type: ignore[no-redef]
+        with reader.read(db) as dump:
+            yield dump
+
+
+def _to_file(src: str, dst: str, progress: Progress | None, before: Digest, refuse: Refuse) -> int:
     target = Path(dst)
     if target.exists() and target.stat().st_size > 0:
         raise refuse(f"destination {dst} exists and is not empty; a copy never overwrites")
@@ -97,19 +128,22 @@ def _to_file(src: str, dst: str, progress: Progress | None, refuse) -> int:  # t
         raise refuse(f"destination {dst}: no such directory {directory}")
     handle, temporary = tempfile.mkstemp(prefix=target.name + ".", suffix=".part", dir=directory)
     os.close(handle)
+    parts = [Path(temporary + suffix) for suffix in ("", "-wal", "-shm", "-journal")]
     try:
-        reader = sqlite3.connect(f"file:{Path(src).resolve()}?mode=ro", uri=True)
-        writer = sqlite3.connect(temporary)
-        try:
+        if is_postgres_url(src):
+            from chronodb.copy import sqlite_target
 
-            def step(_status: int, remaining: int, total: int) -> None:
-                if progress is not None:
-                    progress(total - remaining, total)
-
-            reader.backup(writer, pages=1024, progress=step)
-        finally:
-            writer.close()
-            reader.close()
+            with _reading(src) as dump:
+                versions = dump.total_versions
+                try:
+                    sqlite_target.write(temporary, dump, progress)
+                except Refused as err:
+                    raise refuse(str(err)) from err
+        else:
+            _backup(src, temporary, progress)
+            with _reading(temporary) as dump:
+                versions = dump.total_versions
+        _check(temporary, before, refuse)
         if target.exists():
             if target.stat().st_size > 0:
                 raise refuse(f"destination {dst} was written during the copy; left alone")
@@ -118,23 +152,32 @@ def _to_file(src: str, dst: str, progress: Progress | None, refuse) -> int:  # t
     except OSError as err:
         raise refuse(f"cannot write {dst}: {err}") from err
     finally:
-        Path(temporary).unlink(missing_ok=True)
-    with ChronoDB(dst, read_only=True) as copy:
-        return _versions(copy)
+        for part in parts:
+            part.unlink(missing_ok=True)
+    return versions
 
 
-def _versions(db: ChronoDB) -> int:
-    """How many versions the history of ``db`` holds."""
-    from chronodb.copy.sqlite_source import read
+def _backup(src: str, path: str, progress: Progress | None) -> None:
+    """SQLite's online backup of the file ``src`` into ``path``: every page, the ledger's
+    and history's included, as one consistent state."""
+    reader = sqlite3.connect(f"file:{Path(src).resolve()}?mode=ro", uri=True)
+    writer = sqlite3.connect(path)
+    try:
 
-    with read(db) as dump:
-        return dump.total_versions
+        def step(_status: int, remaining: int, total: int) -> None:
+            if progress is not None:
+                progress(total - remaining, total)
+
+        reader.backup(writer, pages=1024, progress=step)
+    finally:
+        writer.close()
+        reader.close()
 
 
-def _to_postgres(src: str, dst: str, progress: Progress | None, refuse) -> int:  # type: ignore[no-untyped-def]
+def _to_postgres(src: str, dst: str, progress: Progress | None, refuse: Refuse) -> int:
     import psycopg
 
-    from chronodb.copy import postgres_target, sqlite_source
+    from chronodb.copy import postgres_target
     from chronodb.postgres import load
     from chronodb.storage.postgres import PostgresBackend
 
@@ -149,16 +192,16 @@ def _to_postgres(src: str, dst: str, progress: Progress | None, refuse) -> int: 
             f"destination {_name(dst)} (schema {probe.schema}) is not empty: it holds "
             f"{', '.join(held)}; a copy never overwrites"
         )
-    with ChronoDB(src, read_only=True) as source, ChronoDB(dst) as target:
+    with _reading(src) as dump, ChronoDB(dst) as target:
         engine = engine_of(target)
         schema = engine.backend.schema
-        with engine.lock, sqlite_source.read(source) as dump:
-            if load.held(engine.conn, schema):  # filled meanwhile
+        with engine.lock:
+            if load.held(engine.conn, schema):
                 raise refuse(f"destination {_name(dst)} was written to meanwhile; left alone")
             try:
                 postgres_target.write(engine.conn, schema, dump, progress)
-            except postgres_target.Refused as err:
+            except Refused as err:
                 raise refuse(str(err)) from err
             except psycopg.Error as err:
                 raise refuse(f"writing {_name(dst)} failed, nothing was kept: {err}") from err
-            return dump.total_versions
+        return dump.total_versions

@@ -18,6 +18,11 @@ Progress = Callable[[int, int], None]
 """Called with (versions copied so far, versions in all) as a copy goes."""
 
 
+class Refused(Exception):
+    """What a copy cannot do, in words for the user (``copy/__init__.py`` raises it as a
+    CopyError naming the databases)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Transaction:
     """One committed write transaction: its id, time (µs since the epoch), user and leaf."""
@@ -49,6 +54,8 @@ class Table:
     or '' where every value is NULL (then ``affinity`` decides)."""
     affinity: dict[str, str] = field(default_factory=dict)
     """Each history column's declared type, from its newest shape."""
+    native: dict[str, str] = field(default_factory=dict)
+    """Each history column's PostgreSQL type, when the source is PostgreSQL (empty else)."""
     counts: dict[int, int] = field(default_factory=dict)
     """Versions per transaction id."""
 
@@ -81,7 +88,9 @@ class Dump:
     digests: list[tuple[int, bytes, float, bytes | None, bytes | None]]
     """Saved digests: (tree size, root, created, signature, public key)."""
     versions: Callable[[Table], Iterator[Version]]
-    """A table's history in history order (read while the source's snapshot is open)."""
+    """A table's history in transaction order, each transaction's versions in the order its
+    ledger digests them (read while the source's snapshot is open). Values are as SQLite
+    holds them: an integer, a float, a string, bytes or None."""
     current: Callable[[Table], Iterator[tuple[object, ...]]]
     """A live table's rows now, in its live shape's column order."""
 

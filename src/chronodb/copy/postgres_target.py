@@ -20,7 +20,7 @@ import psycopg
 import sqlglot
 from sqlglot import exp
 
-from chronodb.copy.model import Dump, Progress, Table, Version
+from chronodb.copy.model import Dump, Progress, Refused, Table, Version
 from chronodb.layout import ROWID_KEY
 from chronodb.postgres import load
 from chronodb.postgres.ledger import reseal
@@ -33,11 +33,6 @@ _BY_CLASS = {
     "text": "text",
     "blob": "bytea",
 }
-
-
-class Refused(Exception):
-    """What the copy cannot do, in words for the user (``copy/__init__.py`` adds the
-    databases' names)."""
 
 
 def _affinity(declared: str) -> str:
@@ -56,6 +51,8 @@ def _affinity(declared: str) -> str:
 
 def types_of(table: Table) -> dict[str, str]:
     """Each history column's PostgreSQL type."""
+    if table.native:  # a PostgreSQL source: its own types
+        return dict(table.native)
     found = {}
     name = table.shapes[-1].name
     for column in table.history_columns:
@@ -106,7 +103,9 @@ def write(
         first_seq, spans = _history_numbers(dump, [t.tx_id for t in ordered])
         done = 0
         for table in dump.tables:
-            done += _write_table(conn, schema, dump, table, types[table.table_id], xid_of, first_seq)
+            done += _write_table(
+                conn, schema, dump, table, types[table.table_id], xid_of, first_seq
+            )
             if progress is not None:
                 progress(done, total)
         for shape in sorted((s for t in dump.tables for s in t.shapes), key=lambda s: s.id):
@@ -241,15 +240,15 @@ def _rows(
         )
 
 
-def _write_views(
-    conn: psycopg.Connection, schema: str, dump: Dump, xid_of: dict[int, int]
-) -> None:
+def _write_views(conn: psycopg.Connection, schema: str, dump: Dump, xid_of: dict[int, int]) -> None:
     """The views now, created in PostgreSQL's SQL, and every definition over time."""
     with_search_path = f"SET LOCAL search_path TO {quote(schema)}"
     conn.execute(with_search_path)
     now = {name.lower() for name in dump.views_now}
     for definition in dump.views:
-        query = _view_query(definition.name, definition.sql)
+        query = definition.sql
+        if query.lstrip().upper().startswith("CREATE"):  # a SQLite source's statement
+            query = _view_query(definition.name, query)
         if definition.to_tx is None and definition.name.lower() in now:
             conn.execute(f"CREATE VIEW {quote(definition.name)} AS {query}")
             query = load.view_query(conn, schema, definition.name)

@@ -104,11 +104,11 @@ def fill(
     """COPY ``rows`` into ``name``'s ``columns``; how many."""
     count = 0
     names = ", ".join(quote(c) for c in columns)
-    with conn.cursor() as cur:
-        with cur.copy(f"COPY {qualified(schema, name)} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
+    statement = f"COPY {qualified(schema, name)} ({names}) FROM STDIN"
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+            count += 1
     return count
 
 
