@@ -15,7 +15,24 @@ from chronodb.versioning.catalog import SchemaVersion
 from chronodb.versioning.views import ViewDefinition
 
 Progress = Callable[[int, int], None]
-"""Called with (versions copied so far, versions in all) as a copy goes."""
+"""Called with (done so far, all there is to do) as a copy goes: versions, or for a file
+copied to a file, pages."""
+
+EVERY = 1000
+"""Versions between two progress reports."""
+
+
+def reporting(
+    items: Iterator[Version], done: int, total: int, progress: Progress | None
+) -> Iterator[Version]:
+    """``items``, calling ``progress`` every :data:`EVERY` of them (counting on from ``done``)."""
+    if progress is None:
+        yield from items
+        return
+    for count, item in enumerate(items, 1):
+        yield item
+        if count % EVERY == 0:
+            progress(done + count, total)
 
 
 class Refused(Exception):

@@ -20,7 +20,7 @@ import psycopg
 import sqlglot
 from sqlglot import exp
 
-from chronodb.copy.model import Dump, Progress, Refused, Table, Version
+from chronodb.copy.model import Dump, Progress, Refused, Table, Version, reporting
 from chronodb.layout import ROWID_KEY
 from chronodb.postgres import load
 from chronodb.postgres.ledger import reseal
@@ -103,9 +103,9 @@ def write(
         first_seq, spans = _history_numbers(dump, [t.tx_id for t in ordered])
         done = 0
         for table in dump.tables:
-            done += _write_table(
-                conn, schema, dump, table, types[table.table_id], xid_of, first_seq
-            )
+            versions = reporting(dump.versions(table), done, total, progress)
+            kinds = types[table.table_id]
+            done += _write_table(conn, schema, dump, table, versions, kinds, xid_of, first_seq)
             if progress is not None:
                 progress(done, total)
         for shape in sorted((s for t in dump.tables for s in t.shapes), key=lambda s: s.id):
@@ -173,6 +173,7 @@ def _write_table(
     schema: str,
     dump: Dump,
     table: Table,
+    versions: Iterator[Version],
     kinds: dict[str, str],
     xid_of: dict[int, int],
     first_seq: dict[tuple[int, int], int],
@@ -212,7 +213,7 @@ def _write_table(
         schema,
         hist,
         load.history_columns(hist_columns),
-        _rows(dump.versions(table), hist_columns, table.table_id, xid_of, first_seq),
+        _rows(versions, hist_columns, table.table_id, xid_of, first_seq),
     )
     if live is not None:
         load.version_table(conn, versioned)

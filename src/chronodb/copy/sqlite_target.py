@@ -22,7 +22,7 @@ import sqlglot
 from sqlglot import exp
 
 from chronodb import layout
-from chronodb.copy.model import Dump, Progress, Refused, Table, Version
+from chronodb.copy.model import Dump, Progress, Refused, Table, Version, reporting
 from chronodb.database import ChronoDB
 from chronodb.versioning import load
 from chronodb.versioning.catalog import Catalog, Column, SchemaVersion
@@ -108,7 +108,8 @@ def write(path: str, dump: Dump, progress: Progress | None = None) -> None:
         for table in dump.tables:
             made = _shapes(table)
             all_shapes += made
-            done += _write_table(conn, dump, table, made)
+            versions = reporting(dump.versions(table), done, total, progress)
+            done += _write_table(conn, dump, table, made, versions)
             if progress is not None:
                 progress(done, total)
         for shape in sorted(all_shapes, key=lambda s: s.id):
@@ -132,7 +133,11 @@ def write(path: str, dump: Dump, progress: Progress | None = None) -> None:
 
 
 def _write_table(
-    conn: sqlite3.Connection, dump: Dump, table: Table, shapes: list[SchemaVersion]
+    conn: sqlite3.Connection,
+    dump: Dump,
+    table: Table,
+    shapes: list[SchemaVersion],
+    versions: Iterator[Version],
 ) -> int:
     last = shapes[-1]
     live = last if last.to_tx is None else None
@@ -147,7 +152,7 @@ def _write_table(
     create_history(conn, last.hist, last.keys, list(declared.items()))
     try:
         written = load.insert_rows(
-            conn, last.hist, load.history_columns(columns), _rows(dump.versions(table), columns)
+            conn, last.hist, load.history_columns(columns), _rows(versions, columns)
         )
     except sqlite3.IntegrityError as err:
         raise Refused(
