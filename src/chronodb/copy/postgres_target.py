@@ -15,6 +15,7 @@ an INSERT without a key still gets one.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import psycopg
 import sqlglot
@@ -26,6 +27,7 @@ from chronodb.postgres import load
 from chronodb.postgres.ledger import reseal
 from chronodb.postgres.names import history_of, quote
 from chronodb.postgres.tables import Versioned
+from chronodb.versioning.columns import affinity
 
 _BY_CLASS = {
     "integer": "bigint",
@@ -35,18 +37,13 @@ _BY_CLASS = {
 }
 
 
-def _affinity(declared: str) -> str:
-    """The PostgreSQL type of SQLite's affinity for a declared type (SQLite's rules)."""
-    upper = declared.upper()
-    if "INT" in upper:
-        return "bigint"
-    if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
-        return "text"
-    if "BLOB" in upper or not upper:
-        return "bytea"
-    if any(word in upper for word in ("REAL", "FLOA", "DOUB")):
-        return "double precision"
-    return "numeric"
+_BY_AFFINITY = {
+    "INTEGER": "bigint",
+    "TEXT": "text",
+    "BLOB": "bytea",
+    "REAL": "double precision",
+    "NUMERIC": "numeric",
+}
 
 
 def types_of(table: Table) -> dict[str, str]:
@@ -62,7 +59,9 @@ def types_of(table: Table) -> dict[str, str]:
                 f"column {name}.{column} holds values of several types ({kinds}); "
                 "PostgreSQL would store some differently, and the ledger would no longer match"
             )
-        found[column] = _BY_CLASS[kinds] if kinds else _affinity(table.affinity.get(column, ""))
+        found[column] = (
+            _BY_CLASS[kinds] if kinds else _BY_AFFINITY[affinity(table.affinity.get(column, ""))]
+        )
     return found
 
 
@@ -109,17 +108,13 @@ def write(
             if progress is not None:
                 progress(done, total)
         for shape in sorted((s for t in dump.tables for s in t.shapes), key=lambda s: s.id):
-            kinds = types[shape.table_id]
+            ends = None if shape.to_tx is None else xid_of[shape.to_tx]
             load.record_shape(
                 conn,
                 schema,
-                shape.table_id,
-                shape.name,
-                _hist(dump, shape.table_id),
-                shape.keys,
-                [(c.name, c.hist, kinds[c.hist]) for c in shape.columns],
-                xid_of.get(shape.from_tx),
-                None if shape.to_tx is None else xid_of[shape.to_tx],
+                replace(shape, hist=_hist(dump, shape.table_id)),
+                types[shape.table_id],
+                (xid_of.get(shape.from_tx), ends),
             )
         load.record_transactions(
             conn,

@@ -42,6 +42,7 @@ from chronodb.postgres.names import (
     quote,
 )
 from chronodb.postgres.tables import Versioned, history_ddl, trigger_ddl
+from chronodb.versioning.catalog import SchemaVersion
 
 SPECIAL_XIDS = 3
 """xids below this are PostgreSQL's own (invalid, bootstrap, frozen)."""
@@ -155,21 +156,19 @@ def version_table(conn: psycopg.Connection, table: Versioned) -> None:
 def record_shape(
     conn: psycopg.Connection,
     schema: str,
-    number: int,
-    name: str,
-    hist: str,
-    keys: Sequence[str],
-    columns: Sequence[tuple[str, str, str]],
-    from_xid: int | None,
-    to_xid: int | None,
+    shape: SchemaVersion,
+    types: dict[str, str],
+    xids: tuple[int | None, int | None],
 ) -> None:
-    """One row of ``_chrono_schema``: a shape from the transaction ``from_xid`` (None: from
-    the start) to ``to_xid`` (None: still the table's)."""
+    """One row of ``_chrono_schema`` for ``shape`` (its history table named as here, its
+    columns typed by ``types``, by history column), from the transaction of xid ``xids[0]``
+    (None: from the start) to that of ``xids[1]`` (None: still the table's)."""
+    columns = [[c.name, c.hist, types[c.hist]] for c in shape.columns]
     conn.execute(
         f"INSERT INTO {qualified(schema, SHAPES)} "
         "(number, name, hist, keys, columns, from_xid, to_xid) "
         "VALUES (%s, %s, %s, %s, %s::jsonb, %s::text::xid8, %s::text::xid8)",
-        (number, name, hist, list(keys), dumps([list(c) for c in columns]), from_xid, to_xid),
+        (shape.table_id, shape.name, shape.hist, list(shape.keys), dumps(columns), *xids),
     )
 
 
