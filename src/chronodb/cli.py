@@ -653,9 +653,9 @@ def export_command(db: str, target: str, as_of: str | None) -> None:
 def copy_command(source: str, destination: str) -> None:
     """Copy SOURCE to DESTINATION with its whole history and audit ledger.
 
-    Each is a SQLite file or a postgresql:// URL (its schema is the URL's
-    search_path, else public). DESTINATION must be new: a file that does
-    not exist, or a schema without tables, views or ChronoDB history. Every
+    Each is a SQLite file or a postgresql:// URL (the connection's current
+    schema). DESTINATION must be new: a file that does not exist, or a
+    schema without tables, views or ChronoDB history. Every
     transaction keeps its id, time and user, every table its past shapes,
     and the ledger its leaves: the copy's root is the source's, and the
     copy is verified before this says so. A copy that fails leaves

@@ -309,3 +309,39 @@ def test_postgresql_types_reach_sqlite_as_their_ledger_digested_them(
     declared = [r[2] for r in plain.execute("PRAGMA table_info(things)")]
     plain.close()
     assert declared == ["INTEGER", "INTEGER", "TEXT", "TEXT", "TEXT", "REAL"]
+
+
+def test_a_failure_inside_the_postgresql_transaction_keeps_nothing(
+    tmp_path: Path, pg_url: str
+) -> None:
+    path = str(tmp_path / "odd.db")
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        db.execute("INSERT INTO t VALUES (1, 'x')")
+        # A view PostgreSQL cannot make: the failure comes after the tables are written.
+        db.execute("CREATE VIEW odd AS SELECT printf('%05d', id) AS padded FROM t")
+    url = pgserver.as_url(pg_url)
+    with pytest.raises(CopyError, match=r"writing .* failed, nothing was kept: .*printf"):
+        copy_database(path, url)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        made = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname IN ('t', 'odd') "
+            "OR starts_with(relname, '_chrono_h')"
+        ).fetchall()
+        (recorded,) = conn.execute("SELECT count(*) FROM _chrono_tx").fetchone()
+    assert made == [] and recorded == 0
+
+
+def test_a_failure_writing_a_file_leaves_no_file(tmp_path: Path, pg_url: str) -> None:
+    url = pgserver.as_url(pg_url)
+    with ChronoDB(url) as db:
+        db.execute("CREATE TABLE t (id bigint PRIMARY KEY, v text)")
+        db.execute("INSERT INTO t VALUES (1, 'a')")
+        with db.transaction():  # one row, two versions in one transaction
+            db.execute("UPDATE t SET v = 'b' WHERE id = 1")
+            db.execute("UPDATE t SET v = 'c' WHERE id = 1")
+    target = tmp_path / "out" / "copy.db"
+    target.parent.mkdir()
+    with pytest.raises(CopyError, match=r"table t has a transaction that wrote one row in"):
+        copy_database(url, target)
+    assert list(target.parent.iterdir()) == []
