@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-from chronodb.audit.trail import Digest
 from chronodb.copy.model import Dump, Progress, Refused
 from chronodb.database import ChronoDB, engine_of
 from chronodb.errors import CopyError
@@ -39,6 +39,15 @@ from chronodb.storage.urls import is_postgres_url, redact
 __all__ = ["CopyReport", "copy_database"]
 
 Refuse = Callable[[str], CopyError]
+
+
+class Copied(NamedTuple):
+    """What a copy wrote, as read from the source in one snapshot."""
+
+    transactions: int
+    versions: int
+    tree_size: int
+    root: str
 
 
 @dataclass(frozen=True)
@@ -66,8 +75,9 @@ def copy_database(
 ) -> CopyReport:
     """Copy the database at ``source`` to the new database ``destination`` (each a file path
     or a ``postgresql://`` URL), with its history and ledger; ``progress`` is called with
-    (versions copied, versions in all) as it goes. Raises CopyError if the destination is
-    not empty or the copy cannot be exact; the destination is then left as it was."""
+    (done, all) as it goes: versions, or pages from a file to a file. Raises CopyError if
+    the destination is not empty or the copy cannot be exact; the destination is then left
+    as it was."""
     src, dst = os.fspath(source), os.fspath(destination)
 
     def refuse(message: str) -> CopyError:
@@ -77,15 +87,12 @@ def copy_database(
         raise refuse(f"no such database file: {src}")
     if _same(src, dst):
         raise refuse(f"source and destination are the same database: {_name(dst)}")
-    with ChronoDB(src, read_only=True) as db:
-        before = db.audit_trail.digest(save=False)
-        transactions = len(db.transactions())
     if is_postgres_url(dst):
-        versions = _to_postgres(src, dst, progress, refuse)
-        _check(dst, before, refuse)
+        copied = _to_postgres(src, dst, progress, refuse)
+        _check(dst, copied, refuse)
     else:
-        versions = _to_file(src, dst, progress, before, refuse)
-    return CopyReport(_name(src), _name(dst), transactions, versions, before.tree_size, before.root)
+        copied = _to_file(src, dst, progress, refuse)
+    return CopyReport(_name(src), _name(dst), *copied)
 
 
 def _same(src: str, dst: str) -> bool:
@@ -94,15 +101,20 @@ def _same(src: str, dst: str) -> bool:
     return Path(src).resolve() == Path(dst).resolve()
 
 
-def _check(dst: str, before: Digest, refuse: Refuse) -> None:
-    """Verify the copy at ``dst`` and compare its ledger with the source's."""
+def _copied(dump: Dump) -> Copied:
+    size, root = dump.ledger()
+    return Copied(len(dump.transactions), dump.total_versions, size, root)
+
+
+def _check(dst: str, copied: Copied, refuse: Refuse) -> None:
+    """Verify the copy at ``dst`` and compare its ledger with the source's as read."""
     with ChronoDB(dst) as copy:
         ok = copy.verify_audit_integrity()
         after = copy.audit_trail.digest(save=False)
-    if not ok or (after.tree_size, after.root) != (before.tree_size, before.root):
+    if not ok or (after.tree_size, after.root) != (copied.tree_size, copied.root):
         raise refuse(
             f"the copy at {_name(dst)} does not verify against the source's ledger "
-            f"(source root {before.root} of {before.tree_size} leaves, copy root "
+            f"(source root {copied.root} of {copied.tree_size} leaves, copy root "
             f"{after.root} of {after.tree_size})"
         )
 
@@ -119,7 +131,7 @@ def _reading(src: str) -> Iterator[Dump]:
             yield dump
 
 
-def _to_file(src: str, dst: str, progress: Progress | None, before: Digest, refuse: Refuse) -> int:
+def _to_file(src: str, dst: str, progress: Progress | None, refuse: Refuse) -> Copied:
     target = Path(dst)
     if target.exists() and target.stat().st_size > 0:
         raise refuse(f"destination {dst} exists and is not empty; a copy never overwrites")
@@ -134,7 +146,7 @@ def _to_file(src: str, dst: str, progress: Progress | None, before: Digest, refu
             from chronodb.copy import sqlite_target
 
             with _reading(src) as dump:
-                versions = dump.total_versions
+                copied = _copied(dump)
                 try:
                     sqlite_target.write(temporary, dump, progress)
                 except Refused as err:
@@ -142,8 +154,8 @@ def _to_file(src: str, dst: str, progress: Progress | None, before: Digest, refu
         else:
             _backup(src, temporary, progress)
             with _reading(temporary) as dump:
-                versions = dump.total_versions
-        _check(temporary, before, refuse)
+                copied = _copied(dump)
+        _check(temporary, copied, refuse)
         if target.exists():
             if target.stat().st_size > 0:
                 raise refuse(f"destination {dst} was written during the copy; left alone")
@@ -154,7 +166,7 @@ def _to_file(src: str, dst: str, progress: Progress | None, before: Digest, refu
     finally:
         for part in parts:
             part.unlink(missing_ok=True)
-    return versions
+    return copied
 
 
 def _backup(src: str, path: str, progress: Progress | None) -> None:
@@ -174,7 +186,7 @@ def _backup(src: str, path: str, progress: Progress | None) -> None:
         reader.close()
 
 
-def _to_postgres(src: str, dst: str, progress: Progress | None, refuse: Refuse) -> int:
+def _to_postgres(src: str, dst: str, progress: Progress | None, refuse: Refuse) -> Copied:
     import psycopg
 
     from chronodb.copy import postgres_target
@@ -204,4 +216,4 @@ def _to_postgres(src: str, dst: str, progress: Progress | None, refuse: Refuse) 
                 raise refuse(str(err)) from err
             except psycopg.Error as err:
                 raise refuse(f"writing {_name(dst)} failed, nothing was kept: {err}") from err
-        return dump.total_versions
+        return _copied(dump)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from chronodb.audit.merkle import MemoryNodeStore, MerkleTree
+from chronodb.audit.proofs import leaf_hash
 from chronodb.versioning.catalog import SchemaVersion
 from chronodb.versioning.views import ViewDefinition
 
@@ -114,3 +116,10 @@ class Dump:
     @property
     def total_versions(self) -> int:
         return sum(sum(t.counts.values()) for t in self.tables)
+
+    def ledger(self) -> tuple[int, str]:
+        """The Merkle tree over the leaves read: its size and root (hex), as the source's
+        ``audit_trail.digest()`` gives them for the same state."""
+        tree = MerkleTree(MemoryNodeStore())
+        tree.append_leaf_hashes(leaf_hash(t.leaf) for t in self.transactions if t.leaf)
+        return tree.size, tree.root().hex()
