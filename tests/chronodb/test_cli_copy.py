@@ -29,12 +29,8 @@ def test_copy_to_postgresql_shows_progress_and_the_root(tmp_path: Path, pg_url: 
     result = CliRunner().invoke(main, ["copy", str(source), url])
     assert result.exit_code == 0, result.output
     assert "Copying" in result.stderr
-    assert (
-        f"Copied 4 transaction(s) and 4500 version(s) from {source} to {url}." in result.stdout
-    )
-    assert f"Ledger: 4 leaves, root {root}, the same in both; the copy verifies." in (
-        result.stdout
-    )
+    assert f"Copied 4 transaction(s) and 4500 version(s) from {source} to {url}." in result.stdout
+    assert f"Ledger: 4 leaves, root {root}, the same in both; the copy verifies." in result.stdout
     verified = CliRunner().invoke(main, ["verify", url])
     assert verified.exit_code == 0, verified.output
 
@@ -54,9 +50,7 @@ def test_copy_back_to_a_file_then_refuses_to_overwrite_it(tmp_path: Path, pg_url
     before = back.read_bytes()
     again = CliRunner().invoke(main, ["copy", str(source), str(back)])
     assert again.exit_code == 1
-    assert f"destination {back} exists and is not empty; a copy never overwrites" in (
-        again.stderr
-    )
+    assert f"destination {back} exists and is not empty; a copy never overwrites" in again.stderr
     assert back.read_bytes() == before
 
 
