@@ -658,8 +658,8 @@ def copy_command(source: str, destination: str) -> None:
     schema without tables, views or ChronoDB history. Every
     transaction keeps its id, time and user, every table its past shapes,
     and the ledger its leaves: the copy's root is the source's, and the
-    copy is verified before this says so. A copy that fails leaves
-    DESTINATION as it was.
+    copy is verified before this says so. A copy that fails writes none of
+    SOURCE's rows to DESTINATION.
     """
     require_file(source)
     with _ProgressBar("Copying") as bar:

@@ -9,7 +9,8 @@ that its root is the source's.
 
 - SQLite file to SQLite file: SQLite's online backup.
 - Into PostgreSQL (from either): one transaction (``postgres_target.py``, over the layout's
-  loader ``postgres/load.py``); a failure leaves the schema as it was.
+  loader ``postgres/load.py``); a failure writes none of the source's rows (ChronoDB's own
+  empty objects, which opening the schema installs, stay).
 - PostgreSQL into a SQLite file: ``sqlite_target.py`` over ``versioning/load.py``.
 
 A SQLite destination is written to a temporary file beside it and moved into place only

@@ -1,6 +1,6 @@
 """Writing a :class:`~chronodb.copy.model.Dump` into an empty PostgreSQL schema.
 
-One transaction: a failure anywhere leaves the schema as it was. The layout's loader
+One transaction: a failure anywhere writes none of it. The layout's loader
 (``postgres/load.py``) writes the rows; this module decides the types, history numbers and
 xids, and turns the source's view definitions into PostgreSQL's.
 
