@@ -22,9 +22,10 @@ from chronodb import ChronoDB, CopyError, copy_database
 
 
 def _build(db: ChronoDB, real: str = "REAL", blob: str = "BLOB") -> None:
-    """A workload that leaves a past worth copying: several tables, updates, deletes, ALTER
-    TABLE, a dropped table, views made and changed, pruned history, an erased row, a saved
-    digest. ``real`` and ``blob``: those types' names in the database's SQL."""
+    """A workload that leaves a past worth copying: several tables, updates, deletes,
+    ALTER TABLE (columns added, renamed and dropped, a table renamed), a dropped table,
+    views made and changed, pruned history, an erased row, a saved digest. ``real`` and
+    ``blob``: those types' names in the database's SQL."""
     db.execute(f"CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, score {real}, pic {blob})")
     db.executemany(
         "INSERT INTO users VALUES (?, ?, ?, ?)",
@@ -53,6 +54,9 @@ def _build(db: ChronoDB, real: str = "REAL", blob: str = "BLOB") -> None:
     db.audit_trail.digest()
     db.user = "bea"
     db.execute("UPDATE users SET score = score * 2 WHERE id IN (1, 3)")
+    db.execute("ALTER TABLE orders RENAME TO purchases")
+    db.execute("ALTER TABLE users DROP COLUMN pic")
+    db.execute("UPDATE purchases SET item = 'jam' WHERE oid = 11")
 
 
 @pytest.fixture
@@ -86,7 +90,7 @@ def _rows(db: ChronoDB, sql: str) -> Any:
 
 def _names(db: ChronoDB) -> set[str]:
     """Every table and view the database has had."""
-    found = {"big"}
+    found = {"big"}  # a view: tables() lists tables only
     for tx in db.transactions():
         found.update(_quietly(lambda tx=tx: db.tables(as_of=tx["tx_id"])))
     return found
@@ -105,7 +109,7 @@ def assert_same_past(location_a: str, location_b: str) -> None:
         assert b.transactions() == transactions
         assert len(transactions) > 10
         names = _names(a)
-        assert _names(b) == names == {"users", "orders", "scratch", "big"}
+        assert _names(b) == names == {"users", "orders", "purchases", "scratch", "big"}
         seen = 0
         for tx in transactions:
             n, at = tx["tx_id"], tx["tx_time"]
