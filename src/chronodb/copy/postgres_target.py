@@ -125,10 +125,8 @@ def write(
             ],
         )
         _write_views(conn, schema, dump, xid_of)
-        for table_name, key, versions, tx_id, user, reason in dump.erasures:
-            load.record_erasure(
-                conn, schema, table_name, key, versions, xid_of[tx_id], user, reason
-            )
+        for table_name, key, count, tx_id, user, reason in dump.erasures:
+            load.record_erasure(conn, schema, table_name, key, count, xid_of[tx_id], user, reason)
         for digest in dump.digests:
             load.record_digest(conn, schema, digest)
         reseal(conn, schema)
@@ -194,8 +192,8 @@ def _write_table(
     identity = None
     if live is not None:
         keys = live.key_columns
-        if len(keys) == 1 and keys[0].decl_type.upper() == "INTEGER":
-            identity = keys[0].name
+        if not table.native and len(keys) == 1 and keys[0].decl_type.upper() == "INTEGER":
+            identity = keys[0].name  # SQLite's rowid alias: a key is given when none is
         load.create_table(conn, schema, live.name, columns, key_names, identity)
         load.fill(conn, schema, live.name, names, dump.current(table))
         if identity is not None:
