@@ -91,9 +91,10 @@ def write(
     types = {t.table_id: types_of(t) for t in dump.tables}
     ordered = sorted(dump.transactions, key=lambda t: t.tx_id)
     total = dump.total_versions
+    load.reserve_xids(conn, len(ordered))
     with conn.transaction():
         given = load.xids(conn, len(ordered))
-        if given is None:
+        if given is None:  # reserved above: only a server whose xids went back says so
             raise Refused(
                 f"the server has handed out fewer transaction ids than the {len(ordered)} "
                 "transactions to copy, each of which needs one of its own"

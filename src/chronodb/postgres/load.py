@@ -8,7 +8,7 @@ commit step, which hands out new ids. Instead, in one transaction of the caller'
 - each copied transaction gets an xid of its own, below the loading transaction's xid and
   distinct, so it can never be a later transaction's: history, shapes, views and erasures
   name it by that xid, and its ``_chrono_tx`` row maps it to its id as the commit step
-  would;
+  would (a new server that has handed out too few xids spends the missing ones first);
 - history order (``_chrono_seq``) follows transaction order, and each transaction's
   ``seq_lo`` and ``seq_hi`` bound its versions, as the commit step records them;
 - the sequences go on after the last id, time and history number copied.
@@ -64,6 +64,26 @@ def held(conn: psycopg.Connection, schema: str) -> list[str]:
         if count:
             found.append(f"{count} recorded transaction(s)")
     return found
+
+
+def reserve_xids(conn: psycopg.Connection, count: int) -> None:
+    """Make sure the server has handed out at least ``count`` xids, so that :func:`xids`
+    finds that many below the next transaction's (a new server has handed out few). Each
+    missing one is taken by a subtransaction that writes a row to a temporary table, all in
+    one transaction of their own; ``conn`` is in autocommit mode."""
+    (next_xid,) = conn.execute(
+        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+    ).fetchone()
+    missing = count + SPECIAL_XIDS - int(next_xid)
+    if missing <= 0:
+        return
+    with conn.transaction():
+        conn.execute("CREATE TEMPORARY TABLE chronodb_spent_xids (x int) ON COMMIT DROP")
+        conn.execute(
+            f"DO $spend$ BEGIN FOR i IN 1..{int(missing)} LOOP BEGIN "
+            "INSERT INTO chronodb_spent_xids VALUES (i); "
+            "EXCEPTION WHEN OTHERS THEN RAISE; END; END LOOP; END $spend$"
+        )
 
 
 def xids(conn: psycopg.Connection, count: int) -> list[int] | None:
