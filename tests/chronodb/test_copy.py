@@ -41,6 +41,9 @@ def _build(db: ChronoDB, real: str = "REAL", blob: str = "BLOB") -> None:
     db.execute("ALTER TABLE users ADD COLUMN note TEXT")
     db.execute("UPDATE users SET note = 'hi' WHERE id = 1")
     db.execute("ALTER TABLE orders RENAME COLUMN what TO item")
+    db.execute(
+        "CREATE VIEW spend AS SELECT u.name, o.item FROM users u JOIN orders o ON o.uid = u.id"
+    )
     db.execute("DROP VIEW big")
     db.execute("CREATE VIEW big AS SELECT name, note FROM users WHERE score > 0")
     db.execute("CREATE TABLE scratch (k TEXT PRIMARY KEY, v INTEGER)")
@@ -90,7 +93,7 @@ def _rows(db: ChronoDB, sql: str) -> Any:
 
 def _names(db: ChronoDB) -> set[str]:
     """Every table and view the database has had."""
-    found = {"big"}  # a view: tables() lists tables only
+    found = {"big", "spend"}  # views: tables() lists tables only
     for tx in db.transactions():
         found.update(_quietly(lambda tx=tx: db.tables(as_of=tx["tx_id"])))
     return found
@@ -109,7 +112,7 @@ def assert_same_past(location_a: str, location_b: str) -> None:
         assert b.transactions() == transactions
         assert len(transactions) > 10
         names = _names(a)
-        assert _names(b) == names == {"users", "orders", "purchases", "scratch", "big"}
+        assert _names(b) == names == {"users", "orders", "purchases", "scratch", "big", "spend"}
         seen = 0
         for tx in transactions:
             n, at = tx["tx_id"], tx["tx_time"]

@@ -24,6 +24,7 @@ from sqlglot import exp
 from chronodb import layout
 from chronodb.copy.model import Dump, Progress, Refused, Table, Version, reporting
 from chronodb.database import ChronoDB
+from chronodb.sql.rules.flat_joins import flat_joins
 from chronodb.versioning import load
 from chronodb.versioning.catalog import Catalog, Column, SchemaVersion
 from chronodb.versioning.columns import BINARY
@@ -65,34 +66,13 @@ def _shapes(table: Table) -> list[SchemaVersion]:
     return out
 
 
-def _flat_joins(node: exp.Expression) -> exp.Expression:
-    """``FROM (a JOIN b ON ...)`` as ``FROM a JOIN b ON ...``: PostgreSQL renders a view's
-    joins in parentheses, which ChronoDB's AS OF rewriting on SQLite does not read into."""
-    if not isinstance(node, exp.Select):
-        return node
-    source = node.args.get("from_")
-    inner = source.this if source is not None else None
-    while (
-        isinstance(inner, exp.Subquery)
-        and not inner.alias
-        and isinstance(inner.this, exp.Table)
-        and inner.this.args.get("joins")
-    ):
-        table = inner.this
-        joins = table.args.pop("joins")
-        source.set("this", table)
-        node.set("joins", [*joins, *(node.args.get("joins") or [])])
-        inner = table
-    return node
-
-
 def _view(name: str, query: str) -> str:
     """A CREATE VIEW statement in SQLite's SQL for a PostgreSQL view's query."""
     try:
         parsed = sqlglot.parse_one(query, read="postgres")
     except sqlglot.errors.SqlglotError as err:
         raise Refused(f"view {name} cannot be written in SQLite's SQL: {err}") from err
-    parsed = parsed.transform(_flat_joins)
+    parsed = parsed.transform(flat_joins)
     create = exp.Create(this=exp.to_identifier(name, quoted=True), kind="VIEW", expression=parsed)
     return create.sql(dialect="sqlite")
 
