@@ -1,6 +1,7 @@
 """ChronoDB: SQLite where every table keeps its history, queryable AS OF any point in time."""
 
 from chronodb.async_db import AsyncChronoDB
+from chronodb.copy import CopyReport, copy_database
 from chronodb.database import ChronoDB
 from chronodb.errors import (
     ArgumentError,
@@ -13,6 +14,7 @@ from chronodb.errors import (
     ClosedError,
     ConfigError,
     ConnectionLostError,
+    CopyError,
     CorruptDatabaseError,
     ForeignKeyViolation,
     IntegrityError,
@@ -53,6 +55,8 @@ __all__ = [
     "Column",
     "ConfigError",
     "ConnectionLostError",
+    "CopyError",
+    "CopyReport",
     "CorruptDatabaseError",
     "ForeignKey",
     "ForeignKeyViolation",
@@ -76,4 +80,5 @@ __all__ = [
     "UniqueViolation",
     "UnversionedTablesError",
     "View",
+    "copy_database",
 ]

@@ -29,8 +29,11 @@ ChronoDBError
 │       ├── ServerUnavailableError  no connection: refused, unreachable, full
 │       ├── AuthenticationError     the server refused the user, password or database
 │       └── ConnectionLostError     the connection dropped; its open transaction is undone
-└── AuditError             the audit ledger's Merkle tree cannot answer (bad size or
-                           index, a missing or overwritten node)
+├── AuditError             the audit ledger's Merkle tree cannot answer (bad size or
+│                          index, a missing or overwritten node)
+└── CopyError              a database that cannot be copied as asked: a destination that
+                           is not empty, a table or value the other backend cannot hold
+                           exactly (``source``, ``destination``)
 
 ChronoDBWarning            something worked but deserves attention
 
@@ -259,6 +262,17 @@ class AuditError(ChronoDBError):
 
     def __init__(self, message: str, *, tree_size: int | None = None) -> None:
         self.tree_size = tree_size
+        super().__init__(message)
+
+
+class CopyError(ChronoDBError):
+    """``copy_database`` refused or could not finish; ``source`` and ``destination`` name
+    the two databases (a server URL without its password). Nothing was written to the
+    destination."""
+
+    def __init__(self, message: str, *, source: str, destination: str) -> None:
+        self.source = source
+        self.destination = destination
         super().__init__(message)
 
 

@@ -26,8 +26,8 @@ from chronodb.introspect import point
 from chronodb.layout import META, is_internal
 from chronodb.storage.sqlite_errors import about_the_file
 from chronodb.versioning import timeline
-from chronodb.versioning.catalog import Catalog, SchemaVersion
-from chronodb.versioning.tables import quote, unversionable_tables
+from chronodb.versioning.catalog import Catalog
+from chronodb.versioning.tables import create_table_sql, quote, unversionable_tables
 
 BATCH_ROWS = 10_000
 """Rows written to the export per executemany."""
@@ -77,22 +77,6 @@ def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def _create_table(version: SchemaVersion) -> str:
-    """A CREATE TABLE statement for a table's shape: its columns' declared types and
-    collations, and its key."""
-    parts = []
-    for column in version.columns:
-        part = quote(column.name)
-        if column.decl_type:
-            part += f" {column.decl_type}"
-        if column.collated:
-            part += f" COLLATE {quote(column.collation)}"
-        parts.append(part)
-    if version.key_columns:
-        parts.append(f"PRIMARY KEY ({', '.join(quote(c.name) for c in version.key_columns)})")
-    return f"CREATE TABLE {quote(version.name)} ({', '.join(parts)})"
-
-
 def _now(schema: list[tuple[str, str, str, str]], virtual: set[str]) -> list[_Table]:
     return [
         _Table(name, sql, f"SELECT * FROM {quote(name)}", virtual=name in virtual)
@@ -126,7 +110,7 @@ def _then(
                 "triggers"
             )
         select = f"SELECT * FROM {quote(then.name)} AS OF TRANSACTION ?"
-        sql = made[then.name.lower()] if own else _create_table(then)
+        sql = made[then.name.lower()] if own else create_table_sql(then)
         found.append(_Table(then.name, sql, select, (tx,), own=own))
     at_point = {t.name.lower() for t in found}
     for kind, name, _table, sql in schema:

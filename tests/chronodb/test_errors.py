@@ -350,6 +350,8 @@ def test_the_public_names_are_listed_and_sorted() -> None:
         "Column",
         "ConfigError",
         "ConnectionLostError",
+        "CopyError",
+        "CopyReport",
         "CorruptDatabaseError",
         "ForeignKey",
         "ForeignKeyViolation",
@@ -373,6 +375,7 @@ def test_the_public_names_are_listed_and_sorted() -> None:
         "UniqueViolation",
         "UnversionedTablesError",
         "View",
+        "copy_database",
     }
     for name in chronodb.__all__:
         assert getattr(chronodb, name) is not None

@@ -42,6 +42,7 @@ from chronodb.postgres.snapshots import (
 )
 from chronodb.sql.dialect import QUERY_AS_OF, parse, to_sql
 from chronodb.sql.rules.changes_function import ChangesArgumentError, changes_function
+from chronodb.sql.rules.flat_joins import flat_joins
 from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.temporal import Point, _collect_points, syntax_error
 
@@ -272,7 +273,7 @@ def view_at(sql: str, unit: str, point: str) -> str:
         trees = parse(sql, "postgresql")
     except ParseError as err:
         raise syntax_error(err, sql) from None
-    tree = trees[0]
+    tree = trees[0].transform(flat_joins)
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in tree.find_all(exp.Table):
         if table.name.lower() in ctes and not table.db:

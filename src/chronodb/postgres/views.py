@@ -54,13 +54,23 @@ def load(conn: psycopg.Connection, schema: str) -> ViewHistory:
     """The views' definitions over time, with the ids and times of the transactions that
     made and ended them (``shapes.PENDING`` for the reader's own open one), and the views
     now."""
+    return ViewHistory.of(definitions(conn, schema), current(conn, schema))
+
+
+def current(conn: psycopg.Connection, schema: str) -> dict[str, str]:
+    """The schema's views now: name -> query, as ``pg_get_viewdef`` renders it."""
+    return _now(conn, schema)
+
+
+def definitions(conn: psycopg.Connection, schema: str) -> list[ViewDefinition]:
+    """Every view's definitions over time, oldest first (see :func:`load`)."""
     tx = qualified(schema, TX_TABLE)
     rows = conn.execute(
         "SELECT v.name, v.sql, f.tx_id, f.tx_time, t.tx_id, t.tx_time, v.to_xid IS NOT NULL "
         f"FROM {qualified(schema, VIEWS)} AS v LEFT JOIN {tx} AS f ON f.xid = v.from_xid "
         f"LEFT JOIN {tx} AS t ON t.xid = v.to_xid ORDER BY v.id"
     ).fetchall()
-    definitions = [
+    return [
         ViewDefinition(
             name,
             sql,
@@ -71,4 +81,3 @@ def load(conn: psycopg.Connection, schema: str) -> ViewHistory:
         )
         for name, sql, from_tx, from_us, to_tx, to_us, ended in rows
     ]
-    return ViewHistory.of(definitions, _now(conn, schema))

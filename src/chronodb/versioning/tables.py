@@ -264,6 +264,41 @@ def _copy_in_batches(
         last = bound[0]
 
 
+def create_history(
+    conn: sqlite3.Connection, hist: str, keys: Sequence[str], columns: Sequence[tuple[str, str]]
+) -> None:
+    """History table ``hist`` and its unique (key, transaction) index: ``columns`` are
+    (history column, the table column's declared type); ``keys`` the key's history columns,
+    or the rowid's (:data:`ROWID_KEY`)."""
+    key_defs = [f"{ROWID_KEY} INTEGER"] if tuple(keys) == (ROWID_KEY,) else []
+    # Each column declares its table column's affinity (see versioning/columns.py).
+    col_defs = [f"{quote(c)} {history_type(decl)}".rstrip() for c, decl in columns]
+    conn.execute(
+        f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER, "
+        f"{OP} TEXT, " + ", ".join(key_defs + col_defs) + f", {LEAF} BLOB)"
+    )
+    conn.execute(
+        f"CREATE UNIQUE INDEX {quote(history_index(hist))} ON {quote(hist)} "
+        f"({key_list(keys)}, {TX})"
+    )
+
+
+def create_table_sql(version: SchemaVersion) -> str:
+    """A CREATE TABLE statement for a table's shape: its columns' declared types and
+    collations, and its key."""
+    parts = []
+    for column in version.columns:
+        part = quote(column.name)
+        if column.decl_type:
+            part += f" {column.decl_type}"
+        if column.collated:
+            part += f" COLLATE {quote(column.collation)}"
+        parts.append(part)
+    if version.key_columns:
+        parts.append(f"PRIMARY KEY ({', '.join(quote(c.name) for c in version.key_columns)})")
+    return f"CREATE TABLE {quote(version.name)} ({', '.join(parts)})"
+
+
 def register_table(
     conn: sqlite3.Connection,
     name: str,
@@ -286,17 +321,7 @@ def register_table(
     )
     by_name = {c.name: c for c in columns}
     keys = tuple(by_name[p].hist for p in pk) if pk else (ROWID_KEY,)
-    key_defs = [] if pk else [f"{ROWID_KEY} INTEGER"]
-    # Each column declares its table column's affinity (see versioning/columns.py).
-    col_defs = [f"{quote(c.hist)} {history_type(c.decl_type)}".rstrip() for c in columns]
-    conn.execute(
-        f"CREATE TABLE {quote(hist)} ({SEQ} INTEGER PRIMARY KEY, {TX} INTEGER, "
-        f"{OP} TEXT, " + ", ".join(key_defs + col_defs) + f", {LEAF} BLOB)"
-    )
-    keylist = key_list(keys)
-    conn.execute(
-        f"CREATE UNIQUE INDEX {quote(history_index(hist))} ON {quote(hist)} ({keylist}, {TX})"
-    )
+    create_history(conn, hist, keys, [(c.hist, c.decl_type) for c in columns])
     sv = _insert_version(
         conn, SchemaVersion(0, table_id, name, hist, keys, columns, tx, us, None, None), tx, us
     )
