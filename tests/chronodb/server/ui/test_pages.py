@@ -12,16 +12,12 @@ from starlette.testclient import TestClient
 HTML = {"accept": "text/html"}
 
 pytestmark = pytest.mark.usefixtures("backend")  # each test on a file and on PostgreSQL
-# Pages that need what PostgreSQL does not offer yet: tables() and columns() AS OF a point,
-# the audit trail's digest and proofs, the health report's sizes, transactions' kinds.
-sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-@sqlite_only
 def test_home_lists_tables_timeline_and_ledger(client: TestClient, txs: list[int]):
     page = client.get("/", headers=HTML)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
