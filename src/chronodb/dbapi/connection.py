@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from chronodb.dbapi import exceptions
 from chronodb.dbapi.cursor import Cursor
 from chronodb.dbapi.exceptions import ProgrammingError, translate
 from chronodb.engine import Engine
+from chronodb.engine.common import Committed
 from chronodb.errors import ArgumentError, ChronoDBError
 from chronodb.sql.classify import Route
 
@@ -73,6 +75,8 @@ class Connection:
         self._closed = False
         # Whether a plain read may run without a transaction (the cursor's fast path).
         self._reads_alone = True
+        # Cursors whose last write awaits its transaction's id (given at COMMIT).
+        self._awaiting: weakref.WeakSet[Cursor] = weakref.WeakSet()
         self._isolation_level: str | None = ""
         self._autocommit: bool | int = LEGACY_TRANSACTION_CONTROL
         self.isolation_level = isolation_level
@@ -103,21 +107,43 @@ class Connection:
         return not self._closed and self._engine.explicit
 
     def commit(self) -> None:
-        """Commit the open transaction, if any: one ChronoDB transaction, sealed."""
-        self._finish(self._engine.commit)
+        """Commit the open transaction, if any: one ChronoDB transaction, sealed. The
+        cursors whose last statement wrote in it then name it (``tx_id``, ``tx_time``),
+        on PostgreSQL too, where the id is given at COMMIT."""
+        engine = self._engine
+        with engine.lock:  # no other thread's COMMIT between this one and reading it
+            if self._finish(engine.commit):
+                self.settled(engine.last_commit)
 
     def rollback(self) -> None:
         """Roll back the open transaction, if any: none of its writes leaves a version."""
         self._finish(self._engine.rollback)
+        self._awaiting.clear()
 
-    def _finish(self, end: Callable[[], None]) -> None:
+    def _finish(self, end: Callable[[], None]) -> bool:
+        """End the open transaction with ``end``; whether there was one."""
         if self._closed:
             raise ProgrammingError(_CLOSED)
-        if self._engine.explicit:
-            try:
-                end()
-            except ChronoDBError as err:
-                raise translate(err) from err
+        if not self._engine.explicit:
+            return False
+        try:
+            end()
+        except ChronoDBError as err:
+            self._awaiting.clear()
+            raise translate(err) from err
+        return True
+
+    def awaits_commit(self, cursor: Cursor) -> None:
+        """``cursor``'s last statement wrote in the open transaction, whose id is not known
+        yet (PostgreSQL): its COMMIT gives it to the cursor."""
+        self._awaiting.add(cursor)
+
+    def settled(self, made: Committed | None) -> None:
+        """The open transaction ended in a COMMIT that made ``made``: the cursors awaiting
+        it name it."""
+        for cursor in self._awaiting:
+            cursor.committed(made)
+        self._awaiting.clear()
 
     @property
     def isolation_level(self) -> str | None:

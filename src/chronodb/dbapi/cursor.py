@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from chronodb.database import engine_of
 from chronodb.dbapi.exceptions import NotSupportedError, ProgrammingError, translate
+from chronodb.engine.common import Committed
 from chronodb.errors import ChronoDBError
 from chronodb.result import Result
 from chronodb.sql.classify import Route
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 _CLOSED_CURSOR = "Cannot operate on a closed cursor."
 _INSERTS = ("INSERT", "REPLACE")
 _READ = Route.READ
+_WRITES = (Route.WRITE, Route.TEMPORAL_WRITE, Route.DDL)
 
 
 class Cursor:
@@ -47,6 +49,7 @@ class Cursor:
         self._routes = engine.routes
         self._lock = engine.lock
         self._sqlite_cursor: sqlite3.Cursor | None = None
+        self._awaits = False  # whether the last statement wrote in a transaction not yet named
         # The rows still to fetch, as tuples; None before the first statement.
         self._rows: Iterator[tuple[Any, ...]] | None = None
         self._description: tuple[tuple[Any, ...], ...] | None = None
@@ -122,6 +125,21 @@ class Cursor:
         # sqlite3 moves lastrowid after INSERT and REPLACE only; other writes leave it.
         if result.lastrowid is not None and operation.lstrip()[:7].upper().startswith(_INSERTS):
             self.lastrowid = result.lastrowid
+        route = self._routes.get(operation)
+        engine = self._engine
+        # A write inside a transaction whose id is given at COMMIT (PostgreSQL) learns it then.
+        self._awaits = result.tx_id is None and engine.explicit and route in _WRITES
+        if self._awaits:
+            self.connection.awaits_commit(self)
+        elif route is Route.COMMIT:  # a COMMIT statement: what it made, as commit() does
+            self.connection.settled(engine.last_commit)
+
+    def committed(self, made: Committed | None) -> None:
+        """The transaction that this cursor's last statement wrote in was committed as
+        ``made``: the cursor names it, if that statement is still its last."""
+        if self._awaits and made is not None:
+            self.tx_id, self.tx_time = made.tx_id, made.tx_time
+        self._awaits = False
 
     # ------------------------------------------------------------------ results
     @property

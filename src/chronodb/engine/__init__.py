@@ -15,6 +15,8 @@ State (read it; the engine changes it):
 - ``ledger``: the audit :class:`~chronodb.audit.ledger.Ledger`, or None (``ledger=False``)
 - ``open_tx``: ``(tx_id, tx_time_us)`` of the open write transaction, or None
 - ``explicit``: whether a transaction opened with BEGIN is open (the lock is then held)
+- ``last_commit``: the :class:`~chronodb.engine.common.Committed` transaction the last
+  explicit COMMIT made (None if it wrote nothing); read it under the lock taken before BEGIN
 - ``tx_has_ddl``: whether the open transaction changed the schema (set it with
   :meth:`Engine.note_ddl`)
 - ``routes``, ``plans``: the statement caches (route per SQL text, temporal plan per text)

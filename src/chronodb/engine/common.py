@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from chronodb.errors import SQLError, TemporalError
@@ -13,13 +14,29 @@ from chronodb.sql.classify import Route, classify
 _ROUTE_CACHE_LIMIT = 20_000
 
 
+@dataclass(frozen=True)
+class Committed:
+    """A write transaction an explicit COMMIT made: its id, time (epoch seconds) and
+    ledger hash (hex; None without a leaf)."""
+
+    tx_id: int
+    tx_time: float
+    tx_hash: str | None
+
+
 class Common:
     """Mixed into :class:`~chronodb.engine.Engine` and the PostgreSQL engine, which hold
-    ``routes``, ``time_travel``, ``explicit`` and ``begin``/``commit``/``rollback``."""
+    ``routes``, ``time_travel``, ``explicit``, ``last_commit`` and
+    ``begin``/``commit``/``rollback``.
+
+    ``last_commit``: the transaction the engine's last explicit COMMIT made, None if that
+    transaction wrote nothing (or none was committed yet). Read it under the engine's lock
+    taken before BEGIN, so that no other thread's transaction comes between."""
 
     routes: dict[str, Route]
     time_travel: bool
     explicit: bool
+    last_commit: Committed | None
 
     if TYPE_CHECKING:
 

@@ -12,6 +12,7 @@ from chronodb.versioning.catalog import Catalog
 if TYPE_CHECKING:
     from chronodb.audit.leaf import Amendment
     from chronodb.audit.ledger import Ledger
+    from chronodb.engine.common import Committed
     from chronodb.sql import temporal
     from chronodb.sql.classify import Route
     from chronodb.storage.base import Backend
@@ -55,6 +56,7 @@ class EngineState:
         self.plans: dict[str, temporal.Plan] = {}
         self.open_tx: tuple[int, int] | None = None  # (tx_id, tx_time_us) of the open one
         self.explicit = False
+        self.last_commit: Committed | None = None  # what the last explicit COMMIT made
         # Why SQLite rolled the open explicit transaction back by itself (ON CONFLICT
         # ROLLBACK, RAISE(ROLLBACK), a full disk), until COMMIT or ROLLBACK ends it.
         self._aborted: str | None = None

@@ -7,12 +7,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from chronodb.engine.common import Committed
 from chronodb.engine.state import EngineState, Mark
 from chronodb.errors import ReadOnlyError, TransactionError
 from chronodb.layout import ATOMIC
 from chronodb.result import Result
 from chronodb.sql.classify import savepoint_of
 from chronodb.storage.sqlite_errors import translate
+from chronodb.timepoint import from_micros
 
 
 class Transactions(EngineState):
@@ -57,17 +59,21 @@ class Transactions(EngineState):
         self.open_tx = None
         self._savepoints = []
 
-    def _finish_tx(self) -> None:
-        """Drop the transaction record if the transaction changed nothing."""
+    def _finish_tx(self) -> Committed | None:
+        """Drop the transaction record if the transaction changed nothing, else seal it;
+        returns the transaction COMMIT is about to make, if any."""
         # No change beyond the statements' own rows means no trigger wrote a version.
         changed = self.backend.total_changes() - self._changes_at_alloc
         unchanged = changed <= self._rows_written
-        if self.open_tx is not None and not self.tx_has_ddl and unchanged:
+        tx = self.open_tx
+        made = None
+        if tx is not None and not self.tx_has_ddl and unchanged:
             self.backend.discard_tx()
-        elif self.open_tx is not None:
-            self._seal(self.open_tx)
+        elif tx is not None:
+            made = Committed(tx[0], from_micros(tx[1]), self._seal(tx))
         self._kinds = []
         self._amendments = []
+        return made
 
     def commit(self) -> None:
         """COMMIT the explicit transaction (sealing it into the ledger first)."""
@@ -82,7 +88,7 @@ class Transactions(EngineState):
                     "none of it was committed"
                 )
             try:
-                self._finish_tx()
+                made = self._finish_tx()
                 self.backend.commit()
             except BaseException as err:
                 # A failed COMMIT (e.g. busy past the timeout) must not leave the lock held.
@@ -92,6 +98,7 @@ class Transactions(EngineState):
                 raise
             self.explicit = False
             self.open_tx = None
+            self.last_commit = made
             self.lock.release()
 
     def rollback(self) -> None:

@@ -5,7 +5,8 @@ It offers the calls of :class:`chronodb.engine.Engine` that the facade uses (``e
 ``lock``, ``explicit``, ``closed``). What differs from SQLite: the database versions rows
 itself (PL/pgSQL triggers, ``chronodb/postgres``), and a write transaction gets its id when
 it commits, so a Result learns ``tx_id``/``tx_time`` after COMMIT, by the transaction's
-xid; inside an explicit transaction they are None. Inside an explicit transaction each
+xid; inside an explicit transaction they are None, and its COMMIT reads them back into
+``last_commit``. Inside an explicit transaction each
 statement runs in a savepoint, so that a failed statement undoes itself and leaves the
 transaction open, as on SQLite.
 """
@@ -22,7 +23,7 @@ from typing import Any
 import psycopg
 
 from chronodb.audit.proofs import leaf_hash
-from chronodb.engine.common import Common
+from chronodb.engine.common import Committed, Common
 from chronodb.engine.sealing import statement_kind
 from chronodb.errors import (
     ChronoDBError,
@@ -95,6 +96,7 @@ class PostgresEngine(Common):
         self._generation: str | None = None  # of the shapes, when they were last looked at
         self._horizon_sql = ""
         self.explicit = False
+        self.last_commit: Committed | None = None
         self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
         self.closed = False
         self.ledger = None
@@ -332,25 +334,18 @@ class PostgresEngine(Common):
                 raise ReadOnlyError(self._read_only_reason())
             if self.explicit:
                 return self._statement(run)
-            conn = self.conn
             self.backend.set_user(self.user)
-            conn.execute("BEGIN")
+            self.conn.execute("BEGIN")
             try:
                 result = run()
-                # One round trip: note the xid, COMMIT, read the id COMMIT gave it.
-                cursor = conn.execute(self._commit_and_read)
-                cursor.nextset()
-                cursor.nextset()
-                row = cursor.fetchone()
+                made = self._commit_and_read_back()
             except BaseException:
-                if self.backend.in_transaction:
-                    with contextlib.suppress(psycopg.Error):
-                        conn.execute("ROLLBACK")
+                self._undo_after_failure()
                 self.forget()
                 raise
-            if row is not None:
-                result.tx_id, result.tx_time = row[0], from_micros(row[1])
-                result.tx_hash = None if row[2] is None else leaf_hash(bytes(row[2])).hex()
+            if made is not None:
+                result.tx_id, result.tx_time = made.tx_id, made.tx_time
+                result.tx_hash = made.tx_hash
             return result
 
     def _read_only_reason(self) -> str:
@@ -360,6 +355,25 @@ class PostgresEngine(Common):
                 "standby; write to its primary"
             )
         return "This database was opened read-only"
+
+    def _commit_and_read_back(self) -> Committed | None:
+        """COMMIT the open transaction and read the id, time and leaf COMMIT gave it, in one
+        round trip (note the xid, COMMIT, look the xid up); None if it wrote nothing."""
+        cursor = self.conn.execute(self._commit_and_read)
+        cursor.nextset()
+        cursor.nextset()
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        tx_hash = None if row[2] is None else leaf_hash(bytes(row[2])).hex()
+        return Committed(row[0], from_micros(row[1]), tx_hash)
+
+    def _undo_after_failure(self) -> None:
+        """After a failed statement or COMMIT: roll back what is still open (a transaction
+        in error refuses the rest of the COMMIT's round trip and stays open)."""
+        if self.backend.in_transaction:
+            with contextlib.suppress(psycopg.Error):
+                self.conn.execute("ROLLBACK")
 
     def write_many(self, sql: str, seq_of_params: Iterable[Params]) -> Result:
         """Run one write statement for each parameter set, as one write (all or nothing)."""
@@ -404,12 +418,17 @@ class PostgresEngine(Common):
         self.explicit = True
 
     def commit(self) -> None:
-        """COMMIT the explicit transaction."""
+        """COMMIT the explicit transaction; ``last_commit`` then names the transaction it
+        made (the id PostgreSQL gives at COMMIT, read back in the same round trip)."""
         with self.lock:
             if not self.explicit:
                 raise TransactionError("COMMIT without an open transaction")
             try:
-                self._control("COMMIT")
+                self.last_commit = self._commit_and_read_back()
+            except psycopg.Error as err:
+                self._undo_after_failure()
+                self.last_commit = None
+                raise self.backend.translate(err, "COMMIT") from err
             finally:
                 self.explicit = False
                 self._shapes = None  # the shapes its DDL made now have their ids

@@ -23,6 +23,7 @@ from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine.core import PostgresEngine
 from chronodb.pgengine.sources import versioned_of
 from chronodb.postgres import Versioned
+from chronodb.postgres.changes import by_transactions
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
 from chronodb.timepoint import MAX_EPOCH, from_micros, to_micros
@@ -89,6 +90,11 @@ def key_values(v: Versioned, pk: Any) -> list[Any]:
     return values
 
 
+def _stored(v: Versioned, shapes: list[SchemaVersion]) -> list[str]:
+    """The history columns of ``v`` and of all of ``shapes``, its shapes over time."""
+    return list(dict.fromkeys([*v.history_columns, *(c.hist for s in shapes for c in s.columns)]))
+
+
 def _versions(
     engine: PostgresEngine,
     v: Versioned,
@@ -103,7 +109,7 @@ def _versions(
     all of ``shapes``, the table's shapes over time; ``bound``: the reader's horizon."""
     conn = engine.conn
     keys = ", ".join(f"h.{quote(k)}" for k in v.history_keys)
-    stored = list(dict.fromkeys([*v.history_columns, *(c.hist for s in shapes for c in s.columns)]))
+    stored = _stored(v, shapes)
     cols = ", ".join(f"h.{quote(c)}" for c in stored)
     rows = conn.execute(
         f'SELECT {cols}, h.{OP}, x.tx_id, x.tx_time, x."user" FROM ('
@@ -168,28 +174,41 @@ def _entry(op: str, values: Any, before: Any, after: Any, tx: int, us: int, user
 
 @translated
 def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[dict[str, Any]]:
-    """Rows inserted, updated and deleted in ``(start, end]`` (see ``ChronoDB.changes``)."""
+    """Rows inserted, updated and deleted in ``(start, end]`` (see ``ChronoDB.changes``):
+    the change feed's query (``chronodb.postgres.changes.by_transactions``) over the
+    transactions of the period, each version named as the columns of its time."""
     bound = engine.horizon()
     v, shapes = _any_table(engine, table)
     lo = to_micros(0 if start is None else start)
     hi = to_micros(MAX_EPOCH if end is None else end)
-    previous: dict[tuple, dict[str, Any] | None] = {}
+    # Ids follow commit times, so the period's transactions are one range of ids.
+    first, last = engine.conn.execute(
+        "SELECT coalesce(max(tx_id) FILTER (WHERE tx_time <= %s), 0), "
+        "coalesce(max(tx_id) FILTER (WHERE tx_time <= %s), 0) "
+        f"FROM {qualified(v.schema, TRANSACTIONS)} WHERE tx_id <= %s",
+        (lo, hi, bound),
+    ).fetchone()
+    stored = _stored(v, shapes)
+    n = len(stored)
+    rows = engine.conn.execute(by_transactions(v, stored), {"lo": first, "hi": last})
     out = []
-    for row, op, tx, us, user in _versions(engine, v, shapes, bound):
-        values = _values(v, shapes, row, tx)
-        key = tuple(row[k] for k in v.history_keys)
-        before = previous.get(key)
-        after = None if op == "D" else values
-        previous[key] = after
-        if not lo < us <= hi or (after is None and before is None):
-            continue
+    for row in rows.fetchall():
+        op, tx, us, user = row[n : n + 4]
+        previous, previous_op, previous_tx = row[n + 5 : 2 * n + 5], row[2 * n + 5], row[-1]
+        named = dict(zip(stored, row[:n], strict=True))
+        after = None if op == "D" else _values(v, shapes, named, tx)
+        before = None
+        if previous_op not in (None, "D"):
+            before = _values(v, shapes, dict(zip(stored, previous, strict=True)), previous_tx)
+        if after is None and before is None:
+            continue  # a row inserted and deleted by one transaction
         change = {
             "operation": "DELETE" if after is None else "UPDATE" if before else "INSERT",
             "tx_id": tx,
             "tx_time": us / 1e6,
             "user": user,
         }
-        change.update((k, row[h]) for k, h in zip(v.keys, v.history_keys, strict=True))
+        change.update((k, named[h]) for k, h in zip(v.keys, v.history_keys, strict=True))
         change.update(before=before, after=after)
         out.append(change)
     return out

@@ -23,6 +23,7 @@ from chronodb.postgres.tables import Versioned
 
 AT = f"{PREFIX}at"  # in the SQL: a change's transaction time (µs)
 WHO = f"{PREFIX}who"  # and its user
+LEAF = f"{PREFIX}leaf"  # and its ledger leaf
 
 
 def _value(c: str) -> str:
@@ -85,4 +86,39 @@ def changes(v: Versioned, lo: str, hi: str, horizon: str) -> str:
         f"ORDER BY q.{SEQ} DESC LIMIT 1) AS p ON true "
         f"WHERE NOT (c.{OP} = 'D' AND NOT {alive}) "
         f"ORDER BY c.{TX}, c.{SEQ}, {key_list(stored, 'c')})"
+    )
+
+
+def by_transactions(v: Versioned, stored: Sequence[str]) -> str:
+    """The changes to ``v`` by the transactions with ids in ``(%(lo)s, %(hi)s]``, in commit
+    order, as rows: the history columns ``stored`` of the change's version (a transaction's
+    last per key), its op, tx_id, tx_time (µs), user and leaf, then the same ``stored``
+    columns of the key's previous version (the newest by another transaction: writers of a
+    key are serialised by its row lock), its op and its tx_id (NULLs if there is none).
+
+    The change feed reads it for the transactions after a subscriber's position, and the
+    facade's ``changes`` for those of a period; each names the columns as it needs."""
+    h = qualified(v.schema, v.hist)
+    tx = qualified(v.schema, TX_TABLE)
+    keys = key_list(v.history_keys, "h")
+    same_key = " AND ".join(f"q.{quote(k)} = c.{quote(k)}" for k in v.history_keys)
+
+    def cols(alias: str) -> str:
+        return ", ".join(f"{alias}.{quote(c)}" for c in stored)
+
+    return (
+        f'WITH x AS MATERIALIZED (SELECT tx_id, xid, tx_time, "user", seq_lo, seq_hi, leaf '
+        f"FROM {tx} WHERE tx_id > %(lo)s AND tx_id <= %(hi)s) "
+        f"SELECT {cols('c')}, c.{OP}, c.{TX}, c.{AT}, c.{WHO}, c.{LEAF}, "
+        f"{cols('p')}, p.{OP}, p.{TX} FROM ("
+        f"SELECT DISTINCT ON (x.tx_id, {keys}) h.*, x.tx_id AS {TX}, x.tx_time AS {AT}, "
+        f'x."user" AS {WHO}, x.leaf AS {LEAF} '
+        f"FROM {h} AS h JOIN x ON x.xid = h.{XID} "
+        f"WHERE h.{SEQ} >= (SELECT min(seq_lo) FROM x) AND h.{SEQ} <= (SELECT max(seq_hi) FROM x) "
+        f"ORDER BY x.tx_id, {keys}, h.{SEQ} DESC) AS c "
+        f"LEFT JOIN LATERAL (SELECT q.*, y.tx_id AS {TX} FROM {h} AS q "
+        f"JOIN {tx} AS y ON y.xid = q.{XID} "
+        f"WHERE {same_key} AND q.{SEQ} < c.{SEQ} AND q.{XID} <> c.{XID} "
+        f"ORDER BY q.{SEQ} DESC LIMIT 1) AS p ON true "
+        f"ORDER BY c.{TX}, c.{SEQ}"
     )

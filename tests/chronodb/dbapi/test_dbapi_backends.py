@@ -57,3 +57,43 @@ def test_autocommit_true_runs_each_write_alone(conn: dbapi.Connection) -> None:
     conn.execute("UPDATE items SET name = 'ink'")
     assert not conn.in_transaction
     assert len(conn.db.transactions()) == before + 2
+
+
+def test_cursors_name_the_transaction_their_commit_made(conn: dbapi.Connection) -> None:
+    writer, reader, many = conn.cursor(), conn.cursor(), conn.cursor()
+    writer.execute("INSERT INTO items VALUES (?, ?)", (1, "pen"))
+    many.executemany("INSERT INTO items VALUES (?, ?)", [(2, "ink"), (3, "nib")])
+    reader.execute("SELECT count(*) FROM items")
+    conn.commit()
+    latest = conn.db.transactions(limit=1)[0]
+    assert (writer.tx_id, writer.tx_time) == (latest["tx_id"], latest["tx_time"])
+    assert (many.tx_id, many.tx_time) == (latest["tx_id"], latest["tx_time"])
+    assert writer.tx_hash == conn.db.tx_hash(latest["tx_id"]) is not None
+    assert reader.tx_id is None  # a read names no transaction
+
+
+def test_a_commit_statement_names_the_transaction_too(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.execute("INSERT INTO items VALUES (1, 'pen')")
+    conn.execute("COMMIT")
+    assert cur.tx_id == conn.db.transactions(limit=1)[0]["tx_id"]
+
+
+def test_a_cursor_whose_last_statement_read_names_nothing(conn: dbapi.Connection) -> None:
+    cur = conn.cursor()
+    cur.execute("INSERT INTO items VALUES (1, 'pen')")
+    cur.execute("SELECT name FROM items")
+    conn.commit()
+    assert cur.tx_id is None
+
+
+def test_a_rolled_back_write_names_no_transaction_after_a_later_commit(
+    conn: dbapi.Connection,
+) -> None:
+    undone, kept = conn.cursor(), conn.cursor()
+    undone.execute("INSERT INTO items VALUES (1, 'pen')")
+    conn.rollback()
+    kept.execute("INSERT INTO items VALUES (2, 'ink')")
+    conn.commit()
+    assert kept.tx_id == conn.db.transactions(limit=1)[0]["tx_id"]
+    assert undone.tx_id != kept.tx_id

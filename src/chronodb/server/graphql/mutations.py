@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from graphql import GraphQLError, GraphQLObjectType, GraphQLResolveInfo
 from graphql.execution.collect_fields import collect_sub_fields
 
+from chronodb.database import engine_of
 from chronodb.errors import ReadOnlyError
 from chronodb.server.graphql.catalog import Table
 from chronodb.server.graphql.loader import (
@@ -75,23 +75,31 @@ def delete(table: Table, args: Mapping[str, Any], pieces: SqlPieces) -> list[Sta
 def _run(ctx: Context, table: Table, statements: Sequence[Statement]) -> dict[str, Any]:
     db = ctx.db
     rows: list[dict] = []
-    tx_id = tx_time = None
-    # One statement is a transaction of its own (and PostgreSQL tells a transaction's id only
-    # once it committed, so the result has it only then).
-    with db.transaction() if len(statements) > 1 else contextlib.nullcontext():
-        for sql, params in statements:
-            result = db.execute(sql, params)
-            rows += to_rows(table, result.columns, result.rows)
-            tx_id, tx_time = result.tx_id, result.tx_time
-    tx_hash = db.tx_hash(tx_id) if tx_id is not None and rows else None
+    if len(statements) == 1:  # a transaction of its own: its Result names it
+        sql, params = statements[0]
+        result = db.execute(sql, params)
+        rows = to_rows(table, result.columns, result.rows)
+        tx = (result.tx_id, result.tx_time, result.tx_hash)
+    else:
+        # Several statements, one transaction, named by its COMMIT (PostgreSQL gives the id
+        # only then). The lock, taken before BEGIN, keeps other threads' COMMITs out until
+        # the engine's last one is read.
+        engine = engine_of(db)
+        with engine.lock:
+            with db.transaction():
+                for sql, params in statements:
+                    result = db.execute(sql, params)
+                    rows += to_rows(table, result.columns, result.rows)
+            made = engine.last_commit
+        tx = (None, None, None) if made is None else (made.tx_id, made.tx_time, made.tx_hash)
     if not rows:  # nothing changed: the transaction was dropped
-        tx_id = tx_time = None
+        tx = (None, None, None)
     return {
         "affected_rows": len(rows),
         "returning": rows,
-        "tx_id": tx_id,
-        "tx_time": tx_time,
-        "tx_hash": tx_hash,
+        "tx_id": tx[0],
+        "tx_time": tx[1],
+        "tx_hash": tx[2],
     }
 
 

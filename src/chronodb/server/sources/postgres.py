@@ -20,7 +20,8 @@ A history row names its writer by xid; ``_chrono_tx`` gives each committed write
 and the range ``[seq_lo, seq_hi]`` of history order that holds its versions (a BRIN index on
 ``_chrono_seq`` finds them). A change's predecessor is the key's newest version written by
 another transaction before it (one seek on the ``(key, _chrono_seq)`` index): writers of a
-key are serialised by its row lock, so that is the previous committed version.
+key are serialised by its row lock, so that is the previous committed version. The query is
+``chronodb.postgres.changes.by_transactions``, which the facade's ``changes()`` reads too.
 """
 
 from __future__ import annotations
@@ -39,13 +40,12 @@ import psycopg
 from chronodb.audit.proofs import leaf_hash
 from chronodb.errors import ChronoDBError
 from chronodb.postgres import Versioned, horizon, lookup
+from chronodb.postgres.changes import by_transactions
 from chronodb.postgres.names import (
     CATALOG,
-    OP,
     SEQ,
     TX_TABLE,
     XID,
-    key_list,
     notify_channel,
     qualified,
     quote,
@@ -75,34 +75,6 @@ SCHEMA_VERSION_SQL = (
     "coalesce((SELECT string_agg(k.oid::text, ',' ORDER BY k.oid) FROM pg_constraint k "
     "WHERE k.connamespace = current_schema()::regnamespace), ''))"
 )
-
-
-def _columns(v: Versioned, alias: str) -> str:
-    return ", ".join(f"{alias}.{quote(c)}" for c in v.columns)
-
-
-def changes_sql(v: Versioned) -> str:
-    """``v``'s changes by transactions ``(%(lo)s, %(hi)s]``, in commit order: the last
-    version of each key per transaction, then its op, transaction, time (µs), user, leaf,
-    and the key's previous version (its columns and op; NULLs if none)."""
-    h = qualified(v.schema, v.hist)
-    tx = qualified(v.schema, TX_TABLE)
-    keys = key_list(v.keys, "h")
-    same_key = " AND ".join(f"p.{quote(k)} = v.{quote(k)}" for k in v.keys)
-    return (
-        f'WITH x AS MATERIALIZED (SELECT tx_id, xid, tx_time, "user", seq_lo, seq_hi, leaf '
-        f"FROM {tx} WHERE tx_id > %(lo)s AND tx_id <= %(hi)s) "
-        f"SELECT {_columns(v, 'v')}, v.{OP}, v.feed_tx, v.feed_time, v.feed_user, v.feed_leaf, "
-        f"{_columns(v, 'p')}, p.{OP} FROM ("
-        f"SELECT DISTINCT ON (x.tx_id, {keys}) {_columns(v, 'h')}, h.{OP}, h.{SEQ}, h.{XID}, "
-        f'x.tx_id AS feed_tx, x.tx_time AS feed_time, x."user" AS feed_user, x.leaf AS feed_leaf '
-        f"FROM {h} AS h JOIN x ON x.xid = h.{XID} "
-        f"WHERE h.{SEQ} >= (SELECT min(seq_lo) FROM x) AND h.{SEQ} <= (SELECT max(seq_hi) FROM x) "
-        f"ORDER BY x.tx_id, {keys}, h.{SEQ} DESC) AS v "
-        f"LEFT JOIN LATERAL (SELECT * FROM {h} AS p WHERE {same_key} AND p.{SEQ} < v.{SEQ} "
-        f"AND p.{XID} <> v.{XID} ORDER BY p.{SEQ} DESC LIMIT 1) AS p ON true "
-        f"ORDER BY v.feed_tx, v.{SEQ}"
-    )
 
 
 def step_sql(v: Versioned) -> str:
@@ -136,11 +108,14 @@ def _values(columns: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _changes(v: Versioned, rows: list[tuple[Any, ...]]) -> list[Change]:
+    """The feed's changes from ``chronodb.postgres.changes.by_transactions`` rows over the
+    table's history columns now, named as its columns are now."""
     n = len(v.columns)
     out = []
     for row in rows:
         op, tx_id, micros, user, leaf = row[n : n + 5]
-        before = None if row[-1] in (None, "D") else _values(v.columns, row[n + 5 : -1])
+        previous, previous_op = row[n + 5 : 2 * n + 5], row[2 * n + 5]
+        before = None if previous_op in (None, "D") else _values(v.columns, previous)
         after = None if op == "D" else _values(v.columns, row[:n])
         if before is None and after is None:
             continue  # a row inserted and deleted by one transaction
@@ -231,7 +206,8 @@ class PostgresReader:
         for key in tables:
             v = self._table(key)
             if v is not None and lo < hi:
-                out.extend(_changes(v, self._run(changes_sql(v), {"lo": lo, "hi": hi})))
+                sql = by_transactions(v, v.history_columns)
+                out.extend(_changes(v, self._run(sql, {"lo": lo, "hi": hi})))
         return in_commit_order(out)
 
     def close(self) -> None:

@@ -30,15 +30,22 @@ def table_summary(
     """Rows now (or AS OF ``at``, counting at most COUNT_CAP + 1), the rows of its history (a
     version each, and one for each delete) and the time of the last change (for a history
     small enough to scan: finding it reads every version). ``sizes``: the table's entry of
-    the health report, which counts without scanning."""
+    the health report, which counts without scanning; without one (a backend without the
+    report) the rows are counted, and the history's with the last change."""
     rows = sizes.get("rows") if at is None else count_rows(db, table, at)
+    if at is None and rows is None:
+        rows = db.execute(f"SELECT count(*) FROM {quote(table)}").scalar()
     versions = sizes.get("history_rows")
     last = None
-    if versions is not None and versions <= LAST_CHANGE_SCAN:
+    if versions is None:
+        scanned = _scan_history(db, table) if _small_history(db, table) else None
+        if scanned is not None:
+            versions, last = scanned
+    elif versions <= LAST_CHANGE_SCAN:
         last_from, last_to = db.execute(
             f"SELECT max(sys_from), max(sys_to) FROM {quote(table)} FOR SYSTEM_TIME ALL"
         ).rows[0]
-        last = max((t for t in (last_from, last_to) if t is not None), default=None)
+        last = _latest(last_from, last_to)
     return {
         "name": table,
         "rows": rows,
@@ -46,6 +53,36 @@ def table_summary(
         "history_rows": versions,
         "last_change": last,
     }
+
+
+def _latest(*times: float | None) -> float | None:
+    return max((t for t in times if t is not None), default=None)
+
+
+def _small_history(db: ChronoDB, table: str) -> bool:
+    """Whether ``table`` has at most LAST_CHANGE_SCAN versions (counting no further)."""
+    counted = db.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {quote(table)} FOR SYSTEM_TIME ALL LIMIT ?) AS v",
+        [LAST_CHANGE_SCAN + 1],
+    ).scalar()
+    return counted <= LAST_CHANGE_SCAN
+
+
+def _scan_history(db: ChronoDB, table: str) -> tuple[int, float | None] | None:
+    """The rows of ``table``'s history and its last change, from its versions: a version
+    that ended where no version of its key begins was ended by a delete, one more row.
+    None for a table without a key to follow versions by."""
+    keys = [quote(c.name) for c in db.columns(table) if c.primary_key]
+    if not keys:
+        return None
+    ended_by_delete = "sys_to IS NOT NULL AND (next_from IS NULL OR next_from <> sys_to)"
+    row = db.execute(
+        f"SELECT count(*) + count(CASE WHEN {ended_by_delete} THEN 1 END), "
+        "max(sys_from), max(sys_to) FROM (SELECT sys_from, sys_to, lead(sys_from) OVER "
+        f"(PARTITION BY {', '.join(keys)} ORDER BY sys_from) AS next_from "
+        f"FROM {quote(table)} FOR SYSTEM_TIME ALL) AS v"
+    ).rows[0]
+    return row[0], _latest(row[1], row[2])
 
 
 def home_data(db: ChronoDB, at: Point | None, search: str) -> dict[str, Any]:

@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chronodb import ChronoDB
 from chronodb.server.graphql.service import GraphQLService
+
+pytestmark = pytest.mark.usefixtures("backend")  # each test on a file and on PostgreSQL
 
 
 def test_insert_returns_rows_and_transaction(shop: Any, gql: Any) -> None:
     data = gql(
         'mutation { insert_orders(objects: [{id: 20, user_id: 2, total: 1.5, status: "new"}, '
-        "{id: 21, user_id: 3}]) { affected_rows tx_id tx_hash "
+        "{id: 21, user_id: 3}]) { affected_rows tx_id tx_time tx_hash "
         "returning { id total status user { name } } } }"
     )["insert_orders"]
     assert data["affected_rows"] == 2
@@ -20,8 +24,11 @@ def test_insert_returns_rows_and_transaction(shop: Any, gql: Any) -> None:
         {"id": 20, "total": 1.5, "status": "new", "user": {"name": "Bob"}},
         {"id": 21, "total": None, "status": None, "user": {"name": "Carol"}},
     ]
-    # Both rows in one transaction, sealed in the audit ledger.
-    assert data["tx_hash"] == shop.db.tx_hash(data["tx_id"])
+    # Both rows (two INSERTs: different columns) in one transaction, named after its
+    # COMMIT on PostgreSQL too, and sealed in the audit ledger.
+    latest = shop.db.transactions(1)[0]
+    assert (data["tx_id"], data["tx_time"]) == (latest["tx_id"], latest["tx_time"])
+    assert data["tx_hash"] == shop.db.tx_hash(data["tx_id"]) is not None
     for key in (20, 21):
         assert [v["tx_id"] for v in shop.db.get_change_history("orders", key)] == [data["tx_id"]]
 
@@ -60,7 +67,7 @@ def test_failed_mutation_changes_nothing(service: GraphQLService, gql: Any) -> N
         'mutation { insert_users(objects: [{id: 50, name: "x"}, {id: 1, name: "dup"}]) '
         "{ affected_rows } }"
     )
-    assert result.errors and "UNIQUE" in result.errors[0].message
+    assert result.errors and "UNIQUE" in result.errors[0].message.upper()
     assert gql("{ users(id: 50) { id } }") == {"users": []}
 
 

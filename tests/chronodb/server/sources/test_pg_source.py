@@ -95,6 +95,25 @@ def _decimal(values: dict | None) -> dict | None:
     return {k: float(v) if k == "total" and v is not None else v for k, v in values.items()}
 
 
+def test_the_reader_follows_a_renamed_column(url: str) -> None:
+    """History keeps a column's first name; the feed names the values as the table does now."""
+    with ChronoDB(url) as db:
+        db.execute("INSERT INTO orders VALUES (1, 'new', 1)")
+        db.execute("ALTER TABLE orders RENAME COLUMN status TO state")
+        db.execute("UPDATE orders SET state = 'paid'")
+        db.execute("DELETE FROM orders")
+    reader = PostgresReader(url)
+    try:
+        got = reader.changes(["orders"], 0, reader.last_tx())
+    finally:
+        reader.close()
+    assert [(c.operation, c.before, c.after) for c in got] == [
+        ("INSERT", None, {"id": 1, "state": "new", "total": 1}),
+        ("UPDATE", {"id": 1, "state": "new", "total": 1}, {"id": 1, "state": "paid", "total": 1}),
+        ("DELETE", {"id": 1, "state": "paid", "total": 1}, None),
+    ]
+
+
 def test_tx_at_a_time_and_an_unknown_table(url: str) -> None:
     with ChronoDB(url) as db:
         first = db.execute("INSERT INTO orders VALUES (1, 'a', 1)")

@@ -13,8 +13,8 @@ from chronodb.server.ui.render import segment
 EVIL = "<script>alert(1)</script>"
 
 
-def test_markup_in_table_column_and_values_is_escaped(tmp_path: Path):
-    path = tmp_path / "evil.db"
+def test_markup_in_table_column_and_values_is_escaped(backend: str):
+    path = backend  # a file, then a PostgreSQL database
     with ChronoDB(path) as db:
         db.execute(f'CREATE TABLE "{EVIL}" (id INTEGER PRIMARY KEY, "<b>c</b>" TEXT)')
         db.execute(f'INSERT INTO "{EVIL}" VALUES (1, ?)', [EVIL])

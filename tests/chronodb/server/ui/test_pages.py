@@ -12,16 +12,12 @@ from starlette.testclient import TestClient
 HTML = {"accept": "text/html"}
 
 pytestmark = pytest.mark.usefixtures("backend")  # each test on a file and on PostgreSQL
-# Pages that need what PostgreSQL does not offer yet: tables() and columns() AS OF a point,
-# the audit trail's digest and proofs, the health report's sizes, transactions' kinds.
-sqlite_only = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def text_of(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-@sqlite_only
 def test_home_lists_tables_timeline_and_ledger(client: TestClient, txs: list[int]):
     page = client.get("/", headers=HTML)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -174,12 +170,12 @@ def test_static_assets_are_served(client: TestClient):
     assert "setupSlider" in client.get("/static/ui/ui.js").text
 
 
-def test_counts_as_of_a_point_stop_at_the_cap(tmp_path):
+def test_counts_as_of_a_point_stop_at_the_cap(backend: str):
     from chronodb import ChronoDB
     from chronodb.server import create_app
     from chronodb.server.ui.tables import COUNT_CAP
 
-    path = tmp_path / "big.db"
+    path = backend
     with ChronoDB(path) as db:
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
         db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(COUNT_CAP + 5)])
@@ -198,13 +194,13 @@ def test_counts_as_of_a_point_stop_at_the_cap(tmp_path):
         assert (then["rows"], then["rows_exact"]) == (COUNT_CAP + 1, False)
 
 
-def test_a_big_diff_lists_the_first_rows_and_counts_all(tmp_path, monkeypatch):
+def test_a_big_diff_lists_the_first_rows_and_counts_all(backend: str, monkeypatch):
     from chronodb import ChronoDB
     from chronodb.server import create_app
     from chronodb.server.ui import diff
 
     monkeypatch.setattr(diff, "TABLE_DIFF_ROWS", 3)
-    path = tmp_path / "d.db"
+    path = backend
     with ChronoDB(path) as db:
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER)")
         db.executemany("INSERT INTO t VALUES (?, 0)", [(i,) for i in range(10)])
@@ -215,11 +211,11 @@ def test_a_big_diff_lists_the_first_rows_and_counts_all(tmp_path, monkeypatch):
         assert len(client.get("/tables/t/diff.csv").text.splitlines()) == 11
 
 
-def test_a_foreign_key_to_a_unique_column_links_to_the_rows_with_the_value(tmp_path):
+def test_a_foreign_key_to_a_unique_column_links_to_the_rows_with_the_value(backend: str):
     from chronodb import ChronoDB
     from chronodb.server import create_app
 
-    path = tmp_path / "fk.db"
+    path = backend
     with ChronoDB(path) as db:
         db.execute("CREATE TABLE teams (id INTEGER PRIMARY KEY, code TEXT UNIQUE, name TEXT)")
         db.execute("CREATE TABLE people (id INTEGER PRIMARY KEY, team TEXT REFERENCES teams(code))")
