@@ -81,6 +81,9 @@ class Planner(Protocol):
     ) -> tuple[float, ...]:
         """The cost model's feature vector (``plan.FEATURES``) of one plan."""
 
+    def cost(self, plan: Sequence[Step]) -> float | None:
+        """The planner's estimated cost of a plan, if it gives one."""
+
     def aliases(self, sql: str) -> dict[str, str]:
         """Alias (or name) -> table for every table an executed statement names."""
 

@@ -144,6 +144,10 @@ class SQLitePlanner:
 
     features = staticmethod(sqlite_plan.plan_features)
 
+    def cost(self, plan: Sequence[Step]) -> None:
+        """None: EXPLAIN QUERY PLAN gives no costs."""
+        return None
+
     def aliases(self, sql: str) -> dict[str, str]:
         return sqlite_plan.aliases(sql)
 

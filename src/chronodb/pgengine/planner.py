@@ -47,6 +47,7 @@ class PgStep(Step):
     index: str | None = None
     rows: float = 0.0  # estimated rows the node returns per loop
     loops: float = 1.0  # estimated times the node runs (rows of the outer side, for a join)
+    cost: float = 0.0  # the planner's estimated total cost of the node
 
 
 def _detail(node: dict[str, Any]) -> str:
@@ -72,6 +73,7 @@ def _walk(node: dict[str, Any], parent: int, loops: float, out: list[PgStep]) ->
         node.get("Index Name"),
         float(node.get("Plan Rows", 0)),
         loops,
+        float(node.get("Total Cost", 0.0)),
     )
     out.append(step)
     children = node.get("Plans") or []
@@ -260,6 +262,10 @@ class PostgresPlanner:
                 searched += step.loops * max(step.rows, 1.0)
         counts = (scans, searches, sorts, built, tables)
         return feature_vector(scanned, searched, counts, rows_returned, write)
+
+    def cost(self, plan: Sequence[Step]) -> float | None:
+        """The root node's estimated total cost."""
+        return plan[0].cost if plan and isinstance(plan[0], PgStep) else None
 
     def aliases(self, sql: str) -> dict[str, str]:
         return aliases(sql, self.backend)
