@@ -145,7 +145,11 @@ def build_report(
             }
         )
     recommendations += backend_recommendations
-    for s in stale:
+    # A backend's VACUUM (ANALYZE) of a table already renews its statistics.
+    analyzed = {
+        r["evidence"].get("table") for r in backend_recommendations if "ANALYZE" in r["sql"]
+    }
+    for s in (s for s in stale if s["table"] not in analyzed):
         recommendations.append(
             rule(
                 "analyze",

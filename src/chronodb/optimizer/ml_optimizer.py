@@ -23,7 +23,7 @@ from chronodb.layout import HISTORY, KEY_SET
 from chronodb.optimizer.advisor import candidates_for, existing_covers, indexable
 from chronodb.optimizer.apply import REQUIRED_SPEEDUP, Outcome, Verifier, verify
 from chronodb.optimizer.model import CostModel
-from chronodb.optimizer.plan import TableStats, quote
+from chronodb.optimizer.plan import TableStats
 from chronodb.optimizer.planner import Candidate
 from chronodb.optimizer.workload import Reservoir, Statement, Workload
 
@@ -327,7 +327,7 @@ class MLOptimizer:
                     table=table,
                     index=index.name,
                     columns=index.columns,
-                    sql=f"DROP INDEX {quote(index.name)}",
+                    sql=self.planner.drop_ddl(index.name),
                     source="rule",
                     reason=(
                         f"no plan of the {calls} statements seen used it; "

@@ -105,4 +105,7 @@ class Planner(Protocol):
 
     def drop_index(self, index: str) -> None: ...
 
+    def drop_ddl(self, index: str) -> str:
+        """The statement dropping an index, as recommended to the user."""
+
     def user_indexes(self) -> list[UserIndex]: ...

@@ -192,6 +192,9 @@ class SQLitePlanner:
     def drop_index(self, index: str) -> None:
         self._engine.conn.execute(f"DROP INDEX IF EXISTS {quote(index)}")
 
+    def drop_ddl(self, index: str) -> str:
+        return f"DROP INDEX {quote(index)}"
+
     def user_indexes(self) -> list[UserIndex]:
         conn = self._engine.conn
         rows = conn.execute(

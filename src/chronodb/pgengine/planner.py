@@ -311,6 +311,9 @@ class PostgresPlanner:
         with self._engine.translating() as conn:
             conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified(self.schema, index)}")
 
+    def drop_ddl(self, index: str) -> str:
+        return f"DROP INDEX CONCURRENTLY {qualified(self.schema, index)}"
+
     def user_indexes(self) -> list[UserIndex]:
         rows = self.conn.execute(
             "SELECT i.relname, t.relname, x.indisunique OR x.indisprimary, "

@@ -125,3 +125,18 @@ def test_an_index_build_that_fails_leaves_no_invalid_index(pg_products: ChronoDB
         raise AssertionError("a unique index over duplicates was built")
     assert "chrono_idx_products_sku" not in _valid_indexes(pg_products)
     assert not engine_of(pg_products).explicit
+
+
+def test_a_never_used_index_is_recommended_for_dropping_concurrently(
+    pg_products: ChronoDB,
+) -> None:
+    pg_products.execute("CREATE INDEX products_price ON products (price)")
+    for i in range(520):
+        pg_products.execute("SELECT * FROM products WHERE id = ?", (i + 1,))
+    optimizer = pg_products.ml_optimizer
+    (drop,) = [r for r in optimizer.recommendations() if r.kind == "drop_index"]
+    assert drop.sql == 'DROP INDEX CONCURRENTLY "public"."products_price"'
+    assert "no plan of the 520 statements seen used it" in drop.reason
+    (result,) = optimizer.apply_recommendations([drop])
+    assert result["dropped"] is True
+    assert "products_price" not in _valid_indexes(pg_products)
