@@ -49,6 +49,7 @@ TABLE_KEYS = (
     "history_dead_rows",
     "history_dead_share",
     "history_rows_last_24h",
+    "locked",
 )
 DATABASE_KEYS = (
     "backend",
@@ -78,7 +79,8 @@ class HealthFacts(Protocol):
 
     def tables(self, now_us: int) -> list[dict[str, Any]]:
         """Per versioned table: rows, table_bytes, dead_rows, history_table, history_rows,
-        history_bytes, history_rows_last_24h."""
+        history_bytes, history_rows_last_24h; locked: True (and no figures) for a table
+        another session keeps readers out of."""
 
     def database(self) -> dict[str, Any]:
         """backend, path, size_bytes, wal_bytes, free_disk_bytes, disk_bytes, and the
@@ -184,7 +186,7 @@ def build_report(
         "slow_statements": slow,
         "statements": statements,
         "tables": [_shaped(t, TABLE_KEYS) for t in tables],
-        "history_growth_last_24h": sum(t["history_rows_last_24h"] for t in tables),
+        "history_growth_last_24h": sum(t.get("history_rows_last_24h") or 0 for t in tables),
         "database": _shaped(database, DATABASE_KEYS),
         "server": server,
         "alerts": alerts,
@@ -257,6 +259,9 @@ def render(report: dict[str, Any]) -> str:
         lines += _server_lines(report["server"])
     lines.append("Tables:")
     for t in report["tables"]:
+        if t["locked"]:
+            lines.append(f"  {t['table']}: locked by another session")
+            continue
         size = "-" if t["history_bytes"] is None else f"{t['history_bytes']} bytes"
         dead = "" if t["dead_rows"] is None else f", {t['dead_rows']} dead tuples"
         lines.append(

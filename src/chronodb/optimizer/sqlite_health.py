@@ -85,6 +85,7 @@ class SQLiteHealth:
                     "history_rows_last_24h": self._scalar(
                         f"SELECT count(*) FROM {qualified(hist)} WHERE {TX} > ?", (before_day,)
                     ),
+                    "locked": False,  # the report reads on the engine's own connection
                 }
             )
         return out

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from chronodb.errors import ChronoDBError
+from chronodb.errors import ChronoDBError, StatementTimeoutError
 from chronodb.optimizer.sqlite_health import rule
 from chronodb.postgres import Versioned, lookup
 from chronodb.postgres.names import CATALOG, SEQ, TX_TABLE, XID, qualified, quote
@@ -35,6 +35,7 @@ _VACUUM_DEAD_SHARE = 0.20
 _STALE = 0.25
 _ANALYZE_MIN_ROWS = 1000
 _LOCK_WAIT_WARN_S = 5.0
+_LOCK_WAIT_S = 2  # the report's own wait for a table's lock before it names the table
 _LONG_LOCK_S = 60.0
 _LAG_WARN_S = 30.0
 _CONNECTIONS_WARN = 0.90
@@ -110,39 +111,57 @@ class PostgresHealth:
             # This session's own writes reach pg_stat_user_tables when it is next idle.
             self._rows("SELECT pg_stat_force_next_flush()")
         out = []
-        transactions = qualified(self._schema, TX_TABLE)
         for v in self._versioned():
-            hist = qualified(self._schema, v.hist)
-            table, history = self._relation(v.table), self._relation(v.hist)
-            (rows,) = self._one(f"SELECT count(*) FROM {qualified(self._schema, v.table)}")
-            (history_rows,) = self._one(f"SELECT count(*) FROM {hist}")
-            # The versions written by transactions of the last day: none of them lies
-            # before the first history row those transactions wrote (their least seq_lo).
-            day = f"FROM {transactions} WHERE tx_time > %(since)s"
-            (last_day,) = self._one(
-                f"SELECT count(*) FROM {hist} WHERE {SEQ} >= (SELECT min(seq_lo) {day}) "
-                f"AND {XID} IN (SELECT xid {day})",
-                {"since": now_us - _DAY_US},
-            )
-            out.append(
-                {
-                    "table": v.table,
-                    "rows": int(rows),
-                    "table_bytes": table["bytes"],
-                    "dead_rows": table["dead"],
-                    "dead_share": round(table["dead_share"], 4),
-                    "bloat_bytes_estimate": table["bloat_bytes"],
-                    "last_vacuum": table["last_vacuum"],
-                    "last_analyze": table["last_analyze"],
-                    "history_table": v.hist,
-                    "history_rows": int(history_rows),
-                    "history_bytes": history["bytes"],
-                    "history_dead_rows": history["dead"],
-                    "history_dead_share": round(history["dead_share"], 4),
-                    "history_rows_last_24h": int(last_day),
-                }
-            )
+            try:
+                with self._briefly():
+                    out.append(self._table(v, now_us))
+            except StatementTimeoutError:
+                # Another session holds a lock that keeps readers out (ALTER, VACUUM FULL,
+                # LOCK TABLE): the report names the table rather than wait for it.
+                out.append({"table": v.table, "history_table": v.hist, "locked": True})
         return out
+
+    @contextmanager
+    def _briefly(self) -> Iterator[None]:
+        """Reads that give up after :data:`_LOCK_WAIT_S` waiting for a lock (outside the
+        user's transaction, whose settings are left alone)."""
+        if self._engine.explicit:
+            yield
+            return
+        with self._engine.translating() as conn, conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{_LOCK_WAIT_S}s",))
+            yield
+
+    def _table(self, v: Versioned, now_us: int) -> dict[str, Any]:
+        hist = qualified(self._schema, v.hist)
+        table, history = self._relation(v.table), self._relation(v.hist)
+        (rows,) = self._one(f"SELECT count(*) FROM {qualified(self._schema, v.table)}")
+        (history_rows,) = self._one(f"SELECT count(*) FROM {hist}")
+        # The versions written by transactions of the last day: none of them lies before
+        # the first history row those transactions wrote (their least seq_lo).
+        day = f"FROM {qualified(self._schema, TX_TABLE)} WHERE tx_time > %(since)s"
+        (last_day,) = self._one(
+            f"SELECT count(*) FROM {hist} WHERE {SEQ} >= (SELECT min(seq_lo) {day}) "
+            f"AND {XID} IN (SELECT xid {day})",
+            {"since": now_us - _DAY_US},
+        )
+        return {
+            "table": v.table,
+            "rows": int(rows),
+            "table_bytes": table["bytes"],
+            "dead_rows": table["dead"],
+            "dead_share": round(table["dead_share"], 4),
+            "bloat_bytes_estimate": table["bloat_bytes"],
+            "last_vacuum": table["last_vacuum"],
+            "last_analyze": table["last_analyze"],
+            "history_table": v.hist,
+            "history_rows": int(history_rows),
+            "history_bytes": history["bytes"],
+            "history_dead_rows": history["dead"],
+            "history_dead_share": round(history["dead_share"], 4),
+            "history_rows_last_24h": int(last_day),
+            "locked": False,
+        }
 
     def database(self) -> dict[str, Any]:
         size, lsn, wal_bytes, wal_records, wal_reset = self._one(
@@ -265,7 +284,7 @@ class PostgresHealth:
         """Tables with enough rows never analyzed, or changed by > 25% since."""
         stale = []
         for t in tables:
-            if t["rows"] < _ANALYZE_MIN_ROWS:
+            if t["locked"] or t["rows"] < _ANALYZE_MIN_ROWS:
                 continue
             rel = self._relation(t["table"])
             known, modified = rel["rows_in_statistics"], rel["modified_since_analyze"] or 0
@@ -303,6 +322,15 @@ class PostgresHealth:
         alerts: list[dict[str, Any]] = []
         recommendations: list[dict[str, Any]] = []
         for t in tables:
+            if t["locked"]:
+                alerts.append(
+                    {
+                        "level": "warn",
+                        "message": f"{t['table']} is locked by another session: its figures "
+                        f"are missing (waited {_LOCK_WAIT_S} s)",
+                    }
+                )
+                continue
             for name, dead, share in (
                 (t["table"], t["dead_rows"], t["dead_share"]),
                 (t["history_table"], t["history_dead_rows"], t["history_dead_share"]),

@@ -177,3 +177,25 @@ def test_cli_health_prints_a_servers_report(pg_url: str) -> None:
     assert "Ledger: never verified" in text.output
     as_json = json.loads(runner.invoke(main, ["health", url, "--json"]).output)
     assert as_json["backend"] == "postgresql" and as_json["tables"][0]["rows"] == 4
+
+
+def test_a_table_locked_against_readers_is_named_not_waited_for(pg_url: str) -> None:
+    db = _filled(pgserver.as_url(pg_url), rows=10)
+    db.execute("CREATE TABLE other (id int PRIMARY KEY)")
+    holder = psycopg.connect(pg_url, autocommit=True)
+    try:
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")
+        start = time.monotonic()
+        report = db.get_health_report()
+        assert time.monotonic() - start < 10  # not the 30 s lock_timeout of the connection
+        items, other = report["tables"]
+        assert items["table"] == "items" and items["locked"] is True and items["rows"] is None
+        assert other["locked"] is False and other["rows"] == 0
+        assert any("items is locked by another session" in a["message"] for a in report["alerts"])
+        assert "items: locked by another session" in render(report)
+        holder.execute("ROLLBACK")
+        assert db.get_health_report()["tables"][0]["rows"] == 10
+    finally:
+        holder.close()
+        db.close()
