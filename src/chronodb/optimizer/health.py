@@ -172,7 +172,7 @@ def build_report(
                 retention_days=days,
             )
         )
-    for rec in optimizer.recommendations():
+    for rec in optimizer.report_recommendations():
         recommendations.append(rec.as_dict())
 
     levels = {a["level"] for a in alerts}

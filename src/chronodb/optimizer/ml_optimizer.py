@@ -117,6 +117,7 @@ class MLOptimizer:
         self._next_training = self.training_interval
         self._applying = threading.Lock()
         self.made: dict[str, Recommendation] = {}  # every recommendation made, by index name
+        self.last: list[Recommendation] = []  # those of the last recommendations() call
         self.outcomes: list[Outcome] = []
         self.rejected: dict[tuple[str, tuple[str, ...]], str] = {}  # why, per reverted index
         self._stat_lines: dict[tuple[Candidate, int], str] = {}
@@ -156,7 +157,17 @@ class MLOptimizer:
         out += self._drop_recommendations()
         for rec in out:
             self.made.setdefault(rec.index, rec)
+        self.last = out
         return out
+
+    def report_recommendations(self) -> list[Recommendation]:
+        """What the health report lists: the recommendations now, where trying a candidate
+        costs little; else those of the last :meth:`recommendations` call not yet applied
+        (without hypopg, PostgreSQL builds each candidate, which a report must not do)."""
+        if self.planner.what_if_is_cheap():
+            return self.recommendations()
+        applied = {o.index for o in self.outcomes}
+        return [r for r in self.last if r.index not in applied]
 
     def _worth_indexing(self, stmt: Statement) -> bool:
         p50 = stmt.p50_ns() or 0.0

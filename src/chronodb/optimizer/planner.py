@@ -89,6 +89,9 @@ class Planner(Protocol):
 
     def whatif(self, stats: TableStats) -> WhatIf: ...
 
+    def what_if_is_cheap(self) -> bool:
+        """Whether trying candidates builds nothing (so a health report may do it)."""
+
     def is_key(self, candidate: Candidate) -> bool:
         """Whether the candidate is what the table's own key already gives."""
 

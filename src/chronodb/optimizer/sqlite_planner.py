@@ -154,6 +154,10 @@ class SQLitePlanner:
     def whatif(self, stats: TableStats) -> SQLiteWhatIf:
         return SQLiteWhatIf(self._engine.conn, stats)
 
+    def what_if_is_cheap(self) -> bool:
+        """True: the what-if schema is an in-memory copy with statistics only."""
+        return True
+
     def is_key(self, candidate: Candidate) -> bool:
         """The table's INTEGER PRIMARY KEY (already the rowid)."""
         if len(candidate.columns) != 1:

@@ -273,6 +273,10 @@ class PostgresPlanner:
     def whatif(self, stats: TableStats) -> _WhatIf:
         return _WhatIf(self, stats, self.hypopg())
 
+    def what_if_is_cheap(self) -> bool:
+        """With hypopg only: without it each candidate is built (and rolled back)."""
+        return self.hypopg()
+
     def is_key(self, candidate: Candidate) -> bool:
         """Never: a key's index is one of the table's indexes, which the advisor checks."""
         return False
