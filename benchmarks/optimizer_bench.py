@@ -8,7 +8,12 @@
 3. The cost model's error (MAPE on held-out measurements) and the capture overhead on a
    primary-key SELECT (target: at most 5%).
 
+With ``--postgresql URL`` the same runs go to fresh databases made on that server (and
+dropped afterwards), filled by the server itself; what-if indexes use hypopg if the server
+has it (the benchmark creates the extension), and kept indexes are built CONCURRENTLY.
+
     python benchmarks/optimizer_bench.py [--rows 200000] [--statements 400]
+    python benchmarks/optimizer_bench.py --postgresql postgresql://postgres@127.0.0.1/postgres
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 from chronodb import ChronoDB
 
@@ -29,7 +37,72 @@ INDEXES = (
 )
 
 
+SERVER: str | None = None  # --postgresql: the server's URL
+_MADE: list[str] = []  # databases made on it, dropped at the end
+
+
+def _fresh_url() -> str:
+    """A new database on the server, for one build."""
+    import psycopg
+
+    assert SERVER is not None
+    name = f"chronodb_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    _MADE.append(name)
+    return urlsplit(SERVER)._replace(path="/" + name).geturl()
+
+
+@contextmanager
+def dropping_databases() -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if _MADE:
+            import psycopg
+
+            with psycopg.connect(SERVER, autocommit=True) as admin:
+                for name in _MADE:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def build_pg(rows: int, indexed: bool) -> ChronoDB:
+    """The same tables on the server, filled there (random values from a fixed seed)."""
+    url = _fresh_url()
+    db = ChronoDB(url, ml_optimizer={"enabled": False})
+    db.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+    db.execute(
+        "CREATE TABLE products (id INTEGER PRIMARY KEY, category TEXT, price REAL, sku TEXT)"
+    )
+    db.execute(
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, product_id INTEGER, customer_id INTEGER, "
+        "status TEXT)"
+    )
+    db.execute("SELECT setseed(0.42)")
+    db.execute(
+        "INSERT INTO products SELECT g, 'cat' || floor(random() * ?)::int, "
+        "round((random() * 1000)::numeric, 2)::real, 'SKU-' || (g - 1) "
+        "FROM generate_series(1, ?) AS g",
+        (len(CATEGORIES), rows),
+    )
+    db.execute(
+        "INSERT INTO orders SELECT g, 1 + floor(random() * (? - 1))::int, "
+        "floor(random() * ?)::int, (?::text[])[1 + floor(random() * ?)::int] "
+        "FROM generate_series(1, ?) AS g",
+        (rows, rows // 10, STATUSES, len(STATUSES), rows),
+    )
+    if indexed:
+        for ddl in INDEXES:
+            db.execute(ddl)
+    db.execute("VACUUM ANALYZE")
+    db.close()
+    # Opened again: the optimizer learns from the workload, not from the filling.
+    return ChronoDB(url, ml_optimizer={"training_interval": 200})
+
+
 def build(rows: int, indexed: bool) -> ChronoDB:
+    if SERVER is not None:
+        return build_pg(rows, indexed)
     rnd = random.Random(42)
     db = ChronoDB(":memory:", ml_optimizer={"training_interval": 200})
     db.execute(
@@ -159,7 +232,7 @@ def capture_overhead() -> None:
     print("\n3. Capture cost on a primary-key SELECT")
     dbs = []
     for options in ({"enabled": False}, {}):
-        db = ChronoDB(":memory:", ml_optimizer=options)
+        db = ChronoDB(_fresh_url() if SERVER else ":memory:", ml_optimizer=options)
         db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         db.executemany("INSERT INTO t VALUES (?, ?)", [(i, str(i)) for i in range(1000)])
         dbs.append(db)
@@ -193,10 +266,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--statements", type=int, default=400)
+    parser.add_argument("--postgresql", metavar="URL", help="run on this PostgreSQL server")
     args = parser.parse_args()
-    missing_indexes(args.rows, args.statements)
-    well_indexed(args.rows, args.statements)
-    capture_overhead()
+    global SERVER
+    SERVER = args.postgresql
+    print(f"Backend: {'PostgreSQL' if SERVER else 'SQLite'}\n")
+    with dropping_databases():
+        missing_indexes(args.rows, args.statements)
+        well_indexed(args.rows, args.statements)
+        capture_overhead()
 
 
 if __name__ == "__main__":

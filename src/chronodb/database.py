@@ -128,8 +128,6 @@ class ChronoDB:
         path = str(path)
         dialect = self._dialect = dialects.for_location(path)
         on_server = dialect is dialects.POSTGRES
-        if on_server and (ml_optimizer or {}).get("enabled"):
-            raise NotSupportedError("the learned optimizer (ml_optimizer)", dialect.title)
         self.retention_days = retention_days
         self.compression = compression
         if compression:
@@ -162,10 +160,12 @@ class ChronoDB:
         self._engine = engine
         # The engine's execute, bound once: db.execute forwards to it on every call.
         self._execute = engine.execute
+        # The learned optimizer (chronodb/optimizer): it counts every statement and times a
+        # few; disabled, it costs nothing.
+        self.ml_optimizer = MLOptimizer(engine, dialect.planner(engine), ml_optimizer)
+        self._observer = self.ml_optimizer.observer
+        self._observed = self.ml_optimizer.workload.by_text
         if on_server:
-            self.ml_optimizer = None  # type: ignore[assignment]
-            self._observer = None
-            self._observed = {}
             with _guard.opening(engine.path, backend.close):
                 engine.open()
             from chronodb.pgengine.audit import PostgresAccess  # psycopg: the postgres extra
@@ -174,10 +174,6 @@ class ChronoDB:
             if retention_days is not None and not read_only:
                 self.apply_retention()
             return
-        # The learned optimizer (chronodb/optimizer): None when disabled, so it costs nothing.
-        self.ml_optimizer = MLOptimizer(engine, ml_optimizer)
-        self._observer = self.ml_optimizer.observer
-        self._observed = self.ml_optimizer.workload.by_text
         with _guard.opening(path, backend.close):
             engine.open()
             if wal:
@@ -525,10 +521,11 @@ class ChronoDB:
 
     def get_health_report(self) -> dict[str, Any]:
         """Status, latency, sizes, alerts and recommendations backed by numbers."""
-        _refuse_unsupported(self, "get_health_report")
         from chronodb.optimizer.health import build_report
 
-        return build_report(self._engine, self.ml_optimizer, self.retention_days)
+        engine = self._engine
+        facts = self._dialect.health(engine)
+        return build_report(engine, self.ml_optimizer, facts, self.retention_days)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

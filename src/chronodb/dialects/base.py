@@ -23,3 +23,9 @@ class Dialect(Protocol):
 
     def engine(self, backend: Any, **options: Any) -> Any:
         """The engine that runs statements on ``backend``."""
+
+    def planner(self, engine: Any) -> Any:
+        """The learned optimizer's access to ``engine``'s planner (``optimizer/planner.py``)."""
+
+    def health(self, engine: Any) -> Any:
+        """What the health report reads from ``engine``'s database (``optimizer/health.py``)."""

@@ -12,9 +12,7 @@ from chronodb.errors import ConfigError
 class PostgresDialect:
     name = "postgresql"
     title = "PostgreSQL"
-    unsupported: dict[str, str] = {
-        "get_health_report": "the health report (get_health_report)",
-    }
+    unsupported: dict[str, str] = {}
 
     def open_backend(self, location: str, **options: Any) -> Any:
         from chronodb.storage.postgres import PostgresBackend  # psycopg: the postgres extra
@@ -30,6 +28,16 @@ class PostgresDialect:
         from chronodb.pgengine import PostgresEngine
 
         return PostgresEngine(backend, **options)
+
+    def planner(self, engine: Any) -> Any:
+        from chronodb.pgengine.planner import PostgresPlanner
+
+        return PostgresPlanner(engine)
+
+    def health(self, engine: Any) -> Any:
+        from chronodb.pgengine.health import PostgresHealth
+
+        return PostgresHealth(engine)
 
 
 POSTGRES = PostgresDialect()

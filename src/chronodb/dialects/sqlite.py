@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from chronodb.engine import Engine
+from chronodb.optimizer.sqlite_health import SQLiteHealth
+from chronodb.optimizer.sqlite_planner import SQLitePlanner
 from chronodb.storage.sqlite import SQLiteBackend
 
 
@@ -19,6 +21,12 @@ class SQLiteDialect:
 
     def engine(self, backend: Any, **options: Any) -> Engine:
         return Engine(backend, **options)
+
+    def planner(self, engine: Engine) -> SQLitePlanner:
+        return SQLitePlanner(engine)
+
+    def health(self, engine: Engine) -> SQLiteHealth:
+        return SQLiteHealth(engine)
 
 
 SQLITE = SQLiteDialect()

@@ -1,17 +1,13 @@
-"""The index advisor: candidate indexes, each tried as a what-if before it is recommended.
+"""The index advisor: candidate indexes for the statements that really ran.
 
-Candidates come from the WHERE, JOIN and ORDER BY columns of the statements SQLite really
-ran (temporal ones after rewriting, so AS OF queries propose indexes on the history
-tables ``_chrono_h*``). Each is tried the way SQLite's ``.expert`` does it: the schema
-(``sqlite_schema`` DDL) and the real ``sqlite_stat1`` rows, plus statistics for the
-candidate measured on the real data, go into an in-memory database; the candidate is
-created there and EXPLAIN QUERY PLAN says whether the planner would use it. The cost model
-then predicts the statement's latency with that plan.
+Candidates come from the WHERE, JOIN and ORDER BY columns of the statements as the database
+ran them (temporal ones after rewriting, so AS OF queries propose indexes on the history
+tables ``_chrono_h*``). Each is then tried as a what-if by the backend's planner
+(``planner.py``) before the cost model predicts the statement's latency with it.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,27 +17,12 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.scope import traverse_scope
 
 from chronodb.layout import HISTORY, PREFIX
-from chronodb.optimizer.plan import TableStats, explain, indexes_used, quote
+from chronodb.optimizer.plan import TableStats
+from chronodb.optimizer.planner import Candidate
 from chronodb.sql.dialect import parse
-from chronodb.versioning.tables import qualified
 
 _MAX_COLUMNS = 3
 _RANGES = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.Like)
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    table: str
-    columns: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        cols = "_".join(c.lower() for c in self.columns)
-        return f"chrono_idx_{self.table.lower()}_{cols}"[:120]
-
-    def ddl(self) -> str:
-        cols = ", ".join(quote(c) for c in self.columns)
-        return f"CREATE INDEX {quote(self.name)} ON {quote(self.table)} ({cols})"
 
 
 @dataclass(slots=True)
@@ -71,10 +52,12 @@ def _is_value(node: exp.Expr) -> bool:
     return not any(True for _ in node.find_all(exp.Column)) and not node.find(exp.Select)
 
 
-def candidates_for(sql: str, columns_of: dict[str, set[str]]) -> list[Candidate]:
-    """Indexes that could serve one statement (its SQL as SQLite runs it)."""
+def candidates_for(
+    sql: str, columns_of: dict[str, set[str]], backend: str = "sqlite"
+) -> list[Candidate]:
+    """Indexes that could serve one statement (its SQL as ``backend`` runs it)."""
     try:
-        trees = parse(sql)
+        trees = parse(sql, backend)
     except (SqlglotError, ValueError, RecursionError):
         return []
     uses: dict[str, _Uses] = {}
@@ -184,85 +167,3 @@ def existing_covers(stats: TableStats, candidate: Candidate) -> str | None:
         ):
             return index
     return None
-
-
-def rowid_alias(conn: sqlite3.Connection, candidate: Candidate) -> bool:
-    """Whether the candidate is just the table's INTEGER PRIMARY KEY (already the rowid)."""
-    if len(candidate.columns) != 1:
-        return False
-    info = conn.execute(f"PRAGMA main.table_info({quote(candidate.table)})").fetchall()
-    pk = [r for r in info if r[5]]
-    return len(pk) == 1 and pk[0][1] == candidate.columns[0] and pk[0][2].upper() == "INTEGER"
-
-
-def candidate_stat(conn: sqlite3.Connection, candidate: Candidate, rows: int) -> str:
-    """The ``sqlite_stat1`` line the candidate would get: rows, then rows per key prefix."""
-    numbers = [str(rows)]
-    table = qualified(candidate.table)
-    for k in range(1, len(candidate.columns) + 1):
-        cols = ", ".join(quote(c) for c in candidate.columns[:k])
-        distinct = conn.execute(f"SELECT count(*) FROM (SELECT DISTINCT {cols} FROM {table})")
-        keys = max(int(distinct.fetchone()[0]), 1)
-        numbers.append(str(max(1, -(-rows // keys))))
-    return " ".join(numbers)
-
-
-class WhatIf:
-    """An in-memory copy of the schema and statistics in which candidates are tried."""
-
-    def __init__(self, conn: sqlite3.Connection, stats: TableStats) -> None:
-        self.conn = sqlite3.connect(":memory:")
-        self._source = conn
-        self._stats = stats
-        schema = conn.execute(
-            "SELECT type, sql FROM sqlite_schema WHERE sql IS NOT NULL "
-            "AND name NOT LIKE 'sqlite_%' AND type IN ('table', 'index', 'view') "
-            "ORDER BY type = 'table' DESC, type = 'index' DESC"
-        ).fetchall()
-        for _kind, ddl in schema:
-            try:
-                self.conn.execute(ddl)
-            except sqlite3.Error:
-                continue  # virtual tables and the like: the planner does not need them
-        self.conn.execute("ANALYZE")  # creates sqlite_stat1 here
-        self.conn.execute("DELETE FROM sqlite_stat1")
-        self._base: list[tuple[str, str | None, str]] = []
-        has_stat1 = conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'")
-        if has_stat1.fetchone():
-            self._base = [tuple(r) for r in conn.execute("SELECT tbl, idx, stat FROM sqlite_stat1")]
-        known = {r[0] for r in self._base}
-        self._base += [(t, None, str(n)) for t, n in stats.rows.items() if t not in known]
-        self._load(self._base)
-
-    def _load(self, rows: list[tuple[str, str | None, str]]) -> None:
-        self.conn.execute("DELETE FROM sqlite_stat1")
-        self.conn.executemany("INSERT INTO sqlite_stat1 VALUES (?, ?, ?)", rows)
-        self.conn.execute("ANALYZE sqlite_schema")  # makes the planner read the rows again
-
-    def plan_with(
-        self, candidate: Candidate, statements: list[tuple[str, Any]]
-    ) -> tuple[list[list[Any]], str] | None:
-        """Plans of the statements with the candidate present, and its stat line; None if
-        the index cannot be created."""
-        try:
-            self.conn.execute(candidate.ddl())
-        except sqlite3.Error:
-            return None
-        try:
-            stat = candidate_stat(self._source, candidate, self._stats.rows.get(candidate.table, 0))
-            self._load([*self._base, (candidate.table, candidate.name, stat)])
-            plans = []
-            for sql, params in statements:
-                try:
-                    plans.append(explain(self.conn, sql, params))
-                except sqlite3.Error:
-                    plans.append([])
-            return plans, stat
-        finally:
-            self.conn.execute(f"DROP INDEX {quote(candidate.name)}")
-
-    def uses(self, candidate: Candidate, plan: list[Any]) -> bool:
-        return candidate.name in indexes_used(plan)
-
-    def close(self) -> None:
-        self.conn.close()

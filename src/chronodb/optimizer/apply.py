@@ -1,9 +1,10 @@
 """Verify-and-revert: an index is kept only if measurements say it helped.
 
 For each recommended index: measure the real latency of the statements it is meant to
-speed up and of the writes to its table (run inside a savepoint that is rolled back), create
-it, measure again, and keep it only if the reads got at least 20% faster and the writes'
-added cost is smaller than the reads' gain, both weighted by how often each statement ran.
+speed up and of the writes to its table (each run and undone), create it the backend's way
+(``Planner.create_index``), measure again, and keep it only if the reads got at least 20%
+faster and the writes' added cost is smaller than the reads' gain, both weighted by how
+often each statement ran.
 Otherwise it is dropped again and the reason is remembered, so it is not proposed again.
 """
 
@@ -16,10 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chronodb.errors import ChronoDBError
-from chronodb.optimizer.plan import explain, indexes_used, quote
 
 if TYPE_CHECKING:
-    from chronodb.engine import Engine
     from chronodb.optimizer.workload import Statement, Workload
 
 REQUIRED_SPEEDUP = 0.20
@@ -75,52 +74,44 @@ def _median_ns(run: Callable[[], object]) -> float:
 class Verifier:
     """Measures statements directly on the connection (not through the capture hook)."""
 
-    def __init__(self, engine: Engine, workload: Workload) -> None:
+    def __init__(self, engine: Any, workload: Workload) -> None:
         self.engine = engine
         self.workload = workload
+        self.planner = workload.planner
 
     def read_ns(self, stmt: Statement) -> float:
-        engine = self.engine
-        with engine.lock:
+        planner = self.planner
+        with self.engine.lock:
             sql, params = self.workload.executed_sql(*stmt.example)
-            ns = _median_ns(lambda: engine.conn.execute(sql, params).fetchall())
+            ns = _median_ns(lambda: planner.run_read(sql, params))
             features = self._features(stmt, sql, params)
         self.workload.model.observe(features, ns)  # a measured latency: a training sample
         return ns
 
     def _features(self, stmt: Statement, sql: str, params: Any) -> tuple[float, ...]:
-        from chronodb.optimizer.plan import aliases, plan_features
-
-        plan = explain(self.engine.conn, sql, params)
+        planner = self.planner
+        plan = planner.explain(sql, params)
         stats = self.workload.table_stats()
-        return plan_features(plan, stats, aliases(sql), stmt.mean_rows, stmt.kind == "write")
+        return planner.features(
+            plan, stats, planner.aliases(sql), stmt.mean_rows, stmt.kind == "write"
+        )
 
     def write_ns(self, stmt: Statement) -> float | None:
-        """A write's latency, run in a savepoint and rolled back; None if it cannot be rerun."""
+        """A write's latency, run and undone; None if it cannot be rerun."""
         engine = self.engine
         with engine.lock:
             if engine.explicit:
                 return None
             sql, params = self.workload.executed_sql(*stmt.example)
-            conn = engine.conn
-
-            def run() -> None:
-                conn.execute("SAVEPOINT chrono_measure")
-                try:
-                    conn.execute(sql, params)
-                finally:
-                    conn.execute("ROLLBACK TO chrono_measure")
-                    conn.execute("RELEASE chrono_measure")
-
             try:
-                return _median_ns(run)
+                return _median_ns(lambda: self.planner.run_write_undone(sql, params))
             except Exception:  # e.g. a unique key the rerun would violate
                 return None
 
     def plan_uses(self, stmt: Statement, index: str) -> bool:
         with self.engine.lock:
             sql, params = self.workload.executed_sql(*stmt.example)
-            return index in indexes_used(explain(self.engine.conn, sql, params))
+            return index in self.planner.indexes_used(self.planner.explain(sql, params))
 
 
 def verify(
@@ -139,15 +130,7 @@ def verify(
     before = {id(s): verifier.read_ns(s) for s in reads}
     w_before = {id(s): verifier.write_ns(s) for s in writes}
     with engine.lock:
-        engine.conn.execute(ddl)
-        analyzed = (
-            engine.conn.execute(
-                "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'"
-            ).fetchone()
-            and engine.conn.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)).fetchone()
-        )
-        if analyzed:  # keep the planner's statistics complete for this table
-            engine.conn.execute(f"ANALYZE {quote(index)}")
+        verifier.planner.create_index(ddl, table, index)
     after = {id(s): verifier.read_ns(s) for s in reads}
     w_after = {id(s): verifier.write_ns(s) for s in writes}
     reads_before = sum(s.calls * before[id(s)] for s in reads) / 1e6
@@ -178,7 +161,7 @@ def verify(
         )
     if not kept:
         with engine.lock:
-            engine.conn.execute(f"DROP INDEX IF EXISTS {quote(index)}")
+            verifier.planner.drop_index(index)
     details = [
         {
             "fingerprint": s.fingerprint,

@@ -45,19 +45,20 @@ def _replace_literal(node: exp.Expr) -> exp.Expr:
     return node
 
 
-def normalize(sql: str) -> str:
-    """The fingerprint of one statement, parsed by sqlglot (ChronoSQL, so AS OF parses)."""
+def normalize(sql: str, backend: str = "sqlite") -> str:
+    """The fingerprint of one statement, parsed by sqlglot (ChronoSQL in ``backend``'s SQL,
+    so AS OF parses)."""
     if _OPAQUE.match(sql):
         return skeleton(sql)
     try:
-        trees = parse(sql)
+        trees = parse(sql, backend)
     except (SqlglotError, ValueError, RecursionError):
         return skeleton(sql)
     if len(trees) != 1 or trees[0] is None:
         return skeleton(sql)
     tree = trees[0].transform(_replace_literal)
     try:
-        return to_sql(tree)
+        return to_sql(tree, backend=backend)
     except Exception:  # sqlglot may not generate every tree it parsed
         return skeleton(sql)
 
@@ -65,7 +66,8 @@ def normalize(sql: str) -> str:
 class Fingerprinter:
     """Maps statement text to its fingerprint, parsing each query shape once."""
 
-    def __init__(self, limit: int = _CACHE_LIMIT) -> None:
+    def __init__(self, limit: int = _CACHE_LIMIT, backend: str = "sqlite") -> None:
+        self._backend = backend
         self._by_text: dict[str, str] = {}
         self._by_skeleton: dict[str, str] = {}
         self._limit = limit
@@ -77,7 +79,7 @@ class Fingerprinter:
         shape = skeleton(sql)
         found = self._by_skeleton.get(shape)
         if found is None:
-            found = normalize(sql)
+            found = normalize(sql, self._backend)
             if len(self._by_skeleton) >= self._limit:
                 self._by_skeleton.clear()
             self._by_skeleton[shape] = found

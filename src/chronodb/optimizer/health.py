@@ -1,154 +1,108 @@
 """``db.get_health_report()``: status, latency, sizes, alerts and recommendations with numbers.
 
-Every recommendation carries the measurement behind it. Index recommendations come from
-the learned optimizer (``"source": "model"``); the others are rules (``"source": "rule"``):
-prune history past ``retention_days``, ANALYZE when statistics are missing or stale,
-checkpoint when the WAL grew, VACUUM when free pages pile up. :class:`HealthMonitor`
-checks in a background thread and hands new alerts to callbacks and the log.
+The report has one shape on every backend; what it reads from the database comes from the
+dialect's health facts (``optimizer/sqlite_health.py``, ``pgengine/health.py``). Every
+recommendation carries the measurement behind it. Index recommendations come from the
+learned optimizer (``"source": "model"``); the others are rules (``"source": "rule"``):
+prune history past ``retention_days``, ANALYZE when statistics are missing or stale, and
+the backend's own (checkpoint a large WAL and VACUUM free pages on SQLite; VACUUM dead
+tuples, blocked queries and replica lag on PostgreSQL). :class:`HealthMonitor` checks in a
+background thread and hands new alerts to callbacks and the log.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chronodb.formatting import iso_time
-from chronodb.layout import TX
 from chronodb.optimizer.plan import quote
-from chronodb.versioning.tables import qualified
-from chronodb.versioning.timeline import tx_at
+from chronodb.optimizer.sqlite_health import rule
 
 if TYPE_CHECKING:
     from chronodb.database import ChronoDB
-    from chronodb.engine import Engine
     from chronodb.optimizer.ml_optimizer import MLOptimizer
 
 log = logging.getLogger("chronodb.health")
 
 SLOW_MS = 100.0  # a statement slower than this at p95 is listed and alerted on
-_STALE = 0.25  # statistics older than a 25% change in a table's rows are stale
-_ANALYZE_MIN_ROWS = 1000
-_WAL_WARN_BYTES = 64 * 1024 * 1024
-_FREE_PAGES_SHARE = 0.25
-_FREE_PAGES_MIN_BYTES = 4 * 1024 * 1024
 _DISK_CRITICAL = 0.02
 _DISK_WARN = 0.10
-_DAY_US = 86_400 * 1_000_000
 
 
-def _scalar(engine: Engine, sql: str, params: Any = ()) -> Any:
-    row = engine.conn.execute(sql, params).fetchone()
-    return None if row is None else row[0]
+# Every report has these keys, on every backend; a figure a backend does not have is None.
+TABLE_KEYS = (
+    "table",
+    "rows",
+    "table_bytes",
+    "dead_rows",
+    "dead_share",
+    "bloat_bytes_estimate",
+    "last_vacuum",
+    "last_analyze",
+    "history_table",
+    "history_rows",
+    "history_bytes",
+    "history_dead_rows",
+    "history_dead_share",
+    "history_rows_last_24h",
+    "locked",
+)
+DATABASE_KEYS = (
+    "backend",
+    "path",
+    "size_bytes",
+    "wal_bytes",
+    "free_disk_bytes",
+    "disk_bytes",
+    "page_size",
+    "page_count",
+    "free_pages",
+    "wal_lsn",
+    "wal_generated_bytes",
+    "wal_records",
+    "wal_stats_since",
+)
 
 
-def _bytes_of(engine: Engine, names: list[str], page_size: int) -> int | None:
-    """Bytes used by tables and their indexes (dbstat), or None if dbstat is missing."""
-    try:
-        marks = ", ".join("?" for _ in names)
-        return int(
-            _scalar(
-                engine,
-                f"SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN ({marks})",
-                names,
-            )
-        )
-    except Exception:  # SQLite built without SQLITE_ENABLE_DBSTAT_VTAB
-        return None
+def _shaped(facts: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: facts.get(k) for k in keys}
 
 
-def _tables(engine: Engine, page_size: int, now_us: int) -> list[dict[str, Any]]:
-    out = []
-    # Transactions of the last day: those after the last one before it.
-    before_day = tx_at(engine.conn, now_us - _DAY_US - 1)
-    for version in sorted(engine.catalog.live_tables(), key=lambda v: v.name):
-        name, hist = version.name, version.hist
-        rows = _scalar(engine, f"SELECT count(*) FROM {qualified(name)}")
-        history_rows = _scalar(engine, f"SELECT count(*) FROM {qualified(hist)}")
-        last_day = _scalar(
-            engine, f"SELECT count(*) FROM {qualified(hist)} WHERE {TX} > ?", (before_day,)
-        )
-        indexes = [
-            r[0]
-            for r in engine.conn.execute(
-                "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?", (hist,)
-            )
-        ]
-        out.append(
-            {
-                "table": name,
-                "rows": rows,
-                "history_table": hist,
-                "history_rows": history_rows,
-                "history_bytes": _bytes_of(engine, [hist, *indexes], page_size),
-                "history_rows_last_24h": last_day,
-            }
-        )
-    return out
+class HealthFacts(Protocol):
+    """What a backend tells the health report; each method runs under the engine's lock."""
 
+    backend: str
 
-def _files(engine: Engine, page_size: int, page_count: int) -> dict[str, Any]:
-    info: dict[str, Any] = {
-        "path": engine.path,
-        "page_size": page_size,
-        "page_count": page_count,
-        "free_pages": _scalar(engine, "PRAGMA freelist_count"),
-        "size_bytes": page_size * page_count,
-        "wal_bytes": 0,
-        "free_disk_bytes": None,
-        "disk_bytes": None,
-    }
-    if engine.path != ":memory:" and not engine.path.startswith("file:"):
-        path = Path(engine.path)
-        if path.exists():
-            info["size_bytes"] = path.stat().st_size
-        wal = Path(engine.path + "-wal")
-        info["wal_bytes"] = wal.stat().st_size if wal.exists() else 0
-        usage = shutil.disk_usage(path.parent if path.parent.exists() else os.getcwd())
-        info["free_disk_bytes"], info["disk_bytes"] = usage.free, usage.total
-    return info
+    def tables(self, now_us: int) -> list[dict[str, Any]]:
+        """Per versioned table: rows, table_bytes, dead_rows, history_table, history_rows,
+        history_bytes, history_rows_last_24h; locked: True (and no figures) for a table
+        another session keeps readers out of."""
 
+    def database(self) -> dict[str, Any]:
+        """backend, path, size_bytes, wal_bytes, free_disk_bytes, disk_bytes, and the
+        backend's own figures."""
 
-def _stale_statistics(engine: Engine, tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Tables with enough rows whose sqlite_stat1 row count is missing or off by > 25%."""
-    analyzed: dict[str, int] = {}
-    if _scalar(engine, "SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'"):
-        for table, stat in engine.conn.execute("SELECT tbl, stat FROM sqlite_stat1"):
-            first = str(stat).split()[0] if stat else ""
-            if first.isdigit():
-                analyzed[table] = int(first)
-    stale = []
-    for t in tables:
-        rows = t["rows"]
-        if rows < _ANALYZE_MIN_ROWS:
-            continue
-        known = analyzed.get(t["table"])
-        if known is None or abs(rows - known) > _STALE * max(known, 1):
-            stale.append({"table": t["table"], "rows": rows, "rows_in_statistics": known})
-    return stale
+    def server(self) -> dict[str, Any] | None:
+        """Connections, replication and lock waits of a server; None for a file."""
 
+    def stale_statistics(self, tables: list[dict[str, Any]]) -> list[dict[str, Any]]: ...
 
-def _prunable(engine: Engine, hist: str, keys: tuple[str, ...], older_tx: int) -> int:
-    """Versions that ended (a later version of the key exists) by transaction ``older_tx``."""
-    same_key = " AND ".join(f"b.{quote(k)} IS a.{quote(k)}" for k in keys) or "1"
-    return int(
-        _scalar(
-            engine,
-            f"SELECT count(*) FROM {qualified(hist)} AS a WHERE EXISTS (SELECT 1 FROM "
-            f"{qualified(hist)} AS b WHERE {same_key} AND b.{TX} > a.{TX} "
-            f"AND b.{TX} <= ?)",
-            (older_tx,),
-        )
-    )
+    def prunable(self, cutoff_us: int) -> int:
+        """History versions that ended before ``cutoff_us``."""
 
+    def findings(
+        self, database: dict[str, Any], server: Any, tables: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The backend's own alerts and recommendations."""
 
-def _rule(kind: str, sql: str, reason: str, **evidence: Any) -> dict[str, Any]:
-    return {"kind": kind, "sql": sql, "source": "rule", "reason": reason, "evidence": evidence}
+    def statements(self) -> dict[str, Any]:
+        """Where the workload figures come from, and the server's own statement statistics."""
+
+    def ledger(self) -> dict[str, Any]: ...
 
 
 def health_report(db: ChronoDB) -> dict[str, Any]:
@@ -157,30 +111,27 @@ def health_report(db: ChronoDB) -> dict[str, Any]:
 
 
 def build_report(
-    engine: Engine, optimizer: MLOptimizer, retention_days: float | None
+    engine: Any, optimizer: MLOptimizer, facts: HealthFacts, retention_days: float | None
 ) -> dict[str, Any]:
     """The health report; see the module docstring. Status: "ok", "warn" or "critical"."""
     now = time.time()
     with engine.lock:
-        page_size = _scalar(engine, "PRAGMA page_size")
-        page_count = _scalar(engine, "PRAGMA page_count")
-        tables = _tables(engine, page_size, int(now * 1_000_000))
-        files = _files(engine, page_size, page_count)
-        stale = _stale_statistics(engine, tables)
+        tables = facts.tables(int(now * 1_000_000))
+        database = facts.database()
+        server = facts.server()
+        stale = facts.stale_statistics(tables)
         prunable = 0
         if retention_days is not None:
-            cutoff = int((now - float(retention_days) * 86400) * 1_000_000)
-            older = tx_at(engine.conn, cutoff - 1)
-            if older:
-                for version in engine.catalog.live_tables():
-                    prunable += _prunable(engine, version.hist, version.keys, older)
+            prunable = facts.prunable(int((now - float(retention_days) * 86400) * 1_000_000))
+        alerts, backend_recommendations = facts.findings(database, server, tables)
+        statements = facts.statements()
+        ledger = facts.ledger()
     workload = optimizer.workload
     latency = workload.latency_percentiles()
     slow = [s for s in optimizer.slowest(limit=20) if (s["p95_ms"] or 0) >= SLOW_MS]
-    alerts: list[dict[str, Any]] = []
     recommendations: list[dict[str, Any]] = []
 
-    free, total = files["free_disk_bytes"], files["disk_bytes"]
+    free, total = database["free_disk_bytes"], database["disk_bytes"]
     if free is not None and total:
         share = free / total
         if share < _DISK_CRITICAL:
@@ -195,32 +146,14 @@ def build_report(
                 f"{s['fingerprint'][:120]}",
             }
         )
-    if files["wal_bytes"] > _WAL_WARN_BYTES:
-        alerts.append(
-            {"level": "warn", "message": f"The WAL is {files['wal_bytes'] / 2**20:.1f} MiB"}
-        )
+    recommendations += backend_recommendations
+    # A backend's VACUUM (ANALYZE) of a table already renews its statistics.
+    analyzed = {
+        r["evidence"].get("table") for r in backend_recommendations if "ANALYZE" in r["sql"]
+    }
+    for s in (s for s in stale if s["table"] not in analyzed):
         recommendations.append(
-            _rule(
-                "checkpoint",
-                "PRAGMA wal_checkpoint(TRUNCATE)",
-                f"the WAL holds {files['wal_bytes']} bytes; a checkpoint folds it into the file",
-                wal_bytes=files["wal_bytes"],
-            )
-        )
-    free_bytes = (files["free_pages"] or 0) * page_size
-    if free_bytes >= _FREE_PAGES_MIN_BYTES and files["free_pages"] > _FREE_PAGES_SHARE * page_count:
-        recommendations.append(
-            _rule(
-                "vacuum",
-                "VACUUM",
-                f"{files['free_pages']} of {page_count} pages ({free_bytes} bytes) are free",
-                free_pages=files["free_pages"],
-                page_count=page_count,
-            )
-        )
-    for s in stale:
-        recommendations.append(
-            _rule(
+            rule(
                 "analyze",
                 f"ANALYZE {quote(s['table'])}",
                 f"{s['table']} has {s['rows']} rows; the planner's statistics say "
@@ -231,7 +164,7 @@ def build_report(
     if prunable:
         days = retention_days
         recommendations.append(
-            _rule(
+            rule(
                 "prune_history",
                 f"db.prune_history(time.time() - {days} * 86400)",
                 f"{prunable} history versions are older than retention_days ({days})",
@@ -239,38 +172,32 @@ def build_report(
                 retention_days=days,
             )
         )
-    for rec in optimizer.recommendations():
+    for rec in optimizer.report_recommendations():
         recommendations.append(rec.as_dict())
 
     levels = {a["level"] for a in alerts}
     status = "critical" if "critical" in levels else "warn" if levels else "ok"
-    report: dict[str, Any] = {
+    return {
         "status": status,
         "generated_at": now,
+        "backend": facts.backend,
         "latency": {**latency, "samples": optimizer.model.samples},
         "throughput_per_s": round(workload.throughput(), 2),
         "slow_statements": slow,
-        "tables": tables,
-        "history_growth_last_24h": sum(t["history_rows_last_24h"] for t in tables),
-        "database": files,
+        "statements": statements,
+        "tables": [_shaped(t, TABLE_KEYS) for t in tables],
+        "history_growth_last_24h": sum(t.get("history_rows_last_24h") or 0 for t in tables),
+        "database": _shaped(database, DATABASE_KEYS),
+        "server": server,
         "alerts": alerts,
         "recommendations": recommendations,
         "optimizer": {
             "enabled": optimizer.enabled,
             "statements_seen": workload.calls(),
+            **optimizer.planner.how,
         },
+        "ledger": ledger,
     }
-    report["ledger"] = _ledger(engine)
-    return report
-
-
-def _ledger(engine: Engine) -> dict[str, Any]:
-    """The ledger's last verification, as far as the database remembers one."""
-    last = engine.last_verification
-    if not last:
-        return {"present": True, "last_verification": None, "valid": None}
-    when, ok = last
-    return {"present": True, "last_verification": when, "valid": ok}
 
 
 def _ledger_line(ledger: dict[str, Any]) -> str:
@@ -280,6 +207,38 @@ def _ledger_line(ledger: dict[str, Any]) -> str:
         return "Ledger: never verified by this connection (chronodb verify DB checks it)"
     outcome = "valid" if ledger["valid"] else "INVALID"
     return f"Ledger: verified at {iso_time(when)}: {outcome}"
+
+
+def _database_line(db: dict[str, Any]) -> str:
+    wal = "-" if db["wal_bytes"] is None else f"{db['wal_bytes']} bytes"
+    line = f"Database: {db['path']}: {db['size_bytes']} bytes, WAL {wal}"
+    if db["free_pages"] is not None:
+        line += f", {db['free_pages']} free pages"
+    if db["wal_lsn"] is not None:
+        line += f", WAL at {db['wal_lsn']} ({db['wal_generated_bytes']} bytes generated)"
+    if db["free_disk_bytes"]:
+        line += f", {db['free_disk_bytes']} bytes free on disk"
+    return line
+
+
+def _server_lines(server: dict[str, Any]) -> list[str]:
+    conns = server["connections"]
+    lines = [
+        f"Server: PostgreSQL {server['version']}"
+        + (" (standby)" if server["standby"] else "")
+        + f"; connections {conns['database']} to this database ({conns['active']} active), "
+        f"{conns['total']} of {conns['max']} in all"
+    ]
+    if server["replay_delay_s"] is not None:
+        lines.append(f"  replaying {server['replay_delay_s']:.1f} s behind the primary")
+    for r in server["replication"]:
+        lag = "-" if r["replay_lag_s"] is None else f"{r['replay_lag_s']:.3f} s"
+        lines.append(f"  replica {r['client']}: {r['state']}, lag {lag}, {r['lag_bytes']} bytes")
+    waits, held = server["lock_waits"], server["long_locks"]
+    lines.append(f"  lock waits: {len(waits)}; long lock holders: {len(held)}")
+    for w in waits:
+        lines.append(f"    {w['pid']} waits {w['waiting_s']:.1f} s for {w['blocked_by']}")
+    return lines
 
 
 def render(report: dict[str, Any]) -> str:
@@ -294,17 +253,28 @@ def render(report: dict[str, Any]) -> str:
         f"Status: {report['status'].upper()}",
         f"Latency: p50 {ms(lat['p50_ms'])}, p95 {ms(lat['p95_ms'])}, p99 {ms(lat['p99_ms'])} "
         f"({lat['samples']} samples); {report['throughput_per_s']} statements/s",
-        f"Database: {db['path']}: {db['size_bytes']} bytes, WAL {db['wal_bytes']} bytes, "
-        f"{db['free_pages']} free pages"
-        + (f", {db['free_disk_bytes']} bytes free on disk" if db["free_disk_bytes"] else ""),
-        "Tables:",
+        _database_line(db),
     ]
+    if report["server"] is not None:
+        lines += _server_lines(report["server"])
+    lines.append("Tables:")
     for t in report["tables"]:
+        if t["locked"]:
+            lines.append(f"  {t['table']}: locked by another session")
+            continue
         size = "-" if t["history_bytes"] is None else f"{t['history_bytes']} bytes"
+        dead = "" if t["dead_rows"] is None else f", {t['dead_rows']} dead tuples"
         lines.append(
-            f"  {t['table']}: {t['rows']} rows; history {t['history_rows']} versions, {size}, "
-            f"+{t['history_rows_last_24h']} in 24 h"
+            f"  {t['table']}: {t['rows']} rows{dead}; history {t['history_rows']} versions, "
+            f"{size}, +{t['history_rows_last_24h']} in 24 h"
         )
+    statements = report["statements"]
+    if statements["server_statements"] is not None:
+        lines.append("Server statements (pg_stat_statements, by total time):")
+        for st in statements["server_statements"][:5]:
+            lines.append(f"  {st['calls']:>7} calls  {st['total_ms']:.1f} ms  {st['query'][:100]}")
+    elif "pg_stat_statements" in statements:
+        lines.append(f"pg_stat_statements: {statements['pg_stat_statements']}")
     if "ledger" in report:
         lines.append(_ledger_line(report["ledger"]))
     lines.append("Alerts:" if report["alerts"] else "Alerts: none")

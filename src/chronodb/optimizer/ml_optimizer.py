@@ -19,29 +19,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chronodb.errors import ConfigError
-from chronodb.layout import HISTORY, INTERNAL_LIKE, KEY_SET
-from chronodb.optimizer.advisor import (
-    Candidate,
-    WhatIf,
-    candidates_for,
-    existing_covers,
-    indexable,
-    rowid_alias,
-)
+from chronodb.layout import HISTORY, KEY_SET
+from chronodb.optimizer.advisor import candidates_for, existing_covers, indexable
 from chronodb.optimizer.apply import REQUIRED_SPEEDUP, Outcome, Verifier, verify
 from chronodb.optimizer.model import CostModel
-from chronodb.optimizer.plan import (
-    TableStats,
-    aliases,
-    explain,
-    indexes_used,
-    plan_features,
-    quote,
-)
+from chronodb.optimizer.plan import TableStats
+from chronodb.optimizer.planner import Candidate
 from chronodb.optimizer.workload import Reservoir, Statement, Workload
 
 if TYPE_CHECKING:
-    from chronodb.engine import Engine
+    from chronodb.optimizer.planner import Planner, WhatIf
 
 _OPTIONS = ("enabled", "training_interval", "auto_apply", "sample_rate")
 _MIN_CALLS = 5  # a fingerprint this frequent is worth an index ...
@@ -109,20 +96,28 @@ def _base_table(table: str) -> str:
 class MLOptimizer:
     """The learned optimizer of one database; see the module docstring."""
 
-    def __init__(self, engine: Engine, config: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, engine: Any, planner: Planner, config: Mapping[str, Any] | None = None
+    ) -> None:
         options = _options(config)
         self._engine = engine
+        self.planner = planner
         self.enabled: bool = options["enabled"]
         self.training_interval: int = options["training_interval"]
         self.auto_apply: bool = options["auto_apply"]
         self.sample_rate: float = options["sample_rate"]
         self.model = CostModel()
         self.workload = Workload(
-            engine, self.model, every=round(1 / self.sample_rate), on_sample=self._on_sample
+            engine,
+            planner,
+            self.model,
+            every=round(1 / self.sample_rate),
+            on_sample=self._on_sample,
         )
         self._next_training = self.training_interval
         self._applying = threading.Lock()
         self.made: dict[str, Recommendation] = {}  # every recommendation made, by index name
+        self.last: list[Recommendation] = []  # those of the last recommendations() call
         self.outcomes: list[Outcome] = []
         self.rejected: dict[tuple[str, tuple[str, ...]], str] = {}  # why, per reverted index
         self._stat_lines: dict[tuple[Candidate, int], str] = {}
@@ -162,26 +157,42 @@ class MLOptimizer:
         out += self._drop_recommendations()
         for rec in out:
             self.made.setdefault(rec.index, rec)
+        self.last = out
         return out
+
+    def report_recommendations(self) -> list[Recommendation]:
+        """What the health report lists: the recommendations now, where trying a candidate
+        costs little; else those of the last :meth:`recommendations` call not yet applied
+        (without hypopg, PostgreSQL builds each candidate, which a report must not do)."""
+        if self.planner.what_if_is_cheap():
+            return self.recommendations()
+        applied = {o.index for o in self.outcomes}
+        return [r for r in self.last if r.index not in applied]
 
     def _worth_indexing(self, stmt: Statement) -> bool:
         p50 = stmt.p50_ns() or 0.0
         return stmt.kind == "read" and (stmt.calls >= _MIN_CALLS or p50 >= _SLOW_NS)
 
     def _index_recommendations(self) -> list[Recommendation]:
-        engine = self._engine
+        engine, planner = self._engine, self.planner
         statements = [s for s in self.workload.captured() if self._worth_indexing(s)]
         if not statements:
             return []
         stats = self.workload.table_stats()
         with engine.lock:
             runnable = [(s, self.workload.executed_sql(*s.example)) for s in statements]
-            columns_of = self._columns(stats)
-            whatif = WhatIf(engine.conn, stats)
+            columns_of = planner.columns(list(stats.rows))
+            whatif = planner.whatif(stats)
         try:
             proposals: dict[Candidate, list[tuple[Statement, tuple[str, Any]]]] = {}
             for stmt, (sql, params) in runnable:
-                for cand in candidates_for(sql, columns_of):
+                # A temporal read's own columns count too: where the layout reads the
+                # current table for rows unchanged since the point, an index there serves it.
+                texts = [sql, stmt.example[0]] if stmt.temporal else [sql]
+                found = [
+                    c for text in texts for c in candidates_for(text, columns_of, planner.backend)
+                ]
+                for cand in dict.fromkeys(found):
                     if not indexable(cand.table) or (cand.table, cand.columns) in self.rejected:
                         continue
                     proposals.setdefault(cand, []).append((stmt, (sql, params)))
@@ -203,14 +214,6 @@ class MLOptimizer:
             chosen.append(rec)
         return chosen
 
-    def _columns(self, stats: TableStats) -> dict[str, set[str]]:
-        conn = self._engine.conn
-        out = {}
-        for table in stats.rows:
-            info = conn.execute(f"PRAGMA main.table_info({quote(table)})").fetchall()
-            out[table] = {r[1] for r in info}
-        return out
-
     def _score(
         self,
         whatif: WhatIf,
@@ -218,30 +221,34 @@ class MLOptimizer:
         cand: Candidate,
         users: list[tuple[Statement, tuple[str, Any]]],
     ) -> Recommendation | None:
+        planner = self.planner
         with self._engine.lock:
-            if existing_covers(stats, cand) or rowid_alias(self._engine.conn, cand):
+            if existing_covers(stats, cand) or planner.is_key(cand):
                 return None
-            base_plans = [explain(whatif.conn, sql, params) for _, (sql, params) in users]
+            base_plans = [planner.explain(sql, params) for _, (sql, params) in users]
             tried = whatif.plan_with(cand, [sql_params for _, sql_params in users])
         if tried is None:
             return None
-        plans, stat = tried
-        with_stats = TableStats(
-            rows=stats.rows,
-            indexes={**stats.indexes, cand.name: [int(x) for x in stat.split()]},
-            index_table=stats.index_table,
-            index_columns=stats.index_columns,
-        )
+        plans, with_stats, used_name = tried
         evidence = []
         before_ms = after_ms = 0.0
         for (stmt, (sql, _)), base, plan in zip(users, base_plans, plans, strict=True):
-            if cand.name not in indexes_used(plan):
+            if used_name not in planner.indexes_used(plan):
                 continue
-            names = aliases(sql)
+            names = planner.aliases(sql)
             measured = stmt.p50_ns() or 0.0
-            now = self.model.predict(plan_features(base, stats, names, stmt.mean_rows, False))
-            then = self.model.predict(plan_features(plan, with_stats, names, stmt.mean_rows, False))
-            predicted = measured * min(then / now, 1.0) if now > 0 else measured
+            now = self.model.predict(planner.features(base, stats, names, stmt.mean_rows, False))
+            then = self.model.predict(
+                planner.features(plan, with_stats, names, stmt.mean_rows, False)
+            )
+            ratio = then / now if now > 0 else 1.0
+            costs = planner.cost(base), planner.cost(plan)
+            if costs[0] and costs[1] is not None:
+                # The planner's own estimate, where it gives one: a model trained on a few
+                # query shapes extrapolates poorly to plans it has not seen; the larger
+                # predicted gain is tried, and verify-and-revert measures it.
+                ratio = min(ratio, costs[1] / costs[0])
+            predicted = measured * min(ratio, 1.0)
             before_ms += stmt.calls * measured / 1e6
             after_ms += stmt.calls * predicted / 1e6
             evidence.append(
@@ -265,7 +272,7 @@ class MLOptimizer:
             table=cand.table,
             index=cand.name,
             columns=cand.columns,
-            sql=cand.ddl(),
+            sql=planner.ddl(cand),
             source="model",
             reason=(
                 f"the planner uses it for {len(evidence)} statement(s); the model predicts "
@@ -281,7 +288,7 @@ class MLOptimizer:
         out = []
         for stmt in self.workload.captured():
             if stmt.kind == "write" and stmt.example[0]:
-                targets = {t.lower() for t in aliases(stmt.example[0]).values()}
+                targets = {t.lower() for t in self.planner.aliases(stmt.example[0]).values()}
                 if base in targets:
                     out.append(stmt)
         return out
@@ -311,42 +318,35 @@ class MLOptimizer:
                 self.workload.features_of(stmt)
             except Exception:
                 continue
-            used |= indexes_used(stmt.plan)
-        conn = self._engine.conn
+            used |= self.planner.indexes_used(stmt.plan)
         out = []
         with self._engine.lock:
-            rows = conn.execute(
-                "SELECT name, tbl_name, sql FROM sqlite_schema WHERE type = 'index' "
-                f"AND sql IS NOT NULL AND tbl_name NOT LIKE {INTERNAL_LIKE}"
-            ).fetchall()
-            for name, table, sql in rows:
-                if name in used or "UNIQUE" in str(sql).upper().split("INDEX")[0]:
-                    continue
-                reads = [
-                    s
-                    for s in self.workload.captured()
-                    if s.kind == "read" and table.lower() in {t.lower() for t in s.names.values()}
-                ]
-                writes = self._writes_to(table)
-                out.append(
-                    Recommendation(
-                        kind="drop_index",
-                        table=table,
-                        index=name,
-                        columns=tuple(
-                            r[2] for r in conn.execute(f"PRAGMA index_info({quote(name)})")
-                        ),
-                        sql=f"DROP INDEX {quote(name)}",
-                        source="rule",
-                        reason=(
-                            f"no plan of the {calls} statements seen used it; "
-                            f"{sum(s.calls for s in writes)} writes to {table} maintain it"
-                        ),
-                        statements=[
-                            {"fingerprint": s.fingerprint, "calls": s.calls} for s in reads
-                        ],
-                    )
+            indexes = self.planner.user_indexes()
+        for index in indexes:
+            if index.name in used or index.unique:
+                continue
+            table = index.table
+            reads = [
+                s
+                for s in self.workload.captured()
+                if s.kind == "read" and table.lower() in {t.lower() for t in s.names.values()}
+            ]
+            writes = self._writes_to(table)
+            out.append(
+                Recommendation(
+                    kind="drop_index",
+                    table=table,
+                    index=index.name,
+                    columns=index.columns,
+                    sql=self.planner.drop_ddl(index.name),
+                    source="rule",
+                    reason=(
+                        f"no plan of the {calls} statements seen used it; "
+                        f"{sum(s.calls for s in writes)} writes to {table} maintain it"
+                    ),
+                    statements=[{"fingerprint": s.fingerprint, "calls": s.calls} for s in reads],
                 )
+            )
         return out
 
     # ------------------------------------------------------------------ applying
@@ -368,7 +368,7 @@ class MLOptimizer:
             for rec in recommendations:
                 if rec.kind == "drop_index":
                     with self._engine.lock:
-                        self._engine.conn.execute(rec.sql)
+                        self.planner.drop_index(rec.index)
                     results.append({"index": rec.index, "dropped": True, "reason": rec.reason})
                     continue
                 fingerprints = {s["fingerprint"] for s in rec.statements}

@@ -106,10 +106,10 @@ def explain(conn: sqlite3.Connection, sql: str, params: Any = ()) -> list[Step]:
     return [Step(r[0], r[1], r[3]) for r in rows]
 
 
-def aliases(sql: str) -> dict[str, str]:
+def aliases(sql: str, backend: str = "sqlite") -> dict[str, str]:
     """Alias (or name) -> table name for every table the statement reads or writes."""
     try:
-        trees = parse(sql)
+        trees = parse(sql, backend)
     except (SqlglotError, ValueError, RecursionError):
         return {}
     out: dict[str, str] = {}
@@ -185,15 +185,24 @@ def plan_features(
             searches += 1
             searched += loop * examined
         loop *= max(1.0, min(examined, 1e6))
+    counts = (scans, searches, temp, automatic, tables)
+    return feature_vector(scanned, searched, counts, rows_returned, write)
+
+
+def feature_vector(
+    scanned: float,
+    searched: float,
+    counts: tuple[int, int, int, int, int],
+    rows_returned: float,
+    write: bool,
+) -> tuple[float, ...]:
+    """The vector in the order of ``FEATURES``; ``counts``: scans, searches, temporary
+    b-trees (sorts), automatic indexes (built lookup structures) and tables."""
     return (
         1.0,
         math.log1p(scanned),
         math.log1p(searched),
-        float(scans),
-        float(searches),
-        float(temp),
-        float(automatic),
-        float(tables),
+        *(float(c) for c in counts),
         math.log1p(max(rows_returned, 0.0)),
         1.0 if write else 0.0,
     )

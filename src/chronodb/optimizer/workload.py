@@ -3,8 +3,9 @@
 :class:`Workload` sits in ``ChronoDB.execute``. Every call is counted; the first few calls
 of each fingerprint and then one in ``every`` are timed with ``perf_counter_ns``, so the
 cost on a repeated statement is a dict lookup and an increment. Latencies go into a fixed
-size reservoir (uniform sample) per fingerprint; the plan (EXPLAIN QUERY PLAN) is read once
-per fingerprint and schema version; each timed call also becomes a training sample for
+size reservoir (uniform sample) per fingerprint; the plan (the backend's EXPLAIN, through
+its :class:`~chronodb.optimizer.planner.Planner`) is read once per fingerprint and schema
+version; each timed call also becomes a training sample for
 the cost model.
 """
 
@@ -19,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from chronodb.optimizer.fingerprint import Fingerprinter
 from chronodb.optimizer.model import CostModel
-from chronodb.optimizer.plan import Step, TableStats, aliases, explain, plan_features
+from chronodb.optimizer.plan import Step, TableStats
 from chronodb.sql.classify import Route, classify
 
 if TYPE_CHECKING:
-    from chronodb.engine import Engine
+    from chronodb.optimizer.planner import Planner
     from chronodb.result import Result
 
 _RESERVOIR = 256
@@ -125,18 +126,20 @@ class Workload:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: Any,
+        planner: Planner,
         model: CostModel,
         *,
         every: int = 16,
         on_sample: Callable[[], None] | None = None,
     ) -> None:
-        self._engine = engine
+        self._engine = engine  # its lock serialises the planner's use of the connection
+        self.planner = planner
         self.model = model
         self.every = max(1, every)
         self.by_text: dict[str, Statement] = {}
         self.statements: dict[str, Statement] = {}
-        self._fingerprint = Fingerprinter()
+        self._fingerprint = Fingerprinter(backend=planner.backend)
         self._guard = threading.Lock()
         self._stats: TableStats | None = None
         self._stats_cookie: int | None = None
@@ -204,9 +207,9 @@ class Workload:
     def table_stats(self) -> TableStats:
         engine = self._engine
         with engine.lock:
-            cookie = engine.backend.schema_cookie()
+            cookie = self.planner.schema_cookie()
             if self._stats is None or cookie != self._stats_cookie:
-                self._stats = TableStats.read(engine.conn)
+                self._stats = self.planner.table_stats()
                 self._stats_cookie = cookie
             return self._stats
 
@@ -215,28 +218,27 @@ class Workload:
         self._stats = None
 
     def executed_sql(self, sql: str, params: Any) -> tuple[str, Any]:
-        """The SQL SQLite really runs for a statement: temporal ones after rewriting."""
-        engine = self._engine
-        if classify(sql) in _TEMPORAL:
-            return engine.bind_current(sql, params)
-        return sql, () if params is None else params
+        """The SQL the database really runs for a statement: temporal ones after rewriting."""
+        return self.planner.executed_sql(sql, params)
 
     def features_of(self, stmt: Statement) -> tuple[float, ...] | None:
         """The plan features of a fingerprint, from its plan read once per schema version."""
-        engine = self._engine
+        engine, planner = self._engine, self.planner
         with engine.lock:
-            cookie = engine.backend.schema_cookie()
+            cookie = planner.schema_cookie()
             if stmt.plan_cookie == cookie and stmt.features and stmt.timed % _FEATURES_EVERY:
                 return stmt.features
             if stmt.plan_cookie != cookie or not stmt.features:
                 sql, params = stmt.example
                 final, bound = self.executed_sql(sql, params)
-                stmt.plan = explain(engine.conn, final, bound)
-                stmt.names = aliases(final)
+                stmt.plan = planner.explain(final, bound)
+                stmt.names = planner.aliases(final)
                 stmt.plan_cookie = cookie
                 stmt.features = ()
             stats = self.table_stats()
-        features = plan_features(stmt.plan, stats, stmt.names, stmt.mean_rows, stmt.kind == "write")
+        features = planner.features(
+            stmt.plan, stats, stmt.names, stmt.mean_rows, stmt.kind == "write"
+        )
         stmt.features = features
         return features
 

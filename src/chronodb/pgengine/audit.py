@@ -10,6 +10,7 @@ ledger reads in a transaction of its own, so it refuses to run inside an open on
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -72,7 +73,9 @@ class PostgresAccess:
         self, progress: Callable[[int, int], None] | None = None, *, quick: bool = False
     ) -> VerificationReport:
         with self._outside() as conn:
-            return verify(conn, self._engine.backend.schema, progress=progress)
+            report = verify(conn, self._engine.backend.schema, progress=progress)
+        self._engine.last_verification = (time.time(), report.ok)
+        return report
 
     @contextmanager
     def reading(self) -> Iterator[PostgresView]:

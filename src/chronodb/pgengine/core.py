@@ -100,6 +100,7 @@ class PostgresEngine(Common):
         self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
         self.closed = False
         self.ledger = None
+        self.last_verification: tuple[float, bool] | None = None  # (time, ok), this connection's
         self._adopt = adopt
         self._commit_and_read = (
             f"SELECT set_config('{LAST_XID_SETTING}', "
@@ -275,6 +276,11 @@ class PostgresEngine(Common):
         return _result(self.conn.execute(text, bound))
 
     def _temporal(self, sql: str, params: Params) -> Result:
+        final, values = self.bind_current(sql, params)
+        return _result(self.conn.execute(final, values))
+
+    def bind_current(self, sql: str, params: Params) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters the server runs for a temporal statement, now."""
         text, bound = for_psycopg(sql, params)
         planned = self.plans.get(text)
         if planned is None:
@@ -285,7 +291,7 @@ class PostgresEngine(Common):
             lambda i: sources.source(self, planned, i, values),
             writer=not self.read_only,
         )
-        return _result(self.conn.execute(final, values))
+        return final, values
 
     def view_plan(self, sql: str, unit: str, point: str) -> temporal.Plan:
         """The plan of a view's query ``sql`` read AS OF the point parameter ``point``

@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from chronodb import notes
 from chronodb.database import ChronoDB
-from chronodb.errors import ChronoDBError, NotSupportedError, ReadOnlyError, SchemaError
+from chronodb.errors import ChronoDBError, ReadOnlyError, SchemaError
 from chronodb.result import Result
 from chronodb.server import jsonin
 from chronodb.server.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -238,12 +238,7 @@ async def history_endpoint(request: Request) -> Response:
 
 
 def _health(db: ChronoDB) -> dict[str, Any]:
-    try:
-        report = db.get_health_report()
-    except NotSupportedError as err:
-        # The server's own part (stream, last transaction) still answers; the database's
-        # report says why it is missing.
-        report = {"status": "ok", "alerts": [], "report": {"error": str(err)}}
+    report = db.get_health_report()
     last = db.transactions(limit=1)
     report["last_tx"] = (
         None if not last else {"tx_id": last[0]["tx_id"], "tx_time": last[0]["tx_time"]}

@@ -6,8 +6,10 @@ import random
 from collections.abc import Iterator
 
 import pytest
+from tests.chronodb import pgserver
 
 from chronodb import ChronoDB
+from chronodb.optimizer import Recommendation
 
 CATEGORIES = ["electronics", "books", "toys", "food", *[f"c{i}" for i in range(300)]]
 
@@ -19,8 +21,11 @@ def fill_products(db: ChronoDB, rows: int) -> None:
         "flag INTEGER)"
     )
     db.executemany(
-        "INSERT INTO products (category, price, sku, flag) VALUES (?, ?, ?, ?)",
-        [(rnd.choice(CATEGORIES), rnd.random() * 1000, f"sku{i}", i % 2) for i in range(rows)],
+        "INSERT INTO products (id, category, price, sku, flag) VALUES (?, ?, ?, ?, ?)",
+        [
+            (i + 1, rnd.choice(CATEGORIES), rnd.random() * 1000, f"sku{i}", i % 2)
+            for i in range(rows)
+        ],
     )
 
 
@@ -31,3 +36,40 @@ def products() -> Iterator[ChronoDB]:
     fill_products(db, 20_000)
     yield db
     db.close()
+
+
+@pytest.fixture
+def pg_products(pg_url: str) -> Iterator[ChronoDB]:
+    """20,000 products of 304 categories in a fresh PostgreSQL database, vacuumed and
+    analyzed; no index but the primary key. The optimizer has seen none of the filling."""
+    url = pgserver.as_url(pg_url)
+    db = ChronoDB(url, user="tester", ml_optimizer={"enabled": False})
+    db.execute(
+        "CREATE TABLE products (id INTEGER PRIMARY KEY, category TEXT, price REAL, sku TEXT, "
+        "flag INTEGER)"
+    )
+    db.execute(
+        "INSERT INTO products SELECT g, (ARRAY[?, ?, ?, ?])[g % 4 + 1], "
+        "(g * 7919 % 1000)::real, 'sku' || (g - 1), g % 2 FROM generate_series(1, ?) AS g",
+        (*CATEGORIES[:4], 20_000),
+    )
+    db.execute("UPDATE products SET category = 'c' || (id * 7919 % 300) WHERE id % 50 <> 0")
+    db.execute("VACUUM ANALYZE")
+    db.close()
+    db = ChronoDB(url, user="tester", ml_optimizer={"training_interval": 200})
+    yield db
+    db.close()
+
+
+def trial(table: str, column: str, fingerprint: str, calls: int, ddl: str) -> Recommendation:
+    """A recommendation made by hand, to try an index the advisor would not propose."""
+    return Recommendation(
+        kind="create_index",
+        table=table,
+        index=f"chrono_idx_{table}_{column}",
+        columns=(column,),
+        sql=ddl,
+        source="model",
+        reason="test",
+        statements=[{"fingerprint": fingerprint, "calls": calls}],
+    )

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from tests.chronodb.optimizer.conftest import trial
+
 from chronodb import ChronoDB
-from chronodb.optimizer import Recommendation
 
 
 def _indexes(db: ChronoDB) -> set[str]:
@@ -33,15 +34,12 @@ def test_an_index_that_does_not_help_is_dropped_and_the_reason_remembered(
         products.execute("SELECT count(price) FROM products WHERE flag = ?", (1,))
     optimizer = products.ml_optimizer
     fingerprint = optimizer.workload.captured()[0].fingerprint
-    useless = Recommendation(
-        kind="create_index",
-        table="products",
-        index="chrono_idx_products_flag",
-        columns=("flag",),
-        sql='CREATE INDEX "chrono_idx_products_flag" ON "products" ("flag")',
-        source="model",
-        reason="test",
-        statements=[{"fingerprint": fingerprint, "calls": 30}],
+    useless = trial(
+        "products",
+        "flag",
+        fingerprint,
+        30,
+        'CREATE INDEX "chrono_idx_products_flag" ON "products" ("flag")',
     )
     (outcome,) = optimizer.apply_recommendations([useless])
     assert outcome["kept"] is False

@@ -46,9 +46,9 @@ def test_a_repeated_statement_costs_a_dict_lookup(monkeypatch: pytest.MonkeyPatc
     for name in calls:
         real = getattr(fingerprint, name)
 
-        def counted(sql: str, name: str = name, real=real) -> str:
+        def counted(sql: str, *args: str, name: str = name, real=real) -> str:
             calls[name] += 1
-            return real(sql)
+            return real(sql, *args)
 
         monkeypatch.setattr(fingerprint, name, counted)
     fp = Fingerprinter()

@@ -17,7 +17,6 @@ from chronodb import (
     ChronoDBWarning,
     ConnectionLostError,
     ForeignKeyViolation,
-    NotSupportedError,
     ReadOnlyError,
     SchemaError,
     ServerError,
@@ -109,22 +108,14 @@ def test_psycopg_placeholders_work_too(db: ChronoDB) -> None:
     assert old.scalar() == "a"
 
 
-@pytest.mark.parametrize(
-    ("call", "feature"),
-    [
-        (lambda db: db.get_health_report(), "health report"),
-    ],
-)
-def test_what_is_not_done_yet_says_so(db: ChronoDB, call, feature: str) -> None:
-    db.execute("CREATE TABLE t (id int PRIMARY KEY)")
-    with pytest.raises(NotSupportedError, match=f"{feature}.*PostgreSQL"):
-        call(db)
-    assert db.tables() == ["t"]  # nothing was run
-
-
-def test_options_only_sqlite_or_later_has_are_refused(url: str) -> None:
-    with pytest.raises(NotSupportedError, match=r"optimizer.*PostgreSQL"):
-        ChronoDB(url, ml_optimizer={"enabled": True})
+def test_the_learned_optimizer_runs_on_postgresql(url: str) -> None:
+    db = ChronoDB(url, ml_optimizer={"enabled": True})
+    try:
+        db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        db.execute("SELECT * FROM t WHERE id = 1")
+        assert db.ml_optimizer.get_performance_metrics()["statements_seen"] == 2
+    finally:
+        db.close()
 
 
 def test_a_table_without_a_key_is_refused_whole(db: ChronoDB) -> None:

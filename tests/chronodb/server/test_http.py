@@ -144,12 +144,9 @@ def test_health(client: httpx.Client, writer: ChronoDB, backend: str):
     response = client.get("/health")
     health = response.json()
     assert response.status_code == 200 and health["status"] in ("ok", "warn")
-    if backend.startswith("postgresql"):
-        # No database report there yet: the server's own part answers, and says why.
-        assert "not supported on PostgreSQL" in health["report"]["error"]
-    else:
-        assert len(health["tables"]) == 2 and health["database"]["size_bytes"] > 0
-        assert {"latency", "alerts", "recommendations", "ledger"} <= set(health)
+    assert len(health["tables"]) == 2 and health["database"]["size_bytes"] > 0
+    assert {"latency", "alerts", "recommendations", "ledger", "server"} <= set(health)
+    assert health["backend"] == ("postgresql" if backend.startswith("postgresql") else "sqlite")
     assert health["last_tx"]["tx_id"] == tx
     assert health["stream"]["running"] is True
 
