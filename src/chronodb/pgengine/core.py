@@ -17,10 +17,12 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 
+from chronodb import notes
 from chronodb.audit.proofs import leaf_hash
 from chronodb.engine.common import Common
 from chronodb.engine.sealing import statement_kind
@@ -40,6 +42,7 @@ from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES, 
 from chronodb.result import Result
 from chronodb.sql.classify import Route, code_of
 from chronodb.sql.paramstyle import for_psycopg, several_statements
+from chronodb.sql.temporal import Uncomputable
 from chronodb.storage.postgres import PostgresBackend
 from chronodb.timepoint import from_micros
 from chronodb.versioning.catalog import Catalog
@@ -196,7 +199,7 @@ class PostgresEngine(Common):
                 if route is Route.WRITE:
                     return self.run_write(lambda: self._run(sql, params))
                 if route is Route.TEMPORAL:
-                    return self._statement(lambda: self._temporal(sql, params))
+                    return self._statement(lambda: self._temporal(sql, params, read=True))
                 if route is Route.TEMPORAL_WRITE:
                     return self.run_write(lambda: self._temporal(sql, params))
                 if route is Route.DDL:
@@ -233,7 +236,9 @@ class PostgresEngine(Common):
         if planned is None:
             return error
         try:
-            values = temporal.bind(planned, bound, horizon(self.conn, self.backend.schema))
+            values = temporal.bind(
+                planned, bound, horizon(self.conn, self.backend.schema), self._evaluate
+            )
             return sources.column_error(self, planned, values, error)
         except (psycopg.Error, ChronoDBError):
             return error
@@ -272,18 +277,37 @@ class PostgresEngine(Common):
         text, bound = for_psycopg(sql, params)
         return _result(self.conn.execute(text, bound))
 
-    def _temporal(self, sql: str, params: Params) -> Result:
+    def _temporal(self, sql: str, params: Params, read: bool = False) -> Result:
+        """A temporal statement; a ``read`` that a point alone made empty says so (a note
+        on the Result, a ChronoDBWarning), as on SQLite."""
         text, bound = for_psycopg(sql, params)
         planned = self.plans.get(text)
         if planned is None:
             planned = self.plans[text] = temporal.plan(text, escaped=bound is not None)
-        values = temporal.bind(planned, bound, self.horizon())
+        values = temporal.bind(planned, bound, self.horizon(), self._evaluate)
         final = temporal.render(
             planned,
             lambda i: sources.source(self, planned, i, values),
             writer=not self.read_only,
         )
-        return _result(self.conn.execute(final, values))
+        result = _result(self.conn.execute(final, values))
+        if read and not result.rows:  # only an empty answer can be the point's fault
+            result.notes = sources.empty_notes(self, planned, values)
+            for note in result.notes:
+                notes.warn(note)
+        return result
+
+    def _evaluate(self, expression: str) -> Any:
+        """A point's expression (PostgreSQL's SQL, without columns or parameters), computed
+        by the server in the statement's transaction; its numbers as SQLite gives them (an
+        int, or a float), so that a point reads the same on both."""
+        try:
+            value = self.conn.execute(f"SELECT {expression}").fetchone()[0]
+        except psycopg.errors.DataError as err:
+            raise Uncomputable(err.diag.message_primary or str(err)) from None
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        return value
 
     def view_plan(self, sql: str, unit: str, point: str) -> temporal.Plan:
         """The plan of a view's query ``sql`` read AS OF the point parameter ``point``

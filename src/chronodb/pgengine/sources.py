@@ -11,7 +11,7 @@ shape never changed, and whose name no other table had, reads as it is now, with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from chronodb.errors import ChronoDBError, SchemaError, TemporalError
@@ -19,7 +19,7 @@ from chronodb.layout import PG_VIEW_POINT
 from chronodb.pgengine import temporal
 from chronodb.postgres import Versioned
 from chronodb.postgres.shapes import PENDING
-from chronodb.sql.pointnotes import column_error_at, point_text
+from chronodb.sql.pointnotes import column_error_at, empty_notes_at, point_text
 from chronodb.versioning.catalog import SchemaVersion
 
 if TYPE_CHECKING:
@@ -123,14 +123,27 @@ def _view(
     return temporal.Source(None, sql=body)
 
 
+def _as_of(
+    plan: temporal.Plan, values: Mapping[str, Any]
+) -> Iterator[tuple[str, str, int, str | None]]:
+    """(table, kind, value, expression) of each slot read AS OF one point."""
+    for index, (name, kind, indexes, _) in enumerate(plan.slots):
+        if kind == "AS OF":
+            yield name, *_point(plan, index, values), plan.points[indexes[0]].expression
+
+
 def column_error(
     engine: PostgresEngine, plan: temporal.Plan, values: Mapping[str, Any], error: ChronoDBError
 ) -> ChronoDBError:
     """``error`` naming the point and when the column was added, if it names a column a
     table read AS OF a point did not have yet (as on SQLite); else ``error``."""
-    refs = [
-        (plan.slots[i][0], *_point(plan, i, values))
-        for i in range(len(plan.slots))
-        if plan.slots[i][1] == "AS OF"
-    ]
+    refs = [(table, kind, value) for table, kind, value, _ in _as_of(plan, values)]
     return column_error_at(error, refs, engine.shapes())
+
+
+def empty_notes(
+    engine: PostgresEngine, plan: temporal.Plan, values: Mapping[str, Any]
+) -> list[str]:
+    """Why each table read AS OF its point must be empty there (as on SQLite): one note per
+    table whose point comes before its first shape."""
+    return empty_notes_at(_as_of(plan, values), engine.shapes())

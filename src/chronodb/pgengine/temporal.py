@@ -309,8 +309,14 @@ def _regroup(
     return text.replace(f', "{_GROUP.format(number)}"', extra, 1)
 
 
-def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int) -> dict:
-    """The parameters of the rendered statement: the user's, the points', the horizon."""
+def bind(
+    p: Plan,
+    params: Sequence[Any] | Mapping[str, Any] | None,
+    horizon: int,
+    evaluate: Callable[[str], Any],
+) -> dict:
+    """The parameters of the rendered statement: the user's, the points', the horizon.
+    A point given by an expression is computed by the server (``evaluate``)."""
     if params is None:
         values: dict[str, Any] = {}
     elif isinstance(params, Mapping):
@@ -330,12 +336,7 @@ def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int
                 )
             value = point.convert(values[key], p.sql)
         else:
-            raise TemporalError(
-                "a point in time on PostgreSQL is a literal or a parameter; got "
-                f"{point.expression!r}",
-                sql=p.sql,
-                position=point.position,
-            )
+            value = point.evaluated(evaluate, p.sql)
         values[_point_param(index)] = value
     values[HORIZON] = horizon
     return values

@@ -190,7 +190,6 @@ def test_epoch_float_literal(db: ChronoDB, story: Timeline) -> None:
     assert rows(db, sql) == [("Alice",), ("Bob",)]
 
 
-@SQLITE_ONLY
 def test_expression_as_point(db: ChronoDB, story: Timeline) -> None:
     sql = f"SELECT count(*) FROM users AS OF TIMESTAMP {FUTURE} - 86400 * 365"
     assert rows(db, sql) == [(1,)]
@@ -372,7 +371,6 @@ def test_insert_select_as_of(db: ChronoDB, story: Timeline) -> None:
     assert ops == ["INSERT", "DELETE", "INSERT"]
 
 
-@SQLITE_ONLY
 def test_before_the_table_existed(db: ChronoDB, story: Timeline) -> None:
     with pytest.warns(ChronoDBWarning, match="users AS OF TIMESTAMP .* before the table existed"):
         result = db.execute("SELECT * FROM users AS OF TIMESTAMP ?", [story.created - 0.5])
