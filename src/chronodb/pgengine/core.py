@@ -309,10 +309,10 @@ class PostgresEngine(Common):
             return int(value) if value == value.to_integral_value() else float(value)
         return value
 
-    def view_plan(self, sql: str, unit: str, point: str) -> temporal.Plan:
-        """The plan of a view's query ``sql`` read AS OF the point parameter ``point``
-        (``temporal.view_at``), cached as statements' plans are."""
-        text = temporal.view_at(sql, unit, point)
+    def view_plan(self, sql: str, unit: str, kind: str, points: Sequence[str]) -> temporal.Plan:
+        """The plan of a view's query ``sql`` read under the temporal clause ``kind`` of the
+        point parameters ``points`` (``temporal.view_at``), cached as statements' plans are."""
+        text = temporal.view_at(sql, unit, kind, points)
         planned = self.plans.get(text)
         if planned is None:
             planned = self.plans[text] = temporal.plan(text)

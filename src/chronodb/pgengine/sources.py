@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from chronodb.errors import ChronoDBError, SchemaError, TemporalError
+from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.layout import PG_VIEW_POINT
 from chronodb.pgengine import temporal
 from chronodb.postgres import Versioned
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 _PARAM = PG_VIEW_POINT
-"""In the values a view's query is planned with: the statement's parameter of its point."""
+"""In the values a view's query is planned with: the statement's parameters of its points."""
 
 
 def versioned_of(schema: str, shape: SchemaVersion) -> Versioned:
@@ -49,7 +49,7 @@ def _point(plan: temporal.Plan, index: int, values: Mapping[str, Any]) -> tuple[
     """(kind, value) of the slot's point: a transaction id (at most the horizon, since a
     shape begun later is not seen), or a time in µs."""
     _, _, indexes, unit = plan.slots[index]
-    value = values[f"_pt{indexes[0]}"]
+    value = values[temporal.point_param(indexes[0])]
     if unit == "TRANSACTION":
         return "TRANSACTION", min(value, values[temporal.HORIZON])
     return "TIMESTAMP", value
@@ -92,32 +92,32 @@ def source(
 def _view(
     engine: PostgresEngine, plan: temporal.Plan, index: int, values: Mapping[str, Any]
 ) -> temporal.Source:
-    """A view read AS OF a point: its definition then, each table it reads AS OF the
-    point (as on SQLite). A range over a view is not offered."""
-    name, kind, indexes, _ = plan.slots[index]
+    """A view read with a temporal clause, as on SQLite: AS OF a point, its definition then;
+    over a range, its definition now; each table it reads under the same clause."""
+    name, kind, indexes, unit = plan.slots[index]
     history = engine.views()
     if not history.known(name):
         raise temporal.unknown(plan, name)
-    if kind != "AS OF":
-        raise TemporalError(
-            f"FOR SYSTEM_TIME {kind} reads a table's versions; {name} is a view: read its "
-            "tables' versions, or the view AS OF a point",
-            sql=plan.sql,
-        )
-    unit, value = _point(plan, index, values)
-    sql = history.at(name, unit, value)
-    if sql is None:
-        raise SchemaError(f"no such table: {name} AS OF {point_text(unit, value)}", table=name)
-    # The statement's parameter of the point (a view in a view: the outer view's).
-    param = values.get(_PARAM, f"_pt{indexes[0]}")
-    inner = engine.view_plan(sql, unit, param)
-    point = values[f"_pt{indexes[0]}"]
-    inner_values = {**values, **{f"_pt{i}": point for i in range(len(inner.points))}}
-    inner_values[_PARAM] = param
+    if kind == "AS OF":
+        unit, value = _point(plan, index, values)
+        sql = history.at(name, unit, value)
+        if sql is None:
+            raise SchemaError(f"no such table: {name} AS OF {point_text(unit, value)}", table=name)
+    else:
+        sql = history.latest(name)
+        if sql is None:
+            raise SchemaError(f"no such table: {name}", table=name, sql=plan.sql)
+    # The statement's parameters of the points (a view in a view: the outer view's).
+    params = values.get(_PARAM) or tuple(temporal.point_param(i) for i in indexes)
+    inner = engine.view_plan(sql, unit, kind, params)
+    inner_values = {**values, _PARAM: params}
+    if kind == "AS OF":  # what each table's shape is chosen by
+        point = values[temporal.point_param(indexes[0])]
+        inner_values.update({temporal.point_param(i): point for i in range(len(inner.points))})
     body = temporal.render(
         inner,
         lambda i: source(engine, inner, i, inner_values),
-        lambda _: param,
+        lambda i: str(inner.points[i].param),
         writer=not engine.read_only,
     )
     return temporal.Source(None, sql=body)

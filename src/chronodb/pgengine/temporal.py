@@ -50,7 +50,8 @@ _SLOT = "chronodb slot {}"  # a temporal table's stand-in while the statement is
 _GROUP = "chronodb group {}"  # where a slot's key-dependent columns join its GROUP BY
 
 
-def _point_param(index: int) -> str:
+def point_param(index: int) -> str:
+    """The name of the parameter holding point ``index`` of a statement."""
     return f"_pt{index}"
 
 
@@ -128,6 +129,9 @@ def plan(sql: str, escaped: bool = True) -> Plan:
         alias = given.this.copy() if given is not None else table.this.copy()
         slot = exp.Table(this=exp.to_identifier(_SLOT.format(len(slots)), quoted=True))
         slot.set("alias", exp.TableAlias(this=alias))
+        # A parenthesized join, ``(a JOIN b ON ...)``, hangs its joins on its first table.
+        if table.args.get("joins"):
+            slot.set("joins", table.args["joins"])
         grouped.append(_grouped(table, len(slots)) if kind == "AS OF" else None)
         table.replace(slot)
         fixed.append(_fixed_columns(table, slot))
@@ -226,7 +230,7 @@ class Source:
 def render(
     p: Plan,
     source: Callable[[int], Source],
-    name: Callable[[int], str] = _point_param,
+    name: Callable[[int], str] = point_param,
     *,
     writer: bool = True,
 ) -> str:
@@ -265,9 +269,11 @@ def render(
     return text
 
 
-def view_at(sql: str, unit: str, point: str) -> str:
-    """A view's query ``sql`` with each table it reads AS OF the point named ``point`` (a
-    parameter) of ``unit`` ("TRANSACTION" or "TIMESTAMP"), to be planned as any statement."""
+def view_at(sql: str, unit: str, kind: str, points: Sequence[str]) -> str:
+    """A view's query ``sql`` with each table it reads under the temporal clause ``kind``
+    ("AS OF", or a range: "BETWEEN", "FROM", "CONTAINED IN", "ALL") of ``unit``
+    ("TRANSACTION" or "TIMESTAMP"), its points the parameters named ``points``, to be
+    planned as any statement."""
     try:
         trees = parse(sql, "postgresql")
     except ParseError as err:
@@ -277,8 +283,11 @@ def view_at(sql: str, unit: str, point: str) -> str:
     for table in tree.find_all(exp.Table):
         if table.name.lower() in ctes and not table.db:
             continue
-        at = exp.Placeholder(this=exp.to_identifier(point))
-        table.set("version", exp.Version(this=unit, kind="AS OF", expression=at))
+        at = [exp.Placeholder(this=exp.to_identifier(point)) for point in points]
+        version = exp.Version(this=unit, kind=kind)
+        if at:
+            version.set("expression", at[0] if kind == "AS OF" else exp.Tuple(expressions=at))
+        table.set("version", version)
     return to_sql(tree, backend="postgresql")
 
 
@@ -337,6 +346,6 @@ def bind(
             value = point.convert(values[key], p.sql)
         else:
             value = point.evaluated(evaluate, p.sql)
-        values[_point_param(index)] = value
+        values[point_param(index)] = value
     values[HORIZON] = horizon
     return values
