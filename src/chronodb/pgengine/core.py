@@ -37,9 +37,12 @@ from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine import sources, temporal
 from chronodb.postgres import Versioned, alter, horizon, lookup, shapes, version_table
 from chronodb.postgres import views as pg_views
+from chronodb.postgres.create import create_table_sql
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES, VIEWS
+from chronodb.postgres.tables import exists
 from chronodb.result import Result
+from chronodb.sql import autocreate
 from chronodb.sql.classify import Route, code_of
 from chronodb.sql.paramstyle import for_psycopg, several_statements
 from chronodb.sql.temporal import Uncomputable
@@ -197,7 +200,7 @@ class PostgresEngine(Common):
                 if route is Route.READ or route is Route.PLAIN or route is Route.VACUUM:
                     return self._statement(lambda: self._run(sql, params))
                 if route is Route.WRITE:
-                    return self.run_write(lambda: self._run(sql, params))
+                    return self._write(sql, params)
                 if route is Route.TEMPORAL:
                     return self._statement(lambda: self._temporal(sql, params, read=True))
                 if route is Route.TEMPORAL_WRITE:
@@ -277,6 +280,40 @@ class PostgresEngine(Common):
         text, bound = for_psycopg(sql, params)
         return _result(self.conn.execute(text, bound))
 
+    def _write(self, sql: str, params: Params) -> Result:
+        """A write; an INSERT into a table that does not exist creates it first, in its
+        transaction (``auto_create_tables``), as on SQLite."""
+        try:
+            return self.run_write(lambda: self._run(sql, params))
+        except psycopg.errors.UndefinedTable:
+            create = self._creation(sql, params)
+            if create is None:
+                raise
+        return self.run_write(lambda: self._create_then_run(create, sql, params))
+
+    def _creation(self, sql: str, params: Params) -> str | None:
+        """The CREATE TABLE asked for by ``sql`` if it is an INSERT into a missing table and
+        tables are created so; else None. (The failed attempt has been undone.)"""
+        if not self.auto_create_tables:
+            return None
+        text, bound = for_psycopg(sql, params)
+        parsed = temporal.unescaped(text) if bound is not None else text
+        new = autocreate.from_insert(parsed, bound, "postgresql")
+        schema = self.backend.schema
+        if new is None or exists(self.conn, new.name, new.schema or schema):
+            return None  # the missing table is another one the statement reads
+        return create_table_sql(new, schema)
+
+    def _create_then_run(self, create: str, sql: str, params: Params) -> Result:
+        """Create a table, then run the INSERT that asked for it: one INSERT transaction,
+        as on SQLite, whose ledger kinds name the INSERT alone."""
+        self._ddl(create, None, noted=False)
+        try:
+            return self._run(sql, params)
+        except BaseException:
+            self.forget()  # the table, undone with the statement
+            raise
+
     def _temporal(self, sql: str, params: Params, read: bool = False) -> Result:
         """A temporal statement; a ``read`` that a point alone made empty says so (a note
         on the Result, a ChronoDBWarning), as on SQLite."""
@@ -318,10 +355,11 @@ class PostgresEngine(Common):
             planned = self.plans[text] = temporal.plan(text)
         return planned
 
-    def _ddl(self, sql: str, params: Params) -> Result:
+    def _ddl(self, sql: str, params: Params, *, noted: bool = True) -> Result:
         """A DDL statement in the writing transaction, which gets an id as on SQLite: a
         CREATE TABLE versions the new table; an ALTER or DROP TABLE is followed by the
-        versioned tables' shapes, history and triggers (``chronodb/postgres/alter.py``)."""
+        versioned tables' shapes, history and triggers (``chronodb/postgres/alter.py``).
+        ``noted``: its kind joins the transaction's kinds in the ledger."""
         schema = self.backend.schema
         changes = _SCHEMA_CHANGE.match(code_of(sql))
         tables = alter.before(self.conn, schema) if changes is not None else []
@@ -336,7 +374,7 @@ class PostgresEngine(Common):
             name = _unquote(second if second is not None else first)
             self.tables[name] = version_table(self.conn, name, qualifier)
         pg_views.record(self.conn, schema)
-        shapes.queue(self.conn, schema, statement_kind(sql))
+        shapes.queue(self.conn, schema, statement_kind(sql) if noted else None)
         return result
 
     # ------------------------------------------------------------------ writes

@@ -84,7 +84,7 @@ _ESCAPED = re.compile(rf"%%|{_PLACEHOLDER}")
 _PERCENT = re.compile(rf"{_PLACEHOLDER}|%")
 
 
-def _unescaped(text: str) -> str:
+def unescaped(text: str) -> str:
     """psycopg's text as SQL: a doubled ``%`` (modulo, or in a literal) single again."""
     return _ESCAPED.sub(lambda m: "%" if m.group(0) == "%%" else m.group(0), text)
 
@@ -99,7 +99,7 @@ def plan(sql: str, escaped: bool = True) -> Plan:
     """Parse ``sql`` (psycopg placeholders; ``escaped``: with its other ``%`` doubled, as
     psycopg takes a statement with parameters) and set aside its temporal tables."""
     try:
-        trees = parse(_unescaped(sql) if escaped else sql, "postgresql")
+        trees = parse(unescaped(sql) if escaped else sql, "postgresql")
     except ParseError as err:
         raise syntax_error(err, sql) from None
     if len(trees) != 1:

@@ -117,6 +117,12 @@ def _primary_key(conn: psycopg.Connection, schema: str, table: str) -> list[str]
     return [r[0] for r in rows]
 
 
+def exists(conn: psycopg.Connection, table: str, schema: str = "public") -> bool:
+    """Whether ``schema`` holds a table, view or other relation named ``table``."""
+    found = conn.execute("SELECT to_regclass(%s)", (qualified(schema, table),)).fetchone()
+    return found is not None and found[0] is not None
+
+
 def lookup(conn: psycopg.Connection, table: str, schema: str = "public") -> Versioned | None:
     """The versioned table ``table``, or None if it is not versioned."""
     if not installed(conn, schema):
@@ -156,8 +162,7 @@ def version_table(
         install(conn, schema, ledger=ledger)
     with conn.transaction():
         target = qualified(schema, table)
-        exists = conn.execute("SELECT to_regclass(%s)", (target,)).fetchone()
-        if exists is None or exists[0] is None:
+        if not exists(conn, table, schema):
             raise SchemaError(f"no such table: {schema}.{table}", table=table)
         conn.execute(f"LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
         found = lookup(conn, table, schema)
