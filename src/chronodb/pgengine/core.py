@@ -30,16 +30,24 @@ from chronodb.errors import (
     ChronoDBError,
     ClosedError,
     ReadOnlyError,
+    SchemaError,
     SQLError,
     TransactionError,
 )
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine import sources, temporal
-from chronodb.postgres import Versioned, alter, horizon, lookup, shapes, version_table
+from chronodb.postgres import Versioned, alter, horizon, lookup, outside, shapes, version_table
 from chronodb.postgres import views as pg_views
 from chronodb.postgres.create import create_table_sql
 from chronodb.postgres.install import qualified
-from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES, VIEWS
+from chronodb.postgres.names import (
+    DDL_COUNT,
+    HORIZON_FUNCTION,
+    LAST_XID_SETTING,
+    PREFIX,
+    SHAPES,
+    VIEWS,
+)
 from chronodb.postgres.tables import exists
 from chronodb.result import Result
 from chronodb.sql import autocreate
@@ -118,19 +126,22 @@ class PostgresEngine(Common):
         self.backend.prepare(adopt=self._adopt)
         self.forget()
         schema = self.backend.schema
-        shaped = self.conn.execute("SELECT to_regclass(%s)", (qualified(schema, SHAPES),))
-        found = shaped.fetchone()
         # The shapes' and views' generation: a new one adds a row, an ended one sets its
-        # to_xid.
-        generation = (
-            " || '/' || ".join(
-                f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
-                for t in (SHAPES, VIEWS)
-            )
-            if found is not None and found[0] is not None
-            else "''"  # an older layout opened read-only: no shapes recorded
-        )
+        # to_xid; and the count of ALTER and DROP TABLE statements run by anyone.
+        shaped, counted = self.conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
+            (qualified(schema, SHAPES), qualified(schema, DDL_COUNT)),
+        ).fetchone()
+        parts = [
+            f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
+            for t in (SHAPES, VIEWS)
+        ]
+        if counted:  # else a layout older than the count, opened read-only
+            parts.append(outside.count_sql(schema))
+        # Without shapes: an older layout opened read-only, no shapes recorded.
+        generation = " || '/' || ".join(parts) if shaped else "''"
         self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
+        self.follow_outside()
 
     def horizon(self) -> int:
         """The id bounding every point the next statement reads, taken before its snapshot:
@@ -147,7 +158,41 @@ class PostgresEngine(Common):
         if row[1] != self._generation:
             self.forget()
             self._generation = row[1]
+            if self.follow_outside():  # it committed a transaction: take the horizon anew
+                return self.horizon()
         return int(row[0])
+
+    def follow_outside(self) -> bool:
+        """Follow the schema changes made outside ChronoDB (``postgres/outside.py``) in a
+        transaction of their own (a savepoint of the open one); whether there were any.
+        A change ChronoDB cannot follow (of a key) is named in a ChronoDBWarning."""
+        if self.read_only:
+            return False
+        conn, schema = self.conn, self.backend.schema
+        if not outside.stale(conn, schema):
+            return False
+
+        def run() -> Result:
+            if outside.follow(conn, schema):  # else another process followed first
+                pg_views.record(conn, schema)
+                shapes.queue(conn, schema, "ALTER")
+            return Result(None)
+
+        self.forget()
+        try:
+            if self.backend.in_transaction:
+                with conn.transaction():
+                    run()
+            else:
+                self.run_write(run)
+        except SchemaError as err:
+            notes.warn(f"{err}; ChronoDB does not follow this change made outside it")
+            return False
+        except psycopg.errors.ReadOnlySqlTransaction:
+            return False  # a read-only transaction: followed by the next one that may write
+        finally:
+            self.forget()
+        return True
 
     def forget(self) -> None:
         """Drop what is cached of the schema (after DDL, or a transaction that may have
@@ -289,6 +334,12 @@ class PostgresEngine(Common):
             create = self._creation(sql, params)
             if create is None:
                 raise
+        except psycopg.errors.UndefinedColumn as err:
+            # A history trigger naming a column renamed or dropped outside ChronoDB: follow
+            # the change, and the write works.
+            if PREFIX not in (err.diag.context or "") or not self.follow_outside():
+                raise
+            return self.run_write(lambda: self._run(sql, params))
         return self.run_write(lambda: self._create_then_run(create, sql, params))
 
     def _creation(self, sql: str, params: Params) -> str | None:
@@ -362,6 +413,8 @@ class PostgresEngine(Common):
         ``noted``: its kind joins the transaction's kinds in the ledger."""
         schema = self.backend.schema
         changes = _SCHEMA_CHANGE.match(code_of(sql))
+        if changes is not None:
+            self.follow_outside()  # what others changed before, in a savepoint of its own
         tables = alter.before(self.conn, schema) if changes is not None else []
         self.forget()
         result = self._run(sql, params)
