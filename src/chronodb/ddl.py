@@ -7,14 +7,14 @@ history table, its triggers and the catalog change together or not at all.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from chronodb.errors import SchemaError, SQLSyntaxError
 from chronodb.result import Result
-from chronodb.sql import temporal
+from chronodb.sql import autocreate, temporal
 from chronodb.sql.classify import plain_view_statement
 from chronodb.sql.dialect import parse
 from chronodb.versioning import views
@@ -134,53 +134,27 @@ def _alter(engine: Engine, sql: str, tree: exp.Alter, tx: int, us: int) -> Resul
     return Result(cur)
 
 
-_AFFINITY = {int: "INTEGER", float: "REAL", str: "TEXT", bytes: "BLOB", bool: "INTEGER"}
-
-
-def _infer(values: list[Any]) -> str:
-    kinds = {_AFFINITY.get(type(v)) for v in values if v is not None}
-    kinds.discard(None)
-    if kinds == {"INTEGER"}:
-        return "INTEGER"
-    if kinds <= {"INTEGER", "REAL"} and kinds:
-        return "REAL"
-    if len(kinds) == 1:
-        return kinds.pop()  # type: ignore[return-value]
-    return ""
+_TYPES = {
+    "integer": "INTEGER",
+    "real": "REAL",
+    "text": "TEXT",
+    "blob": "BLOB",
+    "boolean": "INTEGER",
+}
 
 
 def create_from_insert(engine: Engine, sql: str, params: Params) -> bool:
-    """Create the missing table of an INSERT from its column list, types from its values.
-
-    The seed's quick start inserts into ``users`` without creating it; a column named ``id``
-    whose values are integers becomes the INTEGER PRIMARY KEY.
-    """
-    try:
-        tree = _parse_one(sql)
-    except SQLSyntaxError:
+    """Create the missing table of an INSERT from its column list, types from its values
+    (``sql/autocreate.py``): a column named ``id`` whose values are integers becomes the
+    INTEGER PRIMARY KEY."""
+    new = autocreate.from_insert(sql, params)
+    if new is None or engine.catalog.current(new.name) is not None:
         return False
-    if not isinstance(tree, exp.Insert) or not isinstance(tree.this, exp.Schema):
-        return False
-    table = tree.this.this
-    name = table.name
-    if engine.catalog.current(name) is not None or is_internal(name):
-        return False
-    columns = [c.name for c in tree.this.expressions]
-    if not columns:
-        return False
-    values: list[list[Any]] = [[] for _ in columns]
-    source = tree.args.get("expression")
-    if isinstance(source, exp.Values):
-        for row in source.expressions:
-            for i, cell in enumerate(row.expressions[: len(columns)]):
-                values[i].append(_cell_value(cell, params))
-    types = [_infer(v) for v in values]
-    defs = []
-    for col, typ in zip(columns, types, strict=True):
-        pk = " PRIMARY KEY" if col.lower() == "id" and typ == "INTEGER" else ""
-        defs.append(f"{quote(col)} {typ}{pk}".rstrip())
-    if not any("PRIMARY KEY" in d for d in defs) and columns[0].lower() == "id":
-        defs[0] += " PRIMARY KEY"
+    name = new.name
+    defs = [
+        f"{quote(c.name)} {_TYPES.get(c.kind, '')}{' PRIMARY KEY' if c.primary else ''}".rstrip()
+        for c in new.columns
+    ]
     assert engine.open_tx is not None
     engine.note_ddl()
     conn = engine.conn
@@ -191,22 +165,3 @@ def create_from_insert(engine: Engine, sql: str, params: Params) -> bool:
     register_table(conn, name, *engine.open_tx)
     engine.reload_catalog()
     return True
-
-
-def _cell_value(cell: exp.Expr, params: Params) -> Any:
-    if isinstance(cell, exp.Literal):
-        if cell.is_string:
-            return cell.this
-        number = float(cell.this)
-        return int(number) if number.is_integer() and "." not in cell.this else number
-    if isinstance(cell, exp.Neg) and isinstance(cell.this, exp.Literal):
-        return -_cell_value(cell.this, params)
-    if isinstance(cell, exp.Placeholder):
-        if cell.this and isinstance(params, dict):
-            return params.get(str(cell.this))
-        index = cell.meta.get("index") if cell._meta else None
-        if index is not None and isinstance(params, list | tuple) and index <= len(params):
-            return params[index - 1]
-    if isinstance(cell, exp.Boolean):
-        return True
-    return None

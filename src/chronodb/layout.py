@@ -174,3 +174,5 @@ PG_REAL = "_chrono_real"  # the ledger's canonical form of a float8 that needs s
 PG_SEAL = "_chrono_seal"  # the ledger's leaf of the transaction committing
 PG_ROW_IMAGE = "_chrono_row"  # in verification's SQL: a row's canonical JSON, current or past
 PG_VIEW_POINT = "_chrono_param"  # a view's query planned AS OF: its point's parameter
+PG_DDL_COUNT = "_chrono_ddl_count"  # sequence: ALTER and DROP TABLE statements run by anyone
+PG_DDL_NOTE = "_chrono_ddl_note"  # the event trigger (named per schema) and function counting them

@@ -63,3 +63,15 @@ def as_url(conninfo: str) -> str:
     host = parts.get("host", "127.0.0.1")
     port = parts.get("port", "5432")
     return f"postgresql://{user}{'@' if user else ''}{host}:{port}/{parts['dbname']}"
+
+
+def ledger_verifies(conninfo: str) -> bool:
+    """The database's ledger verifies, on a connection of its own, with no problem found."""
+    import psycopg
+
+    from chronodb.postgres.verify import verify
+
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        report = verify(conn)
+    assert report.problems == []
+    return report.ok

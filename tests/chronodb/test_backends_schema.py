@@ -282,6 +282,54 @@ def test_views_now(backend_db: ChronoDB) -> None:
     assert [v.name for v in db.views()] == ["v1"]
 
 
+@pytest.mark.parametrize("clause", ["ALL", "BETWEEN ? AND ?", "FROM ? TO ?", "CONTAINED IN (?, ?)"])
+def test_a_range_over_a_view_reads_its_tables_over_the_range(
+    people: tuple[ChronoDB, int], clause: str
+) -> None:
+    """A view read FOR SYSTEM_TIME over a range is its query, as defined now, over each of
+    its tables' versions in the range (views in it too), on SQLite as on PostgreSQL."""
+    db, _ = people
+    db.execute("CREATE TABLE pets (id INTEGER PRIMARY KEY, owner INTEGER, pet TEXT)")
+    db.execute("INSERT INTO pets VALUES (1, 2, 'cat')")
+    db.execute("CREATE VIEW grown AS SELECT id, name FROM people WHERE age >= 35")
+    db.execute("CREATE VIEW named AS SELECT name FROM grown")
+    db.execute(
+        "CREATE VIEW owners AS SELECT p.name, q.pet FROM people p JOIN pets q ON q.owner = p.id"
+    )
+    start = db.execute("UPDATE people SET age = 36 WHERE id = 1").tx_time
+    end = db.execute("UPDATE people SET name = 'Benjamin' WHERE id = 2").tx_time
+    db.execute("UPDATE pets SET pet = 'dog'")
+    params = [] if clause == "ALL" else [start, end]
+    ranged = f"FOR SYSTEM_TIME {clause}"
+    view = rows(db, f"SELECT id, name FROM grown {ranged} ORDER BY id, name", params)
+    query = f"SELECT id, name FROM people {ranged} WHERE age >= 35 ORDER BY id, name"
+    assert view == rows(db, query, params)
+    names = rows(db, f"SELECT name FROM named {ranged} ORDER BY name", params)
+    assert names == [(name,) for _, name in view]
+    joined = rows(db, f"SELECT name, pet FROM owners {ranged} ORDER BY name, pet", params)
+    assert joined == rows(
+        db,
+        f"SELECT p.name, q.pet FROM people {ranged} AS p JOIN pets {ranged} AS q "
+        "ON q.owner = p.id ORDER BY p.name, q.pet",
+        params * 2,
+    )
+    if clause == "ALL":
+        assert view == [(1, "Ann"), (2, "Ben"), (2, "Benjamin")]
+        assert joined == [("Ben", "cat"), ("Ben", "dog"), ("Benjamin", "cat"), ("Benjamin", "dog")]
+
+
+def test_a_range_over_a_view_reads_its_latest_definition(people: tuple[ChronoDB, int]) -> None:
+    db, _ = people
+    db.execute("CREATE VIEW loud AS SELECT id, name FROM people")
+    db.execute("UPDATE people SET name = 'Benjamin' WHERE id = 2")
+    db.execute("DROP VIEW loud")
+    sql = "SELECT * FROM loud FOR SYSTEM_TIME ALL ORDER BY id, name"
+    # Dropped, it reads its last definition, as a dropped table reads its last shape.
+    assert rows(db, sql) == [(1, "Ann"), (2, "Ben"), (2, "Benjamin")]
+    db.execute("CREATE VIEW loud AS SELECT id, upper(name) AS name FROM people")
+    assert rows(db, sql) == [(1, "ANN"), (2, "BEN"), (2, "BENJAMIN")]
+
+
 _step = st.one_of(
     st.tuples(st.just("write"), st.integers(0, 3), st.integers(0, 99)),
     st.tuples(st.just("delete"), st.integers(0, 3), st.just(0)),

@@ -18,10 +18,12 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 
+from chronodb import notes
 from chronodb.audit.proofs import leaf_hash
 from chronodb.engine.common import Committed, Common
 from chronodb.engine.sealing import statement_kind
@@ -29,18 +31,30 @@ from chronodb.errors import (
     ChronoDBError,
     ClosedError,
     ReadOnlyError,
+    SchemaError,
     SQLError,
     TransactionError,
 )
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine import sources, temporal
-from chronodb.postgres import Versioned, alter, horizon, lookup, shapes, version_table
+from chronodb.postgres import Versioned, alter, horizon, lookup, outside, shapes, version_table
 from chronodb.postgres import views as pg_views
+from chronodb.postgres.create import create_table_sql
 from chronodb.postgres.install import qualified
-from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES, VIEWS
+from chronodb.postgres.names import (
+    DDL_COUNT,
+    HORIZON_FUNCTION,
+    LAST_XID_SETTING,
+    PREFIX,
+    SHAPES,
+    VIEWS,
+)
+from chronodb.postgres.tables import exists
 from chronodb.result import Result
+from chronodb.sql import autocreate
 from chronodb.sql.classify import Route, code_of
 from chronodb.sql.paramstyle import for_psycopg, several_statements
+from chronodb.sql.temporal import Uncomputable
 from chronodb.storage.postgres import PostgresBackend
 from chronodb.timepoint import from_micros
 from chronodb.versioning.catalog import Catalog
@@ -115,19 +129,22 @@ class PostgresEngine(Common):
         self.backend.prepare(adopt=self._adopt)
         self.forget()
         schema = self.backend.schema
-        shaped = self.conn.execute("SELECT to_regclass(%s)", (qualified(schema, SHAPES),))
-        found = shaped.fetchone()
         # The shapes' and views' generation: a new one adds a row, an ended one sets its
-        # to_xid.
-        generation = (
-            " || '/' || ".join(
-                f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
-                for t in (SHAPES, VIEWS)
-            )
-            if found is not None and found[0] is not None
-            else "''"  # an older layout opened read-only: no shapes recorded
-        )
+        # to_xid; and the count of ALTER and DROP TABLE statements run by anyone.
+        shaped, counted = self.conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
+            (qualified(schema, SHAPES), qualified(schema, DDL_COUNT)),
+        ).fetchone()
+        parts = [
+            f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
+            for t in (SHAPES, VIEWS)
+        ]
+        if counted:  # else a layout older than the count, opened read-only
+            parts.append(outside.count_sql(schema))
+        # Without shapes: an older layout opened read-only, no shapes recorded.
+        generation = " || '/' || ".join(parts) if shaped else "''"
         self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
+        self.follow_outside()
 
     def horizon(self) -> int:
         """The id bounding every point the next statement reads, taken before its snapshot:
@@ -144,7 +161,41 @@ class PostgresEngine(Common):
         if row[1] != self._generation:
             self.forget()
             self._generation = row[1]
+            if self.follow_outside():  # it committed a transaction: take the horizon anew
+                return self.horizon()
         return int(row[0])
+
+    def follow_outside(self) -> bool:
+        """Follow the schema changes made outside ChronoDB (``postgres/outside.py``) in a
+        transaction of their own (a savepoint of the open one); whether there were any.
+        A change ChronoDB cannot follow (of a key) is named in a ChronoDBWarning."""
+        if self.read_only:
+            return False
+        conn, schema = self.conn, self.backend.schema
+        if not outside.stale(conn, schema):
+            return False
+
+        def run() -> Result:
+            if outside.follow(conn, schema):  # else another process followed first
+                pg_views.record(conn, schema)
+                shapes.queue(conn, schema, "ALTER")
+            return Result(None)
+
+        self.forget()
+        try:
+            if self.backend.in_transaction:
+                with conn.transaction():
+                    run()
+            else:
+                self.run_write(run)
+        except SchemaError as err:
+            notes.warn(f"{err}; ChronoDB does not follow this change made outside it")
+            return False
+        except psycopg.errors.ReadOnlySqlTransaction:
+            return False  # a read-only transaction: followed by the next one that may write
+        finally:
+            self.forget()
+        return True
 
     def forget(self) -> None:
         """Drop what is cached of the schema (after DDL, or a transaction that may have
@@ -197,9 +248,9 @@ class PostgresEngine(Common):
                 if route is Route.READ or route is Route.PLAIN or route is Route.VACUUM:
                     return self._statement(lambda: self._run(sql, params))
                 if route is Route.WRITE:
-                    return self.run_write(lambda: self._run(sql, params))
+                    return self._write(sql, params)
                 if route is Route.TEMPORAL:
-                    return self._statement(lambda: self._temporal(sql, params))
+                    return self._statement(lambda: self._temporal(sql, params, read=True))
                 if route is Route.TEMPORAL_WRITE:
                     return self.run_write(lambda: self._temporal(sql, params))
                 if route is Route.DDL:
@@ -236,7 +287,9 @@ class PostgresEngine(Common):
         if planned is None:
             return error
         try:
-            values = temporal.bind(planned, bound, horizon(self.conn, self.backend.schema))
+            values = temporal.bind(
+                planned, bound, horizon(self.conn, self.backend.schema), self._evaluate
+            )
             return sources.column_error(self, planned, values, error)
         except (psycopg.Error, ChronoDBError):
             return error
@@ -275,39 +328,105 @@ class PostgresEngine(Common):
         text, bound = for_psycopg(sql, params)
         return _result(self.conn.execute(text, bound))
 
-    def _temporal(self, sql: str, params: Params) -> Result:
-        final, values = self.bind_current(sql, params)
-        return _result(self.conn.execute(final, values))
+    def _write(self, sql: str, params: Params) -> Result:
+        """A write; an INSERT into a table that does not exist creates it first, in its
+        transaction (``auto_create_tables``), as on SQLite."""
+        try:
+            return self.run_write(lambda: self._run(sql, params))
+        except psycopg.errors.UndefinedTable:
+            create = self._creation(sql, params)
+            if create is None:
+                raise
+        except psycopg.errors.UndefinedColumn as err:
+            # A history trigger naming a column renamed or dropped outside ChronoDB: follow
+            # the change, and the write works.
+            if PREFIX not in (err.diag.context or "") or not self.follow_outside():
+                raise
+            return self.run_write(lambda: self._run(sql, params))
+        return self.run_write(lambda: self._create_then_run(create, sql, params))
+
+    def _creation(self, sql: str, params: Params) -> str | None:
+        """The CREATE TABLE asked for by ``sql`` if it is an INSERT into a missing table and
+        tables are created so; else None. (The failed attempt has been undone.)"""
+        if not self.auto_create_tables:
+            return None
+        text, bound = for_psycopg(sql, params)
+        parsed = temporal.unescaped(text) if bound is not None else text
+        new = autocreate.from_insert(parsed, bound, "postgresql")
+        schema = self.backend.schema
+        if new is None or exists(self.conn, new.name, new.schema or schema):
+            return None  # the missing table is another one the statement reads
+        return create_table_sql(new, schema)
+
+    def _create_then_run(self, create: str, sql: str, params: Params) -> Result:
+        """Create a table, then run the INSERT that asked for it: one INSERT transaction,
+        as on SQLite, whose ledger kinds name the INSERT alone."""
+        self._ddl(create, None, noted=False)
+        try:
+            return self._run(sql, params)
+        except BaseException:
+            self.forget()  # the table, undone with the statement
+            raise
+
+    def _temporal(self, sql: str, params: Params, read: bool = False) -> Result:
+        """A temporal statement; a ``read`` that a point alone made empty says so (a note
+        on the Result, a ChronoDBWarning), as on SQLite."""
+        planned, final, values = self._bound(sql, params)
+        result = _result(self.conn.execute(final, values))
+        if read and not result.rows:  # only an empty answer can be the point's fault
+            result.notes = sources.empty_notes(self, planned, values)
+            for note in result.notes:
+                notes.warn(note)
+        return result
 
     def bind_current(self, sql: str, params: Params) -> tuple[str, dict[str, Any]]:
         """The SQL and parameters the server runs for a temporal statement, now."""
+        _, final, values = self._bound(sql, params)
+        return final, values
+
+    def _bound(self, sql: str, params: Params) -> tuple[temporal.Plan, str, dict[str, Any]]:
         text, bound = for_psycopg(sql, params)
         planned = self.plans.get(text)
         if planned is None:
             planned = self.plans[text] = temporal.plan(text, escaped=bound is not None)
-        values = temporal.bind(planned, bound, self.horizon())
+        values = temporal.bind(planned, bound, self.horizon(), self._evaluate)
         final = temporal.render(
             planned,
             lambda i: sources.source(self, planned, i, values),
             writer=not self.read_only,
         )
-        return final, values
+        return planned, final, values
 
-    def view_plan(self, sql: str, unit: str, point: str) -> temporal.Plan:
-        """The plan of a view's query ``sql`` read AS OF the point parameter ``point``
-        (``temporal.view_at``), cached as statements' plans are."""
-        text = temporal.view_at(sql, unit, point)
+    def _evaluate(self, expression: str) -> Any:
+        """A point's expression (PostgreSQL's SQL, without columns or parameters), computed
+        by the server in the statement's transaction; its numbers as SQLite gives them (an
+        int, or a float), so that a point reads the same on both."""
+        try:
+            value = self.conn.execute(f"SELECT {expression}").fetchone()[0]
+        except psycopg.errors.DataError as err:
+            raise Uncomputable(err.diag.message_primary or str(err)) from None
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() else float(value)
+        return value
+
+    def view_plan(self, sql: str, unit: str, kind: str, points: Sequence[str]) -> temporal.Plan:
+        """The plan of a view's query ``sql`` read under the temporal clause ``kind`` of the
+        point parameters ``points`` (``temporal.view_at``), cached as statements' plans are."""
+        text = temporal.view_at(sql, unit, kind, points)
         planned = self.plans.get(text)
         if planned is None:
             planned = self.plans[text] = temporal.plan(text)
         return planned
 
-    def _ddl(self, sql: str, params: Params) -> Result:
+    def _ddl(self, sql: str, params: Params, *, noted: bool = True) -> Result:
         """A DDL statement in the writing transaction, which gets an id as on SQLite: a
         CREATE TABLE versions the new table; an ALTER or DROP TABLE is followed by the
-        versioned tables' shapes, history and triggers (``chronodb/postgres/alter.py``)."""
+        versioned tables' shapes, history and triggers (``chronodb/postgres/alter.py``).
+        ``noted``: its kind joins the transaction's kinds in the ledger."""
         schema = self.backend.schema
         changes = _SCHEMA_CHANGE.match(code_of(sql))
+        if changes is not None:
+            self.follow_outside()  # what others changed before, in a savepoint of its own
         tables = alter.before(self.conn, schema) if changes is not None else []
         self.forget()
         result = self._run(sql, params)
@@ -320,7 +439,7 @@ class PostgresEngine(Common):
             name = _unquote(second if second is not None else first)
             self.tables[name] = version_table(self.conn, name, qualifier)
         pg_views.record(self.conn, schema)
-        shapes.queue(self.conn, schema, statement_kind(sql))
+        shapes.queue(self.conn, schema, statement_kind(sql) if noted else None)
         return result
 
     # ------------------------------------------------------------------ writes

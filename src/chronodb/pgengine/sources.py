@@ -11,15 +11,15 @@ shape never changed, and whose name no other table had, reads as it is now, with
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from chronodb.errors import ChronoDBError, SchemaError, TemporalError
+from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.layout import PG_VIEW_POINT
 from chronodb.pgengine import temporal
 from chronodb.postgres import Versioned
 from chronodb.postgres.shapes import PENDING
-from chronodb.sql.pointnotes import column_error_at, point_text
+from chronodb.sql.pointnotes import column_error_at, empty_notes_at, point_text
 from chronodb.versioning.catalog import SchemaVersion
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 _PARAM = PG_VIEW_POINT
-"""In the values a view's query is planned with: the statement's parameter of its point."""
+"""In the values a view's query is planned with: the statement's parameters of its points."""
 
 
 def versioned_of(schema: str, shape: SchemaVersion) -> Versioned:
@@ -49,7 +49,7 @@ def _point(plan: temporal.Plan, index: int, values: Mapping[str, Any]) -> tuple[
     """(kind, value) of the slot's point: a transaction id (at most the horizon, since a
     shape begun later is not seen), or a time in µs."""
     _, _, indexes, unit = plan.slots[index]
-    value = values[f"_pt{indexes[0]}"]
+    value = values[temporal.point_param(indexes[0])]
     if unit == "TRANSACTION":
         return "TRANSACTION", min(value, values[temporal.HORIZON])
     return "TIMESTAMP", value
@@ -92,35 +92,44 @@ def source(
 def _view(
     engine: PostgresEngine, plan: temporal.Plan, index: int, values: Mapping[str, Any]
 ) -> temporal.Source:
-    """A view read AS OF a point: its definition then, each table it reads AS OF the
-    point (as on SQLite). A range over a view is not offered."""
-    name, kind, indexes, _ = plan.slots[index]
+    """A view read with a temporal clause, as on SQLite: AS OF a point, its definition then;
+    over a range, its definition now; each table it reads under the same clause."""
+    name, kind, indexes, unit = plan.slots[index]
     history = engine.views()
     if not history.known(name):
         raise temporal.unknown(plan, name)
-    if kind != "AS OF":
-        raise TemporalError(
-            f"FOR SYSTEM_TIME {kind} reads a table's versions; {name} is a view: read its "
-            "tables' versions, or the view AS OF a point",
-            sql=plan.sql,
-        )
-    unit, value = _point(plan, index, values)
-    sql = history.at(name, unit, value)
-    if sql is None:
-        raise SchemaError(f"no such table: {name} AS OF {point_text(unit, value)}", table=name)
-    # The statement's parameter of the point (a view in a view: the outer view's).
-    param = values.get(_PARAM, f"_pt{indexes[0]}")
-    inner = engine.view_plan(sql, unit, param)
-    point = values[f"_pt{indexes[0]}"]
-    inner_values = {**values, **{f"_pt{i}": point for i in range(len(inner.points))}}
-    inner_values[_PARAM] = param
+    if kind == "AS OF":
+        unit, value = _point(plan, index, values)
+        sql = history.at(name, unit, value)
+        if sql is None:
+            raise SchemaError(f"no such table: {name} AS OF {point_text(unit, value)}", table=name)
+    else:
+        sql = history.latest(name)
+        if sql is None:
+            raise SchemaError(f"no such table: {name}", table=name, sql=plan.sql)
+    # The statement's parameters of the points (a view in a view: the outer view's).
+    params = values.get(_PARAM) or tuple(temporal.point_param(i) for i in indexes)
+    inner = engine.view_plan(sql, unit, kind, params)
+    inner_values = {**values, _PARAM: params}
+    if kind == "AS OF":  # what each table's shape is chosen by
+        point = values[temporal.point_param(indexes[0])]
+        inner_values.update({temporal.point_param(i): point for i in range(len(inner.points))})
     body = temporal.render(
         inner,
         lambda i: source(engine, inner, i, inner_values),
-        lambda _: param,
+        lambda i: str(inner.points[i].param),
         writer=not engine.read_only,
     )
     return temporal.Source(None, sql=body)
+
+
+def _as_of(
+    plan: temporal.Plan, values: Mapping[str, Any]
+) -> Iterator[tuple[str, str, int, str | None]]:
+    """(table, kind, value, expression) of each slot read AS OF one point."""
+    for index, (name, kind, indexes, _) in enumerate(plan.slots):
+        if kind == "AS OF":
+            yield name, *_point(plan, index, values), plan.points[indexes[0]].expression
 
 
 def column_error(
@@ -128,9 +137,13 @@ def column_error(
 ) -> ChronoDBError:
     """``error`` naming the point and when the column was added, if it names a column a
     table read AS OF a point did not have yet (as on SQLite); else ``error``."""
-    refs = [
-        (plan.slots[i][0], *_point(plan, i, values))
-        for i in range(len(plan.slots))
-        if plan.slots[i][1] == "AS OF"
-    ]
+    refs = [(table, kind, value) for table, kind, value, _ in _as_of(plan, values)]
     return column_error_at(error, refs, engine.shapes())
+
+
+def empty_notes(
+    engine: PostgresEngine, plan: temporal.Plan, values: Mapping[str, Any]
+) -> list[str]:
+    """Why each table read AS OF its point must be empty there (as on SQLite): one note per
+    table whose point comes before its first shape."""
+    return empty_notes_at(_as_of(plan, values), engine.shapes())

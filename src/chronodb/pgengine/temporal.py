@@ -51,7 +51,8 @@ _SLOT = "chronodb slot {}"  # a temporal table's stand-in while the statement is
 _GROUP = "chronodb group {}"  # where a slot's key-dependent columns join its GROUP BY
 
 
-def _point_param(index: int) -> str:
+def point_param(index: int) -> str:
+    """The name of the parameter holding point ``index`` of a statement."""
     return f"_pt{index}"
 
 
@@ -84,7 +85,7 @@ _ESCAPED = re.compile(rf"%%|{_PLACEHOLDER}")
 _PERCENT = re.compile(rf"{_PLACEHOLDER}|%")
 
 
-def _unescaped(text: str) -> str:
+def unescaped(text: str) -> str:
     """psycopg's text as SQL: a doubled ``%`` (modulo, or in a literal) single again."""
     return _ESCAPED.sub(lambda m: "%" if m.group(0) == "%%" else m.group(0), text)
 
@@ -99,7 +100,7 @@ def plan(sql: str, escaped: bool = True) -> Plan:
     """Parse ``sql`` (psycopg placeholders; ``escaped``: with its other ``%`` doubled, as
     psycopg takes a statement with parameters) and set aside its temporal tables."""
     try:
-        trees = parse(_unescaped(sql) if escaped else sql, "postgresql")
+        trees = parse(unescaped(sql) if escaped else sql, "postgresql")
     except ParseError as err:
         raise syntax_error(err, sql) from None
     if len(trees) != 1:
@@ -129,6 +130,9 @@ def plan(sql: str, escaped: bool = True) -> Plan:
         alias = given.this.copy() if given is not None else table.this.copy()
         slot = exp.Table(this=exp.to_identifier(_SLOT.format(len(slots)), quoted=True))
         slot.set("alias", exp.TableAlias(this=alias))
+        # A parenthesized join, ``(a JOIN b ON ...)``, hangs its joins on its first table.
+        if table.args.get("joins"):
+            slot.set("joins", table.args["joins"])
         grouped.append(_grouped(table, len(slots)) if kind == "AS OF" else None)
         table.replace(slot)
         fixed.append(_fixed_columns(table, slot))
@@ -227,7 +231,7 @@ class Source:
 def render(
     p: Plan,
     source: Callable[[int], Source],
-    name: Callable[[int], str] = _point_param,
+    name: Callable[[int], str] = point_param,
     *,
     writer: bool = True,
 ) -> str:
@@ -266,9 +270,11 @@ def render(
     return text
 
 
-def view_at(sql: str, unit: str, point: str) -> str:
-    """A view's query ``sql`` with each table it reads AS OF the point named ``point`` (a
-    parameter) of ``unit`` ("TRANSACTION" or "TIMESTAMP"), to be planned as any statement."""
+def view_at(sql: str, unit: str, kind: str, points: Sequence[str]) -> str:
+    """A view's query ``sql`` with each table it reads under the temporal clause ``kind``
+    ("AS OF", or a range: "BETWEEN", "FROM", "CONTAINED IN", "ALL") of ``unit``
+    ("TRANSACTION" or "TIMESTAMP"), its points the parameters named ``points``, to be
+    planned as any statement."""
     try:
         trees = parse(sql, "postgresql")
     except ParseError as err:
@@ -278,8 +284,11 @@ def view_at(sql: str, unit: str, point: str) -> str:
     for table in tree.find_all(exp.Table):
         if table.name.lower() in ctes and not table.db:
             continue
-        at = exp.Placeholder(this=exp.to_identifier(point))
-        table.set("version", exp.Version(this=unit, kind="AS OF", expression=at))
+        at = [exp.Placeholder(this=exp.to_identifier(point)) for point in points]
+        version = exp.Version(this=unit, kind=kind)
+        if at:
+            version.set("expression", at[0] if kind == "AS OF" else exp.Tuple(expressions=at))
+        table.set("version", version)
     return to_sql(tree, backend="postgresql")
 
 
@@ -310,8 +319,14 @@ def _regroup(
     return text.replace(f', "{_GROUP.format(number)}"', extra, 1)
 
 
-def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int) -> dict:
-    """The parameters of the rendered statement: the user's, the points', the horizon."""
+def bind(
+    p: Plan,
+    params: Sequence[Any] | Mapping[str, Any] | None,
+    horizon: int,
+    evaluate: Callable[[str], Any],
+) -> dict:
+    """The parameters of the rendered statement: the user's, the points', the horizon.
+    A point given by an expression is computed by the server (``evaluate``)."""
     if params is None:
         values: dict[str, Any] = {}
     elif isinstance(params, Mapping):
@@ -331,12 +346,7 @@ def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int
                 )
             value = point.convert(values[key], p.sql)
         else:
-            raise TemporalError(
-                "a point in time on PostgreSQL is a literal or a parameter; got "
-                f"{point.expression!r}",
-                sql=p.sql,
-                position=point.position,
-            )
-        values[_point_param(index)] = value
+            value = point.evaluated(evaluate, p.sql)
+        values[point_param(index)] = value
     values[HORIZON] = horizon
     return values

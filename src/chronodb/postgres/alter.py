@@ -47,6 +47,7 @@ from chronodb.postgres.tables import (
     changed_function,
     copy_sql,
     lookup,
+    remember,
     trigger_ddl,
 )
 
@@ -99,9 +100,32 @@ def before(conn: psycopg.Connection, schema: str) -> list[Table]:
     return found
 
 
-def follow(conn: psycopg.Connection, schema: str, tables: list[Table]) -> list[str]:
-    """Record what a statement did to ``tables`` (from :func:`before`); returns the names
-    (before the statement) of the tables it changed or dropped."""
+def recorded(conn: psycopg.Connection, schema: str) -> list[Table]:
+    """The versioned tables of ``schema`` as ChronoDB last followed them (their oid and
+    attribute numbers in the catalog, ``tables.remember``), to compare with now after
+    statements run outside ChronoDB."""
+    found = []
+    rows = conn.execute(
+        f"SELECT table_name, rel, attnums FROM {qualified(schema, CATALOG)} "
+        "WHERE rel IS NOT NULL AND attnums IS NOT NULL ORDER BY number"
+    ).fetchall()
+    for name, rel, attnums in rows:
+        v = lookup(conn, name, schema)
+        live = shapes.live(conn, schema, v.number) if v is not None else []
+        if v is None or len(live) != len(attnums):
+            continue
+        columns = {num: (col, kind) for num, (col, _, kind) in zip(attnums, live, strict=True)}
+        key = tuple(attnums[v.columns.index(k)] for k in v.keys)
+        found.append(Table(v, rel, columns, key))
+    return found
+
+
+def follow(
+    conn: psycopg.Connection, schema: str, tables: list[Table], *, outside: bool = False
+) -> list[str]:
+    """Record what a statement did to ``tables`` (from :func:`before`, or :func:`recorded`
+    for statements run ``outside`` ChronoDB); returns the names (before the statement) of
+    the tables it changed or dropped."""
     changed = []
     for table in tables:
         row = conn.execute(
@@ -111,7 +135,7 @@ def follow(conn: psycopg.Connection, schema: str, tables: list[Table]) -> list[s
         if row is None:
             _dropped(conn, table.v)
             changed.append(table.v.table)
-        elif _reshaped(conn, table, row[0]):
+        elif _reshaped(conn, table, row[0], outside):
             changed.append(table.v.table)
     return changed
 
@@ -123,8 +147,11 @@ def _dropped(conn: psycopg.Connection, v: Versioned) -> None:
         conn.execute(f"DROP FUNCTION IF EXISTS {qualified(v.schema, name)}()")
 
 
-def _reshaped(conn: psycopg.Connection, table: Table, name: str) -> bool:
-    """Give ``table`` its new shape if its name or columns changed; whether they did."""
+def _reshaped(conn: psycopg.Connection, table: Table, name: str, outside: bool) -> bool:
+    """Give ``table`` its new shape if its name or columns changed; whether they did.
+
+    A column added ``outside`` ChronoDB may have been written since, its values in no
+    version: every row then gets a version of its own, with them."""
     v = table.v
     attributes = _attributes(conn, table.oid)
     if _key(conn, table.oid) != table.key:
@@ -169,7 +196,7 @@ def _reshaped(conn: psycopg.Connection, table: Table, name: str) -> bool:
             continue
         stored = _fresh(col, taken)
         taken.add(stored)
-        rewritten = rewritten or num in was or (default is not None and not missing)
+        rewritten = rewritten or outside or num in was or (default is not None and not missing)
         if missing and default is not None:
             # Existing rows read the default without being written: so do past versions.
             # The default is dropped at once so that a tombstone's column stays NULL.
@@ -196,6 +223,7 @@ def _reshaped(conn: psycopg.Connection, table: Table, name: str) -> bool:
     )
     shapes.close_shape(conn, v.schema, v.number)
     shapes.open_shape(conn, v.schema, v.number, name, v.hist, new.history_keys, columns)
+    remember(conn, new)
     typed = [(c, kind) for c, _, kind in columns]
     # Its key columns may be named otherwise now: the function's result type changes.
     conn.execute(f"DROP FUNCTION IF EXISTS {qualified(v.schema, changed_of(v.hist))}(bigint)")

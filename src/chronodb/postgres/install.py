@@ -43,6 +43,7 @@ from chronodb.postgres.names import (
     COMMIT_FUNCTION,
     COMMIT_TRIGGER,
     COMMITTING,
+    DDL_COUNT,
     ERASURES,
     HORIZON_FUNCTION,
     NOTIFY_LOCK,
@@ -107,6 +108,11 @@ def ddl(schema: str, *, ledger: bool = True, settle: bool = True) -> list[str]:
         " hist text NOT NULL UNIQUE,"
         " keys text[] NOT NULL,"
         " number integer NOT NULL UNIQUE)",
+        # The table's oid and its open shape's columns' attribute numbers, as ChronoDB last
+        # followed it: what a schema change made outside ChronoDB is told by (outside.py).
+        f"ALTER TABLE {q(CATALOG)} ADD COLUMN IF NOT EXISTS rel oid, "
+        "ADD COLUMN IF NOT EXISTS attnums smallint[]",
+        f"CREATE SEQUENCE IF NOT EXISTS {q(DDL_COUNT)} AS bigint CACHE 1",
         # The keys erase() removed: the erasing transaction by xid (its id comes at commit).
         f"CREATE TABLE IF NOT EXISTS {q(ERASURES)} ("
         " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"

@@ -46,6 +46,10 @@ DIGESTS = layout.DIGESTS
 COMMIT_FUNCTION = layout.PG_COMMIT
 COMMIT_TRIGGER = layout.PG_COMMIT
 HORIZON_FUNCTION = layout.PG_HORIZON
+DDL_COUNT = layout.PG_DDL_COUNT
+"""A sequence the event trigger advances at each ALTER or DROP TABLE, whoever runs it
+(``outside.py``): a change of it tells the engine to look for schema changes to follow."""
+DDL_NOTE = layout.PG_DDL_NOTE
 REAL_FUNCTION = layout.PG_REAL
 SEAL_FUNCTION = layout.PG_SEAL
 HISTORY = layout.HISTORY

@@ -117,6 +117,27 @@ def _primary_key(conn: psycopg.Connection, schema: str, table: str) -> list[str]
     return [r[0] for r in rows]
 
 
+def exists(conn: psycopg.Connection, table: str, schema: str = "public") -> bool:
+    """Whether ``schema`` holds a table, view or other relation named ``table``."""
+    found = conn.execute("SELECT to_regclass(%s)", (qualified(schema, table),)).fetchone()
+    return found is not None and found[0] is not None
+
+
+def remember(conn: psycopg.Connection, v: Versioned) -> None:
+    """Record in the catalog ``v``'s oid and its columns' attribute numbers, in order: the
+    table as ChronoDB follows it, to tell a later change made outside ChronoDB by
+    (``outside.py``; a column keeps its number through a rename, a new one gets a new)."""
+    table = qualified(v.schema, v.table)
+    conn.execute(
+        f"UPDATE {qualified(v.schema, CATALOG)} SET rel = %s::regclass, attnums = ("
+        "SELECT array_agg(a.attnum ORDER BY c.n) "
+        "FROM unnest(%s::text[]) WITH ORDINALITY AS c(name, n) JOIN pg_attribute AS a "
+        "ON a.attrelid = %s::regclass AND a.attname = c.name AND NOT a.attisdropped"
+        ") WHERE number = %s",
+        (table, list(v.columns), table, v.number),
+    )
+
+
 def lookup(conn: psycopg.Connection, table: str, schema: str = "public") -> Versioned | None:
     """The versioned table ``table``, or None if it is not versioned."""
     if not installed(conn, schema):
@@ -156,8 +177,7 @@ def version_table(
         install(conn, schema, ledger=ledger)
     with conn.transaction():
         target = qualified(schema, table)
-        exists = conn.execute("SELECT to_regclass(%s)", (target,)).fetchone()
-        if exists is None or exists[0] is None:
+        if not exists(conn, table, schema):
             raise SchemaError(f"no such table: {schema}.{table}", table=table)
         conn.execute(f"LOCK TABLE {target} IN SHARE ROW EXCLUSIVE MODE")
         found = lookup(conn, table, schema)
@@ -212,6 +232,7 @@ def version_table(
             versioned.history_keys,
             [(c, c, kind) for c, kind in columns],
         )
+        remember(conn, versioned)
         reseal(conn, schema)
         return versioned
 

@@ -46,8 +46,15 @@ def _before(version: SchemaVersion, kind: str, value: int) -> bool:
 
 def empty_notes(plan: Plan, values: list[int], catalog: Catalog) -> list[str]:
     """Why each table read AS OF its point must be empty there, one note per table."""
+    return empty_notes_at(_as_of(plan, values), catalog)
+
+
+def empty_notes_at(refs: Iterable[tuple[str, str, int, str | None]], catalog: Catalog) -> list[str]:
+    """:func:`empty_notes` for the tables read AS OF a point given as (table, kind, value,
+    expression): kind "TRANSACTION" (value an id) or "TIMESTAMP" (value in µs), and the
+    point's SQL if an expression gave it."""
     notes: list[str] = []
-    for table, kind, value, expression in _as_of(plan, values):
+    for table, kind, value, expression in refs:
         first = catalog.earliest(table)
         if first is None or not _before(first, kind, value):
             continue

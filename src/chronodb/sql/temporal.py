@@ -44,6 +44,11 @@ from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.timeline import tx_at_micros
 
 
+class Uncomputable(Exception):
+    """The database could not compute a point's expression (a division by zero, a malformed
+    date): the point has no value, which :meth:`Point.evaluated` reports as a bad point."""
+
+
 @dataclass(frozen=True, slots=True)
 class Point:
     """One point in time named by a statement: a literal, a parameter or an expression."""
@@ -53,6 +58,27 @@ class Point:
     param: int | str | None = None
     expression: str | None = None
     position: int | None = None
+
+    def evaluated(self, evaluate: Callable[[str], Any], sql: str) -> int:
+        """The value of this point's expression, computed by the database (``evaluate``,
+        in the backend's own SQL), read as a literal or a parameter would be."""
+        assert self.expression is not None
+        try:
+            raw = evaluate(self.expression)
+        except Uncomputable as err:
+            if self.kind == "TRANSACTION":
+                raise TemporalError(
+                    f"AS OF TRANSACTION needs a transaction number, got {self.expression}: {err}",
+                    sql=sql,
+                    position=self.position,
+                ) from None
+            raise TimestampError(
+                f"Invalid timestamp {self.expression}: {err}",
+                value=self.expression,
+                sql=sql,
+                position=self.position,
+            ) from None
+        return self.convert(raw, sql)
 
     def convert(self, value: Any, sql: str) -> int:
         if self.kind == "TRANSACTION":
@@ -482,8 +508,9 @@ def _values(
             values.append(point.literal)
             continue
         if point.expression is not None:
-            raw = evaluate(point.expression)
-        elif isinstance(point.param, int):
+            values.append(point.evaluated(evaluate, p.sql))
+            continue
+        if isinstance(point.param, int):
             if type(params) not in _PLAIN_SEQUENCES and (
                 not isinstance(params, Sequence) or isinstance(params, str)
             ):

@@ -22,7 +22,7 @@ from chronodb.errors import (
     UnversionedTablesError,
 )
 from chronodb.layout import PREFIX
-from chronodb.postgres import install, installed, lookup, version_table
+from chronodb.postgres import install, installed, lookup, outside, version_table
 from chronodb.postgres.install import has_settled_mark
 from chronodb.postgres.names import CATALOG, USER_SETTING, quote
 from chronodb.storage import postgres_errors
@@ -165,6 +165,7 @@ class PostgresBackend:
                 )
             return
         install(conn, schema)
+        outside.prepare(conn, schema)
         found = conn.execute(_USER_TABLES, (len(PREFIX), PREFIX)).fetchall()
         keyless = [name for name, keyed in found if not keyed]
         missing = [name for name, keyed in found if keyed and lookup(conn, name, schema) is None]

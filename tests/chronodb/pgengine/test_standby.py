@@ -51,6 +51,7 @@ def dbs(pair_urls: Pair) -> Iterator[tuple[ChronoDB, ChronoDB]]:
     primary.close()
 
 
+@pytest.mark.filterwarnings("ignore::chronodb.ChronoDBWarning")  # points before a table was
 def test_every_point_of_every_table_reads_as_on_the_primary(
     dbs: tuple[ChronoDB, ChronoDB],
 ) -> None:

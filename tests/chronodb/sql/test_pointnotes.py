@@ -1,11 +1,10 @@
 """A time-travel read that only its point makes empty says so; a column the point lacked
-says when it came."""
+says when it came. Every test runs once per backend (``backend_db``, ``conftest.py``)."""
 
 from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -16,18 +15,6 @@ from chronodb.cli import main
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 
 
-@pytest.fixture
-def shop(tmp_path: Path) -> ChronoDB:
-    db = ChronoDB(tmp_path / "shop.db")
-    db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)")
-    db.execute("INSERT INTO items VALUES (1, 'pen')")
-    return db
-
-
-def first_tx(db: ChronoDB) -> int:
-    return min(t["tx_id"] for t in db.transactions())
-
-
 def test_an_unquoted_date_is_named_as_arithmetic(shop: ChronoDB) -> None:
     with pytest.warns(ChronoDBWarning) as caught:
         result = shop.execute("SELECT * FROM items AS OF TIMESTAMP 2026-12-07")
@@ -35,7 +22,8 @@ def test_an_unquoted_date_is_named_as_arithmetic(shop: ChronoDB) -> None:
     (note,) = result.notes
     assert str(caught[0].message) == note
     assert note.startswith("items AS OF TIMESTAMP '1970-01-01T00:33:27.000000Z' is before")
-    assert f"its first transaction is {first_tx(shop)}, at " in note
+    first = shop.transactions()[-1]["tx_id"]
+    assert f"its first transaction is {first}, at " in note
     assert note.endswith(
         "2026-12-07 without quotes is arithmetic: write AS OF TIMESTAMP '2026-12-07'"
     )
@@ -50,10 +38,21 @@ def test_a_point_before_the_first_transaction_names_it(shop: ChronoDB) -> None:
         shop.execute("SELECT * FROM items AS OF TIMESTAMP ?", [early])
     note = str(caught[0].message)
     first = re.search(rf"its first transaction is (\d+), at ({ISO})", note)
-    assert first is not None and int(first.group(1)) == first_tx(shop)
+    assert first is not None and int(first.group(1)) == shop.transactions()[-1]["tx_id"]
     # Pasted back, the time the note names reads the table as its first transaction left it.
     created = shop.execute(f"SELECT * FROM items AS OF TIMESTAMP '{first.group(2)}'")
     assert created.notes == [] and created.columns == ["id", "name"]
+
+
+def test_each_table_of_a_join_gets_its_own_note(shop: ChronoDB) -> None:
+    shop.execute("CREATE TABLE tags (id INTEGER PRIMARY KEY, item INTEGER)")
+    before_tags = shop.transactions(limit=1)[0]["tx_id"] - 1
+    with pytest.warns(ChronoDBWarning):
+        result = shop.execute(
+            "SELECT * FROM items JOIN tags ON tags.item = items.id AS OF TRANSACTION ?",
+            [before_tags],
+        )
+    assert [note.split(" AS OF")[0] for note in result.notes] == ["tags"]
 
 
 def test_reads_that_find_rows_or_are_empty_for_other_reasons_have_no_note(

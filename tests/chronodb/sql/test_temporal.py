@@ -190,7 +190,6 @@ def test_epoch_float_literal(db: ChronoDB, story: Timeline) -> None:
     assert rows(db, sql) == [("Alice",), ("Bob",)]
 
 
-@SQLITE_ONLY
 def test_expression_as_point(db: ChronoDB, story: Timeline) -> None:
     sql = f"SELECT count(*) FROM users AS OF TIMESTAMP {FUTURE} - 86400 * 365"
     assert rows(db, sql) == [(1,)]
@@ -309,6 +308,21 @@ def test_as_of_in_a_subquery(db: ChronoDB, story: Timeline) -> None:
     assert rows(db, sql, [story.inserted]) == [("Bob",)]
 
 
+def test_a_parenthesized_join_reads_each_table_in_the_past(db: ChronoDB, story: Timeline) -> None:
+    plain = (
+        "SELECT u.name, o.total FROM users AS u JOIN orders AS o ON o.user_id = u.id "
+        "AS OF TIMESTAMP ? ORDER BY o.id"
+    )
+    nested = plain.replace("FROM users AS u", "FROM (users AS u").replace(" AS OF", ") AS OF")
+    want = [("Alice", 5.0), ("Alice", 7.5), ("Bob", 1.0), ("Bob", 2.0)]
+    assert rows(db, plain, [story.ordered]) == rows(db, nested, [story.ordered]) == want
+    ranged = (
+        "SELECT u.name, o.total FROM (users FOR SYSTEM_TIME ALL AS u JOIN orders "
+        "FOR SYSTEM_TIME ALL AS o ON o.user_id = u.id) WHERE o.id = 5 ORDER BY u.name"
+    )
+    assert rows(db, ranged) == [("Alice", 100.0), ("Alicia", 100.0)]
+
+
 def test_as_of_in_a_cte(db: ChronoDB, story: Timeline) -> None:
     sql = (
         "WITH before AS (SELECT id, name FROM users AS OF TIMESTAMP ?) "
@@ -372,7 +386,6 @@ def test_insert_select_as_of(db: ChronoDB, story: Timeline) -> None:
     assert ops == ["INSERT", "DELETE", "INSERT"]
 
 
-@SQLITE_ONLY
 def test_before_the_table_existed(db: ChronoDB, story: Timeline) -> None:
     with pytest.warns(ChronoDBWarning, match="users AS OF TIMESTAMP .* before the table existed"):
         result = db.execute("SELECT * FROM users AS OF TIMESTAMP ?", [story.created - 0.5])

@@ -35,6 +35,9 @@ def replace_temporal_tables(
         body = _parse_body(build(table, version)).copy()
         alias = exp.to_identifier(table.alias or table.name, quoted=True)
         sub = exp.Subquery(this=body, alias=exp.TableAlias(this=alias))
+        # A parenthesized join, ``(a JOIN b ON ...)``, hangs its joins on its first table.
+        if table.args.get("joins"):
+            sub.set("joins", table.args["joins"])
         if table is expression:
             return sub
         table.replace(sub)
