@@ -17,12 +17,13 @@ class Result:
     __slots__ = (
         "_columns",
         "_description",
+        "_leaf",
         "_pos",
+        "_tx_hash",
         "lastrowid",
         "notes",
         "rowcount",
         "rows",
-        "tx_hash",
         "tx_id",
         "tx_time",
     )
@@ -49,7 +50,8 @@ class Result:
             self.rows, self.rowcount, self.lastrowid = rows or [], -1, None
         self.tx_id = tx_id
         self.tx_time = tx_time
-        self.tx_hash: str | None = None
+        self._tx_hash: str | None = None
+        self._leaf: bytes | None = None  # the ledger leaf tx_hash is the hash of, until asked
         # Why a time-travel read is empty when its point alone explains it (each is also
         # issued as a ChronoDBWarning).
         self.notes: list[str] = []
@@ -64,6 +66,25 @@ class Result:
         result._description = description
         result.rowcount, result.lastrowid = rowcount, lastrowid
         return result
+
+    @property
+    def tx_hash(self) -> str | None:
+        """The ledger hash (hex) of the write's transaction; None without the ledger."""
+        leaf = self._leaf
+        if leaf is not None:
+            from chronodb.audit.proofs import leaf_hash
+
+            self._tx_hash, self._leaf = leaf_hash(leaf).hex(), None
+        return self._tx_hash
+
+    @tx_hash.setter
+    def tx_hash(self, value: str | None) -> None:
+        self._tx_hash, self._leaf = value, None
+
+    def sealed(self, leaf: bytes) -> None:
+        """The write's transaction was sealed with ``leaf``: :attr:`tx_hash` is its hash,
+        computed when first asked for (most writers never ask)."""
+        self._tx_hash, self._leaf = None, leaf
 
     @property
     def columns(self) -> list[str]:

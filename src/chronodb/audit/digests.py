@@ -97,11 +97,15 @@ UNSCALED = sqlite3.OperationalError
 """What a statement built with ``scaled=False`` raises at a REAL it cannot encode."""
 
 
-def row_json(sv: SchemaVersion, *, scaled: bool = True) -> str:
-    """SQL for one version's canonical JSON, with the columns ``sv`` had."""
-    cols = [OP] + ([ROWID_KEY] if sv.keys == (ROWID_KEY,) else [])
-    cols += [c.hist for c in sv.columns]
-    return "json_array(" + ", ".join(_value(c, scaled=scaled) for c in cols) + ")"
+def row_json(sv: SchemaVersion, *, scaled: bool = True, fresh: bool = False) -> str:
+    """SQL for one version's canonical JSON, with the columns ``sv`` had.
+
+    ``fresh``: for versions the open transaction's triggers just wrote, whose op they
+    always write as TEXT, so it goes in as it is (the same JSON, one CASE less a version).
+    """
+    cols = ([ROWID_KEY] if sv.keys == (ROWID_KEY,) else []) + [c.hist for c in sv.columns]
+    op = OP if fresh else _value(OP, scaled=scaled)
+    return "json_array(" + ", ".join([op] + [_value(c, scaled=scaled) for c in cols]) + ")"
 
 
 def digest_of(text: str | None) -> bytes:
@@ -127,7 +131,7 @@ def one_version(sv: SchemaVersion) -> str:
     REAL that needs scaling."""
     h = qualified(sv.hist)
     return (
-        f"UPDATE {h} SET {LEAF} = {LEAF_OF_ONE}({row_json(sv, scaled=False)}) "
+        f"UPDATE {h} SET {LEAF} = {LEAF_OF_ONE}({row_json(sv, scaled=False, fresh=True)}) "
         f"WHERE {SEQ} = (SELECT max({SEQ}) FROM {h}) AND {TX} = ?1"
     )
 
@@ -170,7 +174,8 @@ def seal_statement(
                 f"{SEQ} >= {seq_after(h, '?1 - 1')} AND {SEQ} < {seq_after(h, '?1')} AND {TX} = ?1"
             )
         parts.append(
-            f"SELECT {table_id}, count(*), json_group_array({row_json(sv, scaled=scaled)}), "
+            f"SELECT {table_id}, count(*), "
+            f"json_group_array({row_json(sv, scaled=scaled, fresh=newest)}), "
             f"max({SEQ}) FROM {h} WHERE {where}"
         )
     return " UNION ALL ".join(parts) if parts else None
@@ -251,8 +256,11 @@ def newest_digests(
     trigger or foreign key wrote elsewhere, or a row changed twice) falls back to them all.
     """
     if only is not None and versions is not None:
+        # Each of its versions was a history write counted in ``versions``, so in each of
+        # those tables they are among the last ``versions`` rows: the tail is read no
+        # further (``written`` also counts the statements' own rows, as many again).
         key = only if isinstance(only, frozenset) else frozenset(only)
-        found = _digests(conn, _latest.get(catalog, tx, key), (tx, written))
+        found = _digests(conn, _latest.get(catalog, tx, key), (tx, versions))
         if sum(row[1] for row in found) == versions:
             return found
     return _digests(conn, _latest.get(catalog, tx), (tx, written))

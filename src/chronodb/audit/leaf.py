@@ -27,6 +27,7 @@ _HEAD = struct.Struct(">BQq")
 _LEN = struct.Struct(">H")
 _COUNT = struct.Struct(">I")
 _TABLE = struct.Struct(">IQ32s")
+_TABLE_HEAD = struct.Struct(">IQ")  # a table entry without its digest
 _AMEND = struct.Struct(">QIQ32s")
 
 
@@ -109,13 +110,6 @@ def _about(user: str, kinds: str) -> bytes:
     return _LEN.pack(len(user_bytes)) + user_bytes + _LEN.pack(len(kind_bytes)) + kind_bytes
 
 
-@functools.lru_cache(maxsize=256)
-def _about(user: str, kinds: str) -> bytes:
-    """A leaf's user and kinds fields: the same for most of a connection's leaves."""
-    user_bytes, kind_bytes = user.encode(), kinds.encode()
-    return _LEN.pack(len(user_bytes)) + user_bytes + _LEN.pack(len(kind_bytes)) + kind_bytes
-
-
 def encode(
     tx_id: int,
     tx_time: int,
@@ -136,3 +130,26 @@ def encode(
     parts.append(_COUNT.pack(len(amendments)))
     parts += [_AMEND.pack(a.tx_id, a.table_id, a.versions, a.digest) for a in amendments]
     return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=256)
+def _one_table(user: str, kinds: tuple[str, ...], table_id: int) -> bytes:
+    """What comes between the header and the digest in :func:`encode_one`'s leaves."""
+    return _about(user, ",".join(kinds)) + _COUNT.pack(1) + _TABLE_HEAD.pack(table_id, 1)
+
+
+_NO_AMENDMENTS = _COUNT.pack(0)
+
+
+def encode_one(
+    tx_id: int, tx_time: int, user: str, kinds: tuple[str, ...], table_id: int, digest: bytes
+) -> bytes:
+    """``encode(tx_id, tx_time, user, kinds, [(table_id, 1, digest)])``: the leaf of a
+    transaction that wrote one version, the commonest, from parts cached per user, kinds
+    and table (every autocommit write of one row seals one)."""
+    return (
+        _HEAD.pack(FORMAT, tx_id, tx_time)
+        + _one_table(user, kinds, table_id)
+        + digest
+        + _NO_AMENDMENTS
+    )

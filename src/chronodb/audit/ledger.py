@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence, Set
+from typing import Literal
 
 from chronodb.audit.digests import (
     UNSCALED,
@@ -27,7 +28,7 @@ from chronodb.audit.digests import (
     one_version,
     shape_at,
 )
-from chronodb.audit.leaf import Amendment, header
+from chronodb.audit.leaf import Amendment, encode_one, header
 from chronodb.audit.leaf import encode as encode_leaf
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
@@ -133,6 +134,10 @@ def unindexed_leaves(
     return sorted(found.items())
 
 
+_OnePlans = tuple[list, int, dict[int, str | None], dict[str, tuple[int, str] | Literal[False]]]
+"""(versions list, its edge, statements by table id, (table id, statement) by name)."""
+
+
 class Ledger:
     """Appends leaves; indexes them; reads them back by transaction or by hash."""
 
@@ -149,11 +154,11 @@ class Ledger:
         self._tail_sql: tuple[list, dict[int, str]] | None = None
         # A reader's unindexed leaves (see refresh): (leaf_index, tx_id, leaf, leaf_hash)
         self._unindexed: list[tuple[int, int, bytes, bytes]] = []
-        # _seal_one's statement by table id, for a catalog's versions list and the newest
-        # transaction its shapes end or begin at; the transaction it seals while it runs
-        # (tx_id, tx_time, user, kinds, table_id), and the leaf it made
-        self._one_sql: tuple[list, int, dict[int, str | None]] | None = None
-        self._one: tuple[int, int, str, Sequence[str], int] | None = None
+        # The one-version seal's statements (see _one_plans) for a catalog's versions list;
+        # the transaction _run_one seals while it runs (tx_id, tx_time, user, kinds,
+        # table_id), and the leaf it made
+        self._one_sql: _OnePlans | None = None
+        self._one: tuple[int, int, str, tuple[str, ...], int] | None = None
         self._one_leaf: bytes | None = None
         # Table ids by the names statements write (see table_ids), for a versions list
         self._ids: tuple[list, dict[tuple[str, ...], frozenset[int] | None]] | None = None
@@ -213,6 +218,35 @@ class Ledger:
             )
         return ids[names]
 
+    def seal_alone(
+        self, tx_id: int, tx_time: int, user: str, kinds: tuple[str, ...], name: str
+    ) -> bytes | None:
+        """Seal a one-statement transaction that made one history write, to the table a
+        statement calls ``name``, in one statement; returns the leaf, or None if it must be
+        sealed the general way (:meth:`seal`).
+
+        The commonest seal (an autocommit UPDATE or DELETE of one row): the statement is
+        found by the name alone, without going through the table ids.
+        """
+        plans = self._one_plans(tx_id)
+        if plans is None:
+            return None
+        by_name = plans[3]
+        plan = by_name.get(name)
+        if plan is None:
+            sv = self.catalog.current(name)
+            plan = by_name[name] = (sv.table_id, one_version(sv)) if sv is not None else False
+        if not plan:
+            return None
+        table_id, sql = plan
+        leaf = self._run_one(sql, (tx_id, tx_time, user, kinds, table_id))
+        if leaf is None:
+            return None
+        self._since_index += 1
+        if self._since_index >= INDEX_EVERY:
+            self.index()
+        return leaf
+
     def _seal_one(
         self, tx_id: int, tx_time: int, user: str, kinds: Sequence[str], table_id: int
     ) -> bytes | None:
@@ -224,22 +258,35 @@ class Ledger:
         the leaf on that version, made from its canonical JSON by :meth:`_leaf_of_one`
         (``one_version``), so the version is read once and no second statement runs.
         """
+        plans = self._one_plans(tx_id)
+        if plans is None:
+            return None
+        by_id = plans[2]
+        if table_id not in by_id:
+            sv = shape_at(self.catalog, table_id, tx_id)
+            by_id[table_id] = None if sv is None else one_version(sv)
+        sql = by_id[table_id]
+        if sql is None:
+            return None
+        return self._run_one(sql, (tx_id, tx_time, user, tuple(kinds), table_id))
+
+    def _one_plans(self, tx_id: int) -> _OnePlans | None:
+        """The one-version seal's statements, for the catalog now: by table id, and (table
+        id, statement) by the name a statement writes (False: no versioned table). None if
+        a shape begins or ends at or after ``tx_id``: such a transaction is sealed the
+        general way."""
         catalog = self.catalog
         cached = self._one_sql
         if cached is None or cached[0] is not catalog.versions:
-            cached = self._one_sql = (catalog.versions, edge(catalog.versions), {})
-        if tx_id <= cached[1]:  # a shape begins or ends at or after it: the general way
-            return None
-        statements = cached[2]
-        if table_id not in statements:
-            sv = shape_at(catalog, table_id, tx_id)
-            statements[table_id] = None if sv is None else one_version(sv)
-        sql = statements[table_id]
-        if sql is None:
-            return None
-        self._one, self._one_leaf = (tx_id, tx_time, user, kinds, table_id), None
+            cached = self._one_sql = (catalog.versions, edge(catalog.versions), {}, {})
+        return None if tx_id <= cached[1] else cached
+
+    def _run_one(self, sql: str, one: tuple[int, int, str, tuple[str, ...], int]) -> bytes | None:
+        """Run a one-version seal ``sql`` for transaction ``one`` (tx_id, tx_time, user,
+        kinds, table_id); returns the leaf it put on the version, None if it put none."""
+        self._one, self._one_leaf = one, None
         try:
-            self._cursor.execute(sql, (tx_id,))
+            self._cursor.execute(sql, one[:1])
         except UNSCALED:
             return None  # a REAL to scale: the general way does
         finally:
@@ -248,14 +295,12 @@ class Ledger:
         return leaf
 
     def _leaf_of_one(self, version: str) -> bytes | None:
-        """The leaf of :meth:`_seal_one`'s transaction, whose one version's canonical JSON
+        """The leaf of :meth:`_run_one`'s transaction, whose one version's canonical JSON
         is ``version``."""
         one = self._one
         if one is None:
             return None
-        tx_id, tx_time, user, kinds, table_id = one
-        digest = digest_of("[" + version + "]")
-        leaf = self._one_leaf = encode_leaf(tx_id, tx_time, user, kinds, ((table_id, 1, digest),))
+        leaf = self._one_leaf = encode_one(*one, digest_of("[" + version + "]"))
         return leaf
 
     def _on_tail(

@@ -85,13 +85,27 @@ class Sealing(EngineState):
         )
         return digest.hex()
 
-    def _sealer(self, sql: str) -> Callable[[tuple[int, int], int, int], str]:
+    def _sealer(self, sql: str) -> Callable[[tuple[int, int], int, int], str | bytes]:
         """The ledger's seal of a one-statement transaction running ``sql``, for
-        :meth:`SQLiteBackend.write_alone` to call with its counts before the commit."""
-        kinds, targets = _seal_hint(sql)
+        :meth:`SQLiteBackend.write_alone` to call with its counts before the commit.
 
-        def seal(tx: tuple[int, int], changed: int, own: int) -> str:
-            return self._seal_leaf(tx, changed, changed - max(own, 0), kinds, (), targets)
+        It returns the leaf's hash (hex), or the leaf itself when sealed by one statement:
+        its hash is then computed only if the Result's ``tx_hash`` is asked for.
+        """
+        kinds, targets = _seal_hint(sql)
+        ledger = self.ledger
+        assert ledger is not None
+        alone = targets[0] if targets is not None else None
+
+        def seal(tx: tuple[int, int], changed: int, own: int) -> str | bytes:
+            versions = changed - max(own, 0)
+            # One history write to the table it names: sealed by one statement, unless
+            # SQLite compiled something since the catalog was read (see _seal_leaf).
+            if versions == 1 and alone is not None and not self.backend.compiled:
+                leaf = ledger.seal_alone(tx[0], tx[1], self.user, kinds, alone)
+                if leaf is not None:
+                    return leaf
+            return self._seal_leaf(tx, changed, versions, kinds, (), targets)
 
         return seal
 

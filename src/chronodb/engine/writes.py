@@ -111,7 +111,10 @@ class Writes(EngineState):
                 else:
                     if tx is not None:
                         result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
-                        result.tx_hash = tx_hash
+                        if isinstance(tx_hash, bytes):  # the leaf (see Sealing._sealer)
+                            result.sealed(tx_hash)
+                        else:
+                            result.tx_hash = tx_hash
                     return result
             return self.run_write(lambda: self._run_write(sql, params), sql=sql)
 

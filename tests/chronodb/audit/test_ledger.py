@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chronodb import ChronoDB
-from chronodb.audit.leaf import Amendment, Leaf, TableDigest
+from chronodb.audit.leaf import Amendment, Leaf, TableDigest, encode_one
 from chronodb.audit.proofs import leaf_hash
 from chronodb.database import engine_of
 from chronodb.errors import AuditError
@@ -65,8 +65,11 @@ def test_tx_hash_is_on_results_and_in_change_history(db: ChronoDB) -> None:
         assert len(result.tx_hash) == 64
         assert result.tx_hash == db.tx_hash(result.tx_id)
     assert first.tx_hash != second.tx_hash
+    later = db.execute("UPDATE t SET v = 'c' WHERE id = 1")  # hashed only when asked, below
+    db.execute("UPDATE t SET v = 'd' WHERE id = 1")
+    assert later.tx_hash == db.tx_hash(later.tx_id) != second.tx_hash
     history = db.get_change_history("t", 1)
-    assert [h["tx_hash"] for h in history] == [first.tx_hash, second.tx_hash]
+    assert [h["tx_hash"] for h in history][:2] == [first.tx_hash, second.tx_hash]
     assert db.tx_hash(10_000) is None
 
 
@@ -145,6 +148,16 @@ def test_leaf_encoding_round_trips(leaf: Leaf) -> None:
     encoded = leaf.encode()
     assert Leaf.decode(encoded) == leaf
     assert Leaf.decode(encoded).encode() == encoded
+
+
+@given(leaves, ids, digests)
+def test_a_one_version_leaf_is_encoded_as_every_leaf(
+    leaf: Leaf, table_id: int, digest: bytes
+) -> None:
+    one = Leaf(leaf.tx_id, leaf.tx_time, leaf.user, leaf.kinds, (TableDigest(table_id, 1, digest),))
+    encoded = encode_one(leaf.tx_id, leaf.tx_time, leaf.user, leaf.kinds, table_id, digest)
+    assert encoded == one.encode()
+    assert Leaf.decode(encoded) == one
 
 
 @given(leaves, st.data())
