@@ -33,10 +33,15 @@ from chronodb.errors import (
 )
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine import sources, temporal
-from chronodb.postgres import Versioned, alter, horizon, lookup, shapes, version_table
+from chronodb.postgres import Versioned, alter, bounds, horizon, lookup, shapes, version_table
 from chronodb.postgres import views as pg_views
 from chronodb.postgres.install import qualified
-from chronodb.postgres.names import HORIZON_FUNCTION, LAST_XID_SETTING, SHAPES, VIEWS
+from chronodb.postgres.names import (
+    HORIZON_FUNCTION,
+    LAST_XID_SETTING,
+    READ_HORIZON_FUNCTION,
+    SHAPES,
+)
 from chronodb.result import Result
 from chronodb.sql.classify import Route, code_of
 from chronodb.sql.paramstyle import for_psycopg, several_statements
@@ -94,6 +99,9 @@ class PostgresEngine(Common):
         self._views: ViewHistory | None = None  # every view's definitions, once read
         self._generation: str | None = None  # of the shapes, when they were last looked at
         self._horizon_sql = ""
+        self._inside = False  # whether statements may take their horizon inside (bounds.py)
+        self.settled = 0
+        """The last horizon taken before a statement: a statement's own is not below it."""
         self.explicit = False
         self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
         self.closed = False
@@ -112,18 +120,14 @@ class PostgresEngine(Common):
         self.backend.prepare(adopt=self._adopt)
         self.forget()
         schema = self.backend.schema
-        shaped = self.conn.execute("SELECT to_regclass(%s)", (qualified(schema, SHAPES),))
-        found = shaped.fetchone()
-        # The shapes' and views' generation: a new one adds a row, an ended one sets its
-        # to_xid.
-        generation = (
-            " || '/' || ".join(
-                f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
-                for t in (SHAPES, VIEWS)
-            )
-            if found is not None and found[0] is not None
-            else "''"  # an older layout opened read-only: no shapes recorded
-        )
+        found = self.conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, to_regproc(%s) IS NOT NULL",
+            (qualified(schema, SHAPES), qualified(schema, READ_HORIZON_FUNCTION)),
+        ).fetchone()
+        # An older layout opened read-only may have no shapes recorded, and no function
+        # taking the horizon inside a statement. That function needs READ COMMITTED.
+        generation = bounds.generation_sql(schema) if found[0] else "''"
+        self._inside = bool(found[0] and found[1]) and not self.backend.one_snapshot
         self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
 
     def horizon(self) -> int:
@@ -141,6 +145,7 @@ class PostgresEngine(Common):
         if row[1] != self._generation:
             self.forget()
             self._generation = row[1]
+        self.settled = max(self.settled, int(row[0]))
         return int(row[0])
 
     def forget(self) -> None:
@@ -196,9 +201,9 @@ class PostgresEngine(Common):
                 if route is Route.WRITE:
                     return self.run_write(lambda: self._run(sql, params))
                 if route is Route.TEMPORAL:
-                    return self._statement(lambda: self._temporal(sql, params))
+                    return self._past(self._statement, sql, params)
                 if route is Route.TEMPORAL_WRITE:
-                    return self.run_write(lambda: self._temporal(sql, params))
+                    return self._past(self.run_write, sql, params)
                 if route is Route.DDL:
                     return self.run_write(lambda: self._ddl(sql, params))
                 if route is Route.BEGIN:
@@ -272,11 +277,32 @@ class PostgresEngine(Common):
         text, bound = for_psycopg(sql, params)
         return _result(self.conn.execute(text, bound))
 
-    def _temporal(self, sql: str, params: Params) -> Result:
+    def _past(
+        self, run: Callable[[Callable[[], Result]], Result], sql: str, params: Params
+    ) -> Result:
+        """A temporal statement, run by ``run`` (on its own or as a write): with its
+        horizon taken inside it where it can be, else, or if that one could not bound the
+        statement's snapshot (``bounds.RACED``), with a horizon taken before it."""
+        if self._inside and not (self.explicit and self._tx_horizon is not None):
+            try:
+                return run(lambda: self._temporal(sql, params, inside=True))
+            except psycopg.Error as err:
+                if not bounds.raced(err):
+                    raise
+        return run(lambda: self._temporal(sql, params))
+
+    def _temporal(self, sql: str, params: Params, inside: bool = False) -> Result:
         text, bound = for_psycopg(sql, params)
         planned = self.plans.get(text)
         if planned is None:
             planned = self.plans[text] = temporal.plan(text, escaped=bound is not None)
+        if inside and self._generation is not None:
+            values = temporal.bind(planned, bound, None, self._generation)
+            try:
+                final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
+                return _result(self.conn.execute(final, values))
+            except temporal.HorizonNeeded:
+                pass
         values = temporal.bind(planned, bound, self.horizon())
         final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
         return _result(self.conn.execute(final, values))

@@ -45,13 +45,24 @@ def versioned_of(schema: str, shape: SchemaVersion) -> Versioned:
     )
 
 
-def _point(plan: temporal.Plan, index: int, values: Mapping[str, Any]) -> tuple[str, int]:
+def _point(
+    plan: temporal.Plan, index: int, values: Mapping[str, Any], settled: int = 0
+) -> tuple[str, int]:
     """(kind, value) of the slot's point: a transaction id (at most the horizon, since a
-    shape begun later is not seen), or a time in µs."""
+    shape begun later is not seen), or a time in µs.
+
+    With the horizon to be taken inside the statement (None in ``values``), an id up to
+    ``settled`` (a horizon taken earlier, which the statement's is not below) is its own
+    bound; a larger one raises :class:`temporal.HorizonNeeded`."""
     _, _, indexes, unit = plan.slots[index]
     value = values[f"_pt{indexes[0]}"]
     if unit == "TRANSACTION":
-        return "TRANSACTION", min(value, values[temporal.HORIZON])
+        horizon = values[temporal.HORIZON]
+        if horizon is None:
+            if value > settled:
+                raise temporal.HorizonNeeded
+            return "TRANSACTION", value
+        return "TRANSACTION", min(value, horizon)
     return "TIMESTAMP", value
 
 
@@ -74,7 +85,7 @@ def source(
         raise temporal.unknown(plan, name)
     schema = engine.backend.schema
     if kind == "AS OF":
-        unit, value = _point(plan, index, values)
+        unit, value = _point(plan, index, values, engine.settled)
         then = book.at_tx(name, value) if unit == "TRANSACTION" else book.at_us(name, value)
         if then is None:
             empty = tuple((c.name, c.decl_type or "text") for c in latest.columns)
@@ -104,7 +115,7 @@ def _view(
             "tables' versions, or the view AS OF a point",
             sql=plan.sql,
         )
-    unit, value = _point(plan, index, values)
+    unit, value = _point(plan, index, values, engine.settled)
     sql = history.at(name, unit, value)
     if sql is None:
         raise SchemaError(f"no such table: {name} AS OF {point_text(unit, value)}", table=name)

@@ -3,12 +3,13 @@ temporal table reference replaced by the layout's snapshot SQL (``chronodb.postg
 snapshots``).
 
     SELECT * FROM t AS OF TRANSACTION %s WHERE id = %s
-    -> SELECT * FROM (<t's rows at the newest id <= %(_pt0)s and <= %(_hz)s>) AS t
+    -> SELECT * FROM (<t's rows at the newest id <= %(_pt0)s and <= the horizon>) AS t
        WHERE id = %(_2)s
 
 A statement is parsed once into a :class:`Plan`; its points become named parameters
-(``_pt{i}``), bound per call, and every point is bounded by the reader's horizon (``_hz``),
-which the engine takes before the statement's snapshot.
+(``_pt{i}``), bound per call, and every point is bounded by the reader's horizon: the
+parameter ``_hz`` when the engine took it before the statement's snapshot, else taken inside
+the statement (``chronodb.postgres.bounds``, checked against the schema generation ``_hg``).
 
 A snapshot is a subquery, and PostgreSQL infers that a table's key determines its other
 columns only for a table, not a subquery; so where a query groups by the key of a table read
@@ -28,7 +29,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError
-from chronodb.postgres import Versioned
+from chronodb.postgres import Versioned, bounds
 from chronodb.postgres.changes import changes
 from chronodb.postgres.names import quote
 from chronodb.postgres.snapshots import (
@@ -46,12 +47,19 @@ from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.temporal import Point, _collect_points, syntax_error
 
 HORIZON = "_hz"
+KNOWN = "_hg"  # the schema generation the engine knows, checked by an in-statement horizon
 _SLOT = "chronodb slot {}"  # a temporal table's stand-in while the statement is generated
 _GROUP = "chronodb group {}"  # where a slot's key-dependent columns join its GROUP BY
 
 
 def _point_param(index: int) -> str:
     return f"_pt{index}"
+
+
+class HorizonNeeded(Exception):
+    """Raised while rendering with no horizon taken before the statement (it is to be taken
+    inside, ``chronodb.postgres.bounds``) when what a slot reads depends on its value: the
+    engine then takes it before the statement and renders again. Never leaves the engine."""
 
 
 @dataclass
@@ -234,7 +242,8 @@ def render(
         src = source(number)
         v = src.v
         refs = [f"%({name(i)})s" for i in indexes]
-        horizon = f"%({HORIZON})s"
+        if v is not None:
+            horizon = bounds.expression(v.schema, f"%({HORIZON})s", f"%({KNOWN})s")
         if src.sql is not None:
             body = f"({src.sql})"
         elif v is None:
@@ -304,8 +313,14 @@ def _regroup(
     return text.replace(f', "{_GROUP.format(number)}"', extra, 1)
 
 
-def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int) -> dict:
-    """The parameters of the rendered statement: the user's, the points', the horizon."""
+def bind(
+    p: Plan,
+    params: Sequence[Any] | Mapping[str, Any] | None,
+    horizon: int | None,
+    known: str | None = None,
+) -> dict:
+    """The parameters of the rendered statement: the user's, the points', the horizon
+    (None: taken inside the statement, checked against the generation ``known``)."""
     if params is None:
         values: dict[str, Any] = {}
     elif isinstance(params, Mapping):
@@ -333,4 +348,5 @@ def bind(p: Plan, params: Sequence[Any] | Mapping[str, Any] | None, horizon: int
             )
         values[_point_param(index)] = value
     values[HORIZON] = horizon
+    values[KNOWN] = known
     return values
