@@ -94,6 +94,7 @@ class PostgresEngine(Common):
         self.lock = threading.RLock()
         self.routes: dict[str, Route] = {}
         self.plans: dict[str, temporal.Plan] = {}
+        self.rendered: dict[tuple[str, tuple[temporal.Source, ...]], str] = {}
         self.tables: dict[str, Versioned] = {}
         self._shapes: Catalog | None = None  # every table's shapes over time, once read
         self._views: ViewHistory | None = None  # every view's definitions, once read
@@ -152,6 +153,7 @@ class PostgresEngine(Common):
         """Drop what is cached of the schema (after DDL, or a transaction that may have
         run some)."""
         self.tables.clear()
+        self.rendered.clear()
         self._shapes = None
         self._views = None
 
@@ -296,16 +298,24 @@ class PostgresEngine(Common):
         planned = self.plans.get(text)
         if planned is None:
             planned = self.plans[text] = temporal.plan(text, escaped=bound is not None)
+        final = None
         if inside and self._generation is not None:
             values = temporal.bind(planned, bound, None, self._generation)
-            try:
-                final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
-                return _result(self.conn.execute(final, values))
-            except temporal.HorizonNeeded:
-                pass
-        values = temporal.bind(planned, bound, self.horizon())
-        final = temporal.render(planned, lambda i: sources.source(self, planned, i, values))
+            with contextlib.suppress(temporal.HorizonNeeded):
+                final = self._rendered(text, planned, values)
+        if final is None:
+            values = temporal.bind(planned, bound, self.horizon())
+            final = self._rendered(text, planned, values)
         return _result(self.conn.execute(final, values))
+
+    def _rendered(self, text: str, planned: temporal.Plan, values: dict[str, Any]) -> str:
+        """The SQL of statement ``text`` for what its temporal tables read at the points in
+        ``values`` (``sources.source``), rendered once per statement and sources."""
+        read = tuple(sources.source(self, planned, i, values) for i in range(len(planned.slots)))
+        final = self.rendered.get((text, read))
+        if final is None:
+            final = self.rendered[text, read] = temporal.render(planned, read.__getitem__)
+        return final
 
     def view_plan(self, sql: str, unit: str, point: str) -> temporal.Plan:
         """The plan of a view's query ``sql`` read AS OF the point parameter ``point``
