@@ -242,8 +242,7 @@ def render(
         src = source(number)
         v = src.v
         refs = [f"%({name(i)})s" for i in indexes]
-        if v is not None:
-            horizon = bounds.expression(v.schema, f"%({HORIZON})s", f"%({KNOWN})s")
+        horizon = "" if v is None else bounds.expression(v.schema, f"%({HORIZON})s", f"%({KNOWN})s")
         if src.sql is not None:
             body = f"({src.sql})"
         elif v is None:

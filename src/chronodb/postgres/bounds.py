@@ -65,6 +65,8 @@ def function_ddl(schema: str) -> str:
 CREATE OR REPLACE FUNCTION {qualified(schema, READ_HORIZON_FUNCTION)}(seen pg_snapshot, known text)
 RETURNS bigint LANGUAGE plpgsql AS $body$
 DECLARE
+  -- The horizon an earlier statement of this session checked: every id up to it settled.
+  kept text := split_part(coalesce(current_setting('{HORIZON_SETTING}', true), ''), ' ', 1);
   h bigint;
 BEGIN
   -- Only under READ COMMITTED does each query below read a snapshot newer than seen.
@@ -77,9 +79,11 @@ BEGIN
     RAISE EXCEPTION 'chronodb: the schema changed' USING ERRCODE = '{RACED}';
   END IF;
   -- A transaction up to h that committed after seen was taken ran then: its xid is at
-  -- least seen's xmin.
-  IF EXISTS (SELECT FROM {tx} WHERE xid >= pg_snapshot_xmin(seen) AND tx_id <= h
-             AND NOT pg_visible_in_snapshot(xid, seen)) THEN
+  -- least seen's xmin, and its id above the kept horizon.
+  IF EXISTS (SELECT FROM {tx}
+             WHERE tx_id > CASE WHEN kept ~ '^[0-9]{{1,18}}$' THEN kept::bigint ELSE -1 END
+             AND tx_id <= h
+             AND xid >= pg_snapshot_xmin(seen) AND NOT pg_visible_in_snapshot(xid, seen)) THEN
     RAISE EXCEPTION 'chronodb: a transaction committed as this statement began'
       USING ERRCODE = '{RACED}';
   END IF;

@@ -96,3 +96,11 @@ def test_the_check_needs_read_committed(pg: psycopg.Connection) -> None:
         in_statement(pg, known)
     pg.execute("ROLLBACK")
     assert bounds.raced(raised.value)
+
+
+@pytest.mark.parametrize("kept", ["", "x", "99999999999999999999 x"])
+def test_a_kept_value_that_is_no_horizon_is_taken_afresh(pg: psycopg.Connection, kept: str) -> None:
+    known = generation(pg)
+    pg.execute(f"SELECT set_config('{HORIZON_SETTING}', %s, false)", (kept,))
+    assert in_statement(pg, known) == 2
+    assert pg.execute(KEPT).fetchone()[0] == f"2 {known}"
