@@ -157,6 +157,7 @@ PG_TIME_LAST = "_chrono_time_last"  # sequence: the last transaction time handed
 PG_SETTLED = "_chrono_settled"  # unlogged sequence: every id below it is visible or rolled back
 PG_COMMIT = "_chrono_commit"  # the commit step: a deferred constraint trigger and its function
 PG_HORIZON = "_chrono_horizon"  # a reader's bound: the function waiting for ids to settle
+PG_READ_HORIZON = "_chrono_read_horizon"  # the same, checked against a statement's snapshot
 PG_KEY_INDEX = "_chrono_i"  # per table: history's (key, SEQ) index
 PG_SEQ_INDEX = "_chrono_s"  # per table: history's BRIN index on SEQ
 PG_CHANGED = "_chrono_c"  # per table: the function listing keys changed from a SEQ on

@@ -37,7 +37,16 @@ from chronodb.errors import (
 )
 from chronodb.layout import TRANSACTIONS
 from chronodb.pgengine import sources, temporal
-from chronodb.postgres import Versioned, alter, horizon, lookup, outside, shapes, version_table
+from chronodb.postgres import (
+    Versioned,
+    alter,
+    bounds,
+    horizon,
+    lookup,
+    outside,
+    shapes,
+    version_table,
+)
 from chronodb.postgres import views as pg_views
 from chronodb.postgres.create import create_table_sql
 from chronodb.postgres.install import qualified
@@ -46,8 +55,8 @@ from chronodb.postgres.names import (
     HORIZON_FUNCTION,
     LAST_XID_SETTING,
     PREFIX,
+    READ_HORIZON_FUNCTION,
     SHAPES,
-    VIEWS,
 )
 from chronodb.postgres.tables import exists
 from chronodb.result import Result
@@ -79,6 +88,10 @@ def _unquote(name: str) -> str:
     return name.lower()
 
 
+_STALE_SHAPES = (psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedTable)
+"""What a statement rendered from shapes another client has since changed fails with."""
+
+
 class PostgresEngine(Common):
     """One PostgreSQL database's engine; see the module's docstring."""
 
@@ -104,11 +117,16 @@ class PostgresEngine(Common):
         self.lock = threading.RLock()
         self.routes: dict[str, Route] = {}
         self.plans: dict[str, temporal.Plan] = {}
+        self.rendered: dict[tuple[str, tuple[temporal.Source, ...]], str] = {}
         self.tables: dict[str, Versioned] = {}
         self._shapes: Catalog | None = None  # every table's shapes over time, once read
         self._views: ViewHistory | None = None  # every view's definitions, once read
         self._generation: str | None = None  # of the shapes, when they were last looked at
         self._horizon_sql = ""
+        self.horizon_inside = False
+        """Whether statements may take their horizon inside them (``postgres/bounds.py``)."""
+        self.settled = 0
+        """The last horizon taken before a statement: a statement's own is not below it."""
         self.explicit = False
         self.last_commit: Committed | None = None
         self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
@@ -131,18 +149,24 @@ class PostgresEngine(Common):
         schema = self.backend.schema
         # The shapes' and views' generation: a new one adds a row, an ended one sets its
         # to_xid; and the count of ALTER and DROP TABLE statements run by anyone.
-        shaped, counted = self.conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL",
-            (qualified(schema, SHAPES), qualified(schema, DDL_COUNT)),
+        shaped, counted, inside = self.conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, "
+            "to_regproc(%s) IS NOT NULL",
+            (
+                qualified(schema, SHAPES),
+                qualified(schema, DDL_COUNT),
+                qualified(schema, READ_HORIZON_FUNCTION),
+            ),
         ).fetchone()
-        parts = [
-            f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
-            for t in (SHAPES, VIEWS)
-        ]
-        if counted:  # else a layout older than the count, opened read-only
-            parts.append(outside.count_sql(schema))
-        # Without shapes: an older layout opened read-only, no shapes recorded.
-        generation = " || '/' || ".join(parts) if shaped else "''"
+        # Without shapes: an older layout opened read-only, no shapes recorded; without the
+        # count or the function taking the horizon inside a statement, an older one too.
+        # That function needs READ COMMITTED, and a primary (a standby's horizon is its
+        # replayed records', install.horizon).
+        generation = bounds.generation_sql(schema, counted=counted) if shaped else "''"
+        self.horizon_inside = (
+            shaped and counted and inside and not self.backend.one_snapshot
+        ) and not self.backend.standby
+        self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
         self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
         self.follow_outside()
 
@@ -158,6 +182,7 @@ class PostgresEngine(Common):
         if self.explicit and self._tx_horizon is not None:
             return self._tx_horizon
         row = self.conn.execute(self._horizon_sql).fetchone()
+        self.settled = max(self.settled, int(row[0]))
         if row[1] != self._generation:
             self.forget()
             self._generation = row[1]
@@ -201,6 +226,7 @@ class PostgresEngine(Common):
         """Drop what is cached of the schema (after DDL, or a transaction that may have
         run some)."""
         self.tables.clear()
+        self.rendered.clear()
         self._shapes = None
         self._views = None
 
@@ -250,9 +276,9 @@ class PostgresEngine(Common):
                 if route is Route.WRITE:
                     return self._write(sql, params)
                 if route is Route.TEMPORAL:
-                    return self._statement(lambda: self._temporal(sql, params, read=True))
+                    return self._past(self._statement, sql, params, read=True)
                 if route is Route.TEMPORAL_WRITE:
-                    return self.run_write(lambda: self._temporal(sql, params))
+                    return self._past(self.run_write, sql, params)
                 if route is Route.DDL:
                     return self.run_write(lambda: self._ddl(sql, params))
                 if route is Route.BEGIN:
@@ -368,10 +394,33 @@ class PostgresEngine(Common):
             self.forget()  # the table, undone with the statement
             raise
 
-    def _temporal(self, sql: str, params: Params, read: bool = False) -> Result:
-        """A temporal statement; a ``read`` that a point alone made empty says so (a note
-        on the Result, a ChronoDBWarning), as on SQLite."""
-        planned, final, values = self._bound(sql, params)
+    def _past(
+        self,
+        run: Callable[[Callable[[], Result]], Result],
+        sql: str,
+        params: Params,
+        read: bool = False,
+    ) -> Result:
+        """A temporal statement, run by ``run`` (on its own or as a write): with its
+        horizon taken inside it where it can be, else, or if that one could not bound the
+        statement's snapshot (``bounds.RACED``), with a horizon taken before it. So does a
+        statement naming a column or table the cached shapes have and the database no
+        longer has (changed outside ChronoDB): the horizon taken before it follows them."""
+        if self.horizon_inside and not (self.explicit and self._tx_horizon is not None):
+            try:
+                return run(lambda: self._temporal(sql, params, read, inside=True))
+            except psycopg.Error as err:
+                if not bounds.raced(err) and not isinstance(err, _STALE_SHAPES):
+                    raise
+        return run(lambda: self._temporal(sql, params, read))
+
+    def _temporal(
+        self, sql: str, params: Params, read: bool = False, inside: bool = False
+    ) -> Result:
+        """A temporal statement (``inside``: its horizon taken inside it if its points
+        allow); a ``read`` that a point alone made empty says so (a note on the Result, a
+        ChronoDBWarning), as on SQLite."""
+        planned, final, values = self._bound(sql, params, inside)
         result = _result(self.conn.execute(final, values))
         if read and not result.rows:  # only an empty answer can be the point's fault
             result.notes = sources.empty_notes(self, planned, values)
@@ -384,18 +433,36 @@ class PostgresEngine(Common):
         _, final, values = self._bound(sql, params)
         return final, values
 
-    def _bound(self, sql: str, params: Params) -> tuple[temporal.Plan, str, dict[str, Any]]:
+    def _bound(
+        self, sql: str, params: Params, inside: bool = False
+    ) -> tuple[temporal.Plan, str, dict[str, Any]]:
         text, bound = for_psycopg(sql, params)
         planned = self.plans.get(text)
         if planned is None:
             planned = self.plans[text] = temporal.plan(text, escaped=bound is not None)
-        values = temporal.bind(planned, bound, self.horizon(), self._evaluate)
-        final = temporal.render(
-            planned,
-            lambda i: sources.source(self, planned, i, values),
-            writer=not self.read_only,
-        )
+        final = None
+        if inside and self._generation is not None:
+            values = temporal.bind(planned, bound, None, self._evaluate, self._generation)
+            with contextlib.suppress(temporal.HorizonNeeded):
+                final = self._rendered(text, planned, values)
+        if final is None:
+            values = temporal.bind(planned, bound, self.horizon(), self._evaluate)
+            final = self._rendered(text, planned, values)
         return planned, final, values
+
+    def _rendered(self, text: str, planned: temporal.Plan, values: dict[str, Any]) -> str:
+        """The SQL of statement ``text`` for what its temporal tables read at the points in
+        ``values`` (``sources.source``), rendered once per statement and sources."""
+        read = tuple(sources.source(self, planned, i, values) for i in range(len(planned.slots)))
+        final = self.rendered.get((text, read))
+        if final is None:
+            final = self.rendered[text, read] = temporal.render(
+                planned,
+                read.__getitem__,
+                writer=not self.read_only,
+                inside=self.horizon_inside,
+            )
+        return final
 
     def _evaluate(self, expression: str) -> Any:
         """A point's expression (PostgreSQL's SQL, without columns or parameters), computed

@@ -11,6 +11,7 @@ shape never changed, and whose name no other table had, reads as it is now, with
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,13 +46,24 @@ def versioned_of(schema: str, shape: SchemaVersion) -> Versioned:
     )
 
 
-def _point(plan: temporal.Plan, index: int, values: Mapping[str, Any]) -> tuple[str, int]:
+def _point(
+    plan: temporal.Plan, index: int, values: Mapping[str, Any], settled: int = 0
+) -> tuple[str, int]:
     """(kind, value) of the slot's point: a transaction id (at most the horizon, since a
-    shape begun later is not seen), or a time in µs."""
+    shape begun later is not seen), or a time in µs.
+
+    With the horizon to be taken inside the statement (None in ``values``), an id up to
+    ``settled`` (a horizon taken earlier, which the statement's is not below) is its own
+    bound; a larger one raises :class:`temporal.HorizonNeeded`."""
     _, _, indexes, unit = plan.slots[index]
     value = values[temporal.point_param(indexes[0])]
     if unit == "TRANSACTION":
-        return "TRANSACTION", min(value, values[temporal.HORIZON])
+        horizon = values[temporal.HORIZON]
+        if horizon is None:
+            if value > settled:
+                raise temporal.HorizonNeeded
+            return "TRANSACTION", value
+        return "TRANSACTION", min(value, horizon)
     return "TIMESTAMP", value
 
 
@@ -74,7 +86,7 @@ def source(
         raise temporal.unknown(plan, name)
     schema = engine.backend.schema
     if kind == "AS OF":
-        unit, value = _point(plan, index, values)
+        unit, value = _point(plan, index, values, engine.settled)
         then = book.at_tx(name, value) if unit == "TRANSACTION" else book.at_us(name, value)
         if then is None:
             empty = tuple((c.name, c.decl_type or "text") for c in latest.columns)
@@ -99,7 +111,7 @@ def _view(
     if not history.known(name):
         raise temporal.unknown(plan, name)
     if kind == "AS OF":
-        unit, value = _point(plan, index, values)
+        unit, value = _point(plan, index, values, engine.settled)
         sql = history.at(name, unit, value)
         if sql is None:
             raise SchemaError(f"no such table: {name} AS OF {point_text(unit, value)}", table=name)
@@ -119,6 +131,7 @@ def _view(
         lambda i: source(engine, inner, i, inner_values),
         lambda i: str(inner.points[i].param),
         writer=not engine.read_only,
+        inside=engine.horizon_inside,
     )
     return temporal.Source(None, sql=body)
 
@@ -126,10 +139,12 @@ def _view(
 def _as_of(
     plan: temporal.Plan, values: Mapping[str, Any]
 ) -> Iterator[tuple[str, str, int, str | None]]:
-    """(table, kind, value, expression) of each slot read AS OF one point."""
+    """(table, kind, value, expression) of each slot read AS OF one point (a statement
+    that took its horizon inside has run: its points stand as given)."""
     for index, (name, kind, indexes, _) in enumerate(plan.slots):
         if kind == "AS OF":
-            yield name, *_point(plan, index, values), plan.points[indexes[0]].expression
+            point = _point(plan, index, values, sys.maxsize)
+            yield name, *point, plan.points[indexes[0]].expression
 
 
 def column_error(

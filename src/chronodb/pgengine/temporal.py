@@ -3,12 +3,13 @@ temporal table reference replaced by the layout's snapshot SQL (``chronodb.postg
 snapshots``).
 
     SELECT * FROM t AS OF TRANSACTION %s WHERE id = %s
-    -> SELECT * FROM (<t's rows at the newest id <= %(_pt0)s and <= %(_hz)s>) AS t
+    -> SELECT * FROM (<t's rows at the newest id <= %(_pt0)s and <= the horizon>) AS t
        WHERE id = %(_2)s
 
 A statement is parsed once into a :class:`Plan`; its points become named parameters
-(``_pt{i}``), bound per call, and every point is bounded by the reader's horizon (``_hz``),
-which the engine takes before the statement's snapshot.
+(``_pt{i}``), bound per call, and every point is bounded by the reader's horizon: the
+parameter ``_hz`` when the engine took it before the statement's snapshot, else taken inside
+the statement (``chronodb.postgres.bounds``, checked against the schema generation ``_hg``).
 
 A snapshot is a subquery, and PostgreSQL infers that a table's key determines its other
 columns only for a table, not a subquery; so where a query groups by the key of a table read
@@ -28,7 +29,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from chronodb.errors import SchemaError, SQLSyntaxError, TemporalError
-from chronodb.postgres import Versioned
+from chronodb.postgres import Versioned, bounds
 from chronodb.postgres.changes import changes
 from chronodb.postgres.names import quote
 from chronodb.postgres.snapshots import (
@@ -47,6 +48,7 @@ from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.temporal import Point, _collect_points, syntax_error
 
 HORIZON = "_hz"
+KNOWN = "_hg"  # the schema generation the engine knows, checked by an in-statement horizon
 _SLOT = "chronodb slot {}"  # a temporal table's stand-in while the statement is generated
 _GROUP = "chronodb group {}"  # where a slot's key-dependent columns join its GROUP BY
 
@@ -54,6 +56,12 @@ _GROUP = "chronodb group {}"  # where a slot's key-dependent columns join its GR
 def point_param(index: int) -> str:
     """The name of the parameter holding point ``index`` of a statement."""
     return f"_pt{index}"
+
+
+class HorizonNeeded(Exception):
+    """Raised while rendering with no horizon taken before the statement (it is to be taken
+    inside, ``chronodb.postgres.bounds``) when what a slot reads depends on its value: the
+    engine then takes it before the statement and renders again. Never leaves the engine."""
 
 
 @dataclass
@@ -234,17 +242,21 @@ def render(
     name: Callable[[int], str] = point_param,
     *,
     writer: bool = True,
+    inside: bool = False,
 ) -> str:
     """The statement's SQL with each slot replaced by the snapshot of what ``source``
     (given the slot's number) says it reads; ``name``: the parameter of each point (by
     its index in ``p.points``); ``writer``: whether the reader may have written in its open
-    transaction (``snapshots.as_of``)."""
+    transaction (``snapshots.as_of``); ``inside``: whether a NULL horizon parameter asks
+    for the horizon to be taken inside the statement (``postgres/bounds.py``)."""
     text = p.text
     for number, (_, kind, indexes, unit) in enumerate(p.slots):
         src = source(number)
         v = src.v
         refs = [f"%({name(i)})s" for i in indexes]
         horizon = f"%({HORIZON})s"
+        if inside and v is not None:
+            horizon = bounds.expression(v.schema, horizon, f"%({KNOWN})s")
         if src.sql is not None:
             body = f"({src.sql})"
         elif v is None:
@@ -322,11 +334,13 @@ def _regroup(
 def bind(
     p: Plan,
     params: Sequence[Any] | Mapping[str, Any] | None,
-    horizon: int,
+    horizon: int | None,
     evaluate: Callable[[str], Any],
+    known: str | None = None,
 ) -> dict:
-    """The parameters of the rendered statement: the user's, the points', the horizon.
-    A point given by an expression is computed by the server (``evaluate``)."""
+    """The parameters of the rendered statement: the user's, the points', the horizon
+    (None: taken inside the statement, checked against the generation ``known``). A point
+    given by an expression is computed by the server (``evaluate``)."""
     if params is None:
         values: dict[str, Any] = {}
     elif isinstance(params, Mapping):
@@ -349,4 +363,5 @@ def bind(
             value = point.evaluated(evaluate, p.sql)
         values[point_param(index)] = value
     values[HORIZON] = horizon
+    values[KNOWN] = known
     return values

@@ -35,6 +35,7 @@ from json import dumps
 
 import psycopg
 
+from chronodb.postgres import bounds
 from chronodb.postgres.digests import real_function
 from chronodb.postgres.ledger import head_sql, reseal
 from chronodb.postgres.names import (
@@ -143,6 +144,7 @@ def ddl(schema: str, *, ledger: bool = True, settle: bool = True) -> list[str]:
         real_function(schema),
         _commit_function(schema, ledger, settle),
         _horizon_function(schema),
+        bounds.function_ddl(schema),
     ]
 
 

@@ -50,6 +50,7 @@ DDL_COUNT = layout.PG_DDL_COUNT
 """A sequence the event trigger advances at each ALTER or DROP TABLE, whoever runs it
 (``outside.py``): a change of it tells the engine to look for schema changes to follow."""
 DDL_NOTE = layout.PG_DDL_NOTE
+READ_HORIZON_FUNCTION = layout.PG_READ_HORIZON
 REAL_FUNCTION = layout.PG_REAL
 SEAL_FUNCTION = layout.PG_SEAL
 HISTORY = layout.HISTORY
@@ -96,6 +97,9 @@ that pruning or erasure in this transaction recorded ('' or unset: none)."""
 LAST_XID_SETTING = "chronodb.last_xid"
 """Session setting: the xid of this session's last write transaction ('' if it wrote
 nothing), kept across its COMMIT so that the statement after can find its id."""
+HORIZON_SETTING = "chronodb.horizon"
+"""Session setting: a horizon a statement of this session checked, and the schema generation
+then (``bounds.py``), space-separated."""
 USER_SETTING = "chronodb.user"
 """Session setting naming the user recorded for a transaction (default: current_user)."""
 

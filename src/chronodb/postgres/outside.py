@@ -108,9 +108,3 @@ def install_counter(conn: psycopg.Connection, schema: str) -> bool:
             f"EXECUTE FUNCTION {function}()"
         )
     return True
-
-
-def count_sql(schema: str) -> str:
-    """SQL for the count of ALTER and DROP TABLE statements (it moves with each)."""
-    seq = qualified(schema, DDL_COUNT)
-    return f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {seq})"

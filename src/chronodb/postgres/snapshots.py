@@ -15,9 +15,10 @@ after at most that writer's versions of the key.
 
 Every function returns SQL text for a table subquery with the table's columns; a point is
 an SQL expression (a literal or a placeholder) given once. A point is bounded by the
-reader's horizon (``install.horizon``), taken before the reader's snapshot: transactions
-can become visible out of id order while they flush, and the horizon is the last id below
-which none is still missing.
+reader's horizon (``install.horizon``, taken before the reader's snapshot, or
+``bounds.expression``, taken inside the statement and checked against its snapshot):
+transactions can become visible out of id order while they flush, and the horizon is the
+last id below which none is still missing.
 """
 
 from __future__ import annotations

@@ -1,0 +1,128 @@
+"""A reader's horizon taken inside the statement that reads the past, not in a round trip
+before it.
+
+The horizon (``install.horizon``) is taken before a reader's snapshot so that every id up to
+it is in the snapshot, or will never be. A statement can instead check that property of its
+own snapshot ``S`` (``pg_current_snapshot()``, passed in as ``seen``): an id ``h`` bounds it
+exactly when every committed transaction with an id <= ``h`` is visible in ``S`` and every
+transaction visible in ``S`` has an id <= ``h``. Then the transactions the statement sees
+are exactly those with ids <= ``h`` that commit, AS OF n shows exactly the ids <= n, and
+nothing below n can appear later. Two ways to know such an ``h``:
+
+- Kept: the session setting ``chronodb.horizon`` holds an ``h`` an earlier statement of this
+  session checked (every id up to it settled then) and the schema generation of then. If the
+  id sequence's last value is still ``h``, no transaction got an id since, so none visible
+  in ``S`` has a larger one: ``h`` holds. This is the usual case and costs a read of the
+  sequence and the setting, in the statement itself.
+- Checked (:func:`function_ddl`, ``_chrono_read_horizon(seen, known)``): take the horizon
+  now, after ``S`` (it waits for every id handed out to settle), then look, in a snapshot
+  newer than ``S``, for a transaction up to it that committed but is not visible in ``S``.
+  If there is none, the horizon holds and is kept for the next statement. If there is one
+  (it committed while this statement began), the statement fails with :data:`RACED` and the
+  engine runs it again with a horizon taken before it, as before. That needs READ
+  COMMITTED, where each query of the function reads a new snapshot; under REPEATABLE READ
+  or SERIALIZABLE it always fails with :data:`RACED`.
+
+Either way the schema generation (:func:`generation_sql`) the engine knows (``known``) is
+checked against the database's: a schema change by another process fails the statement with
+:data:`RACED`, and the engine's horizon round trip then drops what it cached of the tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chronodb.postgres.names import (
+    DDL_COUNT,
+    HORIZON_FUNCTION,
+    HORIZON_SETTING,
+    READ_HORIZON_FUNCTION,
+    SHAPES,
+    TX_NEXT,
+    TX_TABLE,
+    VIEWS,
+    qualified,
+)
+
+RACED = "ZCH01"
+"""SQLSTATE of a statement whose own snapshot the in-statement horizon could not bound:
+run it again with a horizon taken before it."""
+
+
+def generation_sql(schema: str, *, counted: bool = True) -> str:
+    """SQL text: the generation of the shapes and views, which changes when a shape or
+    view is added (a new row) or ended (its ``to_xid`` set), then (``counted``: a layout
+    that counts them) the count of ALTER and DROP TABLE statements run by anyone."""
+    parts = [
+        f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
+        for t in (SHAPES, VIEWS)
+    ]
+    if counted:
+        parts.append(count_sql(schema))
+    return " || '/' || ".join(parts)
+
+
+def count_sql(schema: str) -> str:
+    """SQL for the count of ALTER and DROP TABLE statements (``outside.py``'s event trigger
+    moves it with each, whoever runs them)."""
+    seq = qualified(schema, DDL_COUNT)
+    return f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {seq})"
+
+
+def function_ddl(schema: str) -> str:
+    """``_chrono_read_horizon(seen, known)``: the horizon, checked against the snapshot
+    ``seen`` and the generation ``known`` (see the module's docstring), then kept."""
+    tx = qualified(schema, TX_TABLE)
+    return f"""
+CREATE OR REPLACE FUNCTION {qualified(schema, READ_HORIZON_FUNCTION)}(seen pg_snapshot, known text)
+RETURNS bigint LANGUAGE plpgsql AS $body$
+DECLARE
+  -- The horizon an earlier statement of this session checked: every id up to it settled.
+  kept text := split_part(coalesce(current_setting('{HORIZON_SETTING}', true), ''), ' ', 1);
+  h bigint;
+BEGIN
+  -- Only under READ COMMITTED does each query below read a snapshot newer than seen.
+  IF current_setting('transaction_isolation') <> 'read committed' THEN
+    RAISE EXCEPTION 'chronodb: the horizon is taken before this statement'
+      USING ERRCODE = '{RACED}';
+  END IF;
+  h := {qualified(schema, HORIZON_FUNCTION)}();
+  IF ({generation_sql(schema)}) IS DISTINCT FROM known THEN
+    RAISE EXCEPTION 'chronodb: the schema changed' USING ERRCODE = '{RACED}';
+  END IF;
+  -- A transaction up to h that committed after seen was taken ran then: its xid is at
+  -- least seen's xmin, and its id above the kept horizon.
+  IF EXISTS (SELECT FROM {tx}
+             WHERE tx_id > CASE WHEN kept ~ '^[0-9]{{1,18}}$' THEN kept::bigint ELSE -1 END
+             AND tx_id <= h
+             AND xid >= pg_snapshot_xmin(seen) AND NOT pg_visible_in_snapshot(xid, seen)) THEN
+    RAISE EXCEPTION 'chronodb: a transaction committed as this statement began'
+      USING ERRCODE = '{RACED}';
+  END IF;
+  PERFORM set_config('{HORIZON_SETTING}', h || ' ' || known, false);
+  RETURN h;
+END
+$body$"""
+
+
+def expression(schema: str, before: str, known: str) -> str:
+    """SQL: the horizon bounding a statement's points. ``before``: a parameter holding a
+    horizon taken before the statement, or NULL to take it inside (see the module's
+    docstring); ``known``: a parameter holding the schema generation the engine knows."""
+    ids = qualified(schema, TX_NEXT)
+    last = f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {ids})"
+    checked = f"{qualified(schema, READ_HORIZON_FUNCTION)}(pg_current_snapshot(), {known})"
+    # A schema change made outside ChronoDB commits no id: the kept horizon also needs the
+    # count of ALTER and DROP TABLE statements (the generation's last part) unmoved.
+    count = count_sql(schema)
+    return (
+        f"coalesce({before}::bigint, (SELECT CASE "
+        f"WHEN current_setting('{HORIZON_SETTING}', true) = s.n || ' ' || {known} "
+        f"AND split_part({known}, '/', 3) = {count}::text THEN s.n "
+        f"ELSE {checked} END FROM {last} AS s(n)))"
+    )
+
+
+def raced(err: Any) -> bool:
+    """Whether a psycopg error is :data:`RACED`."""
+    return getattr(err, "sqlstate", None) == RACED
