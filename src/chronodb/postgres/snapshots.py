@@ -13,8 +13,10 @@ when the point's transaction got its id: reading the key's versions backwards fr
 ``seq_hi`` (index ``(key, _chrono_seq)``), the first whose writer's id is <= ``n`` is found
 after at most that writer's versions of the key.
 
-Every function returns SQL text for a table subquery with the table's columns; a point is
-an SQL expression (a literal or a placeholder) given once. A point is bounded by the
+Every function builds a sqlglot expression and returns it rendered (:func:`render`) as SQL
+text for a table subquery with the table's columns, text the caller splices into its
+statement; a point is an SQL expression (a literal or a placeholder) given once, as text
+or an expression. A point is bounded by the
 reader's horizon (``install.horizon``, taken before the reader's snapshot, or
 ``bounds.expression``, taken inside the statement and checked against its snapshot):
 transactions can become visible out of id order while they flush, and the horizon is the
@@ -23,7 +25,10 @@ last id below which none is still missing.
 
 from __future__ import annotations
 
-from chronodb.postgres.install import qualified
+from collections.abc import Sequence
+
+from sqlglot import exp
+
 from chronodb.postgres.names import (
     CHANGED_KEYS,
     FROM,
@@ -39,65 +44,175 @@ from chronodb.postgres.names import (
     TX_TABLE,
     XID,
     changed_of,
-    key_list,
-    quote,
 )
 from chronodb.postgres.tables import Versioned
 
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
 
+SQL = str | exp.Expression
+"""SQL given to a function here: text (psycopg placeholders such as ``%(name)s`` kept) or
+an expression."""
 
-def _bounded(horizon: str | None, tx_id: str = "tx_id") -> str:
-    return "" if horizon is None else f" AND {tx_id} <= {horizon}"
+
+def render(tree: exp.Expression) -> str:
+    """``tree`` as PostgreSQL text: the one place this module's expressions become text.
+
+    Function names keep their case: sqlglot would otherwise upper-case the quoted name of
+    a function read as a table (``_chrono_c{N}_t``). A psycopg placeholder parsed from
+    text is an ``exp.Placeholder`` and renders back as written.
+    """
+    return tree.sql(dialect="postgres", normalize_functions=False)
 
 
-def point_at_tx(v: Versioned, tx: str, horizon: str | None = None) -> str:
-    """The point AS OF TRANSACTION ``tx``: the newest committed id <= it (and <= the
-    ``horizon``, an SQL expression, if given), and its seq_hi."""
-    return (
-        f"SELECT tx_id AS n, seq_hi AS b FROM {qualified(v.schema, TX_TABLE)} "
-        f"WHERE tx_id <= {tx}{_bounded(horizon)} ORDER BY tx_id DESC LIMIT 1"
+def _sql(text: SQL) -> exp.Expression:
+    """SQL text (or an expression) as an expression, parenthesised where an operator
+    inside it would otherwise bind to its neighbours."""
+    tree = exp.maybe_parse(text, dialect="postgres", copy=True)
+    if isinstance(tree, exp.Query):
+        return tree.subquery()
+    if isinstance(tree, exp.Binary | exp.Not | exp.Predicate):
+        return exp.paren(tree, copy=False)
+    return tree
+
+
+def _name(name: str) -> exp.Identifier:
+    """A name of the layout or the user, always quoted (case and keywords kept)."""
+    return exp.to_identifier(name, quoted=True)
+
+
+def _col(alias: str | None, name: str, *, quoted: bool = True) -> exp.Column:
+    """Column ``name`` of ``alias`` (an unquoted alias of this module's SQL); ``quoted``:
+    a user's or history's name, quoted; otherwise a name of the layout's own tables."""
+    return exp.Column(
+        this=exp.to_identifier(name, quoted=quoted),
+        table=None if alias is None else exp.to_identifier(alias),
     )
 
 
-def point_at_time(v: Versioned, micros: str, horizon: str | None = None) -> str:
+def _table(schema: str, name: str, alias: str | None = None) -> exp.Table:
+    """``schema.name``, both quoted, as ``alias``."""
+    return exp.Table(
+        this=_name(name),
+        db=_name(schema),
+        alias=None if alias is None else exp.TableAlias(this=exp.to_identifier(alias)),
+    )
+
+
+def _local(name: str, alias: str | None = None) -> exp.Table:
+    """A common table expression of this module's SQL, by ``name``."""
+    return exp.Table(
+        this=exp.to_identifier(name),
+        alias=None if alias is None else exp.TableAlias(this=exp.to_identifier(alias)),
+    )
+
+
+def _desc(column: exp.Expression) -> exp.Ordered:
+    """``column DESC``, nulls first as PostgreSQL's default: a backward index scan."""
+    return exp.Ordered(this=column, desc=True, nulls_first=True)
+
+
+def _not_tombstone(alias: str) -> exp.Expression:
+    """``alias`` is a version, not a tombstone (which only ends its key's period)."""
+    return exp.NEQ(this=_col(alias, OP, quoted=False), expression=exp.Literal.string("D"))
+
+
+def _tx_join(v: Versioned) -> tuple[exp.Table, exp.Expression]:
+    """``_chrono_tx AS x`` and how it joins history ``h``: by the writer's xid."""
+    on = exp.EQ(this=_col("x", "xid", quoted=False), expression=_col("h", XID, quoted=False))
+    return _table(v.schema, TX_TABLE, "x"), on
+
+
+def _bounded(horizon: SQL | None, tx_id: exp.Column) -> list[exp.Expression]:
+    """``tx_id <= horizon``, or nothing without a horizon."""
+    return [] if horizon is None else [exp.LTE(this=tx_id, expression=_sql(horizon))]
+
+
+def _point(v: Versioned, order: str, bound: SQL, horizon: SQL | None) -> str:
+    """The newest transaction whose ``order`` column is <= ``bound`` (and whose id is <=
+    the ``horizon``): its id ``n`` and seq_hi ``b``."""
+    column = _col(None, order, quoted=False)
+    tx_id = _col(None, "tx_id", quoted=False)
+    return render(
+        exp.select(exp.alias_(tx_id, "n"), exp.alias_(_col(None, "seq_hi", quoted=False), "b"))
+        .from_(_table(v.schema, TX_TABLE))
+        .where(exp.LTE(this=column, expression=_sql(bound)), *_bounded(horizon, tx_id.copy()))
+        .order_by(_desc(column.copy()))
+        .limit(1)
+    )
+
+
+def point_at_tx(v: Versioned, tx: SQL, horizon: SQL | None = None) -> str:
+    """The point AS OF TRANSACTION ``tx``: the newest committed id <= it (and <= the
+    ``horizon``, an SQL expression, if given), and its seq_hi."""
+    return _point(v, "tx_id", tx, horizon)
+
+
+def point_at_time(v: Versioned, micros: SQL, horizon: SQL | None = None) -> str:
     """The point AS OF a time (µs since the epoch): the last transaction at or before it
     (and at or before the ``horizon``, if given).
 
     Times increase with ids, so the newest by time is the newest by id.
     """
-    return (
-        f"SELECT tx_id AS n, seq_hi AS b FROM {qualified(v.schema, TX_TABLE)} "
-        f"WHERE tx_time <= {micros}{_bounded(horizon)} ORDER BY tx_time DESC LIMIT 1"
-    )
+    return _point(v, "tx_time", micros, horizon)
 
 
-def _newest(v: Versioned, match: str) -> str:
+def _newest(v: Versioned, match: Sequence[exp.Expression]) -> exp.Select:
     """The newest version matching ``match`` (on alias ``h``) visible at point ``p``."""
-    h = qualified(v.schema, v.hist)
-    tx = qualified(v.schema, TX_TABLE)
+    tx, on = _tx_join(v)
+    seq = _col("h", SEQ, quoted=False)
     return (
-        f"SELECT h.* FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID} "
-        f"WHERE {match} AND h.{SEQ} <= p.b AND x.tx_id <= p.n "
-        f"ORDER BY h.{SEQ} DESC LIMIT 1"
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
+        .from_(_table(v.schema, v.hist, "h"))
+        .join(tx, on=on)
+        .where(
+            *match,
+            exp.LTE(this=seq, expression=_col("p", "b", quoted=False)),
+            exp.LTE(this=_col("x", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+        )
+        .order_by(_desc(seq.copy()))
+        .limit(1)
     )
 
 
-def _select(v: Versioned, alias: str) -> str:
+def _select(v: Versioned, alias: str) -> list[exp.Expression]:
     """The columns of ``alias``, a row of the table itself."""
-    return ", ".join(f"{alias}.{quote(c)}" for c in v.columns)
+    return [_col(alias, c) for c in v.columns]
 
 
-def _stored(v: Versioned, alias: str) -> str:
+def _stored(v: Versioned, alias: str) -> list[exp.Expression]:
     """The columns of ``alias``, a history row, named as the table's."""
     if not v.stored:
         return _select(v, alias)
-    return ", ".join(
-        f"{alias}.{quote(h)} AS {quote(c)}" for c, h in zip(v.columns, v.stored, strict=True)
+    return [exp.alias_(_col(alias, h), _name(c)) for c, h in zip(v.columns, v.stored, strict=True)]
+
+
+def _lateral(query: exp.Select, alias: str) -> exp.Join:
+    """``CROSS JOIN LATERAL (query) AS alias``."""
+    lateral = exp.Lateral(
+        this=query.subquery(), alias=exp.TableAlias(this=exp.to_identifier(alias))
     )
+    return exp.Join(this=lateral, kind="CROSS")
 
 
-def as_of(v: Versioned, point: str, *, writer: bool = True) -> str:
+def _cross(table: exp.Table) -> exp.Join:
+    """``CROSS JOIN table``."""
+    return exp.Join(this=table, kind="CROSS")
+
+
+def _query(point: SQL) -> exp.Query:
+    """A point's query (from :func:`point_at_tx` or :func:`point_at_time`)."""
+    tree = exp.maybe_parse(point, dialect="postgres", copy=True)
+    if not isinstance(tree, exp.Query):
+        raise TypeError(f"a point is a query, not {render(tree)!r}")
+    return tree
+
+
+def _same(pairs: Sequence[tuple[exp.Expression, exp.Expression]]) -> list[exp.Expression]:
+    """An equality per pair (the columns of a key, matched)."""
+    return [exp.EQ(this=a, expression=b) for a, b in pairs]
+
+
+def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
     """``v``'s rows at ``point`` (from :func:`point_at_tx` or :func:`point_at_time`).
 
     The table's current rows, except those of keys with a version written since the point,
@@ -111,63 +226,108 @@ def as_of(v: Versioned, point: str, *, writer: bool = True) -> str:
     ``writer=False``: the reader never writes (a read-only connection), so it has no open
     transaction's versions to look for; a standby cannot read the (unlogged) pending table.
     """
-    tx = qualified(v.schema, TX_TABLE)
-    same_key = " AND ".join(f"c.{quote(k)} = t.{quote(k)}" for k in v.keys)
-    seek_key = " AND ".join(f"h.{quote(v.stored_of(k))} = c.{quote(k)}" for k in v.keys)
-    # The open transaction's pending row, by ctid ('' or unset when it wrote nothing).
-    own = (
-        f"(SELECT q.seq_lo FROM {qualified(v.schema, PENDING)} AS q "
-        f"WHERE q.ctid = nullif(current_setting('{PENDING_SETTING}', true), '')::tid)"
+    same_key = _same([(_col("c", k), _col("t", k)) for k in v.keys])
+    seek_key = _same([(_col("h", v.stored_of(k)), _col("c", k)) for k in v.keys])
+    later = (
+        exp.select(exp.func("min", _col("t", "seq_lo", quoted=False)))
+        .from_(_table(v.schema, TX_TABLE, "t"))
+        .where(
+            exp.GT(this=_col("t", "tx_id", quoted=False), expression=_col("p", "n", quoted=False))
+        )
+        .subquery()
     )
-    later = f"(SELECT min(t.seq_lo) FROM {tx} AS t WHERE t.tx_id > p.n)"
-    changed = qualified(v.schema, changed_of(v.hist))
-    return (
-        f"(WITH {POINT} AS ({point}), "
-        f"{LOW} AS (SELECT least(p.b + 1, {later}{', ' + own if writer else ''}) AS lo "
-        f"FROM {POINT} AS p), "
-        f"{CHANGED_KEYS} AS (SELECT * FROM {changed}((SELECT lo FROM {LOW}))) "
-        f"SELECT {_select(v, 't')} FROM {qualified(v.schema, v.table)} AS t "
-        f"WHERE EXISTS (SELECT FROM {POINT}) "
-        f"AND NOT EXISTS (SELECT FROM {CHANGED_KEYS} AS c WHERE {same_key}) "
-        f"UNION ALL SELECT {_stored(v, 'v')} FROM {POINT} AS p CROSS JOIN {CHANGED_KEYS} AS c "
-        f"CROSS JOIN LATERAL ({_newest(v, seek_key)}) AS v WHERE v.{OP} <> 'D')"
+    lows: list[exp.Expression] = [
+        exp.Add(this=_col("p", "b", quoted=False), expression=exp.Literal.number(1)),
+        later,
+    ]
+    if writer:
+        # The open transaction's pending row, by ctid ('' or unset when it wrote nothing).
+        setting = exp.func("current_setting", exp.Literal.string(PENDING_SETTING), exp.true())
+        ctid = exp.cast(
+            exp.func("nullif", setting, exp.Literal.string("")),
+            exp.DataType.build("tid", dialect="postgres", udt=True),
+        )
+        own = (
+            exp.select(_col("q", "seq_lo", quoted=False))
+            .from_(_table(v.schema, PENDING, "q"))
+            .where(exp.EQ(this=_col("q", "ctid", quoted=False), expression=ctid))
+            .subquery()
+        )
+        lows.append(own)
+    low = exp.select(exp.alias_(exp.func("least", *lows), "lo")).from_(_local(POINT, "p"))
+    changed_fn = exp.Dot(
+        this=_name(v.schema),
+        expression=exp.Anonymous(
+            this=_name(changed_of(v.hist)),
+            expressions=[exp.select("lo").from_(_local(LOW)).subquery()],
+        ),
     )
+    changed = exp.select("*").from_(changed_fn)
+    current = (
+        exp.select(*_select(v, "t"))
+        .from_(_table(v.schema, v.table, "t"))
+        .where(
+            exp.Exists(this=exp.select().from_(_local(POINT))),
+            exp.not_(
+                exp.Exists(this=exp.select().from_(_local(CHANGED_KEYS, "c")).where(*same_key))
+            ),
+        )
+    )
+    sought = (
+        exp.Select(
+            expressions=_stored(v, "v"),
+            joins=[_cross(_local(CHANGED_KEYS, "c")), _lateral(_newest(v, seek_key), "v")],
+        )
+        .from_(_local(POINT, "p"))
+        .where(_not_tombstone("v"))
+    )
+    both = exp.union(current, sought, distinct=False)
+    both = both.with_(POINT, as_=_query(point)).with_(LOW, as_=low).with_(CHANGED_KEYS, as_=changed)
+    return render(exp.Subquery(this=both))
 
 
-def as_of_history(v: Versioned, point: str) -> str:
+def as_of_history(v: Versioned, point: SQL) -> str:
     """``v``'s rows at ``point``, from one pass over its history (no current rows read).
 
     Each key's newest committed version at or before the point, by ``DISTINCT ON`` over
     history: for a point before most of the changes, where :func:`as_of` would seek most
     keys one by one, a scan and a sort cost less.
     """
-    h = qualified(v.schema, v.hist)
-    tx = qualified(v.schema, TX_TABLE)
-    keys = key_list(v.history_keys, "h")
-    return (
-        f"(SELECT {_stored(v, 's')} FROM (SELECT DISTINCT ON ({keys}) h.* "
-        f"FROM ({point}) AS p, {h} AS h JOIN {tx} AS x ON x.xid = h.{XID} "
-        f"WHERE h.{SEQ} <= p.b AND x.tx_id <= p.n ORDER BY {keys}, h.{SEQ} DESC) AS s "
-        f"WHERE s.{OP} <> 'D')"
+    tx, on = _tx_join(v)
+    keys = [_col("h", k) for k in v.history_keys]
+    seq = _col("h", SEQ, quoted=False)
+    newest = (
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
+        .distinct(*keys, distinct=True)
+        .from_(_query(point).subquery("p"))
+        .join(_table(v.schema, v.hist, "h"))
+        .join(tx, on=on)
+        .where(
+            exp.LTE(this=seq, expression=_col("p", "b", quoted=False)),
+            exp.LTE(this=_col("x", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+        )
+        .order_by(*[k.copy() for k in keys], _desc(seq.copy()))
     )
+    rows = exp.select(*_stored(v, "s")).from_(newest.subquery("s")).where(_not_tombstone("s"))
+    return render(rows.subquery())
 
 
-def as_of_key(v: Versioned, point: str, key: list[str]) -> str:
+def as_of_key(v: Versioned, point: SQL, key: Sequence[SQL]) -> str:
     """The row of ``v`` with key ``key`` (SQL expressions, in key order) at ``point``: one
     seek, for a query that fixes the whole key (``WHERE id = %s``)."""
-    match = " AND ".join(
-        f"h.{quote(k)} = {ref}" for k, ref in zip(v.history_keys, key, strict=True)
+    match = _same([(_col("h", k), _sql(ref)) for k, ref in zip(v.history_keys, key, strict=True)])
+    row = (
+        exp.Select(expressions=_stored(v, "v"), joins=[_lateral(_newest(v, match), "v")])
+        .from_(_query(point).subquery("p"))
+        .where(_not_tombstone("v"))
     )
-    return (
-        f"(SELECT {_stored(v, 'v')} FROM ({point}) AS p "
-        f"CROSS JOIN LATERAL ({_newest(v, match)}) AS v WHERE v.{OP} <> 'D')"
-    )
+    return render(row.subquery())
 
 
 def versions(
     v: Versioned,
-    condition: str = "true",
-    horizon: str | None = None,
+    condition: SQL = "true",
+    horizon: SQL | None = None,
     until: tuple[int, int] | None = None,
 ) -> str:
     """Every committed version of ``v`` with its period ``sys_from``/``sys_to`` (seconds).
@@ -179,36 +339,85 @@ def versions(
     the (id, time) of the transaction that dropped the table (or renamed it away), where
     every period still open ends; a version it wrote itself was never seen.
     """
-    h = qualified(v.schema, v.hist)
-    tx = qualified(v.schema, TX_TABLE)
-    keys = key_list(v.history_keys, "h")
-    window = f"OVER (PARTITION BY {keys} ORDER BY h.{SEQ})"
-    end, next_tx, before = f"lead(x.tx_time) {window}", f"lead(x.tx_id) {window}", ""
+    tx, on = _tx_join(v)
+
+    def next_of(column: str) -> exp.Expression:
+        """``column`` of the transaction of the key's next version."""
+        return exp.Window(
+            this=exp.func("lead", _col("x", column, quoted=False)),
+            partition_by=[_col("h", k) for k in v.history_keys],
+            order=exp.Order(expressions=[exp.Ordered(this=_col("h", SEQ, quoted=False))]),
+            over="OVER",
+        )
+
+    end, next_tx = next_of("tx_time"), next_of("tx_id")
+    on_tx = [on, *_bounded(horizon, _col("x", "tx_id", quoted=False))]
     if until is not None:
-        end, next_tx = f"coalesce({end}, {until[1]})", f"coalesce({next_tx}, {until[0]})"
-        before = f" AND x.tx_id < {until[0]}"
-    return (
-        f"(SELECT {_stored(v, 'w')}, w.{FROM} / 1e6::float8 AS {PERIOD[0]}, "
-        f"w.{TO} / 1e6::float8 AS {PERIOD[1]} FROM ("
-        f"SELECT h.*, x.tx_id AS {TX}, x.tx_time AS {FROM}, "
-        f"{end} AS {TO}, {next_tx} AS {NEXT} "
-        f"FROM {h} AS h JOIN {tx} AS x ON x.xid = h.{XID}{_bounded(horizon, 'x.tx_id')}"
-        f"{before}) AS w "
-        f"WHERE w.{OP} <> 'D' AND w.{NEXT} IS DISTINCT FROM w.{TX} "
-        f"AND ({condition}))"
+        end = exp.func("coalesce", end, exp.Literal.number(until[1]))
+        next_tx = exp.func("coalesce", next_tx, exp.Literal.number(until[0]))
+        on_tx.append(
+            exp.LT(this=_col("x", "tx_id", quoted=False), expression=exp.Literal.number(until[0]))
+        )
+    ordered = (
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier("h")),
+            exp.alias_(_col("x", "tx_id", quoted=False), TX),
+            exp.alias_(_col("x", "tx_time", quoted=False), FROM),
+            exp.alias_(end, TO),
+            exp.alias_(next_tx, NEXT),
+        )
+        .from_(_table(v.schema, v.hist, "h"))
+        .join(tx, on=exp.and_(*on_tx))
     )
 
+    def in_seconds(column: str, name: str) -> exp.Expression:
+        """``w.column`` (µs) in seconds, as ``name``."""
+        million = exp.cast(
+            exp.Literal.number("1e6"), exp.DataType.build("float8", dialect="postgres")
+        )
+        return exp.alias_(exp.Div(this=_col("w", column, quoted=False), expression=million), name)
 
-def range_condition(kind: str, lo: str | None = None, hi: str | None = None) -> str:
+    rows = (
+        exp.select(*_stored(v, "w"), in_seconds(FROM, PERIOD[0]), in_seconds(TO, PERIOD[1]))
+        .from_(ordered.subquery("w"))
+        .where(
+            _not_tombstone("w"),
+            exp.NullSafeNEQ(
+                this=_col("w", NEXT, quoted=False), expression=_col("w", TX, quoted=False)
+            ),
+            exp.paren(_sql_condition(condition), copy=False),
+        )
+    )
+    return render(rows.subquery())
+
+
+def _sql_condition(condition: SQL) -> exp.Expression:
+    """A condition of :func:`versions`, without the parentheses it is given within."""
+    tree = exp.maybe_parse(condition, dialect="postgres", copy=True)
+    return tree.this if isinstance(tree, exp.Paren) else tree
+
+
+def range_condition(kind: str, lo: SQL | None = None, hi: SQL | None = None) -> str:
     """SQL:2011 period predicates (``FOR SYSTEM_TIME ALL``, ``BETWEEN``, ``FROM … TO``,
     ``CONTAINED IN``) on microsecond bounds, for :func:`versions`."""
-    end_after = f"(w.{TO} IS NULL OR w.{TO} > {lo})"
+    start, end = _col("w", FROM, quoted=False), _col("w", TO, quoted=False)
     if kind == "ALL":
-        return "true"
-    if kind == "BETWEEN":
-        return f"w.{FROM} <= {hi} AND {end_after}"
-    if kind == "FROM":
-        return f"w.{FROM} < {hi} AND {end_after}"
+        return render(exp.true())
+    if kind not in ("BETWEEN", "FROM", "CONTAINED IN"):
+        raise ValueError(f"unknown period predicate: {kind}")
+    if lo is None or hi is None:
+        raise ValueError(f"{kind} needs both bounds")
+    low, high = _sql(lo), _sql(hi)
     if kind == "CONTAINED IN":
-        return f"w.{FROM} >= {lo} AND w.{TO} IS NOT NULL AND w.{TO} <= {hi}"
-    raise ValueError(f"unknown period predicate: {kind}")
+        return render(
+            exp.and_(
+                exp.GTE(this=start, expression=low),
+                exp.not_(exp.Is(this=end, expression=exp.null())),
+                exp.LTE(this=end.copy(), expression=high),
+            )
+        )
+    end_after = exp.or_(
+        exp.Is(this=end, expression=exp.null()), exp.GT(this=end.copy(), expression=low)
+    )
+    begins = exp.LTE if kind == "BETWEEN" else exp.LT
+    return render(exp.and_(begins(this=start, expression=high), exp.paren(end_after, copy=False)))
