@@ -69,7 +69,7 @@ def _sql(text: SQL) -> exp.Expression:
     inside it would otherwise bind to its neighbours."""
     tree = exp.maybe_parse(text, dialect="postgres", copy=True)
     if isinstance(tree, exp.Query):
-        return tree.subquery()
+        return tree.subquery(copy=False)
     if isinstance(tree, exp.Binary | exp.Not | exp.Predicate):
         return exp.paren(tree, copy=False)
     return tree
@@ -133,11 +133,19 @@ def _point(v: Versioned, order: str, bound: SQL, horizon: SQL | None) -> str:
     column = _col(None, order, quoted=False)
     tx_id = _col(None, "tx_id", quoted=False)
     return render(
-        exp.select(exp.alias_(tx_id, "n"), exp.alias_(_col(None, "seq_hi", quoted=False), "b"))
-        .from_(_table(v.schema, TX_TABLE))
-        .where(exp.LTE(this=column, expression=_sql(bound)), *_bounded(horizon, tx_id.copy()))
-        .order_by(_desc(column.copy()))
-        .limit(1)
+        exp.select(
+            exp.alias_(tx_id, "n", copy=False),
+            exp.alias_(_col(None, "seq_hi", quoted=False), "b", copy=False),
+            copy=False,
+        )
+        .from_(_table(v.schema, TX_TABLE), copy=False)
+        .where(
+            exp.LTE(this=column, expression=_sql(bound)),
+            *_bounded(horizon, tx_id.copy()),
+            copy=False,
+        )
+        .order_by(_desc(column.copy()), copy=False)
+        .limit(1, copy=False)
     )
 
 
@@ -161,16 +169,17 @@ def _newest(v: Versioned, match: Sequence[exp.Expression]) -> exp.Select:
     tx, on = _tx_join(v)
     seq = _col("h", SEQ, quoted=False)
     return (
-        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
-        .from_(_table(v.schema, v.hist, "h"))
-        .join(tx, on=on)
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")), copy=False)
+        .from_(_table(v.schema, v.hist, "h"), copy=False)
+        .join(tx, on=on, copy=False)
         .where(
             *match,
             exp.LTE(this=seq, expression=_col("p", "b", quoted=False)),
             exp.LTE(this=_col("x", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+            copy=False,
         )
-        .order_by(_desc(seq.copy()))
-        .limit(1)
+        .order_by(_desc(seq.copy()), copy=False)
+        .limit(1, copy=False)
     )
 
 
@@ -183,13 +192,16 @@ def _stored(v: Versioned, alias: str) -> list[exp.Expression]:
     """The columns of ``alias``, a history row, named as the table's."""
     if not v.stored:
         return _select(v, alias)
-    return [exp.alias_(_col(alias, h), _name(c)) for c, h in zip(v.columns, v.stored, strict=True)]
+    return [
+        exp.alias_(_col(alias, h), _name(c), copy=False)
+        for c, h in zip(v.columns, v.stored, strict=True)
+    ]
 
 
 def _lateral(query: exp.Select, alias: str) -> exp.Join:
     """``CROSS JOIN LATERAL (query) AS alias``."""
     lateral = exp.Lateral(
-        this=query.subquery(), alias=exp.TableAlias(this=exp.to_identifier(alias))
+        this=query.subquery(copy=False), alias=exp.TableAlias(this=exp.to_identifier(alias))
     )
     return exp.Join(this=lateral, kind="CROSS")
 
@@ -229,12 +241,13 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
     same_key = _same([(_col("c", k), _col("t", k)) for k in v.keys])
     seek_key = _same([(_col("h", v.stored_of(k)), _col("c", k)) for k in v.keys])
     later = (
-        exp.select(exp.func("min", _col("t", "seq_lo", quoted=False)))
-        .from_(_table(v.schema, TX_TABLE, "t"))
+        exp.select(exp.func("min", _col("t", "seq_lo", quoted=False)), copy=False)
+        .from_(_table(v.schema, TX_TABLE, "t"), copy=False)
         .where(
-            exp.GT(this=_col("t", "tx_id", quoted=False), expression=_col("p", "n", quoted=False))
+            exp.GT(this=_col("t", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+            copy=False,
         )
-        .subquery()
+        .subquery(copy=False)
     )
     lows: list[exp.Expression] = [
         exp.Add(this=_col("p", "b", quoted=False), expression=exp.Literal.number(1)),
@@ -246,31 +259,44 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
         ctid = exp.cast(
             exp.func("nullif", setting, exp.Literal.string("")),
             exp.DataType.build("tid", dialect="postgres", udt=True),
+            copy=False,
         )
         own = (
-            exp.select(_col("q", "seq_lo", quoted=False))
-            .from_(_table(v.schema, PENDING, "q"))
-            .where(exp.EQ(this=_col("q", "ctid", quoted=False), expression=ctid))
-            .subquery()
+            exp.select(_col("q", "seq_lo", quoted=False), copy=False)
+            .from_(_table(v.schema, PENDING, "q"), copy=False)
+            .where(exp.EQ(this=_col("q", "ctid", quoted=False), expression=ctid), copy=False)
+            .subquery(copy=False)
         )
         lows.append(own)
-    low = exp.select(exp.alias_(exp.func("least", *lows), "lo")).from_(_local(POINT, "p"))
+    low = exp.select(exp.alias_(exp.func("least", *lows), "lo", copy=False), copy=False).from_(
+        _local(POINT, "p"), copy=False
+    )
     changed_fn = exp.Dot(
         this=_name(v.schema),
         expression=exp.Anonymous(
             this=_name(changed_of(v.hist)),
-            expressions=[exp.select("lo").from_(_local(LOW)).subquery()],
+            expressions=[
+                exp.select(exp.column("lo"), copy=False)
+                .from_(_local(LOW), copy=False)
+                .subquery(copy=False)
+            ],
         ),
     )
-    changed = exp.select("*").from_(changed_fn)
+    changed = exp.select(exp.Star(), copy=False).from_(changed_fn, copy=False)
     current = (
-        exp.select(*_select(v, "t"))
-        .from_(_table(v.schema, v.table, "t"))
+        exp.select(*_select(v, "t"), copy=False)
+        .from_(_table(v.schema, v.table, "t"), copy=False)
         .where(
-            exp.Exists(this=exp.select().from_(_local(POINT))),
+            exp.Exists(this=exp.select(copy=False).from_(_local(POINT), copy=False)),
             exp.not_(
-                exp.Exists(this=exp.select().from_(_local(CHANGED_KEYS, "c")).where(*same_key))
+                exp.Exists(
+                    this=exp.select(copy=False)
+                    .from_(_local(CHANGED_KEYS, "c"), copy=False)
+                    .where(*same_key, copy=False)
+                ),
+                copy=False,
             ),
+            copy=False,
         )
     )
     sought = (
@@ -278,11 +304,15 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
             expressions=_stored(v, "v"),
             joins=[_cross(_local(CHANGED_KEYS, "c")), _lateral(_newest(v, seek_key), "v")],
         )
-        .from_(_local(POINT, "p"))
-        .where(_not_tombstone("v"))
+        .from_(_local(POINT, "p"), copy=False)
+        .where(_not_tombstone("v"), copy=False)
     )
-    both = exp.union(current, sought, distinct=False)
-    both = both.with_(POINT, as_=_query(point)).with_(LOW, as_=low).with_(CHANGED_KEYS, as_=changed)
+    both = exp.union(current, sought, distinct=False, copy=False)
+    both = (
+        both.with_(POINT, as_=_query(point), copy=False)
+        .with_(LOW, as_=low, copy=False)
+        .with_(CHANGED_KEYS, as_=changed, copy=False)
+    )
     return render(exp.Subquery(this=both))
 
 
@@ -297,19 +327,24 @@ def as_of_history(v: Versioned, point: SQL) -> str:
     keys = [_col("h", k) for k in v.history_keys]
     seq = _col("h", SEQ, quoted=False)
     newest = (
-        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")))
-        .distinct(*keys, distinct=True)
-        .from_(_query(point).subquery("p"))
-        .join(_table(v.schema, v.hist, "h"))
-        .join(tx, on=on)
+        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")), copy=False)
+        .distinct(*keys, distinct=True, copy=False)
+        .from_(_query(point).subquery("p", copy=False), copy=False)
+        .join(_table(v.schema, v.hist, "h"), copy=False)
+        .join(tx, on=on, copy=False)
         .where(
             exp.LTE(this=seq, expression=_col("p", "b", quoted=False)),
             exp.LTE(this=_col("x", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+            copy=False,
         )
-        .order_by(*[k.copy() for k in keys], _desc(seq.copy()))
+        .order_by(*[k.copy() for k in keys], _desc(seq.copy()), copy=False)
     )
-    rows = exp.select(*_stored(v, "s")).from_(newest.subquery("s")).where(_not_tombstone("s"))
-    return render(rows.subquery())
+    rows = (
+        exp.select(*_stored(v, "s"), copy=False)
+        .from_(newest.subquery("s", copy=False), copy=False)
+        .where(_not_tombstone("s"), copy=False)
+    )
+    return render(rows.subquery(copy=False))
 
 
 def as_of_key(v: Versioned, point: SQL, key: Sequence[SQL]) -> str:
@@ -318,10 +353,10 @@ def as_of_key(v: Versioned, point: SQL, key: Sequence[SQL]) -> str:
     match = _same([(_col("h", k), _sql(ref)) for k, ref in zip(v.history_keys, key, strict=True)])
     row = (
         exp.Select(expressions=_stored(v, "v"), joins=[_lateral(_newest(v, match), "v")])
-        .from_(_query(point).subquery("p"))
-        .where(_not_tombstone("v"))
+        .from_(_query(point).subquery("p", copy=False), copy=False)
+        .where(_not_tombstone("v"), copy=False)
     )
-    return render(row.subquery())
+    return render(row.subquery(copy=False))
 
 
 def versions(
@@ -361,34 +396,40 @@ def versions(
     ordered = (
         exp.select(
             exp.Column(this=exp.Star(), table=exp.to_identifier("h")),
-            exp.alias_(_col("x", "tx_id", quoted=False), TX),
-            exp.alias_(_col("x", "tx_time", quoted=False), FROM),
-            exp.alias_(end, TO),
-            exp.alias_(next_tx, NEXT),
+            exp.alias_(_col("x", "tx_id", quoted=False), TX, copy=False),
+            exp.alias_(_col("x", "tx_time", quoted=False), FROM, copy=False),
+            exp.alias_(end, TO, copy=False),
+            exp.alias_(next_tx, NEXT, copy=False),
+            copy=False,
         )
-        .from_(_table(v.schema, v.hist, "h"))
-        .join(tx, on=exp.and_(*on_tx))
+        .from_(_table(v.schema, v.hist, "h"), copy=False)
+        .join(tx, on=exp.and_(*on_tx, copy=False), copy=False)
     )
 
     def in_seconds(column: str, name: str) -> exp.Expression:
         """``w.column`` (µs) in seconds, as ``name``."""
         million = exp.cast(
-            exp.Literal.number("1e6"), exp.DataType.build("float8", dialect="postgres")
+            exp.Literal.number("1e6"), exp.DataType.build("float8", dialect="postgres"), copy=False
         )
-        return exp.alias_(exp.Div(this=_col("w", column, quoted=False), expression=million), name)
+        return exp.alias_(
+            exp.Div(this=_col("w", column, quoted=False), expression=million), name, copy=False
+        )
 
     rows = (
-        exp.select(*_stored(v, "w"), in_seconds(FROM, PERIOD[0]), in_seconds(TO, PERIOD[1]))
-        .from_(ordered.subquery("w"))
+        exp.select(
+            *_stored(v, "w"), in_seconds(FROM, PERIOD[0]), in_seconds(TO, PERIOD[1]), copy=False
+        )
+        .from_(ordered.subquery("w", copy=False), copy=False)
         .where(
             _not_tombstone("w"),
             exp.NullSafeNEQ(
                 this=_col("w", NEXT, quoted=False), expression=_col("w", TX, quoted=False)
             ),
             exp.paren(_sql_condition(condition), copy=False),
+            copy=False,
         )
     )
-    return render(rows.subquery())
+    return render(rows.subquery(copy=False))
 
 
 def _sql_condition(condition: SQL) -> exp.Expression:
@@ -412,12 +453,15 @@ def range_condition(kind: str, lo: SQL | None = None, hi: SQL | None = None) -> 
         return render(
             exp.and_(
                 exp.GTE(this=start, expression=low),
-                exp.not_(exp.Is(this=end, expression=exp.null())),
+                exp.not_(exp.Is(this=end, expression=exp.null()), copy=False),
                 exp.LTE(this=end.copy(), expression=high),
+                copy=False,
             )
         )
     end_after = exp.or_(
-        exp.Is(this=end, expression=exp.null()), exp.GT(this=end.copy(), expression=low)
+        exp.Is(this=end, expression=exp.null()), exp.GT(this=end.copy(), expression=low), copy=False
     )
     begins = exp.LTE if kind == "BETWEEN" else exp.LT
-    return render(exp.and_(begins(this=start, expression=high), exp.paren(end_after, copy=False)))
+    return render(
+        exp.and_(begins(this=start, expression=high), exp.paren(end_after, copy=False), copy=False)
+    )
