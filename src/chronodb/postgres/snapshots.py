@@ -25,8 +25,10 @@ last id below which none is still missing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
+import sqlglot
 from sqlglot import exp
 
 from chronodb.postgres.names import (
@@ -64,10 +66,21 @@ def render(tree: exp.Expression) -> str:
     return tree.sql(dialect="postgres", normalize_functions=False)
 
 
+@functools.lru_cache(maxsize=512)
+def _parsed(text: str) -> exp.Expression:
+    """SQL text parsed once: the same points and horizon recur in every statement."""
+    return sqlglot.parse_one(text, dialect="postgres")
+
+
+def _tree(text: SQL) -> exp.Expression:
+    """SQL text (or an expression) as an expression of the caller's own to change."""
+    return (_parsed(text) if isinstance(text, str) else text).copy()
+
+
 def _sql(text: SQL) -> exp.Expression:
     """SQL text (or an expression) as an expression, parenthesised where an operator
     inside it would otherwise bind to its neighbours."""
-    tree = exp.maybe_parse(text, dialect="postgres", copy=True)
+    tree = _tree(text)
     if isinstance(tree, exp.Query):
         return tree.subquery(copy=False)
     if isinstance(tree, exp.Binary | exp.Not | exp.Predicate):
@@ -213,7 +226,7 @@ def _cross(table: exp.Table) -> exp.Join:
 
 def _query(point: SQL) -> exp.Query:
     """A point's query (from :func:`point_at_tx` or :func:`point_at_time`)."""
-    tree = exp.maybe_parse(point, dialect="postgres", copy=True)
+    tree = _tree(point)
     if not isinstance(tree, exp.Query):
         raise TypeError(f"a point is a query, not {render(tree)!r}")
     return tree
@@ -434,7 +447,7 @@ def versions(
 
 def _sql_condition(condition: SQL) -> exp.Expression:
     """A condition of :func:`versions`, without the parentheses it is given within."""
-    tree = exp.maybe_parse(condition, dialect="postgres", copy=True)
+    tree = _tree(condition)
     return tree.this if isinstance(tree, exp.Paren) else tree
 
 
