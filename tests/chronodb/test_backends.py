@@ -354,6 +354,8 @@ BAD_INPUT = [
     ("SELECT * FROM items AS OF TIMESTAMP ?", [None], TimestampError),
     ("SELECT * FROM items WHERE id = ?", [1, 2], SQLError),
     ("SELECT * FROM items WHERE id = ?", [], SQLError),
+    ("SELECT * FROM items WHERE id = :id", {}, SQLError),
+    ("SELECT * FROM items WHERE id = :id", {"other": 1}, SQLError),
     ("SELECT * FROM items AS OF TRANSACTION ? WHERE id = ?", [1], SQLError),
     ("SELECT 1; SELECT 2", None, SQLError),
 ]

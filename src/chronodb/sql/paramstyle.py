@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from chronodb.errors import ArgumentError
+from chronodb.errors import ArgumentError, SQLError
 
 __all__ = ["complete_statement", "for_psycopg", "several_statements", "statements"]
 
@@ -233,8 +233,10 @@ def for_psycopg(sql: str, params: Any) -> tuple[str, Any]:
                 f"the statement's :name placeholders take a mapping of values; got {params!r}"
             )
         missing = [n for n in order if n not in params]
-        if missing:
-            raise ArgumentError(f"no value for placeholder :{missing[0]}")
+        if missing:  # sqlite3's words and ChronoDB's class for it on SQLite
+            raise SQLError(
+                f"You did not supply a value for binding parameter :{missing[0]}.", sql=sql
+            )
         return text, params
     if isinstance(params, (str, bytes)) or not isinstance(params, Sequence):
         raise ArgumentError(
