@@ -15,7 +15,7 @@ after at most that writer's versions of the key.
 
 Every function builds a sqlglot expression and returns it rendered (:func:`render`) as SQL
 text for a table subquery with the table's columns, text the caller splices into its
-statement; a point is an SQL expression (a literal or a placeholder) given once, as text
+statement; a point is an SQL expression (a literal or a bound parameter) given once, as text
 or an expression. A point is bounded by the
 reader's horizon (``install.horizon``, taken before the reader's snapshot, or
 ``bounds.expression``, taken inside the statement and checked against its snapshot):
@@ -52,7 +52,7 @@ from chronodb.postgres.tables import Versioned
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
 
 SQL = str | exp.Expression
-"""SQL given to a function here: text (psycopg placeholders such as ``%(name)s`` kept) or
+"""SQL given to a function here: text (psycopg parameters such as ``%(name)s`` kept) or
 an expression."""
 
 
@@ -60,7 +60,7 @@ def render(tree: exp.Expression) -> str:
     """``tree`` as PostgreSQL text: the one place this module's expressions become text.
 
     Function names keep their case: sqlglot would otherwise upper-case the quoted name of
-    a function read as a table (``_chrono_c{N}_t``). A psycopg placeholder parsed from
+    a function read as a table (``_chrono_c{N}_t``). A psycopg parameter parsed from
     text is an ``exp.Placeholder`` and renders back as written.
     """
     return tree.sql(dialect="postgres", normalize_functions=False)
@@ -177,6 +177,15 @@ def point_at_time(v: Versioned, micros: SQL, horizon: SQL | None = None) -> str:
     return _point(v, "tx_time", micros, horizon)
 
 
+def _visible_at_point(seq: exp.Column) -> list[exp.Expression]:
+    """A version (its history number ``seq``, its writer's record ``x``) within point ``p``:
+    written at or below the point's ``seq_hi`` by a transaction with an id <= its id."""
+    return [
+        exp.LTE(this=seq, expression=_col("p", "b", quoted=False)),
+        exp.LTE(this=_col("x", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+    ]
+
+
 def _newest(v: Versioned, match: Sequence[exp.Expression]) -> exp.Select:
     """The newest version matching ``match`` (on alias ``h``) visible at point ``p``."""
     tx, on = _tx_join(v)
@@ -187,8 +196,7 @@ def _newest(v: Versioned, match: Sequence[exp.Expression]) -> exp.Select:
         .join(tx, on=on, copy=False)
         .where(
             *match,
-            exp.LTE(this=seq, expression=_col("p", "b", quoted=False)),
-            exp.LTE(this=_col("x", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+            *_visible_at_point(seq),
             copy=False,
         )
         .order_by(_desc(seq.copy()), copy=False)
@@ -346,8 +354,7 @@ def as_of_history(v: Versioned, point: SQL) -> str:
         .join(_table(v.schema, v.hist, "h"), copy=False)
         .join(tx, on=on, copy=False)
         .where(
-            exp.LTE(this=seq, expression=_col("p", "b", quoted=False)),
-            exp.LTE(this=_col("x", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+            *_visible_at_point(seq),
             copy=False,
         )
         .order_by(*[k.copy() for k in keys], _desc(seq.copy()), copy=False)

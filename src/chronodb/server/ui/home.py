@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chronodb.database import ChronoDB
-from chronodb.errors import NotSupportedError
 from chronodb.server.replica import reading
 from chronodb.server.ui.csrf import checked_form
 from chronodb.server.ui.points import Point, Timeline, parse_point
@@ -89,15 +88,9 @@ def home_data(db: ChronoDB, at: Point | None, search: str) -> dict[str, Any]:
     names = db.tables(as_of=at.arg) if at else db.tables()
     if search:
         names = [n for n in names if search.lower() in n.lower()]
-    try:
-        sizes = {t["table"]: t for t in db.get_health_report().get("tables", [])}
-    except NotSupportedError:  # no health report on this backend: no sizes then
-        sizes = {}
-    try:
-        digest = db.audit_trail.digest(save=False)
-        ledger = {"tree_size": digest.tree_size, "root": digest.root}
-    except NotSupportedError:
-        ledger = None
+    sizes = {t["table"]: t for t in db.get_health_report().get("tables", [])}
+    digest = db.audit_trail.digest(save=False)
+    ledger = {"tree_size": digest.tree_size, "root": digest.root}
     return {
         "database": db.path,
         "as_of": at.text if at else None,
