@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chronodb import _guard, dialects, introspect
 from chronodb.audit.access import SQLiteAccess
@@ -24,6 +24,7 @@ from chronodb.audit.trail import AuditTrail
 from chronodb.config import check_options
 from chronodb.engine import Engine, Params
 from chronodb.errors import (
+    ArgumentError,
     AuditError,
     ChronoDBError,
     ChronoDBWarning,
@@ -40,6 +41,9 @@ from chronodb.sql.snapshots import unblob
 from chronodb.storage.urls import redact
 from chronodb.timepoint import MAX_EPOCH, from_micros
 from chronodb.versioning import adoption, history, integrity, timeline
+
+if TYPE_CHECKING:
+    from chronodb.pgengine import PostgresEngine
 
 _FAR_FUTURE = MAX_EPOCH  # later than any transaction
 
@@ -67,6 +71,16 @@ def _refuse_unsupported(db: ChronoDB, method: str) -> None:
 def engine_of(db: ChronoDB) -> Engine:
     """The engine under ``db`` (internal: for ChronoDB's own modules, tools and tests)."""
     return db._engine
+
+
+def postgres_engine_of(db: ChronoDB) -> PostgresEngine:
+    """The engine under ``db`` on PostgreSQL; ArgumentError for a file."""
+    from chronodb.pgengine import PostgresEngine
+
+    engine = db._engine
+    if not isinstance(engine, PostgresEngine):
+        raise ArgumentError(f"{db.path} is not a PostgreSQL database", argument="db", value=db.path)
+    return engine
 
 
 @_guard.guard_class(_refuse_closed, skip=("close",))

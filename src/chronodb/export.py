@@ -194,8 +194,9 @@ def export(source: str | Path, target: str | Path, *, as_of: Any = None) -> Expo
     report = ExportReport(str(target), as_of)
     db = ChronoDB(source, read_only=True)
     out = sqlite3.connect(target, isolation_level=None)
+    # The file's own schema and catalog, read beside ``db`` on a connection that cannot write.
+    conn = sqlite3.connect(f"{Path(source).absolute().as_uri()}?mode=ro", uri=True)
     try:
-        conn = db.connection
         schema = _schema(conn)
         virtual = set(unversionable_tables(conn))
         if as_of is None:
@@ -226,10 +227,12 @@ def export(source: str | Path, target: str | Path, *, as_of: Any = None) -> Expo
         out.execute("COMMIT")
     except BaseException:
         out.close()
+        conn.close()
         Path(target).unlink(missing_ok=True)
         db.close()
         raise
     out.close()
+    conn.close()
     db.close()
     return report
 

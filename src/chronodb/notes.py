@@ -13,6 +13,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 from chronodb.errors import ChronoDBWarning
 
@@ -37,6 +38,7 @@ def warn(note: str) -> None:
     if getattr(_state, "quiet", False):
         return
     level, frame = 1, sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        level, frame = level + 1, frame.f_back
+    caller: FrameType | None = frame
+    while caller is not None and caller.f_code.co_filename.startswith(_PACKAGE):
+        level, caller = level + 1, caller.f_back
     warnings.warn(note, ChronoDBWarning, stacklevel=level + 1)

@@ -303,7 +303,8 @@ def scan(conn: sqlite3.Connection, catalog: Catalog) -> Iterator[tuple[int, int,
             if sv.to_tx is not None and i + 1 == len(shapes):
                 hi = sv.to_tx + 1  # rows of the dropping transaction itself
             # Every row falls in exactly one span's range, whatever its _chrono_tx says.
-            bounds, args = [], []
+            bounds: list[str] = []
+            args: list[int] = []
             if i > 0:
                 bounds.append(f"{SEQ} >= {seq_after(hist, f'?{len(args) + 1}')}")
                 args.append(lo - 1)

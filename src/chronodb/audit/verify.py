@@ -366,8 +366,8 @@ def _verify(
         f"SELECT tx_id, tx_time, user FROM main.{TRANSACTIONS} ORDER BY tx_id"
     ):
         tx_ids.add(tx_id)
-        leaf = leaves.get(tx_id)
-        if leaf is None:
+        sealed = leaves.get(tx_id)
+        if sealed is None:
             before = max((i for i, t in enumerate(tx_of_index) if 0 <= t < tx_id), default=-1)
             gap = [i for i in missing_indexes if i > before]
             after = min((i for i, t in enumerate(tx_of_index) if t > tx_id), default=size)
@@ -388,7 +388,7 @@ def _verify(
                         "transaction record inserted", "no ledger leaf for this transaction", tx_id
                     )
                 )
-        elif leaf.tx_time != tx_time or leaf.user != (user or ""):
+        elif sealed.tx_time != tx_time or sealed.user != (user or ""):
             problems.append(
                 Problem("transaction record edited", "time or user differs from its leaf", tx_id)
             )

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from chronodb.copy.model import Dump, Progress, Refused
-from chronodb.database import ChronoDB, engine_of
+from chronodb.database import ChronoDB, postgres_engine_of
 from chronodb.errors import CopyError
 from chronodb.storage.urls import is_postgres_url, redact
 
@@ -206,7 +206,7 @@ def _to_postgres(src: str, dst: str, progress: Progress | None, refuse: Refuse) 
             f"{', '.join(held)}; a copy never overwrites"
         )
     with _reading(src) as dump, ChronoDB(dst) as target:
-        engine = engine_of(target)
+        engine = postgres_engine_of(target)
         schema = engine.backend.schema
         with engine.lock:
             if load.held(engine.conn, schema):

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import psycopg
 
 from chronodb.copy.model import Dump, Table, Transaction, Version
-from chronodb.database import ChronoDB, engine_of
+from chronodb.database import ChronoDB, postgres_engine_of
 from chronodb.postgres import shapes
 from chronodb.postgres import views as pg_views
 from chronodb.postgres.digests import row_json, version_json
@@ -37,7 +37,7 @@ from chronodb.postgres.verify import reading
 @contextmanager
 def read(db: ChronoDB) -> Iterator[Dump]:
     """The schema ``db`` has open, as a :class:`Dump` readable until the block ends."""
-    engine = engine_of(db)
+    engine = postgres_engine_of(db)
     conn, schema = engine.conn, engine.backend.schema
     with engine.lock, reading(conn, schema) as upto:
         tx = qualified(schema, TX_TABLE)
@@ -106,8 +106,8 @@ def read(db: ChronoDB) -> Iterator[Dump]:
         )
 
 
-def _bytes(value: object) -> bytes | None:
-    return None if value is None else bytes(value)  # type: ignore[arg-type]
+def _bytes(value: bytes | memoryview | None) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
 def _versions(conn: psycopg.Connection, schema: str, table: Table, upto: int) -> Iterator[Version]:

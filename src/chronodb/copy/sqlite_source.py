@@ -99,9 +99,9 @@ def _describe(conn: sqlite3.Connection, table: Table) -> None:
     for shape in table.shapes:
         for column in shape.columns:
             table.affinity[column.hist] = column.decl_type or ""
-    for column in table.history_columns:
-        c = quote(column)
+    for name in table.history_columns:
+        c = quote(name)
         found = conn.execute(
             f"SELECT group_concat(DISTINCT typeof({c})) FROM {hist} WHERE {c} IS NOT NULL"
         ).fetchone()[0]
-        table.kinds[column] = found or ""
+        table.kinds[name] = found or ""

@@ -26,6 +26,7 @@ from chronodb.postgres import Versioned
 from chronodb.postgres.changes import by_transactions
 from chronodb.postgres.install import qualified
 from chronodb.postgres.names import OP, SEQ, XID, quote
+from chronodb.postgres.rows import one
 from chronodb.timepoint import MAX_EPOCH, from_micros, to_micros
 from chronodb.versioning.catalog import SchemaVersion
 
@@ -182,12 +183,14 @@ def changes(engine: PostgresEngine, table: str, start: Any, end: Any) -> list[di
     lo = to_micros(0 if start is None else start)
     hi = to_micros(MAX_EPOCH if end is None else end)
     # Ids follow commit times, so the period's transactions are one range of ids.
-    first, last = engine.conn.execute(
-        "SELECT coalesce(max(tx_id) FILTER (WHERE tx_time <= %s), 0), "
-        "coalesce(max(tx_id) FILTER (WHERE tx_time <= %s), 0) "
-        f"FROM {qualified(v.schema, TRANSACTIONS)} WHERE tx_id <= %s",
-        (lo, hi, bound),
-    ).fetchone()
+    first, last = one(
+        engine.conn.execute(
+            "SELECT coalesce(max(tx_id) FILTER (WHERE tx_time <= %s), 0), "
+            "coalesce(max(tx_id) FILTER (WHERE tx_time <= %s), 0) "
+            f"FROM {qualified(v.schema, TRANSACTIONS)} WHERE tx_id <= %s",
+            (lo, hi, bound),
+        )
+    )
     stored = _stored(v, shapes)
     n = len(stored)
     rows = engine.conn.execute(by_transactions(v, stored), {"lo": first, "hi": last})

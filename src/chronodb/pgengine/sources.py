@@ -96,8 +96,9 @@ def source(
         return temporal.Source(versioned_of(schema, then), past=True)
     if latest.to_tx is None and live is not None:
         return temporal.Source(live)
-    ended = latest.to_tx is not None and latest.to_tx != PENDING
-    until = (latest.to_tx, latest.to_us) if ended and latest.to_us is not None else None
+    until = None
+    if latest.to_tx is not None and latest.to_tx != PENDING and latest.to_us is not None:
+        until = (latest.to_tx, latest.to_us)
     return temporal.Source(versioned_of(schema, latest), until=until)
 
 

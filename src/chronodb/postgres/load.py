@@ -41,6 +41,7 @@ from chronodb.postgres.names import (
     qualified,
     quote,
 )
+from chronodb.postgres.rows import one
 from chronodb.postgres.tables import Versioned, history_ddl, trigger_ddl
 from chronodb.versioning.catalog import SchemaVersion
 
@@ -60,7 +61,7 @@ def held(conn: psycopg.Connection, schema: str) -> list[str]:
     found = [r[0] for r in rows]
     held = conn.execute("SELECT to_regclass(%s)", (qualified(schema, TX_TABLE),)).fetchone()
     if held is not None and held[0] is not None:
-        (count,) = conn.execute(f"SELECT count(*) FROM {qualified(schema, TX_TABLE)}").fetchone()
+        (count,) = one(conn.execute(f"SELECT count(*) FROM {qualified(schema, TX_TABLE)}"))
         if count:
             found.append(f"{count} recorded transaction(s)")
     return found
@@ -71,9 +72,7 @@ def reserve_xids(conn: psycopg.Connection, count: int) -> None:
     finds that many below the next transaction's (a new server has handed out few). Each
     missing one is taken by a subtransaction that writes a row to a temporary table, all in
     one transaction of their own; ``conn`` is in autocommit mode."""
-    (next_xid,) = conn.execute(
-        "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
-    ).fetchone()
+    (next_xid,) = one(conn.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint"))
     missing = count + SPECIAL_XIDS - int(next_xid)
     if missing <= 0:
         return
@@ -89,7 +88,7 @@ def reserve_xids(conn: psycopg.Connection, count: int) -> None:
 def xids(conn: psycopg.Connection, count: int) -> list[int] | None:
     """``count`` distinct xids below the open transaction's, in increasing order: no
     transaction can be given one later. None if the server has not handed out that many."""
-    (own,) = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+    (own,) = one(conn.execute("SELECT pg_current_xact_id()::text::bigint"))
     first = own - count
     if first < SPECIAL_XIDS:
         return None
@@ -233,9 +232,7 @@ def record_view(
 
 def view_query(conn: psycopg.Connection, schema: str, name: str) -> str:
     """The query of view ``name`` as PostgreSQL renders it (what ``_chrono_views`` keeps)."""
-    (sql,) = conn.execute(
-        "SELECT pg_get_viewdef(%s::regclass)", (qualified(schema, name),)
-    ).fetchone()
+    (sql,) = one(conn.execute("SELECT pg_get_viewdef(%s::regclass)", (qualified(schema, name),)))
     return str(sql)
 
 

@@ -38,6 +38,7 @@ from chronodb.postgres.names import (
     qualified,
     quote,
 )
+from chronodb.postgres.rows import one
 from chronodb.postgres.tables import Versioned, lookup
 from chronodb.versioning.integrity import times_out_of_order
 
@@ -245,14 +246,16 @@ def _check_table(
         f"SELECT * FROM (SELECT DISTINCT ON ({key_list(keys, 'h')}) h.* FROM {h} AS h "
         f"ORDER BY {key_list(keys, 'h')}, h.{SEQ} DESC) AS l WHERE l.{OP} <> 'D'"
     )
-    only_now, only_past, count_now, count_past = conn.execute(
-        f"WITH n AS MATERIALIZED ({newest}) SELECT "
-        f"(SELECT count(*) FROM {t} AS c WHERE NOT EXISTS "
-        f"(SELECT FROM n WHERE {same_key} AND {exact})), "
-        f"(SELECT count(*) FROM n WHERE NOT EXISTS "
-        f"(SELECT FROM {t} AS c WHERE {same_key} AND {exact})), "
-        f"(SELECT count(*) FROM {t}), (SELECT count(*) FROM n)"
-    ).fetchone()
+    only_now, only_past, count_now, count_past = one(
+        conn.execute(
+            f"WITH n AS MATERIALIZED ({newest}) SELECT "
+            f"(SELECT count(*) FROM {t} AS c WHERE NOT EXISTS "
+            f"(SELECT FROM n WHERE {same_key} AND {exact})), "
+            f"(SELECT count(*) FROM n WHERE NOT EXISTS "
+            f"(SELECT FROM {t} AS c WHERE {same_key} AND {exact})), "
+            f"(SELECT count(*) FROM {t}), (SELECT count(*) FROM n)"
+        )
+    )
     if only_now or only_past or count_now != count_past:
         problems.append(
             f"{table}: current rows differ from history AS OF the latest transaction "

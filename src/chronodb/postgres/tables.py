@@ -62,6 +62,7 @@ from chronodb.postgres.names import (
     seq_index_of,
     trigger_names,
 )
+from chronodb.postgres.rows import one
 from chronodb.versioning.adoption import kinds as adoption_kinds
 
 
@@ -202,10 +203,12 @@ def version_table(
         catalog = qualified(schema, CATALOG)
         conn.execute(f"LOCK TABLE {catalog} IN EXCLUSIVE MODE")
         # Numbers are never reused: a dropped table keeps its history, and its number.
-        (number,) = conn.execute(
-            f"SELECT greatest((SELECT max(number) FROM {catalog}), "
-            f"(SELECT max(number) FROM {qualified(schema, SHAPES)}), 0) + 1"
-        ).fetchone()
+        (number,) = one(
+            conn.execute(
+                f"SELECT greatest((SELECT max(number) FROM {catalog}), "
+                f"(SELECT max(number) FROM {qualified(schema, SHAPES)}), 0) + 1"
+            )
+        )
         versioned = Versioned(
             schema,
             table,

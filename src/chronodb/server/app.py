@@ -15,7 +15,7 @@ from chronodb.database import ChronoDB
 from chronodb.server import http
 from chronodb.server.auth import TokenAuth
 from chronodb.server.feed import ChangeFeed
-from chronodb.server.graphql import mount_graphql
+from chronodb.server.graphql.routes import mount_graphql
 from chronodb.server.metrics import Metrics
 from chronodb.server.openapi import openapi_document
 from chronodb.server.replica import DEFAULT_WAIT, Reads

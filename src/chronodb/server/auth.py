@@ -123,7 +123,7 @@ class TokenAuth:
         """Log a browser in: ``?token=`` once, or the login form; True if answered."""
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         path = scope.get("path", "/")
-        if scope["method"] == "GET" and self._matches((query.get("token") or [None])[0]):
+        if scope["method"] == "GET" and self._matches(next(iter(query.get("token") or []), None)):
             rest = urlencode([(k, v) for k, vs in query.items() if k != "token" for v in vs])
             await _login(send, path + ("?" + rest if rest else ""), self._token.decode())
             return True
@@ -132,7 +132,7 @@ class TokenAuth:
             target = (form.get("next") or ["/"])[0]
             if not target.startswith("/") or target.startswith("//"):
                 target = "/"
-            if self._matches((form.get("token") or [None])[0]):
+            if self._matches(next(iter(form.get("token") or []), None)):
                 await _login(send, target, self._token.decode())
                 return True
             await _login_form(send, target, "That token is not the server's.")

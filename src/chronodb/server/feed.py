@@ -38,10 +38,22 @@ class Subscriber(Protocol):
     filter: ``predicate`` runs once per change for all of them, not once per subscriber.
     """
 
-    table_key: str
     after_tx: int  # only changes of later transactions are delivered; the feed advances it
-    filter_key: Hashable | None
-    predicate: Callable[[Mapping[str, Any]], bool] | None
+
+    def __hash__(self) -> int:
+        """A subscriber without a shared filter is a group of its own, keyed by itself."""
+
+    @property
+    def table_key(self) -> str:
+        """The table whose changes the subscriber takes."""
+
+    @property
+    def filter_key(self) -> Hashable | None:
+        """The filter's identity, shared by subscribers whose filters are the same."""
+
+    @property
+    def predicate(self) -> Callable[[Mapping[str, Any]], bool] | None:
+        """The filter a change's values must pass, if any."""
 
     @property
     def unit(self) -> Hashable:
@@ -172,7 +184,7 @@ class ChangeFeed:
 
     # ------------------------------------------------------------ subscribers
     def add_live(self, sub: Subscriber) -> None:
-        key = sub if sub.filter_key is None else sub.filter_key
+        key: Hashable = sub if sub.filter_key is None else sub.filter_key
         groups = self._live.setdefault(sub.table_key, {})
         group = groups.get(key)
         if group is None:
@@ -184,7 +196,7 @@ class ChangeFeed:
         groups = self._live.get(sub.table_key)
         if groups is None:
             return
-        key = sub if sub.filter_key is None else sub.filter_key
+        key: Hashable = sub if sub.filter_key is None else sub.filter_key
         group = groups.get(key)
         if group is not None:
             group.members.discard(sub)

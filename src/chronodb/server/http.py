@@ -111,7 +111,7 @@ async def read_json(request: Request) -> Any:
         raise HTTPException(400, f"request body is not JSON: {err}") from None
 
 
-def check_statement(sql: Any, params: Any) -> None:
+def check_statement(sql: Any, params: Any) -> str:
     if not isinstance(sql, str) or not sql.strip():
         raise HTTPException(400, '"sql": expected a SQL statement')
     scalars = (str, int, float, bool, type(None))
@@ -126,6 +126,7 @@ def check_statement(sql: Any, params: Any) -> None:
             "this statement is not available over HTTP: each request runs as a transaction "
             "of its own, on this database file only",
         )
+    return sql
 
 
 def execute_statement(db: ChronoDB, sql: str, params: Any) -> Result:
@@ -153,7 +154,7 @@ async def sql_endpoint(request: Request) -> Response:
     if not isinstance(payload, dict):
         raise HTTPException(400, 'expected a JSON object {"sql": ..., "params": ...}')
     sql, params = payload.get("sql"), payload.get("params")
-    check_statement(sql, params)
+    sql = check_statement(sql, params)
     metrics = _metrics(request)
     started = time.perf_counter()
     try:

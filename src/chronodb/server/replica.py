@@ -56,12 +56,12 @@ class Reads:
     def choose(self, fallback: ChronoDB) -> ChronoDB:
         """The standby if it has replayed the primary's newest transaction (waiting up to
         ``wait`` seconds for it), else ``fallback`` (a connection to the primary)."""
-        newest = self.primary.execute(_NEWEST).fetchone()[0]
+        newest = self.primary.execute(_NEWEST).scalar()
         deadline = time.monotonic() + self.wait
         pause = 0.001
         while True:
             try:
-                caught_up = self.standby.execute(_HORIZON).fetchone()[0] >= newest
+                caught_up = self.standby.execute(_HORIZON).scalar() >= newest
             except ServerError:
                 # Unreachable, or its connection dropped (the next call connects again):
                 # the primary answers meanwhile.

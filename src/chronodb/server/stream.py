@@ -161,10 +161,12 @@ class Connection:
                 # Another table's changes of the same poll came first: merge by commit order
                 # (a stable sort keeps each table's order, and tables in the feed's order).
                 tail: list[Change] = []
-                while pending and not isinstance(pending[-1], str):
-                    if pending[-1].tx_id <= changes[0].tx_id:
+                while pending:
+                    queued = pending[-1]
+                    if isinstance(queued, str) or queued.tx_id <= changes[0].tx_id:
                         break
-                    tail.append(pending.pop())
+                    tail.append(queued)
+                    pending.pop()
                 tail.reverse()
                 changes = sorted(tail + changes, key=tx_of)
                 self._changes_queued -= len(tail)

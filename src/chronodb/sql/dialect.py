@@ -295,7 +295,7 @@ class _TemporalGenerator:
         if as_of.text("kind") == "AS OF" and as_of.name == "TIMESTAMP":
             # the seed's syntax: FOR SYSTEM_TIME after a join without ON is the table's own
             clause = f"AS OF TIMESTAMP {self.sql(as_of, 'expression')}"
-        return super().query_modifiers(rest, *sqls, *joins, self.seg(clause))  # type: ignore[misc]
+        return super().query_modifiers(rest, *sqls, *joins, self.seg(clause))  # type: ignore[misc,attr-defined]
 
     def version_sql(self, expression: exp.Version) -> str:
         kind = expression.text("kind")
@@ -314,7 +314,7 @@ class _TemporalGenerator:
 class ChronoSQL(SQLite):
     """SQLite's dialect with the temporal clauses, as SQLite reads and writes SQL."""
 
-    class Parser(_TemporalParser, SQLite.Parser):
+    class Parser(_TemporalParser, SQLite.Parser):  # type: ignore[misc,valid-type]
         UNARY_PARSERS: ClassVar = {
             **SQLite.Parser.UNARY_PARSERS,
             TokenType.PLUS: lambda self: self.expression(UnaryPlus(this=self._parse_unary())),
@@ -376,7 +376,7 @@ class ChronoSQL(SQLite):
 
     _note_spans(Parser)
 
-    class Generator(_TemporalGenerator, SQLite.Generator):
+    class Generator(_TemporalGenerator, SQLite.Generator):  # type: ignore[misc,valid-type]
         TRANSFORMS: ClassVar = {
             **SQLite.Generator.TRANSFORMS,
             UnaryPlus: lambda self, e: f"+{self.sql(e, 'this')}",
@@ -391,14 +391,14 @@ class ChronoPostgres(Postgres):
     repeat one, and the call binds a mapping of ``_N`` to values.
     """
 
-    class Parser(_TemporalParser, Postgres.Parser):
+    class Parser(_TemporalParser, Postgres.Parser):  # type: ignore[misc,valid-type]
         QUERY_MODIFIER_PARSERS: ClassVar = _temporal_modifiers(
             Postgres.Parser.QUERY_MODIFIER_PARSERS
         )
 
     _note_spans(Parser)
 
-    class Generator(_TemporalGenerator, Postgres.Generator):
+    class Generator(_TemporalGenerator, Postgres.Generator):  # type: ignore[misc,valid-type]
         POSITIONAL = "%(_{})s"
 
 
@@ -454,7 +454,8 @@ def parse(sql: str, backend: str = "sqlite") -> list[exp.Expr]:
     try:
         parsed = parser.parse(dialect.tokenize(sql), sql)
     except ParseError as err:
-        if parser.ran_out and not str(err).startswith("Expected a point in time"):
+        ran_out = getattr(parser, "ran_out", False)
+        if ran_out and not str(err).startswith("Expected a point in time"):
             raise InputEnded(str(err), errors=err.errors) from None
         raise
     finally:
@@ -482,5 +483,5 @@ def to_sql(
     """
     generator = DIALECTS[backend]().generator(comments=comments)
     if verbatim:
-        generator.verbatim = spans.Verbatim(generator.sql)
+        generator.verbatim = spans.Verbatim(generator.sql)  # type: ignore[attr-defined]
     return generator.generate(expression, copy=copy)

@@ -151,8 +151,21 @@ def record(tree: exp.Expr, sql: str) -> None:
 
 
 # What a node put in a child's place is written as, unwrapped: anything else gets parentheses
-_ATOMS = (exp.Column, exp.Literal, exp.Identifier, exp.Placeholder, exp.Subquery, exp.Paren)
-_ATOMS += (exp.Func, exp.Alias, exp.Star, exp.Null, exp.Boolean, exp.Table, exp.TableAlias)
+_ATOMS: tuple[type, ...] = (
+    exp.Column,
+    exp.Literal,
+    exp.Identifier,
+    exp.Placeholder,
+    exp.Subquery,
+    exp.Paren,
+    exp.Func,
+    exp.Alias,
+    exp.Star,
+    exp.Null,
+    exp.Boolean,
+    exp.Table,
+    exp.TableAlias,
+)
 
 
 class Verbatim:

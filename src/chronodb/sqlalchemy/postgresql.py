@@ -15,12 +15,18 @@ from typing import Any
 from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import reflection
+from sqlalchemy.engine.interfaces import IsolationLevel
 
 from chronodb.errors import ConnectionLostError, NotSupportedError
 from chronodb.layout import is_internal
 from chronodb.sqlalchemy.asof import AsOfExecution, install_orm_hooks
 
-_LEVELS = ("READ COMMITTED", "READ UNCOMMITTED", "REPEATABLE READ", "SERIALIZABLE")
+_LEVELS: tuple[IsolationLevel, ...] = (
+    "READ COMMITTED",
+    "READ UNCOMMITTED",
+    "REPEATABLE READ",
+    "SERIALIZABLE",
+)
 
 
 def _database(connection: Any) -> Any:
@@ -64,10 +70,10 @@ class PGDialect_chronodb(AsOfExecution, PGDialect_psycopg):
     def _isolation_lookup(self) -> dict[str, str]:  # type: ignore[override]
         return {level: level for level in _LEVELS}
 
-    def get_isolation_level_values(self, dbapi_connection: Any) -> list[str]:
+    def get_isolation_level_values(self, dbapi_connection: Any) -> list[IsolationLevel]:
         return [*_LEVELS, "AUTOCOMMIT"]
 
-    def get_isolation_level(self, dbapi_connection: Any) -> str:
+    def get_isolation_level(self, dbapi_connection: Any) -> IsolationLevel:
         was_open = dbapi_connection.in_transaction
         level = PGDialect.get_isolation_level(self, dbapi_connection)
         if not was_open:

@@ -60,14 +60,14 @@ class SQLiteDialect_chronodb(AsOfExecution, SQLiteDialect_pysqlite):
         return _users_only(names, sqlite_include_internal)
 
     @reflection.cache
-    def get_temp_table_names(
+    def get_temp_table_names(  # type: ignore[override]  # SQLiteDialect's own signature
         self, connection: Any, sqlite_include_internal: bool = False, **kw: Any
     ) -> list[str]:
         names = super().get_temp_table_names(connection, sqlite_include_internal, **kw)
         return _users_only(names, sqlite_include_internal)
 
     @reflection.cache
-    def get_temp_view_names(
+    def get_temp_view_names(  # type: ignore[override]  # SQLiteDialect's own signature
         self, connection: Any, sqlite_include_internal: bool = False, **kw: Any
     ) -> list[str]:
         names = super().get_temp_view_names(connection, sqlite_include_internal, **kw)

@@ -176,7 +176,8 @@ def for_system_time(
     table, entity = _table_of(table_or_entity)
     if as_of is not None:
         unit, _ = point_literal(as_of)
-        kind, points = f"AS OF {unit}", (_bound(as_of),)
+        points: tuple[BindParameter[Any], ...] = (_bound(as_of),)
+        kind = f"AS OF {unit}"
     elif between is not None or from_to is not None:
         pair = between if between is not None else from_to
         if not isinstance(pair, tuple | list) or len(pair) != 2:

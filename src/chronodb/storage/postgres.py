@@ -25,6 +25,7 @@ from chronodb.layout import PREFIX
 from chronodb.postgres import install, installed, lookup, outside, version_table
 from chronodb.postgres.install import has_settled_mark
 from chronodb.postgres.names import CATALOG, USER_SETTING, quote
+from chronodb.postgres.rows import one
 from chronodb.storage import postgres_errors
 from chronodb.storage.urls import ServerURL, parse, redact
 
@@ -92,12 +93,12 @@ class PostgresBackend:
         self.timeout = timeout
         self.read_only = read_only
         self.conn = self._connect()
-        self.schema: str = self.conn.execute("SELECT current_schema()").fetchone()[0]
+        self.schema: str = one(self.conn.execute("SELECT current_schema()"))[0]
         # Whether a transaction reads one snapshot throughout (REPEATABLE READ or stronger).
-        isolation = self.conn.execute("SHOW default_transaction_isolation").fetchone()[0]
+        isolation = one(self.conn.execute("SHOW default_transaction_isolation"))[0]
         self.one_snapshot = isolation in ("repeatable read", "serializable")
         # A hot standby replays the primary's WAL: it reads, and never writes.
-        self.standby: bool = self.conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        self.standby: bool = one(self.conn.execute("SELECT pg_is_in_recovery()"))[0]
         self._user: str | None = None
         if self.standby and not read_only:
             self.conn.close()

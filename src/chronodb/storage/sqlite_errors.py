@@ -126,9 +126,10 @@ def _by_message(err: sqlite3.Error, sql: str | None) -> ChronoDBError | None:
         name = missing.group(2) if missing else text.split(":", 1)[-1].strip()
         kind = "table" if "table" in text and not missing else "column"
         position = _name_position(name, sql)
+        table, column = (name, None) if kind == "table" else (None, name)
         if position is None:
-            return SchemaError(f"{text}{where}", **{kind: name})
-        return SchemaError(text, sql=sql, position=position, **{kind: name})
+            return SchemaError(f"{text}{where}", table=table, column=column)
+        return SchemaError(text, sql=sql, position=position, table=table, column=column)
     if "syntax error" in text or "incomplete input" in text or "unrecognized token" in text:
         return SQLSyntaxError(text, sql=sql, position=_syntax_position(text, sql))
     return None

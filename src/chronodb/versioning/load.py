@@ -85,7 +85,7 @@ def record_transactions(
     """A record per transaction (tx_id, tx_time, user, leaf), in id order, each leaf indexed;
     the marks of the counted era; the origin after the last one (``timeline.set_origin``)."""
     index = 0
-    records = []
+    records: list[tuple[int, int, str, int | None, bytes | None, bytes | None]] = []
     for tx_id, tx_time, user, leaf in rows:
         if leaf is None:
             records.append((tx_id, tx_time, user, None, None, None))

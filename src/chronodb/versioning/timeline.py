@@ -198,8 +198,10 @@ def transactions(conn: sqlite3.Connection, limit: int | None = None) -> list[sql
 
     if limit is None:
         parts = [*_NAMED, *(f"SELECT {TX} FROM {h}" for h in _history_tables(conn))]
-        ids = f"SELECT DISTINCT x FROM ({' UNION ALL '.join(parts)}) WHERE x > 0 ORDER BY x DESC"
-        return conn.execute(_DESCRIBED.format(ids=ids)).fetchall()
+        listing = (
+            f"SELECT DISTINCT x FROM ({' UNION ALL '.join(parts)}) WHERE x > 0 ORDER BY x DESC"
+        )
+        return conn.execute(_DESCRIBED.format(ids=listing)).fetchall()
     found: set[int] = set()
     for named in _NAMED:
         rows = conn.execute(f"SELECT * FROM ({named}) ORDER BY 1 DESC LIMIT ?", (limit,))

@@ -9,8 +9,9 @@ fields to read and filter on, and are left out of the mutations' inputs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chronodb.database import ChronoDB
 from chronodb.errors import SchemaError
@@ -104,7 +105,7 @@ class Table:
     type_name: str  # the GraphQL object type
     field: str  # the Query field (list); the others add suffixes
     columns: list[Column]
-    relations: list[Relation] = field(default_factory=list)
+    relations: list[Relation] = dataclasses.field(default_factory=list)
 
     @property
     def sql(self) -> str:
@@ -193,11 +194,12 @@ def _add_relations(tables: dict[str, Table], foreign_keys: dict[str, list[Foreig
             target = tables.get(fk.other_table.lower())
             if target is None:
                 continue
-            local = [table.column(c) for c in fk.columns]
-            remote = [target.column(c) for c in fk.other_columns]
-            if None in local or None in remote or len(local) != len(remote) or not remote:
+            local = tuple(c for n in fk.columns if (c := table.column(n)) is not None)
+            remote = tuple(c for n in fk.other_columns if (c := target.column(n)) is not None)
+            whole = len(local) == len(fk.columns) and len(remote) == len(fk.other_columns)
+            if not whole or len(local) != len(remote) or not remote:
                 continue
-            pending.append((table, target, tuple(local), tuple(remote)))  # type: ignore[arg-type]
+            pending.append((table, target, local, remote))
     for table, target, local, remote in pending:
         # Forward: orders.user_id -> "user"; otherwise the referenced table's name.
         stem = local[0].field

@@ -32,7 +32,7 @@ def insert(table: Table, args: Mapping[str, Any], pieces: SqlPieces) -> list[Sta
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
     for obj in args["objects"]:
         groups.setdefault(tuple(obj), []).append(obj)
-    statements = []
+    statements: list[tuple[str, list[Any]]] = []
     for fields, objects in groups.items():
         if not fields:
             statements += [(f"INSERT INTO {table.sql} DEFAULT VALUES RETURNING *", [])] * len(
@@ -115,7 +115,7 @@ def resolver(
         except ReadOnlyError as err:
             raise GraphQLError(str(err), extensions={"code": "READ_ONLY"}) from err
         # Relations under "returning" are loaded for all returned rows at once.
-        response_type = info.return_type.of_type  # type: ignore[attr-defined]
+        response_type = getattr(info.return_type, "of_type", None)
         assert isinstance(response_type, GraphQLObjectType)
         selected = collect_sub_fields(
             info.schema, info.fragments, info.variable_values, response_type, info.field_nodes

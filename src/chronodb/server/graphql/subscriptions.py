@@ -24,7 +24,7 @@ import operator
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
-from graphql import ExecutionResult, GraphQLError, GraphQLResolveInfo, OperationType, execute
+from graphql import ExecutionResult, GraphQLError, GraphQLResolveInfo, OperationType, execute_sync
 from graphql.execution import create_source_event_stream
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -54,6 +54,18 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _all_of(parts: list[Predicate]) -> Predicate:
+    return lambda v: all(p(v) for p in parts)
+
+
+def _any_of(parts: list[Predicate]) -> Predicate:
+    return lambda v: any(p(v) for p in parts)
+
+
+def _negated(inner: Predicate) -> Predicate:
+    return lambda v: not inner(v)
+
+
 def compile_predicate(table: Table, where: Mapping[str, Any] | None) -> Predicate:
     """A ``<table>_bool_exp`` as a test of a row's values (keyed by SQL column name)."""
     tests: list[Predicate] = []
@@ -63,13 +75,9 @@ def compile_predicate(table: Table, where: Mapping[str, Any] | None) -> Predicat
             continue
         if key in ("_and", "_or"):
             parts = [compile_predicate(table, w) for w in spec]
-            if key == "_and":
-                tests.append(lambda v, parts=parts: all(p(v) for p in parts))
-            else:
-                tests.append(lambda v, parts=parts: any(p(v) for p in parts))
+            tests.append(_all_of(parts) if key == "_and" else _any_of(parts))
         elif key == "_not":
-            inner = compile_predicate(table, spec)
-            tests.append(lambda v, inner=inner: not inner(v))
+            tests.append(_negated(compile_predicate(table, spec)))
         else:
             column = by_field[key].name
             for op, operand in spec.items():
@@ -281,9 +289,8 @@ class _Session:
             try:
                 async for event in stream:
                     result = await run_in_threadpool(
-                        execute, schema, document, event, context, variables, name
+                        execute_sync, schema, document, event, context, variables, name
                     )
-                    assert isinstance(result, ExecutionResult)
                     await self.send({"type": "next", "id": op_id, "payload": result.formatted})
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]

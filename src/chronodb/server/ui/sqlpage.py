@@ -67,8 +67,9 @@ async def _page(request: Request, sql: str, write: bool) -> Response:
         try:
             check_statement(sql, None)
         except HTTPException as err:
-            error = {"type": "BadRequest", "message": err.detail, "position": None}
-            data = {"sql": sql, "columns": [], "rows": [], "error": error}
+            error: dict[str, Any] = {"type": "BadRequest", "message": err.detail}
+            error["position"] = None
+            data: dict[str, Any] = {"sql": sql, "columns": [], "rows": [], "error": error}
             return respond(request, "sql.html", data, at=None, marked=None, shown=0, status=400)
     data = await run_in_threadpool(run, db, sql)
     if not write and data["error"] and data["error"]["type"] == "ReadOnlyError":

@@ -74,7 +74,8 @@ class Query:
 
     def __init__(self, params: dict[str, list[str]], names: list[str], key: list[str]) -> None:
         known = {n.lower(): n for n in names}
-        self.sort = self._column(params.get("_sort", [None])[0], known, "_sort")
+        sort = params.get("_sort")
+        self.sort = self._column(sort[0], known, "_sort") if sort else None
         self.desc = params.get("_desc", ["0"])[0] not in ("", "0")
         self.filters = [
             (self._column(name, known, name), value)
@@ -100,9 +101,7 @@ class Query:
                 raise ChronoDBError(f"?_next={raw_next!r:.80} is not a page of this table")
 
     @staticmethod
-    def _column(name: str | None, known: dict[str, str], param: str) -> str | None:
-        if name is None:
-            return None
+    def _column(name: str, known: dict[str, str], param: str) -> str:
         if name.lower() not in known:
             raise SchemaError(f"?{param}: no such column {name!r:.80}", column=name)
         return known[name.lower()]

@@ -23,7 +23,8 @@ def flat_joins(node: exp.Expression) -> exp.Expression:
     source = node.args.get(key)
     inner = source.this if source is not None else None
     while (
-        isinstance(inner, exp.Subquery)
+        source is not None
+        and isinstance(inner, exp.Subquery)
         and not inner.alias
         and isinstance(inner.this, exp.Table)
         and inner.this.args.get("joins")
