@@ -25,10 +25,8 @@ last id below which none is still missing.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
-import sqlglot
 from sqlglot import exp
 
 from chronodb.postgres.names import (
@@ -48,116 +46,63 @@ from chronodb.postgres.names import (
     changed_of,
 )
 from chronodb.postgres.tables import Versioned
+from chronodb.sql import build
+from chronodb.sql.build import (
+    POSTGRES,
+    SQL,
+    col,
+    desc,
+    local,
+    name,
+    operand,
+    same,
+    star,
+    table,
+    tree,
+)
 
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
 
-SQL = str | exp.Expression
-"""SQL given to a function here: text (psycopg parameters such as ``%(name)s`` kept) or
-an expression."""
 
-
-def render(tree: exp.Expression) -> str:
-    """``tree`` as PostgreSQL text: the one place this module's expressions become text.
-
-    Function names keep their case: sqlglot would otherwise upper-case the quoted name of
-    a function read as a table (``_chrono_c{N}_t``). A psycopg parameter parsed from
-    text is an ``exp.Placeholder`` and renders back as written.
-    """
-    return tree.sql(dialect="postgres", normalize_functions=False)
-
-
-@functools.lru_cache(maxsize=512)
-def _parsed(text: str) -> exp.Expression:
-    """SQL text parsed once: the same points and horizon recur in every statement."""
-    return sqlglot.parse_one(text, dialect="postgres")
-
-
-def _tree(text: SQL) -> exp.Expression:
-    """SQL text (or an expression) as an expression of the caller's own to change."""
-    return (_parsed(text) if isinstance(text, str) else text).copy()
-
-
-def _sql(text: SQL) -> exp.Expression:
-    """SQL text (or an expression) as an expression, parenthesised where an operator
-    inside it would otherwise bind to its neighbours."""
-    tree = _tree(text)
-    if isinstance(tree, exp.Query):
-        return tree.subquery(copy=False)
-    if isinstance(tree, exp.Binary | exp.Not | exp.Predicate):
-        return exp.paren(tree, copy=False)
-    return tree
-
-
-def _name(name: str) -> exp.Identifier:
-    """A name of the layout or the user, always quoted (case and keywords kept)."""
-    return exp.to_identifier(name, quoted=True)
-
-
-def _col(alias: str | None, name: str, *, quoted: bool = True) -> exp.Column:
-    """Column ``name`` of ``alias`` (an unquoted alias of this module's SQL); ``quoted``:
-    a user's or history's name, quoted; otherwise a name of the layout's own tables."""
-    return exp.Column(
-        this=exp.to_identifier(name, quoted=quoted),
-        table=None if alias is None else exp.to_identifier(alias),
-    )
-
-
-def _table(schema: str, name: str, alias: str | None = None) -> exp.Table:
-    """``schema.name``, both quoted, as ``alias``."""
-    return exp.Table(
-        this=_name(name),
-        db=_name(schema),
-        alias=None if alias is None else exp.TableAlias(this=exp.to_identifier(alias)),
-    )
-
-
-def _local(name: str, alias: str | None = None) -> exp.Table:
-    """A common table expression of this module's SQL, by ``name``."""
-    return exp.Table(
-        this=exp.to_identifier(name),
-        alias=None if alias is None else exp.TableAlias(this=exp.to_identifier(alias)),
-    )
-
-
-def _desc(column: exp.Expression) -> exp.Ordered:
-    """``column DESC``, nulls first as PostgreSQL's default: a backward index scan."""
-    return exp.Ordered(this=column, desc=True, nulls_first=True)
+def render(query: exp.Expression) -> str:
+    """``query`` as PostgreSQL text: the one place this module's expressions become text."""
+    return build.render(query, POSTGRES)
 
 
 def _not_tombstone(alias: str) -> exp.Expression:
     """``alias`` is a version, not a tombstone (which only ends its key's period)."""
-    return exp.NEQ(this=_col(alias, OP, quoted=False), expression=exp.Literal.string("D"))
+    return exp.NEQ(this=col(alias, OP, quoted=False), expression=exp.Literal.string("D"))
 
 
 def _tx_join(v: Versioned) -> tuple[exp.Table, exp.Expression]:
     """``_chrono_tx AS x`` and how it joins history ``h``: by the writer's xid."""
-    on = exp.EQ(this=_col("x", "xid", quoted=False), expression=_col("h", XID, quoted=False))
-    return _table(v.schema, TX_TABLE, "x"), on
+    on = exp.EQ(this=col("x", "xid", quoted=False), expression=col("h", XID, quoted=False))
+    return table(v.schema, TX_TABLE, "x"), on
 
 
 def _bounded(horizon: SQL | None, tx_id: exp.Column) -> list[exp.Expression]:
     """``tx_id <= horizon``, or nothing without a horizon."""
-    return [] if horizon is None else [exp.LTE(this=tx_id, expression=_sql(horizon))]
+    return [] if horizon is None else [exp.LTE(this=tx_id, expression=operand(horizon, POSTGRES))]
 
 
 def _point(v: Versioned, order: str, bound: SQL, horizon: SQL | None) -> str:
     """The newest transaction whose ``order`` column is <= ``bound`` (and whose id is <=
     the ``horizon``): its id ``n`` and seq_hi ``b``."""
-    column = _col(None, order, quoted=False)
-    tx_id = _col(None, "tx_id", quoted=False)
+    column = col(None, order, quoted=False)
+    tx_id = col(None, "tx_id", quoted=False)
     return render(
         exp.select(
             exp.alias_(tx_id, "n", copy=False),
-            exp.alias_(_col(None, "seq_hi", quoted=False), "b", copy=False),
+            exp.alias_(col(None, "seq_hi", quoted=False), "b", copy=False),
             copy=False,
         )
-        .from_(_table(v.schema, TX_TABLE), copy=False)
+        .from_(table(v.schema, TX_TABLE), copy=False)
         .where(
-            exp.LTE(this=column, expression=_sql(bound)),
+            exp.LTE(this=column, expression=operand(bound, POSTGRES)),
             *_bounded(horizon, tx_id.copy()),
             copy=False,
         )
-        .order_by(_desc(column.copy()), copy=False)
+        .order_by(desc(column.copy()), copy=False)
         .limit(1, copy=False)
     )
 
@@ -181,32 +126,32 @@ def _visible_at_point(seq: exp.Column) -> list[exp.Expression]:
     """A version (its history number ``seq``, its writer's record ``x``) within point ``p``:
     written at or below the point's ``seq_hi`` by a transaction with an id <= its id."""
     return [
-        exp.LTE(this=seq, expression=_col("p", "b", quoted=False)),
-        exp.LTE(this=_col("x", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+        exp.LTE(this=seq, expression=col("p", "b", quoted=False)),
+        exp.LTE(this=col("x", "tx_id", quoted=False), expression=col("p", "n", quoted=False)),
     ]
 
 
 def _newest(v: Versioned, match: Sequence[exp.Expression]) -> exp.Select:
     """The newest version matching ``match`` (on alias ``h``) visible at point ``p``."""
     tx, on = _tx_join(v)
-    seq = _col("h", SEQ, quoted=False)
+    seq = col("h", SEQ, quoted=False)
     return (
-        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")), copy=False)
-        .from_(_table(v.schema, v.hist, "h"), copy=False)
+        exp.select(star("h"), copy=False)
+        .from_(table(v.schema, v.hist, "h"), copy=False)
         .join(tx, on=on, copy=False)
         .where(
             *match,
             *_visible_at_point(seq),
             copy=False,
         )
-        .order_by(_desc(seq.copy()), copy=False)
+        .order_by(desc(seq.copy()), copy=False)
         .limit(1, copy=False)
     )
 
 
 def _select(v: Versioned, alias: str) -> list[exp.Expression]:
     """The columns of ``alias``, a row of the table itself."""
-    return [_col(alias, c) for c in v.columns]
+    return [col(alias, c) for c in v.columns]
 
 
 def _stored(v: Versioned, alias: str) -> list[exp.Expression]:
@@ -214,7 +159,7 @@ def _stored(v: Versioned, alias: str) -> list[exp.Expression]:
     if not v.stored:
         return _select(v, alias)
     return [
-        exp.alias_(_col(alias, h), _name(c), copy=False)
+        exp.alias_(col(alias, h), name(c), copy=False)
         for c, h in zip(v.columns, v.stored, strict=True)
     ]
 
@@ -234,15 +179,10 @@ def _cross(table: exp.Table) -> exp.Join:
 
 def _query(point: SQL) -> exp.Query:
     """A point's query (from :func:`point_at_tx` or :func:`point_at_time`)."""
-    tree = _tree(point)
-    if not isinstance(tree, exp.Query):
-        raise TypeError(f"a point is a query, not {render(tree)!r}")
-    return tree
-
-
-def _same(pairs: Sequence[tuple[exp.Expression, exp.Expression]]) -> list[exp.Expression]:
-    """An equality per pair (the columns of a key, matched)."""
-    return [exp.EQ(this=a, expression=b) for a, b in pairs]
+    found = tree(point, POSTGRES)
+    if not isinstance(found, exp.Query):
+        raise TypeError(f"a point is a query, not {render(found)!r}")
+    return found
 
 
 def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
@@ -259,19 +199,19 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
     ``writer=False``: the reader never writes (a read-only connection), so it has no open
     transaction's versions to look for; a standby cannot read the (unlogged) pending table.
     """
-    same_key = _same([(_col("c", k), _col("t", k)) for k in v.keys])
-    seek_key = _same([(_col("h", v.stored_of(k)), _col("c", k)) for k in v.keys])
+    same_key = same([(col("c", k), col("t", k)) for k in v.keys])
+    seek_key = same([(col("h", v.stored_of(k)), col("c", k)) for k in v.keys])
     later = (
-        exp.select(exp.func("min", _col("t", "seq_lo", quoted=False)), copy=False)
-        .from_(_table(v.schema, TX_TABLE, "t"), copy=False)
+        exp.select(exp.func("min", col("t", "seq_lo", quoted=False)), copy=False)
+        .from_(table(v.schema, TX_TABLE, "t"), copy=False)
         .where(
-            exp.GT(this=_col("t", "tx_id", quoted=False), expression=_col("p", "n", quoted=False)),
+            exp.GT(this=col("t", "tx_id", quoted=False), expression=col("p", "n", quoted=False)),
             copy=False,
         )
         .subquery(copy=False)
     )
     lows: list[exp.Expression] = [
-        exp.Add(this=_col("p", "b", quoted=False), expression=exp.Literal.number(1)),
+        exp.Add(this=col("p", "b", quoted=False), expression=exp.Literal.number(1)),
         later,
     ]
     if writer:
@@ -283,22 +223,22 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
             copy=False,
         )
         own = (
-            exp.select(_col("q", "seq_lo", quoted=False), copy=False)
-            .from_(_table(v.schema, PENDING, "q"), copy=False)
-            .where(exp.EQ(this=_col("q", "ctid", quoted=False), expression=ctid), copy=False)
+            exp.select(col("q", "seq_lo", quoted=False), copy=False)
+            .from_(table(v.schema, PENDING, "q"), copy=False)
+            .where(exp.EQ(this=col("q", "ctid", quoted=False), expression=ctid), copy=False)
             .subquery(copy=False)
         )
         lows.append(own)
     low = exp.select(exp.alias_(exp.func("least", *lows), "lo", copy=False), copy=False).from_(
-        _local(POINT, "p"), copy=False
+        local(POINT, "p"), copy=False
     )
     changed_fn = exp.Dot(
-        this=_name(v.schema),
+        this=name(v.schema),
         expression=exp.Anonymous(
-            this=_name(changed_of(v.hist)),
+            this=name(changed_of(v.hist)),
             expressions=[
                 exp.select(exp.column("lo"), copy=False)
-                .from_(_local(LOW), copy=False)
+                .from_(local(LOW), copy=False)
                 .subquery(copy=False)
             ],
         ),
@@ -306,13 +246,13 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
     changed = exp.select(exp.Star(), copy=False).from_(changed_fn, copy=False)
     current = (
         exp.select(*_select(v, "t"), copy=False)
-        .from_(_table(v.schema, v.table, "t"), copy=False)
+        .from_(table(v.schema, v.table, "t"), copy=False)
         .where(
-            exp.Exists(this=exp.select(copy=False).from_(_local(POINT), copy=False)),
+            exp.Exists(this=exp.select(copy=False).from_(local(POINT), copy=False)),
             exp.not_(
                 exp.Exists(
                     this=exp.select(copy=False)
-                    .from_(_local(CHANGED_KEYS, "c"), copy=False)
+                    .from_(local(CHANGED_KEYS, "c"), copy=False)
                     .where(*same_key, copy=False)
                 ),
                 copy=False,
@@ -323,9 +263,9 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
     sought = (
         exp.Select(
             expressions=_stored(v, "v"),
-            joins=[_cross(_local(CHANGED_KEYS, "c")), _lateral(_newest(v, seek_key), "v")],
+            joins=[_cross(local(CHANGED_KEYS, "c")), _lateral(_newest(v, seek_key), "v")],
         )
-        .from_(_local(POINT, "p"), copy=False)
+        .from_(local(POINT, "p"), copy=False)
         .where(_not_tombstone("v"), copy=False)
     )
     both = exp.union(current, sought, distinct=False, copy=False)
@@ -345,19 +285,19 @@ def as_of_history(v: Versioned, point: SQL) -> str:
     keys one by one, a scan and a sort cost less.
     """
     tx, on = _tx_join(v)
-    keys = [_col("h", k) for k in v.history_keys]
-    seq = _col("h", SEQ, quoted=False)
+    keys = [col("h", k) for k in v.history_keys]
+    seq = col("h", SEQ, quoted=False)
     newest = (
-        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("h")), copy=False)
+        exp.select(star("h"), copy=False)
         .distinct(*keys, distinct=True, copy=False)
         .from_(_query(point).subquery("p", copy=False), copy=False)
-        .join(_table(v.schema, v.hist, "h"), copy=False)
+        .join(table(v.schema, v.hist, "h"), copy=False)
         .join(tx, on=on, copy=False)
         .where(
             *_visible_at_point(seq),
             copy=False,
         )
-        .order_by(*[k.copy() for k in keys], _desc(seq.copy()), copy=False)
+        .order_by(*[k.copy() for k in keys], desc(seq.copy()), copy=False)
     )
     rows = (
         exp.select(*_stored(v, "s"), copy=False)
@@ -370,7 +310,9 @@ def as_of_history(v: Versioned, point: SQL) -> str:
 def as_of_key(v: Versioned, point: SQL, key: Sequence[SQL]) -> str:
     """The row of ``v`` with key ``key`` (SQL expressions, in key order) at ``point``: one
     seek, for a query that fixes the whole key (``WHERE id = %s``)."""
-    match = _same([(_col("h", k), _sql(ref)) for k, ref in zip(v.history_keys, key, strict=True)])
+    match = same(
+        [(col("h", k), operand(ref, POSTGRES)) for k, ref in zip(v.history_keys, key, strict=True)]
+    )
     row = (
         exp.Select(expressions=_stored(v, "v"), joins=[_lateral(_newest(v, match), "v")])
         .from_(_query(point).subquery("p", copy=False), copy=False)
@@ -399,30 +341,30 @@ def versions(
     def next_of(column: str) -> exp.Expression:
         """``column`` of the transaction of the key's next version."""
         return exp.Window(
-            this=exp.func("lead", _col("x", column, quoted=False)),
-            partition_by=[_col("h", k) for k in v.history_keys],
-            order=exp.Order(expressions=[exp.Ordered(this=_col("h", SEQ, quoted=False))]),
+            this=exp.func("lead", col("x", column, quoted=False)),
+            partition_by=[col("h", k) for k in v.history_keys],
+            order=exp.Order(expressions=[exp.Ordered(this=col("h", SEQ, quoted=False))]),
             over="OVER",
         )
 
     end, next_tx = next_of("tx_time"), next_of("tx_id")
-    on_tx = [on, *_bounded(horizon, _col("x", "tx_id", quoted=False))]
+    on_tx = [on, *_bounded(horizon, col("x", "tx_id", quoted=False))]
     if until is not None:
         end = exp.func("coalesce", end, exp.Literal.number(until[1]))
         next_tx = exp.func("coalesce", next_tx, exp.Literal.number(until[0]))
         on_tx.append(
-            exp.LT(this=_col("x", "tx_id", quoted=False), expression=exp.Literal.number(until[0]))
+            exp.LT(this=col("x", "tx_id", quoted=False), expression=exp.Literal.number(until[0]))
         )
     ordered = (
         exp.select(
-            exp.Column(this=exp.Star(), table=exp.to_identifier("h")),
-            exp.alias_(_col("x", "tx_id", quoted=False), TX, copy=False),
-            exp.alias_(_col("x", "tx_time", quoted=False), FROM, copy=False),
+            star("h"),
+            exp.alias_(col("x", "tx_id", quoted=False), TX, copy=False),
+            exp.alias_(col("x", "tx_time", quoted=False), FROM, copy=False),
             exp.alias_(end, TO, copy=False),
             exp.alias_(next_tx, NEXT, copy=False),
             copy=False,
         )
-        .from_(_table(v.schema, v.hist, "h"), copy=False)
+        .from_(table(v.schema, v.hist, "h"), copy=False)
         .join(tx, on=exp.and_(*on_tx, copy=False), copy=False)
     )
 
@@ -432,7 +374,7 @@ def versions(
             exp.Literal.number("1e6"), exp.DataType.build("float8", dialect="postgres"), copy=False
         )
         return exp.alias_(
-            exp.Div(this=_col("w", column, quoted=False), expression=million), name, copy=False
+            exp.Div(this=col("w", column, quoted=False), expression=million), name, copy=False
         )
 
     rows = (
@@ -443,7 +385,7 @@ def versions(
         .where(
             _not_tombstone("w"),
             exp.NullSafeNEQ(
-                this=_col("w", NEXT, quoted=False), expression=_col("w", TX, quoted=False)
+                this=col("w", NEXT, quoted=False), expression=col("w", TX, quoted=False)
             ),
             exp.paren(_sql_condition(condition), copy=False),
             copy=False,
@@ -454,21 +396,21 @@ def versions(
 
 def _sql_condition(condition: SQL) -> exp.Expression:
     """A condition of :func:`versions`, without the parentheses it is given within."""
-    tree = _tree(condition)
-    return tree.this if isinstance(tree, exp.Paren) else tree
+    found = tree(condition, POSTGRES)
+    return found.this if isinstance(found, exp.Paren) else found
 
 
 def range_condition(kind: str, lo: SQL | None = None, hi: SQL | None = None) -> str:
     """SQL:2011 period predicates (``FOR SYSTEM_TIME ALL``, ``BETWEEN``, ``FROM … TO``,
     ``CONTAINED IN``) on microsecond bounds, for :func:`versions`."""
-    start, end = _col("w", FROM, quoted=False), _col("w", TO, quoted=False)
+    start, end = col("w", FROM, quoted=False), col("w", TO, quoted=False)
     if kind == "ALL":
         return render(exp.true())
     if kind not in ("BETWEEN", "FROM", "CONTAINED IN"):
         raise ValueError(f"unknown period predicate: {kind}")
     if lo is None or hi is None:
         raise ValueError(f"{kind} needs both bounds")
-    low, high = _sql(lo), _sql(hi)
+    low, high = operand(lo, POSTGRES), operand(hi, POSTGRES)
     if kind == "CONTAINED IN":
         return render(
             exp.and_(
