@@ -91,9 +91,9 @@ def key_values(v: Versioned, pk: Any) -> list[Any]:
     return values
 
 
-def _stored(v: Versioned, shapes: list[SchemaVersion]) -> list[str]:
+def _stored(v: Versioned, shapes: list[SchemaVersion]) -> tuple[str, ...]:
     """The history columns of ``v`` and of all of ``shapes``, its shapes over time."""
-    return list(dict.fromkeys([*v.history_columns, *(c.hist for s in shapes for c in s.columns)]))
+    return tuple(dict.fromkeys([*v.history_columns, *(c.hist for s in shapes for c in s.columns)]))
 
 
 def _versions(

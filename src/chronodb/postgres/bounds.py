@@ -30,7 +30,10 @@ checked against the database's: a schema change by another process fails the sta
 
 from __future__ import annotations
 
+import functools
 from typing import Any
+
+from sqlglot import exp
 
 from chronodb.postgres.names import (
     DDL_COUNT,
@@ -43,30 +46,63 @@ from chronodb.postgres.names import (
     VIEWS,
     qualified,
 )
+from chronodb.sql.build import POSTGRES, col, concat, name, operand, render, string, table
 
 RACED = "ZCH01"
 """SQLSTATE of a statement whose own snapshot the in-statement horizon could not bound:
 run it again with a horizon taken before it."""
 
 
+def _last_value(schema: str, sequence: str) -> exp.Expression:
+    """``(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sequence)``: the
+    sequence's last value, 0 before its first."""
+    value = exp.Case(
+        ifs=[
+            exp.If(
+                this=col(None, "is_called", quoted=False),
+                true=col(None, "last_value", quoted=False),
+            )
+        ],
+        default=exp.Literal.number(0),
+    )
+    return (
+        exp.select(value, copy=False)
+        .from_(table(schema, sequence), copy=False)
+        .subquery(copy=False)
+    )
+
+
+def _generation(schema: str, counted: bool) -> exp.Expression:
+    """The generation of :func:`generation_sql`, as an expression."""
+    parts: list[exp.Expression] = []
+    for catalog in (SHAPES, VIEWS):
+        newest = exp.func(
+            "coalesce", exp.func("max", col(None, "id", quoted=False)), exp.Literal.number(0)
+        )
+        ended = exp.func("count", col(None, "to_xid", quoted=False))
+        parts.append(
+            exp.select(concat([newest, string("."), ended]), copy=False)
+            .from_(table(schema, catalog), copy=False)
+            .subquery(copy=False)
+        )
+    if counted:
+        parts.append(_last_value(schema, DDL_COUNT))
+    return concat([p for part in parts for p in (part, string("/"))][:-1])
+
+
+@functools.lru_cache(maxsize=64)
 def generation_sql(schema: str, *, counted: bool = True) -> str:
     """SQL text: the generation of the shapes and views, which changes when a shape or
     view is added (a new row) or ended (its ``to_xid`` set), then (``counted``: a layout
     that counts them) the count of ALTER and DROP TABLE statements run by anyone."""
-    parts = [
-        f"(SELECT coalesce(max(id), 0) || '.' || count(to_xid) FROM {qualified(schema, t)})"
-        for t in (SHAPES, VIEWS)
-    ]
-    if counted:
-        parts.append(count_sql(schema))
-    return " || '/' || ".join(parts)
+    return render(_generation(schema, counted), POSTGRES)
 
 
+@functools.lru_cache(maxsize=64)
 def count_sql(schema: str) -> str:
     """SQL for the count of ALTER and DROP TABLE statements (``outside.py``'s event trigger
     moves it with each, whoever runs them)."""
-    seq = qualified(schema, DDL_COUNT)
-    return f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {seq})"
+    return render(_last_value(schema, DDL_COUNT), POSTGRES)
 
 
 def function_ddl(schema: str) -> str:
@@ -105,22 +141,34 @@ END
 $body$"""
 
 
+@functools.lru_cache(maxsize=256)
 def expression(schema: str, before: str, known: str) -> str:
     """SQL: the horizon bounding a statement's points. ``before``: a parameter holding a
     horizon taken before the statement, or NULL to take it inside (see the module's
     docstring); ``known``: a parameter holding the schema generation the engine knows."""
-    ids = qualified(schema, TX_NEXT)
-    last = f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {ids})"
-    checked = f"{qualified(schema, READ_HORIZON_FUNCTION)}(pg_current_snapshot(), {known})"
+    n = col("s", "n", quoted=False)
+    setting = exp.func("current_setting", string(HORIZON_SETTING), exp.true())
+    kept = exp.EQ(this=setting, expression=concat([n, string(" "), operand(known, POSTGRES)]))
     # A schema change made outside ChronoDB commits no id: the kept horizon also needs the
     # count of ALTER and DROP TABLE statements (the generation's last part) unmoved.
-    count = count_sql(schema)
-    return (
-        f"coalesce({before}::bigint, (SELECT CASE "
-        f"WHEN current_setting('{HORIZON_SETTING}', true) = s.n || ' ' || {known} "
-        f"AND split_part({known}, '/', 3) = {count}::text THEN s.n "
-        f"ELSE {checked} END FROM {last} AS s(n)))"
+    unmoved = exp.EQ(
+        this=exp.func("split_part", operand(known, POSTGRES), string("/"), exp.Literal.number(3)),
+        expression=exp.cast(_last_value(schema, DDL_COUNT), exp.DataType.build("text"), copy=False),
     )
+    checked = exp.Dot(
+        this=name(schema),
+        expression=exp.Anonymous(
+            this=name(READ_HORIZON_FUNCTION),
+            expressions=[exp.func("pg_current_snapshot"), operand(known, POSTGRES)],
+        ),
+    )
+    choice = exp.Case(
+        ifs=[exp.If(this=exp.and_(kept, unmoved, copy=False), true=n.copy())], default=checked
+    )
+    last = exp.alias_(_last_value(schema, TX_NEXT), "s", table=["n"], copy=False)
+    inside = exp.select(choice, copy=False).from_(last, copy=False).subquery(copy=False)
+    taken = exp.cast(operand(before, POSTGRES), exp.DataType.build("bigint"), copy=False)
+    return render(exp.func("coalesce", taken, inside), POSTGRES)
 
 
 def raced(err: Any) -> bool:
