@@ -1,11 +1,20 @@
-"""Reading and trimming history: one row's versions, changes over a period, pruning, erasure."""
+"""Reading and trimming history: one row's versions, changes over a period, pruning, erasure.
+
+The statements naming a table or its columns are built as sqlglot expressions
+(``chronodb/sql/build.py``) and rendered with its SQLite dialect; one row's versions are
+rendered once per history table and key. The fixed statements on the layout's own TEMP
+table and erasure record name nothing of the user's and stay text.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from sqlglot import exp
 
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.layout import (
@@ -20,13 +29,14 @@ from chronodb.layout import (
     keys_of,
     null_keys_of,
 )
+from chronodb.sql.build import SQLITE, col, render, star, string, tree
+from chronodb.sql.build import table as _named
 from chronodb.timepoint import from_micros, to_micros
 from chronodb.versioning.catalog import Catalog, SchemaVersion
-from chronodb.versioning.tables import key_list, qualified, quote
 from chronodb.versioning.timeline import time_of, tx_at, user_of
 
 
-def _table(catalog: Catalog, table: str) -> SchemaVersion:
+def _table_of(catalog: Catalog, table: str) -> SchemaVersion:
     sv = catalog.current(table) or catalog.latest(table)
     if sv is None:
         raise SchemaError(f"no such table: {table}", table=table)
@@ -59,14 +69,46 @@ def key_values(sv: SchemaVersion, pk: Any) -> list[Any]:
     return values
 
 
-def _match(sv: SchemaVersion, alias: str = "h") -> str:
-    return " AND ".join(f"{alias}.{quote(k)} IS ?" for k in sv.keys)
+def _table(name: str, alias: str | None = None) -> exp.Table:
+    """Table ``name`` of the file (``main``), as ``alias``: a TEMP table of the same name,
+    which SQLite would otherwise look in first, cannot stand in for it."""
+    return _named("main", name, alias, quoted_schema=False)
+
+
+def _layout(alias: str | None, column: str) -> exp.Column:
+    """Column ``column`` of the layout (unquoted: ``rowid``, ``_chrono_tx``…) of ``alias``."""
+    return col(alias, column, quoted=False)
+
+
+def _match(keys: Sequence[str], alias: str | None = "h") -> list[exp.Expression]:
+    """``alias.k IS ?`` for each key column ``k`` (a NULL key matches a NULL)."""
+    return [exp.Is(this=col(alias, k), expression=exp.Placeholder()) for k in keys]
+
+
+def _same(keys: Sequence[str], alias: str, other: str) -> list[exp.Expression]:
+    """``alias.k IS other.k`` for each key column ``k``: the same key."""
+    return [exp.Is(this=col(alias, k), expression=col(other, k)) for k in keys]
+
+
+def _exists(query: exp.Select) -> exp.Exists:
+    return exp.Exists(this=query)
+
+
+def _one(hist: str, alias: str | None = None) -> exp.Select:
+    """``SELECT 1 FROM hist AS alias``, the body of an EXISTS."""
+    return exp.select(exp.Literal.number(1), copy=False).from_(_table(hist, alias), copy=False)
+
+
+def _delete(target: exp.Table, where: Sequence[exp.Expression]) -> str:
+    """``DELETE FROM target WHERE …`` as SQLite text."""
+    condition = exp.and_(*where, copy=False)
+    return render(exp.Delete(this=target, where=exp.Where(this=condition)), SQLITE)
 
 
 def _key_tables(catalog: Catalog, hist: str) -> list[str]:
     """The tables holding ``hist``'s keys: its key set, and those holding a NULL if kept."""
-    held = [qualified(null_keys_of(hist))] if hist in catalog.null_keyed else []
-    return [qualified(keys_of(hist)), *held]
+    held = [null_keys_of(hist)] if hist in catalog.null_keyed else []
+    return [keys_of(hist), *held]
 
 
 def _values(catalog: Catalog, sv: SchemaVersion, row: sqlite3.Row, tx: int) -> dict[str, Any]:
@@ -98,13 +140,28 @@ def _describe(
     }
 
 
+@functools.lru_cache(maxsize=256)
+def versions_sql(hist: str, keys: tuple[str, ...]) -> str:
+    """SQL: the versions in ``hist`` of the key given as parameters (``?``, one per column of
+    ``keys``), oldest first, each with its transaction's time (µs) and user."""
+    tx = f"h.{TX}"  # timeline's time and user of a transaction, whose SQL is text
+    query = (
+        exp.select(
+            star("h"),
+            exp.alias_(tree(time_of(tx), SQLITE), "tx_time", copy=False),
+            exp.alias_(tree(user_of(tx), SQLITE), "user", copy=False),
+            copy=False,
+        )
+        .from_(_table(hist, "h"), copy=False)
+        .where(*_match(keys), copy=False)
+        .order_by(_layout("h", TX), copy=False)
+    )
+    return render(query, SQLITE)
+
+
 def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: Any) -> list[dict]:
-    sv = _table(catalog, table)
-    rows = conn.execute(
-        f"SELECT h.*, {time_of(f'h.{TX}')} AS tx_time, {user_of(f'h.{TX}')} AS user "
-        f"FROM {qualified(sv.hist)} AS h WHERE {_match(sv)} ORDER BY h.{TX}",
-        key_values(sv, pk),
-    ).fetchall()
+    sv = _table_of(catalog, table)
+    rows = conn.execute(versions_sql(sv.hist, sv.keys), key_values(sv, pk)).fetchall()
     out: list[dict] = []
     prev: dict[str, Any] | None = None
     for row in rows:
@@ -113,6 +170,85 @@ def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: A
             out.append(entry)
         prev = entry["after"] if entry is not None else None
     return out
+
+
+def _doomed_sql(hist: str, keys: Sequence[str]) -> str:
+    """SQL: the versions in ``hist`` that ended at or before transaction ``?`` (given three
+    times): replaced by a version of the same key by then, or tombstones by then; each with
+    its rowid, transaction and key."""
+    tx, later = _layout("h", TX), _layout("n", TX)
+    replaced = _one(hist, "n").where(
+        *_same(keys, "n", "h"),
+        exp.GT(this=later, expression=tx.copy()),
+        exp.LTE(this=later.copy(), expression=exp.Placeholder()),
+        copy=False,
+    )
+    ended = exp.and_(
+        exp.LT(this=tx.copy(), expression=exp.Placeholder()), _exists(replaced), copy=False
+    )
+    tombstone = exp.and_(
+        exp.EQ(this=_layout("h", OP), expression=string(DELETED)),
+        exp.LTE(this=tx.copy(), expression=exp.Placeholder()),
+        copy=False,
+    )
+    query = (
+        exp.select(_layout("h", "rowid"), tx, *[col("h", k) for k in keys], copy=False)
+        .from_(_table(hist, "h"), copy=False)
+        .where(
+            exp.or_(exp.paren(ended, copy=False), exp.paren(tombstone, copy=False), copy=False),
+            copy=False,
+        )
+    )
+    return render(query, SQLITE)
+
+
+def _survivors_sql(hist: str, keys: Sequence[str]) -> str:
+    """SQL: the oldest surviving transaction of each key with a version listed in
+    ``temp._chrono_gone`` (by rowid), the versions about to go."""
+
+    def gone() -> exp.Subquery:
+        table = exp.Table(this=exp.to_identifier(GONE), db=exp.to_identifier("temp"))
+        return exp.select(col(None, "rid", quoted=False), copy=False).from_(table).subquery()
+
+    oldest = (
+        exp.select(exp.func("min", _layout("s", TX)), copy=False)
+        .from_(_table(hist, "s"), copy=False)
+        .where(
+            *_same(keys, "s", "d"),
+            exp.not_(exp.In(this=_layout("s", "rowid"), query=gone()), copy=False),
+            copy=False,
+        )
+        .subquery(copy=False)
+    )
+    query = (
+        exp.select(oldest, copy=False)
+        .distinct(copy=False)
+        .from_(_table(hist, "d"), copy=False)
+        .where(exp.In(this=_layout("d", "rowid"), query=gone()), copy=False)
+    )
+    return render(query, SQLITE)
+
+
+def _first_sql(hist: str, keys: Sequence[str]) -> str:
+    """SQL: the updates in ``hist`` that are their key's oldest version, by rowid and
+    transaction."""
+    older = _one(hist, "n").where(
+        *_same(keys, "n", "h"), exp.LT(this=_layout("n", TX), expression=_layout("h", TX))
+    )
+    query = (
+        exp.select(_layout("h", "rowid"), _layout("h", TX), copy=False)
+        .from_(_table(hist, "h"), copy=False)
+        .where(
+            exp.EQ(this=_layout(None, OP), expression=string(UPDATED)),
+            exp.not_(_exists(older), copy=False),
+            copy=False,
+        )
+    )
+    return render(query, SQLITE)
+
+
+def _by_rowid() -> exp.Expression:
+    return exp.EQ(this=_layout(None, "rowid"), expression=exp.Placeholder())
 
 
 def prune(
@@ -133,15 +269,7 @@ def prune(
     touched: set[tuple[int, int]] = set()
     for hist in sorted({v.hist for v in catalog.versions}):
         sv = next(v for v in catalog.versions if v.hist == hist)
-        h = qualified(hist)
-        same = " AND ".join(f"n.{quote(k)} IS h.{quote(k)}" for k in sv.keys)
-        doomed = (
-            f"SELECT h.rowid, h.{TX}, {key_list(sv.keys, 'h')} FROM {h} AS h "
-            f"WHERE (h.{TX} < ?1 AND EXISTS (SELECT 1 FROM "
-            f"{h} AS n WHERE {same} AND n.{TX} > h.{TX} AND n.{TX} <= ?1)) "
-            f"OR (h.{OP} = '{DELETED}' AND h.{TX} <= ?1)"
-        )
-        rows = conn.execute(doomed, (cut_tx,)).fetchall()
+        rows = conn.execute(_doomed_sql(hist, sv.keys), (cut_tx,) * 3).fetchall()
         if not rows:
             continue
         if before is not None:
@@ -150,35 +278,25 @@ def prune(
             conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {GONE} (rid INTEGER PRIMARY KEY)")
             conn.execute(f"DELETE FROM temp.{GONE}")
             conn.executemany(f"INSERT INTO temp.{GONE} VALUES (?)", ((r[0],) for r in rows))
-            match = " AND ".join(f"s.{quote(k)} IS d.{quote(k)}" for k in sv.keys)
-            survivors = conn.execute(
-                f"SELECT DISTINCT (SELECT min(s.{TX}) FROM {h} AS s WHERE {match} AND s.rowid "
-                f"NOT IN (SELECT rid FROM temp.{GONE})) FROM {h} AS d "
-                f"WHERE d.rowid IN (SELECT rid FROM temp.{GONE})"
-            )
+            survivors = conn.execute(_survivors_sql(hist, sv.keys))
             firsts = {r[0] for r in survivors if r[0] is not None}
             conn.execute(f"DELETE FROM temp.{GONE}")
             before({r[1] for r in rows} | firsts)
         touched.update((r[1], sv.table_id) for r in rows)
-        conn.executemany(f"DELETE FROM {h} WHERE rowid = ?", ((r[0],) for r in rows))
+        conn.executemany(_delete(_table(hist), [_by_rowid()]), ((r[0],) for r in rows))
         removed += len(rows)
-        # A key whose every version went leaves the key set (erase's rule too).
-        numbered = " AND ".join(f"{quote(k)} IS ?{i}" for i, k in enumerate(sv.keys, 1))
+        # A key whose every version went leaves the key set (erase's rule too): its key is
+        # given twice, once for the key set and once for history.
+        kept = _exists(_one(hist).where(*_match(sv.keys, None), copy=False))
+        gone_keys = [k * 2 for k in {tuple(r)[2:] for r in rows}]
         for key_table in _key_tables(catalog, hist):
-            conn.executemany(
-                f"DELETE FROM {key_table} WHERE {numbered} "
-                f"AND NOT EXISTS (SELECT 1 FROM {h} WHERE {numbered})",
-                {tuple(r)[2:] for r in rows},
-            )
+            where = [*_match(sv.keys, None), exp.not_(kept.copy(), copy=False)]
+            conn.executemany(_delete(_table(key_table), where), gone_keys)
         # The oldest surviving version of each key must read as its insert.
-        first = conn.execute(
-            f"SELECT h.rowid, h.{TX} FROM {h} AS h WHERE {OP} = '{UPDATED}' AND NOT EXISTS "
-            f"(SELECT 1 FROM {h} AS n WHERE {same} AND n.{TX} < h.{TX})"
-        ).fetchall()
+        first = conn.execute(_first_sql(hist, sv.keys)).fetchall()
         touched.update((r[1], sv.table_id) for r in first)
-        conn.executemany(
-            f"UPDATE {h} SET {OP} = '{INSERTED}' WHERE rowid = ?", ((r[0],) for r in first)
-        )
+        insert = exp.update(_table(hist), {OP: string(INSERTED)}, where=_by_rowid(), dialect=SQLITE)
+        conn.executemany(render(insert, SQLITE), ((r[0],) for r in first))
     return removed, touched
 
 
@@ -196,7 +314,7 @@ def erase(
 
     Returns the number of versions removed and the (tx_id, table_id) pairs they came from.
     """
-    sv = _table(catalog, table)
+    sv = _table_of(catalog, table)
     keys = key_values(sv, pk)
     hists = sorted({v.hist for v in catalog.versions if v.name.lower() == table.lower()})
     # Count the versions before deleting the row: its delete trigger writes one more.
@@ -204,23 +322,22 @@ def erase(
     touched: set[tuple[int, int]] = set()
     for hist in hists:
         table_id = next(v.table_id for v in catalog.versions if v.hist == hist)
-        txs = conn.execute(f"SELECT {TX} FROM {qualified(hist)} AS h WHERE {_match(sv)}", keys)
+        versions = exp.select(_layout(None, TX), copy=False).from_(_table(hist, "h"), copy=False)
+        txs = conn.execute(render(versions.where(*_match(sv.keys)), SQLITE), keys)
         touched.update((r[0], table_id) for r in txs)
     if before is not None:
         before({t for t, _ in touched})
     for hist in hists:
-        removed += conn.execute(
-            f"DELETE FROM {qualified(hist)} AS h WHERE {_match(sv)}", keys
-        ).rowcount
+        removed += conn.execute(_delete(_table(hist, "h"), _match(sv.keys)), keys).rowcount
         for key_table in _key_tables(catalog, hist):
-            conn.execute(f"DELETE FROM {key_table} AS h WHERE {_match(sv)}", keys)
+            conn.execute(_delete(_table(key_table, "h"), _match(sv.keys)), keys)
     if sv.to_tx is None:
         if sv.keys == (ROWID_KEY,):
-            conn.execute(f"DELETE FROM {qualified(sv.name)} WHERE rowid = ?", keys)
+            conn.execute(_delete(_table(sv.name), [_by_rowid()]), keys)
         else:
-            cond = " AND ".join(f"{quote(c.name)} IS ?" for c in sv.key_columns)
-            conn.execute(f"DELETE FROM {qualified(sv.name)} WHERE {cond}", keys)
-        conn.execute(f"DELETE FROM {qualified(sv.hist)} AS h WHERE {_match(sv)}", keys)
+            named = [c.name for c in sv.key_columns]
+            conn.execute(_delete(_table(sv.name), _match(named, None)), keys)
+        conn.execute(_delete(_table(sv.hist, "h"), _match(sv.keys)), keys)
     conn.execute(
         f"INSERT INTO main.{ERASURES} (table_name, row_key, versions, tx_id, user, reason) "
         "VALUES (?, ?, ?, ?, ?, ?)",
