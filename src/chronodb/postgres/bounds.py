@@ -107,7 +107,11 @@ def count_sql(schema: str) -> str:
 
 def function_ddl(schema: str) -> str:
     """``_chrono_read_horizon(seen, known)``: the horizon, checked against the snapshot
-    ``seen`` and the generation ``known`` (see the module's docstring), then kept."""
+    ``seen`` and the generation ``known`` (see the module's docstring), then kept.
+
+    The function's PL/pgSQL body is text: sqlglot has no model of PL/pgSQL's blocks,
+    assignments and RAISE. The SQL it embeds (:func:`generation_sql`) is built as
+    expressions like the rest of this module's."""
     tx = qualified(schema, TX_TABLE)
     return f"""
 CREATE OR REPLACE FUNCTION {qualified(schema, READ_HORIZON_FUNCTION)}(seen pg_snapshot, known text)

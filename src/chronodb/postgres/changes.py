@@ -24,7 +24,8 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from chronodb.postgres.names import OP, PREFIX, SEQ, TX, TX_TABLE, XID
+from chronodb.layout import AT, LEAF, WHO
+from chronodb.postgres.names import OP, SEQ, TX, TX_TABLE, XID
 from chronodb.postgres.tables import Versioned
 from chronodb.sql.build import (
     POSTGRES,
@@ -39,10 +40,6 @@ from chronodb.sql.build import (
     string,
     table,
 )
-
-AT = f"{PREFIX}at"  # in the SQL: a change's transaction time (µs)
-WHO = f"{PREFIX}who"  # and its user
-LEAF = f"{PREFIX}leaf"  # and its ledger leaf
 
 
 def _layout(alias: str | None, column: str) -> exp.Column:

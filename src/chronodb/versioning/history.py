@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from chronodb.errors import ChronoDBError, SchemaError
 from chronodb.layout import (
+    AT,
     DELETED,
     ERASURES,
     GONE,
@@ -26,6 +27,7 @@ from chronodb.layout import (
     ROWID_KEY,
     TX,
     UPDATED,
+    WHO,
     keys_of,
     null_keys_of,
 )
@@ -135,21 +137,22 @@ def _describe(
         "before": prev,
         "after": after,
         "tx_id": tx,
-        "tx_time": from_micros(row["tx_time"]),
-        "user": row["user"],
+        "tx_time": from_micros(row[AT]),
+        "user": row[WHO],
     }
 
 
 @functools.lru_cache(maxsize=256)
 def versions_sql(hist: str, keys: tuple[str, ...]) -> str:
     """SQL: the versions in ``hist`` of the key given as parameters (``?``, one per column of
-    ``keys``), oldest first, each with its transaction's time (µs) and user."""
+    ``keys``), oldest first, each with its transaction's time (µs) and user as ``AT`` and
+    ``WHO``: names of the layout, which no user's column (say, ``user``) can shadow."""
     tx = f"h.{TX}"  # timeline's time and user of a transaction, whose SQL is text
     query = (
         exp.select(
             star("h"),
-            exp.alias_(tree(time_of(tx), SQLITE), "tx_time", copy=False),
-            exp.alias_(tree(user_of(tx), SQLITE), "user", copy=False),
+            exp.alias_(tree(time_of(tx), SQLITE), AT, copy=False),
+            exp.alias_(tree(user_of(tx), SQLITE), WHO, copy=False),
             copy=False,
         )
         .from_(_table(hist, "h"), copy=False)
@@ -172,7 +175,7 @@ def change_history(conn: sqlite3.Connection, catalog: Catalog, table: str, pk: A
     return out
 
 
-def _doomed_sql(hist: str, keys: Sequence[str]) -> str:
+def doomed_sql(hist: str, keys: Sequence[str]) -> str:
     """SQL: the versions in ``hist`` that ended at or before transaction ``?`` (given three
     times): replaced by a version of the same key by then, or tombstones by then; each with
     its rowid, transaction and key."""
@@ -202,7 +205,7 @@ def _doomed_sql(hist: str, keys: Sequence[str]) -> str:
     return render(query, SQLITE)
 
 
-def _survivors_sql(hist: str, keys: Sequence[str]) -> str:
+def survivors_sql(hist: str, keys: Sequence[str]) -> str:
     """SQL: the oldest surviving transaction of each key with a version listed in
     ``temp._chrono_gone`` (by rowid), the versions about to go."""
 
@@ -229,7 +232,7 @@ def _survivors_sql(hist: str, keys: Sequence[str]) -> str:
     return render(query, SQLITE)
 
 
-def _first_sql(hist: str, keys: Sequence[str]) -> str:
+def firsts_sql(hist: str, keys: Sequence[str]) -> str:
     """SQL: the updates in ``hist`` that are their key's oldest version, by rowid and
     transaction."""
     older = _one(hist, "n").where(
@@ -269,7 +272,7 @@ def prune(
     touched: set[tuple[int, int]] = set()
     for hist in sorted({v.hist for v in catalog.versions}):
         sv = next(v for v in catalog.versions if v.hist == hist)
-        rows = conn.execute(_doomed_sql(hist, sv.keys), (cut_tx,) * 3).fetchall()
+        rows = conn.execute(doomed_sql(hist, sv.keys), (cut_tx,) * 3).fetchall()
         if not rows:
             continue
         if before is not None:
@@ -278,7 +281,7 @@ def prune(
             conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS {GONE} (rid INTEGER PRIMARY KEY)")
             conn.execute(f"DELETE FROM temp.{GONE}")
             conn.executemany(f"INSERT INTO temp.{GONE} VALUES (?)", ((r[0],) for r in rows))
-            survivors = conn.execute(_survivors_sql(hist, sv.keys))
+            survivors = conn.execute(survivors_sql(hist, sv.keys))
             firsts = {r[0] for r in survivors if r[0] is not None}
             conn.execute(f"DELETE FROM temp.{GONE}")
             before({r[1] for r in rows} | firsts)
@@ -293,7 +296,7 @@ def prune(
             where = [*_match(sv.keys, None), exp.not_(kept.copy(), copy=False)]
             conn.executemany(_delete(_table(key_table), where), gone_keys)
         # The oldest surviving version of each key must read as its insert.
-        first = conn.execute(_first_sql(hist, sv.keys)).fetchall()
+        first = conn.execute(firsts_sql(hist, sv.keys)).fetchall()
         touched.update((r[1], sv.table_id) for r in first)
         insert = exp.update(_table(hist), {OP: string(INSERTED)}, where=_by_rowid(), dialect=SQLITE)
         conn.executemany(render(insert, SQLITE), ((r[0],) for r in first))

@@ -4,8 +4,12 @@ no transaction gets an id, checked against the statement's snapshot otherwise, a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import psycopg
 import pytest
+from tests.chronodb.golden import check_case
 
 from chronodb.postgres import bounds, version_table
 from chronodb.postgres.names import ALLOCATE_LOCK, HORIZON_SETTING, READ_HORIZON_FUNCTION
@@ -104,3 +108,21 @@ def test_a_kept_value_that_is_no_horizon_is_taken_afresh(pg: psycopg.Connection,
     pg.execute(f"SELECT set_config('{HORIZON_SETTING}', %s, false)", (kept,))
     assert in_statement(pg, known) == 2
     assert pg.execute(KEPT).fetchone()[0] == f"2 {known}"
+
+
+GOLDEN = Path(__file__).parent / "fixtures" / "bounds.sql"
+
+CASES: dict[str, Callable[[], str]] = {
+    "generation, counted": lambda: bounds.generation_sql("public"),
+    "generation of an older layout": lambda: bounds.generation_sql("Sch ema", counted=False),
+    "count of ALTER and DROP TABLE": lambda: bounds.count_sql("public"),
+    "horizon in the statement": lambda: bounds.expression("public", "%(_hz)s", "%(_hg)s"),
+    "horizon in the statement, quoted schema": lambda: bounds.expression(
+        'we"ird', "NULL", "%(known)s"
+    ),
+}
+
+
+@pytest.mark.parametrize("title", sorted(CASES))
+def test_sql_equals_golden_and_renders_back(title: str) -> None:
+    check_case(GOLDEN, CASES, title, "postgres")

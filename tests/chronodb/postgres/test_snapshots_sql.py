@@ -16,6 +16,7 @@ import sqlglot
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlglot import exp
+from tests.chronodb.golden import read_golden
 
 from chronodb.postgres import bounds, names, snapshots
 from chronodb.postgres.tables import Versioned
@@ -103,16 +104,7 @@ ALIASES = {"h", "x", "p", "t", "c", "v", "q", "s", "w"}
 
 
 def _golden() -> dict[str, str]:
-    cases: dict[str, str] = {}
-    title = None
-    for raw in GOLDEN.read_text().splitlines():
-        line = raw.strip()
-        if line.startswith("# title:"):
-            title = line.removeprefix("# title:").strip()
-        elif line and not line.startswith("#"):
-            assert title is not None and title not in cases, f"{GOLDEN}: stray line {line!r}"
-            cases[title], title = line, None
-    return cases
+    return read_golden(GOLDEN)
 
 
 def test_golden_file_covers_every_case() -> None:

@@ -269,3 +269,11 @@ def test_erase_and_prune_a_key_holding_a_null_leave_no_copy_of_it(db: ChronoDB) 
         assert rows(db, f'SELECT a FROM "{table}" ORDER BY a') in ([], [("kept",)]), table
     assert [tuple(r) for r in db.execute("SELECT * FROM c")] == [("kept", "x", 3)]
     assert db.check_history() == []
+
+
+def test_columns_named_user_and_tx_time_are_values_not_the_record(db: ChronoDB) -> None:
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, user TEXT, tx_time TEXT)")
+    done = db.execute("INSERT INTO t VALUES (1, 'mallory', 'noon')")
+    [entry] = db.get_change_history("t", 1)
+    assert (entry["user"], entry["tx_time"]) == ("tester", done.tx_time)
+    assert entry["values"] == {"id": 1, "user": "mallory", "tx_time": "noon"}
