@@ -47,8 +47,15 @@ def _layout(alias: str | None, column: str) -> exp.Column:
     return col(alias, column, quoted=False)
 
 
+_TYPES = {
+    kind: exp.DataType.build(kind, dialect=POSTGRES, udt=True)
+    for kind in ("regtype", "text", "bytea", "float8")
+}
+"""The types this module casts to, parsed once."""
+
+
 def _cast(value: exp.Expression, kind: str) -> exp.Cast:
-    return exp.cast(value, exp.DataType.build(kind, dialect=POSTGRES, udt=True), copy=False)
+    return exp.cast(value, _TYPES[kind].copy(), copy=False)
 
 
 def _regtype(name: str) -> exp.Cast:
