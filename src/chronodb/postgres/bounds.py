@@ -53,7 +53,7 @@ RACED = "ZCH01"
 run it again with a horizon taken before it."""
 
 
-def _last_value(schema: str, sequence: str) -> exp.Expression:
+def _last_value(schema: str, sequence: str) -> exp.Expr:
     """``(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM sequence)``: the
     sequence's last value, 0 before its first."""
     value = exp.Case(
@@ -72,9 +72,9 @@ def _last_value(schema: str, sequence: str) -> exp.Expression:
     )
 
 
-def _generation(schema: str, counted: bool) -> exp.Expression:
+def _generation(schema: str, counted: bool) -> exp.Expr:
     """The generation of :func:`generation_sql`, as an expression."""
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     for catalog in (SHAPES, VIEWS):
         newest = exp.func(
             "coalesce", exp.func("max", col(None, "id", quoted=False)), exp.Literal.number(0)

@@ -54,7 +54,7 @@ _TYPES = {
 """The types this module casts to, parsed once."""
 
 
-def _cast(value: exp.Expression, kind: str) -> exp.Cast:
+def _cast(value: exp.Expr, kind: str) -> exp.Cast:
     return exp.cast(value, _TYPES[kind].copy(), copy=False)
 
 
@@ -63,7 +63,7 @@ def _regtype(name: str) -> exp.Cast:
     return _cast(string(name), "regtype")
 
 
-def _value(c: exp.Column) -> exp.Expression:
+def _value(c: exp.Column) -> exp.Expr:
     """A column's value as JSON text, whatever its type (each branch compiles for any)."""
     text = _cast(c.copy(), "text")
     hexed = exp.func("upper", exp.func("encode", _cast(text.copy(), "bytea"), string("hex")))
@@ -95,12 +95,12 @@ def _value(c: exp.Column) -> exp.Expression:
     )
 
 
-def _object(columns: Sequence[tuple[str, str]], alias: str) -> exp.Expression:
+def _object(columns: Sequence[tuple[str, str]], alias: str) -> exp.Expr:
     """History row ``alias`` as a JSON object of ``columns`` (name, history column), without
     spaces (as SQLite writes it)."""
     if not columns:
         return string("{}")
-    parts: list[exp.Expression] = [string("{")]
+    parts: list[exp.Expr] = [string("{")]
     for i, (c, h) in enumerate(columns):
         if i:
             parts.append(string(","))
@@ -124,7 +124,7 @@ def _history_join(v: Versioned, alias: str, tx: exp.Table, tx_alias: str) -> exp
     )
 
 
-def _previous(v: Versioned, writer: exp.Expression, *extra: exp.Expression) -> exp.Join:
+def _previous(v: Versioned, writer: exp.Expr, *extra: exp.Expr) -> exp.Join:
     """``LEFT JOIN LATERAL (…) AS p ON true``: the version of change ``c``'s key before it,
     the newest below it in history (``q``) whose writer (``y``) meets ``writer``, with its
     columns and the ``extra`` ones."""
@@ -148,7 +148,7 @@ def _previous(v: Versioned, writer: exp.Expression, *extra: exp.Expression) -> e
     return exp.Join(this=lateral, side="LEFT", on=exp.true())
 
 
-def _alive(alias: str) -> exp.Expression:
+def _alive(alias: str) -> exp.Expr:
     """``(alias._chrono_op IS NOT NULL AND alias._chrono_op <> 'D')``: a live version."""
     op = _layout(alias, OP)
     return exp.paren(
@@ -161,7 +161,7 @@ def _alive(alias: str) -> exp.Expression:
     )
 
 
-def _deleted(alias: str) -> exp.Expression:
+def _deleted(alias: str) -> exp.Expr:
     return exp.EQ(this=_layout(alias, OP), expression=string("D"))
 
 
@@ -172,7 +172,7 @@ def changes(v: Versioned, lo: str, hi: str, horizon: str) -> str:
     stored = v.history_keys  # history's name of each key column: a renamed one keeps its old
     columns = list(zip(v.columns, v.history_columns, strict=True))
 
-    def span(alias: str) -> list[exp.Expression]:
+    def span(alias: str) -> list[exp.Expr]:
         """``alias`` (a ``_chrono_tx`` row) is a transaction of the range."""
         at = _layout(alias, "tx_time")
         return [
@@ -181,7 +181,7 @@ def changes(v: Versioned, lo: str, hi: str, horizon: str) -> str:
             exp.LTE(this=_layout(alias, "tx_id"), expression=operand(horizon, POSTGRES)),
         ]
 
-    def edge(fn: str, column: str) -> exp.Expression:
+    def edge(fn: str, column: str) -> exp.Expr:
         """``fn`` (min or max) of ``column`` over the range's transactions."""
         return (
             exp.select(exp.func(fn, _layout("r", column)), copy=False)
@@ -282,7 +282,7 @@ def by_transactions(v: Versioned, stored: tuple[str, ...]) -> str:
         )
     )
 
-    def edge(fn: str, column: str) -> exp.Expression:
+    def edge(fn: str, column: str) -> exp.Expr:
         """``fn`` (min or max) of ``column`` over the transactions ``x``."""
         query = exp.select(exp.func(fn, _layout(None, column)), copy=False).from_(local("x"))
         return query.subquery(copy=False)

@@ -64,23 +64,23 @@ from chronodb.sql.build import (
 PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
 
 
-def render(query: exp.Expression) -> str:
+def render(query: exp.Expr) -> str:
     """``query`` as PostgreSQL text: the one place this module's expressions become text."""
     return build.render(query, POSTGRES)
 
 
-def _not_tombstone(alias: str) -> exp.Expression:
+def _not_tombstone(alias: str) -> exp.Expr:
     """``alias`` is a version, not a tombstone (which only ends its key's period)."""
     return exp.NEQ(this=col(alias, OP, quoted=False), expression=exp.Literal.string("D"))
 
 
-def _tx_join(v: Versioned) -> tuple[exp.Table, exp.Expression]:
+def _tx_join(v: Versioned) -> tuple[exp.Table, exp.Expr]:
     """``_chrono_tx AS x`` and how it joins history ``h``: by the writer's xid."""
     on = exp.EQ(this=col("x", "xid", quoted=False), expression=col("h", XID, quoted=False))
     return table(v.schema, TX_TABLE, "x"), on
 
 
-def _bounded(horizon: SQL | None, tx_id: exp.Column) -> list[exp.Expression]:
+def _bounded(horizon: SQL | None, tx_id: exp.Column) -> list[exp.Expr]:
     """``tx_id <= horizon``, or nothing without a horizon."""
     return [] if horizon is None else [exp.LTE(this=tx_id, expression=operand(horizon, POSTGRES))]
 
@@ -122,7 +122,7 @@ def point_at_time(v: Versioned, micros: SQL, horizon: SQL | None = None) -> str:
     return _point(v, "tx_time", micros, horizon)
 
 
-def _visible_at_point(seq: exp.Column) -> list[exp.Expression]:
+def _visible_at_point(seq: exp.Column) -> list[exp.Expr]:
     """A version (its history number ``seq``, its writer's record ``x``) within point ``p``:
     written at or below the point's ``seq_hi`` by a transaction with an id <= its id."""
     return [
@@ -131,7 +131,7 @@ def _visible_at_point(seq: exp.Column) -> list[exp.Expression]:
     ]
 
 
-def _newest(v: Versioned, match: Sequence[exp.Expression]) -> exp.Select:
+def _newest(v: Versioned, match: Sequence[exp.Expr]) -> exp.Select:
     """The newest version matching ``match`` (on alias ``h``) visible at point ``p``."""
     tx, on = _tx_join(v)
     seq = col("h", SEQ, quoted=False)
@@ -149,12 +149,12 @@ def _newest(v: Versioned, match: Sequence[exp.Expression]) -> exp.Select:
     )
 
 
-def _select(v: Versioned, alias: str) -> list[exp.Expression]:
+def _select(v: Versioned, alias: str) -> list[exp.Expr]:
     """The columns of ``alias``, a row of the table itself."""
     return [col(alias, c) for c in v.columns]
 
 
-def _stored(v: Versioned, alias: str) -> list[exp.Expression]:
+def _stored(v: Versioned, alias: str) -> list[exp.Expr]:
     """The columns of ``alias``, a history row, named as the table's."""
     if not v.stored:
         return _select(v, alias)
@@ -210,7 +210,7 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
         )
         .subquery(copy=False)
     )
-    lows: list[exp.Expression] = [
+    lows: list[exp.Expr] = [
         exp.Add(this=col("p", "b", quoted=False), expression=exp.Literal.number(1)),
         later,
     ]
@@ -338,7 +338,7 @@ def versions(
     """
     tx, on = _tx_join(v)
 
-    def next_of(column: str) -> exp.Expression:
+    def next_of(column: str) -> exp.Expr:
         """``column`` of the transaction of the key's next version."""
         return exp.Window(
             this=exp.func("lead", col("x", column, quoted=False)),
@@ -368,7 +368,7 @@ def versions(
         .join(tx, on=exp.and_(*on_tx, copy=False), copy=False)
     )
 
-    def in_seconds(column: str, name: str) -> exp.Expression:
+    def in_seconds(column: str, name: str) -> exp.Expr:
         """``w.column`` (µs) in seconds, as ``name``."""
         million = exp.cast(
             exp.Literal.number("1e6"), exp.DataType.build("float8", dialect="postgres"), copy=False
@@ -394,7 +394,7 @@ def versions(
     return render(rows.subquery(copy=False))
 
 
-def _sql_condition(condition: SQL) -> exp.Expression:
+def _sql_condition(condition: SQL) -> exp.Expr:
     """A condition of :func:`versions`, without the parentheses it is given within."""
     found = tree(condition, POSTGRES)
     return found.this if isinstance(found, exp.Paren) else found

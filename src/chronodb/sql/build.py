@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlglot
 from sqlglot import exp
 
-SQL = str | exp.Expression
+SQL = str | exp.Expr
 """SQL given to a builder: text of the dialect (parameters such as psycopg's ``%(name)s``
 or SQLite's ``?`` kept) or an expression."""
 
@@ -23,7 +23,7 @@ POSTGRES = "postgres"
 SQLITE = "sqlite"
 
 
-def render(tree: exp.Expression, dialect: str) -> str:
+def render(tree: exp.Expr, dialect: str) -> str:
     """``tree`` as text of ``dialect``: the one place the history SQL becomes text.
 
     Function names keep their case: sqlglot would otherwise upper-case the quoted name of
@@ -34,17 +34,17 @@ def render(tree: exp.Expression, dialect: str) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def _parsed(text: str, dialect: str) -> exp.Expression:
+def _parsed(text: str, dialect: str) -> exp.Expr:
     """SQL text parsed once: the same points and horizons recur in every statement."""
     return sqlglot.parse_one(text, dialect=dialect)
 
 
-def tree(text: SQL, dialect: str) -> exp.Expression:
+def tree(text: SQL, dialect: str) -> exp.Expr:
     """SQL text (or an expression) as an expression of the caller's own to change."""
     return (_parsed(text, dialect) if isinstance(text, str) else text).copy()
 
 
-def operand(text: SQL, dialect: str) -> exp.Expression:
+def operand(text: SQL, dialect: str) -> exp.Expr:
     """SQL text (or an expression) as an expression, parenthesised where an operator
     inside it would otherwise bind to its neighbours."""
     found = tree(text, dialect)
@@ -96,12 +96,12 @@ def local(local_name: str, alias: str | None = None) -> exp.Table:
     return exp.Table(this=exp.to_identifier(local_name), alias=_alias(alias))
 
 
-def desc(column: exp.Expression) -> exp.Ordered:
+def desc(column: exp.Expr) -> exp.Ordered:
     """``column DESC``, nulls first as PostgreSQL's default: a backward index scan."""
     return exp.Ordered(this=column, desc=True, nulls_first=True)
 
 
-def same(pairs: Sequence[tuple[exp.Expression, exp.Expression]]) -> list[exp.Expression]:
+def same(pairs: Sequence[tuple[exp.Expr, exp.Expr]]) -> list[exp.Expr]:
     """An equality per pair (the columns of a key, matched)."""
     return [exp.EQ(this=a, expression=b) for a, b in pairs]
 
@@ -111,7 +111,7 @@ def string(text: str) -> exp.Literal:
     return exp.Literal.string(text)
 
 
-def concat(parts: Sequence[exp.Expression]) -> exp.Expression:
+def concat(parts: Sequence[exp.Expr]) -> exp.Expr:
     """``parts[0] || parts[1] || …``: text joined with SQL's concatenation operator."""
     joined = parts[0]
     for part in parts[1:]:

@@ -82,12 +82,12 @@ def _layout(alias: str | None, column: str) -> exp.Column:
     return col(alias, column, quoted=False)
 
 
-def _match(keys: Sequence[str], alias: str | None = "h") -> list[exp.Expression]:
+def _match(keys: Sequence[str], alias: str | None = "h") -> list[exp.Expr]:
     """``alias.k IS ?`` for each key column ``k`` (a NULL key matches a NULL)."""
     return [exp.Is(this=col(alias, k), expression=exp.Placeholder()) for k in keys]
 
 
-def _same(keys: Sequence[str], alias: str, other: str) -> list[exp.Expression]:
+def _same(keys: Sequence[str], alias: str, other: str) -> list[exp.Expr]:
     """``alias.k IS other.k`` for each key column ``k``: the same key."""
     return [exp.Is(this=col(alias, k), expression=col(other, k)) for k in keys]
 
@@ -101,7 +101,7 @@ def _one(hist: str, alias: str | None = None) -> exp.Select:
     return exp.select(exp.Literal.number(1), copy=False).from_(_table(hist, alias), copy=False)
 
 
-def _delete(target: exp.Table, where: Sequence[exp.Expression]) -> str:
+def _delete(target: exp.Table, where: Sequence[exp.Expr]) -> str:
     """``DELETE FROM target WHERE …`` as SQLite text."""
     condition = exp.and_(*where, copy=False)
     return render(exp.Delete(this=target, where=exp.Where(this=condition)), SQLITE)
@@ -250,7 +250,7 @@ def firsts_sql(hist: str, keys: Sequence[str]) -> str:
     return render(query, SQLITE)
 
 
-def _by_rowid() -> exp.Expression:
+def _by_rowid() -> exp.Expr:
     return exp.EQ(this=_layout(None, "rowid"), expression=exp.Placeholder())
 
 
