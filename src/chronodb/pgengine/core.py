@@ -122,6 +122,10 @@ class PostgresEngine(Common):
         self._shapes: Catalog | None = None  # every table's shapes over time, once read
         self._views: ViewHistory | None = None  # every view's definitions, once read
         self._generation: str | None = None  # of the shapes, when they were last looked at
+        self.schema_changes = 0
+        """Moves with every statement this engine ran that may change the schema or plans
+        (DDL, CREATE/DROP INDEX and the other plain statements, a ROLLBACK) and every change
+        by others it noticed: the optimizer's schema cookie without a round trip."""
         self._horizon_sql = ""
         self.horizon_inside = False
         """Whether statements may take their horizon inside them (``postgres/bounds.py``)."""
@@ -225,6 +229,7 @@ class PostgresEngine(Common):
     def forget(self) -> None:
         """Drop what is cached of the schema (after DDL, or a transaction that may have
         run some)."""
+        self.schema_changes += 1
         self.tables.clear()
         self.rendered.clear()
         self._shapes = None
@@ -271,7 +276,10 @@ class PostgresEngine(Common):
             with self.lock:
                 if self.conn.closed:
                     self.reconnect()
-                if route is Route.READ or route is Route.PLAIN or route is Route.VACUUM:
+                if route is Route.READ:
+                    return self._statement(lambda: self._run(sql, params))
+                if route is Route.PLAIN or route is Route.VACUUM:
+                    self.schema_changes += 1  # CREATE INDEX, DO, ANALYZE: plans may change
                     return self._statement(lambda: self._run(sql, params))
                 if route is Route.WRITE:
                     return self._write(sql, params)
