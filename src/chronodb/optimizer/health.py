@@ -204,8 +204,8 @@ def _ledger_line(ledger: dict[str, Any]) -> str:
     """The ledger's line of the readable report."""
     when = ledger["last_verification"]
     if when is None:
-        return "Ledger: never verified by this connection (chronodb verify DB checks it)"
-    outcome = "valid" if ledger["valid"] else "INVALID"
+        return "Ledger: never verified (chronodb verify DB checks it)"
+    outcome = "valid" if ledger["valid"] else f"INVALID ({ledger['problems']} problem(s))"
     return f"Ledger: verified at {iso_time(when)}: {outcome}"
 
 

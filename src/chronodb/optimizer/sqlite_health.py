@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from chronodb.audit.verified import load, report_figures
 from chronodb.layout import TX
 from chronodb.optimizer.plan import quote
 from chronodb.versioning.tables import qualified
@@ -192,9 +193,6 @@ class SQLiteHealth:
         return {"source": "chronodb", "server_statements": None}
 
     def ledger(self) -> dict[str, Any]:
-        """The ledger's last verification by this connection."""
-        last = self._engine.last_verification
-        if not last:
-            return {"present": True, "last_verification": None, "valid": None}
-        when, ok = last
-        return {"present": True, "last_verification": when, "valid": ok}
+        """The ledger's last verification, by any process (``audit/verified.py``)."""
+        engine = self._engine
+        return {"present": True, **report_figures(load(engine.conn), engine.last_verification)}

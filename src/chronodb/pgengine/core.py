@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -68,6 +68,9 @@ from chronodb.storage.postgres import PostgresBackend
 from chronodb.timepoint import from_micros
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.views import ViewHistory
+
+if TYPE_CHECKING:
+    from chronodb.audit.verified import Verification
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 BACKEND = "PostgreSQL"
@@ -136,7 +139,7 @@ class PostgresEngine(Common):
         self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
         self.closed = False
         self.ledger = None
-        self.last_verification: tuple[float, bool] | None = None  # (time, ok), this connection's
+        self.last_verification: Verification | None = None  # this connection's (verified.py)
         self._adopt = adopt
         self._commit_and_read = (
             f"SELECT set_config('{LAST_XID_SETTING}', "

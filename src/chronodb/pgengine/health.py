@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from chronodb.audit.verified import report_figures
 from chronodb.errors import ChronoDBError, StatementTimeoutError
 from chronodb.optimizer.sqlite_health import rule
+from chronodb.pgengine.audit import stored
 from chronodb.postgres import Versioned, lookup
 from chronodb.postgres.names import CATALOG, SEQ, TX_TABLE, XID, qualified, quote
 
@@ -422,15 +424,12 @@ class PostgresHealth:
         }
 
     def ledger(self) -> dict[str, Any]:
-        """The ledger's last verification by this connection, and its size."""
+        """The ledger's last verification, by any process (``audit/verified.py``), and its
+        size."""
         (transactions,) = self._one(
             f"SELECT count(*) FROM {qualified(self._schema, TX_TABLE)} WHERE leaf IS NOT NULL"
         )
-        last = self._engine.last_verification
-        when, ok = last if last else (None, None)
-        return {
-            "present": True,
-            "last_verification": when,
-            "valid": ok,
-            "sealed_transactions": int(transactions),
-        }
+        with self._conn() as conn:
+            found = stored(conn, self._schema)
+        last = report_figures(found, self._engine.last_verification)
+        return {"present": True, **last, "sealed_transactions": int(transactions)}
