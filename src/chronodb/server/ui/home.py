@@ -49,6 +49,8 @@ def table_summary(
         "name": table,
         "rows": rows,
         "rows_exact": rows is None or rows <= COUNT_CAP or at is None,
+        # Now, from the report: the server's estimate of a large table, not a count.
+        "rows_estimated": at is None and sizes.get("rows_exact") is False,
         "history_rows": versions,
         "last_change": last,
     }
