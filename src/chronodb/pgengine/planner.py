@@ -177,10 +177,12 @@ class PostgresPlanner:
     def check_schema(self) -> None:
         """Read ``pg_class``'s count and newest oid in the schema: tables and indexes that
         other clients created or dropped change them."""
-        self._catalog = self.conn.execute(
-            "SELECT count(*), max(oid::int8) FROM pg_class WHERE relnamespace = %s::regnamespace",
-            (quote(self.schema),),
-        ).fetchone()
+        with self._engine.translating() as conn:
+            self._catalog = conn.execute(
+                "SELECT count(*), max(oid::int8) FROM pg_class "
+                "WHERE relnamespace = %s::regnamespace",
+                (quote(self.schema),),
+            ).fetchone()
 
     def table_stats(self) -> TableStats:
         stats = TableStats()

@@ -17,8 +17,8 @@ from chronodb.postgres.names import META, qualified
 def read(conn: psycopg.Connection[Any], schema: str, key: str) -> str | None:
     """The value of ``key``; None if there is none, or no table yet."""
     table = qualified(schema, META)
-    (present,) = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
-    if not present:
+    present = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    if present is None or not present[0]:
         return None
     row = conn.execute(f"SELECT value FROM {table} WHERE key = %s", (key,)).fetchone()
     return None if row is None else row[0]
