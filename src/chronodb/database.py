@@ -179,6 +179,7 @@ class ChronoDB:
         self.ml_optimizer = MLOptimizer(engine, dialect.planner(engine), ml_optimizer)
         self._observer = self.ml_optimizer.observer
         self._observed = self.ml_optimizer.workload.by_text
+        self._health: Any = None  # the dialect's health facts, made by the first report
         if on_server:
             with _guard.opening(engine.path, backend.close):
                 engine.open()
@@ -538,8 +539,11 @@ class ChronoDB:
         from chronodb.optimizer.health import build_report
 
         engine = self._engine
-        facts = self._dialect.health(engine)
-        return build_report(engine, self.ml_optimizer, facts, self.retention_days)
+        if self._health is None:
+            # One per database, kept: what it caches between reports (row counts) serves a
+            # frequently polled /health.
+            self._health = self._dialect.health(engine)
+        return build_report(engine, self.ml_optimizer, self._health, self.retention_days)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:

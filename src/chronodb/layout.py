@@ -23,6 +23,9 @@ def is_internal(name: str) -> bool:
 # -- Shared tables (one each per file) -------------------------------------------------------
 
 META = "_chrono_meta"  # key/value: the file format, the origin of transaction times
+META_VERIFIED = "verified"
+"""The key of META's row holding the ledger's last verification (``audit/verified.py``): when,
+with what result. Added by the first verification, so older files and databases need none."""
 TRANSACTIONS = "_chrono_tx"  # transaction records, with the ledger's leaves
 TX_MARKS = "_chrono_tx_mark"  # the time of every counted era's MARK_EVERY-th transaction
 SCHEMA = "_chrono_schema"  # the catalog: each table's shape per span of transactions

@@ -2,11 +2,13 @@
 
 A reading holds the engine's lock over the tree of every leaf: the stored tree, indexed and
 stored first when this connection may write, else completed in memory (``ledger.py``).
-Saved digests go to ``_chrono_digests``, with the tree's pending nodes.
+Saved digests go to ``_chrono_digests``, with the tree's pending nodes; each verification
+to ``_chrono_meta`` (``verified.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +19,9 @@ from chronodb.audit.digests import table_digests
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.ledger import Ledger
 from chronodb.audit.merkle import MerkleTree
+from chronodb.audit.verified import Verification, store
 from chronodb.audit.verify import DAMAGED, Problem, VerificationReport, verify
-from chronodb.errors import AuditError, CorruptDatabaseError
+from chronodb.errors import AuditError, ChronoDBError, CorruptDatabaseError
 from chronodb.layout import DIGESTS
 
 if TYPE_CHECKING:
@@ -79,8 +82,29 @@ class SQLiteAccess:
         if stale is not None:
             report.problems.insert(0, Problem(DAMAGED, f"the catalog cannot be read: {stale}"))
             report.ok = False
-        engine.last_verification = (time.time(), report.ok)
+        done = Verification.of(report, time.time())
+        engine.last_verification = done
+        # A file too damaged or busy to take it: this connection remembers it.
+        with contextlib.suppress(sqlite3.Error, ChronoDBError):
+            self._write(lambda conn: store(conn, done))
         return report
+
+    def _write(self, run: Callable[[sqlite3.Connection], object]) -> None:
+        """``run`` the connection in a write transaction of its own, then commit; not on a
+        connection that may not write, nor inside an open transaction (whose ROLLBACK
+        would undo it)."""
+        engine = self._engine
+        with engine.lock:
+            if engine.read_only or engine.explicit:
+                return
+            backend = engine.backend
+            backend.begin()
+            try:
+                run(engine.conn)
+                backend.commit()
+            except BaseException:
+                backend.rollback()
+                raise
 
     @contextmanager
     def reading(self) -> Iterator[SQLiteView]:
@@ -92,20 +116,13 @@ class SQLiteAccess:
             yield SQLiteView(engine, ledger, tree)
 
     def save(self, digest: Digest) -> None:
-        engine = self._engine
-        with engine.lock:
-            ledger = self._ledger
-            if engine.read_only or engine.explicit:
-                return
+        ledger = self._ledger
+
+        def sign_off(conn: sqlite3.Connection) -> None:
             # Signing off also stores the tree's pending nodes (ledger.py batches them).
-            backend = engine.backend
-            backend.begin()
-            try:
-                ledger.catch_up()
-                engine.conn.execute(
-                    f"INSERT OR REPLACE INTO main.{DIGESTS} VALUES (?, ?, ?, ?, ?)", digest.row()
-                )
-                backend.commit()
-            except BaseException:
-                backend.rollback()
-                raise
+            ledger.catch_up()
+            conn.execute(
+                f"INSERT OR REPLACE INTO main.{DIGESTS} VALUES (?, ?, ?, ?, ?)", digest.row()
+            )
+
+        self._write(sign_off)

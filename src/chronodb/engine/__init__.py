@@ -21,7 +21,8 @@ State (read it; the engine changes it):
   :meth:`Engine.note_ddl`)
 - ``routes``, ``plans``: the statement caches (route per SQL text, temporal plan per text)
 - ``path``, ``user``, ``read_only``, ``auto_create_tables``, ``time_travel``: the options;
-  ``closed``; ``last_verification``: ``(time, ok)`` of the last ledger verification
+  ``closed``; ``last_verification``: this connection's last ledger verification
+  (``audit/verified.py``; the database keeps the last one of any)
 
 Calls:
 

@@ -12,6 +12,7 @@ from chronodb.versioning.catalog import Catalog
 if TYPE_CHECKING:
     from chronodb.audit.leaf import Amendment
     from chronodb.audit.ledger import Ledger
+    from chronodb.audit.verified import Verification
     from chronodb.engine.common import Committed
     from chronodb.sql import temporal
     from chronodb.sql.classify import Route
@@ -78,5 +79,6 @@ class EngineState:
         # The open transaction's savepoints, oldest first: (name, and the transaction's
         # state when it was made), so that ROLLBACK TO forgets what it undid.
         self._savepoints: list[tuple[str, Mark]] = []
-        # (time, ok) of this connection's last full verification of the ledger.
-        self.last_verification: tuple[float, bool] | None = None
+        # This connection's last verification of the ledger (the database keeps the last
+        # one of any connection: audit/verified.py).
+        self.last_verification: Verification | None = None

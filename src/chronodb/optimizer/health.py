@@ -50,6 +50,8 @@ TABLE_KEYS = (
     "history_dead_share",
     "history_rows_last_24h",
     "locked",
+    "rows_exact",  # False: "rows" is the server's estimate, not a count
+    "history_rows_exact",
 )
 DATABASE_KEYS = (
     "backend",
@@ -204,8 +206,8 @@ def _ledger_line(ledger: dict[str, Any]) -> str:
     """The ledger's line of the readable report."""
     when = ledger["last_verification"]
     if when is None:
-        return "Ledger: never verified by this connection (chronodb verify DB checks it)"
-    outcome = "valid" if ledger["valid"] else "INVALID"
+        return "Ledger: never verified (chronodb verify DB checks it)"
+    outcome = "valid" if ledger["valid"] else f"INVALID ({ledger['problems']} problem(s))"
     return f"Ledger: verified at {iso_time(when)}: {outcome}"
 
 
@@ -241,6 +243,11 @@ def _server_lines(server: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _count(value: Any, exact: Any) -> str:
+    """A row count as the readable report shows it: an estimate with a ``~``."""
+    return f"~{value}" if exact is False else str(value)
+
+
 def render(report: dict[str, Any]) -> str:
     """The report as readable text (``chronodb health DB``)."""
     lat = report["latency"]
@@ -264,8 +271,10 @@ def render(report: dict[str, Any]) -> str:
             continue
         size = "-" if t["history_bytes"] is None else f"{t['history_bytes']} bytes"
         dead = "" if t["dead_rows"] is None else f", {t['dead_rows']} dead tuples"
+        rows = _count(t["rows"], t["rows_exact"])
+        versions = _count(t["history_rows"], t["history_rows_exact"])
         lines.append(
-            f"  {t['table']}: {t['rows']} rows{dead}; history {t['history_rows']} versions, "
+            f"  {t['table']}: {rows} rows{dead}; history {versions} versions, "
             f"{size}, +{t['history_rows_last_24h']} in 24 h"
         )
     statements = report["statements"]

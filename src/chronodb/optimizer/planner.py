@@ -55,7 +55,14 @@ class Planner(Protocol):
     how: dict[str, str]  # what it uses for what: "what_if", "workload", "create"
 
     def schema_cookie(self) -> Any:
-        """A value that changes whenever a table or index is created, altered or dropped."""
+        """A value that changes whenever a table or index is created, altered or dropped:
+        through this database at once, by another client at the latest once
+        :meth:`check_schema` ran. Asked about every timed statement, so it costs no round
+        trip to a server."""
+
+    def check_schema(self) -> None:
+        """Look at the database's schema, so that :meth:`schema_cookie` reflects what
+        other clients changed (run before advising)."""
 
     def table_stats(self) -> TableStats:
         """Row counts, indexes and their columns of the database's tables, history included."""

@@ -1,6 +1,11 @@
 """What the health report reads from a SQLite file (see ``health.py``): table and history
 sizes (``dbstat``), pages, the WAL file, free disk, statistics and prunable history; and the
-file's own advice: checkpoint a large WAL, VACUUM free pages."""
+file's own advice: checkpoint a large WAL, VACUUM free pages.
+
+Row counts are exact: ``count(*)``, kept until the file changes (``PRAGMA data_version``,
+this connection's changes, the schema cookie), so polling an idle file scans nothing. The
+last day's versions are a rowid range at the end of each history, found by a binary
+search (``tables.seq_after``), not a scan."""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chronodb.layout import TX
+from chronodb.audit.verified import load, report_figures
+from chronodb.layout import SEQ, TX
 from chronodb.optimizer.plan import quote
-from chronodb.versioning.tables import qualified
+from chronodb.versioning.tables import qualified, seq_after
 from chronodb.versioning.timeline import tx_at
 
 if TYPE_CHECKING:
@@ -37,6 +43,30 @@ class SQLiteHealth:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        # Per table: the count(*) and the state of the file it was taken in (see _state).
+        self._counts: dict[str, tuple[tuple[int, int, int], int]] = {}
+
+    def _state(self) -> tuple[int, int, int] | None:
+        """What a count holds for: the file's data version (another connection committed),
+        this connection's total changes (it wrote) and the schema cookie (a table was
+        dropped or made again); None inside a transaction, whose writes a ROLLBACK may
+        undo without moving any of them."""
+        engine = self._engine
+        if engine.conn.in_transaction:
+            return None
+        version = self._scalar("PRAGMA main.data_version")
+        return version, engine.backend.total_changes(), engine.backend.schema_cookie()
+
+    def _count(self, table: str, state: tuple[int, int, int] | None) -> int:
+        """The exact number of rows of ``table``, counted again only when the file changed
+        since the last count (``state``, see :meth:`_state`)."""
+        cached = self._counts.get(table)
+        if state is not None and cached is not None and cached[0] == state:
+            return cached[1]
+        rows = int(self._scalar(f"SELECT count(*) FROM {qualified(table)}"))
+        if state is not None:
+            self._counts[table] = (state, rows)
+        return rows
 
     def _scalar(self, sql: str, params: Any = ()) -> Any:
         row = self._engine.conn.execute(sql, params).fetchone()
@@ -57,8 +87,10 @@ class SQLiteHealth:
     def tables(self, now_us: int) -> list[dict[str, Any]]:
         engine = self._engine
         out = []
-        # Transactions of the last day: those after the last one before it.
+        # Transactions of the last day: those after the last one before it, whose versions
+        # are the end of each history (history order is transaction order).
         before_day = tx_at(engine.conn, now_us - _DAY_US - 1)
+        state = self._state()
         for version in sorted(engine.catalog.live_tables(), key=lambda v: v.name):
             name, hist = version.name, version.hist
             history_indexes = [
@@ -76,14 +108,18 @@ class SQLiteHealth:
             out.append(
                 {
                     "table": name,
-                    "rows": self._scalar(f"SELECT count(*) FROM {qualified(name)}"),
+                    "rows": self._count(name, state),
+                    "rows_exact": True,
                     "table_bytes": self._bytes_of([name, *indexes]),
                     "dead_rows": None,  # SQLite reuses a deleted row's space in its page
                     "history_table": hist,
-                    "history_rows": self._scalar(f"SELECT count(*) FROM {qualified(hist)}"),
+                    "history_rows": self._count(hist, state),
+                    "history_rows_exact": True,
                     "history_bytes": self._bytes_of([hist, *history_indexes]),
                     "history_rows_last_24h": self._scalar(
-                        f"SELECT count(*) FROM {qualified(hist)} WHERE {TX} > ?", (before_day,)
+                        f"SELECT count(*) FROM {qualified(hist)} "
+                        f"WHERE {SEQ} >= {seq_after(qualified(hist), '?1')}",
+                        (before_day,),
                     ),
                     "locked": False,  # the report reads on the engine's own connection
                 }
@@ -192,9 +228,6 @@ class SQLiteHealth:
         return {"source": "chronodb", "server_statements": None}
 
     def ledger(self) -> dict[str, Any]:
-        """The ledger's last verification by this connection."""
-        last = self._engine.last_verification
-        if not last:
-            return {"present": True, "last_verification": None, "valid": None}
-        when, ok = last
-        return {"present": True, "last_verification": when, "valid": ok}
+        """The ledger's last verification, by any process (``audit/verified.py``)."""
+        engine = self._engine
+        return {"present": True, **report_figures(load(engine.conn), engine.last_verification)}

@@ -120,7 +120,12 @@ class SQLitePlanner:
         self._engine = engine
 
     def schema_cookie(self) -> Any:
+        """SQLite's own cookie (``PRAGMA schema_version``): read in the process, it follows
+        every connection's changes."""
         return self._engine.backend.schema_cookie()
+
+    def check_schema(self) -> None:
+        """Nothing to do: :meth:`schema_cookie` reads the file's cookie each time."""
 
     def table_stats(self) -> TableStats:
         return TableStats.read(self._engine.conn)

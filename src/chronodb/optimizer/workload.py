@@ -90,7 +90,7 @@ class Statement:
     latencies: Reservoir = field(default_factory=Reservoir)
     example: tuple[str, Any] = ("", None)
     plan: list[Step] = field(default_factory=list)
-    plan_cookie: int | None = None
+    plan_cookie: Any = None
     names: dict[str, str] = field(default_factory=dict)
     features: tuple[float, ...] = ()
     last_counted: int = 0  # calls already added to the workload's statement total
@@ -142,7 +142,7 @@ class Workload:
         self._fingerprint = Fingerprinter(backend=planner.backend)
         self._guard = threading.Lock()
         self._stats: TableStats | None = None
-        self._stats_cookie: int | None = None
+        self._stats_cookie: Any = None
         self.total = 0  # statements run (counted on timed calls, so exact up to the last one)
         self.started = time.time()
         self.on_sample = on_sample
@@ -214,8 +214,12 @@ class Workload:
             return self._stats
 
     def refresh_stats(self) -> None:
-        """Read row counts again (after ANALYZE, or when tables grew)."""
-        self._stats = None
+        """Read row counts again (after ANALYZE, or when tables grew), and look at the
+        schema, so that plans read before another client made or dropped an index are
+        read again."""
+        with self._engine.lock:
+            self.planner.check_schema()
+            self._stats = None
 
     def executed_sql(self, sql: str, params: Any) -> tuple[str, Any]:
         """The SQL the database really runs for a statement: temporal ones after rewriting."""

@@ -5,11 +5,13 @@ A reading is one read-only REPEATABLE READ snapshot begun after the horizon
 (``postgres.tree``): so a proof, a digest and a consistency check see whole transactions
 only, and a later reading's tree extends an earlier one's. Verification is
 ``postgres.verify``'s; saved digests go to ``_chrono_digests`` (``postgres.signoffs``). The
-ledger reads in a transaction of its own, so it refuses to run inside an open one.
+ledger reads in a transaction of its own, so it refuses to run inside an open one. Each
+verification is kept in ``_chrono_meta`` (``audit/verified.py``, :func:`stored`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from chronodb.audit.leaf import Leaf
+from chronodb.audit.verified import Verification
 from chronodb.audit.verify import VerificationReport
-from chronodb.errors import TransactionError
+from chronodb.errors import ChronoDBError, TransactionError
+from chronodb.layout import META_VERIFIED
 from chronodb.pgengine.core import PostgresEngine
-from chronodb.postgres import signoffs
+from chronodb.postgres import meta, signoffs
 from chronodb.postgres.names import TX_TABLE, qualified
 from chronodb.postgres.tree import Tree
 from chronodb.postgres.verify import matches, reading, verify
@@ -52,6 +56,11 @@ class PostgresView:
         return row is not None and matches(self._conn, self._schema, row[0], leaf, self._leaves)
 
 
+def stored(conn: psycopg.Connection[Any], schema: str) -> Verification | None:
+    """The last verification of the ledger stored in the database, by any process."""
+    return Verification.decode(meta.read(conn, schema, META_VERIFIED))
+
+
 class PostgresAccess:
     """The ledger of the database a :class:`PostgresEngine` is connected to."""
 
@@ -72,9 +81,17 @@ class PostgresAccess:
     def verify(
         self, progress: Callable[[int, int], None] | None = None, *, quick: bool = False
     ) -> VerificationReport:
+        engine = self._engine
+        schema = engine.backend.schema
         with self._outside() as conn:
-            report = verify(conn, self._engine.backend.schema, progress=progress)
-        self._engine.last_verification = (time.time(), report.ok)
+            report = verify(conn, schema, progress=progress)
+        done = Verification.of(report, time.time())
+        engine.last_verification = done
+        if not engine.read_only:
+            # Stored for every process (verified.py); a server that cannot take it now
+            # leaves it to this connection's memory.
+            with contextlib.suppress(ChronoDBError), self._outside() as conn, conn.transaction():
+                meta.write(conn, schema, META_VERIFIED, done.encode())
         return report
 
     @contextmanager

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -68,6 +68,9 @@ from chronodb.storage.postgres import PostgresBackend
 from chronodb.timepoint import from_micros
 from chronodb.versioning.catalog import Catalog
 from chronodb.versioning.views import ViewHistory
+
+if TYPE_CHECKING:
+    from chronodb.audit.verified import Verification
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 BACKEND = "PostgreSQL"
@@ -122,6 +125,10 @@ class PostgresEngine(Common):
         self._shapes: Catalog | None = None  # every table's shapes over time, once read
         self._views: ViewHistory | None = None  # every view's definitions, once read
         self._generation: str | None = None  # of the shapes, when they were last looked at
+        self.schema_changes = 0
+        """Moves with every statement this engine ran that may change the schema or plans
+        (DDL, CREATE/DROP INDEX and the other plain statements, a ROLLBACK) and every change
+        by others it noticed: the optimizer's schema cookie without a round trip."""
         self._horizon_sql = ""
         self.horizon_inside = False
         """Whether statements may take their horizon inside them (``postgres/bounds.py``)."""
@@ -132,7 +139,7 @@ class PostgresEngine(Common):
         self._tx_horizon: int | None = None  # the open transaction's, if it has one snapshot
         self.closed = False
         self.ledger = None
-        self.last_verification: tuple[float, bool] | None = None  # (time, ok), this connection's
+        self.last_verification: Verification | None = None  # this connection's (verified.py)
         self._adopt = adopt
         self._commit_and_read = (
             f"SELECT set_config('{LAST_XID_SETTING}', "
@@ -225,6 +232,7 @@ class PostgresEngine(Common):
     def forget(self) -> None:
         """Drop what is cached of the schema (after DDL, or a transaction that may have
         run some)."""
+        self.schema_changes += 1
         self.tables.clear()
         self.rendered.clear()
         self._shapes = None
@@ -271,7 +279,10 @@ class PostgresEngine(Common):
             with self.lock:
                 if self.conn.closed:
                     self.reconnect()
-                if route is Route.READ or route is Route.PLAIN or route is Route.VACUUM:
+                if route is Route.READ:
+                    return self._statement(lambda: self._run(sql, params))
+                if route is Route.PLAIN or route is Route.VACUUM:
+                    self.schema_changes += 1  # CREATE INDEX, DO, ANALYZE: plans may change
                     return self._statement(lambda: self._run(sql, params))
                 if route is Route.WRITE:
                     return self._write(sql, params)

@@ -8,7 +8,9 @@ server generated since its statistics were reset (``pg_stat_wal``), and the size
 ``pg_wal`` where the role may list it. Replication: each standby's lag from
 ``pg_stat_replication``, or this server's replay delay if it is a standby. Locks: queries
 waiting for a lock (``pg_blocking_pids``, ``pg_stat_activity``) and transactions holding
-locks for long. Statements: ``pg_stat_statements`` when the server loaded it
+locks for long. Row counts: ``count(*)`` of a heap up to 1 MB, above it the server's estimate
+(``n_live_tup``, else ``reltuples``), marked as such, so a polled report scans no large
+table. Statements: ``pg_stat_statements`` when the server loaded it
 (``shared_preload_libraries``) and the database has the extension; ChronoDB's own capture
 otherwise.
 """
@@ -21,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from chronodb.audit.verified import report_figures
 from chronodb.errors import ChronoDBError, StatementTimeoutError
 from chronodb.optimizer.sqlite_health import rule
+from chronodb.pgengine.audit import stored
 from chronodb.postgres import Versioned, lookup
 from chronodb.postgres.names import CATALOG, SEQ, TX_TABLE, XID, qualified, quote
 
@@ -40,6 +44,7 @@ _LONG_LOCK_S = 60.0
 _LAG_WARN_S = 30.0
 _CONNECTIONS_WARN = 0.90
 _TOP_STATEMENTS = 10
+_COUNT_BELOW_BYTES = 1024 * 1024  # a heap this small is counted: a millisecond's read
 
 
 class PostgresHealth:
@@ -96,6 +101,9 @@ class PostgresHealth:
         return {
             "bytes": int(total),
             "heap_bytes": int(heap),
+            # The server's live tuples, moved by every write; where its counters saw nothing
+            # (reset, or a standby, which keeps none) the planner's row count.
+            "estimate": live if live or dead or reltuples is None else max(int(reltuples), 0),
             "live": live,
             "dead": dead,
             "dead_share": share,
@@ -132,11 +140,19 @@ class PostgresHealth:
             conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{_LOCK_WAIT_S}s",))
             yield
 
+    def _rows_of(self, name: str, relation: dict[str, Any]) -> tuple[int, bool]:
+        """A table's rows and whether they were counted: a heap small enough to read at
+        once is counted, a larger one is the server's estimate (``_relation``)."""
+        if relation["heap_bytes"] > _COUNT_BELOW_BYTES:
+            return relation["estimate"], False
+        (rows,) = self._one(f"SELECT count(*) FROM {qualified(self._schema, name)}")
+        return int(rows), True
+
     def _table(self, v: Versioned, now_us: int) -> dict[str, Any]:
         hist = qualified(self._schema, v.hist)
         table, history = self._relation(v.table), self._relation(v.hist)
-        (rows,) = self._one(f"SELECT count(*) FROM {qualified(self._schema, v.table)}")
-        (history_rows,) = self._one(f"SELECT count(*) FROM {hist}")
+        rows, rows_exact = self._rows_of(v.table, table)
+        history_rows, history_exact = self._rows_of(v.hist, history)
         # The versions written by transactions of the last day: none of them lies before
         # the first history row those transactions wrote (their least seq_lo).
         day = f"FROM {qualified(self._schema, TX_TABLE)} WHERE tx_time > %(since)s"
@@ -147,7 +163,8 @@ class PostgresHealth:
         )
         return {
             "table": v.table,
-            "rows": int(rows),
+            "rows": rows,
+            "rows_exact": rows_exact,
             "table_bytes": table["bytes"],
             "dead_rows": table["dead"],
             "dead_share": round(table["dead_share"], 4),
@@ -155,7 +172,8 @@ class PostgresHealth:
             "last_vacuum": table["last_vacuum"],
             "last_analyze": table["last_analyze"],
             "history_table": v.hist,
-            "history_rows": int(history_rows),
+            "history_rows": history_rows,
+            "history_rows_exact": history_exact,
             "history_bytes": history["bytes"],
             "history_dead_rows": history["dead"],
             "history_dead_share": round(history["dead_share"], 4),
@@ -422,15 +440,12 @@ class PostgresHealth:
         }
 
     def ledger(self) -> dict[str, Any]:
-        """The ledger's last verification by this connection, and its size."""
+        """The ledger's last verification, by any process (``audit/verified.py``), and its
+        size."""
         (transactions,) = self._one(
             f"SELECT count(*) FROM {qualified(self._schema, TX_TABLE)} WHERE leaf IS NOT NULL"
         )
-        last = self._engine.last_verification
-        when, ok = last if last else (None, None)
-        return {
-            "present": True,
-            "last_verification": when,
-            "valid": ok,
-            "sealed_transactions": int(transactions),
-        }
+        with self._conn() as conn:
+            found = stored(conn, self._schema)
+        last = report_figures(found, self._engine.last_verification)
+        return {"present": True, **last, "sealed_transactions": int(transactions)}

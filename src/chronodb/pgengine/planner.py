@@ -141,6 +141,7 @@ class PostgresPlanner:
 
     def __init__(self, engine: PostgresEngine) -> None:
         self._engine = engine
+        self._catalog: tuple[int, int | None] | None = None  # check_schema's last reading
 
     @property
     def conn(self) -> psycopg.Connection[Any]:
@@ -168,10 +169,20 @@ class PostgresPlanner:
         return row is not None
 
     def schema_cookie(self) -> Any:
-        return self.conn.execute(
-            "SELECT count(*), max(oid::int8) FROM pg_class WHERE relnamespace = %s::regnamespace",
-            (quote(self.schema),),
-        ).fetchone()
+        """The engine's count of schema changes it ran or noticed, and the catalog's cookie
+        :meth:`check_schema` last read: no round trip, since it is asked about every timed
+        statement."""
+        return self._engine.schema_changes, self._catalog
+
+    def check_schema(self) -> None:
+        """Read ``pg_class``'s count and newest oid in the schema: tables and indexes that
+        other clients created or dropped change them."""
+        with self._engine.translating() as conn:
+            self._catalog = conn.execute(
+                "SELECT count(*), max(oid::int8) FROM pg_class "
+                "WHERE relnamespace = %s::regnamespace",
+                (quote(self.schema),),
+            ).fetchone()
 
     def table_stats(self) -> TableStats:
         stats = TableStats()
@@ -310,10 +321,16 @@ class PostgresPlanner:
             except psycopg.Error:
                 self.drop_index(index)
                 raise
+            finally:
+                engine.schema_changes += 1
 
     def drop_index(self, index: str) -> None:
-        with self._engine.translating() as conn:
-            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified(self.schema, index)}")
+        engine = self._engine
+        with engine.translating() as conn:
+            try:
+                conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {qualified(self.schema, index)}")
+            finally:
+                engine.schema_changes += 1
 
     def drop_ddl(self, index: str) -> str:
         return f"DROP INDEX CONCURRENTLY {qualified(self.schema, index)}"

@@ -41,6 +41,8 @@ TIME_LAST = layout.PG_TIME_LAST
 SETTLED = layout.PG_SETTLED
 """An unlogged sequence, set under the allocation lock: every id below its value is visible
 or rolled back (the commit step's walk, read back on a standby from ``_chrono_tx.settled``)."""
+META = layout.META
+"""Key/value: the ledger's last verification (``layout.META_VERIFIED``), as in SQLite's file."""
 DIGESTS = layout.DIGESTS
 """The saved digests: tree size, root, time, signature and public key (``signoffs.py``)."""
 COMMIT_FUNCTION = layout.PG_COMMIT

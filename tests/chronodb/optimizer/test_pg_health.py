@@ -199,3 +199,73 @@ def test_a_table_locked_against_readers_is_named_not_waited_for(pg_url: str) -> 
     finally:
         holder.close()
         db.close()
+
+
+def _rows(db: ChronoDB, table: str = "t") -> tuple[int, bool, int, bool]:
+    (t,) = [t for t in db.get_health_report()["tables"] if t["table"] == table]
+    return t["rows"], t["rows_exact"], t["history_rows"], t["history_rows_exact"]
+
+
+def test_row_counts_follow_every_writer_and_say_they_are_exact(backend: str) -> None:
+    with ChronoDB(backend, user="tester") as db, ChronoDB(backend, user="other") as other:
+        db.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+        db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        assert _rows(db) == _rows(db) == (3, True, 3, True)
+        other.execute("INSERT INTO t VALUES (4, 'd')")  # another connection's commit
+        assert _rows(db) == (4, True, 4, True)
+        db.execute("DELETE FROM t WHERE id = 1")  # this connection's own
+        assert _rows(db) == (3, True, 5, True)
+        db.execute("BEGIN")
+        db.execute("INSERT INTO t VALUES (9, 'z')")
+        assert _rows(db)[0] == 4  # inside the transaction: what it sees
+        db.execute("ROLLBACK")
+        assert _rows(db) == (3, True, 5, True)  # the rolled back row is not remembered
+        db.execute("DROP TABLE t")
+        db.execute("CREATE TABLE t (id int PRIMARY KEY)")
+        assert _rows(db)[:2] == (0, True)  # a new table of the same name is counted anew
+        text = render(db.get_health_report())
+    assert "  t: 0 rows" in text and "~" not in text
+
+
+def test_polling_an_unchanged_file_counts_no_rows(tmp_path) -> None:
+    from chronodb.database import engine_of
+
+    with ChronoDB(tmp_path / "a.db") as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        db.executemany("INSERT INTO t VALUES (?, ?)", [(i, "x") for i in range(1000)])
+        assert _rows(db) == (1000, True, 1000, True)
+        sent: list[str] = []
+        engine_of(db).conn.set_trace_callback(sent.append)
+        try:
+            assert _rows(db) == (1000, True, 1000, True)
+        finally:
+            engine_of(db).conn.set_trace_callback(None)
+    assert sent and not [s for s in sent if "count(*) FROM main." in s and "WHERE" not in s]
+
+
+def test_a_large_table_on_a_server_is_estimated_not_scanned(pg_url: str, monkeypatch) -> None:
+    db = ChronoDB(pgserver.as_url(pg_url), user="tester")
+    try:
+        db.execute("CREATE TABLE big (id int PRIMARY KEY, pad text)")
+        db.execute("INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 30000) g")
+        db.execute("CREATE TABLE small (id int PRIMARY KEY)")
+        db.execute("INSERT INTO small VALUES (1), (2)")
+        sent: list[str] = []
+        execute = psycopg.Connection.execute
+
+        def recording(conn, query, *args, **kwargs):
+            sent.append(str(query))
+            return execute(conn, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Connection, "execute", recording)
+        rows, exact, versions, versions_exact = _rows(db, "big")
+        small = _rows(db, "small")
+        text = render(db.get_health_report())
+    finally:
+        db.close()
+    # the server's live tuples, which this session's own insert moved
+    assert (exact, versions_exact) == (False, False)
+    assert abs(rows - 30000) <= 300 and abs(versions - 30000) <= 300
+    assert small == (2, True, 2, True)  # a small heap is counted
+    assert not [s for s in sent if "count(*)" in s and '"big"' in s]
+    assert f"  big: ~{rows} rows" in text

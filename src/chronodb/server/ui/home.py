@@ -34,6 +34,8 @@ def table_summary(
     rows = sizes.get("rows") if at is None else count_rows(db, table, at)
     if at is None and rows is None:
         rows = db.execute(f"SELECT count(*) FROM {quote(table)}").scalar()
+    # Now, from the report: a server's estimate of a large table's rows, not a count.
+    estimated = at is None and sizes.get("rows_exact") is False
     versions = sizes.get("history_rows")
     last = None
     if versions is None:
@@ -48,7 +50,8 @@ def table_summary(
     return {
         "name": table,
         "rows": rows,
-        "rows_exact": rows is None or rows <= COUNT_CAP or at is None,
+        "rows_exact": (rows is None or rows <= COUNT_CAP or at is None) and not estimated,
+        "rows_estimated": estimated,
         "history_rows": versions,
         "last_change": last,
     }

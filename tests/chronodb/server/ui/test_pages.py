@@ -234,3 +234,21 @@ def test_the_timeline_says_what_each_transaction_did(client: TestClient, txs: li
     page = client.get(f"/tables/orders?as_of={txs[3]}", headers=HTML).text
     ticks = re.findall(r'title="(transaction \d+ [^"]*)"', page)
     assert ticks and all(re.search(r"· [A-Z]+(, [A-Z]+)*$", t) for t in ticks), ticks
+
+
+def test_the_home_page_marks_a_servers_row_estimate(pg_url: str) -> None:
+    from tests.chronodb import pgserver
+
+    from chronodb import ChronoDB
+    from chronodb.server import create_app
+
+    url = pgserver.as_url(pg_url)
+    with ChronoDB(url) as db:
+        db.execute("CREATE TABLE big (id int PRIMARY KEY, pad text)")
+        db.execute("INSERT INTO big SELECT g, repeat('x', 100) FROM generate_series(1, 30000) g")
+    with TestClient(create_app(url)) as client:
+        home = client.get("/index.json").json()["tables"][0]
+        page = client.get("/", headers=HTML).text
+    # a large heap's rows are the server's estimate (the health report's), shown as such
+    assert (home["rows_estimated"], home["rows_exact"]) == (True, False)
+    assert f"~{home['rows']}" in page
