@@ -27,6 +27,7 @@ from chronodb.audit.digests import (
     newest_digests,
     one_version,
     shape_at,
+    text_columns,
 )
 from chronodb.audit.leaf import NO_AMENDMENTS, Amendment, header, one_prefix
 from chronodb.audit.leaf import encode as encode_leaf
@@ -43,7 +44,7 @@ from chronodb.layout import (
     TRANSACTIONS,
     TX,
 )
-from chronodb.versioning.catalog import Catalog
+from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.tables import qualified, seq_after
 
 _sha256 = hashlib.sha256
@@ -237,7 +238,7 @@ class Ledger:
         plan = by_name.get(name)
         if plan is None:
             sv = self.catalog.current(name)
-            plan = by_name[name] = (sv.table_id, one_version(sv)) if sv is not None else False
+            plan = by_name[name] = False if sv is None else (sv.table_id, self._one_version(sv))
         if not plan:
             return None
         table_id, sql = plan
@@ -266,11 +267,15 @@ class Ledger:
         by_id = plans[2]
         if table_id not in by_id:
             sv = shape_at(self.catalog, table_id, tx_id)
-            by_id[table_id] = None if sv is None else one_version(sv)
+            by_id[table_id] = None if sv is None else self._one_version(sv)
         sql = by_id[table_id]
         if sql is None:
             return None
         return self._run_one(sql, tx_id, one_prefix(tx_id, tx_time, user, tuple(kinds), table_id))
+
+    def _one_version(self, sv: SchemaVersion) -> str:
+        """The one-version seal's statement for shape ``sv`` (see :func:`one_version`)."""
+        return one_version(sv, text_columns(self.conn, sv))
 
     def _one_plans(self, tx_id: int) -> _OnePlans | None:
         """The one-version seal's statements, for the catalog now: by table id, and (table
