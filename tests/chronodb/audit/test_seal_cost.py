@@ -125,3 +125,35 @@ def test_a_blob_in_a_text_column_is_sealed_the_general_way(tmp_path) -> None:
             result = db.execute("UPDATE t SET s = ? WHERE id = 1", (value,))
             _check_sealed_as_verified(db, result.tx_id)
         assert db.verify_audit_integrity()
+
+
+ROW = st.tuples(VALUES, VALUES, VALUES, VALUES)
+WORKLOAD = st.lists(
+    st.tuples(st.sampled_from(["UPSERT", "UPDATE", "DELETE", "MANY"]), st.integers(1, 3), ROW),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=30, deadline=None)
+@given(ops=WORKLOAD)
+def test_a_random_workload_seals_every_transaction_as_verification_digests_it(
+    tmp_path_factory, ops: list[tuple[str, int, tuple]]
+) -> None:
+    path = tmp_path_factory.mktemp("work") / "w.db"
+    upsert = "INSERT OR REPLACE INTO t VALUES (?, ?, ?, ?, ?)"
+    with ChronoDB(path) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT, n INTEGER, r REAL, x)")
+        for op, key, row in ops:
+            if op == "UPSERT":
+                result = db.execute(upsert, (key, *row))
+            elif op == "UPDATE":
+                sql = "UPDATE t SET s = ?, n = ?, r = ?, x = ? WHERE id = ?"
+                result = db.execute(sql, (*row, key))
+            elif op == "DELETE":
+                result = db.execute("DELETE FROM t WHERE id = ?", (key,))
+            else:
+                result = db.executemany(upsert, [(key, *row), (key + 1, *row[::-1])])
+            if result.tx_id is not None:
+                _check_sealed_as_verified(db, result.tx_id)
+        assert db.verify_audit_integrity()
