@@ -29,6 +29,7 @@ from operator import itemgetter
 
 from chronodb.layout import LEAF, LEAF_OF_ONE, OP, ROWID_KEY, SEQ, TX
 from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.columns import affinity
 from chronodb.versioning.tables import qualified, quote, seq_after
 
 EMPTY = hashlib.sha256(b"[]").digest()
@@ -73,13 +74,16 @@ def _in_range(c: str) -> str:
     return f"abs({c}) < {_P63} AND (abs({c}) >= {_PM11} OR {c} = 0)"
 
 
-def _value(column: str, *, scaled: bool = True) -> str:
+def _value(column: str, *, scaled: bool = True, text: bool = False) -> str:
     """One column of the canonical form: a REAL as ``[e, hi, lo]``, a BLOB as ``[hex]``.
 
     Not ``scaled``: a REAL that needs scaling or is infinite makes the statement fail
-    (``malformed JSON``) instead; see :data:`UNSCALED`.
+    (``malformed JSON``) instead; see :data:`UNSCALED`. ``text`` (with ``scaled`` False): the
+    column has TEXT affinity (see :func:`text_columns`), so it goes in as it is.
     """
     c = quote(column)
+    if text and not scaled:
+        return c
     real = (
         _real(c) if scaled else f"CASE WHEN {_in_range(c)} THEN {_split(c, '0')} ELSE {_FAIL} END"
     )
@@ -94,18 +98,46 @@ def _value(column: str, *, scaled: bool = True) -> str:
 # with this error at a value that would need one: the caller then runs the full statement.
 _FAIL = "json('unscaled')"
 UNSCALED = sqlite3.OperationalError
-"""What a statement built with ``scaled=False`` raises at a REAL it cannot encode."""
+"""What a statement built with ``scaled=False`` raises at a REAL it cannot encode (or at a
+BLOB in a TEXT column, see :func:`text_columns`)."""
+
+# Before 3.45 SQLite's json_array refuses a BLOB ("JSON cannot hold BLOB values"); from 3.45
+# it reads a BLOB that parses as JSONB as that JSON, which the canonical form must not do.
+_BLOB_REFUSED = sqlite3.sqlite_version_info < (3, 45, 0)
 
 
-def row_json(sv: SchemaVersion, *, scaled: bool = True, fresh: bool = False) -> str:
+def text_columns(conn: sqlite3.Connection, sv: SchemaVersion) -> frozenset[str]:
+    """The history columns of ``sv`` that a seal's statement can put into its JSON as they
+    are: those with TEXT affinity, which hold no REAL (SQLite stores a number written there
+    as text), so NULL, TEXT or BLOB, and json_array refuses a BLOB (the statement then fails
+    with :data:`UNSCALED`, as at a REAL to scale). The affinity is the history table's own,
+    read from SQLite. None on an SQLite whose json_array takes BLOBs."""
+    if not _BLOB_REFUSED:
+        return frozenset()
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(f"PRAGMA main.table_info({quote(sv.hist)})").fetchall()
+    return frozenset(name for _, name, decl, *_ in rows if affinity(decl) == "TEXT")
+
+
+def row_json(
+    sv: SchemaVersion,
+    *,
+    scaled: bool = True,
+    fresh: bool = False,
+    text: Set[str] = frozenset(),
+) -> str:
     """SQL for one version's canonical JSON, with the columns ``sv`` had.
 
     ``fresh``: for versions the open transaction's triggers just wrote, whose op they
     always write as TEXT, so it goes in as it is (the same JSON, one CASE less a version).
+    ``text``: history columns that go in as they are when not ``scaled`` (see
+    :func:`text_columns`).
     """
     cols = ([ROWID_KEY] if sv.keys == (ROWID_KEY,) else []) + [c.hist for c in sv.columns]
     op = OP if fresh else _value(OP, scaled=scaled)
-    return "json_array(" + ", ".join([op] + [_value(c, scaled=scaled) for c in cols]) + ")"
+    values = [_value(c, scaled=scaled, text=c in text) for c in cols]
+    return "json_array(" + ", ".join([op, *values]) + ")"
 
 
 def digest_of(text: str | None) -> bytes:
@@ -124,14 +156,16 @@ def shape_at(catalog: Catalog, table_id: int, tx: int) -> SchemaVersion | None:
     return None
 
 
-def one_version(sv: SchemaVersion) -> str:
+def one_version(sv: SchemaVersion, text: Set[str] = frozenset()) -> str:
     """An UPDATE that puts ``LEAF_OF_ONE(json)`` (the ledger's function, see
     ``Ledger._seal_one``) on the last version in ``sv``'s history, if transaction ``?1``
     wrote it, ``json`` being that version's canonical JSON; it raises :data:`UNSCALED` at a
-    REAL that needs scaling."""
+    REAL that needs scaling, or at a BLOB in one of the ``text`` columns
+    (:func:`text_columns`)."""
     h = qualified(sv.hist)
+    json = row_json(sv, scaled=False, fresh=True, text=text)
     return (
-        f"UPDATE {h} SET {LEAF} = {LEAF_OF_ONE}({row_json(sv, scaled=False, fresh=True)}) "
+        f"UPDATE {h} SET {LEAF} = {LEAF_OF_ONE}({json}) "
         f"WHERE {SEQ} = (SELECT max({SEQ}) FROM {h}) AND {TX} = ?1"
     )
 
@@ -143,10 +177,12 @@ def seal_statement(
     newest: bool = False,
     only: Set[int] | None = None,
     scaled: bool = True,
+    conn: sqlite3.Connection | None = None,
 ) -> str | None:
     """One statement giving (table_id, versions, json, last) for every table ``tx`` wrote:
     ``last`` is the position (``_chrono_seq``) of its last version there. Not ``scaled``, it
-    raises :data:`UNSCALED` at a REAL that needs scaling.
+    raises :data:`UNSCALED` at a REAL that needs scaling; given ``conn`` as well, it puts
+    TEXT columns in as they are and raises so at a BLOB in one (see :func:`text_columns`).
 
     ``only``: look at these tables alone (by table id), not at every table.
 
@@ -173,9 +209,10 @@ def seal_statement(
             where = (
                 f"{SEQ} >= {seq_after(h, '?1 - 1')} AND {SEQ} < {seq_after(h, '?1')} AND {TX} = ?1"
             )
+        text = text_columns(conn, sv) if conn is not None and not scaled else frozenset()
         parts.append(
             f"SELECT {table_id}, count(*), "
-            f"json_group_array({row_json(sv, scaled=scaled, fresh=newest)}), "
+            f"json_group_array({row_json(sv, scaled=scaled, fresh=newest, text=text)}), "
             f"max({SEQ}) FROM {h} WHERE {where}"
         )
     return " UNION ALL ".join(parts) if parts else None
@@ -191,8 +228,10 @@ Statements = tuple[str | None, str | None]
 """The seal's statement without scaling, and with it (see :data:`UNSCALED`)."""
 
 
-def _seal_statements(catalog: Catalog, tx: int, only: Set[int] | None) -> Statements:
-    fast = seal_statement(catalog, tx, newest=True, only=only, scaled=False)
+def _seal_statements(
+    conn: sqlite3.Connection, catalog: Catalog, tx: int, only: Set[int] | None
+) -> Statements:
+    fast = seal_statement(catalog, tx, newest=True, only=only, scaled=False, conn=conn)
     return fast, seal_statement(catalog, tx, newest=True, only=only)
 
 
@@ -209,19 +248,25 @@ class _NewTxStatement:
 
     state: tuple[list[SchemaVersion], int, dict[frozenset[int] | None, Statements]] | None = None
 
-    def get(self, catalog: Catalog, tx: int, only: frozenset[int] | None = None) -> Statements:
+    def get(
+        self,
+        conn: sqlite3.Connection,
+        catalog: Catalog,
+        tx: int,
+        only: frozenset[int] | None = None,
+    ) -> Statements:
         state = self.state
         if state is None or state[0] is not catalog.versions:
             state = (catalog.versions, edge(catalog.versions), {})
             self.state = state
         if tx <= state[1]:
-            return _seal_statements(catalog, tx, only)
+            return _seal_statements(conn, catalog, tx, only)
         statements = state[2]
         found = statements.get(only)
         if found is None:
             if len(statements) > 256:
                 statements.clear()
-            found = statements[only] = _seal_statements(catalog, state[1] + 1, only)
+            found = statements[only] = _seal_statements(conn, catalog, state[1] + 1, only)
         return found
 
 
@@ -260,10 +305,10 @@ def newest_digests(
         # those tables they are among the last ``versions`` rows: the tail is read no
         # further (``written`` also counts the statements' own rows, as many again).
         key = only if isinstance(only, frozenset) else frozenset(only)
-        found = _digests(conn, _latest.get(catalog, tx, key), (tx, versions))
+        found = _digests(conn, _latest.get(conn, catalog, tx, key), (tx, versions))
         if sum(row[1] for row in found) == versions:
             return found
-    return _digests(conn, _latest.get(catalog, tx), (tx, written))
+    return _digests(conn, _latest.get(conn, catalog, tx), (tx, written))
 
 
 def _digests(

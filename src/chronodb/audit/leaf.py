@@ -138,7 +138,15 @@ def _one_table(user: str, kinds: tuple[str, ...], table_id: int) -> bytes:
     return _about(user, ",".join(kinds)) + _COUNT.pack(1) + _TABLE_HEAD.pack(table_id, 1)
 
 
-_NO_AMENDMENTS = _COUNT.pack(0)
+NO_AMENDMENTS = _COUNT.pack(0)
+"""The end of a leaf without amendments: :func:`one_prefix`'s leaves end so."""
+
+
+def one_prefix(tx_id: int, tx_time: int, user: str, kinds: tuple[str, ...], table_id: int) -> bytes:
+    """The bytes of :func:`encode_one`'s leaf before its digest: the leaf is this, the
+    digest and :data:`NO_AMENDMENTS`. A one-version seal builds it before its statement runs,
+    so the SQL function the statement calls only hashes and joins."""
+    return _HEAD.pack(FORMAT, tx_id, tx_time) + _one_table(user, kinds, table_id)
 
 
 def encode_one(
@@ -147,9 +155,4 @@ def encode_one(
     """``encode(tx_id, tx_time, user, kinds, [(table_id, 1, digest)])``: the leaf of a
     transaction that wrote one version, the commonest, from parts cached per user, kinds
     and table (every autocommit write of one row seals one)."""
-    return (
-        _HEAD.pack(FORMAT, tx_id, tx_time)
-        + _one_table(user, kinds, table_id)
-        + digest
-        + _NO_AMENDMENTS
-    )
+    return one_prefix(tx_id, tx_time, user, kinds, table_id) + digest + NO_AMENDMENTS

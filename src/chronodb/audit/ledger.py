@@ -16,19 +16,20 @@ completes the stored tree in memory (``view()``, cached and extended as leaves a
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence, Set
 from typing import Literal
 
 from chronodb.audit.digests import (
     UNSCALED,
-    digest_of,
     edge,
     newest_digests,
     one_version,
     shape_at,
+    text_columns,
 )
-from chronodb.audit.leaf import Amendment, encode_one, header
+from chronodb.audit.leaf import NO_AMENDMENTS, Amendment, header, one_prefix
 from chronodb.audit.leaf import encode as encode_leaf
 from chronodb.audit.merkle import MemoryNodeStore, MerkleTree, Node, SQLiteNodeStore
 from chronodb.audit.proofs import leaf_hash
@@ -43,8 +44,10 @@ from chronodb.layout import (
     TRANSACTIONS,
     TX,
 )
-from chronodb.versioning.catalog import Catalog
+from chronodb.versioning.catalog import Catalog, SchemaVersion
 from chronodb.versioning.tables import qualified, seq_after
+
+_sha256 = hashlib.sha256
 
 BATCH = 65_536
 INDEX_EVERY = BATCH  # seals between a writer's indexings: the backlog a reader may meet
@@ -155,10 +158,10 @@ class Ledger:
         # A reader's unindexed leaves (see refresh): (leaf_index, tx_id, leaf, leaf_hash)
         self._unindexed: list[tuple[int, int, bytes, bytes]] = []
         # The one-version seal's statements (see _one_plans) for a catalog's versions list;
-        # the transaction _run_one seals while it runs (tx_id, tx_time, user, kinds,
-        # table_id), and the leaf it made
+        # the leaf's bytes before its digest while _run_one runs (see leaf.one_prefix),
+        # and the leaf it made
         self._one_sql: _OnePlans | None = None
-        self._one: tuple[int, int, str, tuple[str, ...], int] | None = None
+        self._one: bytes | None = None
         self._one_leaf: bytes | None = None
         # Table ids by the names statements write (see table_ids), for a versions list
         self._ids: tuple[list, dict[tuple[str, ...], frozenset[int] | None]] | None = None
@@ -235,11 +238,11 @@ class Ledger:
         plan = by_name.get(name)
         if plan is None:
             sv = self.catalog.current(name)
-            plan = by_name[name] = (sv.table_id, one_version(sv)) if sv is not None else False
+            plan = by_name[name] = False if sv is None else (sv.table_id, self._one_version(sv))
         if not plan:
             return None
         table_id, sql = plan
-        leaf = self._run_one(sql, (tx_id, tx_time, user, kinds, table_id))
+        leaf = self._run_one(sql, tx_id, one_prefix(tx_id, tx_time, user, kinds, table_id))
         if leaf is None:
             return None
         self._since_index += 1
@@ -264,11 +267,15 @@ class Ledger:
         by_id = plans[2]
         if table_id not in by_id:
             sv = shape_at(self.catalog, table_id, tx_id)
-            by_id[table_id] = None if sv is None else one_version(sv)
+            by_id[table_id] = None if sv is None else self._one_version(sv)
         sql = by_id[table_id]
         if sql is None:
             return None
-        return self._run_one(sql, (tx_id, tx_time, user, tuple(kinds), table_id))
+        return self._run_one(sql, tx_id, one_prefix(tx_id, tx_time, user, tuple(kinds), table_id))
+
+    def _one_version(self, sv: SchemaVersion) -> str:
+        """The one-version seal's statement for shape ``sv`` (see :func:`one_version`)."""
+        return one_version(sv, text_columns(self.conn, sv))
 
     def _one_plans(self, tx_id: int) -> _OnePlans | None:
         """The one-version seal's statements, for the catalog now: by table id, and (table
@@ -281,12 +288,13 @@ class Ledger:
             cached = self._one_sql = (catalog.versions, edge(catalog.versions), {}, {})
         return None if tx_id <= cached[1] else cached
 
-    def _run_one(self, sql: str, one: tuple[int, int, str, tuple[str, ...], int]) -> bytes | None:
-        """Run a one-version seal ``sql`` for transaction ``one`` (tx_id, tx_time, user,
-        kinds, table_id); returns the leaf it put on the version, None if it put none."""
-        self._one, self._one_leaf = one, None
+    def _run_one(self, sql: str, tx_id: int, prefix: bytes) -> bytes | None:
+        """Run a one-version seal ``sql`` for transaction ``tx_id``, whose leaf begins with
+        ``prefix`` (see :func:`one_prefix`); returns the leaf it put on the version, None if
+        it put none."""
+        self._one, self._one_leaf = prefix, None
         try:
-            self._cursor.execute(sql, one[:1])
+            self._cursor.execute(sql, (tx_id,))
         except UNSCALED:
             return None  # a REAL to scale: the general way does
         finally:
@@ -297,10 +305,11 @@ class Ledger:
     def _leaf_of_one(self, version: str) -> bytes | None:
         """The leaf of :meth:`_run_one`'s transaction, whose one version's canonical JSON
         is ``version``."""
-        one = self._one
-        if one is None:
+        prefix = self._one
+        if prefix is None:
             return None
-        leaf = self._one_leaf = encode_one(*one, digest_of("[" + version + "]"))
+        digest = _sha256(("[" + version + "]").encode()).digest()  # as digests.digest_of
+        leaf = self._one_leaf = prefix + digest + NO_AMENDMENTS
         return leaf
 
     def _on_tail(

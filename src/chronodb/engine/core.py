@@ -51,6 +51,7 @@ class Engine(Writes, Transactions, Sealing, CatalogFollowing, Common):
         self.backend.on_foreign_commit = self._follow_schema
         if self._ledger_wanted:
             self.ledger = Ledger(self.conn, self.catalog)
+            self._sealers.clear()  # they call the ledger they were made with
 
     def _setup(self) -> None:
         found = file_format(self.conn)

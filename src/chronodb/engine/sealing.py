@@ -18,6 +18,8 @@ from chronodb.sql.classify import write_target
 if TYPE_CHECKING:
     pass
 
+_SEALERS = 1024  # statement texts whose seals an engine keeps (see Sealing._sealer)
+
 _FIRST_WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|/\*.*?\*/)*(\w+)", re.S)
 
 
@@ -87,26 +89,35 @@ class Sealing(EngineState):
 
     def _sealer(self, sql: str) -> Callable[[tuple[int, int], int, int], str | bytes]:
         """The ledger's seal of a one-statement transaction running ``sql``, for
-        :meth:`SQLiteBackend.write_alone` to call with its counts before the commit.
+        :meth:`SQLiteBackend.write_alone` to call with its counts before the commit; made
+        once per statement text (every autocommit write asks for one).
 
         It returns the leaf's hash (hex), or the leaf itself when sealed by one statement:
         its hash is then computed only if the Result's ``tx_hash`` is asked for.
         """
+        found = self._sealers.get(sql)
+        if found is not None:
+            return found
         kinds, targets = _seal_hint(sql)
         ledger = self.ledger
         assert ledger is not None
         alone = targets[0] if targets is not None else None
+        backend = self.backend
+        seal_alone = ledger.seal_alone
 
         def seal(tx: tuple[int, int], changed: int, own: int) -> str | bytes:
-            versions = changed - max(own, 0)
+            versions = changed - (own if own > 0 else 0)
             # One history write to the table it names: sealed by one statement, unless
             # SQLite compiled something since the catalog was read (see _seal_leaf).
-            if versions == 1 and alone is not None and not self.backend.compiled:
-                leaf = ledger.seal_alone(tx[0], tx[1], self.user, kinds, alone)
+            if versions == 1 and alone is not None and not backend.compiled:
+                leaf = seal_alone(tx[0], tx[1], self.user, kinds, alone)
                 if leaf is not None:
                     return leaf
             return self._seal_leaf(tx, changed, versions, kinds, (), targets)
 
+        if len(self._sealers) >= _SEALERS:
+            self._sealers.clear()
+        self._sealers[sql] = seal
         return seal
 
     def _note_target(self, sql: str | None, ddl: bool) -> None:

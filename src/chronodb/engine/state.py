@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from chronodb.versioning.catalog import Catalog
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chronodb.audit.leaf import Amendment
     from chronodb.audit.ledger import Ledger
     from chronodb.audit.verified import Verification
@@ -76,6 +78,8 @@ class EngineState:
         self._adopt = adopt
         self._kinds: list[str] = []
         self._amendments: list[Amendment] = []
+        # The seal of a one-statement transaction, by its SQL (see Sealing._sealer).
+        self._sealers: dict[str, Callable[[tuple[int, int], int, int], str | bytes]] = {}
         # The open transaction's savepoints, oldest first: (name, and the transaction's
         # state when it was made), so that ROLLBACK TO forgets what it undid.
         self._savepoints: list[tuple[str, Mark]] = []
