@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from chronodb.versioning.catalog import Catalog
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+    from contextlib import contextmanager
 
     from chronodb.audit.leaf import Amendment
     from chronodb.audit.ledger import Ledger
@@ -86,3 +87,32 @@ class EngineState:
         # This connection's last verification of the ledger (the database keeps the last
         # one of any connection: audit/verified.py).
         self.last_verification: Verification | None = None
+
+    if TYPE_CHECKING:
+        # What one part of the engine calls in another (the parts are mixed into Engine).
+
+        def reload_catalog(self) -> None: ...
+
+        def refresh_catalog(self) -> bool: ...
+
+        @contextmanager
+        def transaction(self) -> Iterator[None]: ...
+
+        @contextmanager
+        def atomic(self) -> Iterator[None]: ...
+
+        def _allocate(self) -> tuple[int, int]: ...
+
+        def _ensure_tx(self) -> tuple[int, int]: ...
+
+        def _rolled_back(self) -> None: ...
+
+        def note_abort(self, err: BaseException) -> None: ...
+
+        def _refuse_if_aborted(self) -> None: ...
+
+        def _seal(self, tx: tuple[int, int]) -> str | None: ...
+
+        def _note_target(self, sql: str | None, ddl: bool) -> None: ...
+
+        def _sealer(self, sql: str) -> Callable[[tuple[int, int], int, int], str | bytes]: ...

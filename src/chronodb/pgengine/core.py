@@ -58,6 +58,7 @@ from chronodb.postgres.names import (
     READ_HORIZON_FUNCTION,
     SHAPES,
 )
+from chronodb.postgres.rows import one
 from chronodb.postgres.tables import exists
 from chronodb.result import Result
 from chronodb.sql import autocreate
@@ -156,15 +157,17 @@ class PostgresEngine(Common):
         schema = self.backend.schema
         # The shapes' and views' generation: a new one adds a row, an ended one sets its
         # to_xid; and the count of ALTER and DROP TABLE statements run by anyone.
-        shaped, counted, inside = self.conn.execute(
-            "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, "
-            "to_regproc(%s) IS NOT NULL",
-            (
-                qualified(schema, SHAPES),
-                qualified(schema, DDL_COUNT),
-                qualified(schema, READ_HORIZON_FUNCTION),
-            ),
-        ).fetchone()
+        shaped, counted, inside = one(
+            self.conn.execute(
+                "SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL, "
+                "to_regproc(%s) IS NOT NULL",
+                (
+                    qualified(schema, SHAPES),
+                    qualified(schema, DDL_COUNT),
+                    qualified(schema, READ_HORIZON_FUNCTION),
+                ),
+            )
+        )
         # Without shapes: an older layout opened read-only, no shapes recorded; without the
         # count or the function taking the horizon inside a statement, an older one too.
         # That function needs READ COMMITTED, and a primary (a standby's horizon is its
@@ -173,7 +176,6 @@ class PostgresEngine(Common):
         self.horizon_inside = (
             shaped and counted and inside and not self.backend.one_snapshot
         ) and not self.backend.standby
-        self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
         self._horizon_sql = f"SELECT {qualified(schema, HORIZON_FUNCTION)}(), {generation}"
         self.follow_outside()
 
@@ -188,7 +190,7 @@ class PostgresEngine(Common):
         look, what is cached of them is dropped."""
         if self.explicit and self._tx_horizon is not None:
             return self._tx_horizon
-        row = self.conn.execute(self._horizon_sql).fetchone()
+        row = one(self.conn.execute(self._horizon_sql))
         self.settled = max(self.settled, int(row[0]))
         if row[1] != self._generation:
             self.forget()
@@ -480,7 +482,7 @@ class PostgresEngine(Common):
         by the server in the statement's transaction; its numbers as SQLite gives them (an
         int, or a float), so that a point reads the same on both."""
         try:
-            value = self.conn.execute(f"SELECT {expression}").fetchone()[0]
+            value = one(self.conn.execute(f"SELECT {expression}"))[0]
         except psycopg.errors.DataError as err:
             raise Uncomputable(err.diag.message_primary or str(err)) from None
         if isinstance(value, Decimal):

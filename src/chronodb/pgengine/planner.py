@@ -25,6 +25,7 @@ from chronodb.layout import PREFIX
 from chronodb.optimizer.plan import Step, TableStats, aliases, feature_vector
 from chronodb.optimizer.planner import Candidate, UserIndex
 from chronodb.postgres.names import qualified, quote
+from chronodb.postgres.rows import one
 from chronodb.sql.classify import Route, classify
 from chronodb.sql.paramstyle import for_psycopg
 
@@ -116,10 +117,12 @@ class _WhatIf:
                 if not self._hypothetical:
                     conn.execute(planner.plain_ddl(candidate))
                     return self._plans(statements), self._stats, candidate.name
-                oid, name = conn.execute(
-                    "SELECT indexrelid, indexname FROM hypopg_create_index(%s)",
-                    (planner.plain_ddl(candidate),),
-                ).fetchone()
+                oid, name = one(
+                    conn.execute(
+                        "SELECT indexrelid, indexname FROM hypopg_create_index(%s)",
+                        (planner.plain_ddl(candidate),),
+                    )
+                )
                 try:
                     return self._plans(statements), self._stats, name
                 finally:
@@ -195,7 +198,7 @@ class PostgresPlanner:
         for name, reltuples in tables:
             if reltuples is None or reltuples < 0:  # never analyzed: count
                 count = conn.execute(f"SELECT count(*) FROM {qualified(self.schema, name)}")
-                reltuples = count.fetchone()[0]
+                reltuples = one(count)[0]
             stats.rows[name] = int(reltuples)
         for index, table, columns in conn.execute(
             "SELECT i.relname, t.relname, array_agg(a.attname ORDER BY k.n) "
@@ -229,13 +232,13 @@ class PostgresPlanner:
 
     def explain(self, sql: str, params: Any) -> list[Step]:
         with self._engine.translating() as conn, conn.transaction():
-            row = conn.execute("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()
+            row = one(conn.execute("EXPLAIN (FORMAT JSON) " + sql, params))
         return list(plan_steps(row[0]))
 
     def explain_or_empty(self, sql: str, params: Any) -> list[Step]:
         try:
             with self.conn.transaction():
-                row = self.conn.execute("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()
+                row = one(self.conn.execute("EXPLAIN (FORMAT JSON) " + sql, params))
         except psycopg.Error:
             return []
         return list(plan_steps(row[0]))
