@@ -129,11 +129,10 @@ class Writes(EngineState):
                 raise
             return self.run_write(lambda: self._run_write(sql, params), sql=sql)
         if self.ledger is not None:
-            kind = statement_kind(sql)
-            if kind not in self._kinds:
-                self._kinds.append(kind)
-            self._note_target(sql, False)
-        self._rows_written += max(result.rowcount, 0)
+            self._note_statement(sql)
+        rowcount = result.rowcount
+        if rowcount > 0:
+            self._rows_written += rowcount
         result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
         return result
 
