@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -42,28 +41,29 @@ class Cursor:
     commits, or without a ledger).
     """
 
-    arraysize: int
+    # A new cursor's state, as class attributes: SQLAlchemy opens a cursor per statement,
+    # and each is set on the instance only once a statement changes it.
+    arraysize: int = 1
+    rowcount: int = -1
+    lastrowid: int | None = None
+    tx_id: int | None = None
+    tx_time: float | None = None
+    # One 7-tuple per column of the last statement's rows (name, then six Nones, as sqlite3
+    # gives), or None if it returned no rows.
+    description: tuple[tuple[Any, ...], ...] | None = None
+    _sqlite_cursor: sqlite3.Cursor | None = None
+    _awaits = False  # whether the last statement wrote in a transaction not yet named
+    # The rows still to fetch, as tuples; None before the first statement.
+    _rows: Iterator[tuple[Any, ...]] | None = None
+    _closed = False
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.arraysize = 1
-        self.rowcount = -1
-        self.lastrowid: int | None = None
-        self.tx_id: int | None = None
-        self.tx_time: datetime | None = None
         engine = engine_of(connection.db)
         self._engine = engine
         # The engine's route cache and lock, looked up once: the read path runs per call.
         self._routes = engine.routes
         self._lock = engine.lock
-        self._sqlite_cursor: sqlite3.Cursor | None = None
-        self._awaits = False  # whether the last statement wrote in a transaction not yet named
-        # The rows still to fetch, as tuples; None before the first statement.
-        self._rows: Iterator[tuple[Any, ...]] | None = None
-        # One 7-tuple per column of the last statement's rows (name, then six Nones, as
-        # sqlite3 gives), or None if it returned no rows.
-        self.description: tuple[tuple[Any, ...], ...] | None = None
-        self._closed = False
 
     # ------------------------------------------------------------------ statements
     def execute(self, operation: str, parameters: Any = None) -> Cursor:
