@@ -15,6 +15,7 @@ import pytest
 from tests.chronodb import pgserver
 
 from chronodb import ChronoDB, ChronoDBWarning, SchemaError, UniqueViolation
+from chronodb.database import engine_of
 from chronodb.layout import WRITE_GUARD
 
 
@@ -493,6 +494,20 @@ def test_a_plain_sqlite3_write_to_a_table_of_keys_alone_is_refused(tmp_path: Pat
         assert rows(db, "SELECT * FROM tags") == [("old",)]
         db.execute("UPDATE tags SET name = 'new'")
         assert [h["operation"] for h in db.get_change_history("tags", "new")] == ["INSERT"]
+
+
+def test_the_guard_is_compiled_but_never_called_on_a_write(tmp_path: Path) -> None:
+    """ChronoDB's own writes pass the guard without a call into its collation per row."""
+    calls: list[tuple[str, str]] = []
+    with ChronoDB(tmp_path / "guarded.db", ledger=False) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        engine_of(db).conn.create_collation(WRITE_GUARD, lambda a, b: calls.append((a, b)) or 0)
+        db.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+        db.execute("UPDATE t SET v = v || '!'")
+        db.execute("DELETE FROM t WHERE id = 2")
+        assert calls == []
+        assert [h["values"]["v"] for h in db.get_change_history("t", 1)] == ["a", "a!"]
+        assert [h["operation"] for h in db.get_change_history("t", 2)][-1] == "DELETE"
 
 
 def test_a_write_past_the_guard_is_not_versioned_and_is_reported(tmp_path: Path) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +20,15 @@ if TYPE_CHECKING:
 
 _CLOSED_CURSOR = "Cannot operate on a closed cursor."
 _INSERTS = ("INSERT", "REPLACE")
-_READ = Route.READ
+_READ, _COMMIT = Route.READ, Route.COMMIT
 _WRITES = (Route.WRITE, Route.TEMPORAL_WRITE, Route.DDL)
+_NO_ROWS: Iterator[tuple[Any, ...]] = iter(())  # exhausted: shared by every statement without rows
+
+
+@functools.lru_cache(maxsize=4096)
+def _inserts(operation: str) -> bool:
+    """Whether ``operation`` is an INSERT or REPLACE (after which sqlite3 moves lastrowid)."""
+    return operation.lstrip()[:7].upper().startswith(_INSERTS)
 
 
 class Cursor:
@@ -34,26 +41,29 @@ class Cursor:
     commits, or without a ledger).
     """
 
-    arraysize: int
+    # A new cursor's state, as class attributes: SQLAlchemy opens a cursor per statement,
+    # and each is set on the instance only once a statement changes it.
+    arraysize: int = 1
+    rowcount: int = -1
+    lastrowid: int | None = None
+    tx_id: int | None = None
+    tx_time: float | None = None
+    # One 7-tuple per column of the last statement's rows (name, then six Nones, as sqlite3
+    # gives), or None if it returned no rows.
+    description: tuple[tuple[Any, ...], ...] | None = None
+    _sqlite_cursor: sqlite3.Cursor | None = None
+    _awaits = False  # whether the last statement wrote in a transaction not yet named
+    # The rows still to fetch, as tuples; None before the first statement.
+    _rows: Iterator[tuple[Any, ...]] | None = None
+    _closed = False
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self.arraysize = 1
-        self.rowcount = -1
-        self.lastrowid: int | None = None
-        self.tx_id: int | None = None
-        self.tx_time: datetime | None = None
         engine = engine_of(connection.db)
         self._engine = engine
         # The engine's route cache and lock, looked up once: the read path runs per call.
         self._routes = engine.routes
         self._lock = engine.lock
-        self._sqlite_cursor: sqlite3.Cursor | None = None
-        self._awaits = False  # whether the last statement wrote in a transaction not yet named
-        # The rows still to fetch, as tuples; None before the first statement.
-        self._rows: Iterator[tuple[Any, ...]] | None = None
-        self._description: tuple[tuple[Any, ...], ...] | None = None
-        self._closed = False
 
     # ------------------------------------------------------------------ statements
     def execute(self, operation: str, parameters: Any = None) -> Cursor:
@@ -61,10 +71,11 @@ class Cursor:
         if self._closed:
             raise ProgrammingError(_CLOSED_CURSOR)
         connection = self.connection
+        route = self._routes.get(operation)
         # A plain read outside an implicit transaction's reach runs as the engine runs its
         # reads (on its connection, under its lock), straight into tuples; anything else,
         # and any error, goes through ChronoDB.execute.
-        if connection._reads_alone and self._routes.get(operation) is _READ:
+        if route is _READ and connection._reads_alone:
             with self._lock:
                 sqlite_cursor = self._sqlite_cursor or self._open_sqlite_cursor()
                 try:
@@ -73,11 +84,17 @@ class Cursor:
                 except sqlite3.Error:
                     pass
                 else:
-                    self._description = sqlite_cursor.description
+                    self.description = sqlite_cursor.description
                     if self.tx_id is not None or self.rowcount != -1:
                         self.rowcount, self.tx_id, self.tx_time = -1, None, None
                     return self
-        return self._through_db(operation, lambda: connection.db.execute(operation, parameters))
+        try:
+            connection.prepare_for(operation)
+            result = connection.db.execute(operation, parameters)
+        except ChronoDBError as err:
+            raise translate(err) from err
+        self._took(result, operation, route)
+        return self
 
     def _open_sqlite_cursor(self) -> sqlite3.Cursor:
         sqlite_cursor = self._engine.conn.cursor()
@@ -117,21 +134,25 @@ class Cursor:
         self._took(Result(None), sql_script)
         return self
 
-    def _took(self, result: Result, operation: str) -> None:
-        self._rows, self._description = map(tuple, result.rows), result.description
+    def _took(self, result: Result, operation: str, route: Route | None = None) -> None:
+        """Take ``result`` as the last statement's; ``route``: ``operation``'s, if known."""
+        rows = result.rows
+        self._rows = map(tuple, rows) if rows else _NO_ROWS
+        self.description = result.description
         self.rowcount = result.rowcount
-        self.tx_id = result.tx_id
+        tx_id = self.tx_id = result.tx_id
         self.tx_time = result.tx_time
         # sqlite3 moves lastrowid after INSERT and REPLACE only; other writes leave it.
-        if result.lastrowid is not None and operation.lstrip()[:7].upper().startswith(_INSERTS):
+        if result.lastrowid is not None and _inserts(operation):
             self.lastrowid = result.lastrowid
-        route = self._routes.get(operation)
+        if route is None:
+            route = self._routes.get(operation)
         engine = self._engine
         # A write inside a transaction whose id is given at COMMIT (PostgreSQL) learns it then.
-        self._awaits = result.tx_id is None and engine.explicit and route in _WRITES
+        self._awaits = tx_id is None and engine.explicit and route in _WRITES
         if self._awaits:
             self.connection.awaits_commit(self)
-        elif route is Route.COMMIT:  # a COMMIT statement: what it made, as commit() does
+        elif route is _COMMIT:  # a COMMIT statement: what it made, as commit() does
             self.connection.settled(engine.last_commit)
 
     def committed(self, made: Committed | None) -> None:
@@ -142,12 +163,6 @@ class Cursor:
         self._awaits = False
 
     # ------------------------------------------------------------------ results
-    @property
-    def description(self) -> tuple[tuple[Any, ...], ...] | None:
-        """One 7-tuple per column of the last statement's rows (name, then six Nones, as
-        sqlite3 gives), or None if it returned no rows."""
-        return self._description
-
     @property
     def tx_hash(self) -> str | None:
         """The ledger hash of the transaction that holds the last write, once committed."""

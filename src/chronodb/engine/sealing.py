@@ -120,6 +120,20 @@ class Sealing(EngineState):
         self._sealers[sql] = seal
         return seal
 
+    def _note_statement(self, sql: str) -> None:
+        """Note a plain write's kind and table for the open transaction's seal (what
+        :meth:`_note_target` and the kind list note, from the statement's cached hint)."""
+        kinds, targets = _seal_hint(sql)
+        kind = kinds[0]
+        if kind not in self._kinds:
+            self._kinds.append(kind)
+        noted = self._targets
+        if noted is not None:
+            if targets is None:
+                self._targets = None
+            else:
+                noted.add(targets[0])
+
     def _note_target(self, sql: str | None, ddl: bool) -> None:
         """Add the table ``sql`` writes to the seal's hint (only the ledger reads it)."""
         if self.ledger is None or self._targets is None:

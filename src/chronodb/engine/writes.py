@@ -85,14 +85,28 @@ class Writes(EngineState):
 
         It runs in one call of the backend (:meth:`SQLiteBackend.write_alone`), not step by
         step through :meth:`run_write` and the transaction state it keeps for longer
-        transactions. Inside a transaction, read-only, or on a table still to be created,
-        it takes that way.
+        transactions. In an explicit transaction that already has its id (the commonest
+        write of a batch) it does here only what :meth:`_write_in_transaction` would do for
+        it. Otherwise (a transaction's first write, read-only, a table still to be created)
+        it takes :meth:`run_write`'s way.
         """
         with self.lock:
             if self.explicit:
                 tx = self.open_tx
                 if tx is not None and self._aborted is None:
-                    return self._write_in_open_tx(sql, params, tx)
+                    try:
+                        result = Result(self.conn.execute(sql, () if params is None else params))
+                    except sqlite3.OperationalError as err:
+                        if not missing_table(err):
+                            raise
+                        return self.run_write(lambda: self._run_write(sql, params), sql=sql)
+                    if self.ledger is not None:
+                        self._note_statement(sql)
+                    rowcount = result.rowcount
+                    if rowcount > 0:
+                        self._rows_written += rowcount
+                    result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
+                    return result
             elif not self.read_only:
                 seal = None if self.ledger is None else self._sealer(sql)
                 try:
@@ -117,25 +131,6 @@ class Writes(EngineState):
                             result.tx_hash = tx_hash
                     return result
             return self.run_write(lambda: self._run_write(sql, params), sql=sql)
-
-    def _write_in_open_tx(self, sql: str, params: Params, tx: tuple[int, int]) -> Result:
-        """A plain write in the explicit transaction that already has its id: the
-        commonest write of a batch, so it does only what :meth:`_write_in_transaction`
-        would do for it. A table still to be created takes that way."""
-        try:
-            result = Result(self.conn.execute(sql, () if params is None else params))
-        except sqlite3.OperationalError as err:
-            if not missing_table(err):
-                raise
-            return self.run_write(lambda: self._run_write(sql, params), sql=sql)
-        if self.ledger is not None:
-            kind = statement_kind(sql)
-            if kind not in self._kinds:
-                self._kinds.append(kind)
-            self._note_target(sql, False)
-        self._rows_written += max(result.rowcount, 0)
-        result.tx_id, result.tx_time = tx[0], from_micros(tx[1])
-        return result
 
     def _write_in_transaction(
         self, run: Callable[[], Result], ddl: bool, sql: str | None

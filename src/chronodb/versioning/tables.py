@@ -671,12 +671,17 @@ def drop_triggers(conn: sqlite3.Connection, sv: SchemaVersion, schema: str = "te
 def create_guard(conn: sqlite3.Connection, sv: SchemaVersion) -> None:
     """Refuse writes to ``sv``'s table from connections that are not ChronoDB's (see
     ``WRITE_GUARD``). Stored in the file, unlike the history triggers; they follow the table
-    through ALTER TABLE and go with it on DROP TABLE."""
+    through ALTER TABLE and go with it on DROP TABLE.
+
+    The condition compares NULL: SQLite needs the collation to compile it, and never calls
+    it, since a comparison with NULL is decided without one (calling it would cost each
+    written row a call into Python). Guards made earlier compare ``''`` and do call it;
+    they refuse the same writes."""
     t = quote(sv.name)
     for name, event in zip(guard_names(sv.table_id), ("INSERT", "UPDATE", "DELETE"), strict=True):
         conn.execute(
             f"CREATE TRIGGER IF NOT EXISTS {quote(name)} BEFORE {event} ON {t} "
-            f"WHEN '' < '' COLLATE {WRITE_GUARD} BEGIN SELECT 1; END"
+            f"WHEN NULL < '' COLLATE {WRITE_GUARD} BEGIN SELECT 1; END"
         )
 
 
