@@ -81,18 +81,19 @@ def core_select(engine: Engine, lookups: int) -> float:
         return (time.thread_time() - start) / lookups
 
 
-def core_update(engine: Engine, updates: int) -> float:
-    """Seconds per UPDATE through Core, in transactions of BATCH updates."""
+def core_update(engine: Engine, updates: int, shift: int) -> float:
+    """Seconds per UPDATE through Core, in transactions of BATCH updates; ``shift`` makes
+    every value differ from the one the row holds, so each UPDATE writes a version."""
     todo = keys(updates)
     start = time.thread_time()
     for at in range(0, updates, BATCH):
         with engine.begin() as conn:
             for k in todo[at : at + BATCH]:
-                conn.execute(UPDATE, {"k": k, "q": k % 13})
+                conn.execute(UPDATE, {"k": k, "q": (k + shift) % 13})
     return (time.thread_time() - start) / updates
 
 
-def raw_update(connect: Callable[[], Any], updates: int) -> float:
+def raw_update(connect: Callable[[], Any], updates: int, shift: int) -> float:
     """Seconds per UPDATE through the bare DB-API cursor, in transactions of BATCH."""
     conn = connect()
     cursor = conn.cursor()
@@ -100,7 +101,7 @@ def raw_update(connect: Callable[[], Any], updates: int) -> float:
     start = time.thread_time()
     for at in range(0, updates, BATCH):
         for k in todo[at : at + BATCH]:
-            cursor.execute(RAW_UPDATE, (k % 13, k))
+            cursor.execute(RAW_UPDATE, ((k + shift) % 13, k))
         conn.commit()
     spent = (time.thread_time() - start) / updates
     conn.close()
@@ -133,15 +134,22 @@ def main() -> None:
         plain_path, chrono_path = Path(tmp) / "plain.db", Path(tmp) / "chrono.db"
         plain = made(f"sqlite+pysqlite:///{plain_path}")
         chrono = made(f"sqlite+chronodb:///{chrono_path}")
-        for _ in range(repeats):
+        for round_ in range(repeats):
+            core_shift, raw_shift = 2 * round_ + 1, 2 * round_ + 2
             keep("select pysqlite", core_select(plain, count))
             keep("select chronodb", core_select(chrono, count))
-            keep("update pysqlite", core_update(plain, count))
-            keep("update chronodb", core_update(chrono, count))
+            keep("update pysqlite", core_update(plain, count, core_shift))
+            keep("update chronodb", core_update(chrono, count, core_shift))
             keep("raw select pysqlite", raw_select(lambda: sqlite3.connect(plain_path), count))
             keep("raw select chronodb", raw_select(lambda: dbapi.connect(chrono_path), count))
-            keep("raw update pysqlite", raw_update(lambda: sqlite3.connect(plain_path), count))
-            keep("raw update chronodb", raw_update(lambda: dbapi.connect(chrono_path), count))
+            keep(
+                "raw update pysqlite",
+                raw_update(lambda: sqlite3.connect(plain_path), count, raw_shift),
+            )
+            keep(
+                "raw update chronodb",
+                raw_update(lambda: dbapi.connect(chrono_path), count, raw_shift),
+            )
         plain.dispose()
         chrono.dispose()
 
