@@ -34,7 +34,6 @@ from chronodb.postgres.names import (
     FROM,
     LOW,
     NEXT,
-    OP,
     PENDING,
     PENDING_SETTING,
     POINT,
@@ -48,6 +47,7 @@ from chronodb.postgres.names import (
 from chronodb.postgres.tables import Versioned
 from chronodb.sql import build
 from chronodb.sql.build import (
+    PERIOD,
     POSTGRES,
     SQL,
     col,
@@ -61,17 +61,10 @@ from chronodb.sql.build import (
     tree,
 )
 
-PERIOD = ("sys_from", "sys_to")  # the columns a range of versions adds, in seconds
-
 
 def render(query: exp.Expr) -> str:
     """``query`` as PostgreSQL text: the one place this module's expressions become text."""
     return build.render(query, POSTGRES)
-
-
-def _not_tombstone(alias: str) -> exp.Expr:
-    """``alias`` is a version, not a tombstone (which only ends its key's period)."""
-    return exp.NEQ(this=col(alias, OP, quoted=False), expression=exp.Literal.string("D"))
 
 
 def _tx_join(v: Versioned) -> tuple[exp.Table, exp.Expr]:
@@ -266,7 +259,7 @@ def as_of(v: Versioned, point: SQL, *, writer: bool = True) -> str:
             joins=[_cross(local(CHANGED_KEYS, "c")), _lateral(_newest(v, seek_key), "v")],
         )
         .from_(local(POINT, "p"), copy=False)
-        .where(_not_tombstone("v"), copy=False)
+        .where(build.not_tombstone("v"), copy=False)
     )
     both = exp.union(current, sought, distinct=False, copy=False)
     both = (
@@ -302,7 +295,7 @@ def as_of_history(v: Versioned, point: SQL) -> str:
     rows = (
         exp.select(*_stored(v, "s"), copy=False)
         .from_(newest.subquery("s", copy=False), copy=False)
-        .where(_not_tombstone("s"), copy=False)
+        .where(build.not_tombstone("s"), copy=False)
     )
     return render(rows.subquery(copy=False))
 
@@ -316,7 +309,7 @@ def as_of_key(v: Versioned, point: SQL, key: Sequence[SQL]) -> str:
     row = (
         exp.Select(expressions=_stored(v, "v"), joins=[_lateral(_newest(v, match), "v")])
         .from_(_query(point).subquery("p", copy=False), copy=False)
-        .where(_not_tombstone("v"), copy=False)
+        .where(build.not_tombstone("v"), copy=False)
     )
     return render(row.subquery(copy=False))
 
@@ -383,7 +376,7 @@ def versions(
         )
         .from_(ordered.subquery("w", copy=False), copy=False)
         .where(
-            _not_tombstone("w"),
+            build.not_tombstone("w"),
             exp.NullSafeNEQ(
                 this=col("w", NEXT, quoted=False), expression=col("w", TX, quoted=False)
             ),
@@ -402,28 +395,9 @@ def _sql_condition(condition: SQL) -> exp.Expr:
 
 def range_condition(kind: str, lo: SQL | None = None, hi: SQL | None = None) -> str:
     """SQL:2011 period predicates (``FOR SYSTEM_TIME ALL``, ``BETWEEN``, ``FROM … TO``,
-    ``CONTAINED IN``) on microsecond bounds, for :func:`versions`."""
+    ``CONTAINED IN``) on microsecond bounds, for :func:`versions` (``build.range_condition``,
+    as SQLite's)."""
     start, end = col("w", FROM, quoted=False), col("w", TO, quoted=False)
-    if kind == "ALL":
-        return render(exp.true())
-    if kind not in ("BETWEEN", "FROM", "CONTAINED IN"):
-        raise ValueError(f"unknown period predicate: {kind}")
-    if lo is None or hi is None:
-        raise ValueError(f"{kind} needs both bounds")
-    low, high = operand(lo, POSTGRES), operand(hi, POSTGRES)
-    if kind == "CONTAINED IN":
-        return render(
-            exp.and_(
-                exp.GTE(this=start, expression=low),
-                exp.not_(exp.Is(this=end, expression=exp.null()), copy=False),
-                exp.LTE(this=end.copy(), expression=high),
-                copy=False,
-            )
-        )
-    end_after = exp.or_(
-        exp.Is(this=end, expression=exp.null()), exp.GT(this=end.copy(), expression=low), copy=False
-    )
-    begins = exp.LTE if kind == "BETWEEN" else exp.LT
-    return render(
-        exp.and_(begins(this=start, expression=high), exp.paren(end_after, copy=False), copy=False)
-    )
+    low = None if lo is None else operand(lo, POSTGRES)
+    high = None if hi is None else operand(hi, POSTGRES)
+    return render(build.range_condition(kind, low, high, start, end, exp.true()))
