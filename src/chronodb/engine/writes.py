@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 from chronodb import ddl as ddl_mod
 from chronodb.engine.sealing import statement_kind
@@ -17,7 +17,7 @@ from chronodb.storage.sqlite_errors import missing_table, translate
 from chronodb.timepoint import from_micros
 
 if TYPE_CHECKING:
-    from chronodb.engine.core import Params
+    from chronodb.engine.core import Engine, Params
 
 
 class Writes(EngineState):
@@ -161,7 +161,8 @@ class Writes(EngineState):
                 # The table is created and the INSERT run again as one step: if the INSERT
                 # fails, no table is left behind in an open transaction either.
                 with self.atomic():
-                    if ddl_mod.create_from_insert(self, sql, params):
+                    # Writes is only ever a part of Engine.
+                    if ddl_mod.create_from_insert(cast("Engine", self), sql, params):
                         return Result(self.conn.execute(sql, () if params is None else params))
             raise
 
@@ -170,7 +171,8 @@ class Writes(EngineState):
         try:
             with self.lock, self.atomic():
                 return self.run_write(
-                    lambda: Result(self.conn.executemany(sql, seq_of_params)), sql=sql
+                    lambda: Result(self.conn.executemany(sql, cast(Iterable[Any], seq_of_params))),
+                    sql=sql,
                 )
         except sqlite3.Error as err:
             self.note_abort(err)

@@ -123,9 +123,9 @@ def plan(sql: str, escaped: bool = True) -> Plan:
     for select in tree.find_all(exp.Select):
         if select.args.get(QUERY_AS_OF):
             raise TemporalError("AS OF outside a query", sql=sql)
-    slots = []
-    fixed = []
-    grouped = []
+    slots: list[tuple[str, str, tuple[int, ...], str]] = []
+    fixed: list[dict[str, str]] = []
+    grouped: list[tuple[str, frozenset[str], frozenset[str]] | None] = []
     for table in list(tree.find_all(exp.Table)):
         version = table.args.get("version")
         if version is None:
@@ -164,7 +164,9 @@ def _grouped(table: exp.Table, number: int) -> tuple[str, frozenset[str], frozen
     """
     holder = table.parent
     select = holder.parent if isinstance(holder, exp.From | exp.Join) else None
-    group = select.args.get("group") if isinstance(select, exp.Select) else None
+    if not isinstance(select, exp.Select):
+        return None
+    group = select.args.get("group")
     if group is None or any(group.args.get(k) for k in ("grouping_sets", "cube", "rollup")):
         return None
     names = {table.alias_or_name.lower(), table.name.lower()}

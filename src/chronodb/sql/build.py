@@ -178,7 +178,7 @@ def lead(
     )
 
 
-def in_seconds(micros: exp.Expr, as_name: str, million: exp.Expr) -> exp.Alias:
+def in_seconds(micros: exp.Expr, as_name: str, million: exp.Expr) -> exp.Expr:
     """``micros`` (a time in µs) in seconds, as ``as_name``; ``million`` is 1e6 as the
     dialect divides by it to get a double."""
     return exp.alias_(

@@ -158,7 +158,7 @@ def rowid_column(sv: SchemaVersion) -> str | None:
     return None
 
 
-def _projected(source: exp.Expr, column: Column) -> exp.Alias:
+def _projected(source: exp.Expr, column: Column) -> exp.Expr:
     """``source`` (a history column) as ``column``: under its name, with its collation.
 
     SQLite gives a subquery's column its expression's collation, so the table's own
@@ -269,7 +269,7 @@ def _as_of(
     key_hist = set(keys)
 
     def select_list(key_alias: str) -> list[exp.Expr]:
-        picked = [
+        picked: list[exp.Expr] = [
             _projected(col(key_alias if c.hist in key_hist else "h", c.hist), c) for c in cols
         ]
         return _with_rowid(picked, key_alias, sv, rowid)
@@ -279,13 +279,13 @@ def _as_of(
         # Not for a collated key (NOCASE, say): 'Bob' then matches history's keys 'bob'
         # and 'BOB', which the scan below finds, with the outer query's WHERE.
         match = same([(col("h2", k), _sql(ref)) for k, ref in zip(keys, fixed_key, strict=True)])
-        found = exp.EQ(
+        seek = exp.EQ(
             this=col("h", "rowid", quoted=False), expression=_seek(h, match, tx, [_tx_desc("h2")])
         )
         return (
             exp.select(*select_list("h"), copy=False)
             .from_(h, copy=False)
-            .where(found, not_tombstone("h"), copy=False)
+            .where(seek, not_tombstone("h"), copy=False)
         )
 
     found = _newest(h, _hist(keys_of(sv.hist), "k"), keys, tx, select_list("k"))
