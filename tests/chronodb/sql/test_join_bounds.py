@@ -169,6 +169,13 @@ STEPS = st.one_of(
 )
 
 
+_TWINS = {
+    "single": "SELECT 1 FROM users AS a JOIN users AS b ON a.rowid < b.rowid AND a.id IS b.id",
+    "composite": "SELECT 1 FROM users AS a JOIN users AS b ON a.rowid < b.rowid "
+    "AND a.id IS b.id AND a.name IS b.name",
+}
+
+
 def _query(bound: str, order: str) -> str:
     return (
         "SELECT users.id, min(users.name), count(orders.id), sum(orders.total) "
@@ -178,7 +185,7 @@ def _query(bound: str, order: str) -> str:
 
 
 @settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -207,10 +214,20 @@ def test_as_of_join_with_limit_matches_a_replay(
             plain.execute(ddl)
         seen: list[tuple[int, sqlite3.Connection]] = []
         for sql, params in steps:
+            plain.execute("SAVEPOINT step")
             try:
                 plain.execute(sql, params)
             except sqlite3.Error:  # a key taken or mistyped: neither side changes
+                plain.execute("ROLLBACK TO step")
+                plain.execute("RELEASE step")
                 continue
+            if key != "rowid" and plain.execute(_TWINS[key]).fetchone():
+                # Keys holding NULLs that are equal under IS: one key to history (see
+                # docs/architecture.md), so such a state is not asked about.
+                plain.execute("ROLLBACK TO step")
+                plain.execute("RELEASE step")
+                continue
+            plain.execute("RELEASE step")
             db.execute(sql, params)
             tx = db.transactions(limit=1)[0]["tx_id"]
             snapshot = sqlite3.connect(":memory:")
