@@ -31,6 +31,7 @@ from chronodb.sql.dialect import QUERY_AS_OF, InputEnded, parse, to_sql
 from chronodb.sql.rules.changes_function import ChangesArgumentError, changes_function
 from chronodb.sql.rules.column_names import keep_column_names
 from chronodb.sql.rules.expand_views import expand_views
+from chronodb.sql.rules.join_bounds import carry_join_bounds
 from chronodb.sql.rules.query_as_of import push_query_as_of
 from chronodb.sql.rules.rowid_columns import (
     ROWID_COLUMN,
@@ -40,7 +41,8 @@ from chronodb.sql.rules.rowid_columns import (
 )
 from chronodb.sql.rules.system_time import replace_temporal_tables
 from chronodb.timepoint import MAX_EPOCH, to_micros
-from chronodb.versioning.catalog import Catalog, SchemaVersion
+from chronodb.versioning.catalog import Catalog, Column, SchemaVersion
+from chronodb.versioning.columns import affinity
 from chronodb.versioning.timeline import tx_at_micros
 
 
@@ -581,7 +583,29 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             epoch=catalog.epoch,
         )
 
-    tree = replace_temporal_tables(p.tree.copy(), build)
+    tree = p.tree.copy()
+    read_as_of = {
+        id(table): sv
+        for table, ref, sv in zip(
+            [t for t in tree.find_all(exp.Table) if t.args.get("version")],
+            p.tables,
+            resolved,
+            strict=True,
+        )
+        if ref.kind == "AS OF" and sv is not None
+    }
+
+    def alike(a: exp.Table, a_column: str, b: exp.Table, b_column: str) -> bool:
+        first = _column(read_as_of.get(id(a)), a_column)
+        second = _column(read_as_of.get(id(b)), b_column)
+        return (
+            first is not None
+            and second is not None
+            and affinity(first.decl_type) == affinity(second.decl_type)
+            and first.collation.upper() == second.collation.upper()
+        )
+
+    tree = replace_temporal_tables(carry_join_bounds(tree, alike), build)
     if not mapping:
         for node in tree.find_all(exp.Placeholder):
             name = str(node.this or "")
@@ -594,6 +618,13 @@ def _render(p: Plan, resolved: list[SchemaVersion | None], catalog: Catalog, map
             node.set("this", None)
             node.meta["index"] = int(name[len(KEY_PARAM) :])
     return to_sql(tree, verbatim=True, copy=False)
+
+
+def _column(sv: SchemaVersion | None, name: str) -> Column | None:
+    """``sv``'s column called ``name`` (as SQLite matches names), if it has one."""
+    if sv is None:
+        return None
+    return next((c for c in sv.columns if c.name.lower() == name.lower()), None)
 
 
 def _expose_rowid(table: exp.Table, sv: SchemaVersion | None, columns: list[str], sql: str) -> None:
