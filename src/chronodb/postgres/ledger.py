@@ -7,17 +7,16 @@ and stored in ``_chrono_tx.leaf``: a write by any client is sealed, not only Chr
 While a transaction runs, its history triggers note in transaction-local settings the
 statement kinds it ran (``TG_OP``, :data:`KINDS_SETTING`), the tables it wrote versions to
 (:data:`TABLES_SETTING`) and, per table, its versions in the digest's canonical form: their
-count, then their JSON texts, comma-joined in digest order (:data:`TEXTS_SETTING`): one
-setting a table, since each costs every writing statement. Each statement's trigger
-computes its versions' texts from the rows its history INSERT returned (what history
-holds, with the SQL verification recomputes them with, ``digests.py``), sorted as the
-digest orders one statement's versions; a later statement's versions come later in
-history order, so appending keeps the order. A ROLLBACK TO SAVEPOINT undoes the notes with
-the rows. A change to versions the transaction already wrote (a schema change, an erasure)
-notes them again from history (:func:`renote`). Pruning and erasure note the amendments
-they record (:data:`AMENDS_SETTING`, ``amendments.py``), which the leaf ends with. At
-commit, ``_chrono_seal`` hashes each noted table's texts in table number order and encodes
-the leaf: no query reads history back.
+JSON texts, comma-joined in digest order (:data:`TEXTS_SETTING`), and their count
+(:data:`COUNT_SETTING`). Each statement's trigger computes its versions' texts from the
+rows its history INSERT returned (what history holds, with the SQL verification recomputes
+them with, ``digests.py``), sorted as the digest orders one statement's versions; a later
+statement's versions come later in history order, so appending keeps the order. A ROLLBACK
+TO SAVEPOINT undoes the notes with the rows. A change to versions the transaction already
+wrote (a schema change, an erasure) notes them again from history (:func:`renote`).
+Pruning and erasure note the amendments they record (:data:`AMENDS_SETTING`,
+``amendments.py``), which the leaf ends with. At commit, ``_chrono_seal`` hashes each noted
+table's texts in table number order and encodes the leaf: no query reads history back.
 
 Kinds are PostgreSQL's statement kinds, in the order their triggers fire: an upsert
 (INSERT ... ON CONFLICT DO UPDATE) is "UPDATE,INSERT", a TRUNCATE "TRUNCATE"; an adoption
@@ -36,6 +35,8 @@ from chronodb.postgres.digests import STATEMENT_TEXTS, digest_of
 from chronodb.postgres.names import (
     AMENDS_SETTING,
     CHUNKS_SETTING,
+    COUNT_SETTING,
+    FIRST_SETTING,
     KINDS_SETTING,
     SEAL_FUNCTION,
     TABLES_SETTING,
@@ -50,14 +51,6 @@ transaction's versions: a database whose seal has another (or none) has triggers
 them otherwise, made again when it is installed (``tables.install``)."""
 
 
-CHUNK = 8192
-"""The size in bytes at which a table's texts noted so far become a full chunk."""
-DIGITS = 20
-"""The width of the numbers at the head of a table's note (a bigint's digits at most)."""
-HEAD = 2 * DIGITS
-"""The head of a table's note: its count of versions, then the first one's number."""
-
-
 def seal_function(schema: str) -> str:
     """``_chrono_seal()``: the open transaction's leaf from its kinds on (kinds, tables,
     amendments), for the commit step to put its head before (:func:`head_sql`).
@@ -69,7 +62,8 @@ def seal_function(schema: str) -> str:
     chunks = f"coalesce(nullif(current_setting('{CHUNKS_SETTING}' || num, true), ''), '0')::int"
     full = (
         f"(SELECT string_agg(current_setting('{TEXTS_SETTING}' || num || '_' || i), ',' "
-        f"ORDER BY i) FROM generate_series(1, chunks) AS i) || ',' || substr(noted, {HEAD + 1})"
+        f"ORDER BY i) FROM generate_series(1, chunks) AS i) || ',' || "
+        f"current_setting('{TEXTS_SETTING}' || num)"
     )
     return f"""
 CREATE OR REPLACE FUNCTION {qualified(schema, SEAL_FUNCTION)}() RETURNS bytea
@@ -83,7 +77,6 @@ DECLARE
   nums int[];
   versions bigint;
   chunks int;
-  noted text;
   texts text;
 BEGIN
   -- One table (the common case) is a simple expression, which needs no query.
@@ -94,13 +87,12 @@ BEGIN
   END IF;
   FOREACH num IN ARRAY nums
   LOOP
-    noted := current_setting('{TEXTS_SETTING}' || num);
-    versions := left(noted, {DIGITS})::bigint;
+    versions := current_setting('{COUNT_SETTING}' || num)::bigint;
     IF versions > 0 THEN
       chunks := {chunks};
       -- Apart: a subquery would make the common case a query too.
       IF chunks = 0 THEN
-        texts := substr(noted, {HEAD + 1});
+        texts := current_setting('{TEXTS_SETTING}' || num);
       ELSE
         texts := {full};
       END IF;
@@ -139,13 +131,12 @@ def renote(conn: psycopg.Connection, schema: str, number: int, hist: str) -> Non
     ).fetchone()
     if listed is None or not listed[0]:
         return
-    noted = f"current_setting('{TEXTS_SETTING}{number}')"
-    first = f"substr({noted}, {DIGITS + 1}, {DIGITS})"
     conn.execute(
-        f"SELECT set_config('{TEXTS_SETTING}{number}', {_digits('d.versions')} || {first} || "
-        f"coalesce(d.texts, ''), true), set_config('{CHUNKS_SETTING}{number}', '0', true) "
+        f"SELECT set_config('{COUNT_SETTING}{number}', d.versions::text, true), "
+        f"set_config('{TEXTS_SETTING}{number}', coalesce(d.texts, ''), true), "
+        f"set_config('{CHUNKS_SETTING}{number}', '0', true) "
         f"FROM {qualified(schema, digests_of(hist))}(pg_current_xact_id(), "
-        f"{first}::bigint) AS d"
+        f"current_setting('{FIRST_SETTING}{number}')::bigint) AS d"
     )
 
 
@@ -186,21 +177,18 @@ def note_kinds(kinds: str) -> str:
     return f"PERFORM set_config('{KINDS_SETTING}', {literal(kinds)}, true)"
 
 
+CHUNK = 8192
+"""The size in bytes at which a table's texts noted so far become a full chunk."""
 TEXTS = STATEMENT_TEXTS
 """SQL aggregate: the versions a history INSERT returned as their canonical texts ``j``,
 as :func:`note_versions` takes them."""
 
 
-def _digits(number: str) -> str:
-    """SQL: bigint expression ``number`` as :data:`DIGITS` zero-padded digits."""
-    return f"lpad(({number})::text, {DIGITS}, '0')"
-
-
 def note_versions(number: int, texts: str, count: str, seq: str) -> str:
     """PL/pgSQL noting that the transaction wrote ``count`` versions (a bigint variable),
     numbered ``seq`` in history order (a bigint variable), to table ``number``'s history:
-    ``texts`` (a text variable holding :data:`TEXTS`, which it may change). Reuses the
-    caller's text variable ``kinds``.
+    ``texts`` (a text variable holding :data:`TEXTS`). Reuses the caller's text variable
+    ``kinds``.
 
     Appended to the texts noted before: a statement's versions come after its
     transaction's earlier ones in history order (its SEQ is taken later). Once the texts
@@ -209,24 +197,22 @@ def note_versions(number: int, texts: str, count: str, seq: str) -> str:
     not all of them.
     """
     tables = f"coalesce(current_setting('{TABLES_SETTING}', true), '')"
-    noted, chunks = f"{TEXTS_SETTING}{number}", f"{CHUNKS_SETTING}{number}"
+    noted, counted = f"{TEXTS_SETTING}{number}", f"{COUNT_SETTING}{number}"
+    chunks = f"{CHUNKS_SETTING}{number}"
     full = f"(coalesce(nullif(current_setting('{chunks}', true), ''), '0')::int + 1)::text"
-    counted = _digits(f"left(kinds, {DIGITS})::bigint + {count}")
-    head = f"{counted} || substr(kinds, {DIGITS + 1}, {DIGITS})"
     return (
         f"kinds := {tables}; "
         f"IF position(',{number},' IN ',' || kinds || ',') = 0 THEN "
         f"kinds := set_config('{TABLES_SETTING}', "
         f"CASE WHEN kinds = '' THEN '{number}' ELSE kinds || ',{number}' END, true); "
-        f"kinds := set_config('{noted}', {_digits(count)} || {_digits(seq)} || {texts}, true); "
+        f"kinds := set_config('{noted}', {texts}, true); "
+        f"kinds := set_config('{counted}', {count}::text, true); "
+        f"kinds := set_config('{FIRST_SETTING}{number}', {seq}::text, true); "
         f"ELSE kinds := current_setting('{noted}'); "
-        f"IF octet_length(kinds) = {HEAD} THEN "
-        f"kinds := set_config('{noted}', {head} || {texts}, true); "
-        f"ELSIF octet_length(kinds) < {HEAD + CHUNK} THEN "
-        f"kinds := set_config('{noted}', {head} || substr(kinds, {HEAD + 1}) || ',' || {texts}, "
-        "true); "
-        f"ELSE {texts} := {head} || {texts}; "
-        f"kinds := set_config('{noted}_' || set_config('{chunks}', {full}, true), "
-        f"substr(kinds, {HEAD + 1}), true); kinds := set_config('{noted}', {texts}, true); "
-        "END IF; END IF"
+        f"IF octet_length(kinds) < {CHUNK} THEN kinds := set_config('{noted}', "
+        f"CASE WHEN kinds = '' THEN {texts} ELSE kinds || ',' || {texts} END, true); "
+        f"ELSE kinds := set_config('{noted}_' || set_config('{chunks}', {full}, true), "
+        f"kinds, true); kinds := set_config('{noted}', {texts}, true); END IF; "
+        f"kinds := set_config('{counted}', "
+        f"(current_setting('{counted}')::bigint + {count})::text, true); END IF"
     )
