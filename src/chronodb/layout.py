@@ -167,7 +167,7 @@ PG_READ_HORIZON = "_chrono_read_horizon"  # the same, checked against a statemen
 PG_KEY_INDEX = "_chrono_i"  # per table: history's (key, SEQ) index
 PG_SEQ_INDEX = "_chrono_s"  # per table: history's BRIN index on SEQ
 PG_CHANGED = "_chrono_c"  # per table: the function listing keys changed from a SEQ on
-PG_DIGESTS = "_chrono_d"  # per table: the ledger's digest of one transaction's versions
+PG_DIGESTS = "_chrono_d"  # per table: one transaction's versions in the ledger's form
 """Per-table prefixes, followed like HISTORY by the table's number, ``_`` and its name."""
 PG_TRIGGER_SUFFIXES = ("ai", "au", "ad", "at")
 """The history triggers (insert, update, delete, truncate), each with a function of its

@@ -24,7 +24,6 @@ from sqlglot import exp
 from chronodb.copy.model import Dump, Progress, Refused, Table, Version, reporting
 from chronodb.layout import ROWID_KEY
 from chronodb.postgres import load
-from chronodb.postgres.ledger import reseal
 from chronodb.postgres.names import history_of, quote
 from chronodb.postgres.tables import Versioned
 from chronodb.versioning.columns import affinity
@@ -130,7 +129,6 @@ def write(
             load.record_erasure(conn, schema, table_name, key, count, xid_of[tx_id], user, reason)
         for digest in dump.digests:
             load.record_digest(conn, schema, digest)
-        reseal(conn, schema)
     if progress is not None:
         progress(total, total)
 
@@ -200,7 +198,8 @@ def _write_table(
         if identity is not None:
             load.restart_identity(conn, schema, live.name, identity)
     extra = [(h, kinds[h]) for h in table.history_columns if h not in stored]
-    load.create_history(conn, versioned, [(c.hist, kinds[c.hist]) for c in last.columns], extra)
+    shape = [(c.hist, kinds[c.hist]) for c in last.columns]
+    load.create_history(conn, versioned, shape, extra)
     hist_columns = table.history_columns
     written = load.fill(
         conn,
@@ -210,7 +209,7 @@ def _write_table(
         _rows(versions, hist_columns, table.table_id, xid_of, first_seq),
     )
     if live is not None:
-        load.version_table(conn, versioned)
+        load.version_table(conn, versioned, shape)
     return written
 
 

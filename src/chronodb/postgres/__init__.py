@@ -5,7 +5,7 @@ versions a table with PL/pgSQL triggers, and ``snapshots`` builds the SQL that r
 table AS OF a point. Transaction ids follow commit order even with concurrent writers.
 """
 
-from chronodb.postgres.install import horizon, install, installed
-from chronodb.postgres.tables import Versioned, lookup, version_table
+from chronodb.postgres.install import horizon, installed
+from chronodb.postgres.tables import Versioned, install, lookup, version_table
 
 __all__ = ["Versioned", "horizon", "install", "installed", "lookup", "version_table"]

@@ -32,7 +32,8 @@ import psycopg
 
 from chronodb.errors import SchemaError
 from chronodb.postgres import shapes
-from chronodb.postgres.digests import digest_function
+from chronodb.postgres.digests import texts_function
+from chronodb.postgres.ledger import renote
 from chronodb.postgres.names import (
     CATALOG,
     NAME_BYTES,
@@ -228,12 +229,14 @@ def _reshaped(conn: psycopg.Connection, table: Table, name: str, outside: bool) 
     # Its key columns may be named otherwise now: the function's result type changes.
     conn.execute(f"DROP FUNCTION IF EXISTS {qualified(v.schema, changed_of(v.hist))}(bigint)")
     conn.execute(changed_function(new, typed))
-    conn.execute(digest_function(v.schema, v.hist, [(h, kind) for _, h, kind in columns]))
-    for statement in trigger_ddl(new):
+    conn.execute(texts_function(v.schema, v.hist, [(h, kind) for _, h, kind in columns]))
+    for statement in trigger_ddl(new, typed):
         conn.execute(statement)
+    # Versions this transaction wrote before now have the new shape's canonical form.
+    renote(conn, v.schema, v.number, v.hist)
     if rewritten:
         # A new type, or a volatile DEFAULT, wrote every row anew: so is each versioned.
-        conn.execute(copy_sql(new, "U"))
+        conn.execute(copy_sql(new, typed, "U"))
     return True
 
 

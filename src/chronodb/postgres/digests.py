@@ -148,10 +148,12 @@ def value_sql(schema: str, c: str, kind: str) -> str:
 
 def row_json(schema: str, columns: Sequence[tuple[str, str]], alias: str, op: str) -> str:
     """SQL for one version's canonical JSON: ``op`` (an SQL text expression), then the
-    columns ``(name, type)`` of row ``alias``."""
-    parts = [f"to_json(({op})::text)::text"]
-    parts += [value_sql(schema, f"{alias}.{quote(name)}", kind) for name, kind in columns]
-    return "'[' || " + " || ',' || ".join(parts) + " || ']'"
+    columns ``(name, type)`` of row ``alias``. An op is a letter (I, U, D), which JSON
+    quotes as is: no ``to_json`` call, the costliest part of a row's text."""
+    values = [value_sql(schema, f"{alias}.{quote(name)}", kind) for name, kind in columns]
+    if not values:
+        return f"'[\"' || ({op})::text || '\"]'"
+    return f"'[\"' || ({op})::text || '\",' || " + " || ',' || ".join(values) + " || ']'"
 
 
 def version_json(schema: str, columns: Sequence[tuple[str, str]], alias: str = "h") -> str:
@@ -161,9 +163,18 @@ def version_json(schema: str, columns: Sequence[tuple[str, str]], alias: str = "
 
 ORDER = 's, j COLLATE "C"'
 """The order of one transaction's versions in its digest (``s``: SEQ, ``j``: the JSON)."""
-DIGEST = (
-    f"sha256(convert_to('[' || coalesce(string_agg(j, ',' ORDER BY {ORDER}), '') || ']', 'UTF8'))"
-)
+STATEMENT_TEXTS = "string_agg(j, ',' ORDER BY j COLLATE \"C\")"
+"""SQL aggregate: the canonical JSON texts ``j`` of one statement's versions (which share
+their SEQ), comma-joined in digest order."""
+
+
+def digest_of(texts: str) -> str:
+    """SQL: the digest of the comma-joined canonical texts ``texts`` (an SQL text
+    expression), SHA-256 over ``[texts]``."""
+    return f"sha256(convert_to('[' || {texts} || ']', 'UTF8'))"
+
+
+DIGEST = digest_of(f"coalesce(string_agg(j, ',' ORDER BY {ORDER}), '')")
 """SQL aggregate: a transaction's digest for a table, over rows (s, j)."""
 
 
@@ -176,15 +187,36 @@ def settings_clause(columns: Sequence[tuple[str, str]]) -> str:
     return " ".join(f"SET {name} = '{value}'" for name, value in FIXED_SETTINGS)
 
 
-def digest_function(schema: str, hist: str, columns: Sequence[tuple[str, str]]) -> str:
-    """``_chrono_d{N}_t(ctids)``: (versions, digest) of the history rows ``ctids`` of
-    ``hist``, the versions one transaction wrote (``ledger.py``)."""
+def pinned(columns: Sequence[tuple[str, str]], body: str) -> str:
+    """PL/pgSQL running ``body`` under :data:`FIXED_SETTINGS` if the canonical form of these
+    columns needs them (:func:`settings_clause`), then putting the session's back: for a
+    block that cannot have a function's SET clauses (a DO block)."""
+    if not settings_clause(columns):
+        return body
+    pin = " ".join(
+        f"PERFORM set_config('{name}', '{value}', true);" for name, value in FIXED_SETTINGS
+    )
+    back = " ".join(
+        f"PERFORM set_config('{name}', saved[{i}], true);"
+        for i, (name, _) in enumerate(FIXED_SETTINGS, 1)
+    )
+    kept = ", ".join(f"current_setting('{name}')" for name, _ in FIXED_SETTINGS)
+    return f"DECLARE saved text[] := ARRAY[{kept}]; BEGIN {pin} {body}; {back} END"
+
+
+def texts_function(schema: str, hist: str, columns: Sequence[tuple[str, str]]) -> str:
+    """``_chrono_d{N}_t(x, lo)``: (versions, texts) of transaction ``x``'s versions in
+    ``hist`` numbered ``lo`` or more: their count and their canonical JSON texts,
+    comma-joined in digest order (NULL for none). What the ledger notes again when a
+    transaction's own versions change under it (``ledger.renote``); ``lo`` lets the BRIN
+    index on SEQ skip all but history's tail."""
     return (
         f"CREATE OR REPLACE FUNCTION {qualified(schema, digests_of(hist))}"
-        "(ctids tid[]) RETURNS TABLE (versions bigint, digest bytea) "
+        "(x xid8, lo bigint) RETURNS TABLE (versions bigint, texts text) "
         f"LANGUAGE sql STABLE {settings_clause(columns)} AS $body$ "
-        f"SELECT count(*), {DIGEST} FROM (SELECT h.{SEQ} AS s, {version_json(schema, columns)} "
-        f"AS j FROM {qualified(schema, hist)} AS h WHERE h.ctid = ANY (ctids)) AS v $body$"
+        f"SELECT count(*), string_agg(j, ',' ORDER BY {ORDER}) FROM (SELECT h.{SEQ} AS s, "
+        f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h "
+        f"WHERE h.{XID} = x AND h.{SEQ} >= lo) AS v $body$"
     )
 
 

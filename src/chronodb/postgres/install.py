@@ -25,7 +25,7 @@ transactions committed since, while a sequence answers with its current value. A
 transaction that fails after the trigger ran (a deferred check queued after it, or
 SERIALIZABLE's check at commit) leaves a gap in the ids.
 
-Every statement here is idempotent, so :func:`install` also upgrades a database to the
+Every statement here is idempotent, so :func:`install_shared` also upgrades a database to the
 current definitions of the functions.
 """
 
@@ -37,7 +37,7 @@ import psycopg
 
 from chronodb.postgres import bounds
 from chronodb.postgres.digests import real_function
-from chronodb.postgres.ledger import head_sql, reseal
+from chronodb.postgres.ledger import head_sql, seal_function
 from chronodb.postgres.names import (
     ALLOCATE_LOCK,
     CATALOG,
@@ -145,6 +145,7 @@ def ddl(schema: str, *, ledger: bool = True, settle: bool = True) -> list[str]:
         " from_xid xid8 NOT NULL,"
         " to_xid xid8)",
         real_function(schema),
+        seal_function(schema),
         _commit_function(schema, ledger, settle),
         _horizon_function(schema),
         bounds.function_ddl(schema),
@@ -328,10 +329,11 @@ def horizon(conn: psycopg.Connection, schema: str = "public") -> int:
     return int(row[0]) if row is not None else 0
 
 
-def install(
+def install_shared(
     conn: psycopg.Connection, schema: str = "public", *, ledger: bool = True, settle: bool = True
 ) -> None:
-    """Create or upgrade the shared objects in ``schema``, in one transaction.
+    """Create or upgrade the shared objects in ``schema``, in one transaction (a database's
+    versioned tables too: ``tables.install``).
 
     ``ledger=False`` installs a commit step that seals no leaf (for measuring the ledger's
     cost: ``benchmarks/pg_ledger_bench.py``); ``settle=False`` one that walks no settled
@@ -346,7 +348,6 @@ def install(
         if not settled:
             _settle(conn, schema)
         _backfill(conn, schema)
-        reseal(conn, schema)
         exists = conn.execute(
             "SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgrelid = %s::regclass",
             (COMMIT_TRIGGER, qualified(schema, PENDING)),

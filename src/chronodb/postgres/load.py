@@ -161,9 +161,12 @@ def history_columns(hist_columns: Sequence[str]) -> list[str]:
     return [SEQ, XID, OP, *hist_columns]
 
 
-def version_table(conn: psycopg.Connection, table: Versioned) -> None:
-    """Give the live ``table`` its history triggers and its ``_chrono_versioned`` row."""
-    for statement in trigger_ddl(table):
+def version_table(
+    conn: psycopg.Connection, table: Versioned, columns: Sequence[tuple[str, str]]
+) -> None:
+    """Give the live ``table`` its history triggers and its ``_chrono_versioned`` row
+    (``columns``: its shape's (name, type), as for :func:`create_history`)."""
+    for statement in trigger_ddl(table, columns):
         conn.execute(statement)
     conn.execute(
         f"INSERT INTO {qualified(table.schema, CATALOG)} (table_name, hist, keys, number) "

@@ -23,6 +23,7 @@ import psycopg
 
 from chronodb.postgres import amendments
 from chronodb.postgres.install import horizon, queue_commit
+from chronodb.postgres.ledger import renote
 from chronodb.postgres.names import (
     CATALOG,
     ERASURES,
@@ -171,6 +172,7 @@ def erase(
     # Its delete trigger writes a tombstone (and queues the commit step): it goes too.
     conn.execute(f"DELETE FROM {table} AS h WHERE {match}", key)
     conn.execute(f"DELETE FROM {hist} AS h WHERE {past}", key)
+    renote(conn, schema, v.number, v.hist)  # its own versions of the row went too
     who = f"coalesce(nullif(current_setting('{USER_SETTING}', true), ''), current_user)"
     conn.execute(
         f'INSERT INTO {qualified(schema, ERASURES)} (table_name, row_key, versions, xid, "user", '

@@ -90,9 +90,20 @@ first use, comma-separated: the ledger leaf's ``kinds``."""
 TABLES_SETTING = "chronodb.tables"
 """Transaction-local setting: the numbers of the versioned tables the transaction wrote
 versions to, comma-separated: the tables its leaf digests."""
-VERSIONS_SETTING = "chronodb.v"
-"""Transaction-local settings, one per table number following this: the ctids of the
-versions the transaction wrote to that table's history, ';'-separated."""
+TEXTS_SETTING = "chronodb.j"
+"""Transaction-local settings, one per table number following this: the canonical JSON
+texts of the versions the transaction wrote to that table's history, comma-joined in digest
+order (the ledger's, ``ledger.py``); the latest of them, when earlier ones were moved to
+full chunks ``{TEXTS_SETTING}{N}_{k}``, k from 1 (:data:`CHUNKS_SETTING`)."""
+CHUNKS_SETTING = "chronodb.k"
+"""Transaction-local settings, one per table number following this: how many full chunks of
+the transaction's texts for that table there are ('' or unset: none)."""
+COUNT_SETTING = "chronodb.n"
+"""Transaction-local settings, one per table number following this: how many versions the
+transaction wrote to that table's history."""
+FIRST_SETTING = "chronodb.s"
+"""Transaction-local settings, one per table number following this: the history order
+number of the transaction's first versions in that table."""
 AMENDS_SETTING = "chronodb.amends"
 """Transaction-local setting: the hex of the leaf's amendments section (count, then entries)
 that pruning or erasure in this transaction recorded ('' or unset: none)."""
@@ -165,7 +176,8 @@ def changed_of(hist: str) -> str:
 
 
 def digests_of(hist: str) -> str:
-    """The function digesting one transaction's versions in ``hist`` (the ledger's)."""
+    """The function giving one transaction's versions in ``hist`` in the ledger's canonical
+    form."""
     return _companion(layout.PG_DIGESTS, hist)
 
 

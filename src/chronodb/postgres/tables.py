@@ -34,15 +34,22 @@ import psycopg
 
 from chronodb.errors import SchemaError
 from chronodb.postgres import shapes
-from chronodb.postgres.digests import digest_function
-from chronodb.postgres.install import install, installed, qualified, queue_commit
+from chronodb.postgres.digests import pinned, settings_clause, texts_function, version_json
+from chronodb.postgres.install import (
+    INSTALL_LOCK,
+    install_shared,
+    installed,
+    qualified,
+    queue_commit,
+)
 from chronodb.postgres.ledger import (
-    CTIDS,
+    TEXTS,
     literal,
+    mark_notes,
     note_kind,
     note_kinds,
     note_versions,
-    reseal,
+    notes_current,
 )
 from chronodb.postgres.names import (
     CATALOG,
@@ -55,6 +62,7 @@ from chronodb.postgres.names import (
     SHAPES,
     XID,
     changed_of,
+    digests_of,
     history_of,
     key_index_of,
     key_list,
@@ -160,6 +168,46 @@ def lookup(conn: psycopg.Connection, table: str, schema: str = "public") -> Vers
     )
 
 
+def install(
+    conn: psycopg.Connection, schema: str = "public", *, ledger: bool = True, settle: bool = True
+) -> None:
+    """Create or upgrade ChronoDB's objects in ``schema``, in one transaction: the shared
+    ones (``install.install_shared``, which says what ``ledger`` and ``settle`` leave out)
+    and, where an older ChronoDB made the versioned tables' history triggers, noting a
+    transaction's versions otherwise than the seal now reads them, every versioned table's
+    triggers and ledger function (the seal's comment tells, ``ledger.NOTES``)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (INSTALL_LOCK,))
+        current = installed(conn, schema) and notes_current(conn, schema)
+        install_shared(conn, schema, ledger=ledger, settle=settle)
+        if not current:
+            _renew(conn, schema, ledger)
+            conn.execute(mark_notes(schema))
+
+
+def _renew(conn: psycopg.Connection, schema: str, ledger: bool) -> None:
+    """Make every versioned table's history triggers and ledger function anew, and drop
+    the per-table digest functions of older layouts (by ctids)."""
+    catalog, recorded = qualified(schema, CATALOG), qualified(schema, SHAPES)
+    for (hist,) in conn.execute(
+        f"SELECT hist FROM {catalog} UNION SELECT hist FROM {recorded}"
+    ).fetchall():
+        conn.execute(f"DROP FUNCTION IF EXISTS {qualified(schema, digests_of(hist))}(tid[])")
+    names = conn.execute(
+        f"SELECT table_name FROM {catalog} "
+        "WHERE to_regclass(quote_ident(%s) || '.' || quote_ident(table_name)) IS NOT NULL",
+        (schema,),
+    ).fetchall()
+    for (name,) in names:
+        v = lookup(conn, name, schema)
+        if v is None:
+            continue
+        columns = [(c, kind) for c, _, kind in shapes.live(conn, schema, v.number)]
+        conn.execute(texts_function(schema, v.hist, _typed(v, columns)))
+        for statement in trigger_ddl(v, columns, ledger=ledger):
+            conn.execute(statement)
+
+
 def version_table(
     conn: psycopg.Connection, table: str, schema: str = "public", *, ledger: bool = True
 ) -> Versioned:
@@ -175,7 +223,7 @@ def version_table(
     and the triggers. Versioning a table again returns it unchanged.
     """
     if not installed(conn, schema):
-        install(conn, schema, ledger=ledger)
+        install_shared(conn, schema, ledger=ledger)
     with conn.transaction():
         target = qualified(schema, table)
         if not exists(conn, table, schema):
@@ -219,9 +267,9 @@ def version_table(
         )
         for statement in history_ddl(versioned, columns):
             conn.execute(statement)
-        for statement in trigger_ddl(versioned, ledger=ledger):
+        for statement in trigger_ddl(versioned, columns, ledger=ledger):
             conn.execute(statement)
-        conn.execute(adopt_sql(versioned))
+        conn.execute(adopt_sql(versioned, columns))
         conn.execute(
             f"INSERT INTO {catalog} (table_name, hist, keys, number) VALUES (%s, %s, %s, %s)",
             (table, versioned.hist, list(keys), number),
@@ -236,7 +284,6 @@ def version_table(
             [(c, c, kind) for c, kind in columns],
         )
         remember(conn, versioned)
-        reseal(conn, schema)
         return versioned
 
 
@@ -256,10 +303,15 @@ def history_ddl(v: Versioned, columns: Sequence[tuple[str, str]]) -> list[str]:
         # versions written since a point (snapshots.as_of) for next to nothing a write.
         f"CREATE INDEX {quote(seq_index_of(v.hist))} ON {hist} USING brin ({SEQ})",
         changed_function(v, columns),
-        digest_function(
-            v.schema, v.hist, [(stored[i], kind) for i, (_, kind) in enumerate(columns)]
-        ),
+        texts_function(v.schema, v.hist, _typed(v, columns)),
     ]
+
+
+def _typed(v: Versioned, columns: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(history column, type) of ``v``'s columns, from ``columns`` (name, type) in table
+    order."""
+    stored = v.history_columns
+    return [(stored[i], kind) for i, (_, kind) in enumerate(columns)]
 
 
 def changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
@@ -281,23 +333,36 @@ def changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
     )
 
 
-def _function(v: Versioned, name: str, write: str, ledger: bool, dynamic: bool = False) -> str:
+def _function(
+    v: Versioned,
+    name: str,
+    write: str,
+    typed: Sequence[tuple[str, str]],
+    ledger: bool,
+    dynamic: bool = False,
+) -> str:
     """A trigger function running ``write`` (one INSERT into history, from ``_insert``),
     then, if it wrote a version, queuing the commit step. With the ``ledger`` it notes the
-    statement's kind and the versions it wrote, by ctid (``ledger.py``), before queuing:
-    under SET CONSTRAINTS ALL IMMEDIATE queuing runs the commit step, which seals them. ``dynamic``:
-    ``write`` is a ``format`` string run by EXECUTE, with ``seq`` and ``xid`` as $1 and $2.
+    statement's kind and the versions it wrote, as the canonical texts of the rows the
+    INSERT returned (``typed``: the history columns and their types, ``ledger.py``), before
+    queuing: under SET CONSTRAINTS ALL IMMEDIATE queuing runs the commit step, which seals
+    them. ``dynamic``: ``write`` is a ``format`` string run by EXECUTE, with ``seq`` and
+    ``xid`` as $1 and $2.
 
     The statement's versions share one number of history order: a statement writes each
     key once, and one ``nextval`` a statement instead of one a row is cheaper.
     """
+    settings = settings_clause(typed) if ledger else ""
     if ledger:
-        run = f"WITH w AS ({write} RETURNING ctid) SELECT count(*), {CTIDS} FROM w"
+        returned = version_json(v.schema, typed, _ALIAS)
+        if dynamic:  # a format string: its own % are not placeholders
+            returned = returned.replace("%", "%%")
+        run = f"WITH w AS ({write} RETURNING {returned} AS j) SELECT count(*), {TEXTS} FROM w"
         run = (
             f"EXECUTE format({literal(run)}, TG_TABLE_SCHEMA, TG_TABLE_NAME) "
-            "INTO written, ctids USING seq, xid"
+            "INTO written, texts USING seq, xid"
             if dynamic
-            else f"{run} INTO written, ctids"
+            else f"{run} INTO written, texts"
         )
     elif dynamic:
         run = (
@@ -308,27 +373,35 @@ def _function(v: Versioned, name: str, write: str, ledger: bool, dynamic: bool =
         run = f"{write}; GET DIAGNOSTICS written = ROW_COUNT"
     return (
         f"CREATE OR REPLACE FUNCTION {qualified(v.schema, name)}() RETURNS trigger "
-        f"LANGUAGE plpgsql AS $body$\nDECLARE\n"
+        f"LANGUAGE plpgsql {settings} AS $body$\nDECLARE\n"
         f"  seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}');\n"
         f"  xid xid8 := pg_current_xact_id();\n  queued text;\n  written bigint;\n"
-        f"  kinds text;\n  ctids text;\nBEGIN\n  {run};\n"
+        f"  kinds text;\n  texts text;\nBEGIN\n  {run};\n"
         + (f"  {note_kind()};\n" if ledger else "")
         + "  IF written > 0 THEN\n"
-        + (f"    {note_versions(v.number, 'ctids')};\n" if ledger else "")
+        + (f"    {note_versions(v.number, 'texts', 'written', 'seq')};\n" if ledger else "")
         + f"    {queue_commit(v.schema, 'queued', 'seq')};\n  END IF;\n"
         "  RETURN NULL;\nEND\n$body$"
     )
+
+
+_ALIAS = "h"
+"""The history table's alias in a history INSERT, which its RETURNING names."""
 
 
 def _insert(v: Versioned, columns: Sequence[str]) -> str:
     """INSERT into history columns ``columns``; the SELECT that follows starts with ``seq,
     xid,`` (the trigger function's variables) and the version's op."""
     names = ", ".join([SEQ, XID, OP, *(quote(c) for c in columns)])
-    return f"INSERT INTO {qualified(v.schema, v.hist)} ({names})"
+    return f"INSERT INTO {qualified(v.schema, v.hist)} AS {_ALIAS} ({names})"
 
 
-def trigger_ddl(v: Versioned, *, ledger: bool = True) -> list[str]:
-    """The trigger functions and statement-level triggers that write ``v``'s history."""
+def trigger_ddl(
+    v: Versioned, columns: Sequence[tuple[str, str]], *, ledger: bool = True
+) -> list[str]:
+    """The trigger functions and statement-level triggers that write ``v``'s history
+    (``columns``: its columns' (name, type) in table order, as for :func:`history_ddl`)."""
+    typed = _typed(v, columns)
     target = qualified(v.schema, v.table)
     ai, au, ad, at = trigger_names(v.hist)
     cols = v.columns
@@ -361,12 +434,12 @@ def trigger_ddl(v: Versioned, *, ledger: bool = True) -> list[str]:
         f"{_insert(v, v.history_keys)} SELECT $1, $2, 'D', {key_list(v.keys, 'o')} FROM %I.%I AS o"
     )
     statements = [
-        _function(v, ai, insert, ledger),
-        _function(v, au, update, ledger),
-        _function(v, ad, f"{tomb} FROM {OLD_ROWS} AS o", ledger),
+        _function(v, ai, insert, typed, ledger),
+        _function(v, au, update, typed, ledger),
+        _function(v, ad, f"{tomb} FROM {OLD_ROWS} AS o", typed, ledger),
         # TRUNCATE fires no DELETE trigger: tombstone every row before it goes. The table
         # is named by the trigger's arguments, so a renamed table still works.
-        _function(v, at, dynamic, ledger, dynamic=True),
+        _function(v, at, dynamic, typed, ledger, dynamic=True),
     ]
     for name, when, refs in (
         (ai, "AFTER INSERT", f"REFERENCING NEW TABLE AS {NEW_ROWS}"),
@@ -381,29 +454,35 @@ def trigger_ddl(v: Versioned, *, ledger: bool = True) -> list[str]:
     return statements
 
 
-def adopt_sql(v: Versioned) -> str:
-    """Copy ``v``'s current rows into history as inserts, queuing the commit step if any.
+def adopt_sql(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
+    """Copy ``v``'s current rows into history as inserts, queuing the commit step if any
+    (``columns``: as for :func:`trigger_ddl`).
 
     The ledger's kinds for the transaction are an adoption's on SQLite (``ADOPT``, ``TABLES
     1``); a table adopted with the ledger off gets them too, unread."""
-    return copy_sql(v, "I", ",".join(adoption_kinds([v.table])))
+    return copy_sql(v, columns, "I", ",".join(adoption_kinds([v.table])))
 
 
-def copy_sql(v: Versioned, op: str, kinds: str | None = None) -> str:
+def copy_sql(
+    v: Versioned, columns: Sequence[tuple[str, str]], op: str, kinds: str | None = None
+) -> str:
     """Copy ``v``'s current rows into history as versions ``op`` of the open transaction,
-    noting them for the ledger and queuing the commit step if any; ``kinds``: the ledger's
-    kinds for the transaction, if they are to be set."""
+    noting them for the ledger and queuing the commit step if any (``columns``: as for
+    :func:`trigger_ddl`); ``kinds``: the ledger's kinds for the transaction, if they are to
+    be set."""
+    typed = _typed(v, columns)
     everything = ", ".join(f"o.{quote(c)}" for c in v.columns)
     copy = (
         f"WITH w AS ({_insert(v, v.history_columns)} SELECT seq, pg_current_xact_id(), "
-        f"'{op}', {everything} FROM {qualified(v.schema, v.table)} AS o RETURNING ctid) "
-        f"SELECT count(*), {CTIDS} FROM w INTO written, ctids"
+        f"'{op}', {everything} FROM {qualified(v.schema, v.table)} AS o "
+        f"RETURNING {version_json(v.schema, typed, _ALIAS)} AS j) "
+        f"SELECT count(*), {TEXTS} FROM w INTO written, texts"
     )
     noted = f"{note_kinds(kinds)}; " if kinds is not None else ""
     return (
-        f"DO $copy$ DECLARE queued text; kinds text; ctids text; written bigint; "
-        f"seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}'); BEGIN {copy}; "
+        f"DO $copy$ DECLARE queued text; kinds text; texts text; written bigint; "
+        f"seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}'); BEGIN {pinned(typed, copy)}; "
         f"IF written > 0 THEN {noted}"
-        f"{note_versions(v.number, 'ctids')}; {queue_commit(v.schema, 'queued', 'seq')}; "
-        "END IF; END $copy$"
+        f"{note_versions(v.number, 'texts', 'written', 'seq')}; "
+        f"{queue_commit(v.schema, 'queued', 'seq')}; END IF; END $copy$"
     )

@@ -202,8 +202,8 @@ def rewrite(url: str, tx_id: int) -> None:
         f"UPDATE {h} SET balance = 5 WHERE id = 2 AND _chrono_xid = {x}",
         "UPDATE accounts SET balance = 5 WHERE id = 2",
         # a one-table leaf ends with the table's 32-byte digest and 4 bytes of amendments
-        f"UPDATE _chrono_tx SET leaf = overlay(leaf PLACING (SELECT d.digest FROM "
-        f'"{digests}"((SELECT array_agg(ctid) FROM {h} WHERE _chrono_xid = {x})) AS d) '
+        f"UPDATE _chrono_tx SET leaf = overlay(leaf PLACING (SELECT sha256(convert_to("
+        f"'[' || d.texts || ']', 'UTF8')) FROM \"{digests}\"({x}, 0) AS d) "
         f"FROM length(leaf) - 35) WHERE tx_id = {tx_id}",
     )
 

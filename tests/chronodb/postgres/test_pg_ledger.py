@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import itertools
 import threading
+from pathlib import Path
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
+from tests.chronodb import pgserver
 from tests.chronodb.postgres.test_pg_concurrency import Log, write, writers
 
+from chronodb import ChronoDB
 from chronodb.audit.leaf import Leaf
 from chronodb.audit.proofs import leaf_hash, verify_consistency, verify_inclusion
 from chronodb.errors import AuditError
 from chronodb.postgres import lookup, version_table
+from chronodb.postgres.ledger import CHUNK, notes_current
 from chronodb.postgres.tree import Tree, digest, leaves
 from chronodb.postgres.verify import verify, verify_transaction
 
@@ -84,6 +88,24 @@ def test_an_early_commit_step_seals_every_version(table: psycopg.Connection) -> 
     leaf = records(table)[-1][3]
     assert leaf.tables[0].versions == 3 and leaf.kinds == ("INSERT", "UPDATE")
     assert verify(table).ok
+
+
+def test_a_long_transaction_notes_its_texts_in_chunks(table: psycopg.Connection) -> None:
+    """A transaction whose versions' texts pass a chunk (``ledger.CHUNK``) across many
+    statements is sealed whole, a rolled-back savepoint's chunks left out."""
+    wide = "x" * (CHUNK // 50)
+    with table.transaction():
+        for key in range(3, 103):
+            table.execute("INSERT INTO t VALUES (%s, %s)", (key, wide))
+        with pytest.raises(psycopg.errors.UniqueViolation), table.transaction():
+            for key in range(103, 303):
+                table.execute("INSERT INTO t VALUES (%s, %s)", (key, wide))
+            table.execute("INSERT INTO t VALUES (1, 'again')")
+        table.execute("UPDATE t SET v = 'z' WHERE id = 1")
+    leaf = records(table)[-1][3]
+    assert leaf.tables[0].versions == 101
+    report = verify(table)
+    assert report.ok, report.problems
 
 
 def test_verification_needs_an_autocommit_connection(pg_url: str) -> None:
@@ -300,3 +322,37 @@ def test_verification_passes_after_concurrent_writers(pg_url: str, plans: list[l
         assert report.ok, report.problems
         assert report.checked["transactions"] == report.tree_size
         assert all(leaf is not None for _, leaf in leaves(conn))
+
+
+CTID_NOTES = Path(__file__).parent / "fixtures" / "ledger_notes_ctids.sql"
+
+
+def test_a_database_whose_triggers_noted_ctids_is_upgraded_on_open(pg_url: str) -> None:
+    """A database made while the history triggers noted ctids for the seal to read back:
+    its leaves, sealed by its own functions, verify after ChronoDB opens it, which makes its
+    triggers anew and drops the ctid digest function; so do the leaves sealed after, in a
+    transaction of several statements too."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(CTID_NOTES.read_text())
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO accounts VALUES (1, 10.5, 'a'), (2, 20, 'b')")
+        conn.execute("UPDATE accounts SET balance = balance * 2 WHERE id = 1")
+        assert not notes_current(conn, "public")
+        before = records(conn)
+    assert len(before) == 2
+    db = ChronoDB(pgserver.as_url(pg_url))
+    db.execute("UPDATE accounts SET note = 'c' WHERE id = 1")
+    db.execute("BEGIN")
+    db.execute("INSERT INTO accounts VALUES (3, 1.5e-300, NULL)")
+    db.execute("DELETE FROM accounts WHERE id = 2")
+    db.execute("COMMIT")
+    db.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert notes_current(conn, "public")
+        old = conn.execute("SELECT to_regprocedure('_chrono_d1_accounts(tid[])')").fetchone()
+        assert old == (None,)
+        after = records(conn)
+        assert after[:2] == before
+        assert [leaf.tables[0].versions for _, _, _, leaf in after[2:]] == [1, 2]
+        report = verify(conn)
+        assert report.ok, report.problems
