@@ -12,7 +12,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -457,10 +457,11 @@ def bind(
     else:
         resolved = _resolve(p, values, catalog)
         key = (mapping, *[sv.id if sv is not None else None for sv in resolved])
-        final = p.finals.get(key)
-        if final is None:
-            final = _render(p, resolved, catalog, mapping)
-            p.finals[key] = final
+        cached = p.finals.get(key)
+        if cached is None:
+            final = p.finals[key] = _render(p, resolved, catalog, mapping)
+        else:
+            final = cached
         if not mapping and p.timestamps_only:
             p.recent = _recent(p, resolved, catalog, final)
     if mapping:
@@ -517,21 +518,23 @@ def _values(
                 not isinstance(params, Sequence) or isinstance(params, str)
             ):
                 raise TemporalError("Positional parameter used without a parameter list", sql=p.sql)
-            if point.param > len(params):
+            listed = cast(Sequence[Any], params)
+            if point.param > len(listed):
                 raise TemporalError(
                     f"Missing parameter {point.param} for the point in time",
                     sql=p.sql,
                     position=point.position,
                 )
-            raw = params[point.param - 1]
+            raw = listed[point.param - 1]
         else:
-            if not isinstance(params, Mapping) or point.param not in params:
+            name = point.param
+            if not isinstance(params, Mapping) or name is None or name not in params:
                 raise TemporalError(
                     f"Missing named parameter :{point.param} for the point in time",
                     sql=p.sql,
                     position=point.position,
                 )
-            raw = params[point.param]
+            raw = params[name]
         values.append(point.convert(raw, p.sql))
     return values
 
