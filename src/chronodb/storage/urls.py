@@ -8,6 +8,8 @@ by :func:`describe` or :func:`redact`.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
@@ -22,6 +24,26 @@ def is_postgres_url(location: object) -> bool:
         return False
     scheme, sep, _ = location.partition("://")
     return bool(sep) and scheme.lower() in SCHEMES
+
+
+# libpq's keyword/value form (``host=db dbname=app user=me``): two or more pairs, one of
+# them a keyword only a server connection has.
+_CONNINFO = re.compile(r"\s*(?:\w+\s*=\s*(?:'(?:[^'\\]|\\.)*'|\S+)\s*){2,}")
+_CONNINFO_KEYS = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|sslmode)\s*=")
+
+
+def refuse_conninfo(location: str) -> None:
+    """Refuse a libpq connection string given where a file or URL belongs: it would name a
+    new SQLite file. The text is not repeated, since it may hold a password."""
+    if (
+        _CONNINFO.fullmatch(location)
+        and _CONNINFO_KEYS.search(location)
+        and not os.path.exists(location)
+    ):
+        raise ConfigError(
+            "this is a PostgreSQL connection string (key=value pairs), which ChronoDB does "
+            "not take: give a postgresql://user@host:port/dbname URL, or a SQLite file path"
+        )
 
 
 @dataclass(frozen=True)

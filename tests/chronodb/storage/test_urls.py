@@ -1,9 +1,13 @@
-"""PostgreSQL URLs: recognised, read, and never shown with their password."""
+"""PostgreSQL URLs: recognised, read, and never shown with their password; libpq's
+key=value strings refused rather than taken for file names."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from chronodb import ChronoDB
 from chronodb.errors import ConfigError
 from chronodb.storage.urls import is_postgres_url, parse, redact
 
@@ -52,3 +56,31 @@ def test_a_url_that_is_not_one_is_a_config_error_without_the_password() -> None:
         parse("postgresql://ann:s3cret@h:notaport/db")
     assert "s3cret" not in str(info.value)
     assert "postgresql://ann:***@h:notaport/db" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "conninfo",
+    [
+        "user=postgres dbname=app host=127.0.0.1 port=5432",
+        "host=db dbname='my app' password=s3cret",
+        "  dbname = app   user = me ",
+    ],
+)
+def test_a_libpq_connection_string_is_refused_without_its_password(
+    conninfo: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="postgresql://") as caught:
+        ChronoDB(conninfo)
+    assert "s3cret" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # no file was made
+
+
+@pytest.mark.parametrize("name", ["notes=2024.db", "a=b", "plain.db"])
+def test_file_names_with_an_equals_sign_still_name_files(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with ChronoDB(name) as db:
+        db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    assert (tmp_path / name).exists()
