@@ -423,3 +423,26 @@ def test_changes_and_ranges_name_each_version_as_its_table_did(
     assert ranges.columns == ["id", "full_name", "sys_from", "sys_to"]
     assert [tuple(r)[:2] for r in ranges] == [(1, "Ann"), (1, "Ann Lee"), (2, "Ben")]
     assert db.verify_audit_integrity()
+
+
+def test_columns_named_like_the_layouts_own_arguments(backend_db: ChronoDB) -> None:
+    """Names the layout's functions use for their arguments and variables stay the user's."""
+    db = backend_db
+    names = ["x", "lo", "hi", "seq", "xid", "texts", "versions", "j", "s", "queued", "written"]
+    names += ["kinds", "saved", "held", "n", "o", "h", "w", "v", "k"]
+    db.execute(
+        f"CREATE TABLE odd (id INTEGER PRIMARY KEY, {', '.join(f'{n} INTEGER' for n in names)})"
+    )
+    db.execute(f"INSERT INTO odd VALUES (1, {', '.join('1' for _ in names)})")
+    first = db.execute("UPDATE odd SET x = 2 WHERE id = 1").tx_id
+    db.execute("BEGIN")
+    db.execute("INSERT INTO odd (id, lo) VALUES (2, 7)")
+    db.execute("ALTER TABLE odd ADD COLUMN extra TEXT")  # the ledger notes the tx's versions again
+    db.execute("UPDATE odd SET lo = 8, extra = 'e' WHERE id = 2")
+    db.execute("COMMIT")
+    assert rows(db, "SELECT id, x, lo FROM odd AS OF TRANSACTION ? ORDER BY id", [first]) == [
+        (1, 2, 1)
+    ]
+    assert rows(db, "SELECT id, lo, extra FROM odd ORDER BY id") == [(1, 1, None), (2, 8, "e")]
+    db.execute("DROP TABLE odd")
+    assert db.verify_audit_integrity()

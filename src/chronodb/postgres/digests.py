@@ -209,14 +209,15 @@ def texts_function(schema: str, hist: str, columns: Sequence[tuple[str, str]]) -
     ``hist`` numbered ``lo`` or more: their count and their canonical JSON texts,
     comma-joined in digest order (NULL for none). What the ledger notes again when a
     transaction's own versions change under it (``ledger.renote``); ``lo`` lets the BRIN
-    index on SEQ skip all but history's tail."""
+    index on SEQ skip all but history's tail. The body names its arguments ``$1`` and
+    ``$2``: in an SQL function a history column of the same name would win."""
     return (
         f"CREATE OR REPLACE FUNCTION {qualified(schema, digests_of(hist))}"
         "(x xid8, lo bigint) RETURNS TABLE (versions bigint, texts text) "
         f"LANGUAGE sql STABLE {settings_clause(columns)} AS $body$ "
         f"SELECT count(*), string_agg(j, ',' ORDER BY {ORDER}) FROM (SELECT h.{SEQ} AS s, "
         f"{version_json(schema, columns)} AS j FROM {qualified(schema, hist)} AS h "
-        f"WHERE h.{XID} = x AND h.{SEQ} >= lo) AS v $body$"
+        f"WHERE h.{XID} = $1 AND h.{SEQ} >= $2) AS v $body$"
     )
 
 

@@ -320,7 +320,8 @@ def changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
     A PL/pgSQL function, which the planner does not inline, declared to return few rows:
     AS OF a recent point the keys changed since are few, and an estimate of a third of
     history (the planner's for ``>=`` a value it cannot see) made it sort the whole table
-    for the anti-join, and cross PostgreSQL's JIT threshold.
+    for the anti-join, and cross PostgreSQL's JIT threshold. The body names ``lo`` ``$1``:
+    under ``use_column`` a history column of that name would win.
     """
     types = dict(columns)
     out = ", ".join(f"{quote(k)} {types[k]}" for k in v.keys)
@@ -329,7 +330,7 @@ def changed_function(v: Versioned, columns: Sequence[tuple[str, str]]) -> str:
         f"RETURNS TABLE ({out}) LANGUAGE plpgsql STABLE ROWS 100 AS $body$\n"
         "#variable_conflict use_column\nBEGIN\n"
         f"  RETURN QUERY SELECT DISTINCT {key_list(v.history_keys, 'h')} "
-        f"FROM {qualified(v.schema, v.hist)} AS h WHERE h.{SEQ} >= lo;\nEND\n$body$"
+        f"FROM {qualified(v.schema, v.hist)} AS h WHERE h.{SEQ} >= $1;\nEND\n$body$"
     )
 
 
@@ -373,7 +374,7 @@ def _function(
         run = f"{write}; GET DIAGNOSTICS written = ROW_COUNT"
     return (
         f"CREATE OR REPLACE FUNCTION {qualified(v.schema, name)}() RETURNS trigger "
-        f"LANGUAGE plpgsql {settings} AS $body$\nDECLARE\n"
+        f"LANGUAGE plpgsql {settings} AS $body$\n{_VARIABLES_FIRST}\nDECLARE\n"
         f"  seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}');\n"
         f"  xid xid8 := pg_current_xact_id();\n  queued text;\n  written bigint;\n"
         f"  kinds text;\n  texts text;\nBEGIN\n  {run};\n"
@@ -384,6 +385,11 @@ def _function(
         "  RETURN NULL;\nEND\n$body$"
     )
 
+
+# The history-writing blocks' variables (seq, xid, written, texts...) are named bare in
+# their SQL; every user column there is qualified (n., o., h.), so a user column of the
+# same name must not be taken for the variable.
+_VARIABLES_FIRST = "#variable_conflict use_variable"
 
 _ALIAS = "h"
 """The history table's alias in a history INSERT, which its RETURNING names."""
@@ -480,7 +486,7 @@ def copy_sql(
     )
     noted = f"{note_kinds(kinds)}; " if kinds is not None else ""
     return (
-        f"DO $copy$ DECLARE queued text; kinds text; texts text; written bigint; "
+        f"DO $copy$ {_VARIABLES_FIRST}\nDECLARE queued text; kinds text; texts text; written bigint; "
         f"seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}'); BEGIN {pinned(typed, copy)}; "
         f"IF written > 0 THEN {noted}"
         f"{note_versions(v.number, 'texts', 'written', 'seq')}; "

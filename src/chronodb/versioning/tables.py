@@ -166,8 +166,10 @@ def seq_after(hist: str, tx_ref: str) -> str:
     A binary search over rowids (each probe one seek), valid because history order is
     transaction order: the versions of transactions ``(a, b]`` are the rows with
     ``seq_after(a) <= _chrono_seq < seq_after(b)``. ``hist`` is the quoted table name.
+    The probe names the search's bounds ``s.lo`` and ``s.hi``: bare, a history column
+    called ``lo`` or ``hi`` would be read instead.
     """
-    mid = "(lo + hi) / 2"
+    mid = "(s.lo + s.hi) / 2"
     later = (
         f"coalesce((SELECT {TX} FROM {hist} WHERE {SEQ} >= {mid} ORDER BY {SEQ} LIMIT 1) "
         f"> {tx_ref}, 1)"
