@@ -118,6 +118,7 @@ class Transactions(EngineState):
                 self.reload_catalog()
 
     def _rolled_back(self) -> None:
+        self.schema_changes += 1  # it may have undone a CREATE INDEX
         self.backend.rollback()
         if self.ledger is not None:
             self.ledger.rolled_back()
@@ -205,6 +206,8 @@ class Transactions(EngineState):
             action = savepoint_of(sql)
             if action is not None:
                 self._mark_savepoint(*action)
+                if action[0] == "ROLLBACK":
+                    self.schema_changes += 1  # it may have undone a CREATE INDEX
             if self.tx_has_ddl:
                 self.reload_catalog()  # ROLLBACK TO may have undone a CREATE or ALTER
             return result
