@@ -168,6 +168,7 @@ class Engine(Writes, Transactions, Sealing, CatalogFollowing, Common):
                 return self._vacuum(sql, params)
             with self.lock:
                 self.schema_changes += 1  # CREATE INDEX, ANALYZE, ATTACH: plans may change
+                self._plain_since_begin = True
                 return Result(self.conn.execute(sql, () if params is None else params))
         except sqlite3.Error as err:
             self.note_abort(err)
