@@ -261,20 +261,22 @@ class ChronoDB:
 
     # ------------------------------------------------------------------ execute
     @_guard.guards_itself
-    def execute(self, sql: str, params: Params = None, *, _timed: bool = False) -> Result:
+    def execute(self, sql: str, params: Params = None) -> Result:
         """Run one SQL statement; temporal clauses (AS OF, FOR SYSTEM_TIME) work anywhere."""
         try:
             # The learned optimizer (chronodb/optimizer) counts each call and times 1 in N.
-            if self._observer is not None and not _timed:
+            if self._observer is not None:
                 # Workload.due, inlined for statements already seen: this runs on every call.
                 seen = self._observed.get(sql)
                 if seen is None:
                     if self._observer(sql):
-                        return self.ml_optimizer.workload.measure(self.execute, sql, params)
+                        return self.ml_optimizer.workload.measure(
+                            self._execute, self._observed.get(sql), sql, params
+                        )
                 else:
                     seen.calls += 1
                     if not seen.calls % seen.every and seen.kind is not None:
-                        return self.ml_optimizer.workload.measure(self.execute, sql, params)
+                        return self.ml_optimizer.workload.measure(self._execute, seen, sql, params)
             # The engine refuses a closed database and translates SQLite's errors.
             return self._execute(sql, params)
         except ChronoDBError:

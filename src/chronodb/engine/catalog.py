@@ -59,6 +59,7 @@ class CatalogFollowing(EngineState):
             raise
 
     def _load_catalog(self) -> None:
+        self.schema_changes += 1
         self.catalog.load(self.conn)
         self.plans.clear()
         if not self.read_only:

@@ -167,6 +167,8 @@ class Engine(Writes, Transactions, Sealing, CatalogFollowing, Common):
             if route is Route.VACUUM:
                 return self._vacuum(sql, params)
             with self.lock:
+                self.schema_changes += 1  # CREATE INDEX, ANALYZE, ATTACH: plans may change
+                self._plain_since_begin = True
                 return Result(self.conn.execute(sql, () if params is None else params))
         except sqlite3.Error as err:
             self.note_abort(err)
@@ -185,6 +187,7 @@ class Engine(Writes, Transactions, Sealing, CatalogFollowing, Common):
         (tests/chronodb/versioning/test_vacuum.py holds SQLite to that).
         """
         with self.lock:
+            self.schema_changes += 1
             self.refresh_catalog()
             at_risk = renumbered_tables(self.conn, self.catalog)
             if at_risk:

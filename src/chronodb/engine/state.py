@@ -70,6 +70,11 @@ class EngineState:
         # seal can rely on); the ledger's seal reads these first. See write_target.
         self._targets: set[str] | None = None
         self.tx_has_ddl = False
+        # Moves with every catalog load and every statement of this engine that may change
+        # the schema or plans (CREATE INDEX and the other plain statements, VACUUM, a
+        # rollback): the optimizer's schema cookie, read without asking SQLite.
+        self.schema_changes = 0
+        self._plain_since_begin = False  # a plain statement ran since the last BEGIN
         self.closed = False
         # The audit ledger: statement kinds and pruning/erasure amendments of the open
         # transaction, sealed into one leaf just before COMMIT.

@@ -58,6 +58,7 @@ class Transactions(EngineState):
         self._aborted = None
         self.open_tx = None
         self._savepoints = []
+        self._plain_since_begin = False
 
     def _finish_tx(self) -> Committed | None:
         """Drop the transaction record if the transaction changed nothing, else seal it;
@@ -118,6 +119,8 @@ class Transactions(EngineState):
                 self.reload_catalog()
 
     def _rolled_back(self) -> None:
+        if self._plain_since_begin:
+            self.schema_changes += 1  # it may have undone a CREATE INDEX
         self.backend.rollback()
         if self.ledger is not None:
             self.ledger.rolled_back()
@@ -205,6 +208,8 @@ class Transactions(EngineState):
             action = savepoint_of(sql)
             if action is not None:
                 self._mark_savepoint(*action)
+                if action[0] == "ROLLBACK" and self._plain_since_begin:
+                    self.schema_changes += 1  # it may have undone a CREATE INDEX
             if self.tx_has_ddl:
                 self.reload_catalog()  # ROLLBACK TO may have undone a CREATE or ALTER
             return result

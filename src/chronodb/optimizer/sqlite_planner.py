@@ -118,14 +118,27 @@ class SQLitePlanner:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._file_cookie: int | None = None  # the file's schema_version check_schema read
 
     def schema_cookie(self) -> Any:
-        """SQLite's own cookie (``PRAGMA schema_version``): read in the process, it follows
-        every connection's changes."""
-        return self._engine.backend.schema_cookie()
+        """The engine's count of schema changes (its catalog loads, which follow other
+        connections' changes at their next write, plain statements, rollbacks, the
+        optimizer's index builds): asked about every timed statement, it runs no SQL."""
+        return self._engine.schema_changes
 
     def check_schema(self) -> None:
-        """Nothing to do: :meth:`schema_cookie` reads the file's cookie each time."""
+        """Read the file's ``PRAGMA schema_version``: an index another connection created or
+        dropped moves it, and then the engine's count, so plans are read again.
+
+        The connection takes in another's schema change only when it next reads a table
+        (EXPLAIN QUERY PLAN reads none), so a read of ``sqlite_schema`` makes it do so.
+        """
+        engine = self._engine
+        cookie = engine.backend.schema_cookie()
+        if cookie != self._file_cookie:
+            engine.conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+            self._file_cookie = cookie
+            engine.schema_changes += 1
 
     def table_stats(self) -> TableStats:
         return TableStats.read(self._engine.conn)
@@ -142,7 +155,11 @@ class SQLitePlanner:
         return sql, () if params is None else params
 
     def explain(self, sql: str, params: Any) -> list[Step]:
-        return sqlite_plan.explain(self._engine.conn, sql, params)
+        """EXPLAIN QUERY PLAN, its text naming the file's schema as last checked: a cached
+        EXPLAIN never notices another connection's schema change (it reads no table), so
+        after one it is prepared anew."""
+        tagged = f"/* schema {self._file_cookie} */ {sql}"
+        return sqlite_plan.explain(self._engine.conn, tagged, params)
 
     def indexes_used(self, plan: Sequence[Step]) -> set[str]:
         return sqlite_plan.indexes_used(plan)
@@ -189,8 +206,12 @@ class SQLitePlanner:
             conn.execute("RELEASE chrono_measure")
 
     def create_index(self, ddl: str, table: str, index: str) -> None:
-        conn = self._engine.conn
-        conn.execute(ddl)
+        engine = self._engine
+        conn = engine.conn
+        try:
+            conn.execute(ddl)
+        finally:
+            engine.schema_changes += 1
         analyzed = (
             conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1'").fetchone()
             and conn.execute("SELECT 1 FROM sqlite_stat1 WHERE tbl = ?", (table,)).fetchone()
@@ -199,7 +220,11 @@ class SQLitePlanner:
             conn.execute(f"ANALYZE {quote(index)}")
 
     def drop_index(self, index: str) -> None:
-        self._engine.conn.execute(f"DROP INDEX IF EXISTS {quote(index)}")
+        engine = self._engine
+        try:
+            engine.conn.execute(f"DROP INDEX IF EXISTS {quote(index)}")
+        finally:
+            engine.schema_changes += 1
 
     def drop_ddl(self, index: str) -> str:
         return f"DROP INDEX {quote(index)}"

@@ -38,6 +38,7 @@ _CAPTURED = {
     Route.TEMPORAL_WRITE: "write",
 }
 _TEMPORAL = (Route.TEMPORAL, Route.TEMPORAL_WRITE)
+_clock = time.perf_counter_ns  # a module global: found faster than time's attribute
 
 
 def percentile(sorted_values: list[float], q: float) -> float | None:
@@ -156,12 +157,15 @@ class Workload:
         calls = stmt.calls = stmt.calls + 1
         return not calls % stmt.every and stmt.kind is not None
 
-    def measure(self, run: Callable[..., Result], sql: str, params: Any) -> Result:
-        """Run ``run(sql, params, _timed=True)`` and record its latency, rows and plan."""
-        start = time.perf_counter_ns()
-        result = run(sql, params, _timed=True)
-        elapsed = time.perf_counter_ns() - start
-        stmt = self.by_text.get(sql)
+    def measure(
+        self, run: Callable[[str, Any], Result], stmt: Statement | None, sql: str, params: Any
+    ) -> Result:
+        """Run ``run(sql, params)`` (the engine's execute) and record its latency, rows and
+        plan on ``stmt``, the statement :meth:`due` counted the call on (None: nothing is
+        recorded)."""
+        start = _clock()
+        result = run(sql, params)
+        elapsed = _clock() - start
         if stmt is not None:
             self._record(stmt, sql, params, elapsed, result)
         return result

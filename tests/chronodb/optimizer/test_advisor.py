@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.chronodb.optimizer.conftest import fill_products
+
 from chronodb import ChronoDB
+from chronodb.database import engine_of
 from chronodb.optimizer.advisor import Candidate, candidates_for
 
 COLUMNS = {"products": {"id", "category", "price", "sku", "flag"}, "orders": {"id", "pid", "qty"}}
@@ -52,3 +60,89 @@ def test_history_tables_get_indexes_for_queries_on_them(products: ChronoDB) -> N
         products.execute(f"SELECT * FROM {history} WHERE sku = ?", (f"sku{i}",))
     recs = products.ml_optimizer.recommendations()
     assert [(r.table, r.columns) for r in recs] == [(history, ("sku",))]
+
+
+@pytest.fixture
+def products_file(tmp_path: Path) -> Iterator[tuple[ChronoDB, Path]]:
+    """The products of ``products``, in a file other connections can open."""
+    path = tmp_path / "products.db"
+    db = ChronoDB(str(path), user="tester", ml_optimizer={"training_interval": 200})
+    fill_products(db, 5_000)
+    yield db, path
+    db.close()
+
+
+def test_an_index_another_connection_made_is_seen_before_advising(
+    products_file: tuple[ChronoDB, Path],
+) -> None:
+    db, path = products_file
+    for i in range(520):
+        db.execute("SELECT * FROM products WHERE category = ?", (f"c{i % 300}",))
+    planner = db.ml_optimizer.planner
+    cookie = planner.schema_cookie()
+    other = sqlite3.connect(path)
+    other.execute("CREATE INDEX others_category ON products (category)")
+    other.commit()
+    other.close()
+    # the cookie asked about every timed statement runs no SQL: it has not looked
+    assert planner.schema_cookie() == cookie
+    recommendations = db.ml_optimizer.recommendations()
+    # advising looked: the workload's plan was read again and uses the other connection's
+    # index, so it is neither proposed again nor named as never used
+    assert planner.schema_cookie() != cookie
+    assert not [r for r in recommendations if r.columns == ("category",)]
+    (stmt,) = [s for s in db.ml_optimizer.workload.captured() if s.kind == "read"]
+    assert "others_category" in planner.indexes_used(stmt.plan)
+
+
+def test_a_timed_statement_asks_sqlite_nothing_once_its_plan_is_read(
+    products_file: tuple[ChronoDB, Path],
+) -> None:
+    db, _ = products_file
+    sql = "SELECT * FROM products WHERE id = ?"
+    for i in range(100):
+        db.execute(sql, (i + 1,))
+    stmt = db.ml_optimizer.workload.by_text[sql]
+    timed_before = stmt.timed
+    ran: list[str] = []
+    conn = engine_of(db).conn
+    conn.set_trace_callback(ran.append)
+    try:
+        for i in range(200):
+            db.execute(sql, (i + 1,))
+    finally:
+        conn.set_trace_callback(None)
+    assert stmt.timed > timed_before  # some of these calls were timed ...
+    # ... and only the statements themselves ran (the trace shows their values bound)
+    assert len(ran) == 200
+    assert all(s.startswith("SELECT * FROM products WHERE id = ") for s in ran)
+
+
+def test_schema_changes_through_the_database_move_the_cookie_at_once(
+    products_file: tuple[ChronoDB, Path],
+) -> None:
+    db, _ = products_file
+    planner = db.ml_optimizer.planner
+    steps = [  # each statement, and whether it may have changed the schema or plans
+        ("CREATE INDEX products_sku ON products (sku)", True),
+        ("BEGIN", False),
+        ("UPDATE products SET flag = 1 - flag WHERE id = 1", False),
+        ("ROLLBACK", False),  # it undid a write only: plans are as they were
+        ("BEGIN", False),
+        ("CREATE INDEX products_flag ON products (flag)", True),
+        ("ROLLBACK", True),  # the index is gone again
+        ("BEGIN", False),
+        ("SAVEPOINT s", False),
+        ("CREATE INDEX products_flag ON products (flag)", True),
+        ("ROLLBACK TO s", True),
+        ("COMMIT", False),
+        ("ALTER TABLE products ADD COLUMN note TEXT", True),
+    ]
+    seen = {planner.schema_cookie()}
+    for sql, moves in steps:
+        db.execute(sql)
+        cookie = planner.schema_cookie()
+        assert (cookie not in seen) is moves, sql
+        seen.add(cookie)
+    planner.drop_index("products_sku")
+    assert planner.schema_cookie() not in seen
