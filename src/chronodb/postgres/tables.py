@@ -486,7 +486,8 @@ def copy_sql(
     )
     noted = f"{note_kinds(kinds)}; " if kinds is not None else ""
     return (
-        f"DO $copy$ {_VARIABLES_FIRST}\nDECLARE queued text; kinds text; texts text; written bigint; "
+        f"DO $copy$ {_VARIABLES_FIRST}\n"
+        "DECLARE queued text; kinds text; texts text; written bigint; "
         f"seq bigint := nextval('{qualified(v.schema, SEQ_NEXT)}'); BEGIN {pinned(typed, copy)}; "
         f"IF written > 0 THEN {noted}"
         f"{note_versions(v.number, 'texts', 'written', 'seq')}; "

@@ -32,7 +32,14 @@ def test_xids_are_reserved_below_the_loading_transaction(pg_url: str) -> None:
 
 
 def test_reserving_what_was_handed_out_already_spends_nothing(pg_url: str) -> None:
+    # xids are the whole server's: another client may take one meanwhile, so the check is
+    # that some attempt spends none (a reservation that spent xids would in every attempt).
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        before = _next_xid(conn)
-        load.reserve_xids(conn, 10)
-        assert _next_xid(conn) == before
+        spent = []
+        for _ in range(5):
+            before = _next_xid(conn)
+            load.reserve_xids(conn, 10)
+            spent.append(_next_xid(conn) - before)
+            if spent[-1] == 0:
+                break
+        assert 0 in spent, spent
