@@ -356,7 +356,7 @@ def _function(
     settings = settings_clause(typed) if ledger else ""
     if ledger:
         returned = version_json(v.schema, typed, _ALIAS)
-        if dynamic:  # a format string: its own % are not placeholders
+        if dynamic:  # format() reads % itself: the JSON's own % signs are doubled
             returned = returned.replace("%", "%%")
         run = f"WITH w AS ({write} RETURNING {returned} AS j) SELECT count(*), {TEXTS} FROM w"
         run = (

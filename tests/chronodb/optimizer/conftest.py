@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from tests.chronodb import pgserver
@@ -73,3 +73,20 @@ def trial(table: str, column: str, fingerprint: str, calls: int, ddl: str) -> Re
         reason="test",
         statements=[{"fingerprint": fingerprint, "calls": calls}],
     )
+
+
+def sees_an_index_made_elsewhere(db: ChronoDB, make_index: Callable[[], None]) -> None:
+    """After a workload of category lookups, another client's index on ``category`` (made
+    by ``make_index``) goes unnoticed by the cookie timed statements ask about, and is seen
+    when advising: the plan is read again, uses it, and nothing proposes it or its drop."""
+    for i in range(520):
+        db.execute("SELECT * FROM products WHERE category = ?", (f"c{i % 300}",))
+    planner = db.ml_optimizer.planner
+    cookie = planner.schema_cookie()
+    make_index()
+    assert planner.schema_cookie() == cookie
+    recommendations = db.ml_optimizer.recommendations()
+    assert planner.schema_cookie() != cookie
+    assert not [r for r in recommendations if r.columns == ("category",)]
+    (stmt,) = [s for s in db.ml_optimizer.workload.captured() if s.kind == "read"]
+    assert "others_category" in planner.indexes_used(stmt.plan)

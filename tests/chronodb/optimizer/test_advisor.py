@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.chronodb.optimizer.conftest import fill_products
+from tests.chronodb.optimizer.conftest import fill_products, sees_an_index_made_elsewhere
 
 from chronodb import ChronoDB
 from chronodb.database import engine_of
@@ -76,23 +76,14 @@ def test_an_index_another_connection_made_is_seen_before_advising(
     products_file: tuple[ChronoDB, Path],
 ) -> None:
     db, path = products_file
-    for i in range(520):
-        db.execute("SELECT * FROM products WHERE category = ?", (f"c{i % 300}",))
-    planner = db.ml_optimizer.planner
-    cookie = planner.schema_cookie()
-    other = sqlite3.connect(path)
-    other.execute("CREATE INDEX others_category ON products (category)")
-    other.commit()
-    other.close()
-    # the cookie asked about every timed statement runs no SQL: it has not looked
-    assert planner.schema_cookie() == cookie
-    recommendations = db.ml_optimizer.recommendations()
-    # advising looked: the workload's plan was read again and uses the other connection's
-    # index, so it is neither proposed again nor named as never used
-    assert planner.schema_cookie() != cookie
-    assert not [r for r in recommendations if r.columns == ("category",)]
-    (stmt,) = [s for s in db.ml_optimizer.workload.captured() if s.kind == "read"]
-    assert "others_category" in planner.indexes_used(stmt.plan)
+
+    def make_index() -> None:
+        other = sqlite3.connect(path)
+        other.execute("CREATE INDEX others_category ON products (category)")
+        other.commit()
+        other.close()
+
+    sees_an_index_made_elsewhere(db, make_index)
 
 
 def test_a_timed_statement_asks_sqlite_nothing_once_its_plan_is_read(

@@ -4,7 +4,7 @@ rolled-back build without it), CREATE INDEX CONCURRENTLY kept only when it helps
 from __future__ import annotations
 
 import psycopg
-from tests.chronodb.optimizer.conftest import trial
+from tests.chronodb.optimizer.conftest import sees_an_index_made_elsewhere, trial
 
 from chronodb import ChronoDB
 from chronodb.database import engine_of
@@ -151,21 +151,11 @@ def test_a_never_used_index_is_recommended_for_dropping_concurrently(
 def test_an_index_another_client_made_is_seen_before_advising(
     pg_products: ChronoDB, pg_url: str
 ) -> None:
-    for i in range(520):
-        pg_products.execute("SELECT * FROM products WHERE category = ?", (f"c{i % 300}",))
-    planner = pg_products.ml_optimizer.planner
-    cookie = planner.schema_cookie()
-    with psycopg.connect(pg_url, autocommit=True) as other:
-        other.execute("CREATE INDEX others_category ON products (category)")
-    # the cookie asked about every timed statement costs no round trip: it has not looked
-    assert planner.schema_cookie() == cookie
-    recommendations = pg_products.ml_optimizer.recommendations()
-    # advising looked: the workload's plan was read again and uses the other client's index,
-    # so it is neither proposed again nor named as never used
-    assert planner.schema_cookie() != cookie
-    assert not [r for r in recommendations if r.columns == ("category",)]
-    (stmt,) = [s for s in pg_products.ml_optimizer.workload.captured() if s.kind == "read"]
-    assert "others_category" in planner.indexes_used(stmt.plan)
+    def make_index() -> None:
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            other.execute("CREATE INDEX others_category ON products (category)")
+
+    sees_an_index_made_elsewhere(pg_products, make_index)
 
 
 def test_an_index_made_through_the_database_moves_the_cookie_at_once(
